@@ -1,0 +1,61 @@
+/* resdit: the command line over the engine, for scripts, benchmarks and headless machines. */
+#include <locale.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+#include "resdit.h"
+
+static const CliCommand commands[] = {
+    {"backends", "list the compute backends and whether each is usable", cli_backends},
+};
+
+int cli_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("resdit: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+static void print_help(FILE *out)
+{
+    fprintf(out, "Usage: resdit COMMAND [OPTIONS]\n\n"
+                 "Generate 3K-4K images with FLUX.1 and ResDiT, without a window.\n\n"
+                 "Commands:\n");
+    for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
+        fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nOptions:\n"
+                 "  -h, --help     show this help (resdit COMMAND --help for a command)\n"
+                 "  --version      print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+    setlocale(LC_ALL, "");
+    if (argc < 2) {
+        print_help(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("resdit %s (engine %s, CUDA backend %s)\n", PACKAGE_VERSION, resdit_version(),
+               HAVE_CUDA ? "built" : "not built");
+        return 0;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        print_help(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "resdit: unknown command '%s'\n\n", argv[1]);
+    print_help(stderr);
+    return 2;
+}

@@ -1,0 +1,14 @@
+/* The `resdit` command line: one function per subcommand. */
+#pragma once
+
+typedef struct {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+} CliCommand;
+
+int cli_forward(int argc, char **argv);
+int cli_backends(int argc, char **argv);
+
+/* Prints "resdit: message" to stderr and returns the exit code for errors. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

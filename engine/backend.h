@@ -1,0 +1,129 @@
+/* The backend interface: every op the models need, as a table of functions.
+ *
+ * The CPU backend (engine/cpu/) is the reference; the CUDA backend (kernels/) implements the same
+ * table. Model code only calls through the table and never touches tensor memory itself, so the
+ * same forward pass runs on either backend.
+ *
+ * Activations are 2-D row-major matrices [rows, cols] with a row stride (in elements), so a block
+ * of columns (q out of qkv, one chunk of a modulation vector) is a view without a copy. The
+ * element type is the backend's activation type (f32 on the CPU). Weights are views of the
+ * mmap'd checkpoint in their file dtype; a backend may keep its own copy in `device`.
+ */
+#pragma once
+
+#include <glib.h>
+#include <stdint.h>
+
+#include "dtype.h"
+
+typedef struct {
+    void *data;     /* backend memory: first element of the view */
+    int64_t rows;
+    int64_t cols;
+    int64_t stride; /* elements between consecutive rows (>= cols) */
+    RdDType dtype;
+} RdTensor;
+
+typedef struct {
+    RdDType dtype;
+    int64_t rows;     /* output features (1 for vectors) */
+    int64_t cols;     /* input features (length for vectors) */
+    const void *host; /* first element, in the file (mmap) */
+    void *device;     /* backend copy, or NULL */
+    const char *name; /* tensor name for messages (owned by the checkpoint) */
+} RdWeight;
+
+typedef enum {
+    RD_UNARY_SILU,
+    RD_UNARY_GELU_TANH,
+    RD_UNARY_GELU_ERF,
+    RD_UNARY_GELU_QUICK, /* x * sigmoid(1.702 x), CLIP */
+} RdUnaryOp;
+
+/* Options of the attention op beyond plain softmax(q k^T * scale) v. */
+typedef struct {
+    gboolean causal;     /* query i sees keys 0..i (queries and keys aligned at the start) */
+    const RdTensor *bias; /* additive bias [heads * q_rows, k_rows] (T5), or NULL */
+} RdAttentionExtras;
+
+/* A rectangular window of a token grid: rows r0..r0+h-1, columns c0..c0+w-1. */
+typedef struct {
+    int r0, c0, h, w;
+} RdWindow;
+
+typedef struct RdBackend RdBackend;
+
+struct RdBackend {
+    const char *name;
+
+    /* memory */
+    gboolean (*tensor_alloc)(RdBackend *be, RdTensor *t, int64_t rows, int64_t cols);
+    void (*tensor_free)(RdBackend *be, RdTensor *t);
+    void (*upload)(RdBackend *be, const float *host, RdTensor *dst);   /* dst is rows x cols */
+    void (*download)(RdBackend *be, const RdTensor *src, float *host); /* contiguous out */
+    gboolean (*weight_prepare)(RdBackend *be, RdWeight *w, GError **error);
+    void (*weight_release)(RdBackend *be, RdWeight *w);
+    void (*synchronize)(RdBackend *be);
+
+    /* y = x w^T (+ bias). x [M, K], w [N, K], y [M, N]. */
+    void (*linear)(RdBackend *be, const RdTensor *x, const RdWeight *w, const RdWeight *bias,
+                   RdTensor *y);
+    /* y = layer norm of each row of x (weight and bias may be NULL). y may alias x. */
+    void (*layer_norm)(RdBackend *be, const RdTensor *x, const RdWeight *weight,
+                       const RdWeight *bias, float eps, RdTensor *y);
+    /* RMS norm over each group of `group` columns, times weight[group] (may be NULL). */
+    void (*rms_norm)(RdBackend *be, const RdTensor *x, const RdWeight *weight, int group,
+                     float eps, RdTensor *y);
+    /* y = x * (1 + scale) + shift, scale and shift [1, cols] broadcast over rows. */
+    void (*modulate)(RdBackend *be, const RdTensor *x, const RdTensor *shift,
+                     const RdTensor *scale, RdTensor *y);
+    /* x += gate * y, gate [1, cols] broadcast over rows (NULL gate: x += y). */
+    void (*gated_add)(RdBackend *be, RdTensor *x, const RdTensor *gate, const RdTensor *y);
+    /* x *= y elementwise. */
+    void (*mul)(RdBackend *be, RdTensor *x, const RdTensor *y);
+    /* x = x * a + b elementwise scalar. */
+    void (*scale_add)(RdBackend *be, RdTensor *x, float a, float b);
+    void (*unary)(RdBackend *be, RdUnaryOp op, RdTensor *x);
+    /* dst = src (same shape, any strides). */
+    void (*copy)(RdBackend *be, const RdTensor *src, RdTensor *dst);
+    /* Rotates adjacent pairs (2j, 2j+1) of every head: x [N, heads*head_dim], cos/sin [N,
+     * head_dim/2] f32 tables in backend memory. */
+    void (*rope)(RdBackend *be, RdTensor *x, const RdTensor *cos, const RdTensor *sin, int heads,
+                 int head_dim);
+    /* out = softmax(q k^T / sqrt(head_dim) + bias) v per head; q [Nq, H*D], k and v [Nk, H*D].
+     * Never materialises the full score matrix. */
+    void (*attention)(RdBackend *be, const RdTensor *q, const RdTensor *k, const RdTensor *v,
+                      RdTensor *out, int heads, int head_dim, const RdAttentionExtras *extras);
+
+    /* ResDiT token-grid ops (grid = rows of a [grid_rows * grid_cols, C] tensor, row-major).
+     * gather: dst [w.h * w.w, C] = the window's tokens. */
+    void (*grid_gather)(RdBackend *be, const RdTensor *grid, int grid_cols, RdWindow win,
+                        RdTensor *dst);
+    /* splice: grid[window] += row_weight[r] * col_weight[c] * patch, weights [1, h] and [1, w]. */
+    void (*grid_splice)(RdBackend *be, const RdTensor *patch, const RdTensor *row_weight,
+                        const RdTensor *col_weight, RdTensor *grid, int grid_cols, RdWindow win);
+    /* PSF of one patch pair, each [h * w, C]: out = IFFT(M * FFT(global) + (1 - M) * FFT(local))
+     * per channel over the h x w grid, M = 1 where |f| < cutoff (METHOD.md). out may alias local. */
+    void (*spectral_fuse)(RdBackend *be, const RdTensor *global, const RdTensor *local, int h,
+                          int w, double cutoff, RdTensor *out);
+
+    void (*destroy)(RdBackend *be);
+};
+
+RdBackend *rd_backend_cpu_new(void);
+
+/* Small helpers shared by every caller of the table. */
+RdTensor rd_tensor_view(const RdTensor *t, int64_t row0, int64_t rows, int64_t col0, int64_t cols);
+RdWeight rd_weight_rows(const RdWeight *w, int64_t row0, int64_t rows);
+int64_t rd_tensor_numel(const RdTensor *t);
+
+typedef enum {
+    RD_BACKEND_AUTO, /* CUDA when a usable device exists, else CPU */
+    RD_BACKEND_CUDA,
+    RD_BACKEND_CPU,
+} RdBackendChoice;
+
+/* NULL with an error naming the cause when the CUDA backend is not built or no device works. */
+RdBackend *rd_backend_cuda_new(GError **error);
+gboolean rd_backend_cuda_available(char **reason);
+RdBackend *rd_backend_new(RdBackendChoice choice, GError **error);

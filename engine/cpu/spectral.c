@@ -1,0 +1,115 @@
+/* PSF on the CPU: per channel, a 2-D real FFT over the patch's h x w token grid (FFTW, float).
+ *
+ * By linearity, IFFT(M F(g) + (1 - M) F(l)) = l + IFFT(M F(g - l)), which needs one forward and
+ * one inverse transform instead of two forward ones. An all-zero mask returns the local patch and
+ * an all-one mask the global patch exactly. Plans are cached per (h, w, channels). */
+#include "cpu_ops.h"
+
+#include <fftw3.h>
+#include <math.h>
+#include <string.h>
+
+typedef struct {
+    int h, w, channels;
+    fftwf_plan forward, inverse;
+    float *real;
+    fftwf_complex *spectrum;
+} SpectralPlan;
+
+static GMutex plan_lock;
+static GPtrArray *plan_cache;
+
+static SpectralPlan *plan_get(int h, int w, int channels)
+{
+    g_mutex_lock(&plan_lock);
+    if (!plan_cache)
+        plan_cache = g_ptr_array_new();
+    for (guint i = 0; i < plan_cache->len; i++) {
+        SpectralPlan *p = plan_cache->pdata[i];
+        if (p->h == h && p->w == w && p->channels == channels) {
+            g_mutex_unlock(&plan_lock);
+            return p;
+        }
+    }
+    SpectralPlan *p = g_new0(SpectralPlan, 1);
+    p->h = h;
+    p->w = w;
+    p->channels = channels;
+    int n[2] = {h, w};
+    int wc = w / 2 + 1;
+    p->real = fftwf_alloc_real((size_t)h * w * channels);
+    p->spectrum = fftwf_alloc_complex((size_t)h * wc * channels);
+    /* Token-major data: element (y, x, ch) at ((y * w + x) * channels + ch). */
+    p->forward = fftwf_plan_many_dft_r2c(2, n, channels, p->real, NULL, channels, 1, p->spectrum,
+                                         NULL, channels, 1, FFTW_ESTIMATE);
+    p->inverse = fftwf_plan_many_dft_c2r(2, n, channels, p->spectrum, NULL, channels, 1, p->real,
+                                         NULL, channels, 1, FFTW_ESTIMATE);
+    g_ptr_array_add(plan_cache, p);
+    g_mutex_unlock(&plan_lock);
+    return p;
+}
+
+/* Normalised frequency of FFT bin k on an axis of n points: fftfreq(n) * n / (n / 2). */
+static double normalised_frequency(int k, int n)
+{
+    int signed_k = k < (n + 1) / 2 ? k : k - n;
+    return (double)signed_k / (n / 2.0);
+}
+
+static gboolean in_low_pass(int ky, int kx, int h, int w, double cutoff)
+{
+    double fy = h > 1 ? normalised_frequency(ky, h) : 0.0;
+    double fx = w > 1 ? normalised_frequency(kx, w) : 0.0;
+    return sqrt(fy * fy + fx * fx) < cutoff;
+}
+
+/* 0: no bin is low-pass, 1: every bin is, -1: mixed. */
+static int mask_kind(int h, int w, double cutoff)
+{
+    int ones = 0, total = 0;
+    for (int ky = 0; ky < h; ky++)
+        for (int kx = 0; kx < w; kx++, total++)
+            ones += in_low_pass(ky, kx, h, w, cutoff);
+    return ones == 0 ? 0 : ones == total ? 1 : -1;
+}
+
+void cpu_spectral_fuse(RdBackend *be, const RdTensor *global, const RdTensor *local, int h, int w,
+                       double cutoff, RdTensor *out)
+{
+    g_assert(global->rows == (int64_t)h * w && local->rows == global->rows);
+    g_assert(out->rows == global->rows && out->cols == global->cols);
+    const int channels = (int)global->cols;
+    int kind = mask_kind(h, w, cutoff);
+    if (kind != -1) {
+        cpu_copy(be, kind == 1 ? global : local, out);
+        return;
+    }
+    /* One FFTW plan executes at a time per shape: the buffers belong to the plan. */
+    static GMutex exec_lock;
+    SpectralPlan *p = plan_get(h, w, channels);
+    g_mutex_lock(&exec_lock);
+    for (int64_t t = 0; t < global->rows; t++) {
+        const float *g = &RD_AT(global, t, 0), *l = &RD_AT(local, t, 0);
+        float *dst = p->real + t * channels;
+        for (int ch = 0; ch < channels; ch++)
+            dst[ch] = g[ch] - l[ch];
+    }
+    fftwf_execute(p->forward);
+    const int wc = w / 2 + 1;
+    for (int ky = 0; ky < h; ky++)
+        for (int kx = 0; kx < wc; kx++) {
+            if (in_low_pass(ky, kx, h, w, cutoff))
+                continue;
+            fftwf_complex *bin = p->spectrum + ((int64_t)ky * wc + kx) * channels;
+            memset(bin, 0, sizeof(fftwf_complex) * (size_t)channels);
+        }
+    fftwf_execute(p->inverse);
+    const float norm = 1.0f / (float)(h * w);
+    for (int64_t t = 0; t < global->rows; t++) {
+        const float *l = &RD_AT(local, t, 0), *d = p->real + t * channels;
+        float *o = &RD_AT(out, t, 0);
+        for (int ch = 0; ch < channels; ch++)
+            o[ch] = l[ch] + d[ch] * norm;
+    }
+    g_mutex_unlock(&exec_lock);
+}
