@@ -6,7 +6,7 @@
 
 static void test_bf16_round_trip(void)
 {
-    const float values[] = {1.0f, -2.5f, 3.140625f, 65536.0f, 1e-30f, -0.0f};
+    const float values[] = {1.0f, -2.5f, 3.140625f, 65536.0f, 0x1p-100f, -0.0f};
     for (size_t i = 0; i < G_N_ELEMENTS(values); i++)
         g_assert_cmpfloat(rd_bf16_to_f32(rd_f32_to_bf16(values[i])), ==, values[i]);
     /* 1 + 2^-8 is halfway between two bf16 values: ties to even gives 1.0. */
