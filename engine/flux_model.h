@@ -1,0 +1,53 @@
+/* The FLUX.1 transformer (dev and schnell): weights from BFL single files or diffusers folders,
+ * and one forward pass with the ResDiT attention of the chosen mode. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "backend.h"
+#include "resdit.h"
+
+typedef struct {
+    int in_channels;       /* 64: 16 latent channels x 2 x 2 */
+    int hidden;            /* heads * head_dim (3072) */
+    int heads;             /* 24 */
+    int head_dim;          /* 128 */
+    int mlp_hidden;        /* 12288 */
+    int double_blocks;     /* 19 */
+    int single_blocks;     /* 38 */
+    int txt_dim;           /* joint_attention_dim: 4096 (T5-XXL) */
+    int vec_dim;           /* pooled_projection_dim: 768 (CLIP-L) */
+    int rope_axes[3];      /* 16, 56, 56 */
+    double rope_theta;     /* 10000 */
+    gboolean has_guidance; /* dev: TRUE, schnell: FALSE */
+} FluxConfig;
+
+typedef struct FluxModel FluxModel;
+
+/* path: a BFL single file (with or without the "model.diffusion_model." prefix), a diffusers
+ * transformer folder (config.json + safetensors, sharded or not) or a diffusers model root. */
+FluxModel *flux_model_load(const char *path, RdBackend *backend, GError **error);
+void flux_model_free(FluxModel *model);
+const FluxConfig *flux_model_config(const FluxModel *model);
+
+/* How attention runs in one forward pass (METHOD.md). */
+typedef struct {
+    ResditMode mode;
+    ResditMethodParams method;
+} FluxAttentionPlan;
+
+typedef struct {
+    const float *img;  /* [grid_rows * grid_cols, in_channels] patchified latent tokens */
+    const float *txt;  /* [txt_len, txt_dim] T5 hidden states */
+    const float *vec;  /* [vec_dim] CLIP pooled output */
+    int txt_len;
+    int grid_rows, grid_cols;
+    float timestep;    /* in [0, 1]; scaled by 1000 inside as FLUX does */
+    float guidance;    /* plain value such as 3.5 (ignored without a guidance embedder) */
+} FluxInputs;
+
+/* velocity: [grid_rows * grid_cols, in_channels]. Returns FALSE with RESDIT_ERROR_CANCELLED when
+ * cancellable is cancelled between blocks. */
+gboolean flux_model_forward(FluxModel *model, const FluxInputs *inputs,
+                            const FluxAttentionPlan *plan, float *velocity,
+                            GCancellable *cancellable, GError **error);
