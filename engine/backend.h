@@ -107,6 +107,20 @@ struct RdBackend {
     void (*spectral_fuse)(RdBackend *be, const RdTensor *global, const RdTensor *local, int h,
                           int w, double cutoff, RdTensor *out);
 
+    /* Image ops on channels-last grids: x is [height * width, C], pixel (y, x) in row
+     * y * width + x (the VAE). */
+    /* y = conv(x) with a kernel x kernel filter (1 or 3), stride 1, zero padding kernel / 2;
+     * w is [Cout, Cin * kernel * kernel] in PyTorch's (cin, ky, kx) order; bias [Cout] or NULL. */
+    void (*conv2d)(RdBackend *be, const RdTensor *x, int height, int width, const RdWeight *w,
+                   const RdWeight *bias, int kernel, RdTensor *y);
+    /* GroupNorm over all rows: channels split into `groups` groups, statistics per group over
+     * rows x channels of the group; then weight[C] and bias[C]. y may alias x. */
+    void (*group_norm)(RdBackend *be, const RdTensor *x, int groups, const RdWeight *weight,
+                       const RdWeight *bias, float eps, RdTensor *y);
+    /* Nearest-neighbour 2x: x [height * width, C] -> y [2 height * 2 width, C]. */
+    void (*upsample_nearest2x)(RdBackend *be, const RdTensor *x, int height, int width,
+                               RdTensor *y);
+
     void (*destroy)(RdBackend *be);
 };
 

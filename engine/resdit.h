@@ -48,4 +48,165 @@ typedef struct {
 
 void resdit_method_params_init(ResditMethodParams *params);
 
+/* ---- The generation job (engine/pipeline.c) ---------------------------------------------- */
+
+/* Timestep shift (METHOD.md point 7): t' = e^mu / (e^mu + (1/t - 1)). */
+typedef enum {
+    RESDIT_SHIFT_BASE,       /* mu from the base grid's token count (default; 1.15 for FLUX-dev) */
+    RESDIT_SHIFT_RESOLUTION, /* mu from the image's token count (FLUX's own formula, unclamped) */
+    RESDIT_SHIFT_FIXED,      /* mu given by the user */
+} ResditShiftMode;
+
+const char *resdit_shift_mode_name(ResditShiftMode mode);
+gboolean resdit_shift_mode_from_name(const char *name, ResditShiftMode *mode);
+
+/* What the job is doing; the sampling phases follow the ResDiT schedule. */
+typedef enum {
+    RESDIT_PHASE_ENCODING, /* text encoders */
+    RESDIT_PHASE_GLOBAL,   /* global-only steps (PES) */
+    RESDIT_PHASE_FUSED,    /* global + local fused with PSF */
+    RESDIT_PHASE_LOCAL,    /* local-only steps (PIPE + MOP + GWS) */
+    RESDIT_PHASE_DIRECT,   /* plain attention (schedule off, or the direct mode) */
+    RESDIT_PHASE_DECODING, /* VAE */
+} ResditPhase;
+
+const char *resdit_phase_name(ResditPhase phase);
+
+/* Which prediction a preview shows. */
+typedef enum {
+    RESDIT_BRANCH_GLOBAL,
+    RESDIT_BRANCH_LOCAL,
+    RESDIT_BRANCH_FUSED,
+    RESDIT_BRANCH_DIRECT,
+    RESDIT_BRANCH_FINAL, /* the decoded image */
+} ResditBranch;
+
+const char *resdit_branch_name(ResditBranch branch);
+
+typedef enum {
+    RESDIT_BACKEND_AUTO, /* CUDA when usable, else CPU */
+    RESDIT_BACKEND_CUDA,
+    RESDIT_BACKEND_CPU,
+} ResditBackendChoice;
+
+typedef struct {
+    char *prompt;           /* owned (g_free'd by resdit_job_params_clear) */
+    int width, height;      /* pixels, multiples of 16 */
+    int steps;              /* sampling steps (dev: 35 default, schnell: 4) */
+    double guidance;        /* distilled guidance (dev), ignored by schnell */
+    guint64 seed;           /* used when random_seed is FALSE */
+    gboolean random_seed;   /* draw a seed; the image records the one used */
+    int global_steps;       /* G: first steps global-only; -1 = steps * 10 / 35 rounded */
+    int local_steps;        /* L: last steps local-only; -1 = steps * 15 / 35 rounded */
+    gboolean schedule;      /* TRUE: ResDiT schedule; FALSE: every step in fixed_mode */
+    ResditMode fixed_mode;  /* the mode of every step when schedule is FALSE */
+    ResditShiftMode shift_mode;
+    double mu;              /* used by RESDIT_SHIFT_FIXED */
+    ResditMethodParams method;
+    int t5_len;             /* T5 tokens; 0 = the model's default (dev 512, schnell 256) */
+    gboolean inspect_branches; /* in fused steps also preview global- and local-only predictions */
+    int preview_every;      /* emit a preview every N steps; 0 = none */
+    int preview_max_side;   /* longer side of preview images in pixels (e.g. 512) */
+    ResditBackendChoice backend;
+} ResditJobParams;
+
+/* Defaults: 1024 x 1024, 35 steps, guidance 3.5, random seed, schedule on with G = L = -1,
+ * shift base, method defaults, previews off, backend auto. */
+void resdit_job_params_init(ResditJobParams *params);
+void resdit_job_params_clear(ResditJobParams *params);
+
+typedef struct {
+    int step;          /* steps done so far (0 .. n_steps) */
+    int n_steps;
+    ResditPhase phase;
+    double elapsed;    /* seconds since the job started */
+    double eta;        /* seconds left, from a moving average of step times; < 0 = unknown */
+} ResditProgress;
+
+typedef struct {
+    int step;            /* the step whose prediction this is (1-based) */
+    ResditPhase phase;
+    ResditBranch branch;
+    gboolean extra_pass; /* computed by an extra forward pass only for inspection */
+    int width, height;
+    const guint8 *rgb;   /* width * height * 3, valid during the callback only */
+} ResditPreview;
+
+/* Called on the thread that runs resdit_generate (a worker thread in the app). */
+typedef struct {
+    void (*progress)(const ResditProgress *progress, gpointer user_data);
+    void (*preview)(const ResditPreview *preview, gpointer user_data);
+    gpointer user_data;
+} ResditCallbacks;
+
+/* Where the parts of a model are; NULL for a part that is not there. */
+typedef struct {
+    char *name;        /* display name ("FLUX.1-dev (diffusers folder)") */
+    char *root;        /* the folder it was found in, or NULL for single files */
+    char *transformer; /* file or folder */
+    char *vae;
+    char *clip_l;      /* CLIP-L: file or diffusers folder (with tokenizer) */
+    char *t5;          /* T5-XXL: file or diffusers folder (with tokenizer) */
+} ResditModelPaths;
+
+void resdit_model_paths_clear(ResditModelPaths *paths);
+ResditModelPaths *resdit_model_paths_copy(const ResditModelPaths *paths);
+void resdit_model_paths_free(ResditModelPaths *paths);
+/* Comma-separated names of the missing parts ("vae, t5"), or NULL when complete. */
+char *resdit_model_paths_missing(const ResditModelPaths *paths);
+
+/* Finds models in the usual places: each folder in extra_dirs (a diffusers folder or a ComfyUI
+ * models/ folder), the Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub,
+ * ~/.cache/huggingface/hub) and ComfyUI folders. Returns ResditModelPaths (free with
+ * resdit_model_paths_free); incomplete models are listed too. */
+GPtrArray *resdit_models_discover(const char *const *extra_dirs);
+
+typedef struct ResditModel ResditModel;
+
+/* Opens every part (memory-maps the weights) on the chosen backend. */
+ResditModel *resdit_model_open(const ResditModelPaths *paths, ResditBackendChoice backend,
+                               GError **error);
+/* The built-in self-test model: tiny FLUX-architecture weights, VAE and text encoders generated
+ * deterministically in memory (no file). Its images are noise-like: it checks the machinery. */
+ResditModel *resdit_model_open_selftest(ResditBackendChoice backend, GError **error);
+void resdit_model_free(ResditModel *model);
+const char *resdit_model_name(const ResditModel *model);
+gboolean resdit_model_is_selftest(const ResditModel *model);
+const char *resdit_model_backend_name(const ResditModel *model);
+/* 512 for dev, 256 for schnell, the self-test model's own length. */
+int resdit_model_default_t5_len(const ResditModel *model);
+gboolean resdit_model_has_guidance(const ResditModel *model);
+
+typedef struct {
+    guint64 weights;     /* bytes of weights the job keeps resident */
+    guint64 activations; /* peak bytes of activations (transformer or VAE, whichever is larger) */
+    guint64 total;
+    guint64 available;   /* bytes the backend reports free (0 = unknown) */
+} ResditMemoryEstimate;
+
+/* Checks params and estimates the memory of the job; FALSE with RESDIT_ERROR_INVALID_ARGUMENT
+ * for bad parameters or RESDIT_ERROR_OUT_OF_MEMORY when the estimate exceeds what is available
+ * (estimate filled in either way). */
+gboolean resdit_estimate_memory(const ResditModel *model, const ResditJobParams *params,
+                                ResditMemoryEstimate *estimate, GError **error);
+
+typedef struct {
+    int width, height;
+    guint8 *rgb;          /* width * height * 3 */
+    guint64 seed;         /* the seed actually used */
+    double seconds_encoding, seconds_sampling, seconds_decoding, seconds_total;
+    guint64 peak_bytes;   /* peak resident memory of the process during the job (host) */
+    char *parameters;     /* AUTOMATIC1111-style "parameters" text */
+    char *parameters_json;/* every engine parameter, enough to reproduce the image */
+} ResditImage;
+
+/* Runs the whole job: text encoders, sampling with the ResDiT schedule, VAE decode. Returns NULL
+ * with RESDIT_ERROR_CANCELLED when cancelled (memory freed, nothing written). */
+ResditImage *resdit_generate(ResditModel *model, const ResditJobParams *params,
+                             const ResditCallbacks *callbacks, GCancellable *cancellable,
+                             GError **error);
+void resdit_image_free(ResditImage *image);
+/* Writes a PNG with "parameters" (A1111) and "resdit" (JSON) text chunks, atomically. */
+gboolean resdit_image_save_png(const ResditImage *image, const char *path, GError **error);
+
 G_END_DECLS

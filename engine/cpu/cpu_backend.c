@@ -88,6 +88,9 @@ RdBackend *rd_backend_cpu_new(void)
     be->grid_gather = cpu_grid_gather;
     be->grid_splice = cpu_grid_splice;
     be->spectral_fuse = cpu_spectral_fuse;
+    be->conv2d = cpu_conv2d;
+    be->group_norm = cpu_group_norm;
+    be->upsample_nearest2x = cpu_upsample_nearest2x;
     be->destroy = cpu_destroy;
     return be;
 }

@@ -29,6 +29,12 @@ void cpu_grid_splice(RdBackend *be, const RdTensor *patch, const RdTensor *row_w
                      const RdTensor *col_weight, RdTensor *grid, int grid_cols, RdWindow win);
 void cpu_spectral_fuse(RdBackend *be, const RdTensor *global, const RdTensor *local, int h, int w,
                        double cutoff, RdTensor *out);
+void cpu_conv2d(RdBackend *be, const RdTensor *x, int height, int width, const RdWeight *w,
+                const RdWeight *bias, int kernel, RdTensor *y);
+void cpu_group_norm(RdBackend *be, const RdTensor *x, int groups, const RdWeight *weight,
+                    const RdWeight *bias, float eps, RdTensor *y);
+void cpu_upsample_nearest2x(RdBackend *be, const RdTensor *x, int height, int width,
+                            RdTensor *y);
 
 /* Widens a weight (any dtype) into f32: rows row0..row0+rows-1, all columns. */
 void cpu_weight_rows_f32(const RdWeight *w, int64_t row0, int64_t rows, float *dst);

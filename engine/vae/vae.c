@@ -1,0 +1,331 @@
+#include "vae.h"
+
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <string.h>
+
+#include "resdit.h"
+#include "vae-private.h"
+
+/* ---- loading ----------------------------------------------------------------------------- */
+
+static const RdTensorInfo *find(RdVae *vae, const char *name)
+{
+    return rd_safetensors_find(vae->st, name);
+}
+
+static gboolean weight(RdVae *vae, const char *name, int64_t rows, RdWeight *out, GError **error)
+{
+    const RdTensorInfo *t = find(vae, name);
+    if (!t) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                    "VAE tensor %s is missing from %s; is this a FLUX/SD3 AutoencoderKL?", name,
+                    rd_safetensors_path(vae->st));
+        return FALSE;
+    }
+    int64_t numel = rd_tensor_info_numel(t);
+    if (rows <= 0 || numel % rows != 0) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                    "VAE tensor %s has %" G_GINT64_FORMAT " elements, expected a multiple of %"
+                    G_GINT64_FORMAT, name, numel, rows);
+        return FALSE;
+    }
+    *out = (RdWeight){t->dtype, rows, numel / rows, t->data, NULL, t->name};
+    return vae->be->weight_prepare(vae->be, out, error);
+}
+
+static gboolean load_conv(RdVae *vae, const char *prefix, Conv *c, GError **error)
+{
+    g_autofree char *wn = g_strconcat(prefix, ".weight", NULL);
+    g_autofree char *bn = g_strconcat(prefix, ".bias", NULL);
+    const RdTensorInfo *t = find(vae, wn);
+    if (!t || (t->ndim != 4 && t->ndim != 2)) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                    "VAE convolution %s is missing or not 4-D in %s", wn,
+                    rd_safetensors_path(vae->st));
+        return FALSE;
+    }
+    c->cout = (int)t->shape[0];
+    c->cin = (int)t->shape[1];
+    c->kernel = t->ndim == 4 ? (int)t->shape[2] : 1;
+    if (t->ndim == 4 && (t->shape[2] != t->shape[3] || (c->kernel != 1 && c->kernel != 3))) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                    "VAE convolution %s has an unsupported %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
+                    " kernel", wn, t->shape[2], t->shape[3]);
+        return FALSE;
+    }
+    return weight(vae, wn, c->cout, &c->w, error) && weight(vae, bn, 1, &c->b, error);
+}
+
+static gboolean load_norm(RdVae *vae, const char *prefix, Norm *n, GError **error)
+{
+    g_autofree char *wn = g_strconcat(prefix, ".weight", NULL);
+    g_autofree char *bn = g_strconcat(prefix, ".bias", NULL);
+    return weight(vae, wn, 1, &n->w, error) && weight(vae, bn, 1, &n->b, error);
+}
+
+static gboolean load_resnet(RdVae *vae, const char *prefix, Resnet *r, GError **error)
+{
+    g_autofree char *n1 = g_strconcat(prefix, ".norm1", NULL);
+    g_autofree char *n2 = g_strconcat(prefix, ".norm2", NULL);
+    g_autofree char *c1 = g_strconcat(prefix, ".conv1", NULL);
+    g_autofree char *c2 = g_strconcat(prefix, ".conv2", NULL);
+    g_autofree char *sc =
+        g_strconcat(prefix, vae->bfl ? ".nin_shortcut" : ".conv_shortcut", NULL);
+    g_autofree char *scw = g_strconcat(sc, ".weight", NULL);
+    if (!load_norm(vae, n1, &r->norm1, error) || !load_conv(vae, c1, &r->conv1, error) ||
+        !load_norm(vae, n2, &r->norm2, error) || !load_conv(vae, c2, &r->conv2, error))
+        return FALSE;
+    r->has_shortcut = find(vae, scw) != NULL;
+    if (r->has_shortcut)
+        return load_conv(vae, sc, &r->shortcut, error);
+    if (r->conv1.cin != r->conv2.cout) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                    "VAE block %s changes channels (%d -> %d) but has no shortcut", prefix,
+                    r->conv1.cin, r->conv2.cout);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static char *level_prefix(RdVae *vae, int level, int n_levels)
+{
+    return vae->bfl ? g_strdup_printf("decoder.up.%d", n_levels - 1 - level)
+                    : g_strdup_printf("decoder.up_blocks.%d", level);
+}
+
+static char *resnet_prefix(RdVae *vae, int level, int n_levels, int j)
+{
+    g_autofree char *lp = level_prefix(vae, level, n_levels);
+    return g_strdup_printf(vae->bfl ? "%s.block.%d" : "%s.resnets.%d", lp, j);
+}
+
+static int count_levels(RdVae *vae)
+{
+    int n = 0;
+    for (;; n++) {
+        g_autofree char *name = vae->bfl
+                                    ? g_strdup_printf("decoder.up.%d.block.0.conv1.weight", n)
+                                    : g_strdup_printf("decoder.up_blocks.%d.resnets.0.conv1.weight", n);
+        if (!find(vae, name))
+            return n;
+    }
+}
+
+static gboolean load_levels(RdVae *vae, GError **error)
+{
+    int n_levels = count_levels(vae);
+    if (n_levels < 1 || n_levels > VAE_MAX_LEVELS) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                    "%s has %d decoder up levels; expected 1 to %d (is it a VAE?)",
+                    rd_safetensors_path(vae->st), n_levels, VAE_MAX_LEVELS);
+        return FALSE;
+    }
+    vae->config.levels = n_levels;
+    for (int l = 0; l < n_levels; l++) {
+        UpLevel *up = &vae->up[l];
+        for (up->n_res = 0; up->n_res < VAE_MAX_RESNETS; up->n_res++) {
+            g_autofree char *rp = resnet_prefix(vae, l, n_levels, up->n_res);
+            g_autofree char *probe = g_strconcat(rp, ".conv1.weight", NULL);
+            if (!find(vae, probe))
+                break;
+            if (!load_resnet(vae, rp, &up->res[up->n_res], error))
+                return FALSE;
+        }
+        g_autofree char *lp = level_prefix(vae, l, n_levels);
+        g_autofree char *upc =
+            g_strconcat(lp, vae->bfl ? ".upsample.conv" : ".upsamplers.0.conv", NULL);
+        g_autofree char *upw = g_strconcat(upc, ".weight", NULL);
+        up->has_upsample = find(vae, upw) != NULL;
+        if (up->has_upsample && !load_conv(vae, upc, &up->upsample, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean load_attention(RdVae *vae, GError **error)
+{
+    const char *p = vae->bfl ? "decoder.mid.attn_1" : "decoder.mid_block.attentions.0";
+    const char *names[4][2] = {{"q", "to_q"}, {"k", "to_k"}, {"v", "to_v"},
+                               {"proj_out", "to_out.0"}};
+    RdWeight *w[4] = {&vae->q, &vae->k, &vae->v, &vae->proj};
+    RdWeight *b[4] = {&vae->qb, &vae->kb, &vae->vb, &vae->projb};
+    const int C = vae->config.top_channels;
+    g_autofree char *norm = g_strconcat(p, vae->bfl ? ".norm" : ".group_norm", NULL);
+    if (!load_norm(vae, norm, &vae->attn_norm, error))
+        return FALSE;
+    for (int i = 0; i < 4; i++) {
+        g_autofree char *wn = g_strdup_printf("%s.%s.weight", p, names[i][vae->bfl ? 0 : 1]);
+        g_autofree char *bn = g_strdup_printf("%s.%s.bias", p, names[i][vae->bfl ? 0 : 1]);
+        if (!weight(vae, wn, C, w[i], error) || !weight(vae, bn, 1, b[i], error))
+            return FALSE;
+        if (w[i]->cols != C) {
+            g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                        "VAE attention weight %s is not %d x %d", wn, C, C);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* Context rows (latent units) the up path needs each side of a band: one row per 3x3
+ * convolution at latent resolution, half a row at 2x, and so on. */
+static int compute_halo(const RdVae *vae)
+{
+    double rows = 0, scale = 1;
+    for (int l = 0; l < vae->config.levels; l++) {
+        rows += 2.0 * vae->up[l].n_res / scale;
+        if (vae->up[l].has_upsample) {
+            scale *= 2;
+            rows += 1.0 / scale;
+        }
+    }
+    rows += 1.0 / scale; /* conv_out */
+    return (int)ceil(rows) + 1;
+}
+
+static gboolean load_all(RdVae *vae, GError **error)
+{
+    vae->bfl = find(vae, "decoder.mid.block_1.conv1.weight") != NULL;
+    const char *mid0 = vae->bfl ? "decoder.mid.block_1" : "decoder.mid_block.resnets.0";
+    const char *mid1 = vae->bfl ? "decoder.mid.block_2" : "decoder.mid_block.resnets.1";
+    if (!load_conv(vae, "decoder.conv_in", &vae->conv_in, error))
+        return FALSE;
+    vae->config.latent_channels = vae->conv_in.cin;
+    vae->config.top_channels = vae->conv_in.cout;
+    vae->has_post_quant = find(vae, "post_quant_conv.weight") != NULL;
+    if (vae->has_post_quant && !load_conv(vae, "post_quant_conv", &vae->post_quant, error))
+        return FALSE;
+    if (!load_resnet(vae, mid0, &vae->mid0, error) || !load_attention(vae, error) ||
+        !load_resnet(vae, mid1, &vae->mid1, error) || !load_levels(vae, error) ||
+        !load_norm(vae, vae->bfl ? "decoder.norm_out" : "decoder.conv_norm_out", &vae->norm_out,
+                   error) ||
+        !load_conv(vae, "decoder.conv_out", &vae->conv_out, error))
+        return FALSE;
+    for (int l = 0; l < vae->config.levels; l++)
+        for (int j = 0; j < vae->up[l].n_res; j++)
+            if (vae->up[l].res[j].conv1.cout % vae->config.groups != 0) {
+                g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                            "VAE channels (%d) are not a multiple of the %d GroupNorm groups",
+                            vae->up[l].res[j].conv1.cout, vae->config.groups);
+                return FALSE;
+            }
+    vae->halo = compute_halo(vae);
+    return TRUE;
+}
+
+RdVae *rd_vae_load_safetensors(RdSafetensors *st, const RdVaeConfig *defaults, RdBackend *backend,
+                               GError **error)
+{
+    RdVae *vae = g_new0(RdVae, 1);
+    vae->be = backend;
+    vae->st = st;
+    vae->config = *defaults;
+    if (!backend->conv2d || !backend->group_norm || !backend->upsample_nearest2x) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_BACKEND,
+                    "The %s backend has no VAE ops (conv2d, group_norm, upsample) yet; decode "
+                    "with the CPU backend",
+                    backend->name);
+        rd_safetensors_close(st);
+        g_free(vae);
+        return NULL;
+    }
+    if (!load_all(vae, error)) {
+        rd_vae_free(vae);
+        return NULL;
+    }
+    return vae;
+}
+
+static void read_config_json(const char *dir, RdVaeConfig *config)
+{
+    g_autofree char *path = g_build_filename(dir, "config.json", NULL);
+    g_autoptr(JsonParser) parser = json_parser_new();
+    if (!json_parser_load_from_file(parser, path, NULL))
+        return;
+    JsonNode *root = json_parser_get_root(parser);
+    if (!JSON_NODE_HOLDS_OBJECT(root))
+        return;
+    JsonObject *o = json_node_get_object(root);
+    if (json_object_has_member(o, "scaling_factor"))
+        config->scaling_factor = json_object_get_double_member(o, "scaling_factor");
+    if (json_object_has_member(o, "shift_factor") &&
+        !json_node_is_null(json_object_get_member(o, "shift_factor")))
+        config->shift_factor = json_object_get_double_member(o, "shift_factor");
+    if (json_object_has_member(o, "norm_num_groups"))
+        config->groups = (int)json_object_get_int_member(o, "norm_num_groups");
+}
+
+RdVae *rd_vae_load(const char *path, RdBackend *backend, GError **error)
+{
+    RdVaeConfig config = {16, 0, 0, 32, 0.3611, 0.1159};
+    g_autofree char *dir = NULL;
+    if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
+        g_autofree char *sub = g_build_filename(path, "vae", NULL);
+        dir = g_file_test(sub, G_FILE_TEST_IS_DIR) ? g_steal_pointer(&sub) : g_strdup(path);
+        read_config_json(dir, &config);
+    }
+    g_autofree char *file = dir ? g_build_filename(dir, "diffusion_pytorch_model.safetensors", NULL)
+                                : NULL;
+    if (file && !g_file_test(file, G_FILE_TEST_EXISTS))
+        g_clear_pointer(&file, g_free);
+    RdSafetensors *st = rd_safetensors_open(file ? file : dir ? dir : path, error);
+    if (!st)
+        return NULL;
+    return rd_vae_load_safetensors(st, &config, backend, error);
+}
+
+static void release(RdVae *vae, RdWeight *w)
+{
+    if (w->host)
+        vae->be->weight_release(vae->be, w);
+}
+
+static void release_conv(RdVae *vae, Conv *c)
+{
+    release(vae, &c->w);
+    release(vae, &c->b);
+}
+
+static void release_resnet(RdVae *vae, Resnet *r)
+{
+    release(vae, &r->norm1.w);
+    release(vae, &r->norm1.b);
+    release(vae, &r->norm2.w);
+    release(vae, &r->norm2.b);
+    release_conv(vae, &r->conv1);
+    release_conv(vae, &r->conv2);
+    if (r->has_shortcut)
+        release_conv(vae, &r->shortcut);
+}
+
+void rd_vae_free(RdVae *vae)
+{
+    if (!vae)
+        return;
+    release_conv(vae, &vae->conv_in);
+    release_conv(vae, &vae->conv_out);
+    if (vae->has_post_quant)
+        release_conv(vae, &vae->post_quant);
+    release_resnet(vae, &vae->mid0);
+    release_resnet(vae, &vae->mid1);
+    RdWeight *ws[] = {&vae->q, &vae->qb, &vae->k, &vae->kb, &vae->v, &vae->vb, &vae->proj,
+                      &vae->projb, &vae->attn_norm.w, &vae->attn_norm.b, &vae->norm_out.w,
+                      &vae->norm_out.b};
+    for (size_t i = 0; i < G_N_ELEMENTS(ws); i++)
+        release(vae, ws[i]);
+    for (int l = 0; l < vae->config.levels; l++) {
+        for (int j = 0; j < vae->up[l].n_res; j++)
+            release_resnet(vae, &vae->up[l].res[j]);
+        if (vae->up[l].has_upsample)
+            release_conv(vae, &vae->up[l].upsample);
+    }
+    if (vae->st)
+        rd_safetensors_close(vae->st);
+    g_free(vae);
+}
+
+const RdVaeConfig *rd_vae_config(const RdVae *vae)
+{
+    return &vae->config;
+}

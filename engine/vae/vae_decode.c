@@ -1,0 +1,263 @@
+/* The decoder's forward pass: whole-latent head (conv_in, mid block), banded up path. */
+#include <math.h>
+#include <string.h>
+
+#include "resdit.h"
+#include "vae-private.h"
+
+typedef struct {
+    RdVae *vae;
+    RdBackend *be;
+    gboolean failed; /* an allocation failed */
+} Ctx;
+
+static RdTensor alloc(Ctx *cx, int64_t rows, int64_t cols)
+{
+    RdTensor t = {0};
+    if (cx->failed || !cx->be->tensor_alloc(cx->be, &t, rows, cols)) {
+        cx->failed = TRUE;
+        t.data = NULL;
+    }
+    t.rows = rows;
+    t.cols = cols;
+    return t;
+}
+
+static void release_tensor(Ctx *cx, RdTensor *t)
+{
+    if (t->data)
+        cx->be->tensor_free(cx->be, t);
+    t->data = NULL;
+}
+
+static RdTensor conv(Ctx *cx, const Conv *c, const RdTensor *x, int height, int width)
+{
+    RdTensor y = alloc(cx, x->rows, c->cout);
+    if (!cx->failed)
+        cx->be->conv2d(cx->be, x, height, width, &c->w, &c->b, c->kernel, &y);
+    return y;
+}
+
+static RdTensor norm_silu(Ctx *cx, const Norm *n, const RdTensor *x)
+{
+    RdTensor y = alloc(cx, x->rows, x->cols);
+    if (!cx->failed) {
+        cx->be->group_norm(cx->be, x, cx->vae->config.groups, &n->w, &n->b, GROUP_NORM_EPS, &y);
+        cx->be->unary(cx->be, RD_UNARY_SILU, &y);
+    }
+    return y;
+}
+
+/* out = shortcut(x) + conv2(silu(norm2(conv1(silu(norm1(x)))))); frees x. */
+static RdTensor resnet(Ctx *cx, const Resnet *r, RdTensor *x, int height, int width)
+{
+    RdTensor a = norm_silu(cx, &r->norm1, x);
+    RdTensor h = conv(cx, &r->conv1, &a, height, width);
+    release_tensor(cx, &a);
+    a = norm_silu(cx, &r->norm2, &h);
+    release_tensor(cx, &h);
+    RdTensor out = conv(cx, &r->conv2, &a, height, width);
+    release_tensor(cx, &a);
+    if (r->has_shortcut) {
+        RdTensor s = conv(cx, &r->shortcut, x, height, width);
+        if (!cx->failed)
+            cx->be->gated_add(cx->be, &out, NULL, &s);
+        release_tensor(cx, &s);
+    } else if (!cx->failed) {
+        cx->be->gated_add(cx->be, &out, NULL, x);
+    }
+    release_tensor(cx, x);
+    return out;
+}
+
+/* x += proj(attention(q, k, v)) over every position, single head of all channels; the queries
+ * run in chunks so only k and v are full-size. */
+static void mid_attention(Ctx *cx, RdTensor *x)
+{
+    RdVae *vae = cx->vae;
+    RdBackend *be = cx->be;
+    const int64_t n = x->rows, C = x->cols;
+    RdTensor hn = alloc(cx, n, C), k = alloc(cx, n, C), v = alloc(cx, n, C);
+    const int64_t chunk = MIN(n, ATTENTION_CHUNK);
+    RdTensor q = alloc(cx, chunk, C), o = alloc(cx, chunk, C), p = alloc(cx, chunk, C);
+    if (!cx->failed) {
+        be->group_norm(be, x, vae->config.groups, &vae->attn_norm.w, &vae->attn_norm.b,
+                       GROUP_NORM_EPS, &hn);
+        be->linear(be, &hn, &vae->k, &vae->kb, &k);
+        be->linear(be, &hn, &vae->v, &vae->vb, &v);
+        for (int64_t r0 = 0; r0 < n; r0 += chunk) {
+            int64_t rows = MIN(chunk, n - r0);
+            RdTensor hq = rd_tensor_view(&hn, r0, rows, 0, C);
+            RdTensor qv = rd_tensor_view(&q, 0, rows, 0, C), ov = rd_tensor_view(&o, 0, rows, 0, C);
+            RdTensor pv = rd_tensor_view(&p, 0, rows, 0, C), xv = rd_tensor_view(x, r0, rows, 0, C);
+            be->linear(be, &hq, &vae->q, &vae->qb, &qv);
+            be->attention(be, &qv, &k, &v, &ov, 1, (int)C, NULL);
+            be->linear(be, &ov, &vae->proj, &vae->projb, &pv);
+            be->gated_add(be, &xv, NULL, &pv);
+        }
+    }
+    RdTensor *all[] = {&hn, &k, &v, &q, &o, &p};
+    for (size_t i = 0; i < G_N_ELEMENTS(all); i++)
+        release_tensor(cx, all[i]);
+}
+
+static gboolean oom(Ctx *cx, GError **error)
+{
+    if (!cx->failed)
+        return FALSE;
+    g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY,
+                "Out of %s memory while decoding the image; try a smaller size", cx->be->name);
+    return TRUE;
+}
+
+static gboolean cancelled(GCancellable *cancellable, GError **error)
+{
+    return g_cancellable_set_error_if_cancelled(cancellable, error);
+}
+
+/* conv_in + mid block over the whole latent: returns [h * w, top_channels]. */
+static RdTensor decode_head(Ctx *cx, const float *latent, int height, int width)
+{
+    RdVae *vae = cx->vae;
+    const int C = vae->config.latent_channels;
+    const int64_t n = (int64_t)height * width;
+    float *host = g_new(float, n * C);
+    const float inv = (float)(1.0 / vae->config.scaling_factor), shift = (float)vae->config.shift_factor;
+    for (int c = 0; c < C; c++)
+        for (int64_t p = 0; p < n; p++)
+            host[p * C + c] = latent[c * n + p] * inv + shift;
+    RdTensor z = alloc(cx, n, C);
+    if (!cx->failed)
+        cx->be->upload(cx->be, host, &z);
+    g_free(host);
+    if (vae->has_post_quant) {
+        RdTensor zq = conv(cx, &vae->post_quant, &z, height, width);
+        release_tensor(cx, &z);
+        z = zq;
+    }
+    RdTensor x = conv(cx, &vae->conv_in, &z, height, width);
+    release_tensor(cx, &z);
+    x = resnet(cx, &vae->mid0, &x, height, width);
+    if (!cx->failed)
+        mid_attention(cx, &x);
+    return resnet(cx, &vae->mid1, &x, height, width);
+}
+
+/* The up path on rows [r0, r1) of the head output; returns [(r1-r0)*8 * w*8, 3]. */
+static RdTensor decode_band(Ctx *cx, const RdTensor *head, int r0, int r1, int width,
+                            int *scale_out)
+{
+    RdVae *vae = cx->vae;
+    int h = r1 - r0, w = width;
+    RdTensor view = rd_tensor_view(head, (int64_t)r0 * width, (int64_t)h * width, 0, head->cols);
+    RdTensor x = alloc(cx, view.rows, view.cols);
+    if (!cx->failed)
+        cx->be->copy(cx->be, &view, &x);
+    for (int l = 0; l < vae->config.levels; l++) {
+        const UpLevel *up = &vae->up[l];
+        for (int j = 0; j < up->n_res; j++)
+            x = resnet(cx, &up->res[j], &x, h, w);
+        if (up->has_upsample) {
+            RdTensor big = alloc(cx, x.rows * 4, x.cols);
+            if (!cx->failed)
+                cx->be->upsample_nearest2x(cx->be, &x, h, w, &big);
+            release_tensor(cx, &x);
+            h *= 2;
+            w *= 2;
+            x = conv(cx, &up->upsample, &big, h, w);
+            release_tensor(cx, &big);
+        }
+    }
+    RdTensor a = norm_silu(cx, &vae->norm_out, &x);
+    release_tensor(cx, &x);
+    RdTensor rgb = conv(cx, &vae->conv_out, &a, h, w);
+    release_tensor(cx, &a);
+    *scale_out = w / width;
+    return rgb;
+}
+
+static int total_scale(const RdVae *vae)
+{
+    int s = 1;
+    for (int l = 0; l < vae->config.levels; l++)
+        s *= vae->up[l].has_upsample ? 2 : 1;
+    return s;
+}
+
+gboolean rd_vae_decode(RdVae *vae, const float *latent, int height, int width, int band_rows,
+                       float *rgb, GCancellable *cancellable, GError **error)
+{
+    Ctx cx = {vae, vae->be, FALSE};
+    if (band_rows <= 0 || band_rows > height)
+        band_rows = height;
+    RdTensor head = decode_head(&cx, latent, height, width);
+    if (oom(&cx, error) || cancelled(cancellable, error)) {
+        release_tensor(&cx, &head);
+        return FALSE;
+    }
+    const int s = total_scale(vae), out_w = width * s;
+    float *band = NULL;
+    gboolean ok = TRUE;
+    for (int r0 = 0; r0 < height && ok; r0 += band_rows) {
+        int r1 = MIN(height, r0 + band_rows);
+        int c0 = MAX(0, r0 - vae->halo), c1 = MIN(height, r1 + vae->halo);
+        int scale = 1;
+        RdTensor out = decode_band(&cx, &head, c0, c1, width, &scale);
+        if (oom(&cx, error) || cancelled(cancellable, error)) {
+            release_tensor(&cx, &out);
+            ok = FALSE;
+            break;
+        }
+        band = g_renew(float, band, out.rows * 3);
+        cx.be->download(cx.be, &out, band);
+        release_tensor(&cx, &out);
+        size_t skip = (size_t)(r0 - c0) * s * out_w * 3, count = (size_t)(r1 - r0) * s * out_w * 3;
+        memcpy(rgb + (size_t)r0 * s * out_w * 3, band + skip, count * sizeof(float));
+    }
+    g_free(band);
+    release_tensor(&cx, &head);
+    return ok;
+}
+
+/* ---- memory ------------------------------------------------------------------------------ */
+
+static guint64 up_path_bytes(const RdVae *vae, int64_t rows, int width)
+{
+    guint64 peak = 0;
+    int64_t pixels = rows * width;
+    for (int l = 0; l < vae->config.levels; l++) {
+        const UpLevel *up = &vae->up[l];
+        for (int j = 0; j < up->n_res; j++) {
+            int64_t c = MAX(up->res[j].conv1.cin, up->res[j].conv2.cout);
+            peak = MAX(peak, (guint64)pixels * c * 4 * sizeof(float));
+        }
+        if (up->has_upsample) {
+            int64_t c = up->upsample.cin;
+            peak = MAX(peak, (guint64)pixels * c * sizeof(float) + (guint64)pixels * 4 * c * 2 * sizeof(float));
+            pixels *= 4;
+        }
+    }
+    return peak;
+}
+
+guint64 rd_vae_decode_bytes(const RdVae *vae, int height, int width, int band_rows)
+{
+    if (band_rows <= 0 || band_rows > height)
+        band_rows = height;
+    const int64_t n = (int64_t)height * width, C = vae->config.top_channels;
+    const int64_t chunk = MIN(n, ATTENTION_CHUNK);
+    guint64 head = (guint64)n * C * sizeof(float) * 4 + (guint64)chunk * C * 3 * sizeof(float);
+    int64_t band = MIN((int64_t)height, band_rows + 2 * (int64_t)vae->halo);
+    guint64 up = (guint64)n * C * sizeof(float) + up_path_bytes(vae, band, width);
+    return MAX(head, up);
+}
+
+int rd_vae_band_rows_for_budget(const RdVae *vae, int height, int width, guint64 budget)
+{
+    if (rd_vae_decode_bytes(vae, height, width, 0) <= budget)
+        return height;
+    int rows = height;
+    while (rows > 1 && rd_vae_decode_bytes(vae, height, width, rows) > budget)
+        rows /= 2;
+    return MAX(rows, 1);
+}
