@@ -1,5 +1,6 @@
 #include "resdit_attention.h"
 
+#include "psf_mask.h"
 #include "resdit_partition.h"
 
 typedef struct {
@@ -111,6 +112,22 @@ static const PatchRope *patch_rope(ResditAttention *ra, int h, int w)
     return &g_array_index(ra->patch_ropes, PatchRope, ra->patch_ropes->len - 1);
 }
 
+/* A fused step whose mask keeps every bin (or none) for every patch shape is exactly the global
+ * (or local) step: run that instead, which is both exact and cheaper. */
+static ResditMode fused_equivalent(const ResditAttention *ra)
+{
+    gboolean all = TRUE, none = TRUE;
+    for (int i = 0; i < ra->row_part->count; i++)
+        for (int j = 0; j < ra->col_part->count; j++) {
+            ResditPsfMaskKind kind = resdit_psf_mask_kind(ra->row_part->size[i],
+                                                          ra->col_part->size[j],
+                                                          ra->plan.method.cutoff);
+            all = all && kind == RESDIT_PSF_MASK_ALL;
+            none = none && kind == RESDIT_PSF_MASK_NONE;
+        }
+    return all ? RESDIT_MODE_GLOBAL : none ? RESDIT_MODE_LOCAL : RESDIT_MODE_FUSED;
+}
+
 static gboolean alloc_scratch(ResditAttention *ra)
 {
     RdBackend *be = ra->be;
@@ -167,6 +184,8 @@ ResditAttention *resdit_attention_new(RdBackend *be, const RdRopeSpec *rope, int
                                                  m->uniform_weights);
         ra->row_weight = upload_axis_weights(be, ra->row_part);
         ra->col_weight = upload_axis_weights(be, ra->col_part);
+        if (plan->mode == RESDIT_MODE_FUSED && !m->no_psf)
+            ra->plan.mode = fused_equivalent(ra);
     }
     ok = ok && alloc_scratch(ra);
     if (!ok) {
