@@ -80,6 +80,7 @@ RdBackend *rd_backend_cpu_new(void)
     be->modulate = cpu_modulate;
     be->gated_add = cpu_gated_add;
     be->mul = cpu_mul;
+    be->fill = cpu_fill;
     be->scale_add = cpu_scale_add;
     be->unary = cpu_unary;
     be->copy = cpu_copy;

@@ -20,7 +20,7 @@ void cpu_weight_rows_f32(const RdWeight *w, int64_t row0, int64_t rows, float *d
 static void add_bias(const RdWeight *bias, RdTensor *y)
 {
     float *b = g_new(float, y->cols);
-    cpu_weight_rows_f32(bias, 0, 1, b);
+    cpu_weight_rows_f32(bias, 0, bias->rows, b);
     for (int64_t r = 0; r < y->rows; r++) {
         float *row = &RD_AT(y, r, 0);
         for (int64_t c = 0; c < y->cols; c++)
@@ -33,7 +33,7 @@ void cpu_linear(RdBackend *be, const RdTensor *x, const RdWeight *w, const RdWei
                 RdTensor *y)
 {
     g_assert(x->cols == w->cols && y->cols == w->rows && x->rows == y->rows);
-    g_assert(!bias || bias->rows * bias->cols == w->rows);
+    g_assert(!bias || (bias->rows == w->rows && bias->cols == 1));
     const int M = (int)x->rows, K = (int)w->cols;
     if (w->dtype == RD_F32) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, (int)w->rows, K, 1.0f, x->data,
