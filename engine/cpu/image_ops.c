@@ -41,7 +41,7 @@ void cpu_conv2d(RdBackend *be, const RdTensor *x, int height, int width, const R
     float *b = NULL;
     if (bias) {
         b = g_new(float, w->rows);
-        cpu_weight_rows_f32(bias, 0, 1, b);
+        cpu_weight_rows_f32(bias, 0, bias->rows, b);
     }
     const int64_t band = MAX(1, MIN(pixels, CONV_BAND_PIXELS * 9 / (kernel * kernel)));
     float *cols = kernel == 1 ? NULL : g_new(float, band * kdim);
@@ -81,9 +81,9 @@ void cpu_group_norm(RdBackend *be, const RdTensor *x, int groups, const RdWeight
     for (int64_t c = 0; c < C; c++)
         g[c] = 1.0f, bv[c] = 0.0f;
     if (weight)
-        cpu_weight_rows_f32(weight, 0, 1, g);
+        cpu_weight_rows_f32(weight, 0, weight->rows, g);
     if (bias)
-        cpu_weight_rows_f32(bias, 0, 1, bv);
+        cpu_weight_rows_f32(bias, 0, bias->rows, bv);
 #pragma omp parallel for schedule(static) if (x->rows * C > 262144)
     for (int k = 0; k < groups; k++) {
         double s = 0, s2 = 0;

@@ -2,6 +2,8 @@
 
 #include <math.h>
 
+#include "resdit_partition.h"
+
 double rd_flux_mu_for_tokens(double tokens)
 {
     const double slope = (1.15 - 0.5) / (4096.0 - 256.0);
@@ -21,13 +23,7 @@ void rd_base_grid(int grid_rows, int grid_cols, const ResditMethodParams *method
         *base_cols = method->base_cols;
         return;
     }
-    int shorter = MIN(grid_rows, grid_cols), longer = MAX(grid_rows, grid_cols);
-    int base_short = round_half_up(sqrt((double)method->base_area * shorter / longer));
-    int base_long = round_half_up((double)base_short * longer / shorter);
-    if (grid_rows == grid_cols)
-        base_long = base_short;
-    *base_rows = grid_rows <= grid_cols ? base_short : base_long;
-    *base_cols = grid_rows <= grid_cols ? base_long : base_short;
+    resdit_base_grid(grid_rows, grid_cols, method->base_area, base_rows, base_cols);
 }
 
 double rd_sampler_mu(ResditShiftMode mode, double fixed_mu, gboolean shifted, int grid_rows,

@@ -30,6 +30,8 @@ static gboolean weight(RdVae *vae, const char *name, int64_t rows, RdWeight *out
                     G_GINT64_FORMAT, name, numel, rows);
         return FALSE;
     }
+    if (rows == 1) /* a vector: rows = its length, cols = 1 (backend.h) */
+        rows = numel;
     *out = (RdWeight){t->dtype, rows, numel / rows, t->data, NULL, t->name};
     return vae->be->weight_prepare(vae->be, out, error);
 }
