@@ -176,6 +176,9 @@ const char *resdit_model_backend_name(const ResditModel *model);
 /* 512 for dev, 256 for schnell, the self-test model's own length. */
 int resdit_model_default_t5_len(const ResditModel *model);
 gboolean resdit_model_has_guidance(const ResditModel *model);
+/* Sets the model's own defaults in params: steps (dev 35, schnell 4), size, base area and patch
+ * (the self-test model works at a tiny base resolution), T5 length. */
+void resdit_model_job_defaults(const ResditModel *model, ResditJobParams *params);
 
 typedef struct {
     guint64 weights;     /* bytes of weights the job keeps resident */

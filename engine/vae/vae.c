@@ -331,3 +331,14 @@ const RdVaeConfig *rd_vae_config(const RdVae *vae)
 {
     return &vae->config;
 }
+
+guint64 rd_vae_weight_bytes(const RdVae *vae)
+{
+    guint64 bytes = 0;
+    for (guint i = 0; i < rd_safetensors_count(vae->st); i++) {
+        const RdTensorInfo *t = rd_safetensors_get(vae->st, i);
+        if (g_str_has_prefix(t->name, "decoder.") || g_str_has_prefix(t->name, "post_quant"))
+            bytes += t->nbytes;
+    }
+    return bytes;
+}

@@ -31,6 +31,8 @@ RdVae *rd_vae_load_safetensors(RdSafetensors *st, const RdVaeConfig *defaults, R
                                GError **error);
 void rd_vae_free(RdVae *vae);
 const RdVaeConfig *rd_vae_config(const RdVae *vae);
+/* Bytes of the decoder's weights. */
+guint64 rd_vae_weight_bytes(const RdVae *vae);
 
 /* Bytes of backend memory a decode of a height x width latent needs with bands of band_rows
  * latent rows (0 = the whole latent at once). */

@@ -112,7 +112,10 @@ static gboolean oom(Ctx *cx, GError **error)
 
 static gboolean cancelled(GCancellable *cancellable, GError **error)
 {
-    return g_cancellable_set_error_if_cancelled(cancellable, error);
+    if (!g_cancellable_is_cancelled(cancellable))
+        return FALSE;
+    g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_CANCELLED, "Cancelled while decoding");
+    return TRUE;
 }
 
 /* conv_in + mid block over the whole latent: returns [h * w, top_channels]. */

@@ -160,7 +160,7 @@ static void test_cancel(void)
     GCancellable *cancellable = g_cancellable_new();
     g_cancellable_cancel(cancellable);
     g_assert_false(rd_vae_decode(vae, latent, 4, 4, 0, rgb, cancellable, &error));
-    g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_assert_error(error, RESDIT_ERROR, RESDIT_ERROR_CANCELLED);
     g_object_unref(cancellable);
     rd_vae_free(vae);
     be->destroy(be);

@@ -105,7 +105,7 @@ def tiny_transformer():
     torch.manual_seed(3)
     model = FluxTransformer2DModel(
         patch_size=1, in_channels=64, num_layers=1, num_single_layers=2, attention_head_dim=16,
-        num_attention_heads=2, joint_attention_dim=32, pooled_projection_dim=24,
+        num_attention_heads=4, joint_attention_dim=32, pooled_projection_dim=24,
         guidance_embeds=True, axes_dims_rope=(4, 6, 6))
     randomise(model, torch.Generator().manual_seed(4))
     return model.eval()

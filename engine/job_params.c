@@ -1,0 +1,186 @@
+/* Job parameters: defaults, names, and the text/JSON records stored with every image. */
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#include "pipeline-private.h"
+
+static const char *const shift_names[] = {
+    [RESDIT_SHIFT_BASE] = "base",
+    [RESDIT_SHIFT_RESOLUTION] = "resolution",
+    [RESDIT_SHIFT_FIXED] = "fixed",
+};
+
+static const char *const phase_names[] = {
+    [RESDIT_PHASE_ENCODING] = "encoding", [RESDIT_PHASE_GLOBAL] = "global",
+    [RESDIT_PHASE_FUSED] = "fused",       [RESDIT_PHASE_LOCAL] = "local",
+    [RESDIT_PHASE_DIRECT] = "direct",     [RESDIT_PHASE_DECODING] = "decoding",
+};
+
+static const char *const branch_names[] = {
+    [RESDIT_BRANCH_GLOBAL] = "global", [RESDIT_BRANCH_LOCAL] = "local",
+    [RESDIT_BRANCH_FUSED] = "fused",   [RESDIT_BRANCH_DIRECT] = "direct",
+    [RESDIT_BRANCH_FINAL] = "final",
+};
+
+const char *resdit_shift_mode_name(ResditShiftMode mode)
+{
+    return (unsigned)mode < G_N_ELEMENTS(shift_names) ? shift_names[mode] : "unknown";
+}
+
+gboolean resdit_shift_mode_from_name(const char *name, ResditShiftMode *mode)
+{
+    for (unsigned i = 0; i < G_N_ELEMENTS(shift_names); i++)
+        if (g_strcmp0(name, shift_names[i]) == 0) {
+            *mode = (ResditShiftMode)i;
+            return TRUE;
+        }
+    return FALSE;
+}
+
+const char *resdit_phase_name(ResditPhase phase)
+{
+    return (unsigned)phase < G_N_ELEMENTS(phase_names) ? phase_names[phase] : "unknown";
+}
+
+const char *resdit_branch_name(ResditBranch branch)
+{
+    return (unsigned)branch < G_N_ELEMENTS(branch_names) ? branch_names[branch] : "unknown";
+}
+
+void resdit_job_params_init(ResditJobParams *p)
+{
+    memset(p, 0, sizeof *p);
+    p->prompt = g_strdup("");
+    p->width = p->height = 1024;
+    p->steps = 35;
+    p->guidance = 3.5;
+    p->random_seed = TRUE;
+    p->global_steps = p->local_steps = -1;
+    p->schedule = TRUE;
+    p->fixed_mode = RESDIT_MODE_DIRECT;
+    p->shift_mode = RESDIT_SHIFT_BASE;
+    p->mu = 1.15;
+    resdit_method_params_init(&p->method);
+    p->preview_max_side = 512;
+    p->backend = RESDIT_BACKEND_AUTO;
+}
+
+void resdit_job_params_clear(ResditJobParams *p)
+{
+    g_clear_pointer(&p->prompt, g_free);
+}
+
+/* "Steps: 35, Sampler: ..., Seed: 1, Size: 4096x4096, ..." after the prompt (AUTOMATIC1111). */
+char *rd_job_parameters_text(const ResditJobParams *p, const RdJobResolved *r)
+{
+    GString *s = g_string_new(p->prompt ? p->prompt : "");
+    g_string_append_printf(s, "\nSteps: %d, Sampler: Euler (flow matching), Schedule type: "
+                              "shift %s (mu %.4g), CFG scale: 1, Distilled CFG Scale: %g, "
+                              "Seed: %" G_GUINT64_FORMAT ", Size: %dx%d, Model: %s",
+                           p->steps, resdit_shift_mode_name(p->shift_mode), r->mu, p->guidance,
+                           r->seed, p->width, p->height, r->model_name);
+    if (p->schedule)
+        g_string_append_printf(s, ", ResDiT: global %d fused %d local %d", r->global_steps,
+                               p->steps - r->global_steps - r->local_steps, r->local_steps);
+    else
+        g_string_append_printf(s, ", ResDiT: %s every step", resdit_mode_name(p->fixed_mode));
+    const ResditMethodParams *m = &p->method;
+    g_string_append_printf(s, ", ResDiT base grid: %dx%d, ResDiT patch: %d, ResDiT sigma: %g, "
+                              "ResDiT cutoff: %g",
+                           r->base_rows, r->base_cols, m->patch,
+                           m->sigma > 0 ? m->sigma : m->patch / 4.0, m->cutoff);
+    const struct {
+        gboolean on;
+        const char *name;
+    } ablations[] = {{m->no_pes, "no_pes"},         {m->no_pipe, "no_pipe"},
+                     {m->no_psf, "no_psf"},         {m->no_overlap, "no_overlap"},
+                     {m->uniform_weights, "uniform_weights"}};
+    for (size_t i = 0; i < G_N_ELEMENTS(ablations); i++)
+        if (ablations[i].on)
+            g_string_append_printf(s, ", ResDiT ablation: %s", ablations[i].name);
+    g_string_append_printf(s, ", Noise: %s, Version: resdit %s", RD_NOISE_NAME, resdit_version());
+    return g_string_free(s, FALSE);
+}
+
+static void add_method(JsonBuilder *b, const ResditMethodParams *m, const RdJobResolved *r)
+{
+    json_builder_set_member_name(b, "method");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "base_rows");
+    json_builder_add_int_value(b, r->base_rows);
+    json_builder_set_member_name(b, "base_cols");
+    json_builder_add_int_value(b, r->base_cols);
+    json_builder_set_member_name(b, "base_area");
+    json_builder_add_int_value(b, m->base_area);
+    json_builder_set_member_name(b, "patch");
+    json_builder_add_int_value(b, m->patch);
+    json_builder_set_member_name(b, "sigma");
+    json_builder_add_double_value(b, m->sigma > 0 ? m->sigma : m->patch / 4.0);
+    json_builder_set_member_name(b, "cutoff");
+    json_builder_add_double_value(b, m->cutoff);
+    const struct {
+        const char *name;
+        gboolean on;
+    } flags[] = {{"no_pes", m->no_pes},         {"no_pipe", m->no_pipe},
+                 {"no_psf", m->no_psf},         {"no_overlap", m->no_overlap},
+                 {"uniform_weights", m->uniform_weights}};
+    for (size_t i = 0; i < G_N_ELEMENTS(flags); i++) {
+        json_builder_set_member_name(b, flags[i].name);
+        json_builder_add_boolean_value(b, flags[i].on);
+    }
+    json_builder_end_object(b);
+}
+
+static void member_int(JsonBuilder *b, const char *name, gint64 v)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_add_int_value(b, v);
+}
+
+static void member_double(JsonBuilder *b, const char *name, double v)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_add_double_value(b, v);
+}
+
+static void member_string(JsonBuilder *b, const char *name, const char *v)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_add_string_value(b, v);
+}
+
+/* Every parameter, resolved (the seed used, G and L, mu, the base grid), so a job built from it
+ * reproduces the image. */
+char *rd_job_parameters_json(const ResditJobParams *p, const RdJobResolved *r)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    member_string(b, "generator", "resdit");
+    member_string(b, "version", resdit_version());
+    member_string(b, "model", r->model_name);
+    member_string(b, "prompt", p->prompt ? p->prompt : "");
+    member_int(b, "width", p->width);
+    member_int(b, "height", p->height);
+    member_int(b, "steps", p->steps);
+    member_double(b, "guidance", p->guidance);
+    /* As a string too: JSON numbers lose integers above 2^53 in many readers. */
+    member_int(b, "seed", (gint64)r->seed);
+    g_autofree char *seed_text = g_strdup_printf("%" G_GUINT64_FORMAT, r->seed);
+    member_string(b, "seed_string", seed_text);
+    member_string(b, "noise", RD_NOISE_NAME);
+    json_builder_set_member_name(b, "schedule");
+    json_builder_add_boolean_value(b, p->schedule);
+    member_string(b, "fixed_mode", resdit_mode_name(p->fixed_mode));
+    member_int(b, "global_steps", r->global_steps);
+    member_int(b, "local_steps", r->local_steps);
+    member_string(b, "shift_mode", resdit_shift_mode_name(p->shift_mode));
+    member_double(b, "mu", r->mu);
+    member_int(b, "t5_len", r->t5_len);
+    add_method(b, &p->method, r);
+    member_string(b, "backend", r->backend_name);
+    json_builder_end_object(b);
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    json_generator_set_root(gen, root);
+    return json_generator_to_data(gen, NULL);
+}

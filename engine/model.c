@@ -1,0 +1,195 @@
+/* ResditModel: the opened parts of one model, its paths, and the memory estimate of a job. */
+#include <string.h>
+#include <unistd.h>
+
+#include "flux_private.h"
+#include "pipeline-private.h"
+#include "schedule.h"
+
+ResditModel *rd_model_new(const char *name, RdBackend *be, FluxModel *flux, RdVae *vae,
+                          RdTextEncoders *text, GDestroyNotify text_free)
+{
+    ResditModel *m = g_new0(ResditModel, 1);
+    m->name = g_strdup(name);
+    m->be = be;
+    m->flux = flux;
+    m->vae = vae;
+    m->text = text;
+    m->text_free = text_free;
+    const FluxConfig *fc = flux_model_config(flux);
+    m->default_t5_len = fc->has_guidance ? 512 : 256;
+    m->default_steps = fc->has_guidance ? 35 : 4;
+    m->default_width = m->default_height = 1024;
+    m->base_area = 4096;
+    m->patch = 64;
+    g_mutex_init(&m->preview_lock);
+    return m;
+}
+
+void resdit_model_free(ResditModel *m)
+{
+    if (!m)
+        return;
+    if (m->text && m->text_free)
+        m->text_free(m->text);
+    rd_vae_free(m->vae);
+    flux_model_free(m->flux);
+    if (m->be)
+        rd_backend_free(m->be);
+    if (m->memory_files) {
+        for (guint i = 0; i < m->memory_files->len; i++)
+            close(GPOINTER_TO_INT(g_ptr_array_index(m->memory_files, i)));
+        g_ptr_array_unref(m->memory_files);
+    }
+    g_mutex_clear(&m->preview_lock);
+    g_free(m->name);
+    g_free(m);
+}
+
+const char *resdit_model_name(const ResditModel *m)
+{
+    return m->name;
+}
+
+gboolean resdit_model_is_selftest(const ResditModel *m)
+{
+    return m->selftest;
+}
+
+const char *resdit_model_backend_name(const ResditModel *m)
+{
+    return m->be->name;
+}
+
+int resdit_model_default_t5_len(const ResditModel *m)
+{
+    return m->default_t5_len;
+}
+
+gboolean resdit_model_has_guidance(const ResditModel *m)
+{
+    return flux_model_config(m->flux)->has_guidance;
+}
+
+void resdit_model_job_defaults(const ResditModel *m, ResditJobParams *p)
+{
+    p->steps = m->default_steps;
+    p->width = m->default_width;
+    p->height = m->default_height;
+    p->method.base_area = m->base_area;
+    p->method.patch = m->patch;
+    p->t5_len = 0;
+}
+
+RdBackend *rd_backend_for_choice(ResditBackendChoice choice, GError **error)
+{
+    RdBackendChoice c = choice == RESDIT_BACKEND_CUDA  ? RD_BACKEND_CUDA
+                        : choice == RESDIT_BACKEND_CPU ? RD_BACKEND_CPU
+                                                       : RD_BACKEND_AUTO;
+    return rd_backend_new(c, error);
+}
+
+/* ---- paths ------------------------------------------------------------------------------- */
+
+void resdit_model_paths_clear(ResditModelPaths *p)
+{
+    g_clear_pointer(&p->name, g_free);
+    g_clear_pointer(&p->root, g_free);
+    g_clear_pointer(&p->transformer, g_free);
+    g_clear_pointer(&p->vae, g_free);
+    g_clear_pointer(&p->clip_l, g_free);
+    g_clear_pointer(&p->t5, g_free);
+}
+
+ResditModelPaths *resdit_model_paths_copy(const ResditModelPaths *p)
+{
+    ResditModelPaths *c = g_new0(ResditModelPaths, 1);
+    c->name = g_strdup(p->name);
+    c->root = g_strdup(p->root);
+    c->transformer = g_strdup(p->transformer);
+    c->vae = g_strdup(p->vae);
+    c->clip_l = g_strdup(p->clip_l);
+    c->t5 = g_strdup(p->t5);
+    return c;
+}
+
+void resdit_model_paths_free(ResditModelPaths *p)
+{
+    if (!p)
+        return;
+    resdit_model_paths_clear(p);
+    g_free(p);
+}
+
+char *resdit_model_paths_missing(const ResditModelPaths *p)
+{
+    GString *s = g_string_new(NULL);
+    const struct {
+        const char *path, *name;
+    } parts[] = {{p->transformer, "transformer"}, {p->vae, "vae"}, {p->clip_l, "clip-l"},
+                 {p->t5, "t5"}};
+    for (size_t i = 0; i < G_N_ELEMENTS(parts); i++)
+        if (!parts[i].path)
+            g_string_append_printf(s, "%s%s", s->len ? ", " : "", parts[i].name);
+    return g_string_free(s, s->len == 0);
+}
+
+/* ---- memory ------------------------------------------------------------------------------ */
+
+static guint64 host_available(void)
+{
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents("/proc/meminfo", &text, NULL, NULL))
+        return 0;
+    const char *line = strstr(text, "MemAvailable:");
+    return line ? g_ascii_strtoull(line + 13, NULL, 10) * 1024 : 0;
+}
+
+/* Activations of one transformer forward: the residual stream, q, k, v, norm and projection
+ * buffers, the MLP's wide buffer, and the copies the local and fused modes gather. */
+static guint64 transformer_bytes(const FluxConfig *c, int txt_len, int64_t img_tokens)
+{
+    guint64 tokens = (guint64)txt_len + (guint64)img_tokens;
+    guint64 per_token = (guint64)(7 + 4) * c->hidden + c->mlp_hidden + 3 * c->in_channels;
+    return tokens * per_token * sizeof(float);
+}
+
+guint64 rd_model_weight_bytes(const ResditModel *m)
+{
+    guint64 bytes = rd_vae_weight_bytes(m->vae) + m->text_weight_bytes;
+    for (guint i = 0; i < rd_safetensors_count(m->flux->st); i++)
+        bytes += rd_safetensors_get(m->flux->st, i)->nbytes;
+    return bytes;
+}
+
+gboolean resdit_estimate_memory(const ResditModel *m, const ResditJobParams *p,
+                                ResditMemoryEstimate *e, GError **error)
+{
+    memset(e, 0, sizeof *e);
+    if (!rd_job_params_check(m, p, error))
+        return FALSE;
+    const FluxConfig *fc = flux_model_config(m->flux);
+    const int lh = p->height / 8, lw = p->width / 8;
+    const int t5 = p->t5_len > 0 ? p->t5_len : m->default_t5_len;
+    guint64 latent = (guint64)16 * lh * lw * sizeof(float) * 6; /* x, v, x0, previews */
+    guint64 flux = transformer_bytes(fc, t5, (int64_t)(lh / 2) * (lw / 2)) + latent;
+    int band = rd_vae_band_rows_for_budget(m->vae, lh, lw, RD_HOST_DECODE_BUDGET);
+    guint64 vae = rd_vae_decode_bytes(m->vae, lh, lw, band) +
+                  (guint64)p->width * p->height * 3 * (sizeof(float) + 1);
+    e->activations = MAX(flux, vae);
+    e->weights = rd_model_weight_bytes(m);
+    /* Weights are memory-mapped on the CPU: they count against memory only as they page in,
+     * but a whole step touches all of them. */
+    e->total = e->weights + e->activations;
+    /* The CPU backend's memory is host memory; other backends do not report theirs yet. */
+    e->available = strcmp(m->be->name, "cpu") == 0 ? host_available() : 0;
+    if (e->available && e->total > e->available) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY,
+                    "A %dx%d image needs about %.1f GB (weights %.1f GB, activations %.1f GB) but "
+                    "only %.1f GB are available; choose a smaller size",
+                    p->width, p->height, e->total / 1e9, e->weights / 1e9, e->activations / 1e9,
+                    e->available / 1e9);
+        return FALSE;
+    }
+    return TRUE;
+}

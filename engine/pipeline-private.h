@@ -1,0 +1,83 @@
+/* Internal API of the generation job, shared by pipeline.c, model.c, the self-test model and the
+ * tests (which feed golden text embeddings and noise straight into the sampler). */
+#pragma once
+
+#include "backend.h"
+#include "flux_model.h"
+#include "resdit.h"
+#include "vae.h"
+
+#define RD_NOISE_NAME "philox4x32-10+box-muller/v1"
+/* Memory the VAE decode may use before it switches to bands. */
+#define RD_HOST_DECODE_BUDGET (G_GUINT64_CONSTANT(2) << 30)
+
+/* What the job resolved from its parameters; recorded with the image. */
+typedef struct {
+    guint64 seed;
+    int global_steps, local_steps;
+    double mu;
+    int base_rows, base_cols;
+    int t5_len;
+    const char *model_name;
+    const char *backend_name;
+} RdJobResolved;
+
+char *rd_job_parameters_text(const ResditJobParams *p, const RdJobResolved *r);
+char *rd_job_parameters_json(const ResditJobParams *p, const RdJobResolved *r);
+
+typedef struct RdTextEncoders RdTextEncoders;
+
+struct ResditModel {
+    char *name;
+    gboolean selftest;
+    RdBackend *be;
+    FluxModel *flux;
+    RdVae *vae;
+    RdTextEncoders *text; /* NULL: the job needs embeddings given directly */
+    GDestroyNotify text_free;
+    guint64 text_weight_bytes;
+    int default_t5_len;
+    int default_steps, default_width, default_height;
+    int base_area, patch; /* method defaults for this model's base resolution */
+    GMutex preview_lock;
+    gboolean have_projection;
+    float projection[3][17]; /* latent (16 channels + 1) -> RGB in [-1, 1], fitted to the VAE */
+    GPtrArray *memory_files; /* fds of the self-test model's anonymous files */
+};
+
+RdBackend *rd_backend_for_choice(ResditBackendChoice choice, GError **error);
+guint64 rd_model_weight_bytes(const ResditModel *model);
+
+/* A model from parts already loaded (takes ownership of every part). */
+ResditModel *rd_model_new(const char *name, RdBackend *be, FluxModel *flux, RdVae *vae,
+                          RdTextEncoders *text, GDestroyNotify text_free);
+
+/* Text conditioning and, for tests, a fixed initial noise. */
+typedef struct {
+    const float *txt; /* [txt_len, txt_dim] */
+    const float *vec; /* [vec_dim] */
+    int txt_len;
+    const float *noise; /* [16, H/8, W/8] or NULL: from the seed */
+    double encode_seconds;
+} RdConditioning;
+
+/* Sampling and decoding after the text encoders. final_latent (optional) receives the sampled
+ * latent [16, H/8, W/8]. */
+ResditImage *rd_pipeline_run(ResditModel *model, const ResditJobParams *params,
+                             const RdConditioning *cond, const ResditCallbacks *callbacks,
+                             float *final_latent, GCancellable *cancellable, GError **error);
+
+/* Checks the parameters that do not depend on memory. */
+gboolean rd_job_params_check(const ResditModel *model, const ResditJobParams *params,
+                             GError **error);
+
+/* Latent [C, 2R, 2C'] <-> tokens [R * C', 4C] (FLUX's 2x2 patchify, feature c*4 + py*2 + px). */
+void rd_patchify(const float *latent, int channels, int height, int width, float *tokens);
+void rd_unpatchify(const float *tokens, int channels, int height, int width, float *latent);
+
+/* Previews: the x0 prediction through the model's fitted latent-to-RGB projection, scaled so
+ * the longer side is at most max_side. Returns width * height * 3 bytes. */
+guint8 *rd_preview_render(ResditModel *model, const float *latent, int height, int width,
+                          int max_side, int *out_w, int *out_h);
+/* Fits the projection by least squares on a decode of seeded noise (once per model). */
+gboolean rd_preview_fit_projection(ResditModel *model, GError **error);

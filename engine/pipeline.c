@@ -1,0 +1,353 @@
+/* The generation job: initial noise, flow-matching Euler steps with the ResDiT schedule picking
+ * each step's attention mode, previews, VAE decode. */
+#include <math.h>
+#include <string.h>
+
+#include "noise.h"
+#include "pipeline-private.h"
+#include "schedule.h"
+
+#define ETA_SMOOTHING 0.3    /* weight of the newest step in the moving average of step times */
+
+void rd_patchify(const float *latent, int channels, int height, int width, float *tokens)
+{
+    const int R = height / 2, C = width / 2;
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++)
+            for (int ch = 0; ch < channels; ch++)
+                for (int py = 0; py < 2; py++)
+                    for (int px = 0; px < 2; px++)
+                        tokens[((size_t)r * C + c) * channels * 4 + ch * 4 + py * 2 + px] =
+                            latent[((size_t)ch * height + 2 * r + py) * width + 2 * c + px];
+}
+
+void rd_unpatchify(const float *tokens, int channels, int height, int width, float *latent)
+{
+    const int R = height / 2, C = width / 2;
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++)
+            for (int ch = 0; ch < channels; ch++)
+                for (int py = 0; py < 2; py++)
+                    for (int px = 0; px < 2; px++)
+                        latent[((size_t)ch * height + 2 * r + py) * width + 2 * c + px] =
+                            tokens[((size_t)r * C + c) * channels * 4 + ch * 4 + py * 2 + px];
+}
+
+static gboolean invalid(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static gboolean invalid(GError **error, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error_literal(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT, msg);
+    return FALSE;
+}
+
+gboolean rd_job_params_check(const ResditModel *model, const ResditJobParams *p, GError **error)
+{
+    if (p->width < 16 || p->height < 16 || p->width % 16 || p->height % 16)
+        return invalid(error, "The size %dx%d is not a multiple of 16 pixels (at least 16); FLUX "
+                              "works on 16-pixel patches: try %dx%d",
+                       p->width, p->height, MAX(16, (p->width + 8) / 16 * 16),
+                       MAX(16, (p->height + 8) / 16 * 16));
+    if (p->width > 16384 || p->height > 16384)
+        return invalid(error, "The size %dx%d is above the 16384-pixel limit per side", p->width,
+                       p->height);
+    if (p->steps < 1 || p->steps > 1000)
+        return invalid(error, "Steps must be between 1 and 1000 (got %d)", p->steps);
+    if (!isfinite(p->guidance) || p->guidance < 0 || p->guidance > 100)
+        return invalid(error, "Guidance must be between 0 and 100 (got %g)", p->guidance);
+    if (p->shift_mode == RESDIT_SHIFT_FIXED && (!isfinite(p->mu) || fabs(p->mu) > 20))
+        return invalid(error, "The fixed shift mu must be between -20 and 20 (got %g)", p->mu);
+    const ResditMethodParams *m = &p->method;
+    if (m->patch < 1 || m->base_area < 1 || !isfinite(m->cutoff) || m->cutoff < 0 ||
+        !isfinite(m->sigma))
+        return invalid(error, "ResDiT parameters out of range (patch %d, base area %d, cutoff %g, "
+                              "sigma %g)",
+                       m->patch, m->base_area, m->cutoff, m->sigma);
+    if ((m->base_rows > 0) != (m->base_cols > 0))
+        return invalid(error, "Give both base grid rows and columns, or neither");
+    if (p->preview_every < 0 || p->preview_max_side < 0)
+        return invalid(error, "Preview settings must not be negative");
+    if (p->t5_len < 0 || p->t5_len > 4096)
+        return invalid(error, "The T5 length must be between 1 and 4096 (got %d)", p->t5_len);
+    if (model) {
+        const FluxConfig *fc = flux_model_config(model->flux);
+        const RdVaeConfig *vc = rd_vae_config(model->vae);
+        if (fc->in_channels != vc->latent_channels * 4) {
+            g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                        "The transformer takes %d channels but the VAE has %d latent channels "
+                        "(x4 = %d): the VAE does not belong to this model",
+                        fc->in_channels, vc->latent_channels, vc->latent_channels * 4);
+            return FALSE;
+        }
+    }
+    int g, l;
+    return !p->schedule || rd_schedule_resolve(p->steps, p->global_steps, p->local_steps, &g, &l,
+                                               error);
+}
+
+typedef struct {
+    ResditModel *model;
+    const ResditJobParams *p;
+    const RdConditioning *cond;
+    const ResditCallbacks *cb;
+    GCancellable *cancellable;
+    RdJobResolved res;
+    int lh, lw, channels, grid_rows, grid_cols;
+    size_t n_tokens_elems;
+    double *t;
+    gint64 start_us;
+    double avg_step;
+} Job;
+
+static double elapsed(const Job *job)
+{
+    return (g_get_monotonic_time() - job->start_us) / 1e6;
+}
+
+static void report(Job *job, int step, ResditPhase phase)
+{
+    if (!job->cb || !job->cb->progress)
+        return;
+    ResditProgress pr = {step, job->p->steps, phase, elapsed(job), -1};
+    if (job->avg_step > 0)
+        pr.eta = job->avg_step * (job->p->steps - step);
+    job->cb->progress(&pr, job->cb->user_data);
+}
+
+static ResditBranch branch_for(ResditMode mode)
+{
+    switch (mode) {
+    case RESDIT_MODE_GLOBAL:
+        return RESDIT_BRANCH_GLOBAL;
+    case RESDIT_MODE_LOCAL:
+        return RESDIT_BRANCH_LOCAL;
+    case RESDIT_MODE_FUSED:
+        return RESDIT_BRANCH_FUSED;
+    default:
+        return RESDIT_BRANCH_DIRECT;
+    }
+}
+
+static gboolean forward(Job *job, const float *tokens, int step, ResditMode mode, float *velocity,
+                        GError **error)
+{
+    FluxInputs in = {tokens,          job->cond->txt,  job->cond->vec,
+                     job->cond->txt_len, job->grid_rows, job->grid_cols,
+                     (float)job->t[step], (float)job->p->guidance};
+    FluxAttentionPlan plan = {mode, job->p->method};
+    return flux_model_forward(job->model->flux, &in, &plan, velocity, job->cancellable, error);
+}
+
+static void emit_preview(Job *job, const float *tokens, const float *velocity, int step,
+                         ResditMode mode, gboolean extra)
+{
+    float *x0 = g_new(float, job->n_tokens_elems);
+    float *latent = g_new(float, job->n_tokens_elems);
+    rd_predict_x0(tokens, velocity, job->n_tokens_elems, job->t[step], x0);
+    rd_unpatchify(x0, job->channels, job->lh, job->lw, latent);
+    int w, h;
+    guint8 *rgb = rd_preview_render(job->model, latent, job->lh, job->lw, job->p->preview_max_side,
+                                    &w, &h);
+    ResditPreview pv = {step + 1, rd_phase_for_mode(mode), branch_for(mode), extra, w, h, rgb};
+    job->cb->preview(&pv, job->cb->user_data);
+    g_free(rgb);
+    g_free(latent);
+    g_free(x0);
+}
+
+static gboolean wants_preview(const Job *job, int step)
+{
+    const ResditJobParams *p = job->p;
+    if (!job->cb || !job->cb->preview || p->preview_every <= 0 || !job->model->have_projection)
+        return FALSE;
+    return (step + 1) % p->preview_every == 0 || step + 1 == p->steps;
+}
+
+/* Extra passes for "inspect branches": the global-only and local-only predictions of a fused
+ * step, from the same input, marked as extra. */
+static gboolean inspect_branches(Job *job, const float *tokens, int step, float *scratch,
+                                 GError **error)
+{
+    const ResditMode extra[2] = {RESDIT_MODE_GLOBAL, RESDIT_MODE_LOCAL};
+    for (int i = 0; i < 2; i++) {
+        if (!forward(job, tokens, step, extra[i], scratch, error))
+            return FALSE;
+        emit_preview(job, tokens, scratch, step, extra[i], TRUE);
+    }
+    return TRUE;
+}
+
+static ResditMode step_mode(const Job *job, int step)
+{
+    if (!job->p->schedule)
+        return job->p->fixed_mode;
+    return rd_schedule_mode(step, job->p->steps, job->res.global_steps, job->res.local_steps);
+}
+
+static gboolean sample(Job *job, float *tokens, GError **error)
+{
+    float *velocity = g_new(float, job->n_tokens_elems);
+    float *scratch = job->p->inspect_branches ? g_new(float, job->n_tokens_elems) : NULL;
+    gboolean ok = TRUE;
+    for (int step = 0; ok && step < job->p->steps; step++) {
+        ResditMode mode = step_mode(job, step);
+        report(job, step, rd_phase_for_mode(mode));
+        gint64 t0 = g_get_monotonic_time();
+        ok = forward(job, tokens, step, mode, velocity, error);
+        if (ok && wants_preview(job, step)) {
+            emit_preview(job, tokens, velocity, step, mode, FALSE);
+            if (mode == RESDIT_MODE_FUSED && job->p->inspect_branches)
+                ok = inspect_branches(job, tokens, step, scratch, error);
+        }
+        if (!ok)
+            break;
+        rd_euler_step(tokens, velocity, job->n_tokens_elems, job->t[step], job->t[step + 1]);
+        double secs = (g_get_monotonic_time() - t0) / 1e6;
+        job->avg_step = job->avg_step > 0
+                            ? ETA_SMOOTHING * secs + (1 - ETA_SMOOTHING) * job->avg_step
+                            : secs;
+        if (step + 1 == job->p->steps)
+            report(job, step + 1, rd_phase_for_mode(mode));
+    }
+    g_free(velocity);
+    g_free(scratch);
+    return ok;
+}
+
+static guint8 *to_rgb8(const float *rgb, size_t n)
+{
+    guint8 *out = g_new(guint8, n);
+    for (size_t i = 0; i < n; i++) {
+        float v = CLAMP(rgb[i] * 0.5f + 0.5f, 0.0f, 1.0f) * 255.0f;
+        out[i] = (guint8)nearbyintf(v);
+    }
+    return out;
+}
+
+static guint64 decode_budget(const ResditModel *model)
+{
+    return RD_HOST_DECODE_BUDGET;
+}
+
+static gboolean decode(Job *job, const float *latent, ResditImage *image, GError **error)
+{
+    RdVae *vae = job->model->vae;
+    int band = rd_vae_band_rows_for_budget(vae, job->lh, job->lw, decode_budget(job->model));
+    size_t n = (size_t)image->width * image->height * 3;
+    float *rgb = g_try_new(float, n);
+    if (!rgb) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY,
+                    "Not enough memory for the %dx%d image (%zu MB)", image->width,
+                    image->height, n * sizeof(float) >> 20);
+        return FALSE;
+    }
+    gboolean ok = rd_vae_decode(vae, latent, job->lh, job->lw, band, rgb, job->cancellable, error);
+    if (ok)
+        image->rgb = to_rgb8(rgb, n);
+    g_free(rgb);
+    return ok;
+}
+
+static void resolve(Job *job)
+{
+    const ResditJobParams *p = job->p;
+    ResditModel *model = job->model;
+    job->res.seed = p->random_seed ? rd_noise_random_seed() : p->seed;
+    job->res.global_steps = job->res.local_steps = 0;
+    if (p->schedule)
+        rd_schedule_resolve(p->steps, p->global_steps, p->local_steps, &job->res.global_steps,
+                            &job->res.local_steps, NULL);
+    const FluxConfig *fc = flux_model_config(model->flux);
+    job->res.mu = rd_sampler_mu(p->shift_mode, p->mu, fc->has_guidance, job->grid_rows,
+                                job->grid_cols, &p->method);
+    rd_base_grid(job->grid_rows, job->grid_cols, &p->method, &job->res.base_rows,
+                 &job->res.base_cols);
+    job->res.t5_len = job->cond->txt_len;
+    job->res.model_name = model->name;
+    job->res.backend_name = model->be->name;
+}
+
+/* Makes the job's first latent: the golden noise of a test, or Philox noise for the seed. */
+static float *initial_tokens(Job *job)
+{
+    size_t n = job->n_tokens_elems;
+    float *latent = g_new(float, n), *tokens = g_new(float, n);
+    if (job->cond->noise)
+        memcpy(latent, job->cond->noise, n * sizeof(float));
+    else
+        rd_noise_normal(job->res.seed, latent, n);
+    rd_patchify(latent, job->channels, job->lh, job->lw, tokens);
+    g_free(latent);
+    return tokens;
+}
+
+ResditImage *rd_pipeline_run(ResditModel *model, const ResditJobParams *p,
+                             const RdConditioning *cond, const ResditCallbacks *cb,
+                             float *final_latent, GCancellable *cancellable, GError **error)
+{
+    if (!rd_job_params_check(model, p, error))
+        return NULL;
+    Job job = {model, p, cond, cb, cancellable};
+    job.start_us = g_get_monotonic_time() - (gint64)(cond->encode_seconds * 1e6);
+    job.channels = rd_vae_config(model->vae)->latent_channels;
+    job.lh = p->height / 8;
+    job.lw = p->width / 8;
+    job.grid_rows = job.lh / 2;
+    job.grid_cols = job.lw / 2;
+    job.n_tokens_elems = (size_t)job.channels * job.lh * job.lw;
+    resolve(&job);
+    if (p->preview_every > 0 && cb && cb->preview && !rd_preview_fit_projection(model, error))
+        return NULL;
+    job.t = g_new(double, p->steps + 1);
+    rd_sampler_timesteps(p->steps, job.res.mu, job.t);
+
+    ResditImage *image = g_new0(ResditImage, 1);
+    image->width = p->width;
+    image->height = p->height;
+    image->seed = job.res.seed;
+    image->seconds_encoding = cond->encode_seconds;
+    float *tokens = initial_tokens(&job);
+    gint64 t_sample = g_get_monotonic_time();
+    gboolean ok = sample(&job, tokens, error);
+    image->seconds_sampling = (g_get_monotonic_time() - t_sample) / 1e6;
+    float *latent = g_new(float, job.n_tokens_elems);
+    rd_unpatchify(tokens, job.channels, job.lh, job.lw, latent);
+    g_free(tokens);
+    if (ok && final_latent)
+        memcpy(final_latent, latent, job.n_tokens_elems * sizeof(float));
+    if (ok) {
+        report(&job, p->steps, RESDIT_PHASE_DECODING);
+        gint64 t_decode = g_get_monotonic_time();
+        ok = decode(&job, latent, image, error);
+        image->seconds_decoding = (g_get_monotonic_time() - t_decode) / 1e6;
+    }
+    g_free(latent);
+    g_free(job.t);
+    if (!ok) {
+        resdit_image_free(image);
+        return NULL;
+    }
+    image->seconds_total = elapsed(&job);
+    image->parameters = rd_job_parameters_text(p, &job.res);
+    image->parameters_json = rd_job_parameters_json(p, &job.res);
+    if (cb && cb->preview) {
+        ResditPreview pv = {p->steps, RESDIT_PHASE_DECODING, RESDIT_BRANCH_FINAL, FALSE,
+                            image->width, image->height, image->rgb};
+        cb->preview(&pv, cb->user_data);
+    }
+    return image;
+}
+
+void resdit_image_free(ResditImage *image)
+{
+    if (!image)
+        return;
+    g_free(image->rgb);
+    g_free(image->parameters);
+    g_free(image->parameters_json);
+    g_free(image);
+}
