@@ -165,6 +165,14 @@ guint64 rd_model_weight_bytes(const ResditModel *m)
 gboolean resdit_estimate_memory(const ResditModel *m, const ResditJobParams *p,
                                 ResditMemoryEstimate *e, GError **error)
 {
+    /* The CPU backend's memory is host memory; other backends do not report theirs yet. */
+    guint64 available = strcmp(m->be->name, "cpu") == 0 ? host_available() : 0;
+    return rd_estimate_memory_within(m, p, available, e, error);
+}
+
+gboolean rd_estimate_memory_within(const ResditModel *m, const ResditJobParams *p,
+                                   guint64 available, ResditMemoryEstimate *e, GError **error)
+{
     memset(e, 0, sizeof *e);
     if (!rd_job_params_check(m, p, error))
         return FALSE;
@@ -181,8 +189,7 @@ gboolean resdit_estimate_memory(const ResditModel *m, const ResditJobParams *p,
     /* Weights are memory-mapped on the CPU: they count against memory only as they page in,
      * but a whole step touches all of them. */
     e->total = e->weights + e->activations;
-    /* The CPU backend's memory is host memory; other backends do not report theirs yet. */
-    e->available = strcmp(m->be->name, "cpu") == 0 ? host_available() : 0;
+    e->available = available;
     if (e->available && e->total > e->available) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY,
                     "A %dx%d image needs about %.1f GB (weights %.1f GB, activations %.1f GB) but "

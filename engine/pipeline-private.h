@@ -47,6 +47,10 @@ struct ResditModel {
 
 RdBackend *rd_backend_for_choice(ResditBackendChoice choice, GError **error);
 guint64 rd_model_weight_bytes(const ResditModel *model);
+/* resdit_estimate_memory against a given number of available bytes (0 = unknown: no check). */
+gboolean rd_estimate_memory_within(const ResditModel *model, const ResditJobParams *params,
+                                   guint64 available, ResditMemoryEstimate *estimate,
+                                   GError **error);
 
 /* A model from parts already loaded (takes ownership of every part). */
 ResditModel *rd_model_new(const char *name, RdBackend *be, FluxModel *flux, RdVae *vae,

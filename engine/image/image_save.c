@@ -1,0 +1,25 @@
+/* resdit_image_save_png: the image with its parameters, AUTOMATIC1111-style ("parameters" tEXt,
+ * Latin-1 safe) and as JSON ("resdit" iTXt, UTF-8). */
+#include "png_writer.h"
+#include "resdit.h"
+
+/* tEXt is Latin-1: A1111 readers expect the prompt there, so non-Latin-1 text goes to iTXt. */
+static gboolean is_latin1_safe(const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        if (*p >= 0x80)
+            return FALSE;
+    return TRUE;
+}
+
+gboolean resdit_image_save_png(const ResditImage *image, const char *path, GError **error)
+{
+    RdPngText texts[2];
+    int n = 0;
+    if (image->parameters)
+        texts[n++] = (RdPngText){"parameters", image->parameters,
+                                 !is_latin1_safe(image->parameters)};
+    if (image->parameters_json)
+        texts[n++] = (RdPngText){"resdit", image->parameters_json, TRUE};
+    return rd_png_write_rgb8(path, image->width, image->height, image->rgb, texts, n, error);
+}

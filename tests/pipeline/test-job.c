@@ -1,0 +1,281 @@
+/* The job on the built-in self-test model: schedule phases and previews, same seed -> same PNG,
+ * PNG metadata, cancellation, bad inputs, memory estimate. */
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#include "noise.h"
+#include "pipeline-private.h"
+#include "png_writer.h"
+#include "selftest_model.h"
+#include "test-util.h"
+
+#define TXT_LEN 16
+
+typedef struct {
+    float txt[TXT_LEN * RD_SELFTEST_TXT_DIM];
+    float vec[RD_SELFTEST_VEC_DIM];
+} Embeddings;
+
+static ResditModel *open_selftest(void)
+{
+    g_autoptr(GError) error = NULL;
+    ResditModel *m = rd_selftest_model_new(rd_backend_cpu_new(), &error);
+    g_assert_no_error(error);
+    g_assert_true(resdit_model_is_selftest(m));
+    return m;
+}
+
+static RdConditioning conditioning(Embeddings *e)
+{
+    rd_noise_normal(101, e->txt, G_N_ELEMENTS(e->txt));
+    rd_noise_normal(102, e->vec, G_N_ELEMENTS(e->vec));
+    return (RdConditioning){e->txt, e->vec, TXT_LEN, NULL, 0};
+}
+
+static void small_params(ResditModel *m, ResditJobParams *p)
+{
+    resdit_job_params_init(p);
+    resdit_model_job_defaults(m, p);
+    g_free(p->prompt);
+    p->prompt = g_strdup("a lighthouse at dusk, \xc3\xa9t\xc3\xa9"); /* non-Latin-1-safe */
+    p->width = 192; /* 12 x 12 tokens: larger than the 8 x 8 base grid */
+    p->height = 256;
+    p->steps = 5;
+    p->random_seed = FALSE;
+    p->seed = 1234567;
+}
+
+typedef struct {
+    int progress_calls, last_step;
+    ResditPhase phases[16];
+    int previews, extra_previews, finals;
+    ResditBranch branches[32];
+    int cancel_at; /* cancel when this step starts (-1 never) */
+    GCancellable *cancellable;
+} Recorder;
+
+static void on_progress(const ResditProgress *pr, gpointer data)
+{
+    Recorder *r = data;
+    r->progress_calls++;
+    g_assert_cmpint(pr->step, >=, r->last_step);
+    r->last_step = pr->step;
+    if (pr->step < 16 && pr->phase != RESDIT_PHASE_DECODING)
+        r->phases[pr->step] = pr->phase;
+    g_assert_cmpfloat(pr->elapsed, >=, 0);
+    if (pr->step == r->cancel_at && r->cancellable)
+        g_cancellable_cancel(r->cancellable);
+}
+
+static void on_preview(const ResditPreview *pv, gpointer data)
+{
+    Recorder *r = data;
+    g_assert_nonnull(pv->rgb);
+    g_assert_cmpint(pv->width, >, 0);
+    if (pv->branch == RESDIT_BRANCH_FINAL) {
+        r->finals++;
+        return;
+    }
+    g_assert_cmpint(MAX(pv->width, pv->height), <=, 16);
+    if (pv->extra_pass) {
+        r->extra_previews++;
+        g_assert_cmpint(pv->phase, !=, RESDIT_PHASE_FUSED);
+        g_assert_true(pv->branch == RESDIT_BRANCH_GLOBAL || pv->branch == RESDIT_BRANCH_LOCAL);
+    } else {
+        r->branches[r->previews++] = pv->branch;
+    }
+}
+
+static void test_schedule_and_previews(void)
+{
+    ResditModel *m = open_selftest();
+    ResditJobParams p;
+    small_params(m, &p);
+    p.preview_every = 1;
+    p.preview_max_side = 16;
+    p.inspect_branches = TRUE;
+    Embeddings e;
+    RdConditioning cond = conditioning(&e);
+    Recorder rec = {.cancel_at = -1};
+    ResditCallbacks cb = {on_progress, on_preview, &rec};
+    g_autoptr(GError) error = NULL;
+    ResditImage *image = rd_pipeline_run(m, &p, &cond, &cb, NULL, NULL, &error);
+    g_assert_no_error(error);
+    /* 5 steps: G = round(5 * 10 / 35) = 1, L = round(5 * 15 / 35) = 2, fused 2. */
+    const ResditPhase expected[5] = {RESDIT_PHASE_GLOBAL, RESDIT_PHASE_FUSED, RESDIT_PHASE_FUSED,
+                                     RESDIT_PHASE_LOCAL, RESDIT_PHASE_LOCAL};
+    const ResditBranch branches[5] = {RESDIT_BRANCH_GLOBAL, RESDIT_BRANCH_FUSED,
+                                      RESDIT_BRANCH_FUSED, RESDIT_BRANCH_LOCAL,
+                                      RESDIT_BRANCH_LOCAL};
+    for (int i = 0; i < 5; i++) {
+        g_assert_cmpint(rec.phases[i], ==, expected[i]);
+        g_assert_cmpint(rec.branches[i], ==, branches[i]);
+    }
+    g_assert_cmpint(rec.previews, ==, 5);
+    g_assert_cmpint(rec.extra_previews, ==, 4); /* global + local in each of the 2 fused steps */
+    g_assert_cmpint(rec.finals, ==, 1);
+    g_assert_cmpint(rec.last_step, ==, 5);
+    g_assert_cmpuint(image->seed, ==, 1234567);
+    g_assert_nonnull(strstr(image->parameters, "ResDiT: global 1 fused 2 local 2"));
+    resdit_image_free(image);
+    resdit_job_params_clear(&p);
+    resdit_model_free(m);
+}
+
+static char *read_file(const char *path, gsize *len)
+{
+    char *data = NULL;
+    g_assert_true(g_file_get_contents(path, &data, len, NULL));
+    return data;
+}
+
+static void test_same_seed_same_png(void)
+{
+    ResditModel *m = open_selftest();
+    ResditJobParams p;
+    small_params(m, &p);
+    Embeddings e;
+    RdConditioning cond = conditioning(&e);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *dir = g_dir_make_tmp("resdit-job-XXXXXX", &error);
+    g_autofree char *a = g_build_filename(dir, "a.png", NULL);
+    g_autofree char *b = g_build_filename(dir, "b.png", NULL);
+    ResditImage *first = rd_pipeline_run(m, &p, &cond, NULL, NULL, NULL, &error);
+    g_assert_no_error(error);
+    ResditImage *second = rd_pipeline_run(m, &p, &cond, NULL, NULL, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_true(resdit_image_save_png(first, a, &error));
+    g_assert_true(resdit_image_save_png(second, b, &error));
+    gsize la, lb;
+    g_autofree char *da = read_file(a, &la);
+    g_autofree char *db = read_file(b, &lb);
+    g_assert_cmpuint(la, ==, lb);
+    g_assert_true(memcmp(da, db, la) == 0);
+
+    /* Not a constant image, and another seed gives another image. */
+    size_t n = (size_t)first->width * first->height * 3, distinct = 0;
+    for (size_t i = 1; i < n; i++)
+        distinct += first->rgb[i] != first->rgb[0];
+    g_assert_cmpuint(distinct, >, n / 2);
+    p.seed = 7;
+    ResditImage *other = rd_pipeline_run(m, &p, &cond, NULL, NULL, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_false(memcmp(other->rgb, first->rgb, n) == 0);
+
+    /* The PNG carries both records; the JSON names the seed used. */
+    int w, h;
+    GHashTable *texts = NULL;
+    g_autofree guint8 *rgb = rd_png_read_rgb8(a, &w, &h, &texts, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(w, ==, 192);
+    g_assert_cmpint(h, ==, 256);
+    g_assert_true(memcmp(rgb, first->rgb, n) == 0);
+    const char *params = g_hash_table_lookup(texts, "parameters");
+    const char *json = g_hash_table_lookup(texts, "resdit");
+    g_assert_nonnull(params);
+    g_assert_true(g_str_has_prefix(params, "a lighthouse at dusk, \xc3\xa9t\xc3\xa9\nSteps: 5"));
+    g_assert_nonnull(strstr(params, "Seed: 1234567"));
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_assert_true(json_parser_load_from_data(parser, json, -1, NULL));
+    JsonObject *o = json_node_get_object(json_parser_get_root(parser));
+    g_assert_cmpint(json_object_get_int_member(o, "seed"), ==, 1234567);
+    g_assert_cmpint(json_object_get_int_member(o, "global_steps"), ==, 1);
+    g_assert_cmpstr(json_object_get_string_member(o, "shift_mode"), ==, "base");
+    g_assert_cmpstr(json_object_get_string_member(o, "noise"), ==, RD_NOISE_NAME);
+    JsonObject *method = json_object_get_object_member(o, "method");
+    g_assert_cmpint(json_object_get_int_member(method, "patch"), ==, 8);
+    g_hash_table_unref(texts);
+
+    /* No temporary file is left behind by the atomic writes. */
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    int files = 0;
+    while (g_dir_read_name(d))
+        files++;
+    g_assert_cmpint(files, ==, 2);
+    g_unlink(a);
+    g_unlink(b);
+    g_rmdir(dir);
+    resdit_image_free(first);
+    resdit_image_free(second);
+    resdit_image_free(other);
+    resdit_job_params_clear(&p);
+    resdit_model_free(m);
+}
+
+static void test_cancel_mid_run(void)
+{
+    ResditModel *m = open_selftest();
+    ResditJobParams p;
+    small_params(m, &p);
+    Embeddings e;
+    RdConditioning cond = conditioning(&e);
+    Recorder rec = {.cancel_at = 2, .cancellable = g_cancellable_new()};
+    ResditCallbacks cb = {on_progress, NULL, &rec};
+    g_autoptr(GError) error = NULL;
+    ResditImage *image = rd_pipeline_run(m, &p, &cond, &cb, NULL, rec.cancellable, &error);
+    g_assert_null(image);
+    g_assert_error(error, RESDIT_ERROR, RESDIT_ERROR_CANCELLED);
+    g_assert_cmpint(rec.last_step, ==, 2); /* stopped in the step it was cancelled in */
+    g_object_unref(rec.cancellable);
+    resdit_job_params_clear(&p);
+    resdit_model_free(m);
+}
+
+static void expect_invalid(ResditModel *m, ResditJobParams *p, const char *needle)
+{
+    g_autoptr(GError) error = NULL;
+    ResditMemoryEstimate est;
+    g_assert_false(resdit_estimate_memory(m, p, &est, &error));
+    g_assert_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT);
+    g_test_message("%s", error->message);
+    g_assert_nonnull(strstr(error->message, needle));
+}
+
+static void test_bad_inputs(void)
+{
+    ResditModel *m = open_selftest();
+    ResditJobParams p;
+    small_params(m, &p);
+    p.width = 250;
+    expect_invalid(m, &p, "try 256x256");
+    p.width = 256;
+    p.global_steps = 3;
+    p.local_steps = 3;
+    expect_invalid(m, &p, "exceed the 5 steps");
+    p.global_steps = p.local_steps = -1;
+    p.steps = 0;
+    expect_invalid(m, &p, "Steps");
+    p.steps = 5;
+    p.method.cutoff = -1;
+    expect_invalid(m, &p, "cutoff");
+    p.method.cutoff = 0.2;
+
+    /* Too large for the memory there is: refused before starting, with the estimate. */
+    ResditMemoryEstimate est;
+    g_autoptr(GError) error = NULL;
+    p.width = p.height = 4096;
+    g_assert_false(rd_estimate_memory_within(m, &p, G_GUINT64_CONSTANT(1) << 30, &est, &error));
+    g_assert_error(error, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY);
+    g_assert_nonnull(strstr(error->message, "GB"));
+    g_assert_cmpuint(est.total, >, G_GUINT64_CONSTANT(1) << 30);
+    g_clear_error(&error);
+    guint64 big = est.total;
+    p.width = p.height = 256;
+    g_assert_true(rd_estimate_memory_within(m, &p, G_GUINT64_CONSTANT(1) << 30, &est, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(est.total, <, big);
+    g_assert_cmpuint(est.weights, >, 1000000);
+    resdit_job_params_clear(&p);
+    resdit_model_free(m);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/job/schedule-and-previews", test_schedule_and_previews);
+    g_test_add_func("/job/same-seed-same-png", test_same_seed_same_png);
+    g_test_add_func("/job/cancel-mid-run", test_cancel_mid_run);
+    g_test_add_func("/job/bad-inputs", test_bad_inputs);
+    return g_test_run();
+}
