@@ -56,20 +56,22 @@ def write_checkpoints(cfg_name, model):
     folder = save_diffusers_folder(model, cfg_name)
     sd = {k: v.detach().to(torch.float32) for k, v in model.state_dict().items()}
     bfl = ft.diffusers_to_bfl(sd, cfg)
+    # BFL files carry no config; the rope axes of the tiny models cannot be inferred from shapes.
+    meta = {"config": {**cfg, "axes_dims_rope": list(cfg["axes_dims_rope"])}}
 
     back = ft.bfl_to_diffusers(dict(bfl), cfg)
     if set(back) != set(sd) or any(not torch.equal(back[k], sd[k]) for k in sd):
         raise RuntimeError(f"{cfg_name}: diffusers' converter does not invert our BFL mapping")
     print(f"{cfg_name}: BFL mapping checked against diffusers' converter ({len(bfl)} BFL tensors)")
 
-    save_tensors(bfl, f"{cfg_name}.bfl.f32.safetensors")
+    save_tensors(bfl, f"{cfg_name}.bfl.f32.safetensors", meta)
     bf16 = {k: v.to(torch.bfloat16) for k, v in bfl.items()}
-    save_tensors(bf16, f"{cfg_name}.bfl.bf16.safetensors")
+    save_tensors(bf16, f"{cfg_name}.bfl.bf16.safetensors", meta)
     weight_sets = {"velocity": sd}
     if cfg_name == "tiny-a":
-        save_tensors({ft.COMFY_PREFIX + k: v for k, v in bf16.items()}, f"{cfg_name}.comfy.bf16.safetensors")
+        save_tensors({ft.COMFY_PREFIX + k: v for k, v in bf16.items()}, f"{cfg_name}.comfy.bf16.safetensors", meta)
         fp8 = ft.to_fp8_file_dtypes(bfl)
-        save_tensors({ft.COMFY_PREFIX + k: v for k, v in fp8.items()}, f"{cfg_name}.comfy.fp8.safetensors")
+        save_tensors({ft.COMFY_PREFIX + k: v for k, v in fp8.items()}, f"{cfg_name}.comfy.fp8.safetensors", meta)
         weight_sets["velocity_bf16w"] = read_back_bfl(f"{cfg_name}.comfy.bf16.safetensors", cfg)
         weight_sets["velocity_fp8w"] = read_back_bfl(f"{cfg_name}.comfy.fp8.safetensors", cfg)
         zeros = sum(int((v.to(torch.float32) == 0).sum()) for v in fp8.values())
