@@ -43,17 +43,15 @@ static void norm_modulate(Forward *f, const RdTensor *x, const RdTensor *shift,
     f->be->modulate(f->be, out, shift, scale, out);
 }
 
-/* Sinusoidal embedding of t * 1000 into 256 values, cosine half first; float32 like the
- * reference. */
+/* Sinusoidal embedding of t * 1000 into 256 values, cosine half first. Angles reach 1000 and
+ * more, where float32 arguments are off by 1e-4 rad, so they are computed in double. */
 static void timestep_embedding(float t, float *out)
 {
     const int half = 128;
-    const float log_period = (float)-log(10000.0);
     for (int i = 0; i < half; i++) {
-        float freq = expf(log_period * (float)i / (float)half);
-        float arg = t * 1000.0f * freq;
-        out[i] = (float)cos((double)arg);
-        out[half + i] = (float)sin((double)arg);
+        double arg = (double)t * 1000.0 * exp(-log(10000.0) * i / half);
+        out[i] = (float)cos(arg);
+        out[half + i] = (float)sin(arg);
     }
 }
 

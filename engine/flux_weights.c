@@ -333,7 +333,7 @@ static gboolean detect_layout(Loader *ld)
     return FALSE;
 }
 
-/* A diffusers model root holds the transformer in transformer/; a component folder may hold its
+/* A diffusers model root (model_index.json, or a transformer/ folder) holds it in transformer/; a component folder may hold its
  * config.json next to the weights. */
 static char *resolve_path(const char *path, char **config_json)
 {
@@ -341,8 +341,9 @@ static char *resolve_path(const char *path, char **config_json)
     if (!g_file_test(path, G_FILE_TEST_IS_DIR))
         return g_strdup(path);
     g_autofree char *index = g_build_filename(path, "model_index.json", NULL);
-    char *dir = g_file_test(index, G_FILE_TEST_EXISTS) ? g_build_filename(path, "transformer", NULL)
-                                                       : g_strdup(path);
+    g_autofree char *sub = g_build_filename(path, "transformer", NULL);
+    gboolean root = g_file_test(index, G_FILE_TEST_EXISTS) || g_file_test(sub, G_FILE_TEST_IS_DIR);
+    char *dir = g_strdup(root ? sub : path);
     char *config = g_build_filename(dir, "config.json", NULL);
     if (g_file_test(config, G_FILE_TEST_EXISTS))
         *config_json = config;
