@@ -69,12 +69,15 @@ int cli_encode_text(int argc, char **argv)
     char *clip = NULL, *t5 = NULL, *prompt = NULL, *output = NULL, *backend_name = NULL;
     int t5_len = 512;
     GOptionEntry entries[] = {
-        {"clip", 0, 0, G_OPTION_ARG_FILENAME, &clip, "CLIP-L: model folder, component or file", "PATH"},
+        {"clip", 0, 0, G_OPTION_ARG_FILENAME, &clip, "CLIP-L: model folder, component or file",
+         "PATH"},
         {"t5", 0, 0, G_OPTION_ARG_FILENAME, &t5, "T5-XXL: model folder, component or file", "PATH"},
         {"prompt", 0, 0, G_OPTION_ARG_STRING, &prompt, "the prompt", "TEXT"},
         {"output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "safetensors file to write", "OUT"},
-        {"t5-length", 0, 0, G_OPTION_ARG_INT, &t5_len, "T5 tokens: 512 (dev, default) or 256 (schnell)", "N"},
-        {"backend", 0, 0, G_OPTION_ARG_STRING, &backend_name, "auto (default), cpu or cuda", "NAME"},
+        {"t5-length", 0, 0, G_OPTION_ARG_INT, &t5_len,
+         "T5 tokens: 512 (dev, default) or 256 (schnell)", "N"},
+        {"backend", 0, 0, G_OPTION_ARG_STRING, &backend_name, "auto (default), cpu or cuda",
+         "NAME"},
         {NULL}};
     GOptionContext *ctx = g_option_context_new("- encode a prompt with CLIP-L and T5-XXL");
     g_option_context_add_main_entries(ctx, entries, NULL);
@@ -101,8 +104,8 @@ int cli_encode_text(int argc, char **argv)
             fprintf(stderr,
                     "resdit: encoded on %s in %.2f s, peak %.1f MiB; tokens dropped: CLIP %d, "
                     "T5 %d\n",
-                    be->name, (g_get_monotonic_time() - start) / 1e6,
-                    info.peak_bytes / 1048576.0, info.clip_dropped, info.t5_dropped);
+                    be->name, (g_get_monotonic_time() - start) / 1e6, info.peak_bytes / 1048576.0,
+                    info.clip_dropped, info.t5_dropped);
         }
         g_free(txt);
         g_free(vec);
@@ -137,10 +140,11 @@ static GArray *tokenize_with(const char *clip, const char *t5, const char *text,
     if (clip) {
         RdClipTokenizer *tok = rd_clip_tokenizer_load(paths.tokenizer, error);
         ok = tok && rd_clip_tokenizer_encode(tok, text, max_length, ids, dropped, error);
-        for (len = max_length; ok && !pad && len > 1 && ids[len - 1] == rd_clip_tokenizer_pad(tok) &&
-                               ids[len - 2] != rd_clip_tokenizer_bos(tok) &&
-                               (ids[len - 2] == rd_clip_tokenizer_pad(tok) ||
-                                ids[len - 2] == rd_clip_tokenizer_eos(tok));
+        for (len = max_length;
+             ok && !pad && len > 1 && ids[len - 1] == rd_clip_tokenizer_pad(tok) &&
+             ids[len - 2] != rd_clip_tokenizer_bos(tok) &&
+             (ids[len - 2] == rd_clip_tokenizer_pad(tok) ||
+              ids[len - 2] == rd_clip_tokenizer_eos(tok));
              len--)
             ;
         rd_clip_tokenizer_free(tok);
@@ -169,8 +173,10 @@ int cli_tokenize(int argc, char **argv)
     int max_length = 0;
     gboolean pad = FALSE;
     GOptionEntry entries[] = {
-        {"clip", 0, 0, G_OPTION_ARG_FILENAME, &clip, "CLIP tokenizer: model folder, component or file", "PATH"},
-        {"t5", 0, 0, G_OPTION_ARG_FILENAME, &t5, "T5 tokenizer: model folder, component or file", "PATH"},
+        {"clip", 0, 0, G_OPTION_ARG_FILENAME, &clip,
+         "CLIP tokenizer: model folder, component or file", "PATH"},
+        {"t5", 0, 0, G_OPTION_ARG_FILENAME, &t5, "T5 tokenizer: model folder, component or file",
+         "PATH"},
         {"max-length", 0, 0, G_OPTION_ARG_INT, &max_length, "tokens (CLIP 77, T5 512)", "N"},
         {"pad", 0, 0, G_OPTION_ARG_NONE, &pad, "print the padding too", NULL},
         {NULL}};
@@ -183,7 +189,8 @@ int cli_tokenize(int argc, char **argv)
         max_length = clip ? 77 : 512;
     GError *error = NULL;
     int dropped = 0;
-    GArray *ids = rc ? NULL : tokenize_with(clip, t5, argv[1], MAX(max_length, 2), pad, &dropped, &error);
+    GArray *ids =
+        rc ? NULL : tokenize_with(clip, t5, argv[1], MAX(max_length, 2), pad, &dropped, &error);
     if (ids) {
         putchar('[');
         for (guint i = 0; i < ids->len; i++)

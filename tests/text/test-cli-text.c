@@ -34,8 +34,8 @@ static void test_tokenize(void)
             const char *prompt = json_array_get_string_element(corpus, i);
             JsonArray *want = json_object_get_array_member(
                 json_array_get_object_element(
-                    json_object_get_array_member(json_object_get_object_member(goldens, sections[s]),
-                                                 "items"),
+                    json_object_get_array_member(
+                        json_object_get_object_member(goldens, sections[s]), "items"),
                     i),
                 "ids");
             GString *expected = g_string_new("[");
@@ -62,11 +62,11 @@ static void test_encode_text(void)
     char *file = g_build_filename(dir, "out.safetensors", NULL);
     char *root = tt_path("tiny"), *prompts_path = tt_path("pipeline_prompts.json");
     JsonParser *pp = tt_load_json("pipeline_prompts.json");
-    const char *prompt = json_array_get_string_element(
-        json_node_get_array(json_parser_get_root(pp)), 0);
+    const char *prompt =
+        json_array_get_string_element(json_node_get_array(json_parser_get_root(pp)), 0);
     char *out = NULL, *err = NULL;
-    const char *args[] = {"encode-text", "--clip", root, "--t5", root, "--prompt", prompt,
-                          "--output", file, "--backend", "cpu", NULL};
+    const char *args[] = {"encode-text", "--clip",   root, "--t5",      root,  "--prompt",
+                          prompt,        "--output", file, "--backend", "cpu", NULL};
     g_assert_cmpint(run_cli(args, &out, &err), ==, 0);
     g_assert_nonnull(strstr(err, "peak"));
     GError *error = NULL;
@@ -75,7 +75,8 @@ static void test_encode_text(void)
     char *golden_path = tt_path("encoder_goldens.safetensors");
     RdSafetensors *ref = rd_safetensors_open(golden_path, &error);
     g_assert_no_error(error);
-    const RdTensorInfo *txt = rd_safetensors_find(got, "txt"), *vec = rd_safetensors_find(got, "vec");
+    const RdTensorInfo *txt = rd_safetensors_find(got, "txt"),
+                       *vec = rd_safetensors_find(got, "vec");
     g_assert_cmpint(txt->ndim, ==, 3);
     g_assert_cmpint(txt->shape[1], ==, 512);
     g_assert_cmpint(vec->ndim, ==, 2);
@@ -93,8 +94,8 @@ static void test_encode_text(void)
 
     /* a CLIP file given as T5: exit status 1 and the file named */
     char *clip_file = tt_path("tiny/text_encoder/model.safetensors");
-    const char *bad[] = {"encode-text", "--clip", root, "--t5", clip_file, "--prompt", "x",
-                         "--output", file, NULL};
+    const char *bad[] = {"encode-text", "--clip", root,       "--t5", clip_file,
+                         "--prompt",    "x",      "--output", file,   NULL};
     g_unlink(file);
     g_assert_cmpint(run_cli(bad, &out, &err), ==, 1);
     g_assert_nonnull(strstr(err, clip_file));
