@@ -59,7 +59,8 @@ static gboolean read_config(RdClipModel *m, const char *path, GError **error)
                            ? json_object_get_object_member(cfg, "text_config")
                            : cfg;
     const RdTensorInfo *emb = rd_text_weights_find(m->weights, PROBE);
-    const RdTensorInfo *pos = rd_text_weights_find(m->weights, "embeddings.position_embedding.weight");
+    const RdTensorInfo *pos =
+        rd_text_weights_find(m->weights, "embeddings.position_embedding.weight");
     RdClipConfig *c = &m->cfg;
     c->vocab_size = (int)emb->shape[0];
     c->hidden = emb->ndim == 2 ? (int)emb->shape[1] : 0;
@@ -120,8 +121,8 @@ RdClipModel *rd_clip_model_load(const char *path, RdBackend *backend, GError **e
 {
     RdClipModel *m = g_new0(RdClipModel, 1);
     m->backend = backend;
-    m->weights = rd_text_weights_open(path, "a CLIP text encoder", PROBE, T5_PROBE,
-                                      "a T5 encoder", backend, error);
+    m->weights = rd_text_weights_open(path, "a CLIP text encoder", PROBE, T5_PROBE, "a T5 encoder",
+                                      backend, error);
     gboolean ok = m->weights && read_config(m, path, error);
     if (ok) {
         m->layers = g_new0(ClipLayer, m->cfg.layers);
@@ -176,13 +177,12 @@ static gboolean embed(RdClipModel *m, const int32_t *ids, int n, float *x, GErro
 {
     const int64_t H = m->cfg.hidden;
     int32_t *positions = g_new(int32_t, n);
-    float *pos = g_new(float, (size_t)n * H);
+    float *pos = g_new(float, (size_t)n *H);
     for (int i = 0; i < n; i++)
         positions[i] = i;
-    gboolean ok =
-        rd_text_weights_gather(m->weights, PROBE, ids, n, H, x, error) &&
-        rd_text_weights_gather(m->weights, "embeddings.position_embedding.weight", positions, n, H,
-                               pos, error);
+    gboolean ok = rd_text_weights_gather(m->weights, PROBE, ids, n, H, x, error) &&
+                  rd_text_weights_gather(m->weights, "embeddings.position_embedding.weight",
+                                         positions, n, H, pos, error);
     for (int64_t i = 0; ok && i < n * H; i++)
         x[i] += pos[i];
     g_free(positions);
@@ -241,7 +241,8 @@ gboolean rd_clip_model_forward(RdClipModel *model, const int32_t *ids, int n, in
         if (hidden)
             memcpy(hidden, host, (size_t)n * c->hidden * sizeof(float));
         if (pooled)
-            memcpy(pooled, host + (size_t)rd_clip_model_pool_index(model, ids, n, eos_id) * c->hidden,
+            memcpy(pooled,
+                   host + (size_t)rd_clip_model_pool_index(model, ids, n, eos_id) * c->hidden,
                    (size_t)c->hidden * sizeof(float));
     }
     if (peak_bytes)

@@ -32,5 +32,4 @@ int rd_clip_model_pool_index(const RdClipModel *model, const int32_t *ids, int n
  * NULL), pooled at rd_clip_model_pool_index(ids, eos_id). *peak_bytes (may be NULL) gets the
  * activation memory this pass used. */
 gboolean rd_clip_model_forward(RdClipModel *model, const int32_t *ids, int n, int eos_id,
-                               float *hidden, float *pooled, size_t *peak_bytes,
-                               GError **error);
+                               float *hidden, float *pooled, size_t *peak_bytes, GError **error);

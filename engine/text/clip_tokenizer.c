@@ -71,7 +71,8 @@ static GPtrArray *parse_merges(RdClipTokenizer *tok, const char *text, const cha
         if (n != 2) {
             g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_TOKENIZER,
                         "%s: line %d is not a BPE merge (\"first second\"); is this CLIP's "
-                        "merges.txt?", path, i + 1);
+                        "merges.txt?",
+                        path, i + 1);
             g_strfreev(parts);
             g_strfreev(lines);
             g_ptr_array_free(merges, TRUE);
@@ -187,8 +188,8 @@ static RdClipTokenizer *tokenizer_new(void)
     RdClipTokenizer *tok = g_new0(RdClipTokenizer, 1);
     tok->vocab = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     tok->ranks = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    tok->cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                       (GDestroyNotify)g_array_unref);
+    tok->cache =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_array_unref);
     gunichar chars[256];
     init_byte_chars(tok, chars);
     return tok;
@@ -265,11 +266,26 @@ void rd_clip_tokenizer_free(RdClipTokenizer *tok)
     g_free(tok);
 }
 
-const char *rd_clip_tokenizer_source(const RdClipTokenizer *tok) { return tok->source; }
-int rd_clip_tokenizer_vocab_size(const RdClipTokenizer *tok) { return tok->vocab_size; }
-int rd_clip_tokenizer_bos(const RdClipTokenizer *tok) { return tok->bos; }
-int rd_clip_tokenizer_eos(const RdClipTokenizer *tok) { return tok->eos; }
-int rd_clip_tokenizer_pad(const RdClipTokenizer *tok) { return tok->pad; }
+const char *rd_clip_tokenizer_source(const RdClipTokenizer *tok)
+{
+    return tok->source;
+}
+int rd_clip_tokenizer_vocab_size(const RdClipTokenizer *tok)
+{
+    return tok->vocab_size;
+}
+int rd_clip_tokenizer_bos(const RdClipTokenizer *tok)
+{
+    return tok->bos;
+}
+int rd_clip_tokenizer_eos(const RdClipTokenizer *tok)
+{
+    return tok->eos;
+}
+int rd_clip_tokenizer_pad(const RdClipTokenizer *tok)
+{
+    return tok->pad;
+}
 
 /* --- text cleanup (BERT's BasicTokenizer without accent stripping or punctuation split) --- */
 
@@ -336,7 +352,8 @@ static char *clean_text(const char *text)
     return g_string_free(out, FALSE);
 }
 
-/* --- pre-tokens: <|startoftext|>|<|endoftext|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+
+/* --- pre-tokens:
+ * <|startoftext|>|<|endoftext|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+
  * (case-insensitive) --- */
 
 static gsize match_ascii_ci(const char *p, const char *lit)

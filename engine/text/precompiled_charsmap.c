@@ -44,10 +44,22 @@ void rd_charsmap_free(RdCharsmap *map)
     g_free(map);
 }
 
-static gboolean unit_has_leaf(guint32 u) { return (u >> 8) & 1; }
-static guint32 unit_value(guint32 u) { return u & ((1u << 31) - 1); }
-static guint32 unit_label(guint32 u) { return u & ((1u << 31) | 0xFF); }
-static guint32 unit_offset(guint32 u) { return (u >> 10) << ((u & (1u << 9)) >> 6); }
+static gboolean unit_has_leaf(guint32 u)
+{
+    return (u >> 8) & 1;
+}
+static guint32 unit_value(guint32 u)
+{
+    return u & ((1u << 31) - 1);
+}
+static guint32 unit_label(guint32 u)
+{
+    return u & ((1u << 31) | 0xFF);
+}
+static guint32 unit_offset(guint32 u)
+{
+    return (u >> 10) << ((u & (1u << 9)) >> 6);
+}
 
 /* The replacement of the shortest key that is a prefix of s[0..len), or NULL (darts-clone's
  * common prefix search; the reference takes its first result). */

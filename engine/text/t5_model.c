@@ -48,22 +48,25 @@ static gboolean model_error(GError **error, const RdT5Model *m, const char *what
 static gboolean read_config(RdT5Model *m, const char *path, GError **error)
 {
     RdTextWeights *w = m->weights;
-    m->embedding = rd_text_weights_find(w, "shared.weight") ? "shared.weight"
-                                                           : "encoder.embed_tokens.weight";
+    m->embedding =
+        rd_text_weights_find(w, "shared.weight") ? "shared.weight" : "encoder.embed_tokens.weight";
     const RdTensorInfo *emb = rd_text_weights_find(w, m->embedding);
     const RdTensorInfo *q = rd_text_weights_find(w, PROBE);
     const RdTensorInfo *rel = rd_text_weights_find(w, REL_BIAS);
-    const RdTensorInfo *wi = rd_text_weights_find(w, "encoder.block.0.layer.1.DenseReluDense.wi_0.weight");
+    const RdTensorInfo *wi =
+        rd_text_weights_find(w, "encoder.block.0.layer.1.DenseReluDense.wi_0.weight");
     if (rd_text_weights_find(w, "encoder.block.0.layer.0.SelfAttention.q.scale_weight"))
-        return model_error(error, m, "scaled fp8 weights (scale_weight tensors) are not supported; "
-                                     "use t5xxl_fp16.safetensors or t5xxl_fp8_e4m3fn.safetensors");
+        return model_error(error, m,
+                           "scaled fp8 weights (scale_weight tensors) are not supported; "
+                           "use t5xxl_fp16.safetensors or t5xxl_fp8_e4m3fn.safetensors");
     if (!emb || emb->ndim != 2)
         return model_error(error, m, "missing tensor shared.weight (the token embedding)");
     if (!rel || rel->ndim != 2)
         return model_error(error, m, "missing tensor " REL_BIAS);
     if (!wi || wi->ndim != 2)
-        return model_error(error, m, "no gated feed-forward (DenseReluDense.wi_0): not a T5 v1.1 "
-                                     "encoder such as T5-XXL");
+        return model_error(error, m,
+                           "no gated feed-forward (DenseReluDense.wi_0): not a T5 v1.1 "
+                           "encoder such as T5-XXL");
     RdT5Config *c = &m->cfg;
     c->vocab_size = (int)emb->shape[0];
     c->d_model = (int)emb->shape[1];
@@ -91,8 +94,9 @@ static gboolean read_config(RdT5Model *m, const char *path, GError **error)
              g_strcmp0(ff, "gated-gelu") == 0;
         json_object_unref(cfg);
         if (!ok)
-            return model_error(error, m, "the tensors do not match config.json (or its "
-                                         "feed_forward_proj is not gated-gelu)");
+            return model_error(error, m,
+                               "the tensors do not match config.json (or its "
+                               "feed_forward_proj is not gated-gelu)");
     }
     if (c->d_kv <= 0 || c->layers == 0 || (int64_t)c->d_kv * c->heads != q->shape[0])
         return model_error(error, m, "the attention shapes do not fit (q rows not heads x d_kv)");
@@ -111,8 +115,7 @@ static gboolean bind(RdT5Model *m, int block, const char *part, int64_t rows, in
 static gboolean bind_layer(RdT5Model *m, int i, GError **error)
 {
     T5Layer *l = &m->layers[i];
-    const int64_t D = m->cfg.d_model, inner = (int64_t)m->cfg.heads * m->cfg.d_kv,
-                  F = m->cfg.d_ff;
+    const int64_t D = m->cfg.d_model, inner = (int64_t)m->cfg.heads * m->cfg.d_kv, F = m->cfg.d_ff;
     return bind(m, i, "0.layer_norm", 1, D, &l->ln0, error) &&
            bind(m, i, "0.SelfAttention.q", inner, D, &l->q, error) &&
            bind(m, i, "0.SelfAttention.k", inner, D, &l->k, error) &&
@@ -184,8 +187,8 @@ static gboolean position_bias(RdT5Model *m, int n, float *bias, GError **error)
     float *table = g_new(float, (size_t)c->num_buckets * c->heads);
     for (int b = 0; b < c->num_buckets; b++)
         rows[b] = b;
-    gboolean ok = rd_text_weights_gather(m->weights, REL_BIAS, rows, c->num_buckets, c->heads,
-                                         table, error);
+    gboolean ok =
+        rd_text_weights_gather(m->weights, REL_BIAS, rows, c->num_buckets, c->heads, table, error);
     int *buckets = g_new(int, 2 * n + 1);
     for (int d = -n; d <= n; d++)
         buckets[d + n] = rd_t5_relative_bucket(d, c->num_buckets, c->max_distance);
@@ -239,7 +242,7 @@ gboolean rd_t5_model_forward(RdT5Model *model, const int32_t *ids, int n, float 
     RdBackend *be = model->backend;
     const int64_t inner = (int64_t)c->heads * c->d_kv;
     float *host = g_new(float, (size_t)n * c->d_model);
-    float *bias = g_try_new(float, (size_t)c->heads * n * n);
+    float *bias = g_try_new(float, (size_t)c->heads *n *n);
     RdScratch s;
     rd_scratch_init(&s, be);
     T5Activations a;
@@ -247,18 +250,19 @@ gboolean rd_t5_model_forward(RdT5Model *model, const int32_t *ids, int n, float 
     if (!ok)
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY,
                     "Not enough memory for the T5 position bias");
-    ok = ok && rd_text_weights_gather(model->weights, model->embedding, ids, n, c->d_model, host,
-                                      error) &&
-         position_bias(model, n, bias, error) &&
-         rd_scratch_alloc(&s, &a.x, n, c->d_model, "T5", error) &&
-         rd_scratch_alloc(&s, &a.h, n, c->d_model, "T5", error) &&
-         rd_scratch_alloc(&s, &a.q, n, inner, "T5", error) &&
-         rd_scratch_alloc(&s, &a.k, n, inner, "T5", error) &&
-         rd_scratch_alloc(&s, &a.v, n, inner, "T5", error) &&
-         rd_scratch_alloc(&s, &a.attn, n, inner, "T5", error) &&
-         rd_scratch_alloc(&s, &a.gate, n, c->d_ff, "T5", error) &&
-         rd_scratch_alloc(&s, &a.up, n, c->d_ff, "T5", error) &&
-         rd_scratch_alloc(&s, &a.bias, (int64_t)c->heads * n, n, "T5 position bias", error);
+    ok =
+        ok &&
+        rd_text_weights_gather(model->weights, model->embedding, ids, n, c->d_model, host, error) &&
+        position_bias(model, n, bias, error) &&
+        rd_scratch_alloc(&s, &a.x, n, c->d_model, "T5", error) &&
+        rd_scratch_alloc(&s, &a.h, n, c->d_model, "T5", error) &&
+        rd_scratch_alloc(&s, &a.q, n, inner, "T5", error) &&
+        rd_scratch_alloc(&s, &a.k, n, inner, "T5", error) &&
+        rd_scratch_alloc(&s, &a.v, n, inner, "T5", error) &&
+        rd_scratch_alloc(&s, &a.attn, n, inner, "T5", error) &&
+        rd_scratch_alloc(&s, &a.gate, n, c->d_ff, "T5", error) &&
+        rd_scratch_alloc(&s, &a.up, n, c->d_ff, "T5", error) &&
+        rd_scratch_alloc(&s, &a.bias, (int64_t)c->heads * n, n, "T5 position bias", error);
     if (ok) {
         be->upload(be, host, &a.x);
         be->upload(be, bias, &a.bias);

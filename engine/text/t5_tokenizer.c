@@ -65,7 +65,8 @@ gboolean t5_tokenizer_finish(RdT5Tokenizer *tok, GError **error)
         tok->unk_id >= tok->n_pieces) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_TOKENIZER,
                     "%s: not a T5 vocabulary (it needs the pieces <pad>, </s> and an unknown "
-                    "piece)", tok->source);
+                    "piece)",
+                    tok->source);
         return FALSE;
     }
     return TRUE;
@@ -122,10 +123,22 @@ RdT5Tokenizer *rd_t5_tokenizer_load(const char *path, GError **error)
     return tok;
 }
 
-const char *rd_t5_tokenizer_source(const RdT5Tokenizer *tok) { return tok->source; }
-int rd_t5_tokenizer_vocab_size(const RdT5Tokenizer *tok) { return tok->n_pieces; }
-int rd_t5_tokenizer_eos(const RdT5Tokenizer *tok) { return tok->eos_id; }
-int rd_t5_tokenizer_pad(const RdT5Tokenizer *tok) { return tok->pad_id; }
+const char *rd_t5_tokenizer_source(const RdT5Tokenizer *tok)
+{
+    return tok->source;
+}
+int rd_t5_tokenizer_vocab_size(const RdT5Tokenizer *tok)
+{
+    return tok->n_pieces;
+}
+int rd_t5_tokenizer_eos(const RdT5Tokenizer *tok)
+{
+    return tok->eos_id;
+}
+int rd_t5_tokenizer_pad(const RdT5Tokenizer *tok)
+{
+    return tok->pad_id;
+}
 
 /* --- normalisation --- */
 
@@ -342,7 +355,8 @@ static const T5AddedToken *added_at(const RdT5Tokenizer *tok, const char *p)
     const T5AddedToken *best = NULL;
     for (guint i = 0; i < tok->added->len; i++) {
         const T5AddedToken *t = &g_array_index(tok->added, T5AddedToken, i);
-        if (g_str_has_prefix(p, t->content) && (!best || strlen(t->content) > strlen(best->content)))
+        if (g_str_has_prefix(p, t->content) &&
+            (!best || strlen(t->content) > strlen(best->content)))
             best = t;
     }
     return best;

@@ -64,7 +64,8 @@ static gboolean load_normalizer(RdT5Tokenizer *tok, JsonObject *obj, const char 
     } else if (strcmp(type, "Replace") == 0) {
         JsonObject *pattern = json_object_get_object_member(obj, "pattern");
         const char *content = member_string(obj, "content");
-        const char *regex = member_string(pattern, "Regex"), *lit = member_string(pattern, "String");
+        const char *regex = member_string(pattern, "Regex"),
+                   *lit = member_string(pattern, "String");
         if (!content || (!regex && !lit))
             return fail(error, path, "a Replace normalizer has no pattern or content");
         if (regex && strcmp(regex, " {2,}") != 0) {
@@ -122,8 +123,9 @@ static gboolean load_model(RdT5Tokenizer *tok, JsonObject *model, const char *pa
 {
     const char *type = member_string(model, "type");
     if (!type || strcmp(type, "Unigram") != 0)
-        return fail(error, path, "the model is not a SentencePiece Unigram (is this T5's "
-                                 "tokenizer.json, or CLIP's?)");
+        return fail(error, path,
+                    "the model is not a SentencePiece Unigram (is this T5's "
+                    "tokenizer.json, or CLIP's?)");
     if (member_bool(model, "byte_fallback", FALSE))
         return fail(error, path, "byte fallback is not supported (T5 does not use it)");
     JsonArray *vocab = json_object_has_member(model, "vocab")
@@ -162,9 +164,9 @@ gboolean t5_load_tokenizer_json(RdT5Tokenizer *tok, const char *path, GError **e
         JsonNode *norm = json_object_get_member(obj, "normalizer");
         JsonNode *pre = json_object_get_member(obj, "pre_tokenizer");
         ok = load_model(tok, json_node_get_object(model), path, error) &&
-             load_normalizer(tok, norm && JSON_NODE_HOLDS_OBJECT(norm) ? json_node_get_object(norm)
-                                                                       : NULL,
-                             path, error);
+             load_normalizer(
+                 tok, norm && JSON_NODE_HOLDS_OBJECT(norm) ? json_node_get_object(norm) : NULL,
+                 path, error);
         if (ok && pre && JSON_NODE_HOLDS_OBJECT(pre))
             ok = load_pre_tokenizer(tok, json_node_get_object(pre), path, error);
         else if (ok)

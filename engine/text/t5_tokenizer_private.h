@@ -9,7 +9,7 @@ typedef enum {
     T5_NORM_NFKC,
     T5_NORM_NFC,
     T5_NORM_LOWERCASE,
-    T5_NORM_STRIP,         /* left / right flags */
+    T5_NORM_STRIP,          /* left / right flags */
     T5_NORM_REPLACE_SPACES, /* Regex " {2,}" -> content */
     T5_NORM_REPLACE,        /* literal pattern -> content */
 } T5NormKind;
@@ -35,9 +35,9 @@ struct RdT5Tokenizer {
     gsize max_piece_bytes;
     double min_score;
     RdCharsmap *charsmap;
-    GArray *norm_steps; /* T5NormStep */
-    gboolean whitespace_split;     /* WhitespaceSplit before Metaspace */
-    gboolean prepend_first_only;   /* Metaspace prepend_scheme "first" */
+    GArray *norm_steps;          /* T5NormStep */
+    gboolean whitespace_split;   /* WhitespaceSplit before Metaspace */
+    gboolean prepend_first_only; /* Metaspace prepend_scheme "first" */
     gboolean prepend_never;
     gboolean metaspace_split;
     GArray *added; /* T5AddedToken */

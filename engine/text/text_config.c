@@ -48,7 +48,7 @@ double rd_text_config_double(JsonObject *cfg, const char *name, double fallback)
     if (!n)
         return fallback;
     GType t = json_node_get_value_type(n);
-    return t == G_TYPE_DOUBLE ? json_node_get_double(n)
+    return t == G_TYPE_DOUBLE  ? json_node_get_double(n)
            : t == G_TYPE_INT64 ? (double)json_node_get_int(n)
                                : fallback;
 }

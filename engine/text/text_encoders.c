@@ -41,7 +41,8 @@ static gboolean load_clip(RdTextEncoders *enc, const char *path, GError **error)
     gboolean ok = need_weights(&p, path, "CLIP", error) &&
                   (enc->clip_tok = rd_clip_tokenizer_load(p.tokenizer, error)) != NULL &&
                   (enc->clip = rd_clip_model_load(p.weights, enc->backend, error)) != NULL;
-    if (ok && rd_clip_tokenizer_vocab_size(enc->clip_tok) > rd_clip_model_config(enc->clip)->vocab_size) {
+    if (ok &&
+        rd_clip_tokenizer_vocab_size(enc->clip_tok) > rd_clip_model_config(enc->clip)->vocab_size) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
                     "%s: the CLIP tokenizer (%d tokens, %s) is larger than the model's embedding "
                     "table (%d)",
@@ -108,9 +109,18 @@ void rd_text_encoders_free(RdTextEncoders *enc)
     g_free(enc);
 }
 
-int rd_text_encoders_txt_dim(const RdTextEncoders *enc) { return enc->txt_dim; }
-int rd_text_encoders_vec_dim(const RdTextEncoders *enc) { return enc->vec_dim; }
-gboolean rd_text_encoders_t5_loaded(const RdTextEncoders *enc) { return enc->t5 != NULL; }
+int rd_text_encoders_txt_dim(const RdTextEncoders *enc)
+{
+    return enc->txt_dim;
+}
+int rd_text_encoders_vec_dim(const RdTextEncoders *enc)
+{
+    return enc->vec_dim;
+}
+gboolean rd_text_encoders_t5_loaded(const RdTextEncoders *enc)
+{
+    return enc->t5 != NULL;
+}
 
 int rd_text_encoders_clip_length(const RdTextEncoders *enc)
 {
@@ -128,10 +138,10 @@ gboolean rd_text_encoders_tokenize(RdTextEncoders *enc, const char *prompt, int 
         return FALSE;
     }
     RdTextEncodeInfo local = {0, 0, 0};
-    gboolean ok = rd_clip_tokenizer_encode(enc->clip_tok, prompt, rd_text_encoders_clip_length(enc),
-                                           clip_ids, &local.clip_dropped, error) &&
-                  rd_t5_tokenizer_encode(enc->t5_tok, prompt, t5_len, t5_ids, &local.t5_dropped,
-                                         error);
+    gboolean ok =
+        rd_clip_tokenizer_encode(enc->clip_tok, prompt, rd_text_encoders_clip_length(enc), clip_ids,
+                                 &local.clip_dropped, error) &&
+        rd_t5_tokenizer_encode(enc->t5_tok, prompt, t5_len, t5_ids, &local.t5_dropped, error);
     if (ok && info)
         *info = local;
     return ok;
@@ -145,8 +155,8 @@ static gboolean ensure_t5(RdTextEncoders *enc, GError **error)
 }
 
 gboolean rd_text_encode(RdTextEncoders *enc, const char *prompt, int t5_len, gboolean release_t5,
-                        float **txt, float **vec, RdTextEncodeInfo *info,
-                        GCancellable *cancellable, GError **error)
+                        float **txt, float **vec, RdTextEncodeInfo *info, GCancellable *cancellable,
+                        GError **error)
 {
     const int clip_len = rd_text_encoders_clip_length(enc);
     int32_t *clip_ids = g_new(int32_t, clip_len), *t5_ids = g_new(int32_t, MAX(t5_len, 1));
@@ -171,12 +181,13 @@ gboolean rd_text_encode(RdTextEncoders *enc, const char *prompt, int t5_len, gbo
         if (!out_txt)
             g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY,
                         "Not enough memory for the T5 output");
-        ok = out_txt && rd_t5_model_forward(enc->t5, t5_ids, t5_len, out_txt, &t5_peak,
-                                            cancellable, error);
+        ok = out_txt &&
+             rd_t5_model_forward(enc->t5, t5_ids, t5_len, out_txt, &t5_peak, cancellable, error);
     }
     size_t clip_weights = rd_clip_model_weight_bytes(enc->clip);
     size_t t5_weights = enc->t5 ? rd_t5_model_weight_bytes(enc->t5) : 0;
-    local.peak_bytes = MAX(clip_weights + t5_weights + clip_peak, clip_weights + t5_weights + t5_peak);
+    local.peak_bytes =
+        MAX(clip_weights + t5_weights + clip_peak, clip_weights + t5_weights + t5_peak);
     if (release_t5)
         g_clear_pointer(&enc->t5, rd_t5_model_free);
     g_free(clip_ids);

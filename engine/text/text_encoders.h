@@ -19,8 +19,8 @@ RdTextEncoders *rd_text_encoders_load(const char *clip_path, const char *t5_path
                                       RdBackend *backend, GError **error);
 
 typedef struct {
-    int clip_dropped; /* prompt tokens cut by CLIP's 77-token limit */
-    int t5_dropped;   /* prompt tokens cut by the T5 length */
+    int clip_dropped;  /* prompt tokens cut by CLIP's 77-token limit */
+    int t5_dropped;    /* prompt tokens cut by the T5 length */
     size_t peak_bytes; /* weights bound + activations at the fullest point of the encoding */
 } RdTextEncodeInfo;
 
@@ -28,8 +28,8 @@ typedef struct {
  * (dev) or 256 (schnell). The T5 weights are released after encoding when release_t5 is TRUE
  * (and mapped again by the next call). */
 gboolean rd_text_encode(RdTextEncoders *enc, const char *prompt, int t5_len, gboolean release_t5,
-                        float **txt, float **vec, RdTextEncodeInfo *info,
-                        GCancellable *cancellable, GError **error);
+                        float **txt, float **vec, RdTextEncodeInfo *info, GCancellable *cancellable,
+                        GError **error);
 int rd_text_encoders_txt_dim(const RdTextEncoders *enc);
 int rd_text_encoders_vec_dim(const RdTextEncoders *enc);
 void rd_text_encoders_free(RdTextEncoders *enc);

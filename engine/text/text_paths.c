@@ -32,7 +32,8 @@ static gboolean is_tokenizer_dir(const char *dir, RdTextKind kind)
     return f != NULL;
 }
 
-/* A tokenizer folder beside a component folder (text_encoder -> tokenizer), or the folder itself. */
+/* A tokenizer folder beside a component folder (text_encoder -> tokenizer), or the folder itself.
+ */
 static char *tokenizer_near(const char *component, RdTextKind kind)
 {
     char *parent = g_path_get_dirname(component);
@@ -67,7 +68,7 @@ static void resolve_dir(const char *path, RdTextKind kind, RdTextPaths *out)
     if (enc_dir || tok_dir || has_file(path, "model_index.json")) { /* a model root */
         out->weights = enc_dir;
         out->tokenizer = tok_dir && is_tokenizer_dir(tok_dir, kind) ? g_strdup(tok_dir)
-                                                                     : fallback_tokenizer(kind);
+                                                                    : fallback_tokenizer(kind);
         g_free(tok_dir);
         return;
     }
@@ -93,8 +94,7 @@ static gboolean is_tokenizer_file(const char *base, RdTextKind kind)
     return kind == RD_TEXT_CLIP && g_strcmp0(base, "merges.txt") == 0;
 }
 
-gboolean rd_text_paths_resolve(const char *path, RdTextKind kind, RdTextPaths *out,
-                               GError **error)
+gboolean rd_text_paths_resolve(const char *path, RdTextKind kind, RdTextPaths *out, GError **error)
 {
     *out = (RdTextPaths){NULL, NULL};
     if (!g_file_test(path, G_FILE_TEST_EXISTS)) {

@@ -13,8 +13,7 @@ typedef struct {
                         T5: tokenizer.json, spiece.model or a folder with either; NULL = none */
 } RdTextPaths;
 
-gboolean rd_text_paths_resolve(const char *path, RdTextKind kind, RdTextPaths *out,
-                               GError **error);
+gboolean rd_text_paths_resolve(const char *path, RdTextKind kind, RdTextPaths *out, GError **error);
 void rd_text_paths_clear(RdTextPaths *paths);
 /* The error for a T5 path without tokenizer data, naming where to put it. */
 void rd_text_paths_t5_tokenizer_missing(const char *path, GError **error);

@@ -13,8 +13,9 @@ gboolean rd_scratch_alloc(RdScratch *s, RdTensor *t, int64_t rows, int64_t cols,
     g_assert(s->count < (int)G_N_ELEMENTS(s->tensors));
     if (!s->backend->tensor_alloc(s->backend, t, rows, cols)) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY,
-                    "Not enough %s memory for the %s activations (%" G_GINT64_FORMAT " x %"
-                    G_GINT64_FORMAT ")", s->backend->name, what, rows, cols);
+                    "Not enough %s memory for the %s activations (%" G_GINT64_FORMAT
+                    " x %" G_GINT64_FORMAT ")",
+                    s->backend->name, what, rows, cols);
         return FALSE;
     }
     s->tensors[s->count++] = t;

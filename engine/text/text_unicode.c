@@ -5,9 +5,24 @@
 gboolean rd_py_isspace(gunichar c)
 {
     switch (c) {
-    case '\t': case '\n': case 0x0B: case 0x0C: case '\r': case 0x1C: case 0x1D: case 0x1E:
-    case 0x1F: case ' ': case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029:
-    case 0x202F: case 0x205F: case 0x3000:
+    case '\t':
+    case '\n':
+    case 0x0B:
+    case 0x0C:
+    case '\r':
+    case 0x1C:
+    case 0x1D:
+    case 0x1E:
+    case 0x1F:
+    case ' ':
+    case 0x85:
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
         return TRUE;
     default:
         return c >= 0x2000 && c <= 0x200A;
@@ -60,8 +75,21 @@ static gboolean is_case_ignorable(gunichar c)
         break;
     }
     switch (c) {
-    case '\'': case '.': case ':': case 0xB7: case 0x387: case 0x5F4: case 0x2018: case 0x2019:
-    case 0x2024: case 0x2027: case 0xFE13: case 0xFE52: case 0xFE55: case 0xFF07: case 0xFF0E:
+    case '\'':
+    case '.':
+    case ':':
+    case 0xB7:
+    case 0x387:
+    case 0x5F4:
+    case 0x2018:
+    case 0x2019:
+    case 0x2024:
+    case 0x2027:
+    case 0xFE13:
+    case 0xFE52:
+    case 0xFE55:
+    case 0xFF07:
+    case 0xFF0E:
     case 0xFF1A:
         return TRUE;
     default:
@@ -135,10 +163,9 @@ static gboolean is_extend(gunichar c)
 static gboolean is_pictographic(gunichar c)
 {
     return (c >= 0x1F000 && c <= 0x1FAFF) || (c >= 0x2600 && c <= 0x27BF) ||
-           (c >= 0x2300 && c <= 0x23FF) || c == 0xA9 || c == 0xAE || c == 0x203C ||
-           c == 0x2049 || c == 0x2122 || c == 0x2139 || (c >= 0x2194 && c <= 0x21AA) ||
-           (c >= 0x2B05 && c <= 0x2B55) || c == 0x3030 || c == 0x303D || c == 0x3297 ||
-           c == 0x3299;
+           (c >= 0x2300 && c <= 0x23FF) || c == 0xA9 || c == 0xAE || c == 0x203C || c == 0x2049 ||
+           c == 0x2122 || c == 0x2139 || (c >= 0x2194 && c <= 0x21AA) ||
+           (c >= 0x2B05 && c <= 0x2B55) || c == 0x3030 || c == 0x303D || c == 0x3297 || c == 0x3299;
 }
 
 static gboolean is_regional(gunichar c)

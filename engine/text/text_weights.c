@@ -103,8 +103,8 @@ static const RdTensorInfo *checked(RdTextWeights *w, const char *name, int64_t r
     }
     int64_t r = info->ndim == 2 ? info->shape[0] : 1;
     int64_t c = info->ndim == 2 ? info->shape[1] : info->ndim == 1 ? info->shape[0] : -1;
-    gboolean ok = (info->ndim == 1 || info->ndim == 2) && (rows < 0 || r == rows) &&
-                  (cols < 0 || c == cols);
+    gboolean ok =
+        (info->ndim == 1 || info->ndim == 2) && (rows < 0 || r == rows) && (cols < 0 || c == cols);
     if (!ok) {
         char *want = g_strdup_printf(rows == 1 ? "[%" G_GINT64_FORMAT "]"
                                                : "[%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]",
@@ -115,8 +115,8 @@ static const RdTensorInfo *checked(RdTextWeights *w, const char *name, int64_t r
                                    info->shape[i]);
         g_string_append_c(got, ']');
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
-                    "%s: tensor %s has shape %s, expected %s (a different model size?)",
-                    info->file, info->name, got->str, want);
+                    "%s: tensor %s has shape %s, expected %s (a different model size?)", info->file,
+                    info->name, got->str, want);
         g_free(want);
         g_string_free(got, TRUE);
         return NULL;

@@ -46,11 +46,12 @@ static gboolean read_gzip(const char *path, char **contents, gsize *length, GErr
 gboolean rd_tokenizer_read_file(const char *path, char **contents, gsize *length, GError **error)
 {
     GError *local = NULL;
-    gboolean ok = g_str_has_suffix(path, ".gz") ? read_gzip(path, contents, length, &local)
-                                                : g_file_get_contents(path, contents, length, &local);
+    gboolean ok = g_str_has_suffix(path, ".gz")
+                      ? read_gzip(path, contents, length, &local)
+                      : g_file_get_contents(path, contents, length, &local);
     if (!ok) {
-        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_TOKENIZER, "Cannot read tokenizer file %s: %s",
-                    path, local->message);
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_TOKENIZER,
+                    "Cannot read tokenizer file %s: %s", path, local->message);
         g_error_free(local);
     }
     return ok;

@@ -60,7 +60,8 @@ static void test_clip(void)
     g_assert_true(rd_clip_model_forward(m, ids, n, c->eos_token_id, hidden, pooled, &peak, &error));
     g_assert_no_error(error);
     g_assert_cmpint(rd_clip_model_pool_index(m, ids, n, c->eos_token_id), ==, 20);
-    assert_matches("clip hidden", hidden, golden_f32("clip_hidden", (int64_t)n * 32), (size_t)n * 32);
+    assert_matches("clip hidden", hidden, golden_f32("clip_hidden", (int64_t)n * 32),
+                   (size_t)n * 32);
     assert_matches("clip pooled", pooled, golden_f32("clip_pooled", 32), 32);
     g_assert_cmpuint(peak, >, 0);
     g_free(hidden);
@@ -106,8 +107,8 @@ static void test_t5(void)
 /* T5's bucket function at the values the reference gives (bidirectional, 32 buckets, 128). */
 static void test_t5_buckets(void)
 {
-    static const int cases[][2] = {{0, 0},    {1, 17},   {-1, 1},   {7, 23},   {-7, 7},
-                                   {8, 24},   {-8, 8},   {12, 25},  {-16, 10}, {20, 26},
+    static const int cases[][2] = {{0, 0},    {1, 17},   {-1, 1},    {7, 23},   {-7, 7},
+                                   {8, 24},   {-8, 8},   {12, 25},   {-16, 10}, {20, 26},
                                    {-64, 14}, {100, 31}, {-127, 15}, {500, 31}, {-500, 15}};
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++)
         g_assert_cmpint(rd_t5_relative_bucket(cases[i][0], 32, 128), ==, cases[i][1]);

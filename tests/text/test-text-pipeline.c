@@ -30,7 +30,8 @@ static void check_prompts(RdTextEncoders *enc, gboolean release)
         float *txt = NULL, *vec = NULL;
         RdTextEncodeInfo info;
         GError *error = NULL;
-        g_assert_true(rd_text_encode(enc, prompt, t5_len, release, &txt, &vec, &info, NULL, &error));
+        g_assert_true(
+            rd_text_encode(enc, prompt, t5_len, release, &txt, &vec, &info, NULL, &error));
         g_assert_no_error(error);
         g_assert_cmpint(rd_text_encoders_t5_loaded(enc), ==, !release);
         char *name = g_strdup_printf("pipeline%u_vec", i);
@@ -155,7 +156,8 @@ static void test_single_files_and_bad_input(void)
 
     /* bad prompts and lengths */
     float *txt = NULL, *vec = NULL;
-    g_assert_false(rd_text_encode(enc, "bad \xFF utf8", 256, FALSE, &txt, &vec, NULL, NULL, &error));
+    g_assert_false(
+        rd_text_encode(enc, "bad \xFF utf8", 256, FALSE, &txt, &vec, NULL, NULL, &error));
     g_assert_error(error, RESDIT_ERROR, RESDIT_ERROR_TOKENIZER);
     g_clear_error(&error);
     g_assert_false(rd_text_encode(enc, "ok", 0, FALSE, &txt, &vec, NULL, NULL, &error));
@@ -180,8 +182,9 @@ static void test_single_files_and_bad_input(void)
     char *missing = g_build_filename(dir, "nothing-here.safetensors", NULL);
     assert_load_fails(root, missing, RESDIT_ERROR_IO, "does not exist", missing);
 
-    for (const char *const *f = (const char *const[]){"t5xxl_fp16.safetensors", "clip_l.safetensors",
-                                                      "cut.safetensors", "spiece.model", NULL};
+    for (const char *const *f =
+             (const char *const[]){"t5xxl_fp16.safetensors", "clip_l.safetensors",
+                                   "cut.safetensors", "spiece.model", NULL};
          *f; f++) {
         char *p = g_build_filename(dir, *f, NULL);
         g_unlink(p);

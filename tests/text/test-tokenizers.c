@@ -90,7 +90,8 @@ static void test_clip_errors(void)
     g_setenv("RESDIT_DATA_DIR", "/nonexistent-resdit-data", TRUE);
     g_assert_null(rd_clip_tokenizer_load(NULL, &error));
     g_assert_error(error, RESDIT_ERROR, RESDIT_ERROR_TOKENIZER);
-    g_assert_nonnull(strstr(error->message, "/nonexistent-resdit-data/tokenizers/clip/merges.txt.gz"));
+    g_assert_nonnull(
+        strstr(error->message, "/nonexistent-resdit-data/tokenizers/clip/merges.txt.gz"));
     g_clear_error(&error);
     g_unsetenv("RESDIT_DATA_DIR");
 }
@@ -199,7 +200,8 @@ int main(int argc, char **argv)
     g_test_add_func("/text/clip/bundled", test_clip_bundled);
     g_test_add_func("/text/clip/folder", test_clip_folder);
     g_test_add_func("/text/clip/errors", test_clip_errors);
-    g_test_add_data_func("/text/t5/tokenizer.json", "tiny/tokenizer_2/tokenizer.json", test_t5_file);
+    g_test_add_data_func("/text/t5/tokenizer.json", "tiny/tokenizer_2/tokenizer.json",
+                         test_t5_file);
     g_test_add_data_func("/text/t5/spiece.model", "tiny/tokenizer_2/spiece.model", test_t5_file);
     g_test_add_func("/text/t5/errors", test_t5_errors);
     int rc = g_test_run();
