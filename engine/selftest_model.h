@@ -31,6 +31,11 @@ int rd_selftest_vae(GError **error);
  * backend. */
 ResditModel *rd_selftest_model_new(RdBackend *be, GError **error);
 
+/* Its tiny text encoders (CLIP with the bundled vocabulary, T5 with a character vocabulary);
+ * the memory files are recorded in the model. */
+typedef struct RdTextEncoders RdTextEncoders;
+RdTextEncoders *rd_selftest_text_encoders(ResditModel *model, GError **error);
+
 /* Sizes of the self-test model (the text encoders must produce these). */
 #define RD_SELFTEST_TXT_DIM 32
 #define RD_SELFTEST_VEC_DIM 32

@@ -270,6 +270,39 @@ static void test_bad_inputs(void)
     resdit_model_free(m);
 }
 
+/* The public path: prompt -> tiny text encoders -> sampling -> decode, twice with one seed. */
+static void test_selftest_generate(void)
+{
+    g_autoptr(GError) error = NULL;
+    ResditModel *m = resdit_model_open_selftest(RESDIT_BACKEND_CPU, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(resdit_model_name(m), ==, RD_SELFTEST_NAME);
+    ResditJobParams p;
+    small_params(m, &p);
+    Recorder rec = {.cancel_at = -1};
+    ResditCallbacks cb = {on_progress, NULL, &rec};
+    ResditImage *a = resdit_generate(m, &p, &cb, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(rec.last_step, ==, p.steps);
+    ResditImage *b = resdit_generate(m, &p, NULL, NULL, &error);
+    g_assert_no_error(error);
+    size_t n = (size_t)a->width * a->height * 3;
+    g_assert_true(memcmp(a->rgb, b->rgb, n) == 0);
+    g_assert_cmpuint(a->peak_bytes, >, 0);
+    g_assert_cmpfloat(a->seconds_total, >=, a->seconds_sampling);
+    /* Another prompt conditions the model differently. */
+    g_free(p.prompt);
+    p.prompt = g_strdup("a different prompt");
+    ResditImage *c = resdit_generate(m, &p, NULL, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_false(memcmp(a->rgb, c->rgb, n) == 0);
+    resdit_image_free(a);
+    resdit_image_free(b);
+    resdit_image_free(c);
+    resdit_job_params_clear(&p);
+    resdit_model_free(m);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -277,5 +310,6 @@ int main(int argc, char **argv)
     g_test_add_func("/job/same-seed-same-png", test_same_seed_same_png);
     g_test_add_func("/job/cancel-mid-run", test_cancel_mid_run);
     g_test_add_func("/job/bad-inputs", test_bad_inputs);
+    g_test_add_func("/job/selftest-generate", test_selftest_generate);
     return g_test_run();
 }

@@ -1,0 +1,149 @@
+/* resdit_generate and the model constructors that bring the text encoders in. */
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "pipeline-private.h"
+#include "selftest_model.h"
+#include "text_encoders.h"
+
+static void free_text(gpointer text)
+{
+    rd_text_encoders_free(text);
+}
+
+/* Checks that the encoders produce what the transformer takes. */
+static gboolean check_text_dims(const ResditModel *m, GError **error)
+{
+    const FluxConfig *fc = flux_model_config(m->flux);
+    int txt = rd_text_encoders_txt_dim(m->text), vec = rd_text_encoders_vec_dim(m->text);
+    if (txt == fc->txt_dim && vec == fc->vec_dim)
+        return TRUE;
+    g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                "The text encoders give %d (T5) and %d (CLIP) features but the transformer takes "
+                "%d and %d: they belong to another model",
+                txt, vec, fc->txt_dim, fc->vec_dim);
+    return FALSE;
+}
+
+static guint64 file_bytes(const char *path)
+{
+    if (!path)
+        return 0;
+    if (!g_file_test(path, G_FILE_TEST_IS_DIR)) {
+        GStatBuf st;
+        return g_stat(path, &st) == 0 ? (guint64)st.st_size : 0;
+    }
+    guint64 total = 0;
+    g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
+    const char *name;
+    while (d && (name = g_dir_read_name(d)))
+        if (g_str_has_suffix(name, ".safetensors")) {
+            g_autofree char *child = g_build_filename(path, name, NULL);
+            total += file_bytes(child);
+        }
+    return total;
+}
+
+ResditModel *resdit_model_open(const ResditModelPaths *paths, ResditBackendChoice backend,
+                               GError **error)
+{
+    g_autofree char *missing = resdit_model_paths_missing(paths);
+    if (missing) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                    "The model %s is incomplete: %s missing (give them with --transformer, "
+                    "--vae, --clip-l, --t5)",
+                    paths->name ? paths->name : "", missing);
+        return NULL;
+    }
+    RdBackend *be = rd_backend_for_choice(backend, error);
+    if (!be)
+        return NULL;
+    FluxModel *flux = flux_model_load(paths->transformer, be, error);
+    RdVae *vae = flux ? rd_vae_load(paths->vae, be, error) : NULL;
+    RdTextEncoders *text = vae ? rd_text_encoders_load(paths->clip_l, paths->t5, be, error) : NULL;
+    if (!text) {
+        rd_vae_free(vae);
+        flux_model_free(flux);
+        rd_backend_free(be);
+        return NULL;
+    }
+    ResditModel *m = rd_model_new(paths->name ? paths->name : "FLUX.1", be, flux, vae, text,
+                                  free_text);
+    m->text_weight_bytes = file_bytes(paths->clip_l) + file_bytes(paths->t5);
+    ResditJobParams probe;
+    resdit_job_params_init(&probe);
+    gboolean ok = check_text_dims(m, error) && rd_job_params_check(m, &probe, error);
+    resdit_job_params_clear(&probe);
+    if (!ok) {
+        resdit_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+ResditModel *resdit_model_open_selftest(ResditBackendChoice backend, GError **error)
+{
+    RdBackend *be = rd_backend_for_choice(backend, error);
+    ResditModel *m = be ? rd_selftest_model_new(be, error) : NULL;
+    if (!m)
+        return NULL;
+    m->text = rd_selftest_text_encoders(m, error);
+    m->text_free = free_text;
+    if (!m->text || !check_text_dims(m, error)) {
+        resdit_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* Peak resident memory of the job: the kernel's high-water mark, reset at the start
+ * (/proc/self/clear_refs "5"); where that is not allowed, the process's peak. */
+static void reset_peak_rss(void)
+{
+    g_file_set_contents("/proc/self/clear_refs", "5", 1, NULL);
+}
+
+static guint64 peak_rss(void)
+{
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents("/proc/self/status", &text, NULL, NULL))
+        return 0;
+    const char *line = strstr(text, "VmHWM:");
+    return line ? g_ascii_strtoull(line + 6, NULL, 10) * 1024 : 0;
+}
+
+ResditImage *resdit_generate(ResditModel *model, const ResditJobParams *params,
+                             const ResditCallbacks *callbacks, GCancellable *cancellable,
+                             GError **error)
+{
+    ResditMemoryEstimate estimate;
+    if (!resdit_estimate_memory(model, params, &estimate, error))
+        return NULL;
+    if (!model->text) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                    "The model %s has no text encoders", model->name);
+        return NULL;
+    }
+    reset_peak_rss();
+    gint64 start = g_get_monotonic_time();
+    if (callbacks && callbacks->progress) {
+        ResditProgress pr = {0, params->steps, RESDIT_PHASE_ENCODING, 0, -1};
+        callbacks->progress(&pr, callbacks->user_data);
+    }
+    const int t5_len = params->t5_len > 0 ? params->t5_len : model->default_t5_len;
+    float *txt = NULL, *vec = NULL;
+    RdTextEncodeInfo info = {0};
+    /* The T5 weights are the largest after the transformer's: let them go until the next job
+     * (the self-test model's live in memory files that cannot be mapped again). */
+    if (!rd_text_encode(model->text, params->prompt ? params->prompt : "", t5_len,
+                        !model->selftest, &txt, &vec, &info, cancellable, error))
+        return NULL;
+    RdConditioning cond = {txt, vec, t5_len, NULL, (g_get_monotonic_time() - start) / 1e6};
+    ResditImage *image =
+        rd_pipeline_run(model, params, &cond, callbacks, NULL, cancellable, error);
+    g_free(txt);
+    g_free(vec);
+    if (image)
+        image->peak_bytes = MAX(peak_rss(), (guint64)info.peak_bytes);
+    return image;
+}
