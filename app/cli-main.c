@@ -9,6 +9,8 @@
 #include "resdit.h"
 
 static const CliCommand commands[] = {
+    {"generate", "generate an image from a prompt (FLUX.1 + ResDiT) and write a PNG", cli_generate},
+    {"models", "list the FLUX models found on this machine and what each is missing", cli_models},
     {"forward", "run one transformer forward pass on saved inputs (verification)", cli_forward},
     {"backends", "list the compute backends and whether each is usable", cli_backends},
     {"encode-text", "encode a prompt with CLIP-L and T5-XXL into a safetensors file", cli_encode_text},

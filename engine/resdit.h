@@ -209,6 +209,9 @@ ResditImage *resdit_generate(ResditModel *model, const ResditJobParams *params,
                              const ResditCallbacks *callbacks, GCancellable *cancellable,
                              GError **error);
 void resdit_image_free(ResditImage *image);
+/* Writes an RGB8 image (a preview frame) as a PNG, atomically. */
+gboolean resdit_save_rgb_png(const char *path, int width, int height, const guint8 *rgb,
+                             GError **error);
 /* Writes a PNG with "parameters" (A1111) and "resdit" (JSON) text chunks, atomically. */
 gboolean resdit_image_save_png(const ResditImage *image, const char *path, GError **error);
 

@@ -23,3 +23,9 @@ gboolean resdit_image_save_png(const ResditImage *image, const char *path, GErro
         texts[n++] = (RdPngText){"resdit", image->parameters_json, TRUE};
     return rd_png_write_rgb8(path, image->width, image->height, image->rgb, texts, n, error);
 }
+
+gboolean resdit_save_rgb_png(const char *path, int width, int height, const guint8 *rgb,
+                             GError **error)
+{
+    return rd_png_write_rgb8(path, width, height, rgb, NULL, 0, error);
+}

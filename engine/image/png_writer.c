@@ -6,6 +6,7 @@
 #include <png.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "resdit.h"
@@ -41,6 +42,20 @@ static gboolean encode(PngOut *out, int width, int height, const guint8 *rgb,
     return TRUE;
 }
 
+/* mkstemp creates 0600 files; a finished image gets the mode a plain open() would give it. */
+static mode_t file_mode(void)
+{
+    static gsize once = 0;
+    static mode_t mode;
+    if (g_once_init_enter(&once)) {
+        mode_t mask = umask(022);
+        umask(mask);
+        mode = 0666 & ~mask;
+        g_once_init_leave(&once, 1);
+    }
+    return mode;
+}
+
 gboolean rd_png_write_rgb8(const char *path, int width, int height, const guint8 *rgb,
                            const RdPngText *texts, int n_texts, GError **error)
 {
@@ -54,6 +69,8 @@ gboolean rd_png_write_rgb8(const char *path, int width, int height, const guint8
                     g_strerror(err));
         return FALSE;
     }
+    if (fchmod(fd, file_mode()) != 0)
+        g_debug("cannot set the mode of %s: %s", tmpl, g_strerror(errno));
     PngOut out = {fdopen(fd, "wb"), NULL, NULL};
     out.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     out.info = out.png ? png_create_info_struct(out.png) : NULL;

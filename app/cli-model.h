@@ -1,0 +1,18 @@
+/* Command-line options that choose a model, shared by `resdit generate` and `resdit models`. */
+#pragma once
+
+#include "resdit.h"
+
+typedef struct {
+    char *model;       /* a diffusers folder, a Hugging Face cache or a ComfyUI folder */
+    char *transformer, *vae, *clip_l, *t5;
+    char **dirs;       /* more places to search (--models-dir, repeatable) */
+    char *backend;     /* auto, cuda, cpu */
+    gboolean selftest; /* the built-in self-test model */
+} CliModelOptions;
+
+void cli_model_options_init(CliModelOptions *o);
+void cli_model_options_clear(CliModelOptions *o);
+GOptionGroup *cli_model_option_group(CliModelOptions *o);
+/* Opens the model the options name (verbose: says which one on stderr). */
+ResditModel *cli_model_open(const CliModelOptions *o, gboolean verbose, GError **error);

@@ -1,0 +1,245 @@
+/* Choosing a model from the command line, and `resdit models`: what is found and what is missing. */
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli-model.h"
+#include "cli.h"
+
+void cli_model_options_init(CliModelOptions *o)
+{
+    memset(o, 0, sizeof *o);
+}
+
+void cli_model_options_clear(CliModelOptions *o)
+{
+    g_free(o->model);
+    g_free(o->transformer);
+    g_free(o->vae);
+    g_free(o->clip_l);
+    g_free(o->t5);
+    g_strfreev(o->dirs);
+    g_free(o->backend);
+}
+
+GOptionGroup *cli_model_option_group(CliModelOptions *o)
+{
+    GOptionEntry entries[] = {
+        {"model", 'm', 0, G_OPTION_ARG_FILENAME, &o->model,
+         "a diffusers folder (model_index.json), a Hugging Face cache or a ComfyUI folder", "DIR"},
+        {"transformer", 0, 0, G_OPTION_ARG_FILENAME, &o->transformer,
+         "FLUX transformer: flux1-dev.safetensors or a diffusers transformer/ folder", "PATH"},
+        {"vae", 0, 0, G_OPTION_ARG_FILENAME, &o->vae, "VAE: ae.safetensors or a vae/ folder",
+         "PATH"},
+        {"clip-l", 0, 0, G_OPTION_ARG_FILENAME, &o->clip_l,
+         "CLIP-L: clip_l.safetensors or a text_encoder/ folder", "PATH"},
+        {"t5", 0, 0, G_OPTION_ARG_FILENAME, &o->t5,
+         "T5-XXL: t5xxl_fp16.safetensors or a text_encoder_2/ folder", "PATH"},
+        {"models-dir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->dirs,
+         "another folder to search for models (repeatable)", "DIR"},
+        {"selftest", 0, 0, G_OPTION_ARG_NONE, &o->selftest,
+         "the built-in tiny self-test model (random weights, noise-like images)", NULL},
+        {"backend", 0, 0, G_OPTION_ARG_STRING, &o->backend, "auto (default), cuda or cpu",
+         "NAME"},
+        {NULL}};
+    GOptionGroup *group =
+        g_option_group_new("model", "Model options:", "Show the model options", NULL, NULL);
+    g_option_group_add_entries(group, entries);
+    return group;
+}
+
+static gboolean parse_backend(const char *name, ResditBackendChoice *choice, GError **error)
+{
+    if (!name || g_str_equal(name, "auto"))
+        *choice = RESDIT_BACKEND_AUTO;
+    else if (g_str_equal(name, "cuda"))
+        *choice = RESDIT_BACKEND_CUDA;
+    else if (g_str_equal(name, "cpu"))
+        *choice = RESDIT_BACKEND_CPU;
+    else {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
+                    "--backend '%s': expected auto, cuda or cpu", name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* The search list: --model first, then --models-dir. */
+static GPtrArray *search_dirs(const CliModelOptions *o)
+{
+    GPtrArray *dirs = g_ptr_array_new();
+    if (o->model)
+        g_ptr_array_add(dirs, o->model);
+    for (char **d = o->dirs; d && *d; d++)
+        g_ptr_array_add(dirs, *d);
+    g_ptr_array_add(dirs, NULL);
+    return dirs;
+}
+
+static gboolean under(const char *path, const char *dir)
+{
+    if (!path || !dir)
+        return FALSE;
+    g_autofree char *canon_path = g_canonicalize_filename(path, NULL);
+    g_autofree char *canon_dir = g_canonicalize_filename(dir, NULL);
+    return g_str_has_prefix(canon_path, canon_dir);
+}
+
+/* The discovered model to start from: the one in --model, else the first complete one. */
+static ResditModelPaths *choose(const CliModelOptions *o, GError **error)
+{
+    g_autoptr(GPtrArray) dirs = search_dirs(o);
+    g_autoptr(GPtrArray) found = resdit_models_discover((const char *const *)dirs->pdata);
+    for (guint i = 0; i < found->len; i++) {
+        ResditModelPaths *p = g_ptr_array_index(found, i);
+        if (o->model ? under(p->root ? p->root : p->transformer, o->model)
+                     : !resdit_model_paths_missing(p))
+            return resdit_model_paths_copy(p);
+    }
+    if (o->model)
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                    "No FLUX model found in %s (expected model_index.json, a Hugging Face cache "
+                    "or ComfyUI's models/ folders)",
+                    o->model);
+    return NULL;
+}
+
+ResditModel *cli_model_open(const CliModelOptions *o, gboolean verbose, GError **error)
+{
+    ResditBackendChoice backend;
+    if (!parse_backend(o->backend, &backend, error))
+        return NULL;
+    if (o->selftest)
+        return resdit_model_open_selftest(backend, error);
+    gboolean all_files = o->transformer && o->vae && o->clip_l && o->t5;
+    ResditModelPaths *paths = all_files ? g_new0(ResditModelPaths, 1) : choose(o, error);
+    if (!paths && error && *error)
+        return NULL;
+    if (!paths) {
+        paths = g_new0(ResditModelPaths, 1);
+        if (!o->transformer && !o->vae && !o->clip_l && !o->t5) {
+            resdit_model_paths_free(paths);
+            g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                        "No complete FLUX model found (see `resdit models`); give --model DIR, "
+                        "or --transformer, --vae, --clip-l and --t5, or try --selftest");
+            return NULL;
+        }
+    }
+    const struct {
+        const char *flag;
+        char **slot;
+    } overrides[] = {{o->transformer, &paths->transformer},
+                     {o->vae, &paths->vae},
+                     {o->clip_l, &paths->clip_l},
+                     {o->t5, &paths->t5}};
+    for (size_t i = 0; i < G_N_ELEMENTS(overrides); i++)
+        if (overrides[i].flag) {
+            g_free(*overrides[i].slot);
+            *overrides[i].slot = g_strdup(overrides[i].flag);
+        }
+    if (!paths->name)
+        paths->name = g_path_get_basename(paths->transformer ? paths->transformer : "FLUX.1");
+    if (verbose)
+        fprintf(stderr, "resdit: loading %s\n", paths->name);
+    ResditModel *model = resdit_model_open(paths, backend, error);
+    resdit_model_paths_free(paths);
+    return model;
+}
+
+/* ---- resdit models ----------------------------------------------------------------------- */
+
+static void print_text(GPtrArray *found)
+{
+    printf("%s\n  complete (generated in memory, no files)\n\n", "selftest: built-in self-test model");
+    if (found->len == 0)
+        printf("No FLUX model found in the Hugging Face cache, ComfyUI folders or the folders "
+               "given.\nGive --model DIR or the four files (see resdit generate --help).\n");
+    for (guint i = 0; i < found->len; i++) {
+        ResditModelPaths *p = g_ptr_array_index(found, i);
+        g_autofree char *missing = resdit_model_paths_missing(p);
+        printf("%s\n  %s\n", p->name, missing ? "incomplete" : "complete");
+        if (p->root)
+            printf("  folder:      %s\n", p->root);
+        const char *labels[] = {"transformer", "vae", "clip-l", "t5"};
+        const char *values[] = {p->transformer, p->vae, p->clip_l, p->t5};
+        for (int k = 0; k < 4; k++)
+            printf("  %-12s %s\n", labels[k], values[k] ? values[k] : "MISSING");
+        if (missing)
+            printf("  missing:     %s (give it with --%s)\n", missing, missing);
+        printf("\n");
+    }
+}
+
+static void add_path(JsonBuilder *b, const char *key, const char *value)
+{
+    json_builder_set_member_name(b, key);
+    if (value)
+        json_builder_add_string_value(b, value);
+    else
+        json_builder_add_null_value(b);
+}
+
+static void print_json(GPtrArray *found)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_array(b);
+    for (guint i = 0; i < found->len; i++) {
+        ResditModelPaths *p = g_ptr_array_index(found, i);
+        g_autofree char *missing = resdit_model_paths_missing(p);
+        json_builder_begin_object(b);
+        add_path(b, "name", p->name);
+        add_path(b, "root", p->root);
+        add_path(b, "transformer", p->transformer);
+        add_path(b, "vae", p->vae);
+        add_path(b, "clip_l", p->clip_l);
+        add_path(b, "t5", p->t5);
+        json_builder_set_member_name(b, "complete");
+        json_builder_add_boolean_value(b, missing == NULL);
+        json_builder_set_member_name(b, "missing");
+        json_builder_begin_array(b);
+        g_auto(GStrv) parts = missing ? g_strsplit(missing, ", ", -1) : NULL;
+        for (char **m = parts; m && *m; m++)
+            json_builder_add_string_value(b, *m);
+        json_builder_end_array(b);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    json_generator_set_root(gen, root);
+    json_generator_set_pretty(gen, TRUE);
+    g_autofree char *text = json_generator_to_data(gen, NULL);
+    printf("%s\n", text);
+}
+
+int cli_models(int argc, char **argv)
+{
+    char **dirs = NULL;
+    gboolean json = FALSE;
+    GOptionEntry entries[] = {
+        {"models-dir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &dirs,
+         "another folder to search (repeatable)", "DIR"},
+        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "print JSON", NULL},
+        {NULL}};
+    GOptionContext *ctx = g_option_context_new("- list the FLUX models found on this machine");
+    g_option_context_set_summary(
+        ctx, "Searches the Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub, "
+             "~/.cache/huggingface/hub), ~/ComfyUI/models and the folders given, and says what "
+             "each model is missing.");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    GError *error = NULL;
+    int rc = 0;
+    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+        rc = cli_fail("%s", error->message) + 1;
+        g_error_free(error);
+    } else {
+        g_autoptr(GPtrArray) found = resdit_models_discover((const char *const *)dirs);
+        if (json)
+            print_json(found);
+        else
+            print_text(found);
+    }
+    g_option_context_free(ctx);
+    g_strfreev(dirs);
+    return rc;
+}
