@@ -45,7 +45,9 @@ static void test_clip(void)
 {
     char *path = tt_path("tiny/text_encoder");
     GError *error = NULL;
-    RdBackend *be = rd_backend_cpu_new();
+    RdBackend *be = tt_backend_new();
+    if (!be)
+        return;
     RdClipModel *m = rd_clip_model_load(path, be, &error);
     g_assert_no_error(error);
     const RdClipConfig *c = rd_clip_model_config(m);
@@ -76,7 +78,9 @@ static void test_t5(void)
 {
     char *path = tt_path("tiny/text_encoder_2"); /* sharded: model.safetensors.index.json */
     GError *error = NULL;
-    RdBackend *be = rd_backend_cpu_new();
+    RdBackend *be = tt_backend_new();
+    if (!be)
+        return;
     RdT5Model *m = rd_t5_model_load(path, be, &error);
     g_assert_no_error(error);
     const RdT5Config *c = rd_t5_model_config(m);
