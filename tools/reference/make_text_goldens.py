@@ -195,6 +195,30 @@ def write_t5_tokenizer(folder, corpus):
     return T5TokenizerFast.from_pretrained(folder)
 
 
+def write_t5_variants(folder, t5_folder):
+    """The same unigram model behind the other tokenizer.json layouts found in the wild: the older
+    T5 export (Precompiled only, WhitespaceSplit + Metaspace) and a plain NFKC normaliser."""
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(t5_folder, "tokenizer.json"), encoding="utf-8") as f:
+        base = json.load(f)
+    charsmap = base["normalizer"]["normalizers"][0]
+    legacy = dict(base, normalizer=charsmap, pre_tokenizer={
+        "type": "Sequence", "pretokenizers": [
+            {"type": "WhitespaceSplit"},
+            {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True,
+             "prepend_scheme": "always", "split": True}]})
+    nfkc = dict(base, normalizer={"type": "Sequence", "normalizers": [
+        {"type": "NFKC"}, {"type": "Strip", "strip_left": False, "strip_right": True},
+        {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": "\u2581"}]})
+    toks = {}
+    for name, data in (("legacy", legacy), ("nfkc", nfkc)):
+        path = os.path.join(folder, f"t5_{name}.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False)
+        toks[name] = T5TokenizerFast(tokenizer_file=path, extra_ids=100)
+    return toks
+
+
 def clip_ids(tok, prompts, max_length=77):
     out = []
     for p in prompts:
@@ -272,6 +296,10 @@ def main():
         "t5_256": {"max_length": 256, "pad_id": t5_tok.pad_token_id,
                    "items": t5_ids(t5_tok, corpus, 256)},
     }
+    variants = write_t5_variants(os.path.join(OUT, "t5_variants"), os.path.join(tiny, "tokenizer_2"))
+    for name, tok in variants.items():
+        goldens[f"t5_{name}"] = {"max_length": 512, "pad_id": tok.pad_token_id,
+                                 "items": t5_ids(tok, corpus)}
     with open(os.path.join(OUT, "tokenizer_goldens.json"), "w", encoding="utf-8") as f:
         json.dump(goldens, f, ensure_ascii=False, separators=(",", ":"))
 
