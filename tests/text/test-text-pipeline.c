@@ -72,14 +72,31 @@ static RdTextEncoders *load_ok(const char *clip, const char *t5)
     return enc;
 }
 
+/* Whether a file whose path contains needle is mapped into this process. */
+static gboolean is_mapped(const char *needle)
+{
+    char *maps = NULL;
+    if (!g_file_get_contents("/proc/self/maps", &maps, NULL, NULL))
+        return FALSE;
+    gboolean found = strstr(maps, needle) != NULL;
+    g_free(maps);
+    return found;
+}
+
 static void test_model_root(void)
 {
     if (!ensure_backend())
         return;
+    const char *shard = "text_encoder_2/model-00001-of-00002.safetensors";
     RdTextEncoders *enc = load_ok("tiny", "tiny");
+    g_assert_true(is_mapped(shard));
     check_prompts(enc, FALSE);
+    g_assert_true(is_mapped(shard));
     check_prompts(enc, TRUE); /* T5 released after each prompt and loaded again */
+    g_assert_false(is_mapped(shard));
+    g_assert_true(is_mapped("text_encoder/model.safetensors")); /* CLIP stays */
     rd_text_encoders_free(enc);
+    g_assert_false(is_mapped("text_encoder/model.safetensors"));
 }
 
 static void test_component_folders(void)

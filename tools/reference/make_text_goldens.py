@@ -27,6 +27,7 @@ import numpy as np
 import sentencepiece as spm
 import torch
 from safetensors.numpy import save_file
+from safetensors.torch import save_file as save_torch_file
 from transformers import (CLIPTextConfig, CLIPTextModel, CLIPTokenizer, T5Config,
                           T5EncoderModel, T5Tokenizer, T5TokenizerFast)
 
@@ -328,6 +329,20 @@ def main():
         g["clip_pooled"] = out.pooler_output[0].numpy()
         g["t5_ids"] = t5_ids_in.astype(np.int64)
         g["t5_hidden"] = t5(torch.tensor(t5_ids_in)).last_hidden_state[0].numpy()
+        for tag, dtype in (("fp16", torch.float16), ("fp8_e4m3fn", torch.float8_e4m3fn)):
+            # single files as ComfyUI ships them: f16, or fp8 linear weights with f16 others
+            state = {}
+            for k, v in t5.state_dict().items():
+                if k == "encoder.embed_tokens.weight":
+                    continue  # tied to shared.weight
+                low = dtype if (v.ndim == 2 and "relative_attention_bias" not in k and
+                                k != "shared.weight") else torch.float16
+                state[k] = v.to(low).contiguous()
+            save_torch_file(state, os.path.join(OUT, f"t5xxl_{tag}_tiny.safetensors"))
+            rounded = tiny_t5(len(t5_tok))
+            rounded.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+            rounded.encoder.embed_tokens = rounded.shared
+            g[f"t5_{tag}_hidden"] = rounded(torch.tensor(t5_ids_in)).last_hidden_state[0].numpy()
         for i, prompt in enumerate(PIPELINE_PROMPTS):  # as diffusers' FluxPipeline encodes
             t5_len = 512 if i == 0 else 256
             ci = small_clip(prompt, padding="max_length", max_length=77, truncation=True,
