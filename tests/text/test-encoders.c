@@ -45,7 +45,9 @@ static void test_clip(void)
 {
     char *path = tt_path("tiny/text_encoder");
     GError *error = NULL;
-    RdBackend *be = rd_backend_cpu_new();
+    RdBackend *be = tt_backend_new();
+    if (!be)
+        return;
     RdClipModel *m = rd_clip_model_load(path, be, &error);
     g_assert_no_error(error);
     const RdClipConfig *c = rd_clip_model_config(m);
@@ -76,7 +78,9 @@ static void test_t5(void)
 {
     char *path = tt_path("tiny/text_encoder_2"); /* sharded: model.safetensors.index.json */
     GError *error = NULL;
-    RdBackend *be = rd_backend_cpu_new();
+    RdBackend *be = tt_backend_new();
+    if (!be)
+        return;
     RdT5Model *m = rd_t5_model_load(path, be, &error);
     g_assert_no_error(error);
     const RdT5Config *c = rd_t5_model_config(m);
@@ -104,6 +108,34 @@ static void test_t5(void)
     g_free(path);
 }
 
+/* Single files as ComfyUI ships them (no config.json): f16, and fp8 e4m3 linear weights. */
+static void test_t5_single_file(gconstpointer tag)
+{
+    char *file = g_strdup_printf("t5xxl_%s_tiny.safetensors", (const char *)tag);
+    char *golden = g_strdup_printf("t5_%s_hidden", (const char *)tag);
+    char *path = tt_path(file);
+    GError *error = NULL;
+    RdBackend *be = tt_backend_new();
+    if (!be)
+        return;
+    RdT5Model *m = rd_t5_model_load(path, be, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(rd_t5_model_config(m)->heads, ==, 4);
+    int n;
+    int32_t *ids = golden_ids("t5_ids", &n);
+    float *hidden = g_new(float, (size_t)n * 32);
+    g_assert_true(rd_t5_model_forward(m, ids, n, hidden, NULL, NULL, &error));
+    g_assert_no_error(error);
+    assert_matches(golden, hidden, golden_f32(golden, (int64_t)n * 32), (size_t)n * 32);
+    g_free(hidden);
+    g_free(ids);
+    rd_t5_model_free(m);
+    be->destroy(be);
+    g_free(path);
+    g_free(golden);
+    g_free(file);
+}
+
 /* T5's bucket function at the values the reference gives (bidirectional, 32 buckets, 128). */
 static void test_t5_buckets(void)
 {
@@ -124,6 +156,8 @@ int main(int argc, char **argv)
     g_free(path);
     g_test_add_func("/text/encoders/clip", test_clip);
     g_test_add_func("/text/encoders/t5", test_t5);
+    g_test_add_data_func("/text/encoders/t5-fp16-file", "fp16", test_t5_single_file);
+    g_test_add_data_func("/text/encoders/t5-fp8-file", "fp8_e4m3fn", test_t5_single_file);
     g_test_add_func("/text/encoders/t5-buckets", test_t5_buckets);
     int rc = g_test_run();
     rd_safetensors_close(goldens);

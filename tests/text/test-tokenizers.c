@@ -139,6 +139,22 @@ static void test_t5_file(gconstpointer name)
     g_free(path);
 }
 
+/* Other tokenizer.json layouts: the older T5 export and a plain NFKC normaliser. */
+static void test_t5_variant(gconstpointer name)
+{
+    char *file = g_strdup_printf("t5_variants/t5_%s.json", (const char *)name);
+    char *section = g_strdup_printf("t5_%s", (const char *)name);
+    char *path = tt_path(file);
+    GError *error = NULL;
+    RdT5Tokenizer *tok = rd_t5_tokenizer_load(path, &error);
+    g_assert_no_error(error);
+    check_t5_corpus(tok, section);
+    rd_t5_tokenizer_free(tok);
+    g_free(path);
+    g_free(section);
+    g_free(file);
+}
+
 static void assert_t5_load_fails(const char *name, const char *needle)
 {
     char *path = tt_path(name);
@@ -203,6 +219,8 @@ int main(int argc, char **argv)
     g_test_add_data_func("/text/t5/tokenizer.json", "tiny/tokenizer_2/tokenizer.json",
                          test_t5_file);
     g_test_add_data_func("/text/t5/spiece.model", "tiny/tokenizer_2/spiece.model", test_t5_file);
+    g_test_add_data_func("/text/t5/legacy-layout", "legacy", test_t5_variant);
+    g_test_add_data_func("/text/t5/nfkc", "nfkc", test_t5_variant);
     g_test_add_func("/text/t5/errors", test_t5_errors);
     int rc = g_test_run();
     g_object_unref(cp);

@@ -39,3 +39,18 @@ void tt_assert_ids(const char *what, int index, const char *prompt, const int32_
     char *a = ids_string(got, n), *b = ids_string(ref, (int)json_array_get_length(want));
     g_error("%s: prompt %d \"%s\"\n  got       %s\n  reference %s", what, index, prompt, a, b);
 }
+
+RdBackend *tt_backend_new(void)
+{
+    if (g_strcmp0(g_getenv("RESDIT_TEST_BACKEND"), "cuda") != 0)
+        return rd_backend_cpu_new();
+    GError *error = NULL;
+    RdBackend *be = rd_backend_cuda_new(&error);
+    if (!be) {
+        char *msg = g_strdup_printf("CUDA backend unavailable: %s", error->message);
+        g_test_skip(msg);
+        g_free(msg);
+        g_error_free(error);
+    }
+    return be;
+}

@@ -27,6 +27,7 @@ import numpy as np
 import sentencepiece as spm
 import torch
 from safetensors.numpy import save_file
+from safetensors.torch import save_file as save_torch_file
 from transformers import (CLIPTextConfig, CLIPTextModel, CLIPTokenizer, T5Config,
                           T5EncoderModel, T5Tokenizer, T5TokenizerFast)
 
@@ -195,6 +196,30 @@ def write_t5_tokenizer(folder, corpus):
     return T5TokenizerFast.from_pretrained(folder)
 
 
+def write_t5_variants(folder, t5_folder):
+    """The same unigram model behind the other tokenizer.json layouts found in the wild: the older
+    T5 export (Precompiled only, WhitespaceSplit + Metaspace) and a plain NFKC normaliser."""
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(t5_folder, "tokenizer.json"), encoding="utf-8") as f:
+        base = json.load(f)
+    charsmap = base["normalizer"]["normalizers"][0]
+    legacy = dict(base, normalizer=charsmap, pre_tokenizer={
+        "type": "Sequence", "pretokenizers": [
+            {"type": "WhitespaceSplit"},
+            {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True,
+             "prepend_scheme": "always", "split": True}]})
+    nfkc = dict(base, normalizer={"type": "Sequence", "normalizers": [
+        {"type": "NFKC"}, {"type": "Strip", "strip_left": False, "strip_right": True},
+        {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": "\u2581"}]})
+    toks = {}
+    for name, data in (("legacy", legacy), ("nfkc", nfkc)):
+        path = os.path.join(folder, f"t5_{name}.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False)
+        toks[name] = T5TokenizerFast(tokenizer_file=path, extra_ids=100)
+    return toks
+
+
 def clip_ids(tok, prompts, max_length=77):
     out = []
     for p in prompts:
@@ -272,6 +297,10 @@ def main():
         "t5_256": {"max_length": 256, "pad_id": t5_tok.pad_token_id,
                    "items": t5_ids(t5_tok, corpus, 256)},
     }
+    variants = write_t5_variants(os.path.join(OUT, "t5_variants"), os.path.join(tiny, "tokenizer_2"))
+    for name, tok in variants.items():
+        goldens[f"t5_{name}"] = {"max_length": 512, "pad_id": tok.pad_token_id,
+                                 "items": t5_ids(tok, corpus)}
     with open(os.path.join(OUT, "tokenizer_goldens.json"), "w", encoding="utf-8") as f:
         json.dump(goldens, f, ensure_ascii=False, separators=(",", ":"))
 
@@ -300,6 +329,20 @@ def main():
         g["clip_pooled"] = out.pooler_output[0].numpy()
         g["t5_ids"] = t5_ids_in.astype(np.int64)
         g["t5_hidden"] = t5(torch.tensor(t5_ids_in)).last_hidden_state[0].numpy()
+        for tag, dtype in (("fp16", torch.float16), ("fp8_e4m3fn", torch.float8_e4m3fn)):
+            # single files as ComfyUI ships them: f16, or fp8 linear weights with f16 others
+            state = {}
+            for k, v in t5.state_dict().items():
+                if k == "encoder.embed_tokens.weight":
+                    continue  # tied to shared.weight
+                low = dtype if (v.ndim == 2 and "relative_attention_bias" not in k and
+                                k != "shared.weight") else torch.float16
+                state[k] = v.to(low).contiguous()
+            save_torch_file(state, os.path.join(OUT, f"t5xxl_{tag}_tiny.safetensors"))
+            rounded = tiny_t5(len(t5_tok))
+            rounded.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
+            rounded.encoder.embed_tokens = rounded.shared
+            g[f"t5_{tag}_hidden"] = rounded(torch.tensor(t5_ids_in)).last_hidden_state[0].numpy()
         for i, prompt in enumerate(PIPELINE_PROMPTS):  # as diffusers' FluxPipeline encodes
             t5_len = 512 if i == 0 else 256
             ci = small_clip(prompt, padding="max_length", max_length=77, truncation=True,
