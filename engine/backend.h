@@ -119,6 +119,8 @@ struct RdBackend {
      * rows x channels of the group; then weight[C] and bias[C]. y may alias x. */
     void (*group_norm)(RdBackend *be, const RdTensor *x, int groups, const RdWeight *weight,
                        const RdWeight *bias, float eps, RdTensor *y);
+    /* Per-group sums over all rows, added to sum[groups] and sumsq[groups] (host memory). */
+    void (*group_sums)(RdBackend *be, const RdTensor *x, int groups, double *sum, double *sumsq);
     /* Nearest-neighbour 2x: x [height * width, C] -> y [2 height * 2 width, C]. */
     void (*upsample_nearest2x)(RdBackend *be, const RdTensor *x, int height, int width,
                                RdTensor *y);

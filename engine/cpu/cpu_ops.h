@@ -34,6 +34,7 @@ void cpu_conv2d(RdBackend *be, const RdTensor *x, int height, int width, const R
                 const RdWeight *bias, int kernel, RdTensor *y);
 void cpu_group_norm(RdBackend *be, const RdTensor *x, int groups, const RdWeight *weight,
                     const RdWeight *bias, float eps, RdTensor *y);
+void cpu_group_sums(RdBackend *be, const RdTensor *x, int groups, double *sum, double *sumsq);
 void cpu_upsample_nearest2x(RdBackend *be, const RdTensor *x, int height, int width,
                             RdTensor *y);
 

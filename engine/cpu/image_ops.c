@@ -120,6 +120,25 @@ void cpu_group_norm(RdBackend *be, const RdTensor *x, int groups, const RdWeight
     g_free(bv);
 }
 
+void cpu_group_sums(RdBackend *be, const RdTensor *x, int groups, double *sum, double *sumsq)
+{
+    const int64_t per = x->cols / groups;
+    g_assert(x->cols % groups == 0);
+#pragma omp parallel for schedule(static) if (x->rows * x->cols > 262144)
+    for (int k = 0; k < groups; k++) {
+        double s = 0, s2 = 0;
+        for (int64_t r = 0; r < x->rows; r++) {
+            const float *row = &RD_AT(x, r, k * per);
+            for (int64_t c = 0; c < per; c++) {
+                s += row[c];
+                s2 += (double)row[c] * row[c];
+            }
+        }
+        sum[k] += s;
+        sumsq[k] += s2;
+    }
+}
+
 void cpu_upsample_nearest2x(RdBackend *be, const RdTensor *x, int height, int width, RdTensor *y)
 {
     g_assert(x->rows == (int64_t)height * width && y->rows == 4 * x->rows && y->cols == x->cols);

@@ -223,9 +223,10 @@ RdVae *rd_vae_load_safetensors(RdSafetensors *st, const RdVaeConfig *defaults, R
     vae->be = backend;
     vae->st = st;
     vae->config = *defaults;
-    if (!backend->conv2d || !backend->group_norm || !backend->upsample_nearest2x) {
+    if (!backend->conv2d || !backend->group_norm || !backend->upsample_nearest2x ||
+        !backend->group_sums) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_BACKEND,
-                    "The %s backend has no VAE ops (conv2d, group_norm, upsample) yet; decode "
+                    "The %s backend has no VAE ops (conv2d, group_norm, group_sums, upsample) yet; decode "
                     "with the CPU backend",
                     backend->name);
         rd_safetensors_close(st);

@@ -4,8 +4,12 @@
  * Memory: conv_in and the mid block (with its single-head attention over every latent position,
  * run through the backend's blocked attention) work on the whole latent; the up path, where the
  * activations are 8x larger per side, runs on bands of latent rows with a halo of context rows
- * that are cropped away. GroupNorm statistics are taken per band (the band plus its halo), so a
- * banded decode differs slightly from the untiled one (figures in docs and tests/pipeline). */
+ * that are cropped away. GroupNorm needs statistics over the whole image, which no band has: a
+ * first pass over the bands normalises each band by its own statistics and gathers every
+ * up-path GroupNorm's sums over the bands' own rows; the next pass normalises every band with
+ * those whole-image statistics (consistent across bands: no seams) and the last pass writes the
+ * image. Each pass makes one more GroupNorm layer's statistics exact; RD_VAE_STAT_PASSES
+ * balances cost and fidelity (figures in tests/pipeline/test-vae.c and docs). */
 #pragma once
 
 #include <gio/gio.h>
@@ -37,10 +41,18 @@ guint64 rd_vae_weight_bytes(const RdVae *vae);
 /* Bytes of backend memory a decode of a height x width latent needs with bands of band_rows
  * latent rows (0 = the whole latent at once). */
 guint64 rd_vae_decode_bytes(const RdVae *vae, int height, int width, int band_rows);
-/* The band height (latent rows) that keeps a decode under budget bytes (at least 1). */
+/* The band height (latent rows) that keeps a decode under budget bytes, but never below the
+ * halo (then the decode may exceed the budget: rd_vae_decode_bytes says by how much). */
 int rd_vae_band_rows_for_budget(const RdVae *vae, int height, int width, guint64 budget);
+
+/* Passes over the bands in a banded decode (see above); an untiled decode needs one. */
+#define RD_VAE_STAT_PASSES 3
 
 /* latent [C, height, width] (channels first, as sampled) -> rgb [8h * 8w * 3] in [-1, 1]
  * (float, pixel-major). band_rows: latent rows per band of the up path (0 = untiled). */
 gboolean rd_vae_decode(RdVae *vae, const float *latent, int height, int width, int band_rows,
                        float *rgb, GCancellable *cancellable, GError **error);
+/* The same with an explicit number of statistics passes (1 = per-band statistics). */
+gboolean rd_vae_decode_passes(RdVae *vae, const float *latent, int height, int width,
+                              int band_rows, int passes, float *rgb, GCancellable *cancellable,
+                              GError **error);

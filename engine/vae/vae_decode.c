@@ -5,11 +5,46 @@
 #include "resdit.h"
 #include "vae-private.h"
 
+/* GroupNorm statistics of the up path, one entry per GroupNorm layer in call order: sums
+ * gathered over the core rows of every band (so over the whole image exactly once). */
+typedef struct {
+    int layers, groups;
+    double *sum, *sumsq, *count; /* [layers * groups] */
+} GnStats;
+
 typedef struct {
     RdVae *vae;
     RdBackend *be;
     gboolean failed; /* an allocation failed */
+    gboolean in_band; /* in the up path (else the whole-latent head: plain GroupNorm) */
+    int gn_layer;     /* index of the next up-path GroupNorm in this band */
+    int scale;        /* upsampling so far */
+    int core0, core1; /* the band's own latent rows, relative to its first (context) row */
+    int width;        /* latent width */
+    GnStats *record;  /* accumulate the statistics of this pass, or NULL */
+    const GnStats *apply; /* normalise with these statistics instead of the band's, or NULL */
 } Ctx;
+
+static GnStats *gn_stats_new(int layers, int groups)
+{
+    GnStats *st = g_new0(GnStats, 1);
+    st->layers = layers;
+    st->groups = groups;
+    st->sum = g_new0(double, (size_t)layers * groups);
+    st->sumsq = g_new0(double, (size_t)layers * groups);
+    st->count = g_new0(double, (size_t)layers * groups);
+    return st;
+}
+
+static void gn_stats_free(GnStats *st)
+{
+    if (!st)
+        return;
+    g_free(st->sum);
+    g_free(st->sumsq);
+    g_free(st->count);
+    g_free(st);
+}
 
 static RdTensor alloc(Ctx *cx, int64_t rows, int64_t cols)
 {
@@ -38,13 +73,66 @@ static RdTensor conv(Ctx *cx, const Conv *c, const RdTensor *x, int height, int 
     return y;
 }
 
+/* Adds the sums of x's core rows (the band without its context) to layer `layer`. */
+static void record_stats(Ctx *cx, const RdTensor *x, int layer)
+{
+    const int groups = cx->record->groups, per = (int)(x->cols / groups);
+    const int64_t w = (int64_t)cx->width * cx->scale;
+    RdTensor core = rd_tensor_view(x, (int64_t)cx->core0 * cx->scale * w,
+                                   (int64_t)(cx->core1 - cx->core0) * cx->scale * w, 0, x->cols);
+    double *sum = g_new0(double, groups), *sumsq = g_new0(double, groups);
+    cx->be->group_sums(cx->be, &core, groups, sum, sumsq);
+    for (int k = 0; k < groups; k++) {
+        cx->record->sum[layer * groups + k] += sum[k];
+        cx->record->sumsq[layer * groups + k] += sumsq[k];
+        cx->record->count[layer * groups + k] += (double)core.rows * per;
+    }
+    g_free(sum);
+    g_free(sumsq);
+}
+
+/* GroupNorm with the statistics of a previous pass: y = x * a[c] + b[c]. */
+static void apply_stats(Ctx *cx, const Norm *n, const RdTensor *x, int layer, RdTensor *y)
+{
+    const int64_t C = x->cols;
+    const int groups = cx->apply->groups, per = (int)(C / groups);
+    float *gw = g_new(float, C), *gb = g_new(float, C), *a = g_new(float, C), *b = g_new(float, C);
+    rd_convert_to_f32(n->w.dtype, n->w.host, gw, (size_t)C);
+    rd_convert_to_f32(n->b.dtype, n->b.host, gb, (size_t)C);
+    for (int64_t c = 0; c < C; c++) {
+        int k = layer * groups + (int)(c / per);
+        double mean = cx->apply->sum[k] / cx->apply->count[k];
+        double var = MAX(cx->apply->sumsq[k] / cx->apply->count[k] - mean * mean, 0.0);
+        double inv = 1.0 / sqrt(var + GROUP_NORM_EPS);
+        a[c] = (float)(gw[c] * inv) - 1.0f; /* modulate computes x * (1 + a) + b */
+        b[c] = (float)(gb[c] - mean * inv * gw[c]);
+    }
+    RdTensor ta = alloc(cx, 1, C), tb = alloc(cx, 1, C);
+    if (!cx->failed) {
+        cx->be->upload(cx->be, a, &ta);
+        cx->be->upload(cx->be, b, &tb);
+        cx->be->modulate(cx->be, x, &tb, &ta, y);
+    }
+    release_tensor(cx, &ta);
+    release_tensor(cx, &tb);
+    g_free(gw);
+    g_free(gb);
+    g_free(a);
+    g_free(b);
+}
+
 static RdTensor norm_silu(Ctx *cx, const Norm *n, const RdTensor *x)
 {
     RdTensor y = alloc(cx, x->rows, x->cols);
-    if (!cx->failed) {
+    int layer = cx->in_band ? cx->gn_layer++ : -1;
+    if (!cx->failed && layer >= 0 && cx->record)
+        record_stats(cx, x, layer);
+    if (!cx->failed && layer >= 0 && cx->apply)
+        apply_stats(cx, n, x, layer, &y);
+    else if (!cx->failed)
         cx->be->group_norm(cx->be, x, cx->vae->config.groups, &n->w, &n->b, GROUP_NORM_EPS, &y);
+    if (!cx->failed)
         cx->be->unary(cx->be, RD_UNARY_SILU, &y);
-    }
     return y;
 }
 
@@ -152,6 +240,10 @@ static RdTensor decode_band(Ctx *cx, const RdTensor *head, int r0, int r1, int w
 {
     RdVae *vae = cx->vae;
     int h = r1 - r0, w = width;
+    cx->in_band = TRUE;
+    cx->gn_layer = 0;
+    cx->scale = 1;
+    cx->width = width;
     RdTensor view = rd_tensor_view(head, (int64_t)r0 * width, (int64_t)h * width, 0, head->cols);
     RdTensor x = alloc(cx, view.rows, view.cols);
     if (!cx->failed)
@@ -167,6 +259,7 @@ static RdTensor decode_band(Ctx *cx, const RdTensor *head, int r0, int r1, int w
             release_tensor(cx, &x);
             h *= 2;
             w *= 2;
+            cx->scale *= 2;
             x = conv(cx, &up->upsample, &big, h, w);
             release_tensor(cx, &big);
         }
@@ -176,6 +269,7 @@ static RdTensor decode_band(Ctx *cx, const RdTensor *head, int r0, int r1, int w
     RdTensor rgb = conv(cx, &vae->conv_out, &a, h, w);
     release_tensor(cx, &a);
     *scale_out = w / width;
+    cx->in_band = FALSE;
     return rgb;
 }
 
@@ -187,17 +281,19 @@ static int total_scale(const RdVae *vae)
     return s;
 }
 
-gboolean rd_vae_decode(RdVae *vae, const float *latent, int height, int width, int band_rows,
-                       float *rgb, GCancellable *cancellable, GError **error)
+static int up_path_norms(const RdVae *vae)
 {
-    Ctx cx = {vae, vae->be, FALSE};
-    if (band_rows <= 0 || band_rows > height)
-        band_rows = height;
-    RdTensor head = decode_head(&cx, latent, height, width);
-    if (oom(&cx, error) || cancelled(cancellable, error)) {
-        release_tensor(&cx, &head);
-        return FALSE;
-    }
+    int n = 1; /* norm_out */
+    for (int l = 0; l < vae->config.levels; l++)
+        n += 2 * vae->up[l].n_res;
+    return n;
+}
+
+/* One pass of the up path over every band; writes rgb on the last pass. */
+static gboolean up_pass(Ctx *cx, const RdTensor *head, int height, int width, int band_rows,
+                        float *rgb, GCancellable *cancellable, GError **error)
+{
+    RdVae *vae = cx->vae;
     const int s = total_scale(vae), out_w = width * s;
     float *band = NULL;
     gboolean ok = TRUE;
@@ -205,21 +301,62 @@ gboolean rd_vae_decode(RdVae *vae, const float *latent, int height, int width, i
         int r1 = MIN(height, r0 + band_rows);
         int c0 = MAX(0, r0 - vae->halo), c1 = MIN(height, r1 + vae->halo);
         int scale = 1;
-        RdTensor out = decode_band(&cx, &head, c0, c1, width, &scale);
-        if (oom(&cx, error) || cancelled(cancellable, error)) {
-            release_tensor(&cx, &out);
+        cx->core0 = r0 - c0;
+        cx->core1 = r1 - c0;
+        RdTensor out = decode_band(cx, head, c0, c1, width, &scale);
+        if (oom(cx, error) || cancelled(cancellable, error)) {
+            release_tensor(cx, &out);
             ok = FALSE;
             break;
         }
-        band = g_renew(float, band, out.rows * 3);
-        cx.be->download(cx.be, &out, band);
-        release_tensor(&cx, &out);
-        size_t skip = (size_t)(r0 - c0) * s * out_w * 3, count = (size_t)(r1 - r0) * s * out_w * 3;
-        memcpy(rgb + (size_t)r0 * s * out_w * 3, band + skip, count * sizeof(float));
+        if (rgb) {
+            band = g_renew(float, band, out.rows * 3);
+            cx->be->download(cx->be, &out, band);
+            size_t skip = (size_t)(r0 - c0) * s * out_w * 3;
+            size_t count = (size_t)(r1 - r0) * s * out_w * 3;
+            memcpy(rgb + (size_t)r0 * s * out_w * 3, band + skip, count * sizeof(float));
+        }
+        release_tensor(cx, &out);
     }
     g_free(band);
+    return ok;
+}
+
+gboolean rd_vae_decode_passes(RdVae *vae, const float *latent, int height, int width,
+                              int band_rows, int passes, float *rgb, GCancellable *cancellable,
+                              GError **error)
+{
+    Ctx cx = {vae, vae->be, FALSE};
+    if (band_rows <= 0 || band_rows >= height) {
+        band_rows = height;
+        passes = 1; /* one band: its statistics are the image's */
+    }
+    RdTensor head = decode_head(&cx, latent, height, width);
+    if (oom(&cx, error) || cancelled(cancellable, error)) {
+        release_tensor(&cx, &head);
+        return FALSE;
+    }
+    gboolean ok = TRUE;
+    GnStats *prev = NULL;
+    for (int pass = 1; ok && pass <= MAX(passes, 1); pass++) {
+        gboolean last = pass >= passes;
+        GnStats *rec = last ? NULL : gn_stats_new(up_path_norms(vae), vae->config.groups);
+        cx.record = rec;
+        cx.apply = prev;
+        ok = up_pass(&cx, &head, height, width, band_rows, last ? rgb : NULL, cancellable, error);
+        gn_stats_free(prev);
+        prev = rec;
+    }
+    gn_stats_free(prev);
     release_tensor(&cx, &head);
     return ok;
+}
+
+gboolean rd_vae_decode(RdVae *vae, const float *latent, int height, int width, int band_rows,
+                       float *rgb, GCancellable *cancellable, GError **error)
+{
+    return rd_vae_decode_passes(vae, latent, height, width, band_rows, RD_VAE_STAT_PASSES, rgb,
+                                cancellable, error);
 }
 
 /* ---- memory ------------------------------------------------------------------------------ */
@@ -259,8 +396,9 @@ int rd_vae_band_rows_for_budget(const RdVae *vae, int height, int width, guint64
 {
     if (rd_vae_decode_bytes(vae, height, width, 0) <= budget)
         return height;
+    /* Bands thinner than the halo would spend most of their work on context rows. */
     int rows = height;
-    while (rows > 1 && rd_vae_decode_bytes(vae, height, width, rows) > budget)
+    while (rows / 2 >= vae->halo && rd_vae_decode_bytes(vae, height, width, rows) > budget)
         rows /= 2;
-    return MAX(rows, 1);
+    return rows;
 }
