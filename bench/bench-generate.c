@@ -4,7 +4,8 @@
  *   vae:   VAE decode time and peak memory of a FLUX-architecture decoder (random weights,
  *          channels 128/256/512/512, 3 resnets per level, 32 groups) at the given sizes, untiled
  *          or in bands under the pipeline's 2 GiB budget.
- * Usage: bench-generate [steps] [vae [SIDE...]]   (default: steps, then vae 1024 2048)
+ * Usage: bench-generate [steps] [vae [SIDE...]]   (default: steps, then vae 1024 2048;
+ *        "vae 0" prints only the memory estimates) 
  * Prints figures only; record them in bench/RESULTS.md. */
 #include <glib/gstdio.h>
 #include <math.h>
@@ -197,19 +198,22 @@ static void bench_vae(const int *sides, int n_sides)
     printf("\n## VAE decode, FLUX decoder layout (random weights, f32)\n\n");
     printf("| image | bands (latent rows) | seconds | peak RSS GB | estimate GB |\n"
            "|---|---|---|---|---|\n");
-    for (int i = 0; i < n_sides; i++) {
+    for (int i = 0; i < n_sides && sides[0] > 0; i++) {
         int lat = sides[i] / 8;
         float *latent = g_new(float, (size_t)16 * lat * lat);
         float *rgb = g_new(float, (size_t)sides[i] * sides[i] * 3);
         rd_noise_normal(9, latent, (size_t)16 * lat * lat);
-        int band = rd_vae_band_rows_for_budget(vae, lat, lat, RD_HOST_DECODE_BUDGET);
+        /* The CPU pipeline's budget: a quarter of the free memory, at least 2 GiB. */
+        guint64 budget = MAX(RD_HOST_DECODE_BUDGET, rd_host_available() / 4);
+        int band = rd_vae_band_rows_for_budget(vae, lat, lat, budget);
         g_file_set_contents("/proc/self/clear_refs", "5", 1, NULL);
         gint64 t0 = g_get_monotonic_time();
         if (!rd_vae_decode(vae, latent, lat, lat, band, rgb, NULL, &error))
             g_error("%s", error->message);
         double secs = (g_get_monotonic_time() - t0) / 1e6;
-        printf("| %dx%d | %s%d | %.1f | %.2f | %.2f |\n", sides[i], sides[i],
-               band >= lat ? "untiled " : "", band, secs, status_kb("VmHWM:") / 1e6 * 1.024,
+        printf("| %dx%d | %s%d%s | %.1f | %.2f | %.2f |\n", sides[i], sides[i],
+               band >= lat ? "untiled " : "", band,
+               band >= lat ? "" : " x " G_STRINGIFY(RD_VAE_STAT_PASSES) " passes", secs, status_kb("VmHWM:") / 1e6 * 1.024,
                rd_vae_decode_bytes(vae, lat, lat, band) / 1e9);
         fflush(stdout);
         g_free(latent);
@@ -217,7 +221,13 @@ static void bench_vae(const int *sides, int n_sides)
     }
     const int big = 4096 / 8;
     int band = rd_vae_band_rows_for_budget(vae, big, big, RD_HOST_DECODE_BUDGET);
-    printf("\nEstimated decode memory at 4096x4096: %.2f GB in bands of %d latent rows "
+    for (int side = 1024; side <= 4096; side *= 2) {
+        int lat = side / 8;
+        printf("Estimated decode memory at %dx%d: untiled %.2f GB\n", side, side,
+               rd_vae_decode_bytes(vae, lat, lat, 0) / 1e9);
+    }
+    printf("\nEstimated decode memory at 4096x4096 under a 2 GiB budget: %.2f GB in bands of %d "
+           "latent rows "
            "(untiled: %.2f GB), plus %.2f GB for the f32 and RGB8 image.\n",
            rd_vae_decode_bytes(vae, big, big, band) / 1e9, band,
            rd_vae_decode_bytes(vae, big, big, 0) / 1e9, 4096.0 * 4096 * 3 * 5 / 1e9);
@@ -236,7 +246,8 @@ int main(int argc, char **argv)
         else if (g_str_equal(argv[i], "vae")) {
             vae = TRUE;
             n_sides = 0;
-            while (i + 1 < argc && g_ascii_isdigit(argv[i + 1][0]) && n_sides < 8)
+            while (i + 1 < argc && g_ascii_isdigit(argv[i + 1][0]) && n_sides < 8 &&
+                   (n_sides == 0 || sides[0] > 0))
                 sides[n_sides++] = atoi(argv[++i]);
             if (n_sides == 0)
                 n_sides = 2;

@@ -136,7 +136,7 @@ char *resdit_model_paths_missing(const ResditModelPaths *p)
 
 /* ---- memory ------------------------------------------------------------------------------ */
 
-static guint64 host_available(void)
+guint64 rd_host_available(void)
 {
     g_autofree char *text = NULL;
     if (!g_file_get_contents("/proc/meminfo", &text, NULL, NULL))
@@ -166,7 +166,7 @@ gboolean resdit_estimate_memory(const ResditModel *m, const ResditJobParams *p,
                                 ResditMemoryEstimate *e, GError **error)
 {
     /* The CPU backend's memory is host memory; other backends do not report theirs yet. */
-    guint64 available = strcmp(m->be->name, "cpu") == 0 ? host_available() : 0;
+    guint64 available = strcmp(m->be->name, "cpu") == 0 ? rd_host_available() : 0;
     return rd_estimate_memory_within(m, p, available, e, error);
 }
 
@@ -181,7 +181,7 @@ gboolean rd_estimate_memory_within(const ResditModel *m, const ResditJobParams *
     const int t5 = p->t5_len > 0 ? p->t5_len : m->default_t5_len;
     guint64 latent = (guint64)16 * lh * lw * sizeof(float) * 6; /* x, v, x0, previews */
     guint64 flux = transformer_bytes(fc, t5, (int64_t)(lh / 2) * (lw / 2)) + latent;
-    int band = rd_vae_band_rows_for_budget(m->vae, lh, lw, RD_HOST_DECODE_BUDGET);
+    int band = rd_vae_band_rows_for_budget(m->vae, lh, lw, rd_decode_budget(m));
     guint64 vae = rd_vae_decode_bytes(m->vae, lh, lw, band) +
                   (guint64)p->width * p->height * 3 * (sizeof(float) + 1);
     e->activations = MAX(flux, vae);

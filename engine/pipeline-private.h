@@ -8,8 +8,10 @@
 #include "vae.h"
 
 #define RD_NOISE_NAME "philox4x32-10+box-muller/v1"
-/* Memory the VAE decode may use before it switches to bands. */
+/* The least memory the VAE decode may use before it switches to bands. */
 #define RD_HOST_DECODE_BUDGET (G_GUINT64_CONSTANT(2) << 30)
+/* The VAE decode's budget on a GPU backend: FLUX 1024^2 decodes untiled, 2048^2 in bands. */
+#define RD_DEVICE_DECODE_BUDGET (G_GUINT64_CONSTANT(6) << 30)
 
 /* What the job resolved from its parameters; recorded with the image. */
 typedef struct {
@@ -47,6 +49,10 @@ struct ResditModel {
 
 RdBackend *rd_backend_for_choice(ResditBackendChoice choice, GError **error);
 guint64 rd_model_weight_bytes(const ResditModel *model);
+/* MemAvailable of /proc/meminfo in bytes (0 when unknown). */
+guint64 rd_host_available(void);
+/* Memory the VAE decode may use before it switches to bands. */
+guint64 rd_decode_budget(const ResditModel *model);
 /* resdit_estimate_memory against a given number of available bytes (0 = unknown: no check). */
 gboolean rd_estimate_memory_within(const ResditModel *model, const ResditJobParams *params,
                                    guint64 available, ResditMemoryEstimate *estimate,

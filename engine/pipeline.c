@@ -228,15 +228,20 @@ static guint8 *to_rgb8(const float *rgb, size_t n)
     return out;
 }
 
-static guint64 decode_budget(const ResditModel *model)
+/* Memory the VAE may use before it decodes in bands: a quarter of the free host memory on the
+ * CPU backend, at least RD_HOST_DECODE_BUDGET; RD_DEVICE_DECODE_BUDGET on other backends (they
+ * do not report their free memory yet). */
+guint64 rd_decode_budget(const ResditModel *model)
 {
-    return RD_HOST_DECODE_BUDGET;
+    if (strcmp(model->be->name, "cpu") != 0)
+        return RD_DEVICE_DECODE_BUDGET;
+    return MAX(RD_HOST_DECODE_BUDGET, rd_host_available() / 4);
 }
 
 static gboolean decode(Job *job, const float *latent, ResditImage *image, GError **error)
 {
     RdVae *vae = job->model->vae;
-    int band = rd_vae_band_rows_for_budget(vae, job->lh, job->lw, decode_budget(job->model));
+    int band = rd_vae_band_rows_for_budget(vae, job->lh, job->lw, rd_decode_budget(job->model));
     size_t n = (size_t)image->width * image->height * 3;
     float *rgb = g_try_new(float, n);
     if (!rgb) {

@@ -107,7 +107,8 @@ typedef struct {
     gboolean inspect_branches; /* in fused steps also preview global- and local-only predictions */
     int preview_every;      /* emit a preview every N steps; 0 = none */
     int preview_max_side;   /* longer side of preview images in pixels (e.g. 512) */
-    ResditBackendChoice backend;
+    ResditBackendChoice backend; /* for front ends opening the model (resdit_model_open): a job
+                                  * runs on the backend its model was opened on */
 } ResditJobParams;
 
 /* Defaults: 1024 x 1024, 35 steps, guidance 3.5, random seed, schedule on with G = L = -1,
