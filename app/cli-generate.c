@@ -20,7 +20,7 @@
 #define EXIT_CANCELLED 130
 
 typedef struct {
-    char *prompt, *output, *preview_dir, *aspect, *size, *shift, *seed;
+    char *prompt, *output, *preview_dir, *aspect, *size, *shift, *seed, *params_from;
     int width, height, steps, global_steps, local_steps, t5_len, preview_every, preview_size;
     double guidance;
     gboolean no_schedule, inspect, json, quiet;
@@ -309,32 +309,78 @@ static gboolean resolve_seed(const char *text, ResditJobParams *p, GError **erro
     return TRUE;
 }
 
-/* Job parameters: the model's defaults, then every flag the user gave. */
+/* The ResDiT method: from the flags, except that a flag left at its default keeps the value
+ * already in p (the model's default, or the record of --params-from). */
+static gboolean apply_method(CliMethodOptions *o, ResditJobParams *p, GError **error)
+{
+    CliMethodOptions d;
+    cli_method_options_init(&d);
+    ResditMethodParams from_flags;
+    if (o->base_area == 0)
+        o->base_area = p->method.base_area;
+    if (o->patch == 0)
+        o->patch = p->method.patch;
+    if (!cli_method_params(o, &from_flags, error))
+        return FALSE;
+    ResditMethodParams *m = &p->method;
+    m->base_area = from_flags.base_area;
+    m->patch = from_flags.patch;
+    if (o->base_grid) {
+        m->base_rows = from_flags.base_rows;
+        m->base_cols = from_flags.base_cols;
+    }
+    if (o->sigma != d.sigma)
+        m->sigma = o->sigma;
+    if (o->cutoff != d.cutoff)
+        m->cutoff = o->cutoff;
+    m->no_pes |= o->no_pes;
+    m->no_pipe |= o->no_pipe;
+    m->no_psf |= o->no_psf;
+    m->no_overlap |= o->no_overlap;
+    m->uniform_weights |= o->uniform_weights;
+    return TRUE;
+}
+
+static gboolean apply_record(const char *png, ResditJobParams *p, GError **error)
+{
+    g_autofree char *json = resdit_png_read_parameters(png, error);
+    return json && resdit_job_params_from_json(p, json, error);
+}
+
+/* Job parameters: the model's defaults, then --params-from, then every flag the user gave. */
 static gboolean build_params(GenerateOptions *o, ResditModel *model, ResditJobParams *p,
                              GError **error)
 {
     resdit_job_params_init(p);
     resdit_model_job_defaults(model, p);
-    g_free(p->prompt);
-    p->prompt = g_strdup(o->prompt ? o->prompt : "");
+    if (o->params_from && !apply_record(o->params_from, p, error))
+        return FALSE;
+    if (o->prompt || !o->params_from) {
+        g_free(p->prompt);
+        p->prompt = g_strdup(o->prompt ? o->prompt : "");
+    }
     if (o->steps)
         p->steps = o->steps;
     if (!isnan(o->guidance))
         p->guidance = o->guidance;
-    p->global_steps = o->global_steps;
-    p->local_steps = o->local_steps;
-    p->t5_len = o->t5_len;
+    if (o->steps && o->params_from && o->global_steps < 0 && o->local_steps < 0)
+        p->global_steps = p->local_steps = -1; /* other steps: the scaled defaults again */
+    if (o->global_steps >= 0)
+        p->global_steps = o->global_steps;
+    if (o->local_steps >= 0)
+        p->local_steps = o->local_steps;
+    if (o->t5_len)
+        p->t5_len = o->t5_len;
     p->inspect_branches = o->inspect;
     p->preview_every = o->preview_dir ? MAX(1, o->preview_every) : 0;
     p->preview_max_side = o->preview_size;
-    /* --mode fixes every step's mode; otherwise the ResDiT schedule (unless --no-schedule). */
-    if (o->method.base_area == 0) /* not given: the model's own (the self-test model's is tiny) */
-        o->method.base_area = p->method.base_area;
-    if (o->method.patch == 0)
-        o->method.patch = p->method.patch;
-    if (!cli_method_params(&o->method, &p->method, error))
+    if (!apply_method(&o->method, p, error))
         return FALSE;
-    p->schedule = !o->no_schedule && !o->method.mode;
+    /* --mode fixes every step's mode; otherwise the ResDiT schedule (unless --no-schedule). */
+    if (o->no_schedule || o->method.mode)
+        p->schedule = FALSE;
+    if (o->no_schedule)
+        p->fixed_mode = RESDIT_MODE_DIRECT;
     if (o->method.mode && !resdit_mode_from_name(o->method.mode, &p->fixed_mode)) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
                     "--mode '%s': expected direct, global, local or fused", o->method.mode);
@@ -347,7 +393,7 @@ static gboolean build_params(GenerateOptions *o, ResditModel *model, ResditJobPa
         return FALSE;
     }
     return resolve_size(o, p, error) && resolve_shift(o->shift, p, error) &&
-           resolve_seed(o->seed, p, error);
+           (!o->seed && o->params_from ? TRUE : resolve_seed(o->seed, p, error));
 }
 
 static GOptionContext *make_context(GenerateOptions *o)
@@ -364,6 +410,8 @@ static GOptionContext *make_context(GenerateOptions *o)
         {"steps", 's', 0, G_OPTION_ARG_INT, &o->steps, "sampling steps (dev 35, schnell 4)", "N"},
         {"guidance", 'g', 0, G_OPTION_ARG_DOUBLE, &o->guidance, "distilled guidance (3.5)", "G"},
         {"seed", 0, 0, G_OPTION_ARG_STRING, &o->seed, "seed (default: random; recorded)", "N"},
+        {"params-from", 0, 0, G_OPTION_ARG_FILENAME, &o->params_from,
+         "start from the parameters recorded in a PNG made by resdit (flags override)", "PNG"},
         {"global-steps", 0, 0, G_OPTION_ARG_INT, &o->global_steps,
          "first steps global-only (default steps * 10 / 35)", "G"},
         {"local-steps", 0, 0, G_OPTION_ARG_INT, &o->local_steps,
@@ -501,7 +549,7 @@ int cli_generate(int argc, char **argv)
     GenerateOptions o = {.global_steps = -1, .local_steps = -1, .preview_every = 1,
                          .preview_size = 512, .guidance = NAN};
     cli_method_options_init(&o.method);
-    o.method.base_area = o.method.patch = 0; /* 0 = the model's default */
+    o.method.base_area = o.method.patch = 0; /* 0 = the model's default (or the record's) */
     cli_model_options_init(&o.model);
     GOptionContext *ctx = make_context(&o);
     GError *error = NULL;
@@ -523,6 +571,7 @@ int cli_generate(int argc, char **argv)
     g_free(o.size);
     g_free(o.shift);
     g_free(o.seed);
+    g_free(o.params_from);
     g_free(o.method.mode);
     g_free(o.method.base_grid);
     return rc;

@@ -184,3 +184,94 @@ char *rd_job_parameters_json(const ResditJobParams *p, const RdJobResolved *r)
     json_generator_set_root(gen, root);
     return json_generator_to_data(gen, NULL);
 }
+
+/* ---- reading a record back --------------------------------------------------------------- */
+
+static gboolean bad_record(GError **error, const char *what)
+{
+    g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_FORMAT, "The parameter record is invalid: %s",
+                what);
+    return FALSE;
+}
+
+static void read_int(JsonObject *o, const char *name, int *out)
+{
+    if (json_object_has_member(o, name))
+        *out = (int)json_object_get_int_member(o, name);
+}
+
+static void read_double(JsonObject *o, const char *name, double *out)
+{
+    if (json_object_has_member(o, name))
+        *out = json_object_get_double_member(o, name);
+}
+
+static void read_bool(JsonObject *o, const char *name, gboolean *out)
+{
+    if (json_object_has_member(o, name))
+        *out = json_object_get_boolean_member(o, name);
+}
+
+static void read_method(JsonObject *m, ResditMethodParams *p)
+{
+    read_int(m, "base_rows", &p->base_rows);
+    read_int(m, "base_cols", &p->base_cols);
+    read_int(m, "base_area", &p->base_area);
+    read_int(m, "patch", &p->patch);
+    read_double(m, "sigma", &p->sigma);
+    read_double(m, "cutoff", &p->cutoff);
+    read_bool(m, "no_pes", &p->no_pes);
+    read_bool(m, "no_pipe", &p->no_pipe);
+    read_bool(m, "no_psf", &p->no_psf);
+    read_bool(m, "no_overlap", &p->no_overlap);
+    read_bool(m, "uniform_weights", &p->uniform_weights);
+}
+
+gboolean resdit_job_params_from_json(ResditJobParams *p, const char *json, GError **error)
+{
+    g_autoptr(JsonParser) parser = json_parser_new();
+    if (!json_parser_load_from_data(parser, json, -1, NULL))
+        return bad_record(error, "not JSON");
+    JsonNode *root = json_parser_get_root(parser);
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+        return bad_record(error, "not a JSON object");
+    JsonObject *o = json_node_get_object(root);
+    if (g_strcmp0(json_object_get_string_member_with_default(o, "generator", ""), "resdit") != 0)
+        return bad_record(error, "not written by resdit");
+    if (json_object_has_member(o, "prompt")) {
+        g_free(p->prompt);
+        p->prompt = g_strdup(json_object_get_string_member(o, "prompt"));
+    }
+    read_int(o, "width", &p->width);
+    read_int(o, "height", &p->height);
+    read_int(o, "steps", &p->steps);
+    read_double(o, "guidance", &p->guidance);
+    const char *seed = json_object_get_string_member_with_default(o, "seed_string", NULL);
+    if (seed) {
+        p->seed = g_ascii_strtoull(seed, NULL, 10);
+        p->random_seed = FALSE;
+    } else if (json_object_has_member(o, "seed")) {
+        p->seed = (guint64)json_object_get_int_member(o, "seed");
+        p->random_seed = FALSE;
+    }
+    read_bool(o, "schedule", &p->schedule);
+    const char *mode = json_object_get_string_member_with_default(o, "fixed_mode", NULL);
+    if (mode && !resdit_mode_from_name(mode, &p->fixed_mode))
+        return bad_record(error, "unknown fixed_mode");
+    /* The resolved G and L reproduce the schedule whatever the defaults become. */
+    read_int(o, "global_steps", &p->global_steps);
+    read_int(o, "local_steps", &p->local_steps);
+    const char *shift = json_object_get_string_member_with_default(o, "shift_mode", NULL);
+    if (shift && !resdit_shift_mode_from_name(shift, &p->shift_mode))
+        return bad_record(error, "unknown shift_mode");
+    if (p->shift_mode == RESDIT_SHIFT_FIXED)
+        read_double(o, "mu", &p->mu);
+    read_int(o, "t5_len", &p->t5_len);
+    if (json_object_has_member(o, "method")) {
+        JsonNode *m = json_object_get_member(o, "method");
+        if (!JSON_NODE_HOLDS_OBJECT(m))
+            return bad_record(error, "method is not an object");
+        read_method(json_node_get_object(m), &p->method);
+    }
+    return TRUE;
+}

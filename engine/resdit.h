@@ -210,6 +210,13 @@ ResditImage *resdit_generate(ResditModel *model, const ResditJobParams *params,
                              const ResditCallbacks *callbacks, GCancellable *cancellable,
                              GError **error);
 void resdit_image_free(ResditImage *image);
+/* Reads the JSON record ("resdit" chunk) of a PNG this engine wrote; NULL with
+ * RESDIT_ERROR_FORMAT when the file has none. */
+char *resdit_png_read_parameters(const char *path, GError **error);
+/* Fills params from such a record (the seed used becomes a fixed seed; fields the record does
+ * not have keep their values), so that the job makes the same image again. */
+gboolean resdit_job_params_from_json(ResditJobParams *params, const char *json, GError **error);
+
 /* Writes an RGB8 image (a preview frame) as a PNG, atomically. */
 gboolean resdit_save_rgb_png(const char *path, int width, int height, const guint8 *rgb,
                              GError **error);

@@ -29,3 +29,19 @@ gboolean resdit_save_rgb_png(const char *path, int width, int height, const guin
 {
     return rd_png_write_rgb8(path, width, height, rgb, NULL, 0, error);
 }
+
+char *resdit_png_read_parameters(const char *path, GError **error)
+{
+    int w, h;
+    GHashTable *texts = NULL;
+    guint8 *rgb = rd_png_read_rgb8(path, &w, &h, &texts, error);
+    if (!rgb)
+        return NULL;
+    g_free(rgb);
+    char *json = g_strdup(g_hash_table_lookup(texts, "resdit"));
+    g_hash_table_unref(texts);
+    if (!json)
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_FORMAT,
+                    "%s has no resdit parameter record (was it made by resdit?)", path);
+    return json;
+}

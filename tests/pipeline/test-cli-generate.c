@@ -97,6 +97,28 @@ static void test_same_seed_same_file(void)
     g_free(db);
     result_clear(&ra);
     result_clear(&rb);
+
+    /* A random seed, then --params-from that PNG: the same file again. */
+    g_autofree char *c = g_build_filename(dir, "c.png", NULL);
+    g_autofree char *d = g_build_filename(dir, "d.png", NULL);
+    const char *args_c[] = {"generate", "--selftest", "-p", "a fox", "--width", "128", "--height",
+                            "192", "--steps", "3", "--no-psf", "--shift", "0.7", "-q", "-o", c,
+                            NULL};
+    const char *args_d[] = {"generate", "--selftest", "--params-from", c, "-q", "-o", d, NULL};
+    Result rc = run(args_c), rd = run(args_d);
+    g_assert_cmpint(rc.status, ==, 0);
+    g_assert_cmpint(rd.status, ==, 0);
+    gchar *dc, *dd;
+    gsize lc, ld;
+    g_assert_true(g_file_get_contents(c, &dc, &lc, NULL));
+    g_assert_true(g_file_get_contents(d, &dd, &ld, NULL));
+    g_assert_cmpuint(lc, ==, ld);
+    g_assert_true(memcmp(dc, dd, lc) == 0);
+    g_assert_nonnull(memmem(dc, lc, "ResDiT ablation: no_psf", 23));
+    g_free(dc);
+    g_free(dd);
+    result_clear(&rc);
+    result_clear(&rd);
     remove_tree(dir);
 }
 

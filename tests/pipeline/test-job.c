@@ -203,6 +203,59 @@ static void test_same_seed_same_png(void)
     resdit_model_free(m);
 }
 
+/* The JSON record of an image is enough to make it again: a random seed, ablations, a fixed
+ * mode and a fixed shift all come back. */
+static void test_record_reproduces(void)
+{
+    ResditModel *m = open_selftest();
+    ResditJobParams p;
+    small_params(m, &p);
+    p.random_seed = TRUE;
+    p.steps = 4;
+    p.method.no_psf = TRUE;
+    p.method.cutoff = 0.35;
+    p.shift_mode = RESDIT_SHIFT_FIXED;
+    p.mu = 0.8;
+    p.global_steps = 2;
+    Embeddings e;
+    RdConditioning cond = conditioning(&e);
+    g_autoptr(GError) error = NULL;
+    ResditImage *first = rd_pipeline_run(m, &p, &cond, NULL, NULL, NULL, &error);
+    g_assert_no_error(error);
+    g_autofree char *dir = g_dir_make_tmp("resdit-record-XXXXXX", &error);
+    g_autofree char *path = g_build_filename(dir, "first.png", NULL);
+    g_assert_true(resdit_image_save_png(first, path, &error));
+    g_autofree char *json = resdit_png_read_parameters(path, &error);
+    g_assert_no_error(error);
+
+    ResditJobParams q;
+    resdit_job_params_init(&q);
+    g_assert_true(resdit_job_params_from_json(&q, json, &error));
+    g_assert_no_error(error);
+    g_assert_false(q.random_seed);
+    g_assert_cmpuint(q.seed, ==, first->seed);
+    g_assert_cmpstr(q.prompt, ==, p.prompt);
+    g_assert_true(q.method.no_psf);
+    g_assert_cmpint(q.shift_mode, ==, RESDIT_SHIFT_FIXED);
+    ResditImage *again = rd_pipeline_run(m, &q, &cond, NULL, NULL, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_true(memcmp(again->rgb, first->rgb, (size_t)first->width * first->height * 3) == 0);
+    g_assert_cmpstr(again->parameters_json, ==, first->parameters_json);
+
+    g_assert_false(resdit_job_params_from_json(&q, "{\"generator\":\"other\"}", &error));
+    g_assert_error(error, RESDIT_ERROR, RESDIT_ERROR_FORMAT);
+    g_clear_error(&error);
+    g_assert_false(resdit_job_params_from_json(&q, "[1,", &error));
+    g_assert_error(error, RESDIT_ERROR, RESDIT_ERROR_FORMAT);
+    g_unlink(path);
+    g_rmdir(dir);
+    resdit_image_free(first);
+    resdit_image_free(again);
+    resdit_job_params_clear(&p);
+    resdit_job_params_clear(&q);
+    resdit_model_free(m);
+}
+
 static void test_cancel_mid_run(void)
 {
     ResditModel *m = open_selftest();
@@ -308,6 +361,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/job/schedule-and-previews", test_schedule_and_previews);
     g_test_add_func("/job/same-seed-same-png", test_same_seed_same_png);
+    g_test_add_func("/job/record-reproduces", test_record_reproduces);
     g_test_add_func("/job/cancel-mid-run", test_cancel_mid_run);
     g_test_add_func("/job/bad-inputs", test_bad_inputs);
     g_test_add_func("/job/selftest-generate", test_selftest_generate);
