@@ -1,0 +1,106 @@
+/* Helpers for the ui suite. */
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <locale.h>
+
+#include "ui-test-util.h"
+
+static RsApplication *test_app;
+
+void ui_test_init(int *argc, char ***argv)
+{
+    setlocale(LC_ALL, "");
+    const char *localedir = g_getenv("RS_TEST_LOCALEDIR");
+    bindtextdomain(GETTEXT_PACKAGE, localedir != NULL ? localedir : LOCALEDIR);
+    bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
+    textdomain(GETTEXT_PACKAGE);
+    g_test_init(argc, argv, NULL);
+}
+
+RsApplication *ui_test_application(void)
+{
+    if (test_app == NULL) {
+        GError *error = NULL;
+        test_app = rs_application_new(G_APPLICATION_NON_UNIQUE);
+        g_application_register(G_APPLICATION(test_app), NULL, &error);
+        g_assert_no_error(error);
+    }
+    return test_app;
+}
+
+static gboolean timed_out(gpointer data)
+{
+    *(gboolean *)data = TRUE;
+    return G_SOURCE_REMOVE;
+}
+
+gboolean ui_test_wait_until(gboolean (*condition)(gpointer data), gpointer data, guint timeout_ms)
+{
+    gboolean expired = FALSE;
+    guint source = g_timeout_add(timeout_ms, timed_out, &expired);
+    while (!expired && !condition(data))
+        g_main_context_iteration(NULL, TRUE);
+    if (!expired)
+        g_source_remove(source);
+    return condition(data);
+}
+
+static gboolean never(gpointer data)
+{
+    return FALSE;
+}
+
+void ui_test_spin(guint ms)
+{
+    ui_test_wait_until(never, NULL, ms);
+}
+
+GdkTexture *ui_test_render(GtkWidget *widget)
+{
+    int width = gtk_widget_get_width(widget);
+    int height = gtk_widget_get_height(widget);
+    g_assert_cmpint(width, >, 0);
+    g_assert_cmpint(height, >, 0);
+
+    GdkPaintable *paintable = gtk_widget_paintable_new(widget);
+    GtkSnapshot *snapshot = gtk_snapshot_new();
+    gdk_paintable_snapshot(paintable, snapshot, width, height);
+    GskRenderNode *node = gtk_snapshot_free_to_node(snapshot);
+    g_assert_nonnull(node);
+
+    GskRenderer *renderer = gtk_native_get_renderer(gtk_widget_get_native(widget));
+    GdkTexture *texture =
+        gsk_renderer_render_texture(renderer, node, &GRAPHENE_RECT_INIT(0, 0, width, height));
+    gsk_render_node_unref(node);
+    g_object_unref(paintable);
+    return texture;
+}
+
+char *ui_test_screenshot(GtkWidget *widget, const char *name)
+{
+    const char *dir = g_getenv("RS_SCREENSHOT_DIR");
+    g_assert_nonnull(dir);
+    g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
+
+    char *file = g_strconcat(name, ".png", NULL);
+    char *path = g_build_filename(dir, file, NULL);
+    g_free(file);
+    GdkTexture *texture = ui_test_render(widget);
+    g_assert_true(gdk_texture_save_to_png(texture, path));
+    g_object_unref(texture);
+    g_test_message("screenshot: %s", path);
+    return path;
+}
+
+guint32 ui_test_pixel(GdkTexture *texture, int x, int y)
+{
+    int width = gdk_texture_get_width(texture);
+    int height = gdk_texture_get_height(texture);
+    g_assert_true(x >= 0 && x < width && y >= 0 && y < height);
+    guint32 *pixels = g_new(guint32, (gsize)width * height);
+    gdk_texture_download(texture, (guchar *)pixels, (gsize)width * 4);
+    guint32 pixel = pixels[(gsize)y * width + x];
+    g_free(pixels);
+    return pixel;
+}

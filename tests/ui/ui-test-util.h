@@ -1,0 +1,31 @@
+/* Helpers for the ui suite: the application under test, waiting, screenshots. */
+#pragma once
+
+#include <adwaita.h>
+
+#include "rs-application.h"
+
+G_BEGIN_DECLS
+
+/* Initialises gettext for the build tree's translations and GTest; call first in main(). */
+void ui_test_init(int *argc, char ***argv);
+
+/* A registered (started-up) application that is not running a main loop. */
+RsApplication *ui_test_application(void);
+
+/* Spins the main context until condition(data) is TRUE or timeout_ms passes; returns the result. */
+gboolean ui_test_wait_until(gboolean (*condition)(gpointer data), gpointer data, guint timeout_ms);
+
+/* Spins the main context for about ms milliseconds. */
+void ui_test_spin(guint ms);
+
+/* Renders widget with its window's renderer and returns the texture. */
+GdkTexture *ui_test_render(GtkWidget *widget);
+
+/* Saves widget as NAME.png in $RS_SCREENSHOT_DIR and returns the path. */
+char *ui_test_screenshot(GtkWidget *widget, const char *name);
+
+/* Reads one pixel of a texture as 0xAARRGGBB (premultiplied, as GdkTexture downloads it). */
+guint32 ui_test_pixel(GdkTexture *texture, int x, int y);
+
+G_END_DECLS
