@@ -4,6 +4,7 @@
 #include <glib/gi18n.h>
 
 #include "rs-application.h"
+#include "rs-preferences-window.h"
 #include "rs-window.h"
 
 struct _RsApplication {
@@ -38,6 +39,12 @@ static void show_about(GSimpleAction *action, GVariant *param, gpointer user_dat
     gtk_window_present(GTK_WINDOW(about));
 }
 
+static void show_preferences(GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+    GtkWindow *parent = gtk_application_get_active_window(GTK_APPLICATION(user_data));
+    gtk_window_present(GTK_WINDOW(rs_preferences_window_new(parent)));
+}
+
 static void quit(GSimpleAction *action, GVariant *param, gpointer user_data)
 {
     GtkApplication *app = GTK_APPLICATION(user_data);
@@ -51,6 +58,7 @@ static void quit(GSimpleAction *action, GVariant *param, gpointer user_data)
 
 static const GActionEntry app_actions[] = {
     {.name = "about", .activate = show_about},
+    {.name = "preferences", .activate = show_preferences},
     {.name = "quit", .activate = quit},
 };
 

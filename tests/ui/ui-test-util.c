@@ -58,6 +58,8 @@ void ui_test_spin(guint ms)
 
 GdkTexture *ui_test_render(GtkWidget *widget)
 {
+    /* The widget paintable shows the widget's last drawn frame: let a pending redraw happen. */
+    gtk_test_widget_wait_for_draw(widget);
     int width = gtk_widget_get_width(widget);
     int height = gtk_widget_get_height(widget);
     g_assert_cmpint(width, >, 0);
@@ -103,4 +105,53 @@ guint32 ui_test_pixel(GdkTexture *texture, int x, int y)
     guint32 pixel = pixels[(gsize)y * width + x];
     g_free(pixels);
     return pixel;
+}
+
+GdkTexture *ui_test_gradient_texture(int width, int height)
+{
+    gsize stride = (gsize)width * 4;
+    guint8 *pixels = g_malloc(stride * height);
+    for (int y = 0; y < height; y++) {
+        for (int x = 0; x < width; x++) {
+            guint8 *p = pixels + y * stride + (gsize)x * 4;
+            p[0] = 128;                         /* B */
+            p[1] = (guint8)(255 * y / MAX(height - 1, 1)); /* G */
+            p[2] = (guint8)(255 * x / MAX(width - 1, 1));  /* R */
+            p[3] = 255;
+        }
+    }
+    GBytes *bytes = g_bytes_new_take(pixels, stride * height);
+    GdkTexture *texture = gdk_memory_texture_new(width, height, GDK_MEMORY_B8G8R8A8_PREMULTIPLIED,
+                                                 bytes, stride);
+    g_bytes_unref(bytes);
+    return texture;
+}
+
+static gboolean is_mapped(gpointer data)
+{
+    return gtk_widget_get_mapped(GTK_WIDGET(data));
+}
+
+GtkWindow *ui_test_present(GtkWindow *window)
+{
+    gtk_window_present(window);
+    g_assert_true(ui_test_wait_until(is_mapped, window, 5000));
+    gtk_test_widget_wait_for_draw(GTK_WIDGET(window));
+    return window;
+}
+
+gpointer ui_test_child(gpointer widget, GType type, const char *name)
+{
+    GObject *child = gtk_widget_get_template_child(GTK_WIDGET(widget), type, name);
+    g_assert_nonnull(child);
+    return child;
+}
+
+void ui_test_assert_rgb(guint32 a, guint32 rgb, int tolerance)
+{
+    for (int shift = 0; shift <= 16; shift += 8) {
+        int got = (a >> shift) & 0xff, want = (rgb >> shift) & 0xff;
+        if (ABS(got - want) > tolerance)
+            g_error("colour #%06x is not #%06x (+-%d)", a & 0xffffff, rgb, tolerance);
+    }
 }

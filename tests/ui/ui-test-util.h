@@ -28,4 +28,16 @@ char *ui_test_screenshot(GtkWidget *widget, const char *name);
 /* Reads one pixel of a texture as 0xAARRGGBB (premultiplied, as GdkTexture downloads it). */
 guint32 ui_test_pixel(GdkTexture *texture, int x, int y);
 
+/* A real test image: red grows left to right, green top to bottom, blue 128, opaque. */
+GdkTexture *ui_test_gradient_texture(int width, int height);
+
+/* A window from the test application, presented and drawn. */
+GtkWindow *ui_test_present(GtkWindow *window);
+
+/* Finds a template child of widget (declared by type) by its id. */
+gpointer ui_test_child(gpointer widget, GType type, const char *name);
+
+/* Asserts that colour a (0xAARRGGBB) is within tolerance of rgb (0xRRGGBB) per channel. */
+void ui_test_assert_rgb(guint32 a, guint32 rgb, int tolerance);
+
 G_END_DECLS
