@@ -195,8 +195,7 @@ static void on_cuda_probed(GObject *source, GAsyncResult *result, gpointer user_
     char *subtitle = reason == NULL
                          ? g_strdup(_("An NVIDIA GPU is usable here; Automatic uses CUDA"))
                          /* Translators: %s says why CUDA cannot run, from the engine */
-                         : g_strdup_printf(_("CUDA is not usable here (%s); Automatic uses the processor"),
-                                           reason);
+                         : g_strdup_printf(_("%s — Automatic uses the processor"), reason);
     adw_combo_row_set_use_subtitle(self->backend_row, FALSE);
     adw_action_row_set_subtitle(ADW_ACTION_ROW(self->backend_row), subtitle);
     g_free(subtitle);

@@ -24,6 +24,7 @@ struct _RsWindow {
     Frame frames[RS_N_BRANCHES];
     RsBranch view;
     GtkFileChooserNative *folder_chooser;
+    guint zoom_label_idle;
 
     GtkLabel *model_label;
     GMenu *model_folders_section;
@@ -61,18 +62,31 @@ static void update_zoom_actions(RsWindow *self)
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.zoom-100", has_image);
 }
 
-static void update_zoom_label(RsWindow *self)
+static gboolean update_zoom_label(gpointer data)
 {
+    RsWindow *self = RS_WINDOW(data);
+    self->zoom_label_idle = 0;
     /* Translators: the zoom level, e.g. "25 %" */
     char *text = g_strdup_printf(_("%.0f %%"), rs_canvas_get_zoom(self->canvas) * 100);
     gtk_label_set_label(self->zoom_label, text);
     g_free(text);
     update_zoom_actions(self);
+    return G_SOURCE_REMOVE;
+}
+
+/* The canvas changes its zoom while it is allocated (best fit follows the window size); a label
+ * must not be resized in the middle of a layout, so the label follows right after it. */
+static void queue_zoom_label(RsWindow *self)
+{
+    if (self->zoom_label_idle == 0)
+        self->zoom_label_idle = g_idle_add_full(G_PRIORITY_HIGH_IDLE, update_zoom_label, self, NULL);
 }
 
 static void show_view(RsWindow *self)
 {
     Frame *frame = &self->frames[self->view];
+    /* Reflect the view on its toggle; the toggled handler ignores the already-shown view. */
+    gtk_toggle_button_set_active(self->view_buttons[self->view], TRUE);
     rs_canvas_set_texture(self->canvas, frame->texture);
     gtk_stack_set_visible_child_name(self->canvas_stack, frame->texture != NULL ? "canvas" : "empty");
     if (frame->texture != NULL) {
@@ -98,6 +112,13 @@ static void select_view(RsWindow *self, const char *id)
             show_view(self);
         }
     }
+}
+
+static void on_view_toggled(GtkToggleButton *button, RsWindow *self)
+{
+    for (int b = 0; b < RS_N_BRANCHES; b++)
+        if (button == self->view_buttons[b] && gtk_toggle_button_get_active(button))
+            select_view(self, branch_ids[b]);
 }
 
 void rs_window_show_frame(RsWindow *self, RsBranch branch, GdkTexture *texture, int step,
@@ -245,6 +266,7 @@ static void rs_window_dispose(GObject *object)
     if (self->folder_chooser != NULL)
         gtk_native_dialog_destroy(GTK_NATIVE_DIALOG(self->folder_chooser));
     g_clear_object(&self->folder_chooser);
+    g_clear_handle_id(&self->zoom_label_idle, g_source_remove);
     for (int b = 0; b < RS_N_BRANCHES; b++) {
         g_clear_object(&self->frames[b].texture);
         g_clear_pointer(&self->frames[b].phase, g_free);
@@ -330,11 +352,14 @@ static void rs_window_init(RsWindow *self)
     bind_window_state(self);
     setup_model_picker(self);
 
-    g_signal_connect_object(self->canvas, "notify::zoom", G_CALLBACK(update_zoom_label), self,
+    g_signal_connect_object(self->canvas, "notify::zoom", G_CALLBACK(queue_zoom_label), self,
                             G_CONNECT_SWAPPED);
     g_signal_connect_object(self->canvas, "notify::texture", G_CALLBACK(update_zoom_actions), self,
                             G_CONNECT_SWAPPED);
     update_zoom_label(self);
+    for (int b = 0; b < RS_N_BRANCHES; b++)
+        g_signal_connect(self->view_buttons[b], "toggled", G_CALLBACK(on_view_toggled), self);
+    gtk_toggle_button_set_active(self->view_buttons[RS_BRANCH_FINAL], TRUE);
     /* The generation engine is not wired in yet: Generate stays insensitive rather than pretend. */
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.generate", FALSE);
     if (DEVELOPMENT_BUILD)
