@@ -37,6 +37,10 @@ static void test_german_labels(void)
     g_assert_nonnull(label);
     g_assert_true(gtk_widget_get_mapped(label));
     g_assert_null(find_label(GTK_WIDGET(window), "No Image Yet"));
+    g_assert_nonnull(find_label(GTK_WIDGET(window), "Seitenverhältnis"));
+    g_assert_nonnull(find_label(GTK_WIDGET(window), "Ablauf der Zweige"));
+    g_assert_nonnull(find_label(GTK_WIDGET(window), "_Erzeugen"));
+    g_assert_null(find_label(GTK_WIDGET(window), "Aspect Ratio"));
     g_free(ui_test_screenshot(GTK_WIDGET(window), "main-window-de"));
 
     gtk_window_destroy(GTK_WINDOW(window));
