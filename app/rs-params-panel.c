@@ -36,6 +36,7 @@ struct _RsParamsPanel {
     RsScheduleBar *schedule_bar;
     GtkLabel *schedule_legend;
     GtkScale *cutoff_scale;
+    AdwExpanderRow *advanced_row;
     GtkSpinButton *sigma_spin;
     GtkSpinButton *patch_spin;
     GtkSpinButton *base_size_spin;
@@ -318,6 +319,7 @@ static void rs_params_panel_class_init(RsParamsPanelClass *klass)
     CHILD(schedule_bar);
     CHILD(schedule_legend);
     CHILD(cutoff_scale);
+    CHILD(advanced_row);
     CHILD(sigma_spin);
     CHILD(patch_spin);
     CHILD(base_size_spin);

@@ -87,6 +87,17 @@ static void test_schedule_bar_follows_spins(Fixture *f, gconstpointer data)
     g_assert_cmpint(job_int(f, "global-steps"), ==, 0);
     GtkLabel *legend = ui_test_child(f->panel, RS_TYPE_PARAMS_PANEL, "schedule_legend");
     g_assert_cmpstr(gtk_label_get_text(legend), ==, "■ Global 0   ■ Fused 0   ■ Local 14");
+
+    /* The whole panel content, Advanced expanded, for the screenshot folder. */
+    gtk_spin_button_set_value(spin(f, "steps_spin"), 35);
+    gtk_spin_button_set_value(spin(f, "global_steps_spin"), 10);
+    gtk_spin_button_set_value(spin(f, "local_steps_spin"), 15);
+    adw_expander_row_set_expanded(ui_test_child(f->panel, RS_TYPE_PARAMS_PANEL, "advanced_row"), TRUE);
+    ui_test_spin(400); /* the expander animates */
+    GtkWidget *content = bar;
+    while (!GTK_IS_VIEWPORT(gtk_widget_get_parent(content)))
+        content = gtk_widget_get_parent(content);
+    g_free(ui_test_screenshot(content, "params-panel-full"));
 }
 
 static void test_size_presets(Fixture *f, gconstpointer data)
