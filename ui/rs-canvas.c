@@ -1,5 +1,6 @@
 /* RsCanvas: view state is (zoom, centre in image pixels); a widget point w maps to the image point
- * centre + (w - size / 2) / zoom. */
+ * centre + (w - size / 2) / zoom. The tile pyramid of a new image is built in a worker thread
+ * (half a second for 4096^2); until it arrives the texture is drawn whole, scaled by the GPU. */
 #include "config.h"
 
 #include <math.h>
@@ -11,7 +12,8 @@ struct _RsCanvas {
     GtkWidget parent_instance;
 
     GdkTexture *texture;
-    RsImagePyramid *pyramid;
+    RsImagePyramid *pyramid; /* of texture once built; NULL while building */
+    GCancellable *building;
     double zoom;
     double center_x, center_y;
     gboolean best_fit;
@@ -31,19 +33,19 @@ static GParamSpec *props[N_PROPS];
 
 static int image_width(RsCanvas *self)
 {
-    return self->pyramid != NULL ? rs_image_pyramid_get_width(self->pyramid) : 0;
+    return self->texture != NULL ? gdk_texture_get_width(self->texture) : 0;
 }
 
 static int image_height(RsCanvas *self)
 {
-    return self->pyramid != NULL ? rs_image_pyramid_get_height(self->pyramid) : 0;
+    return self->texture != NULL ? gdk_texture_get_height(self->texture) : 0;
 }
 
 double rs_canvas_get_fit_zoom(RsCanvas *self)
 {
     int width = gtk_widget_get_width(GTK_WIDGET(self));
     int height = gtk_widget_get_height(GTK_WIDGET(self));
-    if (self->pyramid == NULL || width <= 0 || height <= 0)
+    if (self->texture == NULL || width <= 0 || height <= 0)
         return 1.0;
     double fit = MIN((double)width / image_width(self), (double)height / image_height(self));
     return MIN(fit, 1.0);
@@ -91,7 +93,7 @@ static void set_zoom(RsCanvas *self, double zoom)
 
 void rs_canvas_zoom_at(RsCanvas *self, double zoom, double x, double y)
 {
-    if (self->pyramid == NULL)
+    if (self->texture == NULL)
         return;
     zoom = CLAMP(zoom, rs_canvas_get_min_zoom(self), RS_CANVAS_MAX_ZOOM);
     double dx = x - gtk_widget_get_width(GTK_WIDGET(self)) / 2.0;
@@ -139,16 +141,63 @@ void rs_canvas_pan(RsCanvas *self, double dx, double dy)
     gtk_widget_queue_draw(GTK_WIDGET(self));
 }
 
+static void build_pyramid(GTask *task, gpointer source, gpointer texture, GCancellable *cancel)
+{
+    g_task_return_pointer(task, rs_image_pyramid_new(texture),
+                          (GDestroyNotify)rs_image_pyramid_free);
+}
+
+/* Back on the main thread: the latest texture wins, a stale or cancelled pyramid is dropped. */
+static void pyramid_built(GObject *source, GAsyncResult *result, gpointer weak_ref)
+{
+    RsCanvas *self = g_weak_ref_get(weak_ref);
+    RsImagePyramid *pyramid = g_task_propagate_pointer(G_TASK(result), NULL);
+    if (self != NULL && pyramid != NULL && g_task_get_task_data(G_TASK(result)) == self->texture) {
+        self->pyramid = pyramid;
+        pyramid = NULL;
+        g_clear_object(&self->building);
+        gtk_widget_queue_draw(GTK_WIDGET(self));
+    }
+    g_clear_pointer(&pyramid, rs_image_pyramid_free);
+    g_clear_object(&self);
+}
+
+static void free_weak_ref(gpointer weak_ref)
+{
+    g_weak_ref_clear(weak_ref);
+    g_free(weak_ref);
+}
+
+static void start_pyramid(RsCanvas *self)
+{
+    GWeakRef *weak_ref = g_new0(GWeakRef, 1);
+    g_weak_ref_init(weak_ref, self);
+    self->building = g_cancellable_new();
+    GTask *task = g_task_new(NULL, self->building, pyramid_built, weak_ref);
+    g_task_set_task_data(task, g_object_ref(self->texture), g_object_unref);
+    g_object_set_data_full(G_OBJECT(task), "weak-ref", weak_ref, free_weak_ref);
+    g_task_run_in_thread(task, build_pyramid);
+    g_object_unref(task);
+}
+
+gboolean rs_canvas_is_ready(RsCanvas *self)
+{
+    return self->texture == NULL || self->pyramid != NULL;
+}
+
 void rs_canvas_set_texture(RsCanvas *self, GdkTexture *texture)
 {
-    gboolean same_size = self->pyramid != NULL && texture != NULL &&
+    gboolean same_size = self->texture != NULL && texture != NULL &&
                          gdk_texture_get_width(texture) == image_width(self) &&
                          gdk_texture_get_height(texture) == image_height(self);
     if (!g_set_object(&self->texture, texture))
         return;
     g_clear_pointer(&self->pyramid, rs_image_pyramid_free);
+    if (self->building != NULL)
+        g_cancellable_cancel(self->building);
+    g_clear_object(&self->building);
     if (texture != NULL)
-        self->pyramid = rs_image_pyramid_new(texture);
+        start_pyramid(self);
     /* A new frame of the same image keeps the view; a new image starts at best fit. */
     if (!same_size) {
         self->center_x = image_width(self) / 2.0;
@@ -193,16 +242,24 @@ int rs_canvas_get_drawn_tiles(RsCanvas *self)
 static void rs_canvas_snapshot(GtkWidget *widget, GtkSnapshot *snapshot)
 {
     RsCanvas *self = RS_CANVAS(widget);
-    if (self->pyramid == NULL)
+    if (self->texture == NULL)
         return;
     double width = gtk_widget_get_width(widget), height = gtk_widget_get_height(widget);
     graphene_rect_t clip = GRAPHENE_RECT_INIT(0, 0, width, height);
     double x = width / 2 - self->center_x * self->zoom;
     double y = height / 2 - self->center_y * self->zoom;
-    self->drawn_level = rs_image_pyramid_level_for_zoom(self->pyramid, self->zoom);
     gtk_snapshot_push_clip(snapshot, &clip);
-    self->drawn_tiles = rs_image_pyramid_snapshot(self->pyramid, snapshot, self->drawn_level, x, y,
-                                                  self->zoom, &clip);
+    if (self->pyramid != NULL) {
+        self->drawn_level = rs_image_pyramid_level_for_zoom(self->pyramid, self->zoom);
+        self->drawn_tiles = rs_image_pyramid_snapshot(self->pyramid, snapshot, self->drawn_level,
+                                                      x, y, self->zoom, &clip);
+    } else {
+        self->drawn_level = -1;
+        self->drawn_tiles = 0;
+        gtk_snapshot_append_texture(snapshot, self->texture,
+                                    &GRAPHENE_RECT_INIT(x, y, image_width(self) * self->zoom,
+                                                        image_height(self) * self->zoom));
+    }
     gtk_snapshot_pop(snapshot);
 }
 
@@ -226,7 +283,7 @@ static gboolean on_scroll(GtkEventControllerScroll *controller, double dx, doubl
                           gpointer user_data)
 {
     RsCanvas *self = RS_CANVAS(user_data);
-    if (self->pyramid == NULL || dy == 0)
+    if (self->texture == NULL || dy == 0)
         return FALSE;
     /* A wheel notch is one zoom step; smooth scrolling (touchpads) zooms continuously. */
     double steps = gtk_event_controller_scroll_get_unit(controller) == GDK_SCROLL_UNIT_WHEEL
@@ -308,6 +365,9 @@ static void add_key(GtkWidgetClass *widget_class, guint key, const char *action)
 static void rs_canvas_dispose(GObject *object)
 {
     RsCanvas *self = RS_CANVAS(object);
+    if (self->building != NULL)
+        g_cancellable_cancel(self->building);
+    g_clear_object(&self->building);
     g_clear_object(&self->texture);
     g_clear_pointer(&self->pyramid, rs_image_pyramid_free);
     G_OBJECT_CLASS(rs_canvas_parent_class)->dispose(object);

@@ -1,5 +1,5 @@
 /* RsCanvas: shows one image, zoomed and panned like Loupe (wheel, Ctrl+wheel and pinch zoom around
- * the pointer, drag to pan, + - 0 1), drawn from a tiled mip pyramid. */
+ * the pointer, drag to pan, + - 0 1), drawn from a tiled mip pyramid built off the main thread. */
 #pragma once
 
 #include <gtk/gtk.h>
@@ -36,7 +36,11 @@ void rs_canvas_zoom_at(RsCanvas *self, double zoom, double x, double y);
 /* Moves the view by (dx, dy) widget pixels, as a drag by (-dx, -dy) would. */
 void rs_canvas_pan(RsCanvas *self, double dx, double dy);
 
-/* The pyramid level the last frame was drawn from and how many tiles it used. */
+/* Whether the tile pyramid of the current texture is built (it is built in a worker thread). */
+gboolean rs_canvas_is_ready(RsCanvas *self);
+
+/* The pyramid level the last frame was drawn from (-1: the whole texture, while the pyramid is
+ * being built) and how many tiles it used. */
 int rs_canvas_get_drawn_level(RsCanvas *self);
 int rs_canvas_get_drawn_tiles(RsCanvas *self);
 

@@ -11,6 +11,11 @@ typedef struct {
     RsCanvas *canvas;
 } Fixture;
 
+static gboolean canvas_ready(gpointer canvas)
+{
+    return rs_canvas_is_ready(canvas);
+}
+
 static void fixture_set_up(Fixture *f, gconstpointer image_size)
 {
     ui_test_application(); /* initialises GTK */
@@ -23,7 +28,10 @@ static void fixture_set_up(Fixture *f, gconstpointer image_size)
     GdkTexture *texture = ui_test_gradient_texture(side, side * 3 / 4);
     rs_canvas_set_texture(f->canvas, texture);
     g_object_unref(texture);
+    /* The pyramid arrives through the main loop, never synchronously. */
+    g_assert_false(rs_canvas_is_ready(f->canvas));
     ui_test_present(f->window);
+    g_assert_true(ui_test_wait_until(canvas_ready, f->canvas, 10000));
 }
 
 static void fixture_tear_down(Fixture *f, gconstpointer data)
@@ -151,6 +159,39 @@ static void test_draws_few_tiles(Fixture *f, gconstpointer data)
     g_free(ui_test_screenshot(GTK_WIDGET(f->window), "canvas-zoom-100"));
 }
 
+/* A new image is drawn whole while its pyramid builds, then from tiles; the view is kept for a new
+ * frame of the same size (a preview followed by the next one). */
+static void test_new_frame_keeps_view(Fixture *f, gconstpointer data)
+{
+    rs_canvas_zoom_at(f->canvas, 2.0, 100, 100);
+    double cx, cy;
+    rs_canvas_get_center(f->canvas, &cx, &cy);
+    GdkTexture *next = ui_test_gradient_texture(4096, 3072);
+    rs_canvas_set_texture(f->canvas, next);
+    g_object_unref(next);
+    g_assert_false(rs_canvas_is_ready(f->canvas));
+    GdkTexture *shot = ui_test_render(GTK_WIDGET(f->canvas));
+    g_object_unref(shot);
+    if (!rs_canvas_is_ready(f->canvas))
+        g_assert_cmpint(rs_canvas_get_drawn_level(f->canvas), ==, -1);
+    g_assert_true(ui_test_wait_until(canvas_ready, f->canvas, 10000));
+    double cx2, cy2;
+    rs_canvas_get_center(f->canvas, &cx2, &cy2);
+    g_assert_cmpfloat(rs_canvas_get_zoom(f->canvas), ==, 2.0);
+    g_assert_cmpfloat(cx2, ==, cx);
+    g_assert_cmpfloat(cy2, ==, cy);
+    shot = ui_test_render(GTK_WIDGET(f->canvas));
+    g_object_unref(shot);
+    g_assert_cmpint(rs_canvas_get_drawn_level(f->canvas), ==, 0);
+
+    /* A different size starts again at best fit. */
+    GdkTexture *other = ui_test_gradient_texture(1024, 768);
+    rs_canvas_set_texture(f->canvas, other);
+    g_object_unref(other);
+    g_assert_true(rs_canvas_get_best_fit(f->canvas));
+    g_assert_cmpfloat(rs_canvas_get_zoom(f->canvas), ==, rs_canvas_get_fit_zoom(f->canvas));
+}
+
 /* A small image is shown at 100 % by best fit: best fit never upscales. */
 static void test_best_fit_never_upscales(Fixture *f, gconstpointer data)
 {
@@ -182,6 +223,8 @@ int main(int argc, char **argv)
                fixture_tear_down);
     g_test_add("/canvas/tiles", Fixture, big, fixture_set_up, test_draws_few_tiles,
                fixture_tear_down);
+    g_test_add("/canvas/new-frame-keeps-view", Fixture, big, fixture_set_up,
+               test_new_frame_keeps_view, fixture_tear_down);
     g_test_add("/canvas/best-fit-never-upscales", Fixture, small, fixture_set_up,
                test_best_fit_never_upscales, fixture_tear_down);
     return g_test_run();
