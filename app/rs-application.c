@@ -19,20 +19,16 @@ static void show_about(GSimpleAction *action, GVariant *param, gpointer user_dat
     const char *developers[] = {"The ResDiT Studio authors", NULL};
 
     GtkWidget *about = adw_about_window_new();
-    g_object_set(about,
-                 "application-name", _("ResDiT Studio"),
-                 "application-icon", APP_ID,
-                 "developer-name", _("The ResDiT Studio authors"),
-                 "version", PACKAGE_VERSION,
-                 "comments", _("Generate 3K and 4K images with FLUX.1 and ResDiT, a training-free "
-                               "high-resolution method."),
-                 "website", "https://github.com/resdit/resdit-studio",
-                 "issue-url", "https://github.com/resdit/resdit-studio/issues",
-                 "license-type", GTK_LICENSE_GPL_3_0,
-                 "developers", developers,
+    g_object_set(about, "application-name", _("ResDiT Studio"), "application-icon", APP_ID,
+                 "developer-name", _("The ResDiT Studio authors"), "version", PACKAGE_VERSION,
+                 "comments",
+                 _("Generate 3K and 4K images with FLUX.1 and ResDiT, a training-free "
+                   "high-resolution method."),
+                 "website", "https://github.com/resdit/resdit-studio", "issue-url",
+                 "https://github.com/resdit/resdit-studio/issues", "license-type",
+                 GTK_LICENSE_GPL_3_0, "developers", developers,
                  /* Translators: your names, one per line */
-                 "translator-credits", _("translator-credits"),
-                 NULL);
+                 "translator-credits", _("translator-credits"), NULL);
     GtkWindow *parent = gtk_application_get_active_window(app);
     if (parent != NULL)
         gtk_window_set_transient_for(GTK_WINDOW(about), parent);
@@ -111,9 +107,6 @@ static void rs_application_init(RsApplication *self)
 RsApplication *rs_application_new(GApplicationFlags flags)
 {
     /* The resource path stays the same for the .Devel id, so one GResource serves both. */
-    return g_object_new(RS_TYPE_APPLICATION,
-                        "application-id", APP_ID,
-                        "flags", flags,
-                        "resource-base-path", "/io/github/resdit/Studio",
-                        NULL);
+    return g_object_new(RS_TYPE_APPLICATION, "application-id", APP_ID, "flags", flags,
+                        "resource-base-path", "/io/github/resdit/Studio", NULL);
 }

@@ -63,9 +63,10 @@ static GParamSpec *props[N_PROPS];
 
 /* Properties persisted in GSettings under their own name (width and height are derived). */
 static const char *const persisted[] = {
-    "prompt", "aspect", "size-preset", "custom-width", "custom-height", "steps", "guidance",
-    "random-seed", "seed", "global-steps", "local-steps", "cutoff", "sigma", "patch", "base-size",
-    "shift-mode", "shift-mu", "no-pes", "no-pipe", "no-psf", "no-overlap", "uniform-weights",
+    "prompt",   "aspect",      "size-preset", "custom-width",    "custom-height", "steps",
+    "guidance", "random-seed", "seed",        "global-steps",    "local-steps",   "cutoff",
+    "sigma",    "patch",       "base-size",   "shift-mode",      "shift-mu",      "no-pes",
+    "no-pipe",  "no-psf",      "no-overlap",  "uniform-weights",
 };
 
 static void update_size(RsJobSettings *self)
@@ -124,9 +125,17 @@ static void rs_job_settings_set_property(GObject *object, guint id, const GValue
 {
     RsJobSettings *self = RS_JOB_SETTINGS(object);
     switch (id) {
-    case PROP_PROMPT: set_string(&self->prompt, value); break;
-    case PROP_ASPECT: set_string(&self->aspect, value); update_size(self); break;
-    case PROP_SIZE_PRESET: set_string(&self->size_preset, value); update_size(self); break;
+    case PROP_PROMPT:
+        set_string(&self->prompt, value);
+        break;
+    case PROP_ASPECT:
+        set_string(&self->aspect, value);
+        update_size(self);
+        break;
+    case PROP_SIZE_PRESET:
+        set_string(&self->size_preset, value);
+        update_size(self);
+        break;
     case PROP_CUSTOM_WIDTH:
         self->custom_width = rs_size_snap(g_value_get_int(value));
         update_size(self);
@@ -144,22 +153,54 @@ static void rs_job_settings_set_property(GObject *object, guint id, const GValue
     case PROP_LOCAL_STEPS:
         set_schedule(self, self->steps, self->global_steps, g_value_get_int(value), id);
         return;
-    case PROP_GUIDANCE: self->guidance = g_value_get_double(value); break;
-    case PROP_RANDOM_SEED: self->random_seed = g_value_get_boolean(value); break;
-    case PROP_SEED: self->seed = g_value_get_uint(value); break;
-    case PROP_CUTOFF: self->cutoff = g_value_get_double(value); break;
-    case PROP_SIGMA: self->sigma = g_value_get_double(value); break;
-    case PROP_PATCH: self->patch = g_value_get_int(value); break;
-    case PROP_BASE_SIZE: self->base_size = g_value_get_int(value); break;
-    case PROP_SHIFT_MODE: set_string(&self->shift_mode, value); break;
-    case PROP_SHIFT_MU: self->shift_mu = g_value_get_double(value); break;
-    case PROP_NO_PES: self->no_pes = g_value_get_boolean(value); break;
-    case PROP_NO_PIPE: self->no_pipe = g_value_get_boolean(value); break;
-    case PROP_NO_PSF: self->no_psf = g_value_get_boolean(value); break;
-    case PROP_NO_OVERLAP: self->no_overlap = g_value_get_boolean(value); break;
-    case PROP_UNIFORM_WEIGHTS: self->uniform_weights = g_value_get_boolean(value); break;
-    case PROP_INSPECT_BRANCHES: self->inspect_branches = g_value_get_boolean(value); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec); return;
+    case PROP_GUIDANCE:
+        self->guidance = g_value_get_double(value);
+        break;
+    case PROP_RANDOM_SEED:
+        self->random_seed = g_value_get_boolean(value);
+        break;
+    case PROP_SEED:
+        self->seed = g_value_get_uint(value);
+        break;
+    case PROP_CUTOFF:
+        self->cutoff = g_value_get_double(value);
+        break;
+    case PROP_SIGMA:
+        self->sigma = g_value_get_double(value);
+        break;
+    case PROP_PATCH:
+        self->patch = g_value_get_int(value);
+        break;
+    case PROP_BASE_SIZE:
+        self->base_size = g_value_get_int(value);
+        break;
+    case PROP_SHIFT_MODE:
+        set_string(&self->shift_mode, value);
+        break;
+    case PROP_SHIFT_MU:
+        self->shift_mu = g_value_get_double(value);
+        break;
+    case PROP_NO_PES:
+        self->no_pes = g_value_get_boolean(value);
+        break;
+    case PROP_NO_PIPE:
+        self->no_pipe = g_value_get_boolean(value);
+        break;
+    case PROP_NO_PSF:
+        self->no_psf = g_value_get_boolean(value);
+        break;
+    case PROP_NO_OVERLAP:
+        self->no_overlap = g_value_get_boolean(value);
+        break;
+    case PROP_UNIFORM_WEIGHTS:
+        self->uniform_weights = g_value_get_boolean(value);
+        break;
+    case PROP_INSPECT_BRANCHES:
+        self->inspect_branches = g_value_get_boolean(value);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+        return;
     }
 }
 
@@ -168,32 +209,84 @@ static void rs_job_settings_get_property(GObject *object, guint id, GValue *valu
 {
     RsJobSettings *self = RS_JOB_SETTINGS(object);
     switch (id) {
-    case PROP_PROMPT: g_value_set_string(value, self->prompt); break;
-    case PROP_ASPECT: g_value_set_string(value, self->aspect); break;
-    case PROP_SIZE_PRESET: g_value_set_string(value, self->size_preset); break;
-    case PROP_CUSTOM_WIDTH: g_value_set_int(value, self->custom_width); break;
-    case PROP_CUSTOM_HEIGHT: g_value_set_int(value, self->custom_height); break;
-    case PROP_WIDTH: g_value_set_int(value, self->width); break;
-    case PROP_HEIGHT: g_value_set_int(value, self->height); break;
-    case PROP_STEPS: g_value_set_int(value, self->steps); break;
-    case PROP_GUIDANCE: g_value_set_double(value, self->guidance); break;
-    case PROP_RANDOM_SEED: g_value_set_boolean(value, self->random_seed); break;
-    case PROP_SEED: g_value_set_uint(value, self->seed); break;
-    case PROP_GLOBAL_STEPS: g_value_set_int(value, self->global_steps); break;
-    case PROP_LOCAL_STEPS: g_value_set_int(value, self->local_steps); break;
-    case PROP_CUTOFF: g_value_set_double(value, self->cutoff); break;
-    case PROP_SIGMA: g_value_set_double(value, self->sigma); break;
-    case PROP_PATCH: g_value_set_int(value, self->patch); break;
-    case PROP_BASE_SIZE: g_value_set_int(value, self->base_size); break;
-    case PROP_SHIFT_MODE: g_value_set_string(value, self->shift_mode); break;
-    case PROP_SHIFT_MU: g_value_set_double(value, self->shift_mu); break;
-    case PROP_NO_PES: g_value_set_boolean(value, self->no_pes); break;
-    case PROP_NO_PIPE: g_value_set_boolean(value, self->no_pipe); break;
-    case PROP_NO_PSF: g_value_set_boolean(value, self->no_psf); break;
-    case PROP_NO_OVERLAP: g_value_set_boolean(value, self->no_overlap); break;
-    case PROP_UNIFORM_WEIGHTS: g_value_set_boolean(value, self->uniform_weights); break;
-    case PROP_INSPECT_BRANCHES: g_value_set_boolean(value, self->inspect_branches); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec); break;
+    case PROP_PROMPT:
+        g_value_set_string(value, self->prompt);
+        break;
+    case PROP_ASPECT:
+        g_value_set_string(value, self->aspect);
+        break;
+    case PROP_SIZE_PRESET:
+        g_value_set_string(value, self->size_preset);
+        break;
+    case PROP_CUSTOM_WIDTH:
+        g_value_set_int(value, self->custom_width);
+        break;
+    case PROP_CUSTOM_HEIGHT:
+        g_value_set_int(value, self->custom_height);
+        break;
+    case PROP_WIDTH:
+        g_value_set_int(value, self->width);
+        break;
+    case PROP_HEIGHT:
+        g_value_set_int(value, self->height);
+        break;
+    case PROP_STEPS:
+        g_value_set_int(value, self->steps);
+        break;
+    case PROP_GUIDANCE:
+        g_value_set_double(value, self->guidance);
+        break;
+    case PROP_RANDOM_SEED:
+        g_value_set_boolean(value, self->random_seed);
+        break;
+    case PROP_SEED:
+        g_value_set_uint(value, self->seed);
+        break;
+    case PROP_GLOBAL_STEPS:
+        g_value_set_int(value, self->global_steps);
+        break;
+    case PROP_LOCAL_STEPS:
+        g_value_set_int(value, self->local_steps);
+        break;
+    case PROP_CUTOFF:
+        g_value_set_double(value, self->cutoff);
+        break;
+    case PROP_SIGMA:
+        g_value_set_double(value, self->sigma);
+        break;
+    case PROP_PATCH:
+        g_value_set_int(value, self->patch);
+        break;
+    case PROP_BASE_SIZE:
+        g_value_set_int(value, self->base_size);
+        break;
+    case PROP_SHIFT_MODE:
+        g_value_set_string(value, self->shift_mode);
+        break;
+    case PROP_SHIFT_MU:
+        g_value_set_double(value, self->shift_mu);
+        break;
+    case PROP_NO_PES:
+        g_value_set_boolean(value, self->no_pes);
+        break;
+    case PROP_NO_PIPE:
+        g_value_set_boolean(value, self->no_pipe);
+        break;
+    case PROP_NO_PSF:
+        g_value_set_boolean(value, self->no_psf);
+        break;
+    case PROP_NO_OVERLAP:
+        g_value_set_boolean(value, self->no_overlap);
+        break;
+    case PROP_UNIFORM_WEIGHTS:
+        g_value_set_boolean(value, self->uniform_weights);
+        break;
+    case PROP_INSPECT_BRANCHES:
+        g_value_set_boolean(value, self->inspect_branches);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+        break;
     }
 }
 

@@ -5,10 +5,10 @@ enum {
     HIDDEN = 3072,
     MLP = 12288,
     HEAD_DIM = 128,
-    PATCH_IN = 64,     /* 16 latent channels x 2 x 2 */
+    PATCH_IN = 64, /* 16 latent channels x 2 x 2 */
     T5_DIM = 4096,
     CLIP_DIM = 768,
-    TIME_DIM = 256,    /* 128 frequencies, cos and sin */
+    TIME_DIM = 256, /* 128 frequencies, cos and sin */
     DOUBLE_BLOCKS = 19,
     SINGLE_BLOCKS = 38,
     ROPE_PAIRS = 64,

@@ -203,8 +203,8 @@ static void bind_switch(RsJobSettings *job, const char *prop, GtkSwitch *sw)
 static void bind_size(RsParamsPanel *self, RsJobSettings *job)
 {
     g_object_bind_property_full(job, "aspect", self->aspect_row, "selected",
-                                G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE,
-                                aspect_to_selected, selected_to_aspect, NULL, NULL);
+                                G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE, aspect_to_selected,
+                                selected_to_aspect, NULL, NULL);
     g_object_bind_property_full(job, "size-preset", self->size_row, "selected",
                                 G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE, id_to_selected,
                                 selected_to_id, (gpointer)size_ids, NULL);

@@ -57,7 +57,8 @@ static gboolean backend_get(GValue *value, GVariant *variant, gpointer data)
 static GVariant *backend_set(const GValue *value, const GVariantType *type, gpointer data)
 {
     guint selected = g_value_get_uint(value);
-    return selected < G_N_ELEMENTS(backend_ids) ? g_variant_new_string(backend_ids[selected]) : NULL;
+    return selected < G_N_ELEMENTS(backend_ids) ? g_variant_new_string(backend_ids[selected])
+                                                : NULL;
 }
 
 static void remove_folder(GtkButton *button, RsPreferencesWindow *self)
@@ -149,9 +150,8 @@ static void choose_folder(RsPreferencesWindow *self, const char *title, const ch
 {
     if (self->chooser != NULL)
         return;
-    self->chooser = gtk_file_chooser_native_new(title, GTK_WINDOW(self),
-                                                GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
-                                                _("_Select"), _("_Cancel"));
+    self->chooser = gtk_file_chooser_native_new(
+        title, GTK_WINDOW(self), GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Select"), _("_Cancel"));
     gtk_native_dialog_set_modal(GTK_NATIVE_DIALOG(self->chooser), TRUE);
     g_object_set_data(G_OBJECT(self->chooser), "key", (gpointer)key);
     g_signal_connect(self->chooser, "response", G_CALLBACK(on_chosen), self);

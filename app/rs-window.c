@@ -43,10 +43,14 @@ static const char *const branch_ids[RS_N_BRANCHES] = {"global", "local", "fused"
 static const char *branch_label(RsBranch branch)
 {
     switch (branch) {
-    case RS_BRANCH_GLOBAL: return _("Global");
-    case RS_BRANCH_LOCAL: return _("Local");
-    case RS_BRANCH_FUSED: return _("Fused");
-    default: return _("Final");
+    case RS_BRANCH_GLOBAL:
+        return _("Global");
+    case RS_BRANCH_LOCAL:
+        return _("Local");
+    case RS_BRANCH_FUSED:
+        return _("Fused");
+    default:
+        return _("Final");
     }
 }
 
@@ -79,7 +83,8 @@ static gboolean update_zoom_label(gpointer data)
 static void queue_zoom_label(RsWindow *self)
 {
     if (self->zoom_label_idle == 0)
-        self->zoom_label_idle = g_idle_add_full(G_PRIORITY_HIGH_IDLE, update_zoom_label, self, NULL);
+        self->zoom_label_idle =
+            g_idle_add_full(G_PRIORITY_HIGH_IDLE, update_zoom_label, self, NULL);
 }
 
 static void show_view(RsWindow *self)
@@ -88,7 +93,8 @@ static void show_view(RsWindow *self)
     /* Reflect the view on its toggle; the toggled handler ignores the already-shown view. */
     gtk_toggle_button_set_active(self->view_buttons[self->view], TRUE);
     rs_canvas_set_texture(self->canvas, frame->texture);
-    gtk_stack_set_visible_child_name(self->canvas_stack, frame->texture != NULL ? "canvas" : "empty");
+    gtk_stack_set_visible_child_name(self->canvas_stack,
+                                     frame->texture != NULL ? "canvas" : "empty");
     if (frame->texture != NULL) {
         /* Translators: "<branch> · step <k> of <n> · <phase>" under the canvas */
         char *text = g_strdup_printf(_("%s · step %d of %d · %s"), branch_label(self->view),
@@ -121,8 +127,8 @@ static void on_view_toggled(GtkToggleButton *button, RsWindow *self)
             select_view(self, branch_ids[b]);
 }
 
-void rs_window_show_frame(RsWindow *self, RsBranch branch, GdkTexture *texture, int step,
-                          int steps, const char *phase)
+void rs_window_show_frame(RsWindow *self, RsBranch branch, GdkTexture *texture, int step, int steps,
+                          const char *phase)
 {
     g_return_if_fail(branch < RS_N_BRANCHES && GDK_IS_TEXTURE(texture));
     Frame *frame = &self->frames[branch];
@@ -241,9 +247,9 @@ static void open_model_folder_action(GtkWidget *widget, const char *action_name,
     RsWindow *self = RS_WINDOW(widget);
     if (self->folder_chooser != NULL)
         return;
-    self->folder_chooser = gtk_file_chooser_native_new(
-        _("Open Model Folder"), GTK_WINDOW(self), GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _("_Open"),
-        _("_Cancel"));
+    self->folder_chooser = gtk_file_chooser_native_new(_("Open Model Folder"), GTK_WINDOW(self),
+                                                       GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
+                                                       _("_Open"), _("_Cancel"));
     gtk_native_dialog_set_modal(GTK_NATIVE_DIALOG(self->folder_chooser), TRUE);
     g_signal_connect(self->folder_chooser, "response", G_CALLBACK(on_folder_chosen), self);
     gtk_native_dialog_show(GTK_NATIVE_DIALOG(self->folder_chooser));
@@ -341,6 +347,29 @@ static void setup_model_picker(RsWindow *self)
     rebuild_model_folders(self);
 }
 
+/* Loupe's plain-key zoom shortcuts. They run in the bubble phase, so a focused prompt or spin
+ * button that takes the key (typing "1" in the seed) comes first. */
+static void add_zoom_keys(RsWindow *self)
+{
+    static const struct {
+        guint key;
+        const char *action;
+    } keys[] = {
+        {GDK_KEY_plus, "win.zoom-in"},         {GDK_KEY_equal, "win.zoom-in"},
+        {GDK_KEY_KP_Add, "win.zoom-in"},       {GDK_KEY_minus, "win.zoom-out"},
+        {GDK_KEY_KP_Subtract, "win.zoom-out"}, {GDK_KEY_0, "win.zoom-best-fit"},
+        {GDK_KEY_KP_0, "win.zoom-best-fit"},   {GDK_KEY_1, "win.zoom-100"},
+        {GDK_KEY_KP_1, "win.zoom-100"},
+    };
+    GtkEventController *controller = gtk_shortcut_controller_new();
+    for (gsize i = 0; i < G_N_ELEMENTS(keys); i++)
+        gtk_shortcut_controller_add_shortcut(
+            GTK_SHORTCUT_CONTROLLER(controller),
+            gtk_shortcut_new(gtk_keyval_trigger_new(keys[i].key, 0),
+                             gtk_named_action_new(keys[i].action)));
+    gtk_widget_add_controller(GTK_WIDGET(self), controller);
+}
+
 static void rs_window_init(RsWindow *self)
 {
     gtk_widget_init_template(GTK_WIDGET(self));
@@ -351,6 +380,7 @@ static void rs_window_init(RsWindow *self)
     rs_params_panel_set_job(self->params_panel, self->job);
     bind_window_state(self);
     setup_model_picker(self);
+    add_zoom_keys(self);
 
     g_signal_connect_object(self->canvas, "notify::zoom", G_CALLBACK(queue_zoom_label), self,
                             G_CONNECT_SWAPPED);

@@ -251,8 +251,8 @@ static void rs_canvas_snapshot(GtkWidget *widget, GtkSnapshot *snapshot)
     gtk_snapshot_push_clip(snapshot, &clip);
     if (self->pyramid != NULL) {
         self->drawn_level = rs_image_pyramid_level_for_zoom(self->pyramid, self->zoom);
-        self->drawn_tiles = rs_image_pyramid_snapshot(self->pyramid, snapshot, self->drawn_level,
-                                                      x, y, self->zoom, &clip);
+        self->drawn_tiles = rs_image_pyramid_snapshot(self->pyramid, snapshot, self->drawn_level, x,
+                                                      y, self->zoom, &clip);
     } else {
         self->drawn_level = -1;
         self->drawn_tiles = 0;
@@ -286,11 +286,12 @@ static gboolean on_scroll(GtkEventControllerScroll *controller, double dx, doubl
     if (self->texture == NULL || dy == 0)
         return FALSE;
     /* A wheel notch is one zoom step; smooth scrolling (touchpads) zooms continuously. */
-    double steps = gtk_event_controller_scroll_get_unit(controller) == GDK_SCROLL_UNIT_WHEEL
-                       ? dy
-                       : dy / 10.0;
-    double x = self->pointer_inside ? self->pointer_x : gtk_widget_get_width(GTK_WIDGET(self)) / 2.0;
-    double y = self->pointer_inside ? self->pointer_y : gtk_widget_get_height(GTK_WIDGET(self)) / 2.0;
+    double steps =
+        gtk_event_controller_scroll_get_unit(controller) == GDK_SCROLL_UNIT_WHEEL ? dy : dy / 10.0;
+    double x =
+        self->pointer_inside ? self->pointer_x : gtk_widget_get_width(GTK_WIDGET(self)) / 2.0;
+    double y =
+        self->pointer_inside ? self->pointer_y : gtk_widget_get_height(GTK_WIDGET(self)) / 2.0;
     rs_canvas_zoom_at(self, self->zoom * pow(RS_CANVAS_ZOOM_STEP, -steps), x, y);
     return TRUE;
 }
@@ -377,10 +378,18 @@ static void rs_canvas_get_property(GObject *object, guint id, GValue *value, GPa
 {
     RsCanvas *self = RS_CANVAS(object);
     switch (id) {
-    case PROP_TEXTURE: g_value_set_object(value, self->texture); break;
-    case PROP_ZOOM: g_value_set_double(value, self->zoom); break;
-    case PROP_BEST_FIT: g_value_set_boolean(value, self->best_fit); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec); break;
+    case PROP_TEXTURE:
+        g_value_set_object(value, self->texture);
+        break;
+    case PROP_ZOOM:
+        g_value_set_double(value, self->zoom);
+        break;
+    case PROP_BEST_FIT:
+        g_value_set_boolean(value, self->best_fit);
+        break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+        break;
     }
 }
 
@@ -389,15 +398,21 @@ static void rs_canvas_set_property(GObject *object, guint id, const GValue *valu
 {
     RsCanvas *self = RS_CANVAS(object);
     switch (id) {
-    case PROP_TEXTURE: rs_canvas_set_texture(self, g_value_get_object(value)); break;
-    case PROP_ZOOM: zoom_at_center(self, g_value_get_double(value)); break;
+    case PROP_TEXTURE:
+        rs_canvas_set_texture(self, g_value_get_object(value));
+        break;
+    case PROP_ZOOM:
+        zoom_at_center(self, g_value_get_double(value));
+        break;
     case PROP_BEST_FIT:
         if (g_value_get_boolean(value))
             rs_canvas_zoom_best_fit(self);
         else
             set_best_fit(self, FALSE);
         break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec); break;
+    default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
+        break;
     }
 }
 
@@ -414,7 +429,8 @@ static void rs_canvas_class_init(RsCanvasClass *klass)
 
     GParamFlags flags = G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
     props[PROP_TEXTURE] = g_param_spec_object("texture", NULL, NULL, GDK_TYPE_TEXTURE, flags);
-    props[PROP_ZOOM] = g_param_spec_double("zoom", NULL, NULL, 0.0001, RS_CANVAS_MAX_ZOOM, 1.0, flags);
+    props[PROP_ZOOM] =
+        g_param_spec_double("zoom", NULL, NULL, 0.0001, RS_CANVAS_MAX_ZOOM, 1.0, flags);
     props[PROP_BEST_FIT] = g_param_spec_boolean("best-fit", NULL, NULL, TRUE, flags);
     g_object_class_install_properties(object_class, N_PROPS, props);
 
@@ -445,8 +461,8 @@ static void rs_canvas_init(RsCanvas *self)
     gtk_widget_set_overflow(widget, GTK_OVERFLOW_HIDDEN);
     gtk_widget_set_cursor_from_name(widget, "grab");
 
-    GtkEventController *scroll = gtk_event_controller_scroll_new(
-        GTK_EVENT_CONTROLLER_SCROLL_VERTICAL);
+    GtkEventController *scroll =
+        gtk_event_controller_scroll_new(GTK_EVENT_CONTROLLER_SCROLL_VERTICAL);
     g_signal_connect(scroll, "scroll", G_CALLBACK(on_scroll), self);
     gtk_widget_add_controller(widget, scroll);
 

@@ -53,7 +53,8 @@ static guint8 *halve(const guint8 *src, int width, int height, int *out_w, int *
             int x0 = 2 * x * BPP, x1 = MIN(2 * x + 1, width - 1) * BPP;
             for (int ch = 0; ch < BPP; ch++)
                 out[x * BPP + ch] =
-                    (guint8)((row0[x0 + ch] + row0[x1 + ch] + row1[x0 + ch] + row1[x1 + ch] + 2) / 4);
+                    (guint8)((row0[x0 + ch] + row0[x1 + ch] + row1[x0 + ch] + row1[x1 + ch] + 2) /
+                             4);
         }
     }
     *out_w = w;

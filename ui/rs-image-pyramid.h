@@ -23,8 +23,8 @@ int rs_image_pyramid_level_for_zoom(RsImagePyramid *pyramid, double zoom);
 
 /* Appends the tiles of level that intersect clip (widget coordinates); the image's top left
  * corner is at (x, y) and one image pixel is zoom widget pixels. Returns the tiles drawn. */
-int rs_image_pyramid_snapshot(RsImagePyramid *pyramid, GtkSnapshot *snapshot, int level,
-                              double x, double y, double zoom, const graphene_rect_t *clip);
+int rs_image_pyramid_snapshot(RsImagePyramid *pyramid, GtkSnapshot *snapshot, int level, double x,
+                              double y, double zoom, const graphene_rect_t *clip);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(RsImagePyramid, rs_image_pyramid_free)
 

@@ -75,7 +75,7 @@ static void rs_schedule_bar_set_property(GObject *object, guint id, const GValue
 {
     RsScheduleBar *self = RS_SCHEDULE_BAR(object);
     int v = g_value_get_int(value);
-    int *field = id == PROP_STEPS ? &self->steps
+    int *field = id == PROP_STEPS          ? &self->steps
                  : id == PROP_GLOBAL_STEPS ? &self->global_steps
                                            : &self->local_steps;
     if (*field == v)

@@ -113,7 +113,8 @@ static void check_manifest(const char *id, gboolean devel)
     for (guint i = 0; i < json_array_get_length(args); i++) {
         const char *arg = json_array_get_string_element(args, i);
         g_assert_false(g_str_has_prefix(arg, "--share=network"));
-        g_assert_false(g_str_equal(arg, "--filesystem=home") || g_str_equal(arg, "--filesystem=host"));
+        g_assert_false(g_str_equal(arg, "--filesystem=home") ||
+                       g_str_equal(arg, "--filesystem=host"));
         g_assert_false(g_str_equal(arg, "--device=all"));
     }
 
@@ -164,9 +165,11 @@ static void test_ids_match_data_files(void)
     g_assert_nonnull(strstr(desktop, "\nExec=resdit-studio\n"));
     char *metainfo = read_source("data/io.github.resdit.Studio.metainfo.xml.in.in");
     g_assert_nonnull(strstr(metainfo, "<id>@APP_ID@</id>"));
-    g_assert_nonnull(strstr(metainfo, "<launchable type=\"desktop-id\">@APP_ID@.desktop</launchable>"));
+    g_assert_nonnull(
+        strstr(metainfo, "<launchable type=\"desktop-id\">@APP_ID@.desktop</launchable>"));
     char *schema = read_source("data/io.github.resdit.Studio.gschema.xml");
-    g_assert_nonnull(strstr(schema, "<schema id=\"io.github.resdit.Studio\" path=\"/io/github/resdit/Studio/\">"));
+    g_assert_nonnull(strstr(
+        schema, "<schema id=\"io.github.resdit.Studio\" path=\"/io/github/resdit/Studio/\">"));
     char *meson = read_source("meson.build");
     g_assert_nonnull(strstr(meson, "get_option('development') ? 'io.github.resdit.Studio.Devel' : "
                                    "'io.github.resdit.Studio'"));

@@ -92,7 +92,8 @@ static void test_schedule_bar_follows_spins(Fixture *f, gconstpointer data)
     gtk_spin_button_set_value(spin(f, "steps_spin"), 35);
     gtk_spin_button_set_value(spin(f, "global_steps_spin"), 10);
     gtk_spin_button_set_value(spin(f, "local_steps_spin"), 15);
-    adw_expander_row_set_expanded(ui_test_child(f->panel, RS_TYPE_PARAMS_PANEL, "advanced_row"), TRUE);
+    adw_expander_row_set_expanded(ui_test_child(f->panel, RS_TYPE_PARAMS_PANEL, "advanced_row"),
+                                  TRUE);
     ui_test_spin(400); /* the expander animates */
     GtkWidget *content = bar;
     while (!GTK_IS_VIEWPORT(gtk_widget_get_parent(content)))

@@ -38,7 +38,8 @@ static gboolean about_is_open(gpointer data)
     GListModel *toplevels = gtk_window_get_toplevels();
     for (guint i = 0; i < g_list_model_get_n_items(toplevels); i++) {
         GObject *toplevel = g_list_model_get_item(toplevels, i);
-        gboolean found = ADW_IS_ABOUT_WINDOW(toplevel) && gtk_widget_get_mapped(GTK_WIDGET(toplevel));
+        gboolean found =
+            ADW_IS_ABOUT_WINDOW(toplevel) && gtk_widget_get_mapped(GTK_WIDGET(toplevel));
         if (found)
             *(GtkWindow **)data = GTK_WINDOW(toplevel);
         g_object_unref(toplevel);
@@ -113,12 +114,14 @@ static void test_preferences(void)
     adw_combo_row_set_selected(backend, 1);
     g_assert_cmpstr(g_settings_get_string(settings, "backend"), ==, "cuda");
 
-    GtkSwitch *inspect = ui_test_child(prefs, RS_TYPE_PREFERENCES_WINDOW, "inspect_branches_switch");
+    GtkSwitch *inspect =
+        ui_test_child(prefs, RS_TYPE_PREFERENCES_WINDOW, "inspect_branches_switch");
     gtk_switch_set_active(inspect, TRUE);
     g_assert_true(g_settings_get_boolean(settings, "inspect-branches-default"));
     gtk_switch_set_active(inspect, FALSE);
 
-    GtkSpinButton *interval = ui_test_child(prefs, RS_TYPE_PREFERENCES_WINDOW, "preview_interval_spin");
+    GtkSpinButton *interval =
+        ui_test_child(prefs, RS_TYPE_PREFERENCES_WINDOW, "preview_interval_spin");
     gtk_spin_button_set_value(interval, 4);
     g_assert_cmpint(g_settings_get_int(settings, "preview-interval"), ==, 4);
 
@@ -177,8 +180,8 @@ static void test_persistence(void)
     g_object_ref(first);
     gtk_window_set_default_size(GTK_WINDOW(first), 1000, 700);
     ui_test_present(GTK_WINDOW(first));
-    g_object_set(rs_window_get_job(first), "prompt", "a lighthouse at dusk", "steps", 28,
-                 "aspect", "3:2", "cutoff", 0.35, "no-psf", TRUE, NULL);
+    g_object_set(rs_window_get_job(first), "prompt", "a lighthouse at dusk", "steps", 28, "aspect",
+                 "3:2", "cutoff", 0.35, "no-psf", TRUE, NULL);
     gtk_window_destroy(GTK_WINDOW(first));
     ui_test_spin(20);
     g_assert_finalize_object(first);
@@ -207,8 +210,8 @@ static void test_persistence(void)
     g_assert_finalize_object(second);
 
     GSettings *settings = g_settings_new("io.github.resdit.Studio");
-    const char *keys[] = {"prompt", "steps", "aspect", "cutoff", "no-psf", "window-width",
-                          "window-height"};
+    const char *keys[] = {"prompt", "steps",        "aspect",       "cutoff",
+                          "no-psf", "window-width", "window-height"};
     for (gsize i = 0; i < G_N_ELEMENTS(keys); i++)
         g_settings_reset(settings, keys[i]);
     g_object_unref(settings);

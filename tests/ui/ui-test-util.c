@@ -114,15 +114,15 @@ GdkTexture *ui_test_gradient_texture(int width, int height)
     for (int y = 0; y < height; y++) {
         for (int x = 0; x < width; x++) {
             guint8 *p = pixels + y * stride + (gsize)x * 4;
-            p[0] = 128;                         /* B */
+            p[0] = 128;                                    /* B */
             p[1] = (guint8)(255 * y / MAX(height - 1, 1)); /* G */
             p[2] = (guint8)(255 * x / MAX(width - 1, 1));  /* R */
             p[3] = 255;
         }
     }
     GBytes *bytes = g_bytes_new_take(pixels, stride * height);
-    GdkTexture *texture = gdk_memory_texture_new(width, height, GDK_MEMORY_B8G8R8A8_PREMULTIPLIED,
-                                                 bytes, stride);
+    GdkTexture *texture =
+        gdk_memory_texture_new(width, height, GDK_MEMORY_B8G8R8A8_PREMULTIPLIED, bytes, stride);
     g_bytes_unref(bytes);
     return texture;
 }
