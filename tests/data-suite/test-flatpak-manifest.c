@@ -207,7 +207,9 @@ static void test_flatpak_builder_show_manifest(void)
         char *out = NULL, *err = NULL;
         int status = 0;
         GError *error = NULL;
-        g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, &error);
+        /* flatpak-builder leaves a .flatpak-builder folder in its working directory. */
+        g_spawn_sync(g_get_tmp_dir(), argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status,
+                     &error);
         g_assert_no_error(error);
         if (!g_spawn_check_wait_status(status, NULL))
             g_error("flatpak-builder --show-manifest %s failed: %s", path, err);
