@@ -43,7 +43,7 @@ void hdb_set_error(GError **error, sqlite3 *db, int rc, const char *doing)
                     doing);
         break;
     case HISTORY_ERROR_CORRUPT:
-        g_set_error(error, HISTORY_ERROR, code, "The history database is damaged (%s while %s).",
+        g_set_error(error, HISTORY_ERROR, code, "The history database is damaged: %s (while %s).",
                     detail, doing);
         break;
     case HISTORY_ERROR_IO:

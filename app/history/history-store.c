@@ -73,7 +73,7 @@ static gboolean check_structure(sqlite3 *db, int version, GError **error)
     const char *first = (const char *)sqlite3_column_text(stmt, 0);
     if (rc != SQLITE_ROW || g_strcmp0(first, "ok") != 0) {
         g_set_error(error, HISTORY_ERROR, HISTORY_ERROR_CORRUPT,
-                    "The history database is damaged (%s).", first ? first : "no check result");
+                    "The history database is damaged: %s.", first ? first : "no check result");
         return FALSE;
     }
     return TRUE;
@@ -90,6 +90,9 @@ static sqlite3 *open_database(const char *path, int *version, GError **error)
     }
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, HDB_BUSY_TIMEOUT_MS);
+    /* Until the file is known to be sound, closing must not checkpoint or delete its -wal:
+     * a damaged history is kept aside exactly as found. */
+    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     if (!hdb_exec(db, "PRAGMA foreign_keys = ON", error) ||
         !hdb_exec(db, "PRAGMA journal_mode = WAL", error) ||
         !hdb_exec(db, "PRAGMA synchronous = NORMAL", error) ||
@@ -99,6 +102,7 @@ static sqlite3 *open_database(const char *path, int *version, GError **error)
         sqlite3_close(db);
         return NULL;
     }
+    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
     return db;
 }
 
@@ -157,11 +161,10 @@ static gboolean open_or_recover(HistoryStore *store, GError **error)
     store->moved_aside_path = move_aside(store->path, error);
     if (store->moved_aside_path == NULL)
         return FALSE;
-    store->recovery_notice = g_strdup_printf(
-        "The history could not be read (%s) so a new, empty history was started. The old file "
-        "was kept as %s.",
-        first_error->message, store->moved_aside_path);
-    g_warning("%s", store->recovery_notice);
+    store->recovery_notice =
+        g_strdup_printf("%s A new, empty history was started; the old file was kept as %s.",
+                        first_error->message, store->moved_aside_path);
+    g_message("%s", store->recovery_notice);
     store->db = open_database(store->path, &store->schema_version, error);
     return store->db != NULL;
 }
