@@ -37,7 +37,8 @@ static const char migrate_1_to_2[] =
     "ALTER TABLE generations ADD COLUMN owner_token TEXT;"
     "ALTER TABLE generations ADD COLUMN deleted_at INTEGER;"
     "CREATE INDEX generations_model_size ON generations(model, width, height);"
-    "CREATE INDEX generations_deleted ON generations(deleted_at) WHERE deleted_at IS NOT NULL;"
+    /* visible rows newest first, their count, and the purge of old deletions, by index */
+    "CREATE INDEX generations_live ON generations(deleted_at, id);"
     "CREATE TABLE timings ("
     "  generation_id INTEGER NOT NULL REFERENCES generations(id) ON DELETE CASCADE,"
     "  ord INTEGER NOT NULL,"

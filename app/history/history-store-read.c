@@ -141,10 +141,12 @@ typedef struct {
     char *fts;
 } Filter;
 
-static void filter_init(Filter *f, const HistoryQuery *q)
+/* listing: rows are read in id order; with a search, looking them up by id from the FTS match
+ * beats walking the deleted_at index (the "+" keeps the planner off that index). */
+static void filter_init(Filter *f, const HistoryQuery *q, gboolean listing)
 {
-    f->where = g_string_new("g.deleted_at IS NULL");
     f->fts = q ? fts_expression(q->search) : NULL;
+    f->where = g_string_new(f->fts && listing ? "+g.deleted_at IS NULL" : "g.deleted_at IS NULL");
     if (q == NULL)
         return;
     if (f->fts)
@@ -212,7 +214,7 @@ static gboolean prepare_filtered(sqlite3 *db, const char *select, const char *ta
                                  const HistoryQuery *q, sqlite3_stmt **stmt, GError **error)
 {
     Filter f;
-    filter_init(&f, q);
+    filter_init(&f, q, g_str_has_prefix(tail, " ORDER BY"));
     g_autofree char *sql =
         g_strdup_printf("%s FROM generations g WHERE %s%s", select, f.where->str, tail);
     gboolean ok = hdb_prepare(db, sql, stmt, error);
