@@ -354,6 +354,48 @@ static void test_changes(Fixture *f, gconstpointer data)
     g_array_unref(theirs.kinds);
 }
 
+typedef struct {
+    HistoryStore *store;
+    int jobs;
+} Worker;
+
+static gpointer write_jobs(gpointer data)
+{
+    Worker *w = data;
+    for (int i = 0; i < w->jobs; i++)
+        ht_write_done_job(w->store, 2, i);
+    return NULL;
+}
+
+static void count_added(HistoryStore *store, gint64 id, int kind, int *added)
+{
+    *added += kind == HISTORY_CHANGE_ADDED;
+}
+
+/* A worker thread writes jobs while the main thread pages and polls, as the app will. */
+static void test_threads(Fixture *f, gconstpointer data)
+{
+    enum { JOBS = 200 };
+    int added = 0;
+    g_signal_connect(f->store, "changed", G_CALLBACK(count_added), &added);
+    Worker w = {f->store, JOBS};
+    GThread *thread = g_thread_new("history-writer", write_jobs, &w);
+    g_autoptr(GError) error = NULL;
+    gint64 seen = 0;
+    while (seen < JOBS) {
+        gint64 count = history_store_count(f->store, NULL, &error);
+        g_autoptr(GPtrArray) page = history_store_list(f->store, NULL, 0, 20, &error);
+        g_assert_no_error(error);
+        g_assert_cmpint(count, >=, seen);
+        g_assert_cmpuint(page->len, >=, MIN(count, 20)); /* the worker may add in between */
+        g_assert_true(history_store_poll_changes(f->store, &error));
+        seen = count;
+    }
+    g_thread_join(thread);
+    g_assert_true(history_store_poll_changes(f->store, &error));
+    g_assert_cmpint(added, ==, JOBS);
+}
+
 static void test_owner_lock(Fixture *f, gconstpointer data)
 {
     g_autoptr(GError) error = NULL;
@@ -423,6 +465,7 @@ int main(int argc, char **argv)
     ADD("search-and-filters", test_search_and_filters);
     ADD("delete-undo", test_delete_undo);
     ADD("changes", test_changes);
+    ADD("threads", test_threads);
     ADD("owner-lock", test_owner_lock);
     ADD("newer-schema", test_newer_schema);
     return g_test_run();
