@@ -147,9 +147,18 @@ static int load_page_thumbnails(HistoryStore *store, GPtrArray *rows, gsize *byt
     return n;
 }
 
+static double cpu_ms(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 +
+           (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3;
+}
+
 static int measure(const char *path, int page)
 {
     long rss_before = rss_kib("VmRSS:");
+    double cpu_before = cpu_ms();
     g_autoptr(GError) error = NULL;
     gint64 t0 = g_get_monotonic_time();
     g_autoptr(HistoryStore) store = history_store_open(path, &error);
@@ -164,6 +173,7 @@ static int measure(const char *path, int page)
     gsize thumb_bytes = 0;
     int thumbs = load_page_thumbnails(store, rows, &thumb_bytes);
     gint64 t_thumbs = g_get_monotonic_time();
+    double cpu_page = cpu_ms() - cpu_before;
     HistoryQuery search = {.search = "red fox"};
     gint64 found = history_store_count(store, &search, &error);
     g_autoptr(GPtrArray) found_rows = history_store_list(store, &search, 0, (guint)page, &error);
@@ -172,9 +182,11 @@ static int measure(const char *path, int page)
     gint64 t_search = g_get_monotonic_time();
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
-    printf("%.3f %.3f %.3f %.3f %.3f %ld %ld %" G_GINT64_FORMAT " %u %d %" G_GINT64_FORMAT "\n",
+    printf("%.3f %.3f %.3f %.3f %.3f %.3f %ld %ld %" G_GINT64_FORMAT " %u %d %" G_GINT64_FORMAT
+           "\n",
            (t_open - t0) / 1e3, (t_page - t_open) / 1e3, (t_thumbs - t_page) / 1e3,
-           (t_thumbs - t0) / 1e3, (t_search - t_thumbs) / 1e3, rss_before, usage.ru_maxrss,
+           (t_thumbs - t0) / 1e3, cpu_page, (t_search - t_thumbs) / 1e3, rss_before,
+           usage.ru_maxrss,
            total, rows->len, thumbs, found);
     return 0;
 }
@@ -187,7 +199,7 @@ static int compare_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-enum { F_OPEN, F_PAGE, F_THUMBS, F_TOTAL, F_SEARCH, F_RSS0, F_PEAK, N_FIGURES };
+enum { F_OPEN, F_PAGE, F_THUMBS, F_TOTAL, F_CPU, F_SEARCH, F_RSS0, F_PEAK, N_FIGURES };
 
 typedef struct {
     double v[N_FIGURES];
@@ -197,7 +209,7 @@ static void report(const Figures *runs, int n, int page)
 {
     static const char *const names[N_FIGURES] = {
         "open (ms)", "count + first page (ms)", "page thumbnails (ms)", "open to page shown (ms)",
-        "search count + page (ms)", "RSS before open (KiB)", "peak RSS (KiB)"};
+        "  of which CPU time (ms)", "search count + page (ms)", "RSS before open (KiB)", "peak RSS (KiB)"};
     printf("\n%-28s %10s %10s %10s   (%d runs, first page = %d rows)\n", "figure", "median",
            "min", "max", n, page);
     for (int f = 0; f < N_FIGURES; f++) {
@@ -230,9 +242,10 @@ static gboolean run_measurements(const char *path, const BenchOptions *opt)
         unsigned listed = 0;
         int thumbs = 0;
         double *v = runs[r].v;
-        if (sscanf(out, "%lf %lf %lf %lf %lf %lf %lf %" G_GINT64_FORMAT " %u %d %" G_GINT64_FORMAT,
-                   &v[F_OPEN], &v[F_PAGE], &v[F_THUMBS], &v[F_TOTAL], &v[F_SEARCH], &v[F_RSS0],
-                   &v[F_PEAK], &total, &listed, &thumbs, &found) != 11)
+        if (sscanf(out,
+                   "%lf %lf %lf %lf %lf %lf %lf %lf %" G_GINT64_FORMAT " %u %d %" G_GINT64_FORMAT,
+                   &v[F_OPEN], &v[F_PAGE], &v[F_THUMBS], &v[F_TOTAL], &v[F_CPU], &v[F_SEARCH],
+                   &v[F_RSS0], &v[F_PEAK], &total, &listed, &thumbs, &found) != 12)
             g_error("unexpected measurement output: %s", out);
         if (r == 0)
             printf("history of %" G_GINT64_FORMAT " rows: first page %u rows with %d thumbnails; "
