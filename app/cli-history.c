@@ -44,8 +44,7 @@ static gboolean parse_options(int *argc, char ***argv, HistoryOptions *opt, GErr
         {"size", 0, 0, G_OPTION_ARG_STRING, &opt->size, "Only this size", "WxH"},
         {"limit", 0, 0, G_OPTION_ARG_INT, &opt->limit, "At most N rows (default 50)", "N"},
         {"offset", 0, 0, G_OPTION_ARG_INT, &opt->offset, "Skip the first N rows", "N"},
-        {"now", 0, 0, G_OPTION_ARG_NONE, &opt->now, "delete: no undo, remove the image too",
-         NULL},
+        {"now", 0, 0, G_OPTION_ARG_NONE, &opt->now, "delete: no undo, remove the image too", NULL},
         {NULL},
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("COMMAND [ARGS] - the generation history");
@@ -61,17 +60,16 @@ static gboolean build_query(const HistoryOptions *opt, HistoryQuery *q, GError *
         for (char **n = names; *n; n++) {
             HistoryStatus s;
             if (!history_status_from_name(g_strstrip(*n), &s)) {
-                g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                            "unknown status '%s'", *n);
+                g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "unknown status '%s'",
+                            *n);
                 return FALSE;
             }
             q->status_mask |= 1u << s;
         }
     }
     q->model = opt->model;
-    if (opt->size != NULL &&
-        (sscanf(opt->size, "%dx%d", &q->width, &q->height) != 2 || q->width <= 0 ||
-         q->height <= 0)) {
+    if (opt->size != NULL && (sscanf(opt->size, "%dx%d", &q->width, &q->height) != 2 ||
+                              q->width <= 0 || q->height <= 0)) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                     "--size wants WIDTHxHEIGHT, e.g. 4096x4096, not '%s'", opt->size);
         return FALSE;
@@ -257,8 +255,9 @@ static int run_on_id(HistoryStore *store, const char *command, const char *arg,
     if (!ok)
         return cli_fail("%s", error->message);
     if (strcmp(command, "delete") == 0 && !opt->now)
-        fprintf(stderr, "Deleted %" G_GINT64_FORMAT " (undo within the hour: resdit history "
-                        "undelete %" G_GINT64_FORMAT ")\n",
+        fprintf(stderr,
+                "Deleted %" G_GINT64_FORMAT " (undo within the hour: resdit history "
+                "undelete %" G_GINT64_FORMAT ")\n",
                 id, id);
     return 0;
 }

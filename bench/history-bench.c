@@ -34,10 +34,11 @@ static GBytes *make_thumbnail(guint seed)
         for (int x = 0; x < SIDE; x++)
             for (int c = 0; c < 3; c++) /* a gradient with grain, like a downscaled photo */
                 pixels[(y * SIDE + x) * 3 + c] =
-                    (guint8)((x * (c + 1) + y * (3 - c) + (int)seed) / 2 + g_rand_int_range(rand, 0, 24));
+                    (guint8)((x * (c + 1) + y * (3 - c) + (int)seed) / 2 +
+                             g_rand_int_range(rand, 0, 24));
     g_rand_free(rand);
-    png_image image = {.version = PNG_IMAGE_VERSION, .width = SIDE, .height = SIDE,
-                       .format = PNG_FORMAT_RGB};
+    png_image image = {
+        .version = PNG_IMAGE_VERSION, .width = SIDE, .height = SIDE, .format = PNG_FORMAT_RGB};
     png_alloc_size_t size = 0;
     if (!png_image_write_to_memory(&image, NULL, &size, 0, pixels, 0, NULL))
         g_error("png: %s", image.message);
@@ -89,8 +90,8 @@ static void build_history(const char *path, int rows)
         g_auto(HistoryParams) params;
         fill_params(&params, i);
         gint64 id = history_store_begin(store, &params, HISTORY_STATUS_RUNNING, &error);
-        HistoryTiming timings[] = {{"text encoding", 1.5}, {"denoising", 300.0 + i % 50},
-                                   {"vae decode", 12.0}};
+        HistoryTiming timings[] = {
+            {"text encoding", 1.5}, {"denoising", 300.0 + i % 50}, {"vae decode", 12.0}};
         g_autofree char *image = g_strdup_printf("/home/user/Pictures/ResDiT/%06d.png", i);
         HistoryOutcome outcome = {
             .status = i % 25 == 0 ? HISTORY_STATUS_FAILED : HISTORY_STATUS_DONE,
@@ -186,8 +187,7 @@ static int measure(const char *path, int page)
            "\n",
            (t_open - t0) / 1e3, (t_page - t_open) / 1e3, (t_thumbs - t_page) / 1e3,
            (t_thumbs - t0) / 1e3, cpu_page, (t_search - t_thumbs) / 1e3, rss_before,
-           usage.ru_maxrss,
-           total, rows->len, thumbs, found);
+           usage.ru_maxrss, total, rows->len, thumbs, found);
     return 0;
 }
 
@@ -207,11 +207,16 @@ typedef struct {
 
 static void report(const Figures *runs, int n, int page)
 {
-    static const char *const names[N_FIGURES] = {
-        "open (ms)", "count + first page (ms)", "page thumbnails (ms)", "open to page shown (ms)",
-        "  of which CPU time (ms)", "search count + page (ms)", "RSS before open (KiB)", "peak RSS (KiB)"};
-    printf("\n%-28s %10s %10s %10s   (%d runs, first page = %d rows)\n", "figure", "median",
-           "min", "max", n, page);
+    static const char *const names[N_FIGURES] = {"open (ms)",
+                                                 "count + first page (ms)",
+                                                 "page thumbnails (ms)",
+                                                 "open to page shown (ms)",
+                                                 "  of which CPU time (ms)",
+                                                 "search count + page (ms)",
+                                                 "RSS before open (KiB)",
+                                                 "peak RSS (KiB)"};
+    printf("\n%-28s %10s %10s %10s   (%d runs, first page = %d rows)\n", "figure", "median", "min",
+           "max", n, page);
     for (int f = 0; f < N_FIGURES; f++) {
         g_autofree double *v = g_new(double, n);
         for (int r = 0; r < n; r++)
@@ -292,8 +297,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "history-bench: %s\n", error ? error->message : "bad numbers");
         return 2;
     }
-    g_autofree char *dir = opt.keep ? g_strdup(opt.keep) : g_dir_make_tmp("history-bench-XXXXXX",
-                                                                          &error);
+    g_autofree char *dir =
+        opt.keep ? g_strdup(opt.keep) : g_dir_make_tmp("history-bench-XXXXXX", &error);
     if (dir == NULL || g_mkdir_with_parents(dir, 0700) != 0) {
         fprintf(stderr, "history-bench: no folder to work in\n");
         return 1;

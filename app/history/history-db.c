@@ -3,7 +3,7 @@
 
 #include "history-error.h"
 
-G_DEFINE_QUARK(history-error-quark, history_error)
+G_DEFINE_QUARK(history - error - quark, history_error)
 
 gboolean hdb_rc_is_corrupt(int rc)
 {

@@ -36,8 +36,8 @@ static gboolean hash_file(GChecksum *sum, const char *path, guint8 *buffer, GErr
     GStatBuf st;
     if (fd < 0 || fstat(fd, &st) != 0) {
         int err = errno;
-        g_set_error(error, HISTORY_ERROR, HISTORY_ERROR_IO,
-                    "Could not read the model file %s: %s", path, g_strerror(err));
+        g_set_error(error, HISTORY_ERROR, HISTORY_ERROR_IO, "Could not read the model file %s: %s",
+                    path, g_strerror(err));
         if (fd >= 0)
             close(fd);
         return FALSE;

@@ -70,8 +70,7 @@ HistoryGeneration *history_generation_from_row(sqlite3_stmt *stmt, GError **erro
     gen->peak_device_bytes = sqlite3_column_int64(stmt, 9);
     gen->owner_pid = sqlite3_column_int64(stmt, 10);
     gen->has_thumbnail = sqlite3_column_int(stmt, 11) != 0;
-    if (!history_params_from_json(&gen->params, gen->params_json ? gen->params_json : "",
-                                  error)) {
+    if (!history_params_from_json(&gen->params, gen->params_json ? gen->params_json : "", error)) {
         g_prefix_error(error, "Generation %" G_GINT64_FORMAT ": ", gen->id);
         return NULL;
     }

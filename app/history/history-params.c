@@ -65,9 +65,9 @@ void history_params_copy(HistoryParams *dest, const HistoryParams *src)
 
 gboolean history_params_equal(const HistoryParams *a, const HistoryParams *b)
 {
-    return g_strcmp0(a->prompt, b->prompt) == 0 && a->width == b->width &&
-           a->height == b->height && a->steps == b->steps && a->guidance == b->guidance &&
-           a->seed == b->seed && !a->direct == !b->direct && a->global_steps == b->global_steps &&
+    return g_strcmp0(a->prompt, b->prompt) == 0 && a->width == b->width && a->height == b->height &&
+           a->steps == b->steps && a->guidance == b->guidance && a->seed == b->seed &&
+           !a->direct == !b->direct && a->global_steps == b->global_steps &&
            a->local_steps == b->local_steps && a->base_rows == b->base_rows &&
            a->base_cols == b->base_cols && a->base_area == b->base_area && a->patch == b->patch &&
            a->sigma == b->sigma && a->cutoff == b->cutoff && !a->no_pes == !b->no_pes &&
@@ -87,6 +87,7 @@ typedef struct {
     size_t offset;
 } Field;
 
+/* clang-format off */
 #define FIELD(name, kind) {#name, kind, offsetof(HistoryParams, name)}
 
 static const Field fields[] = {
@@ -115,6 +116,7 @@ static const Field fields[] = {
     FIELD(model_name, FIELD_STRING),
     FIELD(model_fingerprint, FIELD_STRING),
 };
+/* clang-format on */
 
 static void write_field(JsonBuilder *b, const HistoryParams *p, const Field *f)
 {

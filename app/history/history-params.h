@@ -1,4 +1,5 @@
-/* Every engine parameter of one generation, and its JSON form (the exact blob kept in the history). */
+/* Every engine parameter of one generation, and its JSON form (the exact blob kept in the history).
+ */
 #pragma once
 
 #include <glib.h>
@@ -20,10 +21,10 @@ typedef struct {
     int width, height; /* pixels */
     int steps;
     double guidance;
-    guint64 seed;      /* the seed actually used (kept bit-exact, also above 2^63) */
-    gboolean direct;   /* baseline: plain full attention, no ResDiT */
-    int global_steps;  /* schedule: first G steps global only */
-    int local_steps;   /* schedule: last L steps local only, the rest fused */
+    guint64 seed;     /* the seed actually used (kept bit-exact, also above 2^63) */
+    gboolean direct;  /* baseline: plain full attention, no ResDiT */
+    int global_steps; /* schedule: first G steps global only */
+    int local_steps;  /* schedule: last L steps local only, the rest fused */
     /* ResDiT method parameters, named as in ResditMethodParams (engine/resdit.h) */
     int base_rows, base_cols;
     int base_area;
@@ -32,8 +33,8 @@ typedef struct {
     double cutoff;
     gboolean no_pes, no_pipe, no_psf, no_overlap, uniform_weights;
     HistoryShiftMode shift_mode;
-    double shift_mu;   /* used when shift_mode is HISTORY_SHIFT_FIXED */
-    char *backend;     /* "cpu", "cuda" */
+    double shift_mu; /* used when shift_mode is HISTORY_SHIFT_FIXED */
+    char *backend;   /* "cpu", "cuda" */
     char *model_name;
     char *model_fingerprint; /* cheap fingerprint of the weight files */
 } HistoryParams;

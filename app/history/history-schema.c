@@ -101,11 +101,12 @@ gboolean history_schema_read_version(sqlite3 *db, int *version, GError **error)
     if (!hdb_query_int(db, "PRAGMA user_version", &v, error))
         return FALSE;
     if (v < 0 || v > history_schema_latest_version()) {
-        g_set_error(error, HISTORY_ERROR, HISTORY_ERROR_NEWER_SCHEMA,
-                    "The history was written by a newer version of ResDiT Studio (schema %" G_GINT64_FORMAT
-                    ", this version knows up to %d). Update ResDiT Studio to see it; it was left "
-                    "untouched.",
-                    v, history_schema_latest_version());
+        g_set_error(
+            error, HISTORY_ERROR, HISTORY_ERROR_NEWER_SCHEMA,
+            "The history was written by a newer version of ResDiT Studio (schema %" G_GINT64_FORMAT
+            ", this version knows up to %d). Update ResDiT Studio to see it; it was left "
+            "untouched.",
+            v, history_schema_latest_version());
         return FALSE;
     }
     *version = (int)v;

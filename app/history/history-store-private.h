@@ -27,7 +27,7 @@ struct _HistoryStore {
 /* Columns read into a HistoryGeneration by history_generation_from_row(), in order. */
 #define HISTORY_ROW_COLUMNS                                                                        \
     "g.id, g.status, g.created_at, g.started_at, g.finished_at, g.params_json, g.image_path, "     \
-    "g.error_message, g.peak_host_bytes, g.peak_device_bytes, g.owner_pid, "                      \
+    "g.error_message, g.peak_host_bytes, g.peak_device_bytes, g.owner_pid, "                       \
     "EXISTS (SELECT 1 FROM thumbnails t WHERE t.generation_id = g.id)"
 
 HistoryGeneration *history_generation_from_row(sqlite3_stmt *stmt, GError **error);

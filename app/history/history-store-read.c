@@ -30,8 +30,7 @@ typedef struct {
 static gboolean read_timings(sqlite3 *db, HistoryGeneration *gen, GError **error)
 {
     g_autoptr(sqlite3_stmt) stmt = NULL;
-    if (!hdb_prepare(db,
-                     "SELECT phase, seconds FROM timings WHERE generation_id = ? ORDER BY ord",
+    if (!hdb_prepare(db, "SELECT phase, seconds FROM timings WHERE generation_id = ? ORDER BY ord",
                      &stmt, error))
         return FALSE;
     sqlite3_bind_int64(stmt, 1, gen->id);

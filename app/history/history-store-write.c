@@ -29,8 +29,8 @@ static gboolean require_one_change(sqlite3 *db, gint64 id, const char *what, GEr
 {
     if (sqlite3_changes(db) > 0)
         return TRUE;
-    g_set_error(error, HISTORY_ERROR, HISTORY_ERROR_NOT_FOUND,
-                "Generation %" G_GINT64_FORMAT " %s", id, what);
+    g_set_error(error, HISTORY_ERROR, HISTORY_ERROR_NOT_FOUND, "Generation %" G_GINT64_FORMAT " %s",
+                id, what);
     return FALSE;
 }
 
@@ -145,8 +145,7 @@ static gboolean write_thumbnail(sqlite3 *db, gint64 id, GBytes *png, GError **er
     return hdb_step_done(g_steal_pointer(&stmt), "saving a thumbnail", error);
 }
 
-static gboolean write_timings(sqlite3 *db, gint64 id, const HistoryOutcome *outcome,
-                              GError **error)
+static gboolean write_timings(sqlite3 *db, gint64 id, const HistoryOutcome *outcome, GError **error)
 {
     g_autoptr(sqlite3_stmt) clear = NULL;
     if (!hdb_prepare(db, "DELETE FROM timings WHERE generation_id = ?", &clear, error))
@@ -250,7 +249,8 @@ static gboolean soft_delete(sqlite3 *db, gpointer data, GError **error)
 {
     JobUpdate *update = data;
     g_autoptr(sqlite3_stmt) stmt = NULL;
-    if (!hdb_prepare(db, "UPDATE generations SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
+    if (!hdb_prepare(db,
+                     "UPDATE generations SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
                      &stmt, error))
         return FALSE;
     sqlite3_bind_int64(stmt, 1, g_get_real_time());

@@ -32,9 +32,9 @@ static void history_store_class_init(HistoryStoreClass *klass)
 {
     G_OBJECT_CLASS(klass)->finalize = history_store_finalize;
     /* HistoryStore::changed (gint64 id, HistoryChange kind) */
-    signals[SIGNAL_CHANGED] = g_signal_new("changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST,
-                                           0, NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT64,
-                                           G_TYPE_INT);
+    signals[SIGNAL_CHANGED] =
+        g_signal_new("changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                     G_TYPE_NONE, 2, G_TYPE_INT64, G_TYPE_INT);
 }
 
 static void history_store_init(HistoryStore *store)
@@ -96,9 +96,8 @@ static sqlite3 *open_database(const char *path, int *version, GError **error)
     if (!hdb_exec(db, "PRAGMA foreign_keys = ON", error) ||
         !hdb_exec(db, "PRAGMA journal_mode = WAL", error) ||
         !hdb_exec(db, "PRAGMA synchronous = NORMAL", error) ||
-        !history_schema_read_version(db, version, error) ||
-        !check_structure(db, *version, error) || !history_schema_migrate(db, error) ||
-        !history_schema_read_version(db, version, error)) {
+        !history_schema_read_version(db, version, error) || !check_structure(db, *version, error) ||
+        !history_schema_migrate(db, error) || !history_schema_read_version(db, version, error)) {
         sqlite3_close(db);
         return NULL;
     }
@@ -203,8 +202,7 @@ static gboolean mark_interrupted(sqlite3 *db, gpointer data, GError **error)
                          "WHERE status IN ('queued', 'running') AND owner_token IS ?",
                          &stmt, error))
             return FALSE;
-        sqlite3_bind_text(stmt, 1, g_ptr_array_index(orphans->dead_tokens, i), -1,
-                          SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 1, g_ptr_array_index(orphans->dead_tokens, i), -1, SQLITE_STATIC);
         if (!hdb_step_done(g_steal_pointer(&stmt), "marking interrupted jobs", error))
             return FALSE;
     }
@@ -352,8 +350,7 @@ static gboolean read_changes(sqlite3 *db, gpointer data, GError **error)
     g_array_set_size(read->events, 0);
     read->last_seq = read->after_seq;
     g_autoptr(sqlite3_stmt) stmt = NULL;
-    if (!hdb_prepare(db,
-                     "SELECT seq, generation_id, kind FROM changes WHERE seq > ? ORDER BY seq",
+    if (!hdb_prepare(db, "SELECT seq, generation_id, kind FROM changes WHERE seq > ? ORDER BY seq",
                      &stmt, error))
         return FALSE;
     sqlite3_bind_int64(stmt, 1, read->after_seq);

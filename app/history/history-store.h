@@ -47,9 +47,9 @@ typedef struct {
     char *image_path;     /* NULL until an image was written */
     char *error_message;  /* NULL unless failed */
     gint64 peak_host_bytes, peak_device_bytes;
-    gint64 owner_pid;     /* the process that ran it (informational) */
+    gint64 owner_pid; /* the process that ran it (informational) */
     gboolean has_thumbnail;
-    GArray *timings;      /* of HistoryTiming, in the order given; empty in list pages */
+    GArray *timings; /* of HistoryTiming, in the order given; empty in list pages */
 } HistoryGeneration;
 
 void history_generation_free(HistoryGeneration *gen);
@@ -57,21 +57,21 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HistoryGeneration, history_generation_free)
 
 /* What a job's end writes, in one transaction with the status change. */
 typedef struct {
-    HistoryStatus status;       /* DONE, CANCELLED or FAILED */
-    const char *image_path;     /* may be NULL */
-    const char *error_message;  /* may be NULL */
+    HistoryStatus status;      /* DONE, CANCELLED or FAILED */
+    const char *image_path;    /* may be NULL */
+    const char *error_message; /* may be NULL */
     gint64 peak_host_bytes, peak_device_bytes;
     const HistoryTiming *timings;
     guint n_timings;
-    GBytes *thumbnail_png;      /* may be NULL; must be PNG data */
+    GBytes *thumbnail_png; /* may be NULL; must be PNG data */
 } HistoryOutcome;
 
 /* Which rows a page shows. All conditions are ANDed; zero/NULL means "any". */
 typedef struct {
-    const char *search;  /* words of the prompt (FTS5, prefix match, any order) */
-    guint status_mask;   /* bit (1 << HistoryStatus) per status wanted, 0 = all */
-    const char *model;   /* model name, exact */
-    int width, height;   /* exact size */
+    const char *search; /* words of the prompt (FTS5, prefix match, any order) */
+    guint status_mask;  /* bit (1 << HistoryStatus) per status wanted, 0 = all */
+    const char *model;  /* model name, exact */
+    int width, height;  /* exact size */
 } HistoryQuery;
 
 typedef enum {

@@ -69,8 +69,8 @@ GBytes *ht_png(guint seed)
     guint8 pixels[8 * 8 * 3];
     for (guint i = 0; i < sizeof(pixels); i++)
         pixels[i] = (guint8)(i * 37u + seed * 101u + 1u);
-    png_image image = {.version = PNG_IMAGE_VERSION, .width = 8, .height = 8,
-                       .format = PNG_FORMAT_RGB};
+    png_image image = {
+        .version = PNG_IMAGE_VERSION, .width = 8, .height = 8, .format = PNG_FORMAT_RGB};
     png_alloc_size_t size = 0;
     g_assert_true(png_image_write_to_memory(&image, NULL, &size, 0, pixels, 0, NULL));
     guint8 *buffer = g_malloc(size);
@@ -105,9 +105,9 @@ char *ht_integrity_check(const char *path)
     g_assert_cmpint(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &stmt, NULL), ==,
                     SQLITE_OK);
     int rc = sqlite3_step(stmt);
-    char *result = rc == SQLITE_ROW ? g_strdup((const char *)sqlite3_column_text(stmt, 0))
-                                    : g_strdup_printf("integrity_check failed: %s",
-                                                      sqlite3_errmsg(db));
+    char *result = rc == SQLITE_ROW
+                       ? g_strdup((const char *)sqlite3_column_text(stmt, 0))
+                       : g_strdup_printf("integrity_check failed: %s", sqlite3_errmsg(db));
     sqlite3_finalize(stmt);
     sqlite3_close(db);
     return result;

@@ -64,8 +64,8 @@ static void test_cli(void)
         g_auto(HistoryParams) p;
         ht_params_for(&p, 5, 5);
         gint64 id = history_store_begin(store, &p, HISTORY_STATUS_RUNNING, NULL);
-        HistoryOutcome o = {.status = HISTORY_STATUS_FAILED, .image_path = image,
-                            .error_message = "boom"};
+        HistoryOutcome o = {
+            .status = HISTORY_STATUS_FAILED, .image_path = image, .error_message = "boom"};
         g_assert_true(history_store_finish(store, id, &o, NULL));
     }
     {
@@ -96,8 +96,7 @@ static void test_cli(void)
         g_auto(CliRun) r = run_cli(db, "show", id, "--json", NULL);
         g_assert_cmpint(r.status, ==, 0);
         g_autoptr(JsonNode) root = parse(r.out);
-        JsonObject *timings = json_object_get_object_member(json_node_get_object(root),
-                                                            "timings");
+        JsonObject *timings = json_object_get_object_member(json_node_get_object(root), "timings");
         g_assert_cmpfloat(json_object_get_double_member(timings, "denoising"), ==, 1.0 + 1);
         g_auto(CliRun) text = run_cli(db, "show", id, NULL);
         g_assert_nonnull(strstr(text.out, "vae decode"));

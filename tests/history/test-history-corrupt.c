@@ -173,8 +173,8 @@ static void test_sound_file_untouched(Fixture *f, gconstpointer data)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-#define ADD(name, fn) g_test_add("/history/corrupt/" name, Fixture, NULL, fixture_setup, fn, \
-                                 fixture_teardown)
+#define ADD(name, fn)                                                                              \
+    g_test_add("/history/corrupt/" name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
     ADD("garbage", test_garbage);
     ADD("text-file", test_text_file);
     ADD("truncated-half", test_truncated_half);

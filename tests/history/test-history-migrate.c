@@ -90,8 +90,8 @@ static void insert_v1_row(sqlite3 *db, int index, const char *status, gint64 pid
     sqlite3_finalize(stmt);
 }
 
-static const char *const v1_statuses[] = {"done", "failed", "cancelled", "done", "running",
-                                          "interrupted", "done"};
+static const char *const v1_statuses[] = {"done",    "failed",      "cancelled", "done",
+                                          "running", "interrupted", "done"};
 
 static void build_v1(const char *path)
 {
@@ -123,11 +123,11 @@ static char *describe_schema(const char *path)
         sqlite3_stmt *cols = NULL;
         g_assert_cmpint(sqlite3_prepare_v2(db, sql, -1, &cols, NULL), ==, SQLITE_OK);
         while (sqlite3_step(cols) == SQLITE_ROW)
-            g_string_append_printf(out, "  %s %s notnull=%d default=%s pk=%d\n",
-                                   sqlite3_column_text(cols, 1), sqlite3_column_text(cols, 2),
-                                   sqlite3_column_int(cols, 3),
-                                   sqlite3_column_text(cols, 4) ? (const char *)sqlite3_column_text(cols, 4) : "-",
-                                   sqlite3_column_int(cols, 5));
+            g_string_append_printf(
+                out, "  %s %s notnull=%d default=%s pk=%d\n", sqlite3_column_text(cols, 1),
+                sqlite3_column_text(cols, 2), sqlite3_column_int(cols, 3),
+                sqlite3_column_text(cols, 4) ? (const char *)sqlite3_column_text(cols, 4) : "-",
+                sqlite3_column_int(cols, 5));
         sqlite3_finalize(cols);
     }
     sqlite3_finalize(tables);
@@ -206,10 +206,10 @@ static void test_from_v1(Fixture *f, gconstpointer data)
         gint64 t = G_GINT64_CONSTANT(1700000000000000) + i * G_USEC_PER_SEC;
         g_assert_cmpint(gen->created_at, ==, t);
         g_assert_cmpint(gen->started_at, ==, t + 1);
-        g_assert_cmpint(gen->finished_at, ==, want == HISTORY_STATUS_INTERRUPTED &&
-                                                      strcmp(v1_statuses[i], "running") == 0
-                                                  ? 0
-                                                  : t + 2);
+        g_assert_cmpint(gen->finished_at, ==,
+                        want == HISTORY_STATUS_INTERRUPTED && strcmp(v1_statuses[i], "running") == 0
+                            ? 0
+                            : t + 2);
         g_assert_cmpint(gen->owner_pid, ==, getpid());
         g_assert_false(gen->has_thumbnail);
         g_assert_cmpint(gen->peak_host_bytes, ==, 0);
@@ -255,8 +255,8 @@ static void test_every_version_covered(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-#define ADD(name, fn) g_test_add("/history/migrate/" name, Fixture, NULL, fixture_setup, fn, \
-                                 fixture_teardown)
+#define ADD(name, fn)                                                                              \
+    g_test_add("/history/migrate/" name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
     ADD("from-missing-file", test_from_missing_file);
     ADD("from-v0-empty-file", test_from_v0_empty_file);
     ADD("from-v1", test_from_v1);

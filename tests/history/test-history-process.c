@@ -130,9 +130,9 @@ static void test_kill_during_writes(void)
             ht_assert_done_job(gen, 0, index);
             earlier++;
         } else if (g_hash_table_contains(report.done, GINT_TO_POINTER(index))) {
-            g_assert_cmpint(GPOINTER_TO_INT(g_hash_table_lookup(report.done,
-                                                                GINT_TO_POINTER(index))),
-                            ==, gen->id);
+            g_assert_cmpint(
+                GPOINTER_TO_INT(g_hash_table_lookup(report.done, GINT_TO_POINTER(index))), ==,
+                gen->id);
             ht_assert_done_job(gen, CRASH_WRITER, index);
             reported++;
         } else {
@@ -186,8 +186,7 @@ static void test_concurrent_writers(void)
     guint8 seen[CHILDREN + 1][JOBS] = {{0}};
     for (guint i = 0; i < rows->len; i++) {
         g_autoptr(HistoryGeneration) gen =
-            history_store_get(store, ((HistoryGeneration *)g_ptr_array_index(rows, i))->id,
-                              &error);
+            history_store_get(store, ((HistoryGeneration *)g_ptr_array_index(rows, i))->id, &error);
         g_assert_no_error(error);
         int writer = gen->params.patch - 48;
         int index = (int)strtol(strstr(gen->params.prompt, "job ") + 4, NULL, 10);

@@ -68,8 +68,8 @@ static void test_round_trip(Fixture *f, gconstpointer data)
         g_assert_false(gen->has_thumbnail);
         g_assert_cmpint(gen->owner_pid, ==, getpid());
     }
-    HistoryTiming timings[] = {{"text encoding", 0.5 + 17}, {"denoising", 1.0 + 17},
-                               {"vae decode", 1.5 + 17}};
+    HistoryTiming timings[] = {
+        {"text encoding", 0.5 + 17}, {"denoising", 1.0 + 17}, {"vae decode", 1.5 + 17}};
     g_autoptr(GBytes) png = ht_png(3 * 100000 + 17);
     HistoryOutcome outcome = {
         .status = HISTORY_STATUS_DONE,
@@ -233,8 +233,10 @@ static void test_search_and_filters(Fixture *f, gconstpointer data)
     assert_ids(s, (HistoryQuery){.search = "\"red\" ^cat* ( -"}, 2, d, a);
     assert_ids(s, (HistoryQuery){.search = "zebra"}, 0);
     assert_ids(s, (HistoryQuery){.status_mask = 1u << HISTORY_STATUS_DONE}, 2, c, a);
-    assert_ids(s, (HistoryQuery){.status_mask = 1u << HISTORY_STATUS_FAILED |
-                                              1u << HISTORY_STATUS_RUNNING}, 2, d, b);
+    assert_ids(
+        s,
+        (HistoryQuery){.status_mask = 1u << HISTORY_STATUS_FAILED | 1u << HISTORY_STATUS_RUNNING},
+        2, d, b);
     assert_ids(s, (HistoryQuery){.model = "dev"}, 3, d, c, a);
     assert_ids(s, (HistoryQuery){.width = 3072, .height = 1728}, 2, c, b);
     assert_ids(s, (HistoryQuery){.search = "red", .model = "dev", .width = 4096}, 2, d, a);
@@ -273,12 +275,11 @@ static void test_delete_undo(Fixture *f, gconstpointer data)
     g_assert_cmpstr(back->image_path, ==, image);
 
     g_assert_true(history_store_delete(f->store, id, &error));
-    g_assert_cmpint(history_store_purge_deleted_before(f->store, g_get_real_time() - 1000000,
-                                                       &error),
-                    ==, 0);
+    g_assert_cmpint(
+        history_store_purge_deleted_before(f->store, g_get_real_time() - 1000000, &error), ==, 0);
     g_assert_true(g_file_test(image, G_FILE_TEST_EXISTS));
-    g_assert_cmpint(history_store_purge_deleted_before(f->store, g_get_real_time() + 1, &error),
-                    ==, 1);
+    g_assert_cmpint(history_store_purge_deleted_before(f->store, g_get_real_time() + 1, &error), ==,
+                    1);
     g_assert_no_error(error);
     g_assert_false(g_file_test(image, G_FILE_TEST_EXISTS));
     g_assert_false(history_store_undelete(f->store, id, &error));
@@ -330,20 +331,18 @@ static void test_changes(Fixture *f, gconstpointer data)
     while (g_main_context_iteration(NULL, FALSE))
         ;
     recorded_take(&mine, (gint64[]){id, id, id},
-                  (int[]){HISTORY_CHANGE_ADDED, HISTORY_CHANGE_UPDATED, HISTORY_CHANGE_UPDATED},
-                  3);
+                  (int[]){HISTORY_CHANGE_ADDED, HISTORY_CHANGE_UPDATED, HISTORY_CHANGE_UPDATED}, 3);
     g_assert_true(history_store_poll_changes(other, &error));
     recorded_take(&theirs, (gint64[]){id, id, id},
-                  (int[]){HISTORY_CHANGE_ADDED, HISTORY_CHANGE_UPDATED, HISTORY_CHANGE_UPDATED},
-                  3);
+                  (int[]){HISTORY_CHANGE_ADDED, HISTORY_CHANGE_UPDATED, HISTORY_CHANGE_UPDATED}, 3);
     g_assert_true(history_store_poll_changes(other, &error)); /* nothing new */
     recorded_take(&theirs, NULL, NULL, 0);
 
     g_assert_true(history_store_delete(other, id, &error));
     g_assert_true(history_store_undelete(other, id, &error));
     g_assert_true(history_store_poll_changes(f->store, &error));
-    recorded_take(&mine, (gint64[]){id, id},
-                  (int[]){HISTORY_CHANGE_REMOVED, HISTORY_CHANGE_ADDED}, 2);
+    recorded_take(&mine, (gint64[]){id, id}, (int[]){HISTORY_CHANGE_REMOVED, HISTORY_CHANGE_ADDED},
+                  2);
     g_assert_true(history_store_purge(other, id, &error));
     g_assert_true(history_store_poll_changes(f->store, &error));
     recorded_take(&mine, (gint64[]){id}, (int[]){HISTORY_CHANGE_REMOVED}, 1);
@@ -425,8 +424,7 @@ static void test_newer_schema(Fixture *f, gconstpointer data)
     ht_write_done_job(f->store, 0, 0);
     g_clear_object(&f->store);
     sqlite3 *db = ht_sqlite_open(f->path);
-    g_assert_cmpint(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), ==,
-                    SQLITE_OK);
+    g_assert_cmpint(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), ==, SQLITE_OK);
     sqlite3_close(db);
     g_autofree char *before = NULL;
     gsize before_len;
@@ -457,8 +455,8 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/history/params/json", test_params_json);
     g_test_add_func("/history/store/default-path", test_default_path);
-#define ADD(name, fn) g_test_add("/history/store/" name, Fixture, NULL, fixture_setup, fn, \
-                                 fixture_teardown)
+#define ADD(name, fn)                                                                              \
+    g_test_add("/history/store/" name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
     ADD("round-trip", test_round_trip);
     ADD("failed-and-queued", test_failed_and_queued);
     ADD("paging", test_paging);
