@@ -18,6 +18,15 @@ typedef struct {
     gboolean now;
 } HistoryOptions;
 
+static void history_options_clear(HistoryOptions *opt)
+{
+    g_free(opt->db);
+    g_free(opt->status);
+    g_free(opt->model);
+    g_free(opt->size);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(HistoryOptions, history_options_clear)
+
 static const char *const history_usage =
     "Usage: resdit history COMMAND [OPTIONS]\n\n"
     "The history of generations shared with ResDiT Studio.\n\n"
@@ -264,7 +273,7 @@ static int run_on_id(HistoryStore *store, const char *command, const char *arg,
 
 int cli_history(int argc, char **argv)
 {
-    HistoryOptions opt = {0};
+    g_auto(HistoryOptions) opt = {0};
     g_autoptr(GError) error = NULL;
     if (!parse_options(&argc, &argv, &opt, &error))
         return cli_fail("%s", error->message), 2;
@@ -298,9 +307,5 @@ int cli_history(int argc, char **argv)
         status = run_on_id(store, command, argc > 2 ? argv[2] : NULL, &opt);
     }
     history_store_close(store);
-    g_free(opt.db);
-    g_free(opt.status);
-    g_free(opt.model);
-    g_free(opt.size);
     return status;
 }

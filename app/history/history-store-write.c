@@ -7,20 +7,23 @@
 #include "history-db.h"
 #include "history-store-private.h"
 
+/* Called with store->lock held. */
+static gboolean require_open(HistoryStore *store, GError **error)
+{
+    if (store->db != NULL)
+        return TRUE;
+    g_set_error_literal(error, HISTORY_ERROR, HISTORY_ERROR_INVALID,
+                        "The history is already closed");
+    return FALSE;
+}
+
 /* Runs one write transaction under the store lock and notes it for change notification. */
 static gboolean write_locked(HistoryStore *store, HdbWork work, gpointer data, GError **error)
 {
     g_mutex_lock(&store->lock);
-    gboolean ok;
-    if (store->db == NULL) {
-        g_set_error_literal(error, HISTORY_ERROR, HISTORY_ERROR_INVALID,
-                            "The history is already closed");
-        ok = FALSE;
-    } else {
-        ok = hdb_run(store->db, HDB_WRITE, work, data, error);
-        if (ok)
-            history_store_note_local_write(store);
-    }
+    gboolean ok = require_open(store, error) && hdb_run(store->db, HDB_WRITE, work, data, error);
+    if (ok)
+        history_store_note_local_write(store);
     g_mutex_unlock(&store->lock);
     return ok;
 }
@@ -346,7 +349,7 @@ static gboolean purge_locked(HistoryStore *store, gint64 id, GError **error)
 gboolean history_store_purge(HistoryStore *store, gint64 id, GError **error)
 {
     g_mutex_lock(&store->lock);
-    gboolean ok = purge_locked(store, id, error);
+    gboolean ok = require_open(store, error) && purge_locked(store, id, error);
     g_mutex_unlock(&store->lock);
     return ok;
 }
@@ -379,7 +382,8 @@ int history_store_purge_deleted_before(HistoryStore *store, gint64 before_us, GE
     g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(gint64));
     DeletedBefore query = {before_us, ids};
     g_mutex_lock(&store->lock);
-    gboolean ok = hdb_run(store->db, HDB_READ, find_deleted, &query, error);
+    gboolean ok =
+        require_open(store, error) && hdb_run(store->db, HDB_READ, find_deleted, &query, error);
     int purged = 0;
     for (guint i = 0; ok && i < ids->len; i++) {
         g_autoptr(GError) purge_error = NULL;

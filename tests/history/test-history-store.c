@@ -417,6 +417,12 @@ static void test_owner_lock(Fixture *f, gconstpointer data)
     g_assert_nonnull(r->error_message);
     g_assert_false(history_store_begin(f->store, &params, HISTORY_STATUS_RUNNING, &error) > 0);
     g_assert_error(error, HISTORY_ERROR, HISTORY_ERROR_INVALID);
+    g_clear_error(&error);
+    g_assert_false(history_store_purge(f->store, running, &error));
+    g_assert_error(error, HISTORY_ERROR, HISTORY_ERROR_INVALID);
+    g_clear_error(&error);
+    g_assert_cmpint(history_store_count(f->store, NULL, &error), ==, -1);
+    g_assert_error(error, HISTORY_ERROR, HISTORY_ERROR_INVALID);
 }
 
 static void test_newer_schema(Fixture *f, gconstpointer data)
