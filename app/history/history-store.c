@@ -163,7 +163,7 @@ static gboolean open_or_recover(HistoryStore *store, GError **error)
     store->recovery_notice =
         g_strdup_printf("%s A new, empty history was started; the old file was kept as %s.",
                         first_error->message, store->moved_aside_path);
-    g_message("%s", store->recovery_notice);
+    g_info("%s", store->recovery_notice);
     store->db = open_database(store->path, &store->schema_version, error);
     return store->db != NULL;
 }
@@ -172,7 +172,6 @@ static gboolean open_or_recover(HistoryStore *store, GError **error)
 
 typedef struct {
     GPtrArray *dead_tokens; /* NULL entry: rows without an owner token (older versions) */
-    gint64 now;
 } Orphans;
 
 static gboolean collect_owner_tokens(sqlite3 *db, gpointer data, GError **error)
