@@ -58,17 +58,22 @@ ResditModel *resdit_model_open(const ResditModelPaths *paths, ResditBackendChoic
     RdBackend *be = rd_backend_for_choice(backend, error);
     if (!be)
         return NULL;
+    RdBackend *vae_be_extra = NULL;
+    RdBackend *vae_be = rd_vae_backend_for(be, &vae_be_extra);
     FluxModel *flux = flux_model_load(paths->transformer, be, error);
-    RdVae *vae = flux ? rd_vae_load(paths->vae, be, error) : NULL;
+    RdVae *vae = flux ? rd_vae_load(paths->vae, vae_be, error) : NULL;
     RdTextEncoders *text = vae ? rd_text_encoders_load(paths->clip_l, paths->t5, be, error) : NULL;
     if (!text) {
         rd_vae_free(vae);
         flux_model_free(flux);
+        if (vae_be_extra)
+            rd_backend_free(vae_be_extra);
         rd_backend_free(be);
         return NULL;
     }
     ResditModel *m = rd_model_new(paths->name ? paths->name : "FLUX.1", be, flux, vae, text,
                                   free_text);
+    m->vae_be = vae_be_extra;
     m->text_weight_bytes = file_bytes(paths->clip_l) + file_bytes(paths->t5);
     ResditJobParams probe;
     resdit_job_params_init(&probe);

@@ -33,6 +33,8 @@ void resdit_model_free(ResditModel *m)
     if (m->text && m->text_free)
         m->text_free(m->text);
     rd_vae_free(m->vae);
+    if (m->vae_be)
+        rd_backend_free(m->vae_be);
     flux_model_free(m->flux);
     if (m->be)
         rd_backend_free(m->be);
@@ -79,6 +81,15 @@ void resdit_model_job_defaults(const ResditModel *m, ResditJobParams *p)
     p->method.base_area = m->base_area;
     p->method.patch = m->patch;
     p->t5_len = 0;
+}
+
+RdBackend *rd_vae_backend_for(RdBackend *be, RdBackend **extra)
+{
+    *extra = NULL;
+    if (rd_vae_backend_supported(be))
+        return be;
+    g_info("The %s backend has no VAE ops yet: the VAE decodes on the CPU", be->name);
+    return *extra = rd_backend_cpu_new();
 }
 
 RdBackend *rd_backend_for_choice(ResditBackendChoice choice, GError **error)

@@ -35,6 +35,7 @@ struct ResditModel {
     RdBackend *be;
     FluxModel *flux;
     RdVae *vae;
+    RdBackend *vae_be; /* the VAE's backend when the model's lacks the VAE ops (CPU), or NULL */
     RdTextEncoders *text; /* NULL: the job needs embeddings given directly */
     GDestroyNotify text_free;
     guint64 text_weight_bytes;
@@ -48,6 +49,9 @@ struct ResditModel {
 };
 
 RdBackend *rd_backend_for_choice(ResditBackendChoice choice, GError **error);
+/* The backend to decode on: be itself, or a new CPU backend (stored in *extra) when be lacks the
+ * VAE ops. */
+RdBackend *rd_vae_backend_for(RdBackend *be, RdBackend **extra);
 guint64 rd_model_weight_bytes(const ResditModel *model);
 /* MemAvailable of /proc/meminfo in bytes (0 when unknown). */
 guint64 rd_host_available(void);

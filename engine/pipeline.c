@@ -233,7 +233,8 @@ static guint8 *to_rgb8(const float *rgb, size_t n)
  * do not report their free memory yet). */
 guint64 rd_decode_budget(const ResditModel *model)
 {
-    if (strcmp(model->be->name, "cpu") != 0)
+    const RdBackend *be = model->vae_be ? model->vae_be : model->be;
+    if (strcmp(be->name, "cpu") != 0)
         return RD_DEVICE_DECODE_BUDGET;
     return MAX(RD_HOST_DECODE_BUDGET, rd_host_available() / 4);
 }

@@ -296,18 +296,23 @@ ResditModel *rd_selftest_model_new(RdBackend *be, GError **error)
     }
     g_autofree char *tpath = rd_memory_file_path(tfd);
     g_autofree char *vpath = rd_memory_file_path(vfd);
+    RdBackend *vae_be_extra = NULL;
+    RdBackend *vae_be = rd_vae_backend_for(be, &vae_be_extra);
     FluxModel *flux = flux_model_load(tpath, be, error);
     RdSafetensors *vst = flux ? rd_safetensors_open(vpath, error) : NULL;
     const RdVaeConfig defaults = {16, 0, 0, 8, 0.3611, 0.1159};
-    RdVae *vae = vst ? rd_vae_load_safetensors(vst, &defaults, be, error) : NULL;
+    RdVae *vae = vst ? rd_vae_load_safetensors(vst, &defaults, vae_be, error) : NULL;
     if (!vae) {
         flux_model_free(flux);
+        if (vae_be_extra)
+            rd_backend_free(vae_be_extra);
         close(tfd);
         close(vfd);
         rd_backend_free(be);
         return NULL;
     }
     ResditModel *m = rd_model_new(RD_SELFTEST_NAME, be, flux, vae, NULL, NULL);
+    m->vae_be = vae_be_extra;
     m->selftest = TRUE;
     remember_fd(m, tfd);
     remember_fd(m, vfd);

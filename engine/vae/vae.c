@@ -216,6 +216,12 @@ static gboolean load_all(RdVae *vae, GError **error)
     return TRUE;
 }
 
+gboolean rd_vae_backend_supported(const RdBackend *backend)
+{
+    return backend->conv2d && backend->group_norm && backend->upsample_nearest2x &&
+           backend->group_sums;
+}
+
 RdVae *rd_vae_load_safetensors(RdSafetensors *st, const RdVaeConfig *defaults, RdBackend *backend,
                                GError **error)
 {
@@ -223,8 +229,7 @@ RdVae *rd_vae_load_safetensors(RdSafetensors *st, const RdVaeConfig *defaults, R
     vae->be = backend;
     vae->st = st;
     vae->config = *defaults;
-    if (!backend->conv2d || !backend->group_norm || !backend->upsample_nearest2x ||
-        !backend->group_sums) {
+    if (!rd_vae_backend_supported(backend)) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_BACKEND,
                     "The %s backend has no VAE ops (conv2d, group_norm, group_sums, upsample) yet; decode "
                     "with the CPU backend",

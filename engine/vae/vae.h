@@ -27,6 +27,9 @@ typedef struct {
     double scaling_factor, shift_factor; /* FLUX 0.3611 / 0.1159, SD3 1.5305 / 0.0609 */
 } RdVaeConfig;
 
+/* Whether a backend has the ops the decoder needs (conv2d, group_norm, group_sums, upsample). */
+gboolean rd_vae_backend_supported(const RdBackend *backend);
+
 /* path: ae.safetensors, a diffusers vae/ folder (config.json read for the scaling factors and
  * groups) or a diffusers model root holding vae/. */
 RdVae *rd_vae_load(const char *path, RdBackend *backend, GError **error);
