@@ -26,9 +26,10 @@ static const float *tensor(RdSafetensors *st, const char *name, const RdTensorIn
     return t->data;
 }
 
-static Golden load_golden(void)
+static Golden load_golden(const char *dir)
 {
-    g_autofree char *path = tu_data_path("pipeline/golden.safetensors");
+    g_autofree char *name = g_build_filename(dir, "golden.safetensors", NULL);
+    g_autofree char *path = tu_data_path(name);
     g_autoptr(GError) error = NULL;
     Golden g = {rd_safetensors_open(path, &error)};
     g_assert_no_error(error);
@@ -47,10 +48,11 @@ static Golden load_golden(void)
     return g;
 }
 
-static ResditModel *tiny_model(void)
+static ResditModel *tiny_model(const char *dir)
 {
     RdBackend *be = rd_backend_cpu_new();
-    g_autofree char *tdir = tu_data_path("pipeline/transformer");
+    g_autofree char *tname = g_build_filename(dir, "transformer", NULL);
+    g_autofree char *tdir = tu_data_path(tname);
     g_autofree char *vdir = tu_data_path("vae/diffusers");
     g_autoptr(GError) error = NULL;
     FluxModel *flux = flux_model_load(tdir, be, &error);
@@ -77,10 +79,10 @@ static void golden_params(const Golden *g, ResditModel *m, ResditJobParams *p)
 }
 
 /* Runs the golden job in one attention setting and compares latent and image. */
-static void check_against_diffusers(gboolean schedule, ResditMode fixed)
+static void check_against_diffusers(const char *dir, gboolean schedule, ResditMode fixed)
 {
-    Golden g = load_golden();
-    ResditModel *m = tiny_model();
+    Golden g = load_golden(dir);
+    ResditModel *m = tiny_model(dir);
     ResditJobParams p;
     golden_params(&g, m, &p);
     p.schedule = schedule;
@@ -103,9 +105,9 @@ static void check_against_diffusers(gboolean schedule, ResditMode fixed)
         off_by_one += d == 1;
         worse += d > 1;
     }
-    g_test_message("%s vs FluxPipeline: latent max |diff| %.3g, rel L2 %.3g; RGB8 values exact "
+    g_test_message("%s, %s vs FluxPipeline: latent max |diff| %.3g, rel L2 %.3g; RGB8 values exact "
                    "%zu, off by 1 %zu, more %zu of %zu",
-                   schedule ? "ResDiT schedule" : resdit_mode_name(fixed), max_diff,
+                   dir, schedule ? "ResDiT schedule" : resdit_mode_name(fixed), max_diff,
                    tu_relative_l2(latent, g.latent, n_latent), exact, off_by_one, worse, n_px);
     /* 1e-4 plus 1e-4 relative: the latent spans several units; rel L2 is ~3e-6. */
     tu_assert_close("latent", latent, g.latent, n_latent, 1e-4f, 1e-4f);
@@ -125,12 +127,18 @@ static void check_against_diffusers(gboolean schedule, ResditMode fixed)
 /* At the base grid every mode is the plain forward pass, so the schedule matches diffusers. */
 static void test_schedule_matches_diffusers(void)
 {
-    check_against_diffusers(TRUE, RESDIT_MODE_DIRECT);
+    check_against_diffusers("pipeline", TRUE, RESDIT_MODE_DIRECT);
 }
 
 static void test_direct_matches_diffusers(void)
 {
-    check_against_diffusers(FALSE, RESDIT_MODE_DIRECT);
+    check_against_diffusers("pipeline", FALSE, RESDIT_MODE_DIRECT);
+}
+
+/* Schnell: no guidance input, no timestep shift (mu = 0 in the base mode). */
+static void test_schnell_matches_diffusers(void)
+{
+    check_against_diffusers("pipeline-schnell", TRUE, RESDIT_MODE_DIRECT);
 }
 
 static void test_patchify_round_trip(void)
@@ -151,5 +159,6 @@ int main(int argc, char **argv)
     g_test_add_func("/pipeline/patchify-round-trip", test_patchify_round_trip);
     g_test_add_func("/pipeline/direct-matches-diffusers", test_direct_matches_diffusers);
     g_test_add_func("/pipeline/schedule-matches-diffusers", test_schedule_matches_diffusers);
+    g_test_add_func("/pipeline/schnell-matches-diffusers", test_schnell_matches_diffusers);
     return g_test_run();
 }

@@ -5,6 +5,7 @@ Writes, with fixed seeds and random (not trained) weights:
   tests/data/vae/            tiny diffusers AutoencoderKL decoder (diffusers/: config.json +
                              diffusion_pytorch_model.safetensors), the same weights under BFL
                              names (ae.safetensors), and golden.safetensors (latent -> image).
+  tests/data/pipeline-schnell/  the same without guidance input and without timestep shift.
   tests/data/pipeline/       tiny FluxTransformer2DModel (transformer/), and golden.safetensors:
                              text embeddings, the initial noise, the shifted timesteps, the final
                              latent of diffusers' FluxPipeline and the decoded RGB8 image.
@@ -101,23 +102,30 @@ def write_vae(vae):
     print("vae:", tuple(latent.shape), "->", tuple(image.shape))
 
 
-def tiny_transformer():
+def tiny_transformer(guidance=True):
     torch.manual_seed(3)
     model = FluxTransformer2DModel(
         patch_size=1, in_channels=64, num_layers=1, num_single_layers=2, attention_head_dim=16,
         num_attention_heads=4, joint_attention_dim=32, pooled_projection_dim=24,
-        guidance_embeds=True, axes_dims_rope=(4, 6, 6))
-    randomise(model, torch.Generator().manual_seed(4))
+        guidance_embeds=guidance, axes_dims_rope=(4, 6, 6))
+    randomise(model, torch.Generator().manual_seed(4 if guidance else 6))
     return model.eval()
 
 
-def write_pipeline(vae):
-    os.makedirs(PIPE_DIR, exist_ok=True)
-    transformer = tiny_transformer()
-    transformer.save_pretrained(os.path.join(PIPE_DIR, "transformer"), safe_serialization=True)
-    scheduler = FlowMatchEulerDiscreteScheduler(
-        num_train_timesteps=1000, shift=3.0, use_dynamic_shifting=True, base_shift=0.5,
-        max_shift=1.15, base_image_seq_len=256, max_image_seq_len=4096)
+def write_pipeline(vae, schnell=False):
+    """dev: guidance input, dynamic shift (mu from the token count). schnell: no guidance input,
+    no shift (the FLUX.1-schnell scheduler config)."""
+    out_dir = PIPE_DIR + ("-schnell" if schnell else "")
+    os.makedirs(out_dir, exist_ok=True)
+    transformer = tiny_transformer(guidance=not schnell)
+    transformer.save_pretrained(os.path.join(out_dir, "transformer"), safe_serialization=True)
+    if schnell:
+        scheduler = FlowMatchEulerDiscreteScheduler(
+            num_train_timesteps=1000, shift=1.0, use_dynamic_shifting=False)
+    else:
+        scheduler = FlowMatchEulerDiscreteScheduler(
+            num_train_timesteps=1000, shift=3.0, use_dynamic_shifting=True, base_shift=0.5,
+            max_shift=1.15, base_image_seq_len=256, max_image_seq_len=4096)
     pipe = FluxPipeline(scheduler=scheduler, vae=vae, text_encoder=None, tokenizer=None,
                         text_encoder_2=None, tokenizer_2=None, transformer=transformer)
     pipe.set_progress_bar_config(disable=True)
@@ -148,7 +156,7 @@ def write_pipeline(vae):
         "sigmas": pipe.scheduler.sigmas.to(torch.float32).contiguous(),
         "latent": latent[0].contiguous(), "rgb8": torch.from_numpy(rgb8).contiguous(),
         "params": torch.tensor([height, width, steps, guidance], dtype=torch.float32),
-    }, os.path.join(PIPE_DIR, "golden.safetensors"))
+    }, os.path.join(out_dir, "golden.safetensors"))
     print("pipeline: latent", tuple(latent.shape), "image", image.shape,
           "sigmas", pipe.scheduler.sigmas.tolist())
 
@@ -157,6 +165,7 @@ def main():
     vae = tiny_vae()
     write_vae(vae)
     write_pipeline(vae)
+    write_pipeline(vae, schnell=True)
 
 
 if __name__ == "__main__":
