@@ -204,8 +204,10 @@ typedef struct {
     char *parameters_json;/* every engine parameter, enough to reproduce the image */
 } ResditImage;
 
-/* Runs the whole job: text encoders, sampling with the ResDiT schedule, VAE decode. Returns NULL
- * with RESDIT_ERROR_CANCELLED when cancelled (memory freed, nothing written). */
+/* Runs the whole job: text encoders, sampling with the ResDiT schedule, VAE decode. Checks the
+ * parameters and the memory estimate first (nothing starts when they fail). Returns NULL with
+ * RESDIT_ERROR_CANCELLED when cancelled (memory freed, nothing written). Run one job at a time
+ * per model (a queue runs them in turn); the callbacks come on the calling thread. */
 ResditImage *resdit_generate(ResditModel *model, const ResditJobParams *params,
                              const ResditCallbacks *callbacks, GCancellable *cancellable,
                              GError **error);
