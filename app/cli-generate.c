@@ -91,8 +91,9 @@ static char *format_seconds(double s)
     if (s < 0)
         return g_strdup("--:--");
     int total = (int)lrint(s);
-    return total >= 3600 ? g_strdup_printf("%d:%02d:%02d", total / 3600, total / 60 % 60, total % 60)
-                         : g_strdup_printf("%d:%02d", total / 60, total % 60);
+    return total >= 3600
+               ? g_strdup_printf("%d:%02d:%02d", total / 3600, total / 60 % 60, total % 60)
+               : g_strdup_printf("%d:%02d", total / 60, total % 60);
 }
 
 static void draw_bar(const ResditProgress *p)
@@ -130,9 +131,9 @@ static void on_preview(const ResditPreview *pv, gpointer data)
     Run *run = data;
     if (!run->o->preview_dir || pv->branch == RESDIT_BRANCH_FINAL)
         return;
-    g_autofree char *name = g_strdup_printf("step-%03d-%s%s.png", pv->step,
-                                            resdit_branch_name(pv->branch),
-                                            pv->extra_pass ? "-extra" : "");
+    g_autofree char *name =
+        g_strdup_printf("step-%03d-%s%s.png", pv->step, resdit_branch_name(pv->branch),
+                        pv->extra_pass ? "-extra" : "");
     g_autofree char *path = g_build_filename(run->o->preview_dir, name, NULL);
     g_autoptr(GError) error = NULL;
     if (!resdit_save_rgb_png(path, pv->width, pv->height, pv->rgb, &error)) {
@@ -405,8 +406,8 @@ static GOptionContext *make_context(GenerateOptions *o)
         {"width", 'W', 0, G_OPTION_ARG_INT, &o->width, "width in pixels (multiple of 16)", "PX"},
         {"height", 'H', 0, G_OPTION_ARG_INT, &o->height, "height in pixels (multiple of 16)", "PX"},
         {"aspect", 0, 0, G_OPTION_ARG_STRING, &o->aspect, "aspect ratio, e.g. 16:9", "W:H"},
-        {"size", 0, 0, G_OPTION_ARG_STRING, &o->size,
-         "longer side: 1k, 2k, 3k, 4k or pixels", "SIZE"},
+        {"size", 0, 0, G_OPTION_ARG_STRING, &o->size, "longer side: 1k, 2k, 3k, 4k or pixels",
+         "SIZE"},
         {"steps", 's', 0, G_OPTION_ARG_INT, &o->steps, "sampling steps (dev 35, schnell 4)", "N"},
         {"guidance", 'g', 0, G_OPTION_ARG_DOUBLE, &o->guidance, "distilled guidance (3.5)", "G"},
         {"seed", 0, 0, G_OPTION_ARG_STRING, &o->seed, "seed (default: random; recorded)", "N"},
@@ -447,9 +448,8 @@ static GOptionContext *make_context(GenerateOptions *o)
 static void report_error(const Run *run, const GError *error)
 {
     if (run->o->json) {
-        JsonBuilder *b = event(g_error_matches(error, RESDIT_ERROR, RESDIT_ERROR_CANCELLED)
-                                   ? "cancelled"
-                                   : "error");
+        JsonBuilder *b = event(
+            g_error_matches(error, RESDIT_ERROR, RESDIT_ERROR_CANCELLED) ? "cancelled" : "error");
         add_string(b, "message", error->message);
         add_int(b, "code", error->code);
         finish_event(b);
@@ -526,9 +526,9 @@ static int generate(GenerateOptions *o)
         rc = g_error_matches(run.error, RESDIT_ERROR, RESDIT_ERROR_CANCELLED) ? EXIT_CANCELLED : 1;
         g_clear_error(&run.error);
     } else {
-        g_autofree char *path = o->output ? g_strdup(o->output)
-                                          : g_strdup_printf("resdit-%" G_GUINT64_FORMAT ".png",
-                                                            run.image->seed);
+        g_autofree char *path =
+            o->output ? g_strdup(o->output)
+                      : g_strdup_printf("resdit-%" G_GUINT64_FORMAT ".png", run.image->seed);
         if (resdit_image_save_png(run.image, path, &error)) {
             report_done(&run, path);
         } else {
@@ -546,8 +546,11 @@ static int generate(GenerateOptions *o)
 
 int cli_generate(int argc, char **argv)
 {
-    GenerateOptions o = {.global_steps = -1, .local_steps = -1, .preview_every = 1,
-                         .preview_size = 512, .guidance = NAN};
+    GenerateOptions o = {.global_steps = -1,
+                         .local_steps = -1,
+                         .preview_every = 1,
+                         .preview_size = 512,
+                         .guidance = NAN};
     cli_method_options_init(&o.method);
     o.method.base_area = o.method.patch = 0; /* 0 = the model's default (or the record's) */
     cli_model_options_init(&o.model);

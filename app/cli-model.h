@@ -4,7 +4,7 @@
 #include "resdit.h"
 
 typedef struct {
-    char *model;       /* a diffusers folder, a Hugging Face cache or a ComfyUI folder */
+    char *model; /* a diffusers folder, a Hugging Face cache or a ComfyUI folder */
     char *transformer, *vae, *clip_l, *t5;
     char **dirs;       /* more places to search (--models-dir, repeatable) */
     char *backend;     /* auto, cuda, cpu */

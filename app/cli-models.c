@@ -1,4 +1,5 @@
-/* Choosing a model from the command line, and `resdit models`: what is found and what is missing. */
+/* Choosing a model from the command line, and `resdit models`: what is found and what is missing.
+ */
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,8 +40,7 @@ GOptionGroup *cli_model_option_group(CliModelOptions *o)
          "another folder to search for models (repeatable)", "DIR"},
         {"selftest", 0, 0, G_OPTION_ARG_NONE, &o->selftest,
          "the built-in tiny self-test model (random weights, noise-like images)", NULL},
-        {"backend", 0, 0, G_OPTION_ARG_STRING, &o->backend, "auto (default), cuda or cpu",
-         "NAME"},
+        {"backend", 0, 0, G_OPTION_ARG_STRING, &o->backend, "auto (default), cuda or cpu", "NAME"},
         {NULL}};
     GOptionGroup *group =
         g_option_group_new("model", "Model options:", "Show the model options", NULL, NULL);
@@ -150,7 +150,8 @@ ResditModel *cli_model_open(const CliModelOptions *o, gboolean verbose, GError *
 
 static void print_text(GPtrArray *found)
 {
-    printf("%s\n  complete (generated in memory, no files)\n\n", "selftest: built-in self-test model");
+    printf("%s\n  complete (generated in memory, no files)\n\n",
+           "selftest: built-in self-test model");
     if (found->len == 0)
         printf("No FLUX model found in the Hugging Face cache, ComfyUI folders or the folders "
                "given.\nGive --model DIR or the four files (see resdit generate --help).\n");
@@ -216,11 +217,10 @@ int cli_models(int argc, char **argv)
 {
     char **dirs = NULL;
     gboolean json = FALSE;
-    GOptionEntry entries[] = {
-        {"models-dir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &dirs,
-         "another folder to search (repeatable)", "DIR"},
-        {"json", 0, 0, G_OPTION_ARG_NONE, &json, "print JSON", NULL},
-        {NULL}};
+    GOptionEntry entries[] = {{"models-dir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &dirs,
+                               "another folder to search (repeatable)", "DIR"},
+                              {"json", 0, 0, G_OPTION_ARG_NONE, &json, "print JSON", NULL},
+                              {NULL}};
     GOptionContext *ctx = g_option_context_new("- list the FLUX models found on this machine");
     g_option_context_set_summary(
         ctx, "Searches the Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub, "

@@ -6,7 +6,7 @@
  *          or in bands under the pipeline's 2 GiB budget.
  * Usage: bench-generate [steps] [vae [SIDE...]]   (default: steps, then vae 1024 2048;
  *        "vae 0" prints only the memory estimates; "passes N" sets the statistics passes
- *        of banded decodes) 
+ *        of banded decodes)
  * Prints figures only; record them in bench/RESULTS.md. */
 #include <glib/gstdio.h>
 #include <math.h>
@@ -85,9 +85,18 @@ static void bench_steps(void)
     resdit_model_free(selftest);
 
     const FluxConfig mid = {
-        .in_channels = 64, .hidden = 1024, .heads = 8, .head_dim = 128, .mlp_hidden = 4096,
-        .double_blocks = 2, .single_blocks = 4, .txt_dim = 512, .vec_dim = 256,
-        .rope_axes = {16, 56, 56}, .rope_theta = 10000, .has_guidance = TRUE,
+        .in_channels = 64,
+        .hidden = 1024,
+        .heads = 8,
+        .head_dim = 128,
+        .mlp_hidden = 4096,
+        .double_blocks = 2,
+        .single_blocks = 4,
+        .txt_dim = 512,
+        .vec_dim = 256,
+        .rope_axes = {16, 56, 56},
+        .rope_theta = 10000,
+        .has_guidance = TRUE,
     };
     char *path = NULL;
     int fd = g_file_open_tmp("resdit-bench-XXXXXX.safetensors", &path, &error);
@@ -199,8 +208,9 @@ static void bench_vae(const int *sides, int n_sides)
     if (!vae)
         g_error("%s", error->message);
     printf("\n## VAE decode, FLUX decoder layout (random weights, f32)\n\n");
-    printf("| image | band rows (latent), statistics passes | seconds | peak RSS GB | estimate GB |\n"
-           "|---|---|---|---|---|\n");
+    printf(
+        "| image | band rows (latent), statistics passes | seconds | peak RSS GB | estimate GB |\n"
+        "|---|---|---|---|---|\n");
     for (int i = 0; i < n_sides && sides[0] > 0; i++) {
         int lat = sides[i] / 8;
         float *latent = g_new(float, (size_t)16 * lat * lat);

@@ -71,8 +71,8 @@ ResditModel *resdit_model_open(const ResditModelPaths *paths, ResditBackendChoic
         rd_backend_free(be);
         return NULL;
     }
-    ResditModel *m = rd_model_new(paths->name ? paths->name : "FLUX.1", be, flux, vae, text,
-                                  free_text);
+    ResditModel *m =
+        rd_model_new(paths->name ? paths->name : "FLUX.1", be, flux, vae, text, free_text);
     m->vae_be = vae_be_extra;
     m->text_weight_bytes = file_bytes(paths->clip_l) + file_bytes(paths->t5);
     ResditJobParams probe;
@@ -125,8 +125,8 @@ ResditImage *resdit_generate(ResditModel *model, const ResditJobParams *params,
     if (!resdit_estimate_memory(model, params, &estimate, error))
         return NULL;
     if (!model->text) {
-        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
-                    "The model %s has no text encoders", model->name);
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL, "The model %s has no text encoders",
+                    model->name);
         return NULL;
     }
     reset_peak_rss();
@@ -140,12 +140,11 @@ ResditImage *resdit_generate(ResditModel *model, const ResditJobParams *params,
     RdTextEncodeInfo info = {0};
     /* The T5 weights are the largest after the transformer's: let them go until the next job
      * (the self-test model's live in memory files that cannot be mapped again). */
-    if (!rd_text_encode(model->text, params->prompt ? params->prompt : "", t5_len,
-                        !model->selftest, &txt, &vec, &info, cancellable, error))
+    if (!rd_text_encode(model->text, params->prompt ? params->prompt : "", t5_len, !model->selftest,
+                        &txt, &vec, &info, cancellable, error))
         return NULL;
     RdConditioning cond = {txt, vec, t5_len, NULL, (g_get_monotonic_time() - start) / 1e6};
-    ResditImage *image =
-        rd_pipeline_run(model, params, &cond, callbacks, NULL, cancellable, error);
+    ResditImage *image = rd_pipeline_run(model, params, &cond, callbacks, NULL, cancellable, error);
     g_free(txt);
     g_free(vec);
     if (image)

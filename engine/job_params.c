@@ -74,9 +74,10 @@ void resdit_job_params_clear(ResditJobParams *p)
 char *rd_job_parameters_text(const ResditJobParams *p, const RdJobResolved *r)
 {
     GString *s = g_string_new(p->prompt ? p->prompt : "");
-    g_string_append_printf(s, "\nSteps: %d, Sampler: Euler (flow matching), Schedule type: "
-                              "shift %s (mu %.4g), CFG scale: 1, Distilled CFG Scale: %g, "
-                              "Seed: %" G_GUINT64_FORMAT ", Size: %dx%d, Model: %s",
+    g_string_append_printf(s,
+                           "\nSteps: %d, Sampler: Euler (flow matching), Schedule type: "
+                           "shift %s (mu %.4g), CFG scale: 1, Distilled CFG Scale: %g, "
+                           "Seed: %" G_GUINT64_FORMAT ", Size: %dx%d, Model: %s",
                            p->steps, resdit_shift_mode_name(p->shift_mode), r->mu, p->guidance,
                            r->seed, p->width, p->height, r->model_name);
     if (p->schedule)
@@ -85,15 +86,18 @@ char *rd_job_parameters_text(const ResditJobParams *p, const RdJobResolved *r)
     else
         g_string_append_printf(s, ", ResDiT: %s every step", resdit_mode_name(p->fixed_mode));
     const ResditMethodParams *m = &p->method;
-    g_string_append_printf(s, ", ResDiT base grid: %dx%d, ResDiT patch: %d, ResDiT sigma: %g, "
-                              "ResDiT cutoff: %g",
+    g_string_append_printf(s,
+                           ", ResDiT base grid: %dx%d, ResDiT patch: %d, ResDiT sigma: %g, "
+                           "ResDiT cutoff: %g",
                            r->base_rows, r->base_cols, m->patch,
                            m->sigma > 0 ? m->sigma : m->patch / 4.0, m->cutoff);
     const struct {
         gboolean on;
         const char *name;
-    } ablations[] = {{m->no_pes, "no_pes"},         {m->no_pipe, "no_pipe"},
-                     {m->no_psf, "no_psf"},         {m->no_overlap, "no_overlap"},
+    } ablations[] = {{m->no_pes, "no_pes"},
+                     {m->no_pipe, "no_pipe"},
+                     {m->no_psf, "no_psf"},
+                     {m->no_overlap, "no_overlap"},
                      {m->uniform_weights, "uniform_weights"}};
     for (size_t i = 0; i < G_N_ELEMENTS(ablations); i++)
         if (ablations[i].on)
@@ -121,8 +125,10 @@ static void add_method(JsonBuilder *b, const ResditMethodParams *m, const RdJobR
     const struct {
         const char *name;
         gboolean on;
-    } flags[] = {{"no_pes", m->no_pes},         {"no_pipe", m->no_pipe},
-                 {"no_psf", m->no_psf},         {"no_overlap", m->no_overlap},
+    } flags[] = {{"no_pes", m->no_pes},
+                 {"no_pipe", m->no_pipe},
+                 {"no_psf", m->no_psf},
+                 {"no_overlap", m->no_overlap},
                  {"uniform_weights", m->uniform_weights}};
     for (size_t i = 0; i < G_N_ELEMENTS(flags); i++) {
         json_builder_set_member_name(b, flags[i].name);

@@ -137,8 +137,8 @@ char *resdit_model_paths_missing(const ResditModelPaths *p)
     GString *s = g_string_new(NULL);
     const struct {
         const char *path, *name;
-    } parts[] = {{p->transformer, "transformer"}, {p->vae, "vae"}, {p->clip_l, "clip-l"},
-                 {p->t5, "t5"}};
+    } parts[] = {
+        {p->transformer, "transformer"}, {p->vae, "vae"}, {p->clip_l, "clip-l"}, {p->t5, "t5"}};
     for (size_t i = 0; i < G_N_ELEMENTS(parts); i++)
         if (!parts[i].path)
             g_string_append_printf(s, "%s%s", s->len ? ", " : "", parts[i].name);

@@ -20,7 +20,8 @@ static gboolean component_present(const char *dir)
     g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
     const char *name;
     while (d && (name = g_dir_read_name(d)))
-        if (g_str_has_suffix(name, ".safetensors") || g_str_has_suffix(name, ".safetensors.index.json"))
+        if (g_str_has_suffix(name, ".safetensors") ||
+            g_str_has_suffix(name, ".safetensors.index.json"))
             return TRUE;
     return FALSE;
 }

@@ -35,7 +35,7 @@ struct ResditModel {
     RdBackend *be;
     FluxModel *flux;
     RdVae *vae;
-    RdBackend *vae_be; /* the VAE's backend when the model's lacks the VAE ops (CPU), or NULL */
+    RdBackend *vae_be;    /* the VAE's backend when the model's lacks the VAE ops (CPU), or NULL */
     RdTextEncoders *text; /* NULL: the job needs embeddings given directly */
     GDestroyNotify text_free;
     guint64 text_weight_bytes;

@@ -7,7 +7,7 @@
 #include "pipeline-private.h"
 #include "schedule.h"
 
-#define ETA_SMOOTHING 0.3    /* weight of the newest step in the moving average of step times */
+#define ETA_SMOOTHING 0.3 /* weight of the newest step in the moving average of step times */
 
 void rd_patchify(const float *latent, int channels, int height, int width, float *tokens)
 {
@@ -48,8 +48,9 @@ static gboolean invalid(GError **error, const char *fmt, ...)
 gboolean rd_job_params_check(const ResditModel *model, const ResditJobParams *p, GError **error)
 {
     if (p->width < 16 || p->height < 16 || p->width % 16 || p->height % 16)
-        return invalid(error, "The size %dx%d is not a multiple of 16 pixels (at least 16); FLUX "
-                              "works on 16-pixel patches: try %dx%d",
+        return invalid(error,
+                       "The size %dx%d is not a multiple of 16 pixels (at least 16); FLUX "
+                       "works on 16-pixel patches: try %dx%d",
                        p->width, p->height, MAX(16, (p->width + 8) / 16 * 16),
                        MAX(16, (p->height + 8) / 16 * 16));
     if (p->width > 16384 || p->height > 16384)
@@ -64,8 +65,9 @@ gboolean rd_job_params_check(const ResditModel *model, const ResditJobParams *p,
     const ResditMethodParams *m = &p->method;
     if (m->patch < 1 || m->base_area < 1 || !isfinite(m->cutoff) || m->cutoff < 0 ||
         !isfinite(m->sigma))
-        return invalid(error, "ResDiT parameters out of range (patch %d, base area %d, cutoff %g, "
-                              "sigma %g)",
+        return invalid(error,
+                       "ResDiT parameters out of range (patch %d, base area %d, cutoff %g, "
+                       "sigma %g)",
                        m->patch, m->base_area, m->cutoff, m->sigma);
     if ((m->base_rows > 0) != (m->base_cols > 0))
         return invalid(error, "Give both base grid rows and columns, or neither");
@@ -85,8 +87,8 @@ gboolean rd_job_params_check(const ResditModel *model, const ResditJobParams *p,
         }
     }
     int g, l;
-    return !p->schedule || rd_schedule_resolve(p->steps, p->global_steps, p->local_steps, &g, &l,
-                                               error);
+    return !p->schedule ||
+           rd_schedule_resolve(p->steps, p->global_steps, p->local_steps, &g, &l, error);
 }
 
 typedef struct {
@@ -135,9 +137,8 @@ static ResditBranch branch_for(ResditMode mode)
 static gboolean forward(Job *job, const float *tokens, int step, ResditMode mode, float *velocity,
                         GError **error)
 {
-    FluxInputs in = {tokens,          job->cond->txt,  job->cond->vec,
-                     job->cond->txt_len, job->grid_rows, job->grid_cols,
-                     (float)job->t[step], (float)job->p->guidance};
+    FluxInputs in = {tokens,         job->cond->txt, job->cond->vec,      job->cond->txt_len,
+                     job->grid_rows, job->grid_cols, (float)job->t[step], (float)job->p->guidance};
     FluxAttentionPlan plan = {mode, job->p->method};
     return flux_model_forward(job->model->flux, &in, &plan, velocity, job->cancellable, error);
 }
@@ -150,8 +151,8 @@ static void emit_preview(Job *job, const float *tokens, const float *velocity, i
     rd_predict_x0(tokens, velocity, job->n_tokens_elems, job->t[step], x0);
     rd_unpatchify(x0, job->channels, job->lh, job->lw, latent);
     int w, h;
-    guint8 *rgb = rd_preview_render(job->model, latent, job->lh, job->lw, job->p->preview_max_side,
-                                    &w, &h);
+    guint8 *rgb =
+        rd_preview_render(job->model, latent, job->lh, job->lw, job->p->preview_max_side, &w, &h);
     ResditPreview pv = {step + 1, rd_phase_for_mode(mode), branch_for(mode), extra, w, h, rgb};
     job->cb->preview(&pv, job->cb->user_data);
     g_free(rgb);
@@ -207,9 +208,8 @@ static gboolean sample(Job *job, float *tokens, GError **error)
             break;
         rd_euler_step(tokens, velocity, job->n_tokens_elems, job->t[step], job->t[step + 1]);
         double secs = (g_get_monotonic_time() - t0) / 1e6;
-        job->avg_step = job->avg_step > 0
-                            ? ETA_SMOOTHING * secs + (1 - ETA_SMOOTHING) * job->avg_step
-                            : secs;
+        job->avg_step =
+            job->avg_step > 0 ? ETA_SMOOTHING * secs + (1 - ETA_SMOOTHING) * job->avg_step : secs;
         if (step + 1 == job->p->steps)
             report(job, step + 1, rd_phase_for_mode(mode));
     }
@@ -247,8 +247,8 @@ static gboolean decode(Job *job, const float *latent, ResditImage *image, GError
     float *rgb = g_try_new(float, n);
     if (!rgb) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY,
-                    "Not enough memory for the %dx%d image (%zu MB)", image->width,
-                    image->height, n * sizeof(float) >> 20);
+                    "Not enough memory for the %dx%d image (%zu MB)", image->width, image->height,
+                    n * sizeof(float) >> 20);
         return FALSE;
     }
     gboolean ok = rd_vae_decode(vae, latent, job->lh, job->lw, band, rgb, job->cancellable, error);
@@ -341,8 +341,8 @@ ResditImage *rd_pipeline_run(ResditModel *model, const ResditJobParams *p,
     image->parameters = rd_job_parameters_text(p, &job.res);
     image->parameters_json = rd_job_parameters_json(p, &job.res);
     if (cb && cb->preview) {
-        ResditPreview pv = {p->steps, RESDIT_PHASE_DECODING, RESDIT_BRANCH_FINAL, FALSE,
-                            image->width, image->height, image->rgb};
+        ResditPreview pv = {p->steps,     RESDIT_PHASE_DECODING, RESDIT_BRANCH_FINAL, FALSE,
+                            image->width, image->height,         image->rgb};
         cb->preview(&pv, cb->user_data);
     }
     return image;

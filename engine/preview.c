@@ -53,12 +53,12 @@ gboolean rd_preview_fit_projection(ResditModel *model, GError **error)
     }
     const int C = rd_vae_config(model->vae)->latent_channels, n = FIT_SIDE * FIT_SIDE;
     const int D = C + 1, side = FIT_SIDE * 8;
-    float *z = g_new(float, (size_t)C * n), *rgb = g_new(float, (size_t)side * side * 3);
+    float *z = g_new(float, (size_t)C *n), *rgb = g_new(float, (size_t)side *side * 3);
     rd_noise_normal(FIT_SEED, z, (size_t)C * n);
     ok = C == 16 && rd_vae_decode(model->vae, z, FIT_SIDE, FIT_SIDE, 0, rgb, NULL, error);
     if (C != 16)
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL, "Previews need 16 latent channels");
-    double *ata = g_new0(double, D * D), *atb = g_new0(double, D * 3), *col = g_new(double, D);
+    double *ata = g_new0(double, D *D), *atb = g_new0(double, D * 3), *col = g_new(double, D);
     for (int p = 0; ok && p < n; p++) {
         int py = p / FIT_SIDE, px = p % FIT_SIDE;
         double target[3] = {0, 0, 0};

@@ -134,8 +134,7 @@ int rd_memory_checkpoint_finish(RdMemoryCheckpoint *ck, const char *label, GErro
         if (fd >= 0)
             close(fd);
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_IO,
-                    "Cannot build the self-test model in memory (%s): %s", label,
-                    g_strerror(err));
+                    "Cannot build the self-test model in memory (%s): %s", label, g_strerror(err));
         return -1;
     }
     return fd;

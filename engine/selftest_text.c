@@ -90,8 +90,8 @@ static int t5_file(GError **error)
 {
     const int D = RD_SELFTEST_TXT_DIM, inner = T5_HEADS * T5_D_KV;
     RdMemoryCheckpoint *ck = rd_memory_checkpoint_new();
-    rd_memory_checkpoint_add_random(ck, "shared.weight", 2, (int64_t[]){t5_vocab_size(), D},
-                                    1.0f, 0);
+    rd_memory_checkpoint_add_random(ck, "shared.weight", 2, (int64_t[]){t5_vocab_size(), D}, 1.0f,
+                                    0);
     rd_memory_checkpoint_add_random(
         ck, "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", 2,
         (int64_t[]){32, T5_HEADS}, 0.5f, 0);
@@ -104,9 +104,12 @@ static int t5_file(GError **error)
         }
         g_autofree char *o = g_strdup_printf("encoder.block.%d.layer.0.SelfAttention.o.weight", l);
         g_autofree char *ln0 = g_strdup_printf("encoder.block.%d.layer.0.layer_norm.weight", l);
-        g_autofree char *wi0 = g_strdup_printf("encoder.block.%d.layer.1.DenseReluDense.wi_0.weight", l);
-        g_autofree char *wi1 = g_strdup_printf("encoder.block.%d.layer.1.DenseReluDense.wi_1.weight", l);
-        g_autofree char *wo = g_strdup_printf("encoder.block.%d.layer.1.DenseReluDense.wo.weight", l);
+        g_autofree char *wi0 =
+            g_strdup_printf("encoder.block.%d.layer.1.DenseReluDense.wi_0.weight", l);
+        g_autofree char *wi1 =
+            g_strdup_printf("encoder.block.%d.layer.1.DenseReluDense.wi_1.weight", l);
+        g_autofree char *wo =
+            g_strdup_printf("encoder.block.%d.layer.1.DenseReluDense.wo.weight", l);
         g_autofree char *ln1 = g_strdup_printf("encoder.block.%d.layer.1.layer_norm.weight", l);
         add_matrix(ck, o, D, inner);
         add_vec(ck, ln0, D, 0.1f, 1.0f);

@@ -44,7 +44,7 @@ void cpu_conv2d(RdBackend *be, const RdTensor *x, int height, int width, const R
         cpu_weight_rows_f32(bias, 0, bias->rows, b);
     }
     const int64_t band = MAX(1, MIN(pixels, CONV_BAND_PIXELS * 9 / (kernel * kernel)));
-    float *cols = kernel == 1 ? NULL : g_new(float, band * kdim);
+    float *cols = kernel == 1 ? NULL : g_new(float, band *kdim);
     for (int64_t p0 = 0; p0 < pixels; p0 += band) {
         int64_t np = MIN(band, pixels - p0);
         const float *a = &RD_AT(x, p0, 0);
@@ -54,8 +54,8 @@ void cpu_conv2d(RdBackend *be, const RdTensor *x, int height, int width, const R
             a = cols;
             lda = (int)kdim;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)np, (int)w->rows, (int)kdim,
-                    1.0f, a, lda, wf, (int)kdim, 0.0f, &RD_AT(y, p0, 0), (int)y->stride);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)np, (int)w->rows, (int)kdim, 1.0f,
+                    a, lda, wf, (int)kdim, 0.0f, &RD_AT(y, p0, 0), (int)y->stride);
     }
     if (b) {
 #pragma omp parallel for schedule(static) if (pixels * y->cols > 262144)

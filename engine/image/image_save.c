@@ -17,8 +17,8 @@ gboolean resdit_image_save_png(const ResditImage *image, const char *path, GErro
     RdPngText texts[2];
     int n = 0;
     if (image->parameters)
-        texts[n++] = (RdPngText){"parameters", image->parameters,
-                                 !is_latin1_safe(image->parameters)};
+        texts[n++] =
+            (RdPngText){"parameters", image->parameters, !is_latin1_safe(image->parameters)};
     if (image->parameters_json)
         texts[n++] = (RdPngText){"resdit", image->parameters_json, TRUE};
     return rd_png_write_rgb8(path, image->width, image->height, image->rgb, texts, n, error);

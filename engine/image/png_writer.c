@@ -28,7 +28,8 @@ static gboolean encode(PngOut *out, int width, int height, const guint8 *rgb,
                  PNG_FILTER_TYPE_DEFAULT);
     png_text *chunks = g_new0(png_text, MAX(n_texts, 1));
     for (int i = 0; i < n_texts; i++) {
-        chunks[i].compression = texts[i].utf8 ? PNG_ITXT_COMPRESSION_NONE : PNG_TEXT_COMPRESSION_NONE;
+        chunks[i].compression =
+            texts[i].utf8 ? PNG_ITXT_COMPRESSION_NONE : PNG_TEXT_COMPRESSION_NONE;
         chunks[i].key = (char *)texts[i].key;
         chunks[i].text = (char *)texts[i].text;
         chunks[i].text_length = strlen(texts[i].text);

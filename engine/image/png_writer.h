@@ -5,9 +5,9 @@
 #include <glib.h>
 
 typedef struct {
-    const char *key;   /* Latin-1 keyword, 1-79 characters */
-    const char *text;  /* UTF-8 */
-    gboolean utf8;     /* TRUE: iTXt (UTF-8); FALSE: tEXt (the text must be Latin-1/ASCII) */
+    const char *key;  /* Latin-1 keyword, 1-79 characters */
+    const char *text; /* UTF-8 */
+    gboolean utf8;    /* TRUE: iTXt (UTF-8); FALSE: tEXt (the text must be Latin-1/ASCII) */
 } RdPngText;
 
 gboolean rd_png_write_rgb8(const char *path, int width, int height, const guint8 *rgb,

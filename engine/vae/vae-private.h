@@ -43,4 +43,3 @@ struct RdVae {
     UpLevel up[VAE_MAX_LEVELS];
     int halo; /* latent rows of context each side of a band */
 };
-

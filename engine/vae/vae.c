@@ -26,8 +26,9 @@ static gboolean weight(RdVae *vae, const char *name, int64_t rows, RdWeight *out
     int64_t numel = rd_tensor_info_numel(t);
     if (rows <= 0 || numel % rows != 0) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
-                    "VAE tensor %s has %" G_GINT64_FORMAT " elements, expected a multiple of %"
-                    G_GINT64_FORMAT, name, numel, rows);
+                    "VAE tensor %s has %" G_GINT64_FORMAT
+                    " elements, expected a multiple of %" G_GINT64_FORMAT,
+                    name, numel, rows);
         return FALSE;
     }
     if (rows == 1) /* a vector: rows = its length, cols = 1 (backend.h) */
@@ -53,7 +54,8 @@ static gboolean load_conv(RdVae *vae, const char *prefix, Conv *c, GError **erro
     if (t->ndim == 4 && (t->shape[2] != t->shape[3] || (c->kernel != 1 && c->kernel != 3))) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
                     "VAE convolution %s has an unsupported %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT
-                    " kernel", wn, t->shape[2], t->shape[3]);
+                    " kernel",
+                    wn, t->shape[2], t->shape[3]);
         return FALSE;
     }
     return weight(vae, wn, c->cout, &c->w, error) && weight(vae, bn, 1, &c->b, error);
@@ -72,8 +74,7 @@ static gboolean load_resnet(RdVae *vae, const char *prefix, Resnet *r, GError **
     g_autofree char *n2 = g_strconcat(prefix, ".norm2", NULL);
     g_autofree char *c1 = g_strconcat(prefix, ".conv1", NULL);
     g_autofree char *c2 = g_strconcat(prefix, ".conv2", NULL);
-    g_autofree char *sc =
-        g_strconcat(prefix, vae->bfl ? ".nin_shortcut" : ".conv_shortcut", NULL);
+    g_autofree char *sc = g_strconcat(prefix, vae->bfl ? ".nin_shortcut" : ".conv_shortcut", NULL);
     g_autofree char *scw = g_strconcat(sc, ".weight", NULL);
     if (!load_norm(vae, n1, &r->norm1, error) || !load_conv(vae, c1, &r->conv1, error) ||
         !load_norm(vae, n2, &r->norm2, error) || !load_conv(vae, c2, &r->conv2, error))
@@ -106,9 +107,9 @@ static int count_levels(RdVae *vae)
 {
     int n = 0;
     for (;; n++) {
-        g_autofree char *name = vae->bfl
-                                    ? g_strdup_printf("decoder.up.%d.block.0.conv1.weight", n)
-                                    : g_strdup_printf("decoder.up_blocks.%d.resnets.0.conv1.weight", n);
+        g_autofree char *name =
+            vae->bfl ? g_strdup_printf("decoder.up.%d.block.0.conv1.weight", n)
+                     : g_strdup_printf("decoder.up_blocks.%d.resnets.0.conv1.weight", n);
         if (!find(vae, name))
             return n;
     }
@@ -148,8 +149,8 @@ static gboolean load_levels(RdVae *vae, GError **error)
 static gboolean load_attention(RdVae *vae, GError **error)
 {
     const char *p = vae->bfl ? "decoder.mid.attn_1" : "decoder.mid_block.attentions.0";
-    const char *names[4][2] = {{"q", "to_q"}, {"k", "to_k"}, {"v", "to_v"},
-                               {"proj_out", "to_out.0"}};
+    const char *names[4][2] = {
+        {"q", "to_q"}, {"k", "to_k"}, {"v", "to_v"}, {"proj_out", "to_out.0"}};
     RdWeight *w[4] = {&vae->q, &vae->k, &vae->v, &vae->proj};
     RdWeight *b[4] = {&vae->qb, &vae->kb, &vae->vb, &vae->projb};
     const int C = vae->config.top_channels;
@@ -230,10 +231,11 @@ RdVae *rd_vae_load_safetensors(RdSafetensors *st, const RdVaeConfig *defaults, R
     vae->st = st;
     vae->config = *defaults;
     if (!rd_vae_backend_supported(backend)) {
-        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_BACKEND,
-                    "The %s backend has no VAE ops (conv2d, group_norm, group_sums, upsample) yet; decode "
-                    "with the CPU backend",
-                    backend->name);
+        g_set_error(
+            error, RESDIT_ERROR, RESDIT_ERROR_BACKEND,
+            "The %s backend has no VAE ops (conv2d, group_norm, group_sums, upsample) yet; decode "
+            "with the CPU backend",
+            backend->name);
         rd_safetensors_close(st);
         g_free(vae);
         return NULL;
@@ -273,8 +275,8 @@ RdVae *rd_vae_load(const char *path, RdBackend *backend, GError **error)
         dir = g_file_test(sub, G_FILE_TEST_IS_DIR) ? g_steal_pointer(&sub) : g_strdup(path);
         read_config_json(dir, &config);
     }
-    g_autofree char *file = dir ? g_build_filename(dir, "diffusion_pytorch_model.safetensors", NULL)
-                                : NULL;
+    g_autofree char *file =
+        dir ? g_build_filename(dir, "diffusion_pytorch_model.safetensors", NULL) : NULL;
     if (file && !g_file_test(file, G_FILE_TEST_EXISTS))
         g_clear_pointer(&file, g_free);
     RdSafetensors *st = rd_safetensors_open(file ? file : dir ? dir : path, error);
@@ -317,9 +319,9 @@ void rd_vae_free(RdVae *vae)
         release_conv(vae, &vae->post_quant);
     release_resnet(vae, &vae->mid0);
     release_resnet(vae, &vae->mid1);
-    RdWeight *ws[] = {&vae->q, &vae->qb, &vae->k, &vae->kb, &vae->v, &vae->vb, &vae->proj,
-                      &vae->projb, &vae->attn_norm.w, &vae->attn_norm.b, &vae->norm_out.w,
-                      &vae->norm_out.b};
+    RdWeight *ws[] = {&vae->q,           &vae->qb,          &vae->k,          &vae->kb,
+                      &vae->v,           &vae->vb,          &vae->proj,       &vae->projb,
+                      &vae->attn_norm.w, &vae->attn_norm.b, &vae->norm_out.w, &vae->norm_out.b};
     for (size_t i = 0; i < G_N_ELEMENTS(ws); i++)
         release(vae, ws[i]);
     for (int l = 0; l < vae->config.levels; l++) {

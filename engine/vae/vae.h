@@ -20,10 +20,10 @@
 typedef struct RdVae RdVae;
 
 typedef struct {
-    int latent_channels; /* 16 for FLUX and SD3 */
-    int levels;          /* up levels (4) */
-    int top_channels;    /* channels of the mid block (512) */
-    int groups;          /* GroupNorm groups (32) */
+    int latent_channels;                 /* 16 for FLUX and SD3 */
+    int levels;                          /* up levels (4) */
+    int top_channels;                    /* channels of the mid block (512) */
+    int groups;                          /* GroupNorm groups (32) */
     double scaling_factor, shift_factor; /* FLUX 0.3611 / 0.1159, SD3 1.5305 / 0.0609 */
 } RdVaeConfig;
 
@@ -56,6 +56,5 @@ int rd_vae_band_rows_for_budget(const RdVae *vae, int height, int width, guint64
 gboolean rd_vae_decode(RdVae *vae, const float *latent, int height, int width, int band_rows,
                        float *rgb, GCancellable *cancellable, GError **error);
 /* The same with an explicit number of statistics passes (1 = per-band statistics). */
-gboolean rd_vae_decode_passes(RdVae *vae, const float *latent, int height, int width,
-                              int band_rows, int passes, float *rgb, GCancellable *cancellable,
-                              GError **error);
+gboolean rd_vae_decode_passes(RdVae *vae, const float *latent, int height, int width, int band_rows,
+                              int passes, float *rgb, GCancellable *cancellable, GError **error);

@@ -15,13 +15,13 @@ typedef struct {
 typedef struct {
     RdVae *vae;
     RdBackend *be;
-    gboolean failed; /* an allocation failed */
-    gboolean in_band; /* in the up path (else the whole-latent head: plain GroupNorm) */
-    int gn_layer;     /* index of the next up-path GroupNorm in this band */
-    int scale;        /* upsampling so far */
-    int core0, core1; /* the band's own latent rows, relative to its first (context) row */
-    int width;        /* latent width */
-    GnStats *record;  /* accumulate the statistics of this pass, or NULL */
+    gboolean failed;      /* an allocation failed */
+    gboolean in_band;     /* in the up path (else the whole-latent head: plain GroupNorm) */
+    int gn_layer;         /* index of the next up-path GroupNorm in this band */
+    int scale;            /* upsampling so far */
+    int core0, core1;     /* the band's own latent rows, relative to its first (context) row */
+    int width;            /* latent width */
+    GnStats *record;      /* accumulate the statistics of this pass, or NULL */
     const GnStats *apply; /* normalise with these statistics instead of the band's, or NULL */
 } Ctx;
 
@@ -30,9 +30,9 @@ static GnStats *gn_stats_new(int layers, int groups)
     GnStats *st = g_new0(GnStats, 1);
     st->layers = layers;
     st->groups = groups;
-    st->sum = g_new0(double, (size_t)layers * groups);
-    st->sumsq = g_new0(double, (size_t)layers * groups);
-    st->count = g_new0(double, (size_t)layers * groups);
+    st->sum = g_new0(double, (size_t)layers *groups);
+    st->sumsq = g_new0(double, (size_t)layers *groups);
+    st->count = g_new0(double, (size_t)layers *groups);
     return st;
 }
 
@@ -212,8 +212,9 @@ static RdTensor decode_head(Ctx *cx, const float *latent, int height, int width)
     RdVae *vae = cx->vae;
     const int C = vae->config.latent_channels;
     const int64_t n = (int64_t)height * width;
-    float *host = g_new(float, n * C);
-    const float inv = (float)(1.0 / vae->config.scaling_factor), shift = (float)vae->config.shift_factor;
+    float *host = g_new(float, n *C);
+    const float inv = (float)(1.0 / vae->config.scaling_factor),
+                shift = (float)vae->config.shift_factor;
     for (int c = 0; c < C; c++)
         for (int64_t p = 0; p < n; p++)
             host[p * C + c] = latent[c * n + p] * inv + shift;
@@ -322,9 +323,8 @@ static gboolean up_pass(Ctx *cx, const RdTensor *head, int height, int width, in
     return ok;
 }
 
-gboolean rd_vae_decode_passes(RdVae *vae, const float *latent, int height, int width,
-                              int band_rows, int passes, float *rgb, GCancellable *cancellable,
-                              GError **error)
+gboolean rd_vae_decode_passes(RdVae *vae, const float *latent, int height, int width, int band_rows,
+                              int passes, float *rgb, GCancellable *cancellable, GError **error)
 {
     Ctx cx = {vae, vae->be, FALSE};
     if (band_rows <= 0 || band_rows >= height) {
@@ -373,7 +373,8 @@ static guint64 up_path_bytes(const RdVae *vae, int64_t rows, int width)
         }
         if (up->has_upsample) {
             int64_t c = up->upsample.cin;
-            peak = MAX(peak, (guint64)pixels * c * sizeof(float) + (guint64)pixels * 4 * c * 2 * sizeof(float));
+            peak = MAX(peak, (guint64)pixels * c * sizeof(float) +
+                                 (guint64)pixels * 4 * c * 2 * sizeof(float));
             pixels *= 4;
         }
     }

@@ -77,12 +77,12 @@ static void test_same_seed_same_file(void)
     g_autofree char *dir = temp_dir();
     g_autofree char *a = g_build_filename(dir, "a.png", NULL);
     g_autofree char *b = g_build_filename(dir, "b.png", NULL);
-    const char *args_a[] = {"generate", "--selftest", "-p", "a red fox", "--seed", "99",
-                            "--width", "192", "--height", "128", "--steps", "4", "-q",
-                            "-o", a, NULL};
-    const char *args_b[] = {"generate", "--selftest", "-p", "a red fox", "--seed", "99",
-                            "--width", "192", "--height", "128", "--steps", "4", "-q",
-                            "-o", b, NULL};
+    const char *args_a[] = {"generate", "--selftest", "-p",       "a red fox", "--seed",  "99",
+                            "--width",  "192",        "--height", "128",       "--steps", "4",
+                            "-q",       "-o",         a,          NULL};
+    const char *args_b[] = {"generate", "--selftest", "-p",       "a red fox", "--seed",  "99",
+                            "--width",  "192",        "--height", "128",       "--steps", "4",
+                            "-q",       "-o",         b,          NULL};
     Result ra = run(args_a), rb = run(args_b);
     g_assert_cmpint(ra.status, ==, 0);
     g_assert_cmpint(rb.status, ==, 0);
@@ -101,9 +101,9 @@ static void test_same_seed_same_file(void)
     /* A random seed, then --params-from that PNG: the same file again. */
     g_autofree char *c = g_build_filename(dir, "c.png", NULL);
     g_autofree char *d = g_build_filename(dir, "d.png", NULL);
-    const char *args_c[] = {"generate", "--selftest", "-p", "a fox", "--width", "128", "--height",
-                            "192", "--steps", "3", "--no-psf", "--shift", "0.7", "-q", "-o", c,
-                            NULL};
+    const char *args_c[] = {"generate", "--selftest", "-p",      "a fox", "--width",  "128",
+                            "--height", "192",        "--steps", "3",     "--no-psf", "--shift",
+                            "0.7",      "-q",         "-o",      c,       NULL};
     const char *args_d[] = {"generate", "--selftest", "--params-from", c, "-q", "-o", d, NULL};
     Result rc = run(args_c), rd = run(args_d);
     g_assert_cmpint(rc.status, ==, 0);
@@ -128,9 +128,17 @@ static void test_json_events_and_previews(void)
     g_autofree char *dir = temp_dir();
     g_autofree char *out = g_build_filename(dir, "x.png", NULL);
     g_autofree char *prev = g_build_filename(dir, "frames", NULL);
-    const char *args[] = {"generate", "--selftest", "-p", "x", "--seed", "5", "--width", "256",
-                          "--height", "256", "--steps", "5", "--json", "--preview-dir", prev,
-                          "--preview-size", "32", "--inspect-branches", "-o", out, NULL};
+    const char *args[] = {"generate", "--selftest",
+                          "-p",       "x",
+                          "--seed",   "5",
+                          "--width",  "256",
+                          "--height", "256",
+                          "--steps",  "5",
+                          "--json",   "--preview-dir",
+                          prev,       "--preview-size",
+                          "32",       "--inspect-branches",
+                          "-o",       out,
+                          NULL};
     Result r = run(args);
     g_assert_cmpint(r.status, ==, 0);
     g_auto(GStrv) lines = g_strsplit(g_strchomp(r.out), "\n", -1);
@@ -146,8 +154,8 @@ static void test_json_events_and_previews(void)
         } else if (g_str_equal(ev, "preview")) {
             previews++;
             extra += json_object_get_boolean_member(o, "extra_pass");
-            g_assert_true(g_file_test(json_object_get_string_member(o, "path"),
-                                      G_FILE_TEST_IS_REGULAR));
+            g_assert_true(
+                g_file_test(json_object_get_string_member(o, "path"), G_FILE_TEST_IS_REGULAR));
         } else if (g_str_equal(ev, "done")) {
             done++;
             g_assert_cmpstr(json_object_get_string_member(o, "seed"), ==, "5");
@@ -168,15 +176,14 @@ static void test_cancel(void)
 {
     g_autofree char *dir = temp_dir();
     g_autofree char *out = g_build_filename(dir, "never.png", NULL);
-    const char *args[] = {"generate", "--selftest", "-p", "x", "--width", "512", "--height", "512",
-                          "--steps", "200", "--json", "-o", out, NULL};
+    const char *args[] = {"generate", "--selftest", "-p",  "x",      "--width", "512", "--height",
+                          "512",      "--steps",    "200", "--json", "-o",      out,   NULL};
     g_autoptr(GPtrArray) argv = argv_for(args);
     g_autoptr(GError) error = NULL;
-    g_autoptr(GSubprocess) proc = g_subprocess_newv((const char *const *)argv->pdata,
-                                                    G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+    g_autoptr(GSubprocess) proc =
+        g_subprocess_newv((const char *const *)argv->pdata, G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
     g_assert_no_error(error);
-    g_autoptr(GDataInputStream) lines =
-        g_data_input_stream_new(g_subprocess_get_stdout_pipe(proc));
+    g_autoptr(GDataInputStream) lines = g_data_input_stream_new(g_subprocess_get_stdout_pipe(proc));
     /* Wait for the second step to start, then interrupt. */
     int seen = 0;
     while (seen < 3) {
@@ -209,19 +216,21 @@ static void test_bad_inputs(void)
     g_autofree char *dir = temp_dir();
     g_autofree char *out = g_build_filename(dir, "r.png", NULL);
     /* Not a multiple of 16: rounded, with a note, and the image has the rounded size. */
-    const char *round_args[] = {"generate", "--selftest", "-p", "x", "--seed", "1", "--width",
-                                "200", "--height", "120", "--steps", "2", "-o", out, NULL};
+    const char *round_args[] = {"generate", "--selftest", "-p",  "x",        "--seed",
+                                "1",        "--width",    "200", "--height", "120",
+                                "--steps",  "2",          "-o",  out,        NULL};
     Result r = run(round_args);
     g_assert_cmpint(r.status, ==, 0);
     g_assert_nonnull(strstr(r.err, "200x120 is not a multiple of 16 pixels; using 208x128"));
     result_clear(&r);
     g_assert_true(g_file_test(out, G_FILE_TEST_IS_REGULAR));
 
-    const char *sched[] = {"generate", "--selftest", "--steps", "8", "--global-steps", "5",
-                           "--local-steps", "5", "-o", out, NULL};
+    const char *sched[] = {"generate", "--selftest",    "--steps", "8",  "--global-steps",
+                           "5",        "--local-steps", "5",       "-o", out,
+                           NULL};
     expect_failure(sched, 2, "exceed the 8 steps");
-    const char *mode_and_sched[] = {"generate", "--selftest", "--mode", "local", "--global-steps",
-                                    "2", NULL};
+    const char *mode_and_sched[] = {"generate",       "--selftest", "--mode", "local",
+                                    "--global-steps", "2",          NULL};
     expect_failure(mode_and_sched, 2, "cannot go with --mode");
     const char *bad_mode[] = {"generate", "--selftest", "--mode", "sideways", NULL};
     expect_failure(bad_mode, 2, "expected direct, global, local or fused");
@@ -295,8 +304,8 @@ static void test_models(void)
             g_assert_true(json_object_get_boolean_member(o, "complete"));
             g_assert_true(g_str_has_suffix(json_object_get_string_member(o, "t5"),
                                            "t5xxl_fp8_e4m3fn.safetensors"));
-            g_assert_true(g_str_has_suffix(json_object_get_string_member(o, "clip_l"),
-                                           "clip_l.safetensors"));
+            g_assert_true(
+                g_str_has_suffix(json_object_get_string_member(o, "clip_l"), "clip_l.safetensors"));
         }
     }
     g_assert_true(saw_hf);
