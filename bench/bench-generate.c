@@ -256,8 +256,10 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (g_str_equal(argv[i], "steps"))
             steps = TRUE;
-        else if (g_str_equal(argv[i], "passes") && i + 1 < argc)
-            stat_passes = CLAMP(atoi(argv[++i]), 1, 8);
+        else if (g_str_equal(argv[i], "passes") && i + 1 < argc) {
+            int passes = atoi(argv[++i]);
+            stat_passes = CLAMP(passes, 1, 8);
+        }
         else if (g_str_equal(argv[i], "vae")) {
             vae = TRUE;
             n_sides = 0;
