@@ -252,6 +252,63 @@ static void test_bad_inputs(void)
     remove_tree(dir);
 }
 
+/* Parts named by flags, and --model for a folder that has only some parts (the tiny text
+ * encoders' diffusers folder) completed by --transformer and --vae. */
+static void test_model_flags(void)
+{
+    g_autofree char *dir = temp_dir();
+    g_autofree char *out = g_build_filename(dir, "files.png", NULL);
+    g_autofree char *transformer = tu_data_path("pipeline/transformer");
+    g_autofree char *vae = tu_data_path("vae/diffusers");
+    g_autofree char *text = tu_data_path("text/tiny");
+    const char *files[] = {"generate",
+                           "--transformer",
+                           transformer,
+                           "--vae",
+                           vae,
+                           "--clip-l",
+                           text,
+                           "--t5",
+                           text,
+                           "--backend",
+                           "cpu",
+                           "-p",
+                           "a lighthouse",
+                           "--base-area",
+                           "64",
+                           "--patch",
+                           "8",
+                           "-W",
+                           "256",
+                           "-H",
+                           "128",
+                           "--steps",
+                           "3",
+                           "--seed",
+                           "8",
+                           "-q",
+                           "-o",
+                           out,
+                           NULL};
+    Result r = run(files);
+    g_test_message("%s", r.err);
+    g_assert_cmpint(r.status, ==, 0);
+    g_assert_true(g_file_test(out, G_FILE_TEST_IS_REGULAR));
+    result_clear(&r);
+    const char *partial[] = {
+        "generate", "--model",     text,  "--transformer", transformer, "--vae",
+        vae,        "--base-area", "64",  "--patch",       "8",         "-W",
+        "128",      "-H",          "128", "--steps",       "2",         "-q",
+        "-o",       out,           NULL};
+    r = run(partial);
+    g_test_message("%s", r.err);
+    g_assert_cmpint(r.status, ==, 0);
+    result_clear(&r);
+    const char *incomplete[] = {"generate", "--model", text, "-o", out, NULL};
+    expect_failure(incomplete, 1, "transformer, vae missing");
+    remove_tree(dir);
+}
+
 static void touch(const char *dir, const char *rel)
 {
     g_autofree char *path = g_build_filename(dir, rel, NULL);
@@ -328,6 +385,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cli/generate/json-events-and-previews", test_json_events_and_previews);
     g_test_add_func("/cli/generate/cancel", test_cancel);
     g_test_add_func("/cli/generate/bad-inputs", test_bad_inputs);
+    g_test_add_func("/cli/generate/model-flags", test_model_flags);
     g_test_add_func("/cli/models", test_models);
     return g_test_run();
 }
