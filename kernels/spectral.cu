@@ -1,0 +1,153 @@
+// PSF on the GPU with cuFFT, same algebra as engine/cpu/spectral.c:
+//   IFFT(M F(g) + (1 - M) F(l)) = l + IFFT(M F(g - l)),
+// one batched R2C over every channel of the h x w patch (token-major data: element (y, x, ch) at
+// ((y * w + x) * channels + ch), so stride = channels, distance = 1), the mask applied to the
+// half spectrum, one C2R, then out = l + d / (h w). All-zero and all-one masks are copies.
+// Plans and their f32 buffers are cached per (h, w, channels).
+#include <math.h>
+
+#include "for_each.cuh"
+
+typedef struct {
+    int h, w, channels;
+    cufftHandle forward, inverse;
+    float *real;           // [h * w, channels]
+    cufftComplex *spectrum; // [h * (w / 2 + 1), channels]
+} SpectralPlan;
+
+struct SpectralCache {
+    GPtrArray *plans;
+};
+
+static SpectralPlan *plan_get(CudaBackend *cb, int h, int w, int channels)
+{
+    if (!cb->ffts) {
+        cb->ffts = g_new0(struct SpectralCache, 1);
+        cb->ffts->plans = g_ptr_array_new();
+    }
+    for (guint i = 0; i < cb->ffts->plans->len; i++) {
+        SpectralPlan *p = (SpectralPlan *)cb->ffts->plans->pdata[i];
+        if (p->h == h && p->w == w && p->channels == channels)
+            return p;
+    }
+    SpectralPlan *p = g_new0(SpectralPlan, 1);
+    p->h = h;
+    p->w = w;
+    p->channels = channels;
+    const int wc = w / 2 + 1;
+    GError *error = NULL;
+    p->real = (float *)cuda_try_alloc(cb, sizeof(float) * h * w * channels, "a PSF buffer", &error);
+    if (p->real)
+        p->spectrum = (cufftComplex *)cuda_try_alloc(cb, sizeof(cufftComplex) * h * wc * channels,
+                                                     "a PSF spectrum", &error);
+    if (!p->spectrum)
+        cuda_fatal("spectral_fuse", error->message, __FILE__, __LINE__);
+    int n[2] = {h, w};
+    int real_embed[2] = {h, w};
+    int spectrum_embed[2] = {h, wc};
+    cufftCheck(cufftPlanMany(&p->forward, 2, n, real_embed, channels, 1, spectrum_embed, channels,
+                             1, CUFFT_R2C, channels));
+    cufftCheck(cufftPlanMany(&p->inverse, 2, n, spectrum_embed, channels, 1, real_embed, channels,
+                             1, CUFFT_C2R, channels));
+    cufftCheck(cufftSetStream(p->forward, cb->stream));
+    cufftCheck(cufftSetStream(p->inverse, cb->stream));
+    g_ptr_array_add(cb->ffts->plans, p);
+    return p;
+}
+
+void cuda_spectral_cache_free(CudaBackend *cb)
+{
+    if (!cb->ffts)
+        return;
+    for (guint i = 0; i < cb->ffts->plans->len; i++) {
+        SpectralPlan *p = (SpectralPlan *)cb->ffts->plans->pdata[i];
+        cufftDestroy(p->forward);
+        cufftDestroy(p->inverse);
+        cuda_free(cb, p->real);
+        cuda_free(cb, p->spectrum);
+        g_free(p);
+    }
+    g_ptr_array_free(cb->ffts->plans, TRUE);
+    g_free(cb->ffts);
+    cb->ffts = NULL;
+}
+
+// Normalised frequency of FFT bin k on an axis of n points: fftfreq(n) * n / (n / 2).
+__host__ __device__ static inline double normalised_frequency(int k, int n)
+{
+    int signed_k = k < (n + 1) / 2 ? k : k - n;
+    return (double)signed_k / (n / 2.0);
+}
+
+__host__ __device__ static inline bool in_low_pass(int ky, int kx, int h, int w, double cutoff)
+{
+    double fy = h > 1 ? normalised_frequency(ky, h) : 0.0;
+    double fx = w > 1 ? normalised_frequency(kx, w) : 0.0;
+    return sqrt(fy * fy + fx * fx) < cutoff;
+}
+
+// 0: no bin is low-pass, 1: every bin is, -1: mixed (as on the CPU).
+static int mask_kind(int h, int w, double cutoff)
+{
+    int ones = 0, total = 0;
+    for (int ky = 0; ky < h; ky++)
+        for (int kx = 0; kx < w; kx++, total++)
+            ones += in_low_pass(ky, kx, h, w, cutoff);
+    return ones == 0 ? 0 : ones == total ? 1 : -1;
+}
+
+struct Difference {
+    DevTensor global, local;
+    float *real;
+    __device__ void operator()(int64_t t, int64_t ch) const
+    {
+        real[t * global.cols + ch] = dev_load(global, t, ch) - dev_load(local, t, ch);
+    }
+};
+
+struct HighCut {
+    cufftComplex *spectrum;
+    int h, w, channels;
+    double cutoff;
+    __device__ void operator()(int64_t bin, int64_t ch) const
+    {
+        const int wc = w / 2 + 1;
+        const int ky = (int)(bin / wc), kx = (int)(bin % wc);
+        if (!in_low_pass(ky, kx, h, w, cutoff))
+            spectrum[bin * channels + ch] = make_cuFloatComplex(0.0f, 0.0f);
+    }
+};
+
+struct AddBack {
+    DevTensor local, out;
+    const float *real;
+    float norm;
+    __device__ void operator()(int64_t t, int64_t ch) const
+    {
+        dev_store(out, t, ch, dev_load(local, t, ch) + real[t * local.cols + ch] * norm);
+    }
+};
+
+void cuda_spectral_fuse(RdBackend *be, const RdTensor *global, const RdTensor *local, int h,
+                        int w, double cutoff, RdTensor *out)
+{
+    CudaBackend *cb = cuda_backend(be);
+    g_assert(global->rows == (int64_t)h * w && local->rows == global->rows);
+    g_assert(local->cols == global->cols);
+    g_assert(out->rows == global->rows && out->cols == global->cols);
+    const int channels = (int)global->cols;
+    const int kind = mask_kind(h, w, cutoff);
+    if (kind != -1) {
+        cuda_copy(be, kind == 1 ? global : local, out);
+        return;
+    }
+    SpectralPlan *p = plan_get(cb, h, w, channels);
+    const int64_t tokens = (int64_t)h * w;
+    for_each(cb, tokens, channels, Difference{dev_tensor(global), dev_tensor(local), p->real});
+    cufftCheck(cufftExecR2C(p->forward, p->real, p->spectrum));
+    for_each(cb, (int64_t)h * (w / 2 + 1), channels,
+             HighCut{p->spectrum, h, w, channels, cutoff});
+    cufftCheck(cufftExecC2R(p->inverse, p->spectrum, p->real));
+    for_each(cb, tokens, channels,
+             AddBack{dev_tensor(local), dev_tensor(out), p->real, 1.0f / (float)(h * w)});
+}
