@@ -42,13 +42,14 @@ static SpectralPlan *plan_get(CudaBackend *cb, int h, int w, int channels)
                                                      "a PSF spectrum", &error);
     if (!p->spectrum)
         cuda_fatal("spectral_fuse", error->message, __FILE__, __LINE__);
-    int n[2] = {h, w};
-    int real_embed[2] = {h, w};
-    int spectrum_embed[2] = {h, wc};
-    cufftCheck(cufftPlanMany(&p->forward, 2, n, real_embed, channels, 1, spectrum_embed, channels,
-                             1, CUFFT_R2C, channels));
-    cufftCheck(cufftPlanMany(&p->inverse, 2, n, spectrum_embed, channels, 1, real_embed, channels,
-                             1, CUFFT_C2R, channels));
+    // A 1 x w grid is a 1-D transform (callers turn h x 1 into 1 x h): no size-1 axes for cuFFT.
+    const int rank = h == 1 ? 1 : 2;
+    int n[2] = {h, w}, real_embed[2] = {h, w}, spectrum_embed[2] = {h, wc};
+    int *n_r = n + (2 - rank), *re_r = real_embed + (2 - rank), *se_r = spectrum_embed + (2 - rank);
+    cufftCheck(cufftPlanMany(&p->forward, rank, n_r, re_r, channels, 1, se_r, channels, 1,
+                             CUFFT_R2C, channels));
+    cufftCheck(cufftPlanMany(&p->inverse, rank, n_r, se_r, channels, 1, re_r, channels, 1,
+                             CUFFT_C2R, channels));
     cufftCheck(cufftSetStream(p->forward, cb->stream));
     cufftCheck(cufftSetStream(p->inverse, cb->stream));
     g_ptr_array_add(cb->ffts->plans, p);
@@ -140,6 +141,10 @@ void cuda_spectral_fuse(RdBackend *be, const RdTensor *global, const RdTensor *l
     if (kind != -1) {
         cuda_copy(be, kind == 1 ? global : local, out);
         return;
+    }
+    if (w == 1) { // same tokens and the same mask as a 1 x h grid
+        w = h;
+        h = 1;
     }
     SpectralPlan *p = plan_get(cb, h, w, channels);
     const int64_t tokens = (int64_t)h * w;
