@@ -14,8 +14,8 @@ void cuda_attention(RdBackend *be, const RdTensor *q, const RdTensor *k, const R
     const RdTensor *bias = extras ? extras->bias : NULL;
     if (bias)
         g_assert(bias->rows == (int64_t)heads * q->rows && bias->cols == k->rows);
-    const bool all_bf16 = q->dtype == RD_BF16 && k->dtype == RD_BF16 && v->dtype == RD_BF16 &&
-                          out->dtype == RD_BF16;
+    const bool all_bf16 =
+        q->dtype == RD_BF16 && k->dtype == RD_BF16 && v->dtype == RD_BF16 && out->dtype == RD_BF16;
     if (!causal && !bias && all_bf16 &&
         attention_mma::supported(head_dim, q->data, q->stride, k->data, k->stride, v->data,
                                  v->stride, out->data, out->stride, (int)k->rows)) {

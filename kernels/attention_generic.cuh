@@ -9,7 +9,8 @@
 
 #include "norms.cuh" // warp_sum
 
-namespace attention_generic {
+namespace attention_generic
+{
 
 constexpr int WARPS = 4;
 

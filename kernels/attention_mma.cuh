@@ -10,21 +10,22 @@
 // aligned (pointers and strides), at least one key.
 //
 // Fragment layouts (PTX ISA, mma.m16n8k16, g = lane / 4, t = lane % 4):
-//   A (16x16, row-major): a0 = (g, 2t..2t+1), a1 = (g+8, 2t..), a2 = (g, 2t+8..), a3 = (g+8, 2t+8..)
-//   B (16x8, "col"):      b0 = (k 2t..2t+1, n g), b1 = (k 2t+8.., n g)
-//   C (16x8, f32):        c0,c1 = (g, 2t..2t+1), c2,c3 = (g+8, 2t..2t+1)
+//   A (16x16, row-major): a0 = (g, 2t..2t+1), a1 = (g+8, 2t..), a2 = (g, 2t+8..), a3 = (g+8,
+//   2t+8..) B (16x8, "col"):      b0 = (k 2t..2t+1, n g), b1 = (k 2t+8.., n g) C (16x8, f32): c0,c1
+//   = (g, 2t..2t+1), c2,c3 = (g+8, 2t..2t+1)
 #pragma once
 
 #include <math.h>
 
 #include "cuda_common.cuh"
 
-namespace attention_mma {
+namespace attention_mma
+{
 
-constexpr int BR = 64;     // queries per block
-constexpr int BC = 64;     // keys per tile
+constexpr int BR = 64; // queries per block
+constexpr int BC = 64; // keys per tile
 constexpr int THREADS = 128;
-constexpr int PAD = 8;     // bf16 elements of padding per shared-memory row
+constexpr int PAD = 8; // bf16 elements of padding per shared-memory row
 
 template <int D> constexpr int smem_bytes()
 {
@@ -100,9 +101,9 @@ __global__ void __launch_bounds__(THREADS)
                  bf16 *__restrict__ out, int64_t out_stride, int nq, int nk, float scale_log2)
 {
     constexpr int LDS = D + PAD;
-    constexpr int KT = D / 16;  // k-steps of Q K^T
-    constexpr int DT = D / 8;   // 8-wide column tiles of the output
-    constexpr int NT = BC / 8;  // 8-wide key tiles of the scores
+    constexpr int KT = D / 16; // k-steps of Q K^T
+    constexpr int DT = D / 8;  // 8-wide column tiles of the output
+    constexpr int NT = BC / 8; // 8-wide key tiles of the scores
     extern __shared__ __align__(16) unsigned char smem_raw[];
     bf16 *q_s = reinterpret_cast<bf16 *>(smem_raw);
     bf16 *k_s = q_s + BR * LDS; // two buffers of BC * LDS

@@ -5,7 +5,7 @@
 #include "cuda_backend.h"
 #include "for_each.cuh"
 
-#define WORKSPACE_BYTES (32u << 20) // cuBLASLt workspace (32 MiB is what Hopper kernels want)
+#define WORKSPACE_BYTES (32u << 20)      // cuBLASLt workspace (32 MiB is what Hopper kernels want)
 #define STAGING_BYTES ((size_t)64 << 20) // weight conversion chunk
 
 void cuda_fatal(const char *call, const char *message, const char *file, int line)
@@ -130,8 +130,7 @@ static gboolean cuda_tensor_alloc(RdBackend *be, RdTensor *t, int64_t rows, int6
     return cuda_tensor_alloc_dtype(be, t, rows, cols, RD_BF16);
 }
 
-extern "C" gboolean rd_cuda_tensor_alloc_f32(RdBackend *be, RdTensor *t, int64_t rows,
-                                             int64_t cols)
+extern "C" gboolean rd_cuda_tensor_alloc_f32(RdBackend *be, RdTensor *t, int64_t rows, int64_t cols)
 {
     return cuda_tensor_alloc_dtype(be, t, rows, cols, RD_F32);
 }
@@ -157,8 +156,8 @@ static void cuda_upload(RdBackend *be, const float *host, RdTensor *dst)
     float *staging = (float *)cuda_try_alloc(cb, pitch * dst->rows, "an upload", &error);
     if (!staging)
         cuda_fatal("upload", error->message, __FILE__, __LINE__);
-    cudaCheck(cudaMemcpyAsync(staging, host, pitch * dst->rows, cudaMemcpyHostToDevice,
-                              cb->stream));
+    cudaCheck(
+        cudaMemcpyAsync(staging, host, pitch * dst->rows, cudaMemcpyHostToDevice, cb->stream));
     RdTensor src = {staging, dst->rows, dst->cols, dst->cols, RD_F32};
     cuda_copy(be, &src, dst);
     cuda_free(cb, staging);
@@ -180,8 +179,8 @@ static void cuda_download(RdBackend *be, const RdTensor *src, float *host)
             cuda_fatal("download", error->message, __FILE__, __LINE__);
         RdTensor dst = {staging, src->rows, src->cols, src->cols, RD_F32};
         cuda_copy(be, src, &dst);
-        cudaCheck(cudaMemcpyAsync(host, staging, pitch * src->rows, cudaMemcpyDeviceToHost,
-                                  cb->stream));
+        cudaCheck(
+            cudaMemcpyAsync(host, staging, pitch * src->rows, cudaMemcpyDeviceToHost, cb->stream));
         cuda_free(cb, staging);
     }
     cudaCheck(cudaStreamSynchronize(cb->stream));
@@ -281,8 +280,8 @@ static gboolean cuda_weight_prepare(RdBackend *be, RdWeight *w, GError **error)
     if (!dst)
         return FALSE;
     if (w->dtype == RD_BF16) {
-        cudaCheck(cudaMemcpyAsync(dst, w->host, n * sizeof(bf16), cudaMemcpyHostToDevice,
-                                  cb->stream));
+        cudaCheck(
+            cudaMemcpyAsync(dst, w->host, n * sizeof(bf16), cudaMemcpyHostToDevice, cb->stream));
     } else {
         const size_t esize = rd_dtype_size(w->dtype);
         const size_t chunk = STAGING_BYTES / esize;
@@ -416,24 +415,21 @@ extern "C" RdBackend *rd_backend_cuda_new(GError **error)
     cudaDeviceProp prop;
     uint64_t keep_all = UINT64_MAX;
     int optin = 0;
-    gboolean ok = runtime_ok(cudaGetDevice(&cb->device), "cudaGetDevice", error) &&
-                  runtime_ok(cudaGetDeviceProperties(&prop, cb->device), "device properties",
-                             error) &&
-                  runtime_ok(cudaDeviceGetAttribute(&optin,
-                                                    cudaDevAttrMaxSharedMemoryPerBlockOptin,
-                                                    cb->device),
-                             "shared memory limit", error) &&
-                  runtime_ok(cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking),
-                             "stream creation", error) &&
-                  runtime_ok(cudaDeviceGetDefaultMemPool(&cb->pool, cb->device), "memory pool",
-                             error) &&
-                  // Keep freed blocks in the pool: activations come and go every layer.
-                  runtime_ok(cudaMemPoolSetAttribute(cb->pool, cudaMemPoolAttrReleaseThreshold,
-                                                     &keep_all),
-                             "memory pool setup", error) &&
-                  blas_ok(cublasLtCreate(&cb->lt), "cublasLtCreate", error) &&
-                  blas_ok(cublasCreate(&cb->blas), "cublasCreate", error) &&
-                  blas_ok(cublasSetStream(cb->blas, cb->stream), "cublasSetStream", error);
+    gboolean ok =
+        runtime_ok(cudaGetDevice(&cb->device), "cudaGetDevice", error) &&
+        runtime_ok(cudaGetDeviceProperties(&prop, cb->device), "device properties", error) &&
+        runtime_ok(
+            cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, cb->device),
+            "shared memory limit", error) &&
+        runtime_ok(cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking), "stream creation",
+                   error) &&
+        runtime_ok(cudaDeviceGetDefaultMemPool(&cb->pool, cb->device), "memory pool", error) &&
+        // Keep freed blocks in the pool: activations come and go every layer.
+        runtime_ok(cudaMemPoolSetAttribute(cb->pool, cudaMemPoolAttrReleaseThreshold, &keep_all),
+                   "memory pool setup", error) &&
+        blas_ok(cublasLtCreate(&cb->lt), "cublasLtCreate", error) &&
+        blas_ok(cublasCreate(&cb->blas), "cublasCreate", error) &&
+        blas_ok(cublasSetStream(cb->blas, cb->stream), "cublasSetStream", error);
     if (ok) {
         cb->sm_count = prop.multiProcessorCount;
         cb->smem_optin = (size_t)optin;

@@ -61,8 +61,8 @@ typedef struct CudaBackend {
     cublasHandle_t blas;
     void *workspace;
     size_t workspace_size;
-    struct GemmCache *gemms;     // linear.cu
-    struct SpectralCache *ffts;  // spectral.cu
+    struct GemmCache *gemms;    // linear.cu
+    struct SpectralCache *ffts; // spectral.cu
 } CudaBackend;
 
 static inline CudaBackend *cuda_backend(RdBackend *be)
@@ -127,8 +127,8 @@ static inline int ceil_div(int64_t a, int64_t b)
 void cuda_linear(RdBackend *be, const RdTensor *x, const RdWeight *w, const RdWeight *bias,
                  RdTensor *y);
 void cuda_linear_cache_free(CudaBackend *cb);
-void cuda_layer_norm(RdBackend *be, const RdTensor *x, const RdWeight *weight,
-                     const RdWeight *bias, float eps, RdTensor *y);
+void cuda_layer_norm(RdBackend *be, const RdTensor *x, const RdWeight *weight, const RdWeight *bias,
+                     float eps, RdTensor *y);
 void cuda_rms_norm(RdBackend *be, const RdTensor *x, const RdWeight *weight, int group, float eps,
                    RdTensor *y);
 void cuda_modulate(RdBackend *be, const RdTensor *x, const RdTensor *shift, const RdTensor *scale,
@@ -146,8 +146,8 @@ void cuda_grid_gather(RdBackend *be, const RdTensor *grid, int grid_cols, RdWind
                       RdTensor *dst);
 void cuda_grid_splice(RdBackend *be, const RdTensor *patch, const RdTensor *row_weight,
                       const RdTensor *col_weight, RdTensor *grid, int grid_cols, RdWindow win);
-void cuda_spectral_fuse(RdBackend *be, const RdTensor *global, const RdTensor *local, int h,
-                        int w, double cutoff, RdTensor *out);
+void cuda_spectral_fuse(RdBackend *be, const RdTensor *global, const RdTensor *local, int h, int w,
+                        double cutoff, RdTensor *out);
 void cuda_spectral_cache_free(CudaBackend *cb);
 
 // Converts n elements of a weight file dtype (on the device) to bf16.

@@ -34,7 +34,8 @@ void cuda_gated_add(RdBackend *be, RdTensor *x, const RdTensor *gate, const RdTe
 {
     g_assert(x->rows == y->rows && x->cols == y->cols);
     g_assert(!gate || gate->cols == x->cols);
-    GatedAdd f = {dev_tensor(x), dev_tensor(y), gate ? dev_tensor(gate) : dev_tensor(y), gate != NULL};
+    GatedAdd f = {dev_tensor(x), dev_tensor(y), gate ? dev_tensor(gate) : dev_tensor(y),
+                  gate != NULL};
     for_each(cuda_backend(be), x->rows, x->cols, f);
 }
 

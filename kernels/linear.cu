@@ -37,15 +37,15 @@ static void plan_create(CudaBackend *cb, GemmPlan *p)
     const GemmKey *k = &p->key;
     cublasCheck(cublasLtMatmulDescCreate(&p->op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     cublasOperation_t trans = CUBLAS_OP_T, no_trans = CUBLAS_OP_N;
-    cublasCheck(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &trans,
-                                               sizeof(trans)));
+    cublasCheck(
+        cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &trans, sizeof(trans)));
     cublasCheck(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &no_trans,
                                                sizeof(no_trans)));
     if (k->has_bias) {
         cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
         cudaDataType_t bias_type = CUDA_R_16BF;
-        cublasCheck(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_EPILOGUE,
-                                                   &epilogue, sizeof(epilogue)));
+        cublasCheck(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
+                                                   sizeof(epilogue)));
         cublasCheck(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE,
                                                    &bias_type, sizeof(bias_type)));
     }
@@ -59,8 +59,8 @@ static void plan_create(CudaBackend *cb, GemmPlan *p)
     cublasLtMatmulPreference_t pref;
     cublasCheck(cublasLtMatmulPreferenceCreate(&pref));
     uint64_t ws = cb->workspace_size;
-    cublasCheck(cublasLtMatmulPreferenceSetAttribute(
-        pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)));
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                     &ws, sizeof(ws)));
     cublasCheck(cublasLtMatmulPreferenceSetAttribute(
         pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &k->align_w, sizeof(uint32_t)));
     cublasCheck(cublasLtMatmulPreferenceSetAttribute(
@@ -168,8 +168,8 @@ void cuda_linear(RdBackend *be, const RdTensor *x, const RdWeight *w, const RdWe
                                    cb->workspace, cb->workspace_size, cb->stream));
         return;
     }
-    cublasCheck(cublasGemmEx(cb->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)key.n, (int)key.m,
-                             (int)key.k, &alpha, wd, CUDA_R_16BF, (int)key.k, x->data, CUDA_R_16BF,
+    cublasCheck(cublasGemmEx(cb->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)key.n, (int)key.m, (int)key.k,
+                             &alpha, wd, CUDA_R_16BF, (int)key.k, x->data, CUDA_R_16BF,
                              (int)key.ldx, &beta, y->data, CUDA_R_16BF, (int)key.ldy,
                              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     if (bd)

@@ -1,8 +1,8 @@
 // LayerNorm and RMSNorm ops (kernels in norms.cuh).
 #include "norms.cuh"
 
-void cuda_layer_norm(RdBackend *be, const RdTensor *x, const RdWeight *weight,
-                     const RdWeight *bias, float eps, RdTensor *y)
+void cuda_layer_norm(RdBackend *be, const RdTensor *x, const RdWeight *weight, const RdWeight *bias,
+                     float eps, RdTensor *y)
 {
     g_assert(x->rows == y->rows && x->cols == y->cols);
     g_assert(!weight || weight->rows * weight->cols == x->cols);
@@ -11,8 +11,8 @@ void cuda_layer_norm(RdBackend *be, const RdTensor *x, const RdWeight *weight,
         return;
     const bf16 *g = weight ? weight_device(weight) : NULL;
     const bf16 *b = bias ? weight_device(bias) : NULL;
-    layer_norm_kernel<<<warp_grid(x->rows), 256, 0, cuda_backend(be)->stream>>>(
-        dev_tensor(x), g, b, eps, dev_tensor(y));
+    layer_norm_kernel<<<warp_grid(x->rows), 256, 0, cuda_backend(be)->stream>>>(dev_tensor(x), g, b,
+                                                                                eps, dev_tensor(y));
     launchCheck();
 }
 

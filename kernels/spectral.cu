@@ -11,7 +11,7 @@
 typedef struct {
     int h, w, channels;
     cufftHandle forward, inverse;
-    float *real;           // [h * w, channels]
+    float *real;            // [h * w, channels]
     cufftComplex *spectrum; // [h * (w / 2 + 1), channels]
 } SpectralPlan;
 
@@ -129,8 +129,8 @@ struct AddBack {
     }
 };
 
-void cuda_spectral_fuse(RdBackend *be, const RdTensor *global, const RdTensor *local, int h,
-                        int w, double cutoff, RdTensor *out)
+void cuda_spectral_fuse(RdBackend *be, const RdTensor *global, const RdTensor *local, int h, int w,
+                        double cutoff, RdTensor *out)
 {
     CudaBackend *cb = cuda_backend(be);
     g_assert(global->rows == (int64_t)h * w && local->rows == global->rows);
@@ -150,8 +150,7 @@ void cuda_spectral_fuse(RdBackend *be, const RdTensor *global, const RdTensor *l
     const int64_t tokens = (int64_t)h * w;
     for_each(cb, tokens, channels, Difference{dev_tensor(global), dev_tensor(local), p->real});
     cufftCheck(cufftExecR2C(p->forward, p->real, p->spectrum));
-    for_each(cb, (int64_t)h * (w / 2 + 1), channels,
-             HighCut{p->spectrum, h, w, channels, cutoff});
+    for_each(cb, (int64_t)h * (w / 2 + 1), channels, HighCut{p->spectrum, h, w, channels, cutoff});
     cufftCheck(cufftExecC2R(p->inverse, p->spectrum, p->real));
     for_each(cb, tokens, channels,
              AddBack{dev_tensor(local), dev_tensor(out), p->real, 1.0f / (float)(h * w)});

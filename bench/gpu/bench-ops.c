@@ -22,7 +22,7 @@ static RdTensor random_tensor(int64_t rows, int64_t cols, guint32 seed)
         g_error("out of GPU memory for a %" G_GINT64_FORMAT " x %" G_GINT64_FORMAT " tensor", rows,
                 cols);
     const int64_t block = MIN(rows, 1024);
-    float *host = g_new(float, block * cols);
+    float *host = g_new(float, block *cols);
     GRand *rng = g_rand_new_with_seed(seed);
     for (int64_t i = 0; i < block * cols; i++)
         host[i] = (float)g_rand_double_range(rng, -1.0, 1.0);
@@ -70,7 +70,9 @@ static void bench_attention(int tokens, gboolean quick)
     AttentionCase c = {random_tensor(tokens, heads * head_dim, 1),
                        random_tensor(tokens, heads * head_dim, 2),
                        random_tensor(tokens, heads * head_dim, 3),
-                       random_tensor(tokens, heads * head_dim, 4), heads, head_dim};
+                       random_tensor(tokens, heads * head_dim, 4),
+                       heads,
+                       head_dim};
     double ms = time_ms(run_attention, &c, quick ? 1 : (tokens > 30000 ? 3 : 10));
     double flops = 4.0 * tokens * (double)tokens * head_dim * heads;
     printf("attention %d %d %d %.3f %.1f %.0f\n", tokens, heads, head_dim, ms,

@@ -26,7 +26,8 @@ static std::vector<float> attention_cpu(const std::vector<float> &q, const std::
             for (int j = 0; j < nk; j++) {
                 double s = 0;
                 for (int d = 0; d < D; d++)
-                    s += (double)q[(size_t)i * width + h * D + d] * k[(size_t)j * width + h * D + d];
+                    s +=
+                        (double)q[(size_t)i * width + h * D + d] * k[(size_t)j * width + h * D + d];
                 scores[j] = s * scale;
                 max_score = fmax(max_score, scores[j]);
             }
@@ -45,8 +46,8 @@ static std::vector<float> attention_cpu(const std::vector<float> &q, const std::
     return out;
 }
 
-static void run_version(int version, const bf16 *q, const bf16 *k, const bf16 *v, bf16 *out,
-                        int nq, int nk, int heads, int D)
+static void run_version(int version, const bf16 *q, const bf16 *k, const bf16 *v, bf16 *out, int nq,
+                        int nk, int heads, int D)
 {
     const int64_t width = (int64_t)heads * D;
     if (version == 2) {
@@ -98,7 +99,8 @@ static void time_version(int version, int D, int tokens)
     if (version == 1 && tokens > 5000) {
         printf("%6d tokens: skipped for version 1 (too slow)\n", tokens);
     } else {
-        float ms = time_ms(repeats, [&] { run_version(version, q, k, v, out, tokens, tokens, heads, D); });
+        float ms =
+            time_ms(repeats, [&] { run_version(version, q, k, v, out, tokens, tokens, heads, D); });
         double flops = 4.0 * tokens * (double)tokens * D * heads;
         printf("%6d tokens: %9.3f ms  %7.1f TFLOP/s\n", tokens, ms, flops / (ms * 1e-3) / 1e12);
     }

@@ -8,8 +8,7 @@
 #include "../norms.cuh"
 #include "dev_common.cuh"
 
-static std::vector<float> layer_norm_cpu(const std::vector<float> &x, int rows, int cols,
-                                         float eps)
+static std::vector<float> layer_norm_cpu(const std::vector<float> &x, int rows, int cols, float eps)
 {
     std::vector<float> y(x.size());
     for (int r = 0; r < rows; r++) {

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static RdBackend *cpu_backend, *gpu_backend;
 
 void gu_init_or_skip(int *argc, char ***argv)
@@ -109,7 +108,8 @@ void gu_mat_free(GuMat *m)
 static GuWeight weight_prepare(RdDType dtype, void *data, int64_t rows, int64_t cols,
                                const char *name)
 {
-    GuWeight w = {data, {dtype, rows, cols, data, NULL, name}, {dtype, rows, cols, data, NULL, name}};
+    GuWeight w = {
+        data, {dtype, rows, cols, data, NULL, name}, {dtype, rows, cols, data, NULL, name}};
     GError *error = NULL;
     g_assert_true(cpu_backend->weight_prepare(cpu_backend, &w.cpu, &error));
     g_assert_no_error(error);

@@ -111,7 +111,7 @@ static void run_rope(const char *what, gboolean f32_tables)
 {
     const int heads = 3, head_dim = 128, pairs = 64;
     const int64_t rows = 90;
-    float *cos_t = g_new(float, rows * pairs), *sin_t = g_new(float, rows * pairs);
+    float *cos_t = g_new(float, rows *pairs), *sin_t = g_new(float, rows *pairs);
     rope_tables(rows, pairs, cos_t, sin_t);
     RdTensor cos_cpu, sin_cpu, cos_gpu, sin_gpu;
     g_assert_true(gu_cpu()->tensor_alloc(gu_cpu(), &cos_cpu, rows, pairs));

@@ -37,8 +37,8 @@ static void test_splice(void)
     gu_mat_free(&grid);
 }
 
-static void run_fuse(const char *what, int h, int w, int channels, double cutoff,
-                     gboolean in_place, guint32 seed)
+static void run_fuse(const char *what, int h, int w, int channels, double cutoff, gboolean in_place,
+                     guint32 seed)
 {
     GuMat global = gu_mat_random(h * w, channels, -2.0f, 2.0f, seed);
     GuMat local = gu_mat_random(h * w, channels, -2.0f, 2.0f, seed + 1);

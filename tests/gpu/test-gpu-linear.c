@@ -10,7 +10,7 @@ static void run_linear(const char *what, int64_t m, int64_t n, int64_t k, gboole
                        guint32 seed)
 {
     GuMat x = gu_mat_random(m, k, -1.0f, 1.0f, seed);
-    float *wv = g_new(float, n * k), bv[4096];
+    float *wv = g_new(float, n *k), bv[4096];
     tu_fill_uniform(wv, (size_t)(n * k), -0.5f, 0.5f, seed + 1);
     tu_fill_uniform(bv, (size_t)n, -2.0f, 2.0f, seed + 2);
     GuWeight w = gu_weight_from_f32(RD_BF16, wv, n, k, "linear.weight");
@@ -50,7 +50,7 @@ static void test_strided_views(void)
     const int64_t m = 70, n = 48, k = 64;
     GuMat xs = gu_mat_random(m, 3 * k, -1.0f, 1.0f, 60);
     GuMat x = gu_mat_view(&xs, 0, m, k, k);
-    float *wv = g_new(float, n * k), bv[48];
+    float *wv = g_new(float, n *k), bv[48];
     tu_fill_uniform(wv, (size_t)(n * k), -0.5f, 0.5f, 61);
     tu_fill_uniform(bv, (size_t)n, -1.0f, 1.0f, 62);
     GuWeight w = gu_weight_from_f32(RD_BF16, wv, n, k, "proj.weight");

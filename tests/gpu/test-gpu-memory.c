@@ -82,7 +82,7 @@ static void test_f32_tensor(void)
 static void check_weight_readback(const char *what, GuWeight *w, float eps)
 {
     const int64_t n = w->cpu.rows, k = w->cpu.cols;
-    float *eye = g_new0(float, k * k);
+    float *eye = g_new0(float, k *k);
     for (int64_t i = 0; i < k; i++)
         eye[i * k + i] = 1.0f;
     GuMat x = gu_mat_poisoned(k, k);
