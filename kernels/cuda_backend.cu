@@ -45,12 +45,13 @@ void *cuda_try_alloc(CudaBackend *cb, size_t bytes, const char *what, GError **e
     cudaError_t err = cudaMallocAsync(&ptr, bytes ? bytes : 16, cb->stream);
     if (err == cudaSuccess)
         return ptr;
-    cudaGetLastError(); // clear the sticky-free error state of the runtime
+    cudaGetLastError(); // reset the last-error state (allocation failures are not sticky)
     size_t free_bytes = 0, total_bytes = 0;
     cudaMemGetInfo(&free_bytes, &total_bytes);
+    // A size beyond the whole device can come back as an invalid value: still out of memory.
+    const bool out_of_memory = err == cudaErrorMemoryAllocation || bytes > total_bytes;
     g_set_error(error, RESDIT_ERROR,
-                err == cudaErrorMemoryAllocation ? RESDIT_ERROR_OUT_OF_MEMORY
-                                                 : RESDIT_ERROR_BACKEND,
+                out_of_memory ? RESDIT_ERROR_OUT_OF_MEMORY : RESDIT_ERROR_BACKEND,
                 "Could not allocate %.1f MiB of GPU memory for %s: %s (%.1f of %.1f MiB free); "
                 "try a smaller image size or the CPU backend",
                 bytes / 1048576.0, what, cudaGetErrorString(err), free_bytes / 1048576.0,

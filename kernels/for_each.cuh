@@ -13,7 +13,7 @@ template <typename F> __global__ void for_each_kernel(int64_t rows, int64_t cols
             f(r, c);
 }
 
-template <typename F> static void for_each(CudaBackend *cb, int64_t rows, int64_t cols, F f)
+template <typename F> static void for_each_on(cudaStream_t stream, int64_t rows, int64_t cols, F f)
 {
     if (rows <= 0 || cols <= 0)
         return;
@@ -22,6 +22,11 @@ template <typename F> static void for_each(CudaBackend *cb, int64_t rows, int64_
     if (grid_x > 64)
         grid_x = 64;
     int grid_y = rows < 65535 ? (int)rows : 65535;
-    for_each_kernel<<<dim3(grid_x, grid_y), threads, 0, cb->stream>>>(rows, cols, f);
+    for_each_kernel<<<dim3(grid_x, grid_y), threads, 0, stream>>>(rows, cols, f);
     launchCheck();
+}
+
+template <typename F> static void for_each(CudaBackend *cb, int64_t rows, int64_t cols, F f)
+{
+    for_each_on(cb->stream, rows, cols, f);
 }

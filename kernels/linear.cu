@@ -163,10 +163,15 @@ void cuda_linear(RdBackend *be, const RdTensor *x, const RdWeight *w, const RdWe
         if (bd)
             cublasCheck(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
                                                        &bd, sizeof(bd)));
-        cublasCheck(cublasLtMatmul(cb->lt, p->op, &alpha, wd, p->w_layout, x->data, p->x_layout,
-                                   &beta, y->data, p->y_layout, y->data, p->y_layout, &p->algo,
-                                   cb->workspace, cb->workspace_size, cb->stream));
-        return;
+        cublasStatus_t status =
+            cublasLtMatmul(cb->lt, p->op, &alpha, wd, p->w_layout, x->data, p->x_layout, &beta,
+                           y->data, p->y_layout, y->data, p->y_layout, &p->algo, cb->workspace,
+                           cb->workspace_size, cb->stream);
+        if (status == CUBLAS_STATUS_SUCCESS)
+            return;
+        if (status != CUBLAS_STATUS_NOT_SUPPORTED && status != CUBLAS_STATUS_INVALID_VALUE)
+            cuda_fatal("cublasLtMatmul", cublasGetStatusString(status), __FILE__, __LINE__);
+        p->has_algo = false; // the heuristic's pick does not run here: cuBLAS from now on
     }
     cublasCheck(cublasGemmEx(cb->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)key.n, (int)key.m, (int)key.k,
                              &alpha, wd, CUDA_R_16BF, (int)key.k, x->data, CUDA_R_16BF,
