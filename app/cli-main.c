@@ -9,6 +9,7 @@
 #include "resdit.h"
 
 static const CliCommand commands[] = {
+    {"forward", "run one transformer forward pass on saved inputs (verification)", cli_forward},
     {"backends", "list the compute backends and whether each is usable", cli_backends},
 };
 

@@ -374,6 +374,7 @@ static void fill_table(RdBackend *be)
     be->modulate = cuda_modulate;
     be->gated_add = cuda_gated_add;
     be->mul = cuda_mul;
+    be->fill = cuda_fill;
     be->scale_add = cuda_scale_add;
     be->unary = cuda_unary;
     be->copy = cuda_copy;

@@ -10,6 +10,7 @@
 
 extern "C" {
 #include "backend.h"
+#include "psf_mask.h"
 #include "resdit.h"
 }
 
@@ -135,6 +136,7 @@ void cuda_modulate(RdBackend *be, const RdTensor *x, const RdTensor *shift, cons
                    RdTensor *y);
 void cuda_gated_add(RdBackend *be, RdTensor *x, const RdTensor *gate, const RdTensor *y);
 void cuda_mul(RdBackend *be, RdTensor *x, const RdTensor *y);
+void cuda_fill(RdBackend *be, RdTensor *x, float value);
 void cuda_scale_add(RdBackend *be, RdTensor *x, float a, float b);
 void cuda_unary(RdBackend *be, RdUnaryOp op, RdTensor *x);
 void cuda_copy(RdBackend *be, const RdTensor *src, RdTensor *dst);

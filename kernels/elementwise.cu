@@ -26,6 +26,11 @@ void cuda_mul(RdBackend *be, RdTensor *x, const RdTensor *y)
     for_each(cuda_backend(be), x->rows, x->cols, Mul{dev_tensor(x), dev_tensor(y)});
 }
 
+void cuda_fill(RdBackend *be, RdTensor *x, float value)
+{
+    for_each(cuda_backend(be), x->rows, x->cols, Fill{dev_tensor(x), value});
+}
+
 void cuda_scale_add(RdBackend *be, RdTensor *x, float a, float b)
 {
     for_each(cuda_backend(be), x->rows, x->cols, ScaleAdd{dev_tensor(x), a, b});

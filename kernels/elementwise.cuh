@@ -31,6 +31,15 @@ struct Mul {
     }
 };
 
+struct Fill {
+    DevTensor x;
+    float value;
+    __device__ void operator()(int64_t r, int64_t c) const
+    {
+        dev_store(x, r, c, value);
+    }
+};
+
 struct ScaleAdd {
     DevTensor x;
     float a, b;

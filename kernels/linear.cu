@@ -132,7 +132,7 @@ void cuda_linear(RdBackend *be, const RdTensor *x, const RdWeight *w, const RdWe
 {
     CudaBackend *cb = cuda_backend(be);
     g_assert(x->cols == w->cols && y->cols == w->rows && x->rows == y->rows);
-    g_assert(!bias || bias->rows * bias->cols == w->rows);
+    g_assert(!bias || (bias->rows == w->rows && bias->cols == 1));
     g_assert(x->dtype == RD_BF16 && y->dtype == RD_BF16);
     if (y->rows == 0 || y->cols == 0)
         return;

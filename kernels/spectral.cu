@@ -73,28 +73,20 @@ void cuda_spectral_cache_free(CudaBackend *cb)
     cb->ffts = NULL;
 }
 
-// Normalised frequency of FFT bin k on an axis of n points: fftfreq(n) * n / (n / 2).
-__host__ __device__ static inline double normalised_frequency(int k, int n)
+// Device twin of engine/psf_mask.c's resdit_psf_low_pass (the host decides the shortcuts with
+// resdit_psf_mask_kind itself); same double arithmetic, so the same bins.
+__device__ static inline double normalised_frequency(int k, int n)
 {
+    if (n == 1)
+        return 0.0;
     int signed_k = k < (n + 1) / 2 ? k : k - n;
     return (double)signed_k / (n / 2.0);
 }
 
-__host__ __device__ static inline bool in_low_pass(int ky, int kx, int h, int w, double cutoff)
+__device__ static inline bool in_low_pass(int ky, int kx, int h, int w, double cutoff)
 {
-    double fy = h > 1 ? normalised_frequency(ky, h) : 0.0;
-    double fx = w > 1 ? normalised_frequency(kx, w) : 0.0;
+    double fy = normalised_frequency(ky, h), fx = normalised_frequency(kx, w);
     return sqrt(fy * fy + fx * fx) < cutoff;
-}
-
-// 0: no bin is low-pass, 1: every bin is, -1: mixed (as on the CPU).
-static int mask_kind(int h, int w, double cutoff)
-{
-    int ones = 0, total = 0;
-    for (int ky = 0; ky < h; ky++)
-        for (int kx = 0; kx < w; kx++, total++)
-            ones += in_low_pass(ky, kx, h, w, cutoff);
-    return ones == 0 ? 0 : ones == total ? 1 : -1;
 }
 
 struct Difference {
@@ -137,9 +129,9 @@ void cuda_spectral_fuse(RdBackend *be, const RdTensor *global, const RdTensor *l
     g_assert(local->cols == global->cols);
     g_assert(out->rows == global->rows && out->cols == global->cols);
     const int channels = (int)global->cols;
-    const int kind = mask_kind(h, w, cutoff);
-    if (kind != -1) {
-        cuda_copy(be, kind == 1 ? global : local, out);
+    const ResditPsfMaskKind kind = resdit_psf_mask_kind(h, w, cutoff);
+    if (kind != RESDIT_PSF_MASK_MIXED) {
+        cuda_copy(be, kind == RESDIT_PSF_MASK_ALL ? global : local, out);
         return;
     }
     if (w == 1) { // same tokens and the same mask as a 1 x h grid

@@ -110,7 +110,7 @@ static void bench_gemm(const char *name, int64_t m, int64_t n, int64_t k, gboole
         b[i] = rd_f32_to_bf16((float)g_rand_double_range(rng, -0.1, 0.1));
     g_rand_free(rng);
     c.w = (RdWeight){RD_BF16, n, k, w, NULL, name};
-    c.b = (RdWeight){RD_BF16, 1, n, b, NULL, "bias"};
+    c.b = (RdWeight){RD_BF16, n, 1, b, NULL, "bias"};
     GError *error = NULL;
     if (!be->weight_prepare(be, &c.w, &error) || !be->weight_prepare(be, &c.b, &error))
         g_error("%s", error->message);

@@ -59,6 +59,19 @@ static void test_mul_scale_add(void)
     gu_mat_free(&y);
 }
 
+/* fill overwrites NaN too; only the view changes */
+static void test_fill(void)
+{
+    GuMat all = gu_mat_poisoned(12, 40);
+    GuMat part = gu_mat_view(&all, 2, 8, 5, 30);
+    gu_cpu()->fill(gu_cpu(), &all.cpu, -1.5f);
+    gu_gpu()->fill(gu_gpu(), &all.gpu, -1.5f);
+    gu_cpu()->fill(gu_cpu(), &part.cpu, 0.25f);
+    gu_gpu()->fill(gu_gpu(), &part.gpu, 0.25f);
+    gu_mat_check("fill", &all, 0.0f, 0.0f);
+    gu_mat_free(&all);
+}
+
 static void test_unary(void)
 {
     static const struct {
@@ -168,6 +181,7 @@ int main(int argc, char **argv)
     g_test_add_func("/gpu/elementwise/modulate", test_modulate);
     g_test_add_func("/gpu/elementwise/gated-add", test_gated_add);
     g_test_add_func("/gpu/elementwise/mul-scale-add", test_mul_scale_add);
+    g_test_add_func("/gpu/elementwise/fill", test_fill);
     g_test_add_func("/gpu/elementwise/unary", test_unary);
     g_test_add_func("/gpu/elementwise/copy", test_copy);
     g_test_add_func("/gpu/elementwise/rope-bf16-tables", test_rope_bf16_tables);

@@ -14,7 +14,7 @@ static void run_linear(const char *what, int64_t m, int64_t n, int64_t k, gboole
     tu_fill_uniform(wv, (size_t)(n * k), -0.5f, 0.5f, seed + 1);
     tu_fill_uniform(bv, (size_t)n, -2.0f, 2.0f, seed + 2);
     GuWeight w = gu_weight_from_f32(RD_BF16, wv, n, k, "linear.weight");
-    GuWeight b = gu_weight_from_f32(RD_BF16, bv, 1, n, "linear.bias");
+    GuWeight b = gu_weight_from_f32(RD_BF16, bv, n, 1, "linear.bias");
     GuMat y = gu_mat_poisoned(m, n);
     gu_cpu()->linear(gu_cpu(), &x.cpu, &w.cpu, with_bias ? &b.cpu : NULL, &y.cpu);
     gu_gpu()->linear(gu_gpu(), &x.gpu, &w.gpu, with_bias ? &b.gpu : NULL, &y.gpu);
@@ -54,7 +54,7 @@ static void test_strided_views(void)
     tu_fill_uniform(wv, (size_t)(n * k), -0.5f, 0.5f, 61);
     tu_fill_uniform(bv, (size_t)n, -1.0f, 1.0f, 62);
     GuWeight w = gu_weight_from_f32(RD_BF16, wv, n, k, "proj.weight");
-    GuWeight b = gu_weight_from_f32(RD_BF16, bv, 1, n, "proj.bias");
+    GuWeight b = gu_weight_from_f32(RD_BF16, bv, n, 1, "proj.bias");
     GuMat ys = gu_mat_random(m, 2 * n + 8, -1.0f, 1.0f, 63); /* columns outside the view stay */
     GuMat y = gu_mat_view(&ys, 0, m, n + 8, n);
     gu_cpu()->linear(gu_cpu(), &x.cpu, &w.cpu, &b.cpu, &y.cpu);

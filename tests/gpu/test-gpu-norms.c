@@ -8,7 +8,7 @@ static GuWeight random_weight(int64_t n, float lo, float hi, guint32 seed, const
 {
     float *v = g_new(float, n);
     tu_fill_uniform(v, (size_t)n, lo, hi, seed);
-    GuWeight w = gu_weight_from_f32(RD_BF16, v, 1, n, name);
+    GuWeight w = gu_weight_from_f32(RD_BF16, v, n, 1, name);
     g_free(v);
     return w;
 }
