@@ -4,14 +4,15 @@
 #   2. runs the gpu test suite, then again under compute-sanitizer (memcheck) when present,
 #   3. times attention (4608 / 16896 / 37376 / 66048 tokens, 24 heads x 128) and the six FLUX
 #      GEMM shapes at 4096^2 through our backend and through PyTorch (SDPA's fastest backend,
-#      F.linear), with peak memory, and prints one table.
+#      F.linear), with peak memory,
+#   4. times one transformer step with FLUX.1-dev widths and random weights (reduced depth:
+#      STEP_DEPTH double + single blocks, default "1 2") at 1024^2 / 2048^2 / 4096^2 in modes
+#      direct, global, local and fused, against diffusers' FluxTransformer2DModel of the same
+#      depth when diffusers is installed, and prints the tables.
 # Results go to $OUT (when set) or BUILD/gpu-results/: build and test logs, raw timings, table.
 #
-# Not in this script yet: the whole FLUX transformer step (ours in each ResDiT mode vs diffusers'
-# FluxTransformer2DModel); it needs engine/flux_model.c and will be a separate binary.
-#
 # Environment: BUILD (build dir, default build-gpu), GPU_ARCHS (default 90), PYTHON (python3),
-# QUICK=1 (one timed repeat per case, for a smoke run).
+# QUICK=1 (one timed repeat per case, for a smoke run), STEP_DEPTH ("1 2").
 set -u
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -22,6 +23,7 @@ out=${OUT:-"$build/gpu-results"}
 mkdir -p "$out"
 quick=""
 [ "${QUICK:-0}" = 1 ] && quick="--quick"
+step_depth=${STEP_DEPTH:-"1 2"}
 [ -d /usr/local/cuda/bin ] && PATH="/usr/local/cuda/bin:$PATH" && export PATH
 start=$(date +%s)
 status=0
@@ -42,12 +44,14 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>
 nvcc --version | tail -1
 torch_note=""
 have_torch=1
+have_diffusers=1
 if ! "$python" -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
     have_torch=0
     torch_note="PyTorch with CUDA not available: torch columns empty"
 fi
 if ! "$python" -c 'import diffusers' 2>/dev/null; then
-    torch_note="${torch_note:+$torch_note; }diffusers not installed (only needed for the transformer-step comparison, not run here)"
+    have_diffusers=0
+    torch_note="${torch_note:+$torch_note; }diffusers not installed: no diffusers column in the step table"
 fi
 [ -n "$torch_note" ] && echo "note: $torch_note"
 
@@ -92,13 +96,29 @@ else
     : >"$out/torch.txt"
 fi
 
+say "benchmark: transformer step, ours ($step_depth blocks)"
+# shellcheck disable=SC2086 # two numbers
+timeout 150 "$build/bench/gpu/bench-gpu-step" $step_depth $quick >"$out/ours-step.txt" \
+    2>"$out/ours-step.err" || { status=1; tail -5 "$out/ours-step.err"; }
+cat "$out/ours-step.txt"
+cat "$out/ours-step.txt" >>"$out/ours.txt"
+
+if [ "$have_torch" = 1 ] && [ "$have_diffusers" = 1 ]; then
+    say "benchmark: transformer step, diffusers"
+    # shellcheck disable=SC2086
+    timeout 150 "$python" bench/gpu/torch_ref.py step $step_depth $quick >"$out/torch-step.txt" \
+        2>"$out/torch-step.err" || { status=1; tail -5 "$out/torch-step.err"; }
+    cat "$out/torch-step.txt"
+    grep '^step' "$out/torch-step.txt" >>"$out/torch.txt"
+fi
+
 say "results"
 {
     echo "# GPU benchmark, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo
     "$python" bench/gpu/report.py "$out/ours.txt" "$out/torch.txt" "$torch_note"
     echo
-    echo "Transformer step (ours per ResDiT mode vs diffusers): not measured by this script yet."
+    echo "Step table: FLUX.1-dev widths with $step_depth double + single blocks (not the full 19 + 38)."
 } | tee "$out/gpu-bench.md"
 say "done, status $status"
 exit $status

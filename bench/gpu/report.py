@@ -22,6 +22,8 @@ def parse(path):
             rows[("attention", parts[1])] = {"ms": float(parts[4]), "tflops": float(parts[5]),
                                              "peak": float(parts[6]),
                                              "note": parts[7] if len(parts) > 7 else ""}
+        elif parts[0] == "step" and len(parts) >= 5:
+            rows[("step", parts[1], parts[2])] = {"ms": float(parts[3]), "peak": float(parts[4])}
         elif parts[0] == "gemm" and len(parts) >= 8:
             rows[("gemm", parts[1])] = {"shape": f"{parts[2]}x{parts[3]}x{parts[4]}",
                                         "ms": float(parts[5]), "tflops": float(parts[6]),
@@ -31,6 +33,35 @@ def parse(path):
 
 def cell(row, key, fmt):
     return fmt.format(row[key]) if row else "-"
+
+
+def step_table(ours, ref):
+    """Transformer step per image size: our modes and diffusers (plain attention)."""
+    sizes = sorted({k[1] for k in list(ours) + list(ref) if k[0] == "step"}, key=int)
+    if not sizes:
+        return
+    print()
+    print("| step (reduced depth) | ours direct ms | global | local | fused | diffusers ms | "
+          "direct / diffusers | fused / global | local / global | ours peak MiB | "
+          "diffusers peak MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for size in sizes:
+        o = {m: ours.get(("step", size, m)) for m in ("direct", "global", "local", "fused")}
+        d = ref.get(("step", size, "diffusers"))
+
+        def ms(r):
+            return f"{r['ms']:.0f}" if r else "-"
+
+        def ratio(a, b):
+            return f"{a['ms'] / b['ms']:.2f}" if a and b else "-"
+
+        peak = max((r["peak"] for r in o.values() if r), default=None)
+        ours_peak = f"{peak:.0f}" if peak is not None else "-"
+        diffusers_peak = f"{d['peak']:.0f}" if d else "-"
+        print(f"| {size}^2 | {ms(o['direct'])} | {ms(o['global'])} | {ms(o['local'])} | "
+              f"{ms(o['fused'])} | {ms(d)} | {ratio(o['direct'], d)} | "
+              f"{ratio(o['fused'], o['global'])} | {ratio(o['local'], o['global'])} | "
+              f"{ours_peak} | {diffusers_peak} |")
 
 
 def main():
@@ -45,7 +76,8 @@ def main():
     print("| case | ours ms | ours TFLOP/s | torch ms | torch TFLOP/s | ours / torch | "
           "ours peak MiB | torch peak MiB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    keys = sorted(set(ours) | set(ref), key=lambda k: (k[0], int(k[1]) if k[1].isdigit() else 0))
+    keys = sorted((k for k in set(ours) | set(ref) if k[0] != "step"),
+                  key=lambda k: (k[0], int(k[1]) if k[1].isdigit() else 0))
     for key in keys:
         o, t = ours.get(key), ref.get(key)
         if key[0] == "attention":
@@ -56,6 +88,7 @@ def main():
         print(f"| {name} | {cell(o, 'ms', '{:.2f}')} | {cell(o, 'tflops', '{:.0f}')} | "
               f"{cell(t, 'ms', '{:.2f}')} | {cell(t, 'tflops', '{:.0f}')} | {ratio} | "
               f"{cell(o, 'peak', '{:.0f}')} | {cell(t, 'peak', '{:.0f}')} |")
+    step_table(ours, ref)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@
 Prints the same line format:
   attention TOKENS HEADS HEAD_DIM MS TFLOPS PEAK_MIB BACKEND
   gemm NAME M N K MS TFLOPS PEAK_MIB
+  step SIDE_PX diffusers MS PEAK_MIB   (`step DOUBLE SINGLE`: diffusers' FluxTransformer2DModel
+                                      with FLUX.1-dev widths, random weights, that many blocks)
 Attention: torch.nn.functional.scaled_dot_product_attention, every SDPA backend that runs on
 these inputs is timed and the fastest is reported (with its name). GEMM: F.linear (x @ w.T + b),
 bf16, as torch.matmul plus the bias.
@@ -76,6 +78,52 @@ def bench_gemm(name, m, n, k, quick):
     torch.cuda.empty_cache()
 
 
+def bench_step(double, single, quick):
+    try:
+        from diffusers import FluxTransformer2DModel
+    except ImportError:
+        print("torch_ref: diffusers not installed, no transformer-step figures", file=sys.stderr)
+        return
+    torch.manual_seed(0)
+    model = FluxTransformer2DModel(patch_size=1, in_channels=64, num_layers=double,
+                                   num_single_layers=single, attention_head_dim=128,
+                                   num_attention_heads=24, joint_attention_dim=4096,
+                                   pooled_projection_dim=768, guidance_embeds=True,
+                                   axes_dims_rope=(16, 56, 56))
+    model = model.to("cuda", torch.bfloat16).eval()
+    txt_len = 512
+    for side_px in (1024, 2048, 4096):
+        side = side_px // 16
+        n = side * side
+        img = torch.rand(1, n, 64, device="cuda", dtype=torch.bfloat16) * 2 - 1
+        txt = torch.rand(1, txt_len, 4096, device="cuda", dtype=torch.bfloat16) * 2 - 1
+        pooled = torch.rand(1, 768, device="cuda", dtype=torch.bfloat16) * 2 - 1
+        rows = torch.arange(side, device="cuda").repeat_interleave(side)
+        cols = torch.arange(side, device="cuda").repeat(side)
+        img_ids = torch.stack([torch.zeros_like(rows), rows, cols], dim=1).float()
+        txt_ids = torch.zeros(txt_len, 3, device="cuda")
+        t = torch.tensor([0.7], device="cuda", dtype=torch.bfloat16)
+        g = torch.tensor([3.5], device="cuda", dtype=torch.bfloat16)
+
+        def step():
+            with torch.no_grad():
+                model(hidden_states=img, encoder_hidden_states=txt, pooled_projections=pooled,
+                      timestep=t, img_ids=img_ids, txt_ids=txt_ids, guidance=g,
+                      return_dict=False)
+
+        torch.cuda.reset_peak_memory_stats()
+        try:
+            ms = time_ms(step, 1 if quick else 2)
+        except torch.cuda.OutOfMemoryError:
+            print(f"# diffusers step at {side_px}: out of memory", file=sys.stderr)
+            torch.cuda.empty_cache()
+            continue
+        peak = torch.cuda.max_memory_allocated() / 2**20
+        print(f"step {side_px} diffusers {ms:.1f} {peak:.0f}", flush=True)
+        del img, txt, pooled, img_ids, txt_ids
+        torch.cuda.empty_cache()
+
+
 def main():
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
     quick = "--quick" in sys.argv
@@ -86,6 +134,10 @@ def main():
     if what in ("attention", "all"):
         for tokens in (4608, 16896, 37376, 66048):
             bench_attention(tokens, quick)
+    if what == "step":
+        double = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2].isdigit() else 1
+        single = int(sys.argv[3]) if len(sys.argv) > 3 and sys.argv[3].isdigit() else 2
+        bench_step(double, single, quick)
     if what in ("gemm", "all"):
         img, joint = 65536, 65536 + 512
         bench_gemm("double.img_attn.qkv", img, 9216, 3072, quick)
