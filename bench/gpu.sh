@@ -1,7 +1,10 @@
 #!/bin/bash
 # GPU check and benchmark for a machine with an NVIDIA GPU (written for one H100, < 8 minutes):
-#   1. builds with CUDA for this GPU only (meson option gpu_archs, default 90),
-#   2. runs the gpu test suite, then again under compute-sanitizer (memcheck) when present,
+#   1. builds with CUDA for this GPU only (meson option gpu_archs, default 90), or, with
+#      PACK=archive, unpacks programs built elsewhere by bench/gpu/pack.sh (for GPU machines
+#      without the project's -dev packages),
+#   2. runs the gpu test suite, then the op tests again under compute-sanitizer (memcheck) when
+#      it is installed,
 #   3. times attention (4608 / 16896 / 37376 / 66048 tokens, 24 heads x 128) and the six FLUX
 #      GEMM shapes at 4096^2 through our backend and through PyTorch (SDPA's fastest backend,
 #      F.linear), with peak memory,
@@ -9,10 +12,10 @@
 #      STEP_DEPTH double + single blocks, default "1 2") at 1024^2 / 2048^2 / 4096^2 in modes
 #      direct, global, local and fused, against diffusers' FluxTransformer2DModel of the same
 #      depth when diffusers is installed, and prints the tables.
-# Results go to $OUT (when set) or BUILD/gpu-results/: build and test logs, raw timings, table.
+# Results go to $OUT (when set) or BUILD/gpu-results/: logs, raw timings, gpu-bench.md.
 #
-# Environment: BUILD (build dir, default build-gpu), GPU_ARCHS (default 90), PYTHON (python3),
-# QUICK=1 (one timed repeat per case, for a smoke run), STEP_DEPTH ("1 2").
+# Environment: BUILD (build dir, default build-gpu), GPU_ARCHS (default 90), PACK (archive from
+# bench/gpu/pack.sh), PYTHON (python3), QUICK=1 (one timed repeat per case), STEP_DEPTH ("1 2").
 set -u
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -27,24 +30,21 @@ step_depth=${STEP_DEPTH:-"1 2"}
 [ -d /usr/local/cuda/bin ] && PATH="/usr/local/cuda/bin:$PATH" && export PATH
 start=$(date +%s)
 status=0
+our_libs=${LD_LIBRARY_PATH:-}
+
+# Runs one of our programs with its library path.
+ours() { LD_LIBRARY_PATH="$our_libs" "$@"; }
+op_tests="memory linear norms elementwise attention grid"
 
 say() { printf '\n== %s (%ds)\n' "$*" $(($(date +%s) - start)); }
 
-say "tools"
-missing=""
-for tool in nvcc meson ninja pkg-config "$python"; do
-    command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
-done
-if [ -n "$missing" ]; then
-    echo "missing tools:$missing (see tools/debian-packages.txt and the CUDA toolkit)"
-    exit 1
-fi
+say "machine"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null ||
     echo "nvidia-smi not found"
-nvcc --version | tail -1
-torch_note=""
+command -v nvcc >/dev/null && nvcc --version | tail -1
 have_torch=1
 have_diffusers=1
+torch_note=""
 if ! "$python" -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
     have_torch=0
     torch_note="PyTorch with CUDA not available: torch columns empty"
@@ -55,35 +55,97 @@ if ! "$python" -c 'import diffusers' 2>/dev/null; then
 fi
 [ -n "$torch_note" ] && echo "note: $torch_note"
 
-say "build (gpu_archs=$archs)"
-if [ ! -f "$build/build.ninja" ]; then
-    meson setup "$build" -Dcuda=enabled -Dgpu_archs="$archs" -Dgui=disabled \
-        -Dbuildtype=release >"$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
+# Where the programs are: $bin/<name>.
+if [ -n "${PACK:-}" ]; then
+    say "unpack $PACK"
+    rm -rf "$out/gpu-pack"
+    tar -C "$out" -xzf "$PACK" || exit 1
+    bin="$out/gpu-pack/bin"
+    cat "$out/gpu-pack/INFO"
+    # The CUDA 13 libraries: the toolkit's, else the pip wheels PyTorch brought.
+    cuda_libs=$("$python" - <<'EOF' 2>/dev/null
+import glob, os
+try:
+    import nvidia
+    roots = [os.path.dirname(p) for p in nvidia.__path__]
+except ImportError:
+    roots = []
+print(":".join(sorted({os.path.dirname(f) for r in roots
+                       for f in glob.glob(os.path.join(r, "nvidia", "**", "lib*.so*"),
+                                          recursive=True)})))
+EOF
+)
+    # For our programs only (never for python): the machine's own libraries first, the pack's
+    # where the machine has none, then CUDA's.
+    sys_libs=/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu
+    our_libs="$sys_libs:$out/gpu-pack/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib:$cuda_libs"
+    missing=$(LD_LIBRARY_PATH="$our_libs" ldd "$bin/test-gpu-memory" | grep 'not found')
+    if [ -n "$missing" ]; then
+        echo "libraries not found on this machine:"
+        echo "$missing"
+        exit 1
+    fi
+else
+    say "build (gpu_archs=$archs)"
+    missing=""
+    for tool in nvcc meson ninja pkg-config; do
+        command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+    done
+    if [ -n "$missing" ]; then
+        echo "missing tools:$missing; build elsewhere with bench/gpu/pack.sh and rerun with PACK="
+        exit 1
+    fi
+    if [ ! -f "$build/build.ninja" ]; then
+        meson setup "$build" -Dcuda=enabled -Dgpu_archs="$archs" -Dgui=disabled \
+            -Dbuildtype=release >"$out/build.log" 2>&1 ||
+            { tail -30 "$out/build.log"; echo "(or build elsewhere: bench/gpu/pack.sh, PACK=)"; exit 1; }
+    fi
+    ninja -C "$build" >>"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
+    echo "nvcc warnings: $(grep -c 'warning' "$out/build.log")"
+    bin="$out/bin"
+    mkdir -p "$bin"
+    for t in $op_tests flux; do cp "$build/tests/gpu/test-gpu-$t" "$bin/"; done
+    cp "$build/bench/gpu/bench-gpu-ops" "$build/bench/gpu/bench-gpu-step" "$bin/"
 fi
-ninja -C "$build" >>"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
-echo "nvcc warnings: $(grep -c 'warning' "$out/build.log")"
+export G_TEST_SRCDIR="$top/tests" G_TEST_BUILDDIR="$bin" G_DEBUG=gc-friendly OMP_NUM_THREADS=8
+
+# Runs each test program; 77 is a skip. $1: label, $2: wrapper (may be empty), $3: seconds each.
+run_tests() {
+    local label=$1 wrapper=$2 limit=$3 rc name passed=0 failed=0 skipped=0
+    shift 3
+    for name in "$@"; do
+        # shellcheck disable=SC2086 # the wrapper is a command line
+        ours timeout "$limit" $wrapper "$bin/test-gpu-$name" >"$out/$label-$name.log" 2>&1
+        rc=$?
+        case $rc in
+        0) passed=$((passed + 1)); echo "  ok    gpu-$name" ;;
+        77) skipped=$((skipped + 1)); echo "  SKIP  gpu-$name: $(grep -m1 SKIP "$out/$label-$name.log")" ;;
+        *) failed=$((failed + 1)); status=1
+           echo "  FAIL  gpu-$name (exit $rc), last lines of $out/$label-$name.log:"
+           tail -8 "$out/$label-$name.log" | sed 's/^/        /' ;;
+        esac
+    done
+    echo "  $label: $passed passed, $failed failed, $skipped skipped"
+}
 
 say "gpu test suite"
-timeout 180 meson test -C "$build" --suite gpu --print-errorlogs --num-processes 1 \
-    >"$out/test.log" 2>&1 || status=1
-grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Skipped|Timeout):' "$out/test.log"
+# shellcheck disable=SC2086
+run_tests test "" 240 $op_tests flux
 
 if command -v compute-sanitizer >/dev/null 2>&1; then
-    say "gpu test suite under compute-sanitizer (memcheck)"
-    # The op tests only: the whole-model test is thousands of small launches (minutes under
-    # memcheck) and runs no kernel the op tests do not.
-    timeout 240 meson test -C "$build" --print-errorlogs --num-processes 1 \
-        --timeout-multiplier 4 gpu-memory gpu-linear gpu-norms gpu-elementwise gpu-attention gpu-grid \
-        --wrapper "compute-sanitizer --tool memcheck --leak-check no --error-exitcode 99" \
-        >"$out/sanitizer.log" 2>&1 || status=1
-    grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Skipped|Timeout):|ERROR SUMMARY' "$out/sanitizer.log" |
-        head -20
+    say "op tests under compute-sanitizer (memcheck)"
+    # The whole-model test is thousands of small launches (minutes under memcheck) and runs no
+    # kernel the op tests do not.
+    # shellcheck disable=SC2086
+    run_tests sanitizer "compute-sanitizer --tool memcheck --leak-check no --error-exitcode 99" \
+        120 $op_tests
+    grep -h 'ERROR SUMMARY' "$out"/sanitizer-*.log | sort | uniq -c
 else
     echo "compute-sanitizer not found: skipped"
 fi
 
 say "benchmark: ours"
-timeout 150 "$build/bench/gpu/bench-gpu-ops" all $quick >"$out/ours.txt" 2>"$out/ours.err" ||
+ours timeout 150 "$bin/bench-gpu-ops" all $quick >"$out/ours.txt" 2>"$out/ours.err" ||
     { status=1; tail -5 "$out/ours.err"; }
 cat "$out/ours.txt"
 
@@ -98,10 +160,10 @@ fi
 
 say "benchmark: transformer step, ours ($step_depth blocks)"
 # shellcheck disable=SC2086 # two numbers
-timeout 150 "$build/bench/gpu/bench-gpu-step" $step_depth $quick >"$out/ours-step.txt" \
+ours timeout 150 "$bin/bench-gpu-step" $step_depth $quick >"$out/ours-step.txt" \
     2>"$out/ours-step.err" || { status=1; tail -5 "$out/ours-step.err"; }
 cat "$out/ours-step.txt"
-cat "$out/ours-step.txt" >>"$out/ours.txt"
+grep '^step' "$out/ours-step.txt" >>"$out/ours.txt"
 
 if [ "$have_torch" = 1 ] && [ "$have_diffusers" = 1 ]; then
     say "benchmark: transformer step, diffusers"
