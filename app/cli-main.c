@@ -11,6 +11,7 @@
 static const CliCommand commands[] = {
     {"forward", "run one transformer forward pass on saved inputs (verification)", cli_forward},
     {"backends", "list the compute backends and whether each is usable", cli_backends},
+    {"history", "list, search, show and delete past generations", cli_history},
 };
 
 int cli_fail(const char *fmt, ...)
