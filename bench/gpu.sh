@@ -80,6 +80,10 @@ EOF
     sys_libs=/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu
     our_libs="$sys_libs:$out/gpu-pack/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib:$cuda_libs"
     missing=$(LD_LIBRARY_PATH="$our_libs" ldd "$bin/test-gpu-memory" | grep 'not found')
+    if [ -d "$out/gpu-pack/python" ]; then # wheels brought along (diffusers)
+        export PYTHONPATH="$out/gpu-pack/python${PYTHONPATH:+:$PYTHONPATH}"
+        cat "$out/gpu-pack/INFO.python" 2>/dev/null
+    fi
     if [ -n "$missing" ]; then
         echo "libraries not found on this machine:"
         echo "$missing"
@@ -106,6 +110,11 @@ else
     mkdir -p "$bin"
     for t in $op_tests flux; do cp "$build/tests/gpu/test-gpu-$t" "$bin/"; done
     cp "$build/bench/gpu/bench-gpu-ops" "$build/bench/gpu/bench-gpu-step" "$bin/"
+fi
+if [ "$have_diffusers" = 0 ] && "$python" -c 'import diffusers' 2>/dev/null; then
+    have_diffusers=1
+    torch_note=${torch_note//diffusers not installed: no diffusers column in the step table/}
+    torch_note=${torch_note%; }
 fi
 export G_TEST_SRCDIR="$top/tests" G_TEST_BUILDDIR="$bin" G_DEBUG=gc-friendly OMP_NUM_THREADS=8
 

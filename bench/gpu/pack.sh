@@ -7,6 +7,9 @@
 # Usage: bench/gpu/pack.sh [ARCHS]   (default 90) -> build-gpu-pack/gpu-pack.tar.gz
 # Left out on purpose, expected on the GPU machine: glibc, libstdc++, libgcc_s, the driver
 # (libcuda) and the CUDA 13 toolkit libraries (cudart, cuBLAS, cuBLASLt, cuFFT).
+# Pure-Python wheels in build-gpu-pack/wheels/ are unpacked into the pack's python/ (for the
+# diffusers column, which the CUDA image lacks):
+#   pip download diffusers==0.42.1 --no-deps -d build-gpu-pack/wheels
 set -eu
 cd "$(dirname "$0")/../.."
 top=$(pwd)
@@ -38,6 +41,13 @@ for bin in "$stage"/bin/*; do
         fi
     done
 done
+if ls "$build"/wheels/*.whl >/dev/null 2>&1; then
+    mkdir -p "$stage/python"
+    for whl in "$build"/wheels/*.whl; do
+        python3 -m zipfile -e "$whl" "$stage/python"
+        echo "python: $(basename "$whl")" >>"$stage/INFO.python"
+    done
+fi
 echo "archs $archs, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')" >"$stage/INFO"
 tar -C "$build" -czf "$build/gpu-pack.tar.gz" gpu-pack
 ls -la "$build/gpu-pack.tar.gz"
