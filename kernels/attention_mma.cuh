@@ -51,6 +51,15 @@ template <int N> __device__ __forceinline__ void cp_async_wait()
     asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 }
 
+__device__ __forceinline__ void ldmatrix_x4(uint32_t r[4], const bf16 *smem)
+{
+    unsigned addr = (unsigned)__cvta_generic_to_shared(smem);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr)
+                 : "memory");
+}
+
 __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t r[4], const bf16 *smem)
 {
     unsigned addr = (unsigned)__cvta_generic_to_shared(smem);
@@ -94,7 +103,9 @@ __device__ __forceinline__ void load_tile(bf16 *dst, const bf16 *src, int64_t st
     }
 }
 
-template <int D>
+// K_LDMATRIX: K fragments through ldmatrix.x4 (4 registers per instruction) instead of 32-bit
+// shared loads. Off in the backend until measured and checked on a GPU (dev-attention version 3).
+template <int D, bool K_LDMATRIX = false>
 __global__ void __launch_bounds__(THREADS)
     flash_kernel(const bf16 *__restrict__ q, int64_t q_stride, const bf16 *__restrict__ k,
                  int64_t k_stride, const bf16 *__restrict__ v, int64_t v_stride,
@@ -161,13 +172,33 @@ __global__ void __launch_bounds__(THREADS)
         // S = Q K^T for this warp's 16 rows and the tile's 64 keys.
         const bf16 *ks = k_s + buf * BC * LDS;
         float s[NT][4];
+        if constexpr (K_LDMATRIX) {
+            // Matrices: 0 = keys +0..7, d +0..7 (b0 of tile 2 nt2); 1 = keys +0..7, d +8..15
+            // (b1); 2 and 3 = the same for keys +8..15 (tile 2 nt2 + 1).
+            const int mat = lane >> 3, mat_row = lane & 7;
+            const bf16 *krow = ks + (mat_row + (mat >> 1) * 8) * LDS + (mat & 1) * 8;
 #pragma unroll
-        for (int nt = 0; nt < NT; nt++) {
-            s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
-            const bf16 *kr = ks + (nt * 8 + g) * LDS + 2 * t;
+            for (int nt2 = 0; nt2 < NT / 2; nt2++) {
 #pragma unroll
-            for (int kk = 0; kk < KT; kk++)
-                mma_16816(s[nt], qf[kk], lds32(kr + kk * 16), lds32(kr + kk * 16 + 8));
+                for (int e = 0; e < 4; e++)
+                    s[2 * nt2][e] = s[2 * nt2 + 1][e] = 0.0f;
+#pragma unroll
+                for (int kk = 0; kk < KT; kk++) {
+                    uint32_t b[4];
+                    ldmatrix_x4(b, krow + nt2 * 16 * LDS + kk * 16);
+                    mma_16816(s[2 * nt2], qf[kk], b[0], b[1]);
+                    mma_16816(s[2 * nt2 + 1], qf[kk], b[2], b[3]);
+                }
+            }
+        } else {
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++) {
+                s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+                const bf16 *kr = ks + (nt * 8 + g) * LDS + 2 * t;
+#pragma unroll
+                for (int kk = 0; kk < KT; kk++)
+                    mma_16816(s[nt], qf[kk], lds32(kr + kk * 16), lds32(kr + kk * 16 + 8));
+            }
         }
 
         // Online softmax (rows g and g + 8 of the warp's 16).
@@ -268,34 +299,48 @@ static inline bool supported(int head_dim, const void *q, int64_t q_stride, cons
 }
 
 // Shared memory above 48 KB must be opted into once per kernel and device.
-template <int D> static void prepare_kernel()
+template <int D, bool K_LDMATRIX> static void prepare_kernel()
 {
     static bool done = false;
     if (!done) {
-        cudaCheck(cudaFuncSetAttribute(flash_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+        cudaCheck(cudaFuncSetAttribute(flash_kernel<D, K_LDMATRIX>,
+                                       cudaFuncAttributeMaxDynamicSharedMemorySize,
                                        smem_bytes<D>()));
         done = true;
     }
 }
 
+template <int D, bool K_LDMATRIX>
+static void launch_d(dim3 grid, const bf16 *q, int64_t q_stride, const bf16 *k, int64_t k_stride,
+                     const bf16 *v, int64_t v_stride, bf16 *out, int64_t out_stride, int nq, int nk,
+                     float scale_log2, cudaStream_t stream)
+{
+    prepare_kernel<D, K_LDMATRIX>();
+    flash_kernel<D, K_LDMATRIX><<<grid, THREADS, smem_bytes<D>(), stream>>>(
+        q, q_stride, k, k_stride, v, v_stride, out, out_stride, nq, nk, scale_log2);
+}
+
 // Launches over all heads; pointers are the first element of head 0.
 static void launch(int head_dim, const bf16 *q, int64_t q_stride, const bf16 *k, int64_t k_stride,
                    const bf16 *v, int64_t v_stride, bf16 *out, int64_t out_stride, int nq, int nk,
-                   int heads, cudaStream_t stream)
+                   int heads, cudaStream_t stream, bool k_ldmatrix = false)
 {
     if (nq == 0)
         return;
     const float scale_log2 = 1.4426950408889634f / sqrtf((float)head_dim);
     dim3 grid((nq + BR - 1) / BR, heads);
-    if (head_dim == 64) {
-        prepare_kernel<64>();
-        flash_kernel<64><<<grid, THREADS, smem_bytes<64>(), stream>>>(
-            q, q_stride, k, k_stride, v, v_stride, out, out_stride, nq, nk, scale_log2);
-    } else {
-        prepare_kernel<128>();
-        flash_kernel<128><<<grid, THREADS, smem_bytes<128>(), stream>>>(
-            q, q_stride, k, k_stride, v, v_stride, out, out_stride, nq, nk, scale_log2);
-    }
+    if (head_dim == 64 && !k_ldmatrix)
+        launch_d<64, false>(grid, q, q_stride, k, k_stride, v, v_stride, out, out_stride, nq, nk,
+                            scale_log2, stream);
+    else if (head_dim == 64)
+        launch_d<64, true>(grid, q, q_stride, k, k_stride, v, v_stride, out, out_stride, nq, nk,
+                           scale_log2, stream);
+    else if (!k_ldmatrix)
+        launch_d<128, false>(grid, q, q_stride, k, k_stride, v, v_stride, out, out_stride, nq, nk,
+                             scale_log2, stream);
+    else
+        launch_d<128, true>(grid, q, q_stride, k, k_stride, v, v_stride, out, out_stride, nq, nk,
+                            scale_log2, stream);
     launchCheck();
 }
 

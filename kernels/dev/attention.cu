@@ -2,6 +2,7 @@
 //
 //   version 1: attention_generic (one warp per query and head, scalar f32)
 //   version 2: attention_mma (flash attention on mma.sync tensor cores, D = 64 or 128)
+//   version 3: version 2 with K fragments through ldmatrix.x4 (not used by the backend yet)
 //
 // Usage: dev-attention [version] [head_dim]   (defaults: 2, 128)
 // Checks against the CPU at 1000 queries x 1100 keys, 2 heads, then times FLUX sizes (24 heads):
@@ -50,8 +51,9 @@ static void run_version(int version, const bf16 *q, const bf16 *k, const bf16 *v
                         int nk, int heads, int D)
 {
     const int64_t width = (int64_t)heads * D;
-    if (version == 2) {
-        attention_mma::launch(D, q, width, k, width, v, width, out, width, nq, nk, heads, 0);
+    if (version >= 2) {
+        attention_mma::launch(D, q, width, k, width, v, width, out, width, nq, nk, heads, 0,
+                              version == 3);
         return;
     }
     attention_generic::Args a;
@@ -114,9 +116,9 @@ int main(int argc, char **argv)
 {
     const int version = argc > 1 ? atoi(argv[1]) : 2;
     const int D = argc > 2 ? atoi(argv[2]) : 128;
-    if (version < 1 || version > 2 || (version == 2 && D != 64 && D != 128) || D < 1 ||
+    if (version < 1 || version > 3 || (version >= 2 && D != 64 && D != 128) || D < 1 ||
         D > attention_generic::MAX_HEAD_DIM) {
-        fprintf(stderr, "usage: dev-attention [1|2] [head_dim: 64 or 128 for version 2]\n");
+        fprintf(stderr, "usage: dev-attention [1|2|3] [head_dim: 64 or 128 for versions 2, 3]\n");
         return 2;
     }
     printf("attention version %d, head dim %d\n", version, D);
