@@ -109,7 +109,8 @@ else
     bin="$out/bin"
     mkdir -p "$bin"
     for t in $op_tests flux; do cp "$build/tests/gpu/test-gpu-$t" "$bin/"; done
-    cp "$build/bench/gpu/bench-gpu-ops" "$build/bench/gpu/bench-gpu-step" "$bin/"
+    cp "$build/bench/gpu/bench-gpu-ops" "$build/bench/gpu/bench-gpu-step" \
+        "$build/kernels/dev/dev-attention" "$bin/"
 fi
 if [ "$have_diffusers" = 0 ] && "$python" -c 'import diffusers' 2>/dev/null; then
     have_diffusers=1
@@ -184,6 +185,16 @@ if [ "$have_torch" = 1 ] && [ "$have_diffusers" = 1 ]; then
         2>"$out/torch-step.err" || { status=1; tail -5 "$out/torch-step.err"; }
     cat "$out/torch-step.txt"
     grep '^step' "$out/torch-step.txt" >>"$out/torch.txt"
+fi
+
+elapsed=$(($(date +%s) - start))
+if [ "$elapsed" -lt 380 ]; then
+    say "attention kernel versions (kernels/dev/attention.cu): 2 = backend, 3 = ldmatrix K"
+    for version in 2 3; do
+        ours timeout 30 "$bin/dev-attention" $version 128 2>&1 | tee "$out/dev-attention-$version.txt"
+    done
+else
+    echo "attention kernel versions skipped: ${elapsed}s gone"
 fi
 
 say "results"
