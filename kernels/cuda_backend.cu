@@ -362,6 +362,7 @@ static void fill_table(RdBackend *be)
 {
     be->name = "cuda";
     be->tensor_alloc = cuda_tensor_alloc;
+    be->table_alloc = rd_cuda_tensor_alloc_f32;
     be->tensor_free = cuda_tensor_free;
     be->upload = cuda_upload;
     be->download = cuda_download;
