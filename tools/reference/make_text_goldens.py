@@ -283,6 +283,7 @@ def main():
     shutil.rmtree(tiny, ignore_errors=True)
     with tempfile.TemporaryDirectory() as tmp:
         full_clip = write_clip_tokenizer(os.path.join(tmp, "clip"), CLIP_MERGES)
+        assert full_clip.fix_text is None, "uninstall ftfy: the goldens follow CLIPTokenizer without it"
         assert full_clip("a photo of a cat")["input_ids"] == [49406, 320, 1125, 539, 320, 2368,
                                                              49407]
         clip_golden = clip_ids(full_clip, corpus)
@@ -321,12 +322,17 @@ def main():
     clip_ids_in[0, 0] = small_clip.bos_token_id
     clip_ids_in[0, 20] = small_clip.eos_token_id  # pooled = first EOS
     clip_ids_in[0, 40] = small_clip.eos_token_id
+    noeos_ids = rng.integers(0, len(small_clip) - 2, size=(1, 77))  # no EOS: argmax pooling
     t5_ids_in = rng.integers(0, len(t5_tok), size=(1, 200))
     with torch.no_grad():
         out = clip(torch.tensor(clip_ids_in))
         g["clip_ids"] = clip_ids_in.astype(np.int64)
         g["clip_hidden"] = out.last_hidden_state[0].numpy()
         g["clip_pooled"] = out.pooler_output[0].numpy()
+        clip.text_model.eos_token_id = 2  # the openai/FLUX config: pooled at argmax(ids)
+        g["clip_noeos_ids"] = noeos_ids.astype(np.int64)
+        g["clip_pooled_argmax"] = clip(torch.tensor(noeos_ids)).pooler_output[0].numpy()
+        clip.text_model.eos_token_id = small_clip.eos_token_id
         g["t5_ids"] = t5_ids_in.astype(np.int64)
         g["t5_hidden"] = t5(torch.tensor(t5_ids_in)).last_hidden_state[0].numpy()
         for tag, dtype in (("fp16", torch.float16), ("fp8_e4m3fn", torch.float8_e4m3fn)):
