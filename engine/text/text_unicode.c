@@ -31,7 +31,7 @@ gboolean rd_py_isspace(gunichar c)
 
 gboolean rd_uni_is_white_space(gunichar c)
 {
-    return (c >= 0x09 && c <= 0x0D) || rd_py_isspace(c);
+    return (c >= 0x09 && c <= 0x0D) || (rd_py_isspace(c) && !(c >= 0x1C && c <= 0x1F));
 }
 
 gboolean rd_uni_is_letter(gunichar c)

@@ -64,7 +64,7 @@ OTHER_SCRIPTS = ["مرحبا بالعالم", "שלום עולם", "สวัส
 ODD = ["tab\there", "new\nline", "cr\rlf\r\n", "zero\u200bwidth", "zw\u200dj", "soft\u00adhyphen",
        "bom\ufeff", "ctrl\x01\x07\x1f", "nbsp\u00a0space", "line\u2028sep", "para\u2029sep",
        "private\ue000use", "\u0301leading mark", "repl\ufffdchar", "stx\x02byte", "del\x7f",
-       "vs\ufe0f", "\u180e mongolian", "dash\u2014dash\u2013", "“quotes” ‘single’ «guillemets»",
+       "vs\ufe0f", "\u180e mongolian", "fs\x1c", "nel\x85", "trail\u3000", "lsep\u2028", "dash\u2014dash\u2013", "“quotes” ‘single’ «guillemets»",
        "ell…ipsis", "ß ẞ", "ﬅ", "ΣΑΣ σας", "ΌΣΟΣ", "x\u0345"]
 SPECIAL = ["<|endoftext|>", "<|startoftext|> hi", "a<|endoftext|>b", "<|ENDOFTEXT|>", "</s>",
            "end </s> mid", "<pad> and <unk>", "<extra_id_0> fill <extra_id_99>", "<extra_id_7>x",
@@ -123,7 +123,7 @@ def make_corpus():
         parts = [rng.choice(ODD) for _ in range(rng.randint(1, 3))] + words(rng.randint(0, 2))
         rng.shuffle(parts)
         corpus.append(" ".join(parts))
-    corpus += ODD + NFKC + EMOJI + CJK + SPECIAL
+    corpus += ODD + NFKC + EMOJI + CJK + SPECIAL + [x + " end" for x in ODD]
     for _ in range(20):
         corpus.append(rng.choice(SPECIAL) + " " + " ".join(words(3)))
     for _ in range(34):  # very long prompts (CLIP truncates at 77, some pass T5's 512)
@@ -175,7 +175,10 @@ def write_t5_tokenizer(folder, corpus):
     os.makedirs(folder, exist_ok=True)
     rng = random.Random(7)
     lines = corpus[:] + [" ".join(rng.choice(WORDS) for _ in range(12)) for _ in range(3000)]
-    with tempfile.TemporaryDirectory() as tmp:
+    tmp = os.path.join(tempfile.gettempdir(), "resdit-spm-train")  # fixed: the model records it
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    if True:
         text = os.path.join(tmp, "train.txt")
         with open(text, "w", encoding="utf-8") as f:
             f.write("\n".join(l.replace("\n", " ") for l in lines if l.strip()))
@@ -186,6 +189,7 @@ def write_t5_tokenizer(folder, corpus):
             unk_piece="<unk>", num_threads=1, seed_sentencepiece_size=20000,
             hard_vocab_limit=False, minloglevel=2)
         shutil.copy(os.path.join(tmp, "spiece.model"), os.path.join(folder, "spiece.model"))
+    shutil.rmtree(tmp)
     slow = T5Tokenizer(os.path.join(folder, "spiece.model"), extra_ids=100, legacy=True)
     fast = T5TokenizerFast(__slow_tokenizer=slow, vocab_file=None, extra_ids=100, legacy=True,
                            from_slow=True)
