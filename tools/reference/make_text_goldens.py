@@ -224,6 +224,35 @@ def write_t5_variants(folder, t5_folder):
     return toks
 
 
+def charsmap_goldens(t5_folder):
+    """The precompiled normaliser alone, as the tokenizers library applies it: every code point
+    it changes, and base + mark pairs (grapheme clusters shorter than 6 bytes are looked up
+    whole)."""
+    import base64
+    from tokenizers import normalizers
+    with open(os.path.join(t5_folder, "tokenizer.json"), encoding="utf-8") as f:
+        blob = base64.b64decode(json.load(f)["normalizer"]["normalizers"][0]["precompiled_charsmap"])
+    norm = normalizers.Precompiled(blob)
+    singles = {}
+    for c in range(0x110000):
+        if 0xD800 <= c < 0xE000:
+            continue
+        out = norm.normalize_str(chr(c))
+        if out != chr(c):
+            singles[str(c)] = out
+    bases = ([chr(c) for c in range(0x21, 0x7F)] + list("éÅñßæøĳŉǅΣσЖж") +
+             [chr(c) for c in range(0xFF21, 0xFF3B)] + [chr(c) for c in range(0xFF66, 0xFF9E, 3)] +
+             [chr(c) for c in range(0x1100, 0x1113)] + list("カキクケコはひふへほ東京ｶﾞ①²ℌ❤☕👍🇯🇵") +
+             ["\r", "\n", " ", "\t", "\u00a0", "\u3000"])
+    marks = ["\u0300", "\u0301", "\u0308", "\u0323", "\u0327", "\u0345", "\u3099", "\u309a",
+             "\uff9e", "\uff9f", "\ufe0f", "\u20e3", "\U0001f3fb", "\u200d", "\u1161", "\u11a8",
+             "\n", "\u200b", "\u00ad", "\U0001f1ef"]
+    pairs = [[b + m, norm.normalize_str(b + m)] for b in bases for m in marks]
+    pairs += [[b + m + m2, norm.normalize_str(b + m + m2)] for b in bases[:40]
+              for m in marks[:6] for m2 in marks[:3]]
+    return {"singles": singles, "pairs": pairs}
+
+
 def clip_ids(tok, prompts, max_length=77):
     out = []
     for p in prompts:
@@ -302,6 +331,9 @@ def main():
         "t5_256": {"max_length": 256, "pad_id": t5_tok.pad_token_id,
                    "items": t5_ids(t5_tok, corpus, 256)},
     }
+    with open(os.path.join(OUT, "charsmap_goldens.json"), "w", encoding="utf-8") as f:
+        json.dump(charsmap_goldens(os.path.join(tiny, "tokenizer_2")), f, ensure_ascii=False,
+                  separators=(",", ":"))
     variants = write_t5_variants(os.path.join(OUT, "t5_variants"), os.path.join(tiny, "tokenizer_2"))
     for name, tok in variants.items():
         goldens[f"t5_{name}"] = {"max_length": 512, "pad_id": tok.pad_token_id,
