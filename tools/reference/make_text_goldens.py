@@ -253,6 +253,30 @@ def charsmap_goldens(t5_folder):
     return {"singles": singles, "pairs": pairs}
 
 
+def fnv(h, value):
+    return ((h ^ (value & 0xFFFFFFFF)) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+
+
+def clip_codepoint_hashes(tok):
+    """CLIPTokenizer on each code point below U+30000 alone, hashed per block of 256 (FNV-1a over
+    the ids up to EOS, -1 after each), with a hash of Python's general categories per block so
+    that blocks whose Unicode data differs from GLib's can be told apart."""
+    ids_hashes, category_hashes = [], []
+    for block in range(0x30000 // 256):
+        h, hc = 0xCBF29CE484222325, 0xCBF29CE484222325
+        for cp in range(block * 256, block * 256 + 256):
+            if cp == 0 or 0xD800 <= cp < 0xE000:
+                continue
+            for i in tok(chr(cp))["input_ids"] + [-1]:
+                h = fnv(h, i)
+            cat = unicodedata.category(chr(cp))
+            hc = fnv(fnv(hc, ord(cat[0])), ord(cat[1]))
+        ids_hashes.append("%016x" % h)
+        category_hashes.append("%016x" % hc)
+    return {"unicode": unicodedata.unidata_version, "ids": ids_hashes,
+            "categories": category_hashes}
+
+
 def clip_ids(tok, prompts, max_length=77):
     out = []
     for p in prompts:
@@ -320,6 +344,8 @@ def main():
         assert full_clip("a photo of a cat")["input_ids"] == [49406, 320, 1125, 539, 320, 2368,
                                                              49407]
         clip_golden = clip_ids(full_clip, corpus)
+        with open(os.path.join(OUT, "clip_codepoint_hashes.json"), "w") as f:
+            json.dump(clip_codepoint_hashes(full_clip), f, indent=0)
     small_clip = write_clip_tokenizer(os.path.join(tiny, "tokenizer"), 500)
     t5_tok = write_t5_tokenizer(os.path.join(tiny, "tokenizer_2"), corpus)
     goldens = {
