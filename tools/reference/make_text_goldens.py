@@ -277,6 +277,20 @@ def clip_codepoint_hashes(tok):
             "categories": category_hashes}
 
 
+def t5_codepoint_hashes(tok):
+    """T5TokenizerFast on each code point below U+30000, hashed per block as for CLIP."""
+    out = []
+    for block in range(0x30000 // 256):
+        h = 0xCBF29CE484222325
+        for cp in range(block * 256, block * 256 + 256):
+            if cp == 0 or 0xD800 <= cp < 0xE000:
+                continue
+            for i in tok(chr(cp))["input_ids"] + [-1]:
+                h = fnv(h, i)
+        out.append("%016x" % h)
+    return out
+
+
 def clip_ids(tok, prompts, max_length=77):
     out = []
     for p in prompts:
@@ -360,6 +374,8 @@ def main():
     with open(os.path.join(OUT, "charsmap_goldens.json"), "w", encoding="utf-8") as f:
         json.dump(charsmap_goldens(os.path.join(tiny, "tokenizer_2")), f, ensure_ascii=False,
                   separators=(",", ":"))
+    with open(os.path.join(OUT, "t5_codepoint_hashes.json"), "w") as f:
+        json.dump(t5_codepoint_hashes(t5_tok), f, indent=0)
     variants = write_t5_variants(os.path.join(OUT, "t5_variants"), os.path.join(tiny, "tokenizer_2"))
     for name, tok in variants.items():
         goldens[f"t5_{name}"] = {"max_length": 512, "pad_id": tok.pad_token_id,

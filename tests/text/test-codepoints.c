@@ -1,10 +1,11 @@
-/* CLIPTokenizer on every code point below U+30000, one prompt each, compared per block of 256 by
- * an FNV-1a hash of the ids (tools/reference/make_text_goldens.py). Checks the character classes,
- * lowercasing and cleanup against Python's. Blocks where GLib's Unicode data (general categories)
- * differs from the Python that made the goldens may differ; no other block may. */
+/* The tokenizers on every code point below U+30000, one prompt each, compared per block of 256 by
+ * an FNV-1a hash of the ids (tools/reference/make_text_goldens.py). For CLIP this checks the
+ * character classes, lowercasing and cleanup against Python's; blocks where GLib's Unicode data
+ * (general categories) differs from that Python's may differ, no other block may. */
 #include <string.h>
 
 #include "clip_tokenizer.h"
+#include "t5_tokenizer.h"
 #include "text-test-util.h"
 
 static guint64 fnv_add(guint64 h, guint32 v)
@@ -102,9 +103,48 @@ static void test_every_code_point(void)
     rd_clip_tokenizer_free(tok);
 }
 
+/* T5TokenizerFast (the test SentencePiece model, nmt_nfkc) on every code point: normaliser
+ * tables are the model's own, so every block must match. */
+static void test_t5_every_code_point(void)
+{
+    char *path = tt_path("tiny/tokenizer_2/tokenizer.json");
+    GError *error = NULL;
+    RdT5Tokenizer *tok = rd_t5_tokenizer_load(path, &error);
+    g_assert_no_error(error);
+    JsonParser *p = tt_load_json("t5_codepoint_hashes.json");
+    JsonArray *hashes = json_node_get_array(json_parser_get_root(p));
+    int32_t ids[64];
+    GString *bad = g_string_new(NULL);
+    for (guint block = 0; block < json_array_get_length(hashes); block++) {
+        guint64 h = 0xcbf29ce484222325ULL;
+        for (gunichar c = block * 256; c < block * 256 + 256; c++) {
+            if (c == 0 || (c >= 0xD800 && c < 0xE000))
+                continue;
+            char in[8] = {0};
+            g_unichar_to_utf8(c, in);
+            g_assert_true(rd_t5_tokenizer_encode(tok, in, 64, ids, NULL, &error));
+            for (int i = 0; i < 64; i++) {
+                h = fnv_add(h, (guint32)ids[i]);
+                if (ids[i] == rd_t5_tokenizer_eos(tok))
+                    break;
+            }
+            h = fnv_add(h, 0xFFFFFFFFu);
+        }
+        if (!same_hash(h, hashes, block))
+            g_string_append_printf(bad, " U+%04X", block * 256);
+    }
+    if (bad->len)
+        g_error("blocks that differ from T5TokenizerFast:%s", bad->str);
+    g_string_free(bad, TRUE);
+    g_object_unref(p);
+    rd_t5_tokenizer_free(tok);
+    g_free(path);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/text/clip/every-code-point", test_every_code_point);
+    g_test_add_func("/text/t5/every-code-point", test_t5_every_code_point);
     return g_test_run();
 }
