@@ -1,6 +1,7 @@
 /* Tokenizer parity with Hugging Face on the corpus in tests/data/text (ids made by
  * tools/reference/make_text_goldens.py): CLIPTokenizer with the bundled vocabulary and with a
  * diffusers tokenizer/ folder, GLib's NFKC against Python's. */
+#include <glib/gstdio.h>
 #include <string.h>
 
 #include "clip_tokenizer.h"
@@ -168,6 +169,46 @@ static void assert_t5_load_fails(const char *name, const char *needle)
     g_free(path);
 }
 
+/* A damaged tokenizer file: an error naming it, never a crash. */
+static void assert_damaged_fails(const char *name, const char *contents, gssize len)
+{
+    char *dir = g_dir_make_tmp("resdit-tok-XXXXXX", NULL);
+    char *path = g_build_filename(dir, name, NULL);
+    g_assert_true(g_file_set_contents(path, contents, len, NULL));
+    GError *error = NULL;
+    g_assert_null(rd_t5_tokenizer_load(path, &error));
+    g_assert_error(error, RESDIT_ERROR, RESDIT_ERROR_TOKENIZER);
+    g_assert_nonnull(strstr(error->message, path));
+    g_error_free(error);
+    g_unlink(path);
+    g_rmdir(dir);
+    g_free(path);
+    g_free(dir);
+}
+
+static void test_t5_damaged(void)
+{
+    assert_damaged_fails("tokenizer.json", "{\"model\": {\"type\": \"Unigram\", \"vo", -1);
+    assert_damaged_fails("tokenizer.json", "{\"model\": {\"type\": \"BPE\"}}", -1);
+    assert_damaged_fails("tokenizer.json", "{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}",
+                         -1);
+    assert_damaged_fails("tokenizer.json",
+                         "{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\", -1]]},"
+                         " \"normalizer\": {\"type\": \"BertNormalizer\"}}",
+                         -1);
+    assert_damaged_fails("spiece.model", "\x0a\x05\x0a\x03" "abc\x12", 8);
+    assert_damaged_fails("spiece.model", "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11);
+
+    /* a truncated copy of the real model */
+    char *src = tt_path("tiny/tokenizer_2/spiece.model");
+    char *bytes;
+    gsize len;
+    g_assert_true(g_file_get_contents(src, &bytes, &len, NULL));
+    assert_damaged_fails("spiece.model", bytes, (gssize)(len / 2));
+    g_free(bytes);
+    g_free(src);
+}
+
 static void test_t5_errors(void)
 {
     assert_t5_load_fails("tiny/tokenizer", "neither tokenizer.json nor spiece.model");
@@ -222,6 +263,7 @@ int main(int argc, char **argv)
     g_test_add_data_func("/text/t5/legacy-layout", "legacy", test_t5_variant);
     g_test_add_data_func("/text/t5/nfkc", "nfkc", test_t5_variant);
     g_test_add_func("/text/t5/errors", test_t5_errors);
+    g_test_add_func("/text/t5/damaged", test_t5_damaged);
     int rc = g_test_run();
     g_object_unref(cp);
     g_object_unref(gp);
