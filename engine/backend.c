@@ -60,3 +60,9 @@ RdBackend *rd_backend_new(RdBackendChoice choice, GError **error)
     }
     return rd_backend_cpu_new();
 }
+
+void rd_backend_free(RdBackend *be)
+{
+    if (be)
+        be->destroy(be);
+}

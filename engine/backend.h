@@ -26,8 +26,8 @@ typedef struct {
 
 typedef struct {
     RdDType dtype;
-    int64_t rows;     /* output features (1 for vectors) */
-    int64_t cols;     /* input features (length for vectors) */
+    int64_t rows;     /* output features (vectors: their length) */
+    int64_t cols;     /* input features (vectors: 1) */
     const void *host; /* first element, in the file (mmap) */
     void *device;     /* backend copy, or NULL */
     const char *name; /* tensor name for messages (owned by the checkpoint) */
@@ -81,6 +81,8 @@ struct RdBackend {
     void (*gated_add)(RdBackend *be, RdTensor *x, const RdTensor *gate, const RdTensor *y);
     /* x *= y elementwise. */
     void (*mul)(RdBackend *be, RdTensor *x, const RdTensor *y);
+    /* x = value everywhere (whatever x held, NaN included). */
+    void (*fill)(RdBackend *be, RdTensor *x, float value);
     /* x = x * a + b elementwise scalar. */
     void (*scale_add)(RdBackend *be, RdTensor *x, float a, float b);
     void (*unary)(RdBackend *be, RdUnaryOp op, RdTensor *x);
@@ -127,3 +129,7 @@ typedef enum {
 RdBackend *rd_backend_cuda_new(GError **error);
 gboolean rd_backend_cuda_available(char **reason);
 RdBackend *rd_backend_new(RdBackendChoice choice, GError **error);
+
+/* Destroys a backend made by any constructor above. */
+void rd_backend_free(RdBackend *be);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(RdBackend, rd_backend_free)

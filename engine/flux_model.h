@@ -6,6 +6,7 @@
 
 #include "backend.h"
 #include "resdit.h"
+#include "resdit_attention.h"
 
 typedef struct {
     int in_channels;       /* 64: 16 latent channels x 2 x 2 */
@@ -31,10 +32,12 @@ void flux_model_free(FluxModel *model);
 const FluxConfig *flux_model_config(const FluxModel *model);
 
 /* How attention runs in one forward pass (METHOD.md). */
-typedef struct {
-    ResditMode mode;
-    ResditMethodParams method;
-} FluxAttentionPlan;
+typedef ResditAttentionPlan FluxAttentionPlan;
+
+/* Like flux_model_load, with the architecture read from config_json (a diffusers config.json)
+ * instead of inferred; for single files of non-standard shapes (the tiny test models). */
+FluxModel *flux_model_load_with_config(const char *path, const char *config_json,
+                                       RdBackend *backend, GError **error);
 
 typedef struct {
     const float *img;  /* [grid_rows * grid_cols, in_channels] patchified latent tokens */

@@ -1,6 +1,9 @@
 #include "cpu_ops.h"
 
+#include <cblas.h>
 #include <string.h>
+
+#include "config.h"
 
 #include "resdit.h"
 
@@ -63,8 +66,18 @@ static void cpu_destroy(RdBackend *be)
     g_free(be);
 }
 
+/* The CPU backend threads with OpenMP; a BLAS with its own thread pool would fight it for the
+ * cores (both spin while waiting), so BLAS runs on one thread inside our parallel loops. */
+static void blas_single_threaded(void)
+{
+#if HAVE_OPENBLAS_SET_NUM_THREADS
+    openblas_set_num_threads(1);
+#endif
+}
+
 RdBackend *rd_backend_cpu_new(void)
 {
+    blas_single_threaded();
     RdBackend *be = g_new0(RdBackend, 1);
     be->name = "cpu";
     be->tensor_alloc = cpu_tensor_alloc;
@@ -80,6 +93,7 @@ RdBackend *rd_backend_cpu_new(void)
     be->modulate = cpu_modulate;
     be->gated_add = cpu_gated_add;
     be->mul = cpu_mul;
+    be->fill = cpu_fill;
     be->scale_add = cpu_scale_add;
     be->unary = cpu_unary;
     be->copy = cpu_copy;

@@ -16,6 +16,7 @@ void cpu_modulate(RdBackend *be, const RdTensor *x, const RdTensor *shift, const
                   RdTensor *y);
 void cpu_gated_add(RdBackend *be, RdTensor *x, const RdTensor *gate, const RdTensor *y);
 void cpu_mul(RdBackend *be, RdTensor *x, const RdTensor *y);
+void cpu_fill(RdBackend *be, RdTensor *x, float value);
 void cpu_scale_add(RdBackend *be, RdTensor *x, float a, float b);
 void cpu_unary(RdBackend *be, RdUnaryOp op, RdTensor *x);
 void cpu_copy(RdBackend *be, const RdTensor *src, RdTensor *dst);

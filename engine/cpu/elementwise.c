@@ -42,6 +42,15 @@ void cpu_mul(RdBackend *be, RdTensor *x, const RdTensor *y)
     }
 }
 
+void cpu_fill(RdBackend *be, RdTensor *x, float value)
+{
+    for (int64_t r = 0; r < x->rows; r++) {
+        float *xr = &RD_AT(x, r, 0);
+        for (int64_t c = 0; c < x->cols; c++)
+            xr[c] = value;
+    }
+}
+
 void cpu_scale_add(RdBackend *be, RdTensor *x, float a, float b)
 {
 #pragma omp parallel for schedule(static)

@@ -6,21 +6,23 @@
 
 #define WIDEN_ROWS 256
 
-void cpu_weight_rows_f32(const RdWeight *w, int64_t row0, int64_t rows, float *dst)
+/* Single-threaded widening, for use inside a parallel region. */
+static void widen_rows(const RdWeight *w, int64_t row0, int64_t rows, float *dst)
 {
     size_t esize = rd_dtype_size(w->dtype);
     const char *src = (const char *)w->host + (size_t)(row0 * w->cols) * esize;
-    int64_t n = rows * w->cols;
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t r = 0; r < rows; r++)
-        rd_convert_to_f32(w->dtype, src + (size_t)(r * w->cols) * esize, dst + r * w->cols,
-                          (size_t)w->cols);
+    rd_convert_to_f32(w->dtype, src, dst, (size_t)(rows * w->cols));
+}
+
+void cpu_weight_rows_f32(const RdWeight *w, int64_t row0, int64_t rows, float *dst)
+{
+    widen_rows(w, row0, rows, dst);
 }
 
 static void add_bias(const RdWeight *bias, RdTensor *y)
 {
     float *b = g_new(float, y->cols);
-    cpu_weight_rows_f32(bias, 0, 1, b);
+    cpu_weight_rows_f32(bias, 0, bias->rows, b);
     for (int64_t r = 0; r < y->rows; r++) {
         float *row = &RD_AT(y, r, 0);
         for (int64_t c = 0; c < y->cols; c++)
@@ -33,19 +35,26 @@ void cpu_linear(RdBackend *be, const RdTensor *x, const RdWeight *w, const RdWei
                 RdTensor *y)
 {
     g_assert(x->cols == w->cols && y->cols == w->rows && x->rows == y->rows);
-    g_assert(!bias || bias->rows * bias->cols == w->rows);
+    g_assert(!bias || (bias->rows == w->rows && bias->cols == 1));
     const int M = (int)x->rows, K = (int)w->cols;
-    if (w->dtype == RD_F32) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, (int)w->rows, K, 1.0f, x->data,
-                    (int)x->stride, w->host, K, 0.0f, y->data, (int)y->stride);
-    } else {
-        int64_t block = MIN(WIDEN_ROWS, w->rows);
-        float *wide = g_new(float, block * K);
-        for (int64_t n0 = 0; n0 < w->rows; n0 += block) {
-            int64_t nb = MIN(block, w->rows - n0);
-            cpu_weight_rows_f32(w, n0, nb, wide);
+    if (M == 0)
+        return;
+    /* Output columns in blocks, one thread each: BLAS runs single-threaded inside (see
+     * cpu_backend.c), so OpenMP is the only thread pool and the two never compete. */
+    const int64_t blocks = (w->rows + WIDEN_ROWS - 1) / WIDEN_ROWS;
+#pragma omp parallel
+    {
+        float *wide = w->dtype == RD_F32 ? NULL : g_new(float, (int64_t)WIDEN_ROWS * K);
+#pragma omp for schedule(dynamic)
+        for (int64_t blk = 0; blk < blocks; blk++) {
+            int64_t n0 = blk * WIDEN_ROWS, nb = MIN(WIDEN_ROWS, w->rows - n0);
+            const float *wb = (const float *)w->host + n0 * K;
+            if (wide) {
+                widen_rows(w, n0, nb, wide);
+                wb = wide;
+            }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, (int)nb, K, 1.0f, x->data,
-                        (int)x->stride, wide, K, 0.0f, &RD_AT(y, 0, n0), (int)y->stride);
+                        (int)x->stride, wb, K, 0.0f, &RD_AT(y, 0, n0), (int)y->stride);
         }
         g_free(wide);
     }

@@ -4,6 +4,7 @@
  * one inverse transform instead of two forward ones. An all-zero mask returns the local patch and
  * an all-one mask the global patch exactly. Plans are cached per (h, w, channels). */
 #include "cpu_ops.h"
+#include "psf_mask.h"
 
 #include <fftw3.h>
 #include <math.h>
@@ -49,39 +50,15 @@ static SpectralPlan *plan_get(int h, int w, int channels)
     return p;
 }
 
-/* Normalised frequency of FFT bin k on an axis of n points: fftfreq(n) * n / (n / 2). */
-static double normalised_frequency(int k, int n)
-{
-    int signed_k = k < (n + 1) / 2 ? k : k - n;
-    return (double)signed_k / (n / 2.0);
-}
-
-static gboolean in_low_pass(int ky, int kx, int h, int w, double cutoff)
-{
-    double fy = h > 1 ? normalised_frequency(ky, h) : 0.0;
-    double fx = w > 1 ? normalised_frequency(kx, w) : 0.0;
-    return sqrt(fy * fy + fx * fx) < cutoff;
-}
-
-/* 0: no bin is low-pass, 1: every bin is, -1: mixed. */
-static int mask_kind(int h, int w, double cutoff)
-{
-    int ones = 0, total = 0;
-    for (int ky = 0; ky < h; ky++)
-        for (int kx = 0; kx < w; kx++, total++)
-            ones += in_low_pass(ky, kx, h, w, cutoff);
-    return ones == 0 ? 0 : ones == total ? 1 : -1;
-}
-
 void cpu_spectral_fuse(RdBackend *be, const RdTensor *global, const RdTensor *local, int h, int w,
                        double cutoff, RdTensor *out)
 {
     g_assert(global->rows == (int64_t)h * w && local->rows == global->rows);
     g_assert(out->rows == global->rows && out->cols == global->cols);
     const int channels = (int)global->cols;
-    int kind = mask_kind(h, w, cutoff);
-    if (kind != -1) {
-        cpu_copy(be, kind == 1 ? global : local, out);
+    ResditPsfMaskKind kind = resdit_psf_mask_kind(h, w, cutoff);
+    if (kind != RESDIT_PSF_MASK_MIXED) {
+        cpu_copy(be, kind == RESDIT_PSF_MASK_ALL ? global : local, out);
         return;
     }
     /* One FFTW plan executes at a time per shape: the buffers belong to the plan. */
@@ -98,7 +75,7 @@ void cpu_spectral_fuse(RdBackend *be, const RdTensor *global, const RdTensor *lo
     const int wc = w / 2 + 1;
     for (int ky = 0; ky < h; ky++)
         for (int kx = 0; kx < wc; kx++) {
-            if (in_low_pass(ky, kx, h, w, cutoff))
+            if (resdit_psf_low_pass(ky, kx, h, w, cutoff))
                 continue;
             fftwf_complex *bin = p->spectrum + ((int64_t)ky * wc + kx) * channels;
             memset(bin, 0, sizeof(fftwf_complex) * (size_t)channels);

@@ -33,5 +33,5 @@ double tu_relative_l2(const float *got, const float *ref, size_t n)
 
 char *tu_data_path(const char *name)
 {
-    return g_test_build_filename(G_TEST_DIST, "..", "data", name, NULL);
+    return g_test_build_filename(G_TEST_DIST, "data", name, NULL);
 }

@@ -11,5 +11,5 @@ void tu_assert_close(const char *what, const float *got, const float *ref, size_
                      float eps);
 /* ||got - ref|| / ||ref|| */
 double tu_relative_l2(const float *got, const float *ref, size_t n);
-/* Path of a file under tests/data in the source tree. */
+/* Path of a file under tests/data in the source tree (G_TEST_SRCDIR is tests/). */
 char *tu_data_path(const char *name);

@@ -1,0 +1,342 @@
+/* RsParamsPanel: binds the template's controls to the job's properties; derived text (image size,
+ * memory estimate, schedule legend) follows the job's notifications. */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "rs-memory-estimate.h"
+#include "rs-params-panel.h"
+#include "rs-schedule-bar.h"
+#include "rs-size.h"
+
+struct _RsParamsPanel {
+    AdwBin parent_instance;
+
+    RsJobSettings *job;
+
+    GtkTextView *prompt_view;
+    AdwComboRow *aspect_row;
+    AdwComboRow *size_row;
+    AdwActionRow *custom_width_row;
+    AdwActionRow *custom_height_row;
+    GtkSpinButton *custom_width_spin;
+    GtkSpinButton *custom_height_spin;
+    AdwActionRow *dimensions_row;
+    GtkLabel *dimensions_label;
+    GtkSpinButton *steps_spin;
+    GtkSpinButton *guidance_spin;
+    GtkSwitch *random_seed_switch;
+    GtkSpinButton *seed_spin;
+    GtkButton *dice_button;
+    GtkButton *copy_seed_button;
+    GtkSpinButton *global_steps_spin;
+    GtkSpinButton *local_steps_spin;
+    GtkAdjustment *global_steps_adjustment;
+    GtkAdjustment *local_steps_adjustment;
+    RsScheduleBar *schedule_bar;
+    GtkLabel *schedule_legend;
+    GtkScale *cutoff_scale;
+    AdwExpanderRow *advanced_row;
+    GtkSpinButton *sigma_spin;
+    GtkSpinButton *patch_spin;
+    GtkSpinButton *base_size_spin;
+    AdwComboRow *shift_mode_row;
+    AdwActionRow *shift_mu_row;
+    GtkSpinButton *shift_mu_spin;
+    GtkSwitch *no_pes_switch;
+    GtkSwitch *no_pipe_switch;
+    GtkSwitch *no_psf_switch;
+    GtkSwitch *no_overlap_switch;
+    GtkSwitch *uniform_weights_switch;
+    GtkSwitch *inspect_branches_switch;
+};
+
+G_DEFINE_FINAL_TYPE(RsParamsPanel, rs_params_panel, ADW_TYPE_BIN)
+
+static const char *const shift_modes[] = {"base", "resolution", "fixed"};
+static const char *const size_ids[] = {"2K", "3K", "4K"};
+
+/* Combo rows list ids by position; the job stores the id. */
+static guint index_of(const char *const *ids, guint n, const char *id)
+{
+    for (guint i = 0; i < n; i++)
+        if (g_strcmp0(ids[i], id) == 0)
+            return i;
+    return 0;
+}
+
+static gboolean aspect_to_selected(GBinding *b, const GValue *from, GValue *to, gpointer data)
+{
+    const char *id = g_value_get_string(from);
+    int count;
+    const RsAspectPreset *presets = rs_aspect_presets(&count);
+    guint selected = count; /* "Custom" is the row after the presets */
+    for (int i = 0; i < count; i++)
+        if (g_strcmp0(presets[i].id, id) == 0)
+            selected = i;
+    g_value_set_uint(to, selected);
+    return TRUE;
+}
+
+static gboolean selected_to_aspect(GBinding *b, const GValue *from, GValue *to, gpointer data)
+{
+    int count;
+    const RsAspectPreset *presets = rs_aspect_presets(&count);
+    guint selected = g_value_get_uint(from);
+    if (selected == GTK_INVALID_LIST_POSITION)
+        return FALSE;
+    g_value_set_string(to, selected < (guint)count ? presets[selected].id : "custom");
+    return TRUE;
+}
+
+static gboolean id_to_selected(GBinding *b, const GValue *from, GValue *to, gpointer ids)
+{
+    const char *const *table = ids;
+    guint n = table == shift_modes ? G_N_ELEMENTS(shift_modes) : G_N_ELEMENTS(size_ids);
+    g_value_set_uint(to, index_of(table, n, g_value_get_string(from)));
+    return TRUE;
+}
+
+static gboolean selected_to_id(GBinding *b, const GValue *from, GValue *to, gpointer ids)
+{
+    const char *const *table = ids;
+    guint n = table == shift_modes ? G_N_ELEMENTS(shift_modes) : G_N_ELEMENTS(size_ids);
+    guint selected = g_value_get_uint(from);
+    if (selected >= n)
+        return FALSE;
+    g_value_set_string(to, table[selected]);
+    return TRUE;
+}
+
+static gboolean is_custom(GBinding *b, const GValue *from, GValue *to, gpointer data)
+{
+    g_value_set_boolean(to, g_strcmp0(g_value_get_string(from), "custom") == 0);
+    return TRUE;
+}
+
+static gboolean is_not_custom(GBinding *b, const GValue *from, GValue *to, gpointer data)
+{
+    g_value_set_boolean(to, g_strcmp0(g_value_get_string(from), "custom") != 0);
+    return TRUE;
+}
+
+static gboolean is_fixed(GBinding *b, const GValue *from, GValue *to, gpointer data)
+{
+    g_value_set_boolean(to, g_strcmp0(g_value_get_string(from), "fixed") == 0);
+    return TRUE;
+}
+
+static void update_dimensions(RsParamsPanel *self)
+{
+    int width = rs_job_settings_get_width(self->job);
+    int height = rs_job_settings_get_height(self->job);
+    /* Translators: image width × height in pixels */
+    char *size = g_strdup_printf(_("%d × %d px"), width, height);
+    gtk_label_set_label(self->dimensions_label, size);
+
+    RsMemoryEstimate estimate;
+    rs_memory_estimate(width, height, &estimate);
+    char *bytes = g_format_size(estimate.total);
+    /* Translators: %s is a size such as "30.3 GB" */
+    char *memory = g_strdup_printf(_("Needs about %s of memory"), bytes);
+    adw_action_row_set_subtitle(self->dimensions_row, memory);
+    g_free(memory);
+    g_free(bytes);
+    g_free(size);
+}
+
+static char *colored(guint32 rgb, const char *text)
+{
+    return g_markup_printf_escaped("<span foreground=\"#%06x\">■</span> %s", rgb, text);
+}
+
+static void update_schedule_legend(RsParamsPanel *self)
+{
+    int steps = rs_job_settings_get_steps(self->job);
+    int global = rs_job_settings_get_global_steps(self->job);
+    int local = rs_job_settings_get_local_steps(self->job);
+    char *g = g_strdup_printf(_("Global %d"), global);
+    char *f = g_strdup_printf(_("Fused %d"), steps - global - local);
+    char *l = g_strdup_printf(_("Local %d"), local);
+    char *gm = colored(RS_SCHEDULE_GLOBAL_RGB, g);
+    char *fm = colored(RS_SCHEDULE_FUSED_RGB, f);
+    char *lm = colored(RS_SCHEDULE_LOCAL_RGB, l);
+    char *markup = g_strjoin("   ", gm, fm, lm, NULL);
+    gtk_label_set_markup(self->schedule_legend, markup);
+    g_free(markup);
+    g_free(gm);
+    g_free(fm);
+    g_free(lm);
+    g_free(g);
+    g_free(f);
+    g_free(l);
+}
+
+static void on_dice(RsParamsPanel *self)
+{
+    rs_job_settings_roll_seed(self->job);
+}
+
+static void on_copy_seed(RsParamsPanel *self)
+{
+    char *text = g_strdup_printf("%u", rs_job_settings_get_seed(self->job));
+    gdk_clipboard_set_text(gtk_widget_get_clipboard(GTK_WIDGET(self)), text);
+    g_free(text);
+}
+
+static void bind(gpointer source, const char *source_prop, gpointer target, const char *target_prop)
+{
+    g_object_bind_property(source, source_prop, target, target_prop,
+                           G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE);
+}
+
+static void bind_spin(RsJobSettings *job, const char *prop, GtkSpinButton *spin)
+{
+    bind(job, prop, gtk_spin_button_get_adjustment(spin), "value");
+}
+
+static void bind_switch(RsJobSettings *job, const char *prop, GtkSwitch *sw)
+{
+    bind(job, prop, sw, "active");
+}
+
+static void bind_size(RsParamsPanel *self, RsJobSettings *job)
+{
+    g_object_bind_property_full(job, "aspect", self->aspect_row, "selected",
+                                G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE, aspect_to_selected,
+                                selected_to_aspect, NULL, NULL);
+    g_object_bind_property_full(job, "size-preset", self->size_row, "selected",
+                                G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE, id_to_selected,
+                                selected_to_id, (gpointer)size_ids, NULL);
+    g_object_bind_property_full(job, "aspect", self->custom_width_row, "visible",
+                                G_BINDING_SYNC_CREATE, is_custom, NULL, NULL, NULL);
+    g_object_bind_property_full(job, "aspect", self->custom_height_row, "visible",
+                                G_BINDING_SYNC_CREATE, is_custom, NULL, NULL, NULL);
+    g_object_bind_property_full(job, "aspect", self->size_row, "sensitive", G_BINDING_SYNC_CREATE,
+                                is_not_custom, NULL, NULL, NULL);
+    bind_spin(job, "custom-width", self->custom_width_spin);
+    bind_spin(job, "custom-height", self->custom_height_spin);
+    g_signal_connect_object(job, "notify::width", G_CALLBACK(update_dimensions), self,
+                            G_CONNECT_SWAPPED);
+    g_signal_connect_object(job, "notify::height", G_CALLBACK(update_dimensions), self,
+                            G_CONNECT_SWAPPED);
+    update_dimensions(self);
+}
+
+static void bind_schedule(RsParamsPanel *self, RsJobSettings *job)
+{
+    bind_spin(job, "global-steps", self->global_steps_spin);
+    bind_spin(job, "local-steps", self->local_steps_spin);
+    g_object_bind_property(job, "steps", self->global_steps_adjustment, "upper",
+                           G_BINDING_SYNC_CREATE);
+    g_object_bind_property(job, "steps", self->local_steps_adjustment, "upper",
+                           G_BINDING_SYNC_CREATE);
+    const char *props[] = {"steps", "global-steps", "local-steps"};
+    for (gsize i = 0; i < G_N_ELEMENTS(props); i++) {
+        g_object_bind_property(job, props[i], self->schedule_bar, props[i], G_BINDING_SYNC_CREATE);
+        char *signal = g_strconcat("notify::", props[i], NULL);
+        g_signal_connect_object(job, signal, G_CALLBACK(update_schedule_legend), self,
+                                G_CONNECT_SWAPPED);
+        g_free(signal);
+    }
+    update_schedule_legend(self);
+    bind(job, "cutoff", gtk_range_get_adjustment(GTK_RANGE(self->cutoff_scale)), "value");
+}
+
+static void bind_advanced(RsParamsPanel *self, RsJobSettings *job)
+{
+    bind_spin(job, "sigma", self->sigma_spin);
+    bind_spin(job, "patch", self->patch_spin);
+    bind_spin(job, "base-size", self->base_size_spin);
+    g_object_bind_property_full(job, "shift-mode", self->shift_mode_row, "selected",
+                                G_BINDING_BIDIRECTIONAL | G_BINDING_SYNC_CREATE, id_to_selected,
+                                selected_to_id, (gpointer)shift_modes, NULL);
+    g_object_bind_property_full(job, "shift-mode", self->shift_mu_row, "sensitive",
+                                G_BINDING_SYNC_CREATE, is_fixed, NULL, NULL, NULL);
+    bind_spin(job, "shift-mu", self->shift_mu_spin);
+    bind_switch(job, "no-pes", self->no_pes_switch);
+    bind_switch(job, "no-pipe", self->no_pipe_switch);
+    bind_switch(job, "no-psf", self->no_psf_switch);
+    bind_switch(job, "no-overlap", self->no_overlap_switch);
+    bind_switch(job, "uniform-weights", self->uniform_weights_switch);
+    bind_switch(job, "inspect-branches", self->inspect_branches_switch);
+}
+
+void rs_params_panel_set_job(RsParamsPanel *self, RsJobSettings *job)
+{
+    g_return_if_fail(self->job == NULL);
+    self->job = g_object_ref(job);
+    bind(job, "prompt", gtk_text_view_get_buffer(self->prompt_view), "text");
+    bind_size(self, job);
+    bind_spin(job, "steps", self->steps_spin);
+    bind_spin(job, "guidance", self->guidance_spin);
+    bind_switch(job, "random-seed", self->random_seed_switch);
+    bind_spin(job, "seed", self->seed_spin);
+    g_object_bind_property(job, "random-seed", self->seed_spin, "sensitive",
+                           G_BINDING_SYNC_CREATE | G_BINDING_INVERT_BOOLEAN);
+    bind_schedule(self, job);
+    bind_advanced(self, job);
+}
+
+static void rs_params_panel_dispose(GObject *object)
+{
+    RsParamsPanel *self = RS_PARAMS_PANEL(object);
+    gtk_widget_dispose_template(GTK_WIDGET(self), RS_TYPE_PARAMS_PANEL);
+    g_clear_object(&self->job);
+    G_OBJECT_CLASS(rs_params_panel_parent_class)->dispose(object);
+}
+
+#define CHILD(name) gtk_widget_class_bind_template_child(widget_class, RsParamsPanel, name)
+
+static void rs_params_panel_class_init(RsParamsPanelClass *klass)
+{
+    GObjectClass *object_class = G_OBJECT_CLASS(klass);
+    GtkWidgetClass *widget_class = GTK_WIDGET_CLASS(klass);
+    object_class->dispose = rs_params_panel_dispose;
+
+    g_type_ensure(RS_TYPE_SCHEDULE_BAR);
+    gtk_widget_class_set_template_from_resource(widget_class,
+                                                "/io/github/resdit/Studio/rs-params-panel.ui");
+    CHILD(prompt_view);
+    CHILD(aspect_row);
+    CHILD(size_row);
+    CHILD(custom_width_row);
+    CHILD(custom_height_row);
+    CHILD(custom_width_spin);
+    CHILD(custom_height_spin);
+    CHILD(dimensions_row);
+    CHILD(dimensions_label);
+    CHILD(steps_spin);
+    CHILD(guidance_spin);
+    CHILD(random_seed_switch);
+    CHILD(seed_spin);
+    CHILD(dice_button);
+    CHILD(copy_seed_button);
+    CHILD(global_steps_spin);
+    CHILD(local_steps_spin);
+    CHILD(global_steps_adjustment);
+    CHILD(local_steps_adjustment);
+    CHILD(schedule_bar);
+    CHILD(schedule_legend);
+    CHILD(cutoff_scale);
+    CHILD(advanced_row);
+    CHILD(sigma_spin);
+    CHILD(patch_spin);
+    CHILD(base_size_spin);
+    CHILD(shift_mode_row);
+    CHILD(shift_mu_row);
+    CHILD(shift_mu_spin);
+    CHILD(no_pes_switch);
+    CHILD(no_pipe_switch);
+    CHILD(no_psf_switch);
+    CHILD(no_overlap_switch);
+    CHILD(uniform_weights_switch);
+    CHILD(inspect_branches_switch);
+}
+
+static void rs_params_panel_init(RsParamsPanel *self)
+{
+    gtk_widget_init_template(GTK_WIDGET(self));
+    g_signal_connect_swapped(self->dice_button, "clicked", G_CALLBACK(on_dice), self);
+    g_signal_connect_swapped(self->copy_seed_button, "clicked", G_CALLBACK(on_copy_seed), self);
+}

@@ -1,0 +1,15 @@
+/* RsParamsPanel: the parameters panel; every control is bound to an RsJobSettings. */
+#pragma once
+
+#include <adwaita.h>
+
+#include "rs-job-settings.h"
+
+G_BEGIN_DECLS
+
+#define RS_TYPE_PARAMS_PANEL (rs_params_panel_get_type())
+G_DECLARE_FINAL_TYPE(RsParamsPanel, rs_params_panel, RS, PARAMS_PANEL, AdwBin)
+
+void rs_params_panel_set_job(RsParamsPanel *self, RsJobSettings *job);
+
+G_END_DECLS

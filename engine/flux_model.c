@@ -1,0 +1,361 @@
+/* The FLUX.1 forward pass over the backend op table (FLUX.md has the architecture). The joint
+ * sequence is [text; image] in one buffer, so the single blocks need no concatenation and the
+ * double blocks write each stream's q, k, v straight into its rows of the joint q, k, v. */
+#include <math.h>
+
+#include "flux_private.h"
+
+typedef struct {
+    RdBackend *be;
+    const FluxConfig *cfg;
+    int64_t txt_len, img_len, tokens;
+    RdTensor x;        /* [tokens, hidden]: the residual stream, text rows first */
+    RdTensor normed;   /* [tokens, hidden] */
+    RdTensor q, k, v;  /* [tokens, hidden] */
+    RdTensor wide;     /* [tokens, hidden + mlp]: attention output | MLP hidden */
+    RdTensor proj;     /* [tokens, hidden] */
+    RdTensor vec_silu; /* [1, hidden]: SiLU of the conditioning vector */
+    RdTensor mod_txt;  /* [1, 6 hidden]: modulation of the text stream */
+    RdTensor mod_img;  /* [1, 6 hidden]: of the image stream, the single blocks, the final layer */
+    ResditAttention *attention;
+} Forward;
+
+static RdTensor rows(const RdTensor *t, int64_t row0, int64_t n)
+{
+    return rd_tensor_view(t, row0, n, 0, t->cols);
+}
+
+static RdTensor cols(const RdTensor *t, int64_t col0, int64_t n)
+{
+    return rd_tensor_view(t, 0, t->rows, col0, n);
+}
+
+static void linear(Forward *f, const RdTensor *x, const FluxLinear *l, RdTensor *y)
+{
+    f->be->linear(f->be, x, &l->w, l->b.host ? &l->b : NULL, y);
+}
+
+/* x_hat = (1 + scale) * LayerNorm(x) + shift */
+static void norm_modulate(Forward *f, const RdTensor *x, const RdTensor *shift,
+                          const RdTensor *scale, RdTensor *out)
+{
+    f->be->layer_norm(f->be, x, NULL, NULL, 1e-6f, out);
+    f->be->modulate(f->be, out, shift, scale, out);
+}
+
+/* Sinusoidal embedding of t * 1000 into 256 values, cosine half first. Angles reach 1000 and
+ * more, where float32 arguments are off by 1e-4 rad, so they are computed in double. */
+static void timestep_embedding(float t, float *out)
+{
+    const int half = 128;
+    for (int i = 0; i < half; i++) {
+        double arg = (double)t * 1000.0 * exp(-log(10000.0) * i / half);
+        out[i] = (float)cos(arg);
+        out[half + i] = (float)sin(arg);
+    }
+}
+
+/* MLPEmbedder: Linear, SiLU, Linear, added into acc. */
+static void embed_add(Forward *f, const float *input, int64_t in_dim, const FluxLinear *l1,
+                      const FluxLinear *l2, RdTensor *acc)
+{
+    RdBackend *be = f->be;
+    RdTensor in, hidden, out;
+    be->tensor_alloc(be, &in, 1, in_dim);
+    be->tensor_alloc(be, &hidden, 1, f->cfg->hidden);
+    be->tensor_alloc(be, &out, 1, f->cfg->hidden);
+    be->upload(be, input, &in);
+    linear(f, &in, l1, &hidden);
+    be->unary(be, RD_UNARY_SILU, &hidden);
+    linear(f, &hidden, l2, &out);
+    be->gated_add(be, acc, NULL, &out);
+    be->tensor_free(be, &in);
+    be->tensor_free(be, &hidden);
+    be->tensor_free(be, &out);
+}
+
+static void conditioning(Forward *f, const FluxModel *m, const FluxInputs *in)
+{
+    float emb[256];
+    f->be->fill(f->be, &f->vec_silu, 0.0f);
+    timestep_embedding(in->timestep, emb);
+    embed_add(f, emb, 256, &m->time_in1, &m->time_in2, &f->vec_silu);
+    if (m->cfg.has_guidance) {
+        timestep_embedding(in->guidance, emb);
+        embed_add(f, emb, 256, &m->guidance_in1, &m->guidance_in2, &f->vec_silu);
+    }
+    embed_add(f, in->vec, m->cfg.vec_dim, &m->vec_in1, &m->vec_in2, &f->vec_silu);
+    f->be->unary(f->be, RD_UNARY_SILU, &f->vec_silu); /* every modulation reads SiLU(vec) */
+}
+
+/* q, k, v of one stream's rows (after the q/k RMSNorm), written into the joint buffers. */
+static void stream_qkv(Forward *f, const RdTensor *x_hat, const FluxLinear *q, const FluxLinear *k,
+                       const FluxLinear *v, const RdWeight *q_norm, const RdWeight *k_norm,
+                       int64_t row0)
+{
+    RdTensor qs = rows(&f->q, row0, x_hat->rows), ks = rows(&f->k, row0, x_hat->rows);
+    RdTensor vs = rows(&f->v, row0, x_hat->rows);
+    linear(f, x_hat, q, &qs);
+    linear(f, x_hat, k, &ks);
+    linear(f, x_hat, v, &vs);
+    f->be->rms_norm(f->be, &qs, q_norm, f->cfg->head_dim, 1e-6f, &qs);
+    f->be->rms_norm(f->be, &ks, k_norm, f->cfg->head_dim, 1e-6f, &ks);
+}
+
+/* x += gate1 * proj(attn); x += gate2 * MLP(modulated LayerNorm(x)) for one stream. */
+static void stream_finish(Forward *f, const FluxStream *s, const RdTensor *mod, int64_t row0,
+                          int64_t n)
+{
+    RdBackend *be = f->be;
+    const int64_t C = f->cfg->hidden;
+    RdTensor x = rows(&f->x, row0, n), x_hat = rows(&f->normed, row0, n);
+    RdTensor wide = rows(&f->wide, row0, n), proj = rows(&f->proj, row0, n);
+    RdTensor attn = cols(&wide, 0, C), hidden = cols(&wide, C, f->cfg->mlp_hidden);
+    RdTensor shift2 = cols(mod, 3 * C, C), scale2 = cols(mod, 4 * C, C);
+    RdTensor gate1 = cols(mod, 2 * C, C), gate2 = cols(mod, 5 * C, C);
+
+    linear(f, &attn, &s->proj, &proj);
+    be->gated_add(be, &x, &gate1, &proj);
+    norm_modulate(f, &x, &shift2, &scale2, &x_hat);
+    linear(f, &x_hat, &s->mlp_in, &hidden);
+    be->unary(be, RD_UNARY_GELU_TANH, &hidden);
+    linear(f, &hidden, &s->mlp_out, &proj);
+    be->gated_add(be, &x, &gate2, &proj);
+}
+
+static void double_block(Forward *f, const FluxDoubleBlock *blk)
+{
+    const int64_t C = f->cfg->hidden;
+    const FluxStream *streams[2] = {&blk->txt, &blk->img};
+    const RdTensor *mods[2] = {&f->mod_txt, &f->mod_img};
+    const int64_t starts[2] = {0, f->txt_len}, counts[2] = {f->txt_len, f->img_len};
+    for (int s = 0; s < 2; s++) {
+        const FluxStream *st = streams[s];
+        RdTensor x = rows(&f->x, starts[s], counts[s]);
+        RdTensor x_hat = rows(&f->normed, starts[s], counts[s]);
+        RdTensor mod = *mods[s];
+        linear(f, &f->vec_silu, &st->mod, &mod);
+        RdTensor shift1 = cols(&mod, 0, C), scale1 = cols(&mod, C, C);
+        norm_modulate(f, &x, &shift1, &scale1, &x_hat);
+        stream_qkv(f, &x_hat, &st->q, &st->k, &st->v, &st->q_norm, &st->k_norm, starts[s]);
+    }
+    RdTensor attn = cols(&f->wide, 0, C);
+    resdit_attention_run(f->attention, &f->q, &f->k, &f->v, &attn);
+    for (int s = 0; s < 2; s++)
+        stream_finish(f, streams[s], mods[s], starts[s], counts[s]);
+}
+
+static void single_block(Forward *f, const FluxSingleBlock *blk)
+{
+    RdBackend *be = f->be;
+    const int64_t C = f->cfg->hidden;
+    RdTensor mod = cols(&f->mod_img, 0, 3 * C);
+    linear(f, &f->vec_silu, &blk->mod, &mod);
+    RdTensor shift = cols(&mod, 0, C), scale = cols(&mod, C, C), gate = cols(&mod, 2 * C, C);
+    norm_modulate(f, &f->x, &shift, &scale, &f->normed);
+    stream_qkv(f, &f->normed, &blk->q, &blk->k, &blk->v, &blk->q_norm, &blk->k_norm, 0);
+    RdTensor attn = cols(&f->wide, 0, C), hidden = cols(&f->wide, C, f->cfg->mlp_hidden);
+    linear(f, &f->normed, &blk->mlp_in, &hidden);
+    be->unary(be, RD_UNARY_GELU_TANH, &hidden);
+    resdit_attention_run(f->attention, &f->q, &f->k, &f->v, &attn);
+    linear(f, &f->wide, &blk->out, &f->proj);
+    be->gated_add(be, &f->x, &gate, &f->proj);
+}
+
+static void final_layer(Forward *f, const FluxModel *m, float *velocity)
+{
+    RdBackend *be = f->be;
+    const int64_t C = f->cfg->hidden;
+    RdTensor shift = cols(&f->mod_img, 0, C), scale = cols(&f->mod_img, C, C);
+    linear(f, &f->vec_silu, &m->final_shift, &shift);
+    linear(f, &f->vec_silu, &m->final_scale, &scale);
+    RdTensor img = rows(&f->x, f->txt_len, f->img_len), img_hat = rows(&f->normed, f->txt_len, f->img_len);
+    norm_modulate(f, &img, &shift, &scale, &img_hat);
+    RdTensor proj = rows(&f->proj, f->txt_len, f->img_len);
+    RdTensor out = cols(&proj, 0, f->cfg->in_channels);
+    linear(f, &img_hat, &m->final_linear, &out);
+    be->download(be, &out, velocity);
+}
+
+static gboolean forward_alloc(Forward *f, GError **error)
+{
+    RdBackend *be = f->be;
+    const int64_t T = f->tokens, C = f->cfg->hidden;
+    RdTensor *bufs[] = {&f->x, &f->normed, &f->q, &f->k, &f->v, &f->proj};
+    gboolean ok = TRUE;
+    for (size_t i = 0; i < G_N_ELEMENTS(bufs); i++)
+        ok = ok && be->tensor_alloc(be, bufs[i], T, C);
+    ok = ok && be->tensor_alloc(be, &f->wide, T, C + f->cfg->mlp_hidden) &&
+         be->tensor_alloc(be, &f->vec_silu, 1, C) && be->tensor_alloc(be, &f->mod_txt, 1, 6 * C) &&
+         be->tensor_alloc(be, &f->mod_img, 1, 6 * C);
+    if (!ok)
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY,
+                    "not enough memory for the activations of %" G_GINT64_FORMAT
+                    " tokens; try a smaller image size",
+                    T);
+    return ok;
+}
+
+static void forward_free(Forward *f)
+{
+    RdTensor *bufs[] = {&f->x,    &f->normed,   &f->q,       &f->k,      &f->v,
+                        &f->wide, &f->proj,     &f->vec_silu, &f->mod_txt, &f->mod_img};
+    for (size_t i = 0; i < G_N_ELEMENTS(bufs); i++)
+        if (bufs[i]->data)
+            f->be->tensor_free(f->be, bufs[i]);
+    resdit_attention_free(f->attention);
+}
+
+static void embed_inputs(Forward *f, const FluxModel *m, const FluxInputs *in)
+{
+    RdBackend *be = f->be;
+    RdTensor img_in, txt_in;
+    be->tensor_alloc(be, &img_in, f->img_len, m->cfg.in_channels);
+    be->upload(be, in->img, &img_in);
+    RdTensor x_img = rows(&f->x, f->txt_len, f->img_len);
+    linear(f, &img_in, &m->img_in, &x_img);
+    be->tensor_free(be, &img_in);
+    if (f->txt_len > 0) {
+        be->tensor_alloc(be, &txt_in, f->txt_len, m->cfg.txt_dim);
+        be->upload(be, in->txt, &txt_in);
+        RdTensor x_txt = rows(&f->x, 0, f->txt_len);
+        linear(f, &txt_in, &m->txt_in, &x_txt);
+        be->tensor_free(be, &txt_in);
+    }
+}
+
+static gboolean cancelled(GCancellable *cancellable, GError **error)
+{
+    if (!g_cancellable_is_cancelled(cancellable))
+        return FALSE;
+    g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_CANCELLED, "Cancelled");
+    return TRUE;
+}
+
+gboolean flux_model_forward(FluxModel *m, const FluxInputs *in, const FluxAttentionPlan *plan,
+                            float *velocity, GCancellable *cancellable, GError **error)
+{
+    if (in->grid_rows <= 0 || in->grid_cols <= 0 || in->txt_len < 1) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
+                    "invalid forward inputs: grid %d x %d, %d text tokens", in->grid_rows,
+                    in->grid_cols, in->txt_len);
+        return FALSE;
+    }
+    Forward f = {.be = m->be, .cfg = &m->cfg, .txt_len = in->txt_len};
+    f.img_len = (int64_t)in->grid_rows * in->grid_cols;
+    f.tokens = f.txt_len + f.img_len;
+    RdRopeSpec rope = {{m->cfg.rope_axes[0], m->cfg.rope_axes[1], m->cfg.rope_axes[2]},
+                       m->cfg.rope_theta};
+    gboolean ok = forward_alloc(&f, error);
+    if (ok) {
+        f.attention = resdit_attention_new(m->be, &rope, m->cfg.heads, m->cfg.head_dim,
+                                           in->txt_len, in->grid_rows, in->grid_cols, plan, error);
+        ok = f.attention != NULL;
+    }
+    if (ok) {
+        embed_inputs(&f, m, in);
+        conditioning(&f, m, in);
+    }
+    for (int i = 0; ok && i < m->cfg.double_blocks; i++) {
+        ok = !cancelled(cancellable, error);
+        if (ok)
+            double_block(&f, &m->doubles[i]);
+    }
+    for (int i = 0; ok && i < m->cfg.single_blocks; i++) {
+        ok = !cancelled(cancellable, error);
+        if (ok)
+            single_block(&f, &m->singles[i]);
+    }
+    if (ok)
+        final_layer(&f, m, velocity);
+    forward_free(&f);
+    return ok;
+}
+
+typedef gboolean (*WeightVisitor)(RdBackend *be, RdWeight *w, GError **error);
+
+static gboolean visit_linears(RdBackend *be, FluxLinear **lins, size_t n, WeightVisitor visit,
+                              GError **error)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!visit(be, &lins[i]->w, error) || !visit(be, &lins[i]->b, error))
+            return FALSE;
+    return TRUE;
+}
+
+static gboolean visit_stream(RdBackend *be, FluxStream *s, WeightVisitor visit, GError **error)
+{
+    FluxLinear *lins[] = {&s->mod, &s->q, &s->k, &s->v, &s->proj, &s->mlp_in, &s->mlp_out};
+    return visit_linears(be, lins, G_N_ELEMENTS(lins), visit, error) &&
+           visit(be, &s->q_norm, error) && visit(be, &s->k_norm, error);
+}
+
+static gboolean visit_single(RdBackend *be, FluxSingleBlock *s, WeightVisitor visit,
+                             GError **error)
+{
+    FluxLinear *lins[] = {&s->mod, &s->q, &s->k, &s->v, &s->mlp_in, &s->out};
+    return visit_linears(be, lins, G_N_ELEMENTS(lins), visit, error) &&
+           visit(be, &s->q_norm, error) && visit(be, &s->k_norm, error);
+}
+
+/* Every weight view the forward pass uses: prepared on load, released on free. */
+static gboolean visit_weights(FluxModel *m, WeightVisitor visit, GError **error)
+{
+    RdBackend *be = m->be;
+    FluxLinear *lins[] = {&m->img_in,       &m->txt_in,       &m->time_in1,    &m->time_in2,
+                          &m->vec_in1,      &m->vec_in2,      &m->final_shift, &m->final_scale,
+                          &m->final_linear, &m->guidance_in1, &m->guidance_in2};
+    size_t n = G_N_ELEMENTS(lins) - (m->cfg.has_guidance ? 0 : 2);
+    if (!visit_linears(be, lins, n, visit, error))
+        return FALSE;
+    for (int i = 0; i < m->cfg.double_blocks; i++)
+        if (!visit_stream(be, &m->doubles[i].img, visit, error) ||
+            !visit_stream(be, &m->doubles[i].txt, visit, error))
+            return FALSE;
+    for (int i = 0; i < m->cfg.single_blocks; i++)
+        if (!visit_single(be, &m->singles[i], visit, error))
+            return FALSE;
+    return TRUE;
+}
+
+static gboolean release_weight(RdBackend *be, RdWeight *w, GError **error)
+{
+    if (w->device)
+        be->weight_release(be, w);
+    return TRUE;
+}
+
+FluxModel *flux_model_load_with_config(const char *path, const char *config_json,
+                                       RdBackend *backend, GError **error)
+{
+    FluxModel *m = g_new0(FluxModel, 1);
+    m->be = backend;
+    if (!flux_weights_load(m, path, config_json, error) ||
+        !visit_weights(m, m->be->weight_prepare, error)) {
+        flux_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+FluxModel *flux_model_load(const char *path, RdBackend *backend, GError **error)
+{
+    return flux_model_load_with_config(path, NULL, backend, error);
+}
+
+void flux_model_free(FluxModel *m)
+{
+    if (!m)
+        return;
+    if (m->doubles && m->singles)
+        visit_weights(m, release_weight, NULL);
+    g_free(m->doubles);
+    g_free(m->singles);
+    rd_safetensors_close(m->st);
+    g_free(m);
+}
+
+const FluxConfig *flux_model_config(const FluxModel *m)
+{
+    return &m->cfg;
+}

@@ -1,0 +1,42 @@
+/* FLUX transformer internals shared by the weight loader and the forward pass. */
+#pragma once
+
+#include "flux_model.h"
+#include "safetensors.h"
+
+typedef struct {
+    RdWeight w;
+    RdWeight b; /* b.host == NULL: no bias */
+} FluxLinear;
+
+typedef struct {
+    FluxLinear mod;            /* [6 hidden, hidden]: shift1 scale1 gate1 shift2 scale2 gate2 */
+    FluxLinear q, k, v, proj;
+    RdWeight q_norm, k_norm;   /* [head_dim] */
+    FluxLinear mlp_in, mlp_out;
+} FluxStream;
+
+typedef struct {
+    FluxStream img, txt;
+} FluxDoubleBlock;
+
+typedef struct {
+    FluxLinear mod; /* [3 hidden, hidden]: shift scale gate */
+    FluxLinear q, k, v, mlp_in;
+    RdWeight q_norm, k_norm;
+    FluxLinear out; /* linear2: [hidden, hidden + mlp_hidden] */
+} FluxSingleBlock;
+
+struct FluxModel {
+    FluxConfig cfg;
+    RdBackend *be;
+    RdSafetensors *st;
+    FluxLinear img_in, txt_in;
+    FluxLinear time_in1, time_in2, vec_in1, vec_in2, guidance_in1, guidance_in2;
+    FluxDoubleBlock *doubles;
+    FluxSingleBlock *singles;
+    FluxLinear final_shift, final_scale, final_linear;
+};
+
+gboolean flux_weights_load(FluxModel *model, const char *path, const char *config_json,
+                           GError **error);

@@ -1,0 +1,143 @@
+/* resdit history: the command line over the shared history (list, search, show, delete). */
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#include "history-test-util.h"
+
+typedef struct {
+    int status;
+    char *out;
+    char *err;
+} CliRun;
+
+static void cli_run_clear(CliRun *r)
+{
+    g_free(r->out);
+    g_free(r->err);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CliRun, cli_run_clear)
+
+static CliRun run_cli(const char *db, ...)
+{
+    const char *exe = g_getenv("RESDIT_CLI");
+    g_assert_nonnull(exe);
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_ptr_array_add(argv, (char *)exe);
+    g_ptr_array_add(argv, "history");
+    g_ptr_array_add(argv, "--db");
+    g_ptr_array_add(argv, (char *)db);
+    va_list ap;
+    va_start(ap, db);
+    for (const char *a; (a = va_arg(ap, const char *)) != NULL;)
+        g_ptr_array_add(argv, (char *)a);
+    va_end(ap);
+    g_ptr_array_add(argv, NULL);
+    CliRun r = {0};
+    g_autoptr(GError) error = NULL;
+    g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                               &r.out, &r.err, &r.status, &error));
+    g_assert_no_error(error);
+    r.status = WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1;
+    g_assert_null(strstr(r.err, "locked"));
+    return r;
+}
+
+static JsonNode *parse(const char *text)
+{
+    g_autoptr(GError) error = NULL;
+    JsonNode *node = json_from_string(text, &error);
+    g_assert_no_error(error);
+    return node;
+}
+
+static void test_cli(void)
+{
+    g_autofree char *dir = ht_make_tmpdir();
+    g_autofree char *db = g_build_filename(dir, "history.sqlite3", NULL);
+    g_autofree char *image = g_build_filename(dir, "one.png", NULL);
+    gint64 ids[3];
+    {
+        g_autoptr(HistoryStore) store = ht_open_store(db);
+        for (int i = 0; i < 3; i++)
+            ids[i] = ht_write_done_job(store, 0, i);
+        g_assert_true(g_file_set_contents(image, "png", 3, NULL));
+        g_auto(HistoryParams) p;
+        ht_params_for(&p, 5, 5);
+        gint64 id = history_store_begin(store, &p, HISTORY_STATUS_RUNNING, NULL);
+        HistoryOutcome o = {
+            .status = HISTORY_STATUS_FAILED, .image_path = image, .error_message = "boom"};
+        g_assert_true(history_store_finish(store, id, &o, NULL));
+    }
+    {
+        g_auto(CliRun) r = run_cli(db, "list", "--json", "--status", "done", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        g_autoptr(JsonNode) root = parse(r.out);
+        JsonArray *rows = json_node_get_array(root);
+        g_assert_cmpuint(json_array_get_length(rows), ==, 3);
+        for (int i = 0; i < 3; i++) {
+            JsonObject *row = json_array_get_object_element(rows, (guint)(2 - i));
+            g_assert_cmpint(json_object_get_int_member(row, "id"), ==, ids[i]);
+            g_auto(HistoryParams) p;
+            ht_params_for(&p, 0, i);
+            JsonObject *params = json_object_get_object_member(row, "params");
+            g_assert_cmpstr(json_object_get_string_member(params, "prompt"), ==, p.prompt);
+            g_assert_cmpint(json_object_get_int_member(params, "seed"), ==, (gint64)p.seed);
+            g_assert_cmpstr(json_object_get_string_member(row, "status"), ==, "done");
+        }
+    }
+    {
+        g_auto(CliRun) r = run_cli(db, "search", "--json", "job", "1:", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        g_autoptr(JsonNode) root = parse(r.out);
+        g_assert_cmpuint(json_array_get_length(json_node_get_array(root)), ==, 1);
+    }
+    {
+        g_autofree char *id = g_strdup_printf("%" G_GINT64_FORMAT, ids[1]);
+        g_auto(CliRun) r = run_cli(db, "show", id, "--json", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        g_autoptr(JsonNode) root = parse(r.out);
+        JsonObject *timings = json_object_get_object_member(json_node_get_object(root), "timings");
+        g_assert_cmpfloat(json_object_get_double_member(timings, "denoising"), ==, 1.0 + 1);
+        g_auto(CliRun) text = run_cli(db, "show", id, NULL);
+        g_assert_nonnull(strstr(text.out, "vae decode"));
+    }
+    {
+        g_auto(CliRun) del = run_cli(db, "delete", "4", NULL);
+        g_assert_cmpint(del.status, ==, 0);
+        g_auto(CliRun) hidden = run_cli(db, "list", NULL);
+        g_assert_nonnull(strstr(hidden.out, "(3 of 3)"));
+        g_assert_true(g_file_test(image, G_FILE_TEST_EXISTS));
+        g_auto(CliRun) undo = run_cli(db, "undelete", "4", NULL);
+        g_assert_cmpint(undo.status, ==, 0);
+        g_auto(CliRun) back = run_cli(db, "list", "--status", "failed", NULL);
+        g_assert_nonnull(strstr(back.out, "(1 of 1)"));
+        g_auto(CliRun) now = run_cli(db, "delete", "4", "--now", NULL);
+        g_assert_cmpint(now.status, ==, 0);
+        g_assert_false(g_file_test(image, G_FILE_TEST_EXISTS));
+    }
+    {
+        g_auto(CliRun) missing = run_cli(db, "show", "999", NULL);
+        g_assert_cmpint(missing.status, ==, 1);
+        g_assert_nonnull(strstr(missing.err, "not in the history"));
+        g_auto(CliRun) usage = run_cli(db, "show", "x", NULL);
+        g_assert_cmpint(usage.status, ==, 2);
+        g_auto(CliRun) unknown = run_cli(db, "frobnicate", NULL);
+        g_assert_cmpint(unknown.status, ==, 2);
+    }
+    {
+        g_autofree char *garbage = g_build_filename(dir, "garbage.sqlite3", NULL);
+        g_assert_true(g_file_set_contents(garbage, "this is no database", -1, NULL));
+        g_auto(CliRun) r = run_cli(garbage, "list", NULL);
+        g_assert_cmpint(r.status, ==, 0);
+        g_assert_nonnull(strstr(r.err, "kept as"));
+        g_assert_nonnull(strstr(r.out, "(0 of 0)"));
+    }
+    ht_remove_tree(dir);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/history/cli/list-search-show-delete", test_cli);
+    return g_test_run();
+}

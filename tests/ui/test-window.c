@@ -1,0 +1,295 @@
+/* ui suite: the main window opens with its title, renders, closes without leaking. */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "rs-canvas.h"
+#include "rs-preferences-window.h"
+#include "rs-window.h"
+#include "ui-test-util.h"
+
+static gboolean window_is_mapped(gpointer data)
+{
+    return gtk_widget_get_mapped(GTK_WIDGET(data));
+}
+
+static void test_window_opens_and_closes(void)
+{
+    RsApplication *app = ui_test_application();
+    RsWindow *window = rs_window_new(app);
+    g_object_ref(window);
+    gtk_window_present(GTK_WINDOW(window));
+    g_assert_true(ui_test_wait_until(window_is_mapped, window, 5000));
+    gtk_test_widget_wait_for_draw(GTK_WIDGET(window));
+
+    g_assert_cmpstr(gtk_window_get_title(GTK_WINDOW(window)), ==, _("ResDiT Studio"));
+    g_assert_true(gtk_application_get_active_window(GTK_APPLICATION(app)) == GTK_WINDOW(window));
+
+    g_free(ui_test_screenshot(GTK_WIDGET(window), "main-window"));
+
+    gtk_widget_activate_action(GTK_WIDGET(window), "window.close", NULL);
+    ui_test_spin(50);
+    g_assert_null(gtk_application_get_windows(GTK_APPLICATION(app)));
+    g_assert_finalize_object(window);
+}
+
+static gboolean about_is_open(gpointer data)
+{
+    GListModel *toplevels = gtk_window_get_toplevels();
+    for (guint i = 0; i < g_list_model_get_n_items(toplevels); i++) {
+        GObject *toplevel = g_list_model_get_item(toplevels, i);
+        gboolean found =
+            ADW_IS_ABOUT_WINDOW(toplevel) && gtk_widget_get_mapped(GTK_WIDGET(toplevel));
+        if (found)
+            *(GtkWindow **)data = GTK_WINDOW(toplevel);
+        g_object_unref(toplevel);
+        if (found)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+static void test_about_window(void)
+{
+    RsApplication *app = ui_test_application();
+    RsWindow *window = rs_window_new(app);
+    g_object_ref(window);
+    gtk_window_present(GTK_WINDOW(window));
+    g_assert_true(ui_test_wait_until(window_is_mapped, window, 5000));
+
+    g_action_group_activate_action(G_ACTION_GROUP(app), "about", NULL);
+    GtkWindow *about = NULL;
+    g_assert_true(ui_test_wait_until(about_is_open, &about, 5000));
+    g_assert_cmpstr(adw_about_window_get_application_name(ADW_ABOUT_WINDOW(about)), ==,
+                    _("ResDiT Studio"));
+    g_assert_cmpstr(adw_about_window_get_application_icon(ADW_ABOUT_WINDOW(about)), ==, APP_ID);
+    g_assert_true(gtk_window_get_transient_for(about) == GTK_WINDOW(window));
+    gtk_test_widget_wait_for_draw(GTK_WIDGET(about));
+    g_free(ui_test_screenshot(GTK_WIDGET(about), "about-window"));
+
+    g_object_ref(about);
+    gtk_window_destroy(about);
+    gtk_window_destroy(GTK_WINDOW(window));
+    ui_test_spin(50);
+    g_assert_finalize_object(about);
+    g_assert_finalize_object(window);
+}
+
+typedef struct {
+    GType type;
+    GtkWindow *found;
+} FindToplevel;
+
+static gboolean toplevel_shown(gpointer data)
+{
+    FindToplevel *find = data;
+    GListModel *toplevels = gtk_window_get_toplevels();
+    for (guint i = 0; i < g_list_model_get_n_items(toplevels); i++) {
+        GObject *toplevel = g_list_model_get_item(toplevels, i);
+        if (G_TYPE_CHECK_INSTANCE_TYPE(toplevel, find->type) &&
+            gtk_widget_get_mapped(GTK_WIDGET(toplevel)))
+            find->found = GTK_WINDOW(toplevel);
+        g_object_unref(toplevel);
+    }
+    return find->found != NULL;
+}
+
+static void test_preferences(void)
+{
+    RsApplication *app = ui_test_application();
+    RsWindow *window = rs_window_new(app);
+    g_object_ref(window);
+    ui_test_present(GTK_WINDOW(window));
+    GSettings *settings = g_settings_new("io.github.resdit.Studio");
+
+    g_action_group_activate_action(G_ACTION_GROUP(app), "preferences", NULL);
+    FindToplevel find = {RS_TYPE_PREFERENCES_WINDOW, NULL};
+    g_assert_true(ui_test_wait_until(toplevel_shown, &find, 5000));
+    GtkWindow *prefs = g_object_ref(find.found);
+    g_assert_true(gtk_window_get_transient_for(prefs) == GTK_WINDOW(window));
+
+    AdwComboRow *backend = ui_test_child(prefs, RS_TYPE_PREFERENCES_WINDOW, "backend_row");
+    g_settings_set_string(settings, "backend", "cpu");
+    g_assert_cmpuint(adw_combo_row_get_selected(backend), ==, 2);
+    adw_combo_row_set_selected(backend, 1);
+    g_assert_cmpstr(g_settings_get_string(settings, "backend"), ==, "cuda");
+
+    GtkSwitch *inspect =
+        ui_test_child(prefs, RS_TYPE_PREFERENCES_WINDOW, "inspect_branches_switch");
+    gtk_switch_set_active(inspect, TRUE);
+    g_assert_true(g_settings_get_boolean(settings, "inspect-branches-default"));
+    gtk_switch_set_active(inspect, FALSE);
+
+    GtkSpinButton *interval =
+        ui_test_child(prefs, RS_TYPE_PREFERENCES_WINDOW, "preview_interval_spin");
+    gtk_spin_button_set_value(interval, 4);
+    g_assert_cmpint(g_settings_get_int(settings, "preview-interval"), ==, 4);
+
+    /* Output folder: Pictures/ResDiT Studio unless set. */
+    AdwActionRow *output = ui_test_child(prefs, RS_TYPE_PREFERENCES_WINDOW, "output_folder_row");
+    g_assert_true(g_str_has_suffix(adw_action_row_get_subtitle(output), "/ResDiT Studio"));
+    g_settings_set_string(settings, "output-folder", "/tmp/rs-out");
+    g_assert_cmpstr(adw_action_row_get_subtitle(output), ==, "/tmp/rs-out");
+    g_settings_reset(settings, "output-folder");
+
+    /* Model folders appear in the preferences and in the model menu. */
+    const char *folders[] = {"/models/flux1-dev", NULL};
+    g_settings_set_strv(settings, "model-folders", folders);
+    AdwActionRow *empty = ui_test_child(prefs, RS_TYPE_PREFERENCES_WINDOW, "no_folders_row");
+    g_assert_false(gtk_widget_get_visible(GTK_WIDGET(empty)));
+    GMenuModel *section = ui_test_child(window, RS_TYPE_WINDOW, "model_folders_section");
+    g_assert_cmpint(g_menu_model_get_n_items(section), ==, 1);
+    g_action_group_activate_action(G_ACTION_GROUP(window), "model",
+                                   g_variant_new_string("/models/flux1-dev"));
+    g_assert_cmpstr(gtk_label_get_label(ui_test_child(window, RS_TYPE_WINDOW, "model_label")), ==,
+                    "flux1-dev");
+    gtk_test_widget_wait_for_draw(GTK_WIDGET(prefs));
+    g_free(ui_test_screenshot(GTK_WIDGET(prefs), "preferences"));
+    g_settings_reset(settings, "model-folders");
+    g_settings_reset(settings, "model");
+
+    gtk_window_destroy(prefs);
+    gtk_window_destroy(GTK_WINDOW(window));
+    ui_test_spin(50);
+    g_assert_finalize_object(prefs);
+    g_assert_finalize_object(window);
+    g_object_unref(settings);
+}
+
+static void test_shortcuts_window(void)
+{
+    RsWindow *window = rs_window_new(ui_test_application());
+    g_object_ref(window);
+    ui_test_present(GTK_WINDOW(window));
+    gtk_widget_activate_action(GTK_WIDGET(window), "win.show-help-overlay", NULL);
+    FindToplevel find = {GTK_TYPE_SHORTCUTS_WINDOW, NULL};
+    g_assert_true(ui_test_wait_until(toplevel_shown, &find, 5000));
+    gtk_test_widget_wait_for_draw(GTK_WIDGET(find.found));
+    g_free(ui_test_screenshot(GTK_WIDGET(find.found), "shortcuts"));
+    gtk_window_destroy(find.found);
+    gtk_window_destroy(GTK_WINDOW(window));
+    ui_test_spin(50);
+    g_assert_finalize_object(window);
+}
+
+/* Parameters and window size outlive the window (GSettings, here the memory backend). */
+static void test_persistence(void)
+{
+    RsApplication *app = ui_test_application();
+    RsWindow *first = rs_window_new(app);
+    g_object_ref(first);
+    gtk_window_set_default_size(GTK_WINDOW(first), 1000, 700);
+    ui_test_present(GTK_WINDOW(first));
+    g_object_set(rs_window_get_job(first), "prompt", "a lighthouse at dusk", "steps", 28, "aspect",
+                 "3:2", "cutoff", 0.35, "no-psf", TRUE, NULL);
+    gtk_window_destroy(GTK_WINDOW(first));
+    ui_test_spin(20);
+    g_assert_finalize_object(first);
+
+    RsWindow *second = rs_window_new(app);
+    g_object_ref(second);
+    int width, height;
+    gtk_window_get_default_size(GTK_WINDOW(second), &width, &height);
+    g_assert_cmpint(width, ==, 1000);
+    g_assert_cmpint(height, ==, 700);
+    char *prompt, *aspect;
+    int steps;
+    double cutoff;
+    gboolean no_psf;
+    g_object_get(rs_window_get_job(second), "prompt", &prompt, "steps", &steps, "aspect", &aspect,
+                 "cutoff", &cutoff, "no-psf", &no_psf, NULL);
+    g_assert_cmpstr(prompt, ==, "a lighthouse at dusk");
+    g_assert_cmpint(steps, ==, 28);
+    g_assert_cmpstr(aspect, ==, "3:2");
+    g_assert_cmpfloat(cutoff, ==, 0.35);
+    g_assert_true(no_psf);
+    g_free(prompt);
+    g_free(aspect);
+    gtk_window_destroy(GTK_WINDOW(second));
+    ui_test_spin(20);
+    g_assert_finalize_object(second);
+
+    GSettings *settings = g_settings_new("io.github.resdit.Studio");
+    const char *keys[] = {"prompt", "steps",        "aspect",       "cutoff",
+                          "no-psf", "window-width", "window-height"};
+    for (gsize i = 0; i < G_N_ELEMENTS(keys); i++)
+        g_settings_reset(settings, keys[i]);
+    g_object_unref(settings);
+}
+
+/* Views stay insensitive until their branch has a frame; the final frame takes the canvas. */
+static void test_branch_views(void)
+{
+    RsWindow *window = rs_window_new(ui_test_application());
+    g_object_ref(window);
+    gtk_window_set_default_size(GTK_WINDOW(window), 1280, 820);
+    ui_test_present(GTK_WINDOW(window));
+    GtkWidget *global = ui_test_child(window, RS_TYPE_WINDOW, "view_global");
+    GtkWidget *final = ui_test_child(window, RS_TYPE_WINDOW, "view_final");
+    GtkStack *stack = ui_test_child(window, RS_TYPE_WINDOW, "canvas_stack");
+    RsCanvas *canvas = ui_test_child(window, RS_TYPE_WINDOW, "canvas");
+    g_assert_false(gtk_widget_is_sensitive(global));
+    g_assert_false(gtk_widget_is_sensitive(final));
+    g_assert_cmpstr(gtk_stack_get_visible_child_name(stack), ==, "empty");
+    g_assert_false(gtk_widget_get_sensitive(GTK_WIDGET(window)) == FALSE);
+
+    GdkTexture *early = ui_test_gradient_texture(2048, 1152);
+    rs_window_show_frame(window, RS_BRANCH_GLOBAL, early, 3, 35, "global");
+    g_assert_true(gtk_widget_is_sensitive(global));
+    g_assert_false(gtk_widget_is_sensitive(final));
+    g_assert_cmpstr(gtk_stack_get_visible_child_name(stack), ==, "canvas");
+    g_assert_true(rs_canvas_get_texture(canvas) == early);
+
+    /* Selecting a view without a frame does nothing. */
+    gtk_widget_activate_action(GTK_WIDGET(window), "win.view", "s", "local");
+    g_assert_true(rs_canvas_get_texture(canvas) == early);
+
+    GdkTexture *image = ui_test_gradient_texture(4096, 2304);
+    rs_window_show_frame(window, RS_BRANCH_FINAL, image, 35, 35, "final");
+    g_assert_true(gtk_widget_is_sensitive(final));
+    g_assert_true(gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(final)));
+    g_assert_true(rs_canvas_get_texture(canvas) == image);
+    g_assert_true(gtk_widget_is_sensitive(global));
+    gtk_widget_activate_action(GTK_WIDGET(window), "win.view", "s", "global");
+    g_assert_true(rs_canvas_get_texture(canvas) == early);
+    gtk_widget_activate_action(GTK_WIDGET(window), "win.view", "s", "final");
+    g_assert_true(rs_canvas_get_texture(canvas) == image);
+
+    /* The window's zoom actions and label follow the canvas. */
+    GtkLabel *zoom_label = ui_test_child(window, RS_TYPE_WINDOW, "zoom_label");
+    g_assert_true(rs_canvas_get_best_fit(canvas));
+    gtk_test_widget_wait_for_draw(GTK_WIDGET(window));
+    g_free(ui_test_screenshot(GTK_WIDGET(window), "main-window-image"));
+    gtk_widget_activate_action(GTK_WIDGET(window), "win.zoom-100", NULL);
+    g_assert_cmpfloat(rs_canvas_get_zoom(canvas), ==, 1.0);
+    ui_test_spin(20);
+    g_assert_cmpstr(gtk_label_get_label(zoom_label), ==, "100 %");
+    gtk_widget_activate_action(GTK_WIDGET(window), "win.zoom-in", NULL);
+    ui_test_spin(20);
+    g_assert_cmpstr(gtk_label_get_label(zoom_label), ==, "125 %");
+    gtk_test_widget_wait_for_draw(GTK_WIDGET(window));
+    g_free(ui_test_screenshot(GTK_WIDGET(window), "main-window-zoomed"));
+    gtk_widget_activate_action(GTK_WIDGET(window), "win.zoom-best-fit", NULL);
+    g_assert_true(rs_canvas_get_zoom(canvas) < 1.0);
+
+    rs_window_clear_frames(window);
+    g_assert_false(gtk_widget_is_sensitive(global));
+    g_assert_cmpstr(gtk_stack_get_visible_child_name(stack), ==, "empty");
+    g_object_unref(early);
+    g_object_unref(image);
+    gtk_window_destroy(GTK_WINDOW(window));
+    ui_test_spin(20);
+    g_assert_finalize_object(window);
+}
+
+int main(int argc, char **argv)
+{
+    ui_test_init(&argc, &argv);
+    g_test_add_func("/window/preferences", test_preferences);
+    g_test_add_func("/window/shortcuts", test_shortcuts_window);
+    g_test_add_func("/window/persistence", test_persistence);
+    g_test_add_func("/window/branch-views", test_branch_views);
+    g_test_add_func("/window/opens-and-closes", test_window_opens_and_closes);
+    g_test_add_func("/window/about", test_about_window);
+    return g_test_run();
+}

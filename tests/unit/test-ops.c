@@ -1,0 +1,425 @@
+/* Every CPU op against a plain-loop reference written here, on random inputs, every element. */
+#include <math.h>
+#include <string.h>
+
+#include "backend.h"
+#include "dtype.h"
+#include "test-util.h"
+
+static RdBackend *be;
+
+static RdTensor tensor(int64_t rows, int64_t cols, guint32 seed)
+{
+    RdTensor t;
+    g_assert_true(be->tensor_alloc(be, &t, rows, cols));
+    tu_fill_uniform(t.data, (size_t)(rows * cols), -1.0f, 1.0f, seed);
+    return t;
+}
+
+static RdWeight weight_f32(const float *data, int64_t rows, int64_t cols)
+{
+    return (RdWeight){RD_F32, rows, cols, data, NULL, "w"};
+}
+
+static void ref_linear(const float *x, const float *w, const float *b, float *y, int M, int N,
+                       int K)
+{
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            double s = b ? b[n] : 0.0;
+            for (int k = 0; k < K; k++)
+                s += (double)x[m * K + k] * w[n * K + k];
+            y[m * N + n] = (float)s;
+        }
+}
+
+static void test_linear_f32(void)
+{
+    const int M = 37, N = 300, K = 45; /* N > one widening block, odd sizes */
+    RdTensor x = tensor(M, K, 1), y = tensor(M, N, 2);
+    g_autofree float *w = g_new(float, N * K), *b = g_new(float, N), *ref = g_new(float, M * N);
+    tu_fill_uniform(w, N * K, -1, 1, 3);
+    tu_fill_uniform(b, N, -1, 1, 4);
+    RdWeight W = weight_f32(w, N, K), B = weight_f32(b, N, 1);
+    be->linear(be, &x, &W, &B, &y);
+    ref_linear(x.data, w, b, ref, M, N, K);
+    tu_assert_close("linear f32", y.data, ref, M * N, 1e-5f, 1e-5f);
+    be->tensor_free(be, &x);
+    be->tensor_free(be, &y);
+}
+
+/* Weights stored as bf16 / f16 / e4m3 must act as their widened f32 values. */
+static void check_linear_dtype(RdDType dtype)
+{
+    const int M = 5, N = 270, K = 33;
+    RdTensor x = tensor(M, K, 5), y = tensor(M, N, 6);
+    g_autofree float *w = g_new(float, N * K), *wide = g_new(float, N * K);
+    g_autofree float *ref = g_new(float, M * N);
+    tu_fill_uniform(w, N * K, -2, 2, 7);
+    g_autofree guint8 *stored = g_malloc(N * K * 2);
+    for (int i = 0; i < N * K; i++) {
+        if (dtype == RD_BF16)
+            ((uint16_t *)stored)[i] = rd_f32_to_bf16(w[i]);
+        else if (dtype == RD_F16)
+            ((uint16_t *)stored)[i] = rd_f32_to_f16(w[i]);
+        else
+            stored[i] = (guint8)(0x30 + (i * 7) % 0x40); /* e4m3 values 0.125 .. 3.75 */
+    }
+    rd_convert_to_f32(dtype, stored, wide, N * K);
+    RdWeight W = {dtype, N, K, stored, NULL, "w"};
+    be->linear(be, &x, &W, NULL, &y);
+    ref_linear(x.data, wide, NULL, ref, M, N, K);
+    tu_assert_close(rd_dtype_name(dtype), y.data, ref, M * N, 1e-5f, 1e-5f);
+    be->tensor_free(be, &x);
+    be->tensor_free(be, &y);
+}
+
+static void test_linear_narrow(void)
+{
+    check_linear_dtype(RD_BF16);
+    check_linear_dtype(RD_F16);
+    check_linear_dtype(RD_F8_E4M3);
+}
+
+/* Strided views in and out: a column block of a wider matrix. */
+static void test_linear_views(void)
+{
+    const int M = 9, K = 16, N = 12;
+    RdTensor big_x = tensor(M, 3 * K, 8), big_y = tensor(M, 2 * N, 9);
+    g_autofree float *w = g_new(float, N * K), *ref = g_new(float, M * N);
+    g_autofree float *xin = g_new(float, M * K), *yout = g_new(float, M * N);
+    g_autofree float *untouched = g_memdup2(big_y.data, sizeof(float) * M * 2 * N);
+    tu_fill_uniform(w, N * K, -1, 1, 10);
+    RdTensor x = rd_tensor_view(&big_x, 0, M, K, K), y = rd_tensor_view(&big_y, 0, M, N, N);
+    RdWeight W = weight_f32(w, N, K);
+    be->linear(be, &x, &W, NULL, &y);
+    be->download(be, &x, xin);
+    be->download(be, &y, yout);
+    ref_linear(xin, w, NULL, ref, M, N, K);
+    tu_assert_close("linear view", yout, ref, M * N, 1e-5f, 1e-5f);
+    for (int r = 0; r < M; r++) /* the other column block is untouched */
+        tu_assert_close("outside view", (float *)big_y.data + r * 2 * N, untouched + r * 2 * N,
+                        N, 0, 0);
+    be->tensor_free(be, &big_x);
+    be->tensor_free(be, &big_y);
+}
+
+static void test_layer_norm(void)
+{
+    const int M = 7, N = 50;
+    RdTensor x = tensor(M, N, 11), y = tensor(M, N, 12);
+    g_autofree float *g = g_new(float, N), *b = g_new(float, N), *ref = g_new(float, M * N);
+    tu_fill_uniform(g, N, 0.5f, 1.5f, 13);
+    tu_fill_uniform(b, N, -1, 1, 14);
+
+    for (int r = 0; r < M; r++)
+        for (int c = 0; c < N; c++)
+            ((float *)x.data)[r * N + c] = ((float *)x.data)[r * N + c] * (r + 1) + r;
+    for (int pass = 0; pass < 2; pass++) {
+        gboolean affine = pass == 1;
+        RdWeight G = weight_f32(g, N, 1), B = weight_f32(b, N, 1);
+        be->layer_norm(be, &x, affine ? &G : NULL, affine ? &B : NULL, 1e-6f, &y);
+        for (int r = 0; r < M; r++) {
+            const float *xr = (float *)x.data + r * N;
+            double mean = 0, var = 0;
+            for (int c = 0; c < N; c++)
+                mean += xr[c];
+            mean /= N;
+            for (int c = 0; c < N; c++)
+                var += (xr[c] - mean) * (xr[c] - mean);
+            var /= N;
+            for (int c = 0; c < N; c++) {
+                double v = (xr[c] - mean) / sqrt(var + 1e-6);
+                ref[r * N + c] = (float)(affine ? v * g[c] + b[c] : v);
+            }
+        }
+        tu_assert_close("layer_norm", y.data, ref, M * N, 1e-5f, 1e-5f);
+    }
+    be->tensor_free(be, &x);
+    be->tensor_free(be, &y);
+}
+
+static void test_rms_norm(void)
+{
+    const int M = 6, group = 16, groups = 3;
+    RdTensor x = tensor(M, group * groups, 15);
+    g_autofree float *g = g_new(float, group), *ref = g_new(float, M * group * groups);
+    tu_fill_uniform(g, group, 0.5f, 1.5f, 16);
+    for (int r = 0; r < M; r++)
+        for (int k = 0; k < groups; k++) {
+            const float *xr = (float *)x.data + r * group * groups + k * group;
+            double ss = 0;
+            for (int c = 0; c < group; c++)
+                ss += xr[c] * xr[c];
+            for (int c = 0; c < group; c++)
+                ref[r * group * groups + k * group + c] =
+                    (float)(xr[c] / sqrt(ss / group + 1e-6) * g[c]);
+        }
+    RdWeight G = weight_f32(g, group, 1);
+    be->rms_norm(be, &x, &G, group, 1e-6f, &x); /* in place */
+    tu_assert_close("rms_norm", x.data, ref, M * group * groups, 1e-5f, 1e-5f);
+    be->tensor_free(be, &x);
+}
+
+static void test_elementwise(void)
+{
+    const int M = 4, N = 33;
+    RdTensor x = tensor(M, N, 17), y = tensor(M, N, 18), shift = tensor(1, N, 19);
+    RdTensor scale = tensor(1, N, 20), out = tensor(M, N, 21);
+    g_autofree float *ref = g_new(float, M * N), *x0 = g_memdup2(x.data, sizeof(float) * M * N);
+    const float *X = x.data, *Y = y.data, *S = shift.data, *C = scale.data;
+
+    be->modulate(be, &x, &shift, &scale, &out);
+    for (int i = 0; i < M * N; i++)
+        ref[i] = X[i] * (1 + C[i % N]) + S[i % N];
+    tu_assert_close("modulate", out.data, ref, M * N, 1e-6f, 1e-6f);
+
+    be->gated_add(be, &x, &scale, &y);
+    for (int i = 0; i < M * N; i++)
+        ref[i] = x0[i] + C[i % N] * Y[i];
+    tu_assert_close("gated_add", x.data, ref, M * N, 1e-6f, 1e-6f);
+
+    memcpy(x.data, x0, sizeof(float) * M * N);
+    be->mul(be, &x, &y);
+    for (int i = 0; i < M * N; i++)
+        ref[i] = x0[i] * Y[i];
+    tu_assert_close("mul", x.data, ref, M * N, 1e-6f, 1e-6f);
+
+    memcpy(x.data, x0, sizeof(float) * M * N);
+    be->scale_add(be, &x, -2.5f, 0.75f);
+    for (int i = 0; i < M * N; i++)
+        ref[i] = x0[i] * -2.5f + 0.75f;
+    tu_assert_close("scale_add", x.data, ref, M * N, 1e-6f, 1e-6f);
+
+    ((float *)x.data)[3] = NAN;
+    be->fill(be, &x, 1.25f);
+    for (int i = 0; i < M * N; i++)
+        ref[i] = 1.25f;
+    tu_assert_close("fill", x.data, ref, M * N, 0, 0);
+
+    const RdUnaryOp ops[] = {RD_UNARY_SILU, RD_UNARY_GELU_TANH, RD_UNARY_GELU_ERF,
+                             RD_UNARY_GELU_QUICK};
+    for (size_t o = 0; o < G_N_ELEMENTS(ops); o++) {
+        for (int i = 0; i < M * N; i++)
+            ((float *)x.data)[i] = x0[i] * 4; /* span [-4, 4] */
+        be->unary(be, ops[o], &x);
+        for (int i = 0; i < M * N; i++) {
+            double v = x0[i] * 4.0;
+            switch (ops[o]) {
+            case RD_UNARY_SILU: ref[i] = (float)(v / (1 + exp(-v))); break;
+            case RD_UNARY_GELU_TANH:
+                ref[i] = (float)(0.5 * v * (1 + tanh(sqrt(2 / M_PI) * (v + 0.044715 * v * v * v))));
+                break;
+            case RD_UNARY_GELU_ERF: ref[i] = (float)(0.5 * v * (1 + erf(v / sqrt(2)))); break;
+            case RD_UNARY_GELU_QUICK: ref[i] = (float)(v / (1 + exp(-1.702 * v))); break;
+            }
+        }
+        tu_assert_close("unary", x.data, ref, M * N, 1e-5f, 1e-5f);
+    }
+    RdTensor *all[] = {&x, &y, &shift, &scale, &out};
+    for (size_t i = 0; i < G_N_ELEMENTS(all); i++)
+        be->tensor_free(be, all[i]);
+}
+
+static void test_rope(void)
+{
+    const int N = 5, heads = 3, D = 8;
+    RdTensor x = tensor(N, heads * D, 22), cs = tensor(N, D / 2, 23), sn = tensor(N, D / 2, 24);
+    g_autofree float *x0 = g_memdup2(x.data, sizeof(float) * N * heads * D);
+    g_autofree float *ref = g_new(float, N * heads * D);
+    for (int t = 0; t < N; t++) /* a real rotation: cos^2 + sin^2 = 1 */
+        for (int j = 0; j < D / 2; j++) {
+            double a = ((float *)cs.data)[t * D / 2 + j] * 3.0;
+            ((float *)cs.data)[t * D / 2 + j] = (float)cos(a);
+            ((float *)sn.data)[t * D / 2 + j] = (float)sin(a);
+        }
+    for (int t = 0; t < N; t++)
+        for (int h = 0; h < heads; h++)
+            for (int j = 0; j < D / 2; j++) {
+                int i = t * heads * D + h * D + 2 * j;
+                float c = ((float *)cs.data)[t * D / 2 + j], s = ((float *)sn.data)[t * D / 2 + j];
+                ref[i] = x0[i] * c - x0[i + 1] * s;
+                ref[i + 1] = x0[i + 1] * c + x0[i] * s;
+            }
+    be->rope(be, &x, &cs, &sn, heads, D);
+    tu_assert_close("rope", x.data, ref, N * heads * D, 1e-6f, 1e-6f);
+    be->tensor_free(be, &x);
+    be->tensor_free(be, &cs);
+    be->tensor_free(be, &sn);
+}
+
+/* softmax(q k^T / sqrt(D) + bias) v with the full score matrix, in double. */
+static void ref_attention(const RdTensor *q, const RdTensor *k, const RdTensor *v, int heads,
+                          int D, gboolean causal, const float *bias, float *out)
+{
+    const int64_t Nq = q->rows, Nk = k->rows;
+    double *s = g_new(double, Nk);
+    for (int h = 0; h < heads; h++)
+        for (int64_t i = 0; i < Nq; i++) {
+            double mx = -INFINITY, sum = 0;
+            for (int64_t j = 0; j < Nk; j++) {
+                double d = 0;
+                for (int c = 0; c < D; c++)
+                    d += (double)((float *)q->data)[i * q->stride + h * D + c] *
+                         ((float *)k->data)[j * k->stride + h * D + c];
+                s[j] = d / sqrt(D) + (bias ? bias[(h * Nq + i) * Nk + j] : 0);
+                if (causal && j > i)
+                    s[j] = -INFINITY;
+                mx = fmax(mx, s[j]);
+            }
+            for (int64_t j = 0; j < Nk; j++)
+                sum += (s[j] = exp(s[j] - mx));
+            for (int c = 0; c < D; c++) {
+                double o = 0;
+                for (int64_t j = 0; j < Nk; j++)
+                    o += s[j] * ((float *)v->data)[j * v->stride + h * D + c];
+                out[i * heads * D + h * D + c] = (float)(o / sum);
+            }
+        }
+    g_free(s);
+}
+
+static void check_attention(int Nq, int Nk, int heads, int D, gboolean causal, gboolean with_bias)
+{
+    RdTensor q = tensor(Nq, heads * D, 30), k = tensor(Nk, heads * D, 31);
+    RdTensor v = tensor(Nk, heads * D, 32), out = tensor(Nq, heads * D, 33);
+    be->scale_add(be, &q, 3.0f, 0.0f); /* peaky enough to exercise the online max */
+    g_autofree float *ref = g_new(float, Nq * heads * D), *bias_data = NULL;
+    RdTensor bias = {0};
+    if (with_bias) {
+        bias = tensor((int64_t)heads * Nq, Nk, 34);
+        bias_data = g_memdup2(bias.data, sizeof(float) * heads * Nq * Nk);
+    }
+    RdAttentionExtras extras = {causal, with_bias ? &bias : NULL};
+    be->attention(be, &q, &k, &v, &out, heads, D, &extras);
+    ref_attention(&q, &k, &v, heads, D, causal, bias_data, ref);
+    tu_assert_close("attention", out.data, ref, Nq * heads * D, 1e-5f, 1e-4f);
+    RdTensor *all[] = {&q, &k, &v, &out};
+    for (size_t i = 0; i < G_N_ELEMENTS(all); i++)
+        be->tensor_free(be, all[i]);
+    if (with_bias)
+        be->tensor_free(be, &bias);
+}
+
+static void test_attention(void)
+{
+    check_attention(70, 300, 2, 16, FALSE, FALSE); /* several query and key blocks */
+    check_attention(1, 5, 3, 8, FALSE, FALSE);
+    check_attention(77, 77, 2, 32, TRUE, FALSE);   /* CLIP's causal mask */
+    check_attention(40, 40, 2, 8, FALSE, TRUE);    /* T5's position bias */
+    check_attention(33, 129, 1, 128, FALSE, FALSE);
+}
+
+static void test_grid(void)
+{
+    const int rows = 7, cols = 9, C = 5;
+    RdTensor grid = tensor(rows * cols, C, 40), acc = tensor(rows * cols, C, 41);
+    RdTensor rw = tensor(1, 3, 42), cw = tensor(1, 4, 43);
+    RdWindow win = {2, 5, 3, 4};
+    RdTensor patch = tensor(12, C, 44);
+    be->grid_gather(be, &grid, cols, win, &patch);
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 4; c++)
+            tu_assert_close("gather", (float *)patch.data + (r * 4 + c) * C,
+                            (float *)grid.data + ((2 + r) * cols + 5 + c) * C, C, 0, 0);
+    g_autofree float *before = g_memdup2(acc.data, sizeof(float) * rows * cols * C);
+    g_autofree float *ref = g_memdup2(before, sizeof(float) * rows * cols * C);
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 4; c++)
+            for (int ch = 0; ch < C; ch++)
+                ref[((2 + r) * cols + 5 + c) * C + ch] += ((float *)rw.data)[r] *
+                                                          ((float *)cw.data)[c] *
+                                                          ((float *)patch.data)[(r * 4 + c) * C + ch];
+    be->grid_splice(be, &patch, &rw, &cw, &acc, cols, win);
+    tu_assert_close("splice", acc.data, ref, rows * cols * C, 1e-6f, 1e-6f);
+    RdTensor *all[] = {&grid, &acc, &rw, &cw, &patch};
+    for (size_t i = 0; i < G_N_ELEMENTS(all); i++)
+        be->tensor_free(be, all[i]);
+}
+
+/* PSF by a direct 2-D DFT in double: M * DFT(g) + (1 - M) * DFT(l), inverse, real part. */
+static void ref_spectral(const float *g, const float *l, int h, int w, int C, double cutoff,
+                         float *out)
+{
+    for (int ch = 0; ch < C; ch++)
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                double acc = 0;
+                for (int ky = 0; ky < h; ky++)
+                    for (int kx = 0; kx < w; kx++) {
+                        int sy = ky < (h + 1) / 2 ? ky : ky - h, sx = kx < (w + 1) / 2 ? kx : kx - w;
+                        double fy = h > 1 ? sy / (h / 2.0) : 0, fx = w > 1 ? sx / (w / 2.0) : 0;
+                        const float *src = sqrt(fy * fy + fx * fx) < cutoff ? g : l;
+                        /* coefficient of bin (ky, kx), then its contribution at (y, x) */
+                        double re = 0, im = 0;
+                        for (int yy = 0; yy < h; yy++)
+                            for (int xx = 0; xx < w; xx++) {
+                                double a = -2 * M_PI * ((double)ky * yy / h + (double)kx * xx / w);
+                                double v = src[(yy * w + xx) * C + ch];
+                                re += v * cos(a);
+                                im += v * sin(a);
+                            }
+                        double b = 2 * M_PI * ((double)ky * y / h + (double)kx * x / w);
+                        acc += re * cos(b) - im * sin(b);
+                    }
+                out[(y * w + x) * C + ch] = (float)(acc / (h * w));
+            }
+}
+
+static void check_spectral(int h, int w, int C, double cutoff)
+{
+    RdTensor g = tensor(h * w, C, 50), l = tensor(h * w, C, 51), out = tensor(h * w, C, 52);
+    g_autofree float *ref = g_new(float, h * w * C);
+    ref_spectral(g.data, l.data, h, w, C, cutoff, ref);
+    be->spectral_fuse(be, &g, &l, h, w, cutoff, &out);
+    tu_assert_close("spectral_fuse", out.data, ref, h * w * C, 1e-5f, 1e-4f);
+    be->spectral_fuse(be, &g, &l, h, w, cutoff, &l); /* in place into local */
+    tu_assert_close("spectral_fuse in place", l.data, ref, h * w * C, 1e-5f, 1e-4f);
+    be->tensor_free(be, &g);
+    be->tensor_free(be, &l);
+    be->tensor_free(be, &out);
+}
+
+static void test_spectral(void)
+{
+    check_spectral(8, 8, 3, 0.2);
+    check_spectral(8, 8, 2, 0.5);
+    check_spectral(6, 10, 2, 0.45); /* non-square, even */
+    check_spectral(5, 7, 2, 0.6);   /* odd sides */
+    check_spectral(1, 6, 2, 0.7);   /* one row */
+}
+
+static void test_spectral_identities(void)
+{
+    const int h = 8, w = 8, C = 4;
+    RdTensor g = tensor(h * w, C, 60), l = tensor(h * w, C, 61), out = tensor(h * w, C, 62);
+    be->spectral_fuse(be, &g, &g, h, w, 0.2, &out); /* fusing a tensor with itself */
+    tu_assert_close("self fusion", out.data, g.data, h * w * C, 0, 0);
+    be->spectral_fuse(be, &g, &l, h, w, 0.0, &out);
+    tu_assert_close("cutoff 0", out.data, l.data, h * w * C, 0, 0);
+    be->spectral_fuse(be, &g, &l, h, w, 1.5, &out);
+    tu_assert_close("cutoff 1.5", out.data, g.data, h * w * C, 0, 0);
+    be->tensor_free(be, &g);
+    be->tensor_free(be, &l);
+    be->tensor_free(be, &out);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    be = rd_backend_cpu_new();
+    g_test_add_func("/ops/linear-f32", test_linear_f32);
+    g_test_add_func("/ops/linear-narrow-weights", test_linear_narrow);
+    g_test_add_func("/ops/linear-views", test_linear_views);
+    g_test_add_func("/ops/layer-norm", test_layer_norm);
+    g_test_add_func("/ops/rms-norm", test_rms_norm);
+    g_test_add_func("/ops/elementwise", test_elementwise);
+    g_test_add_func("/ops/rope", test_rope);
+    g_test_add_func("/ops/attention", test_attention);
+    g_test_add_func("/ops/grid", test_grid);
+    g_test_add_func("/ops/spectral", test_spectral);
+    g_test_add_func("/ops/spectral-identities", test_spectral_identities);
+    int status = g_test_run();
+    rd_backend_free(be);
+    return status;
+}

@@ -1,0 +1,8 @@
+#!/bin/sh
+# Regenerate every file under tests/data/flux/ (about half a minute on one core).
+# PYTHON: the reference venv's interpreter (see tools/reference/README.md).
+set -eu
+PYTHON="${PYTHON:-python3}"
+here="$(dirname "$0")"
+"$PYTHON" "$here/make_flux_goldens.py"
+"$PYTHON" "$here/resdit_reference.py"
