@@ -117,8 +117,7 @@ int cli_encode_text(int argc, char **argv)
     if (error)
         rc = cli_fail("%s", error->message);
     g_clear_error(&error);
-    if (be)
-        be->destroy(be);
+    rd_backend_free(be);
     g_option_context_free(ctx);
     g_free(clip);
     g_free(t5);

@@ -71,7 +71,7 @@ static void test_clip(void)
     g_free(pooled);
     g_free(ids);
     rd_clip_model_free(m);
-    be->destroy(be);
+    rd_backend_free(be);
     g_free(path);
 }
 
@@ -105,7 +105,7 @@ static void test_t5(void)
     g_free(hidden);
     g_free(ids);
     rd_t5_model_free(m);
-    be->destroy(be);
+    rd_backend_free(be);
     g_free(path);
 }
 
@@ -156,7 +156,7 @@ static void test_clip_argmax_pooling(void)
     g_assert_no_error(error);
     assert_matches("clip pooled (argmax)", pooled, golden_f32("clip_pooled_argmax", 32), 32);
     rd_clip_model_free(m);
-    be->destroy(be);
+    rd_backend_free(be);
     g_unlink(cfg);
     g_unlink(st);
     g_rmdir(dir);
@@ -190,7 +190,7 @@ static void test_t5_single_file(gconstpointer tag)
     g_free(hidden);
     g_free(ids);
     rd_t5_model_free(m);
-    be->destroy(be);
+    rd_backend_free(be);
     g_free(path);
     g_free(golden);
     g_free(file);

@@ -270,8 +270,7 @@ int main(int argc, char **argv)
     g_test_add_func("/text/pipeline/component-folders", test_component_folders);
     g_test_add_func("/text/pipeline/single-files-and-bad-input", test_single_files_and_bad_input);
     int rc = g_test_run();
-    if (backend)
-        backend->destroy(backend);
+    rd_backend_free(backend);
     g_object_unref(pp);
     rd_safetensors_close(goldens);
     return rc;
