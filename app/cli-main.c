@@ -11,6 +11,8 @@
 static const CliCommand commands[] = {
     {"forward", "run one transformer forward pass on saved inputs (verification)", cli_forward},
     {"backends", "list the compute backends and whether each is usable", cli_backends},
+    {"encode-text", "encode a prompt with CLIP-L and T5-XXL into a safetensors file", cli_encode_text},
+    {"tokenize", "print a prompt's CLIP or T5 token ids as JSON", cli_tokenize},
     {"history", "list, search, show and delete past generations", cli_history},
 };
 

@@ -9,6 +9,8 @@ typedef struct {
 
 int cli_forward(int argc, char **argv);
 int cli_backends(int argc, char **argv);
+int cli_encode_text(int argc, char **argv);
+int cli_tokenize(int argc, char **argv);
 int cli_history(int argc, char **argv);
 
 /* Prints "resdit: message" to stderr and returns the exit code for errors. */

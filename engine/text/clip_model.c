@@ -1,0 +1,253 @@
+#include "clip_model.h"
+
+#include <string.h>
+
+#include "resdit.h"
+#include "text_config.h"
+#include "text_scratch.h"
+#include "text_weights.h"
+
+#define PROBE "embeddings.token_embedding.weight"
+#define T5_PROBE "block.0.layer.0.SelfAttention.q.weight"
+
+typedef struct {
+    RdWeight ln1_w, ln1_b, q_w, q_b, k_w, k_b, v_w, v_b, o_w, o_b;
+    RdWeight ln2_w, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b;
+} ClipLayer;
+
+struct RdClipModel {
+    RdClipConfig cfg;
+    RdBackend *backend;
+    RdTextWeights *weights;
+    ClipLayer *layers;
+    RdWeight final_w, final_b;
+};
+
+static gboolean parse_act(const char *name, RdUnaryOp *op)
+{
+    if (g_strcmp0(name, "quick_gelu") == 0)
+        *op = RD_UNARY_GELU_QUICK;
+    else if (g_strcmp0(name, "gelu") == 0)
+        *op = RD_UNARY_GELU_ERF;
+    else if (g_strcmp0(name, "gelu_new") == 0 || g_strcmp0(name, "gelu_pytorch_tanh") == 0)
+        *op = RD_UNARY_GELU_TANH;
+    else
+        return FALSE;
+    return TRUE;
+}
+
+static int count_layers(const RdTextWeights *w)
+{
+    int n = 0;
+    for (;; n++) {
+        char *name = g_strdup_printf("encoder.layers.%d.self_attn.q_proj.weight", n);
+        gboolean found = rd_text_weights_find(w, name) != NULL;
+        g_free(name);
+        if (!found)
+            return n;
+    }
+}
+
+/* Config from config.json when there is one, else from the tensors (CLIP-L defaults). */
+static gboolean read_config(RdClipModel *m, const char *path, GError **error)
+{
+    gboolean failed;
+    JsonObject *cfg = rd_text_config_load(path, &failed, error);
+    if (failed)
+        return FALSE;
+    JsonObject *text = cfg && json_object_has_member(cfg, "text_config")
+                           ? json_object_get_object_member(cfg, "text_config")
+                           : cfg;
+    const RdTensorInfo *emb = rd_text_weights_find(m->weights, PROBE);
+    const RdTensorInfo *pos =
+        rd_text_weights_find(m->weights, "embeddings.position_embedding.weight");
+    RdClipConfig *c = &m->cfg;
+    c->vocab_size = (int)emb->shape[0];
+    c->hidden = emb->ndim == 2 ? (int)emb->shape[1] : 0;
+    c->layers = count_layers(m->weights);
+    const RdTensorInfo *fc1 = rd_text_weights_find(m->weights, "encoder.layers.0.mlp.fc1.weight");
+    c->intermediate = fc1 ? (int)fc1->shape[0] : 4 * c->hidden;
+    c->max_positions = pos ? (int)pos->shape[0] : 77;
+    c->heads = rd_text_config_int(text, "num_attention_heads", MAX(1, c->hidden / 64));
+    c->eps = (float)rd_text_config_double(text, "layer_norm_eps", 1e-5);
+    c->eos_token_id = rd_text_config_int(text, "eos_token_id", -1);
+    c->eos_by_argmax = c->eos_token_id == 2;
+    const char *act = rd_text_config_string(text, "hidden_act", "quick_gelu");
+    gboolean ok = TRUE;
+    if (!parse_act(act, &c->act)) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL, "%s: unsupported hidden_act \"%s\"",
+                    path, act);
+        ok = FALSE;
+    } else if (c->hidden <= 0 || c->layers == 0 || c->hidden % c->heads != 0 ||
+               rd_text_config_int(text, "hidden_size", c->hidden) != c->hidden ||
+               rd_text_config_int(text, "num_hidden_layers", c->layers) != c->layers) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                    "%s: the CLIP tensors (hidden %d, %d layers) do not match config.json",
+                    rd_text_weights_path(m->weights), c->hidden, c->layers);
+        ok = FALSE;
+    }
+    if (cfg)
+        json_object_unref(cfg);
+    return ok;
+}
+
+static gboolean bind_pair(RdClipModel *m, int layer, const char *part, int64_t rows, int64_t cols,
+                          RdWeight *w, RdWeight *b, GError **error)
+{
+    char *wn = g_strdup_printf("encoder.layers.%d.%s.weight", layer, part);
+    char *bn = g_strdup_printf("encoder.layers.%d.%s.bias", layer, part);
+    gboolean ok = rd_text_weights_bind(m->weights, wn, rows, cols, w, error) &&
+                  rd_text_weights_bind(m->weights, bn, 1, rows > 1 ? rows : cols, b, error);
+    g_free(wn);
+    g_free(bn);
+    return ok;
+}
+
+static gboolean bind_layer(RdClipModel *m, int i, GError **error)
+{
+    ClipLayer *l = &m->layers[i];
+    const int64_t H = m->cfg.hidden, I = m->cfg.intermediate;
+    return bind_pair(m, i, "layer_norm1", 1, H, &l->ln1_w, &l->ln1_b, error) &&
+           bind_pair(m, i, "self_attn.q_proj", H, H, &l->q_w, &l->q_b, error) &&
+           bind_pair(m, i, "self_attn.k_proj", H, H, &l->k_w, &l->k_b, error) &&
+           bind_pair(m, i, "self_attn.v_proj", H, H, &l->v_w, &l->v_b, error) &&
+           bind_pair(m, i, "self_attn.out_proj", H, H, &l->o_w, &l->o_b, error) &&
+           bind_pair(m, i, "layer_norm2", 1, H, &l->ln2_w, &l->ln2_b, error) &&
+           bind_pair(m, i, "mlp.fc1", I, H, &l->fc1_w, &l->fc1_b, error) &&
+           bind_pair(m, i, "mlp.fc2", H, I, &l->fc2_w, &l->fc2_b, error);
+}
+
+RdClipModel *rd_clip_model_load(const char *path, RdBackend *backend, GError **error)
+{
+    RdClipModel *m = g_new0(RdClipModel, 1);
+    m->backend = backend;
+    m->weights = rd_text_weights_open(path, "a CLIP text encoder", PROBE, T5_PROBE, "a T5 encoder",
+                                      backend, error);
+    gboolean ok = m->weights && read_config(m, path, error);
+    if (ok) {
+        m->layers = g_new0(ClipLayer, m->cfg.layers);
+        for (int i = 0; ok && i < m->cfg.layers; i++)
+            ok = bind_layer(m, i, error);
+        ok = ok &&
+             rd_text_weights_bind(m->weights, "final_layer_norm.weight", 1, m->cfg.hidden,
+                                  &m->final_w, error) &&
+             rd_text_weights_bind(m->weights, "final_layer_norm.bias", 1, m->cfg.hidden,
+                                  &m->final_b, error);
+    }
+    if (!ok) {
+        rd_clip_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void rd_clip_model_free(RdClipModel *model)
+{
+    if (!model)
+        return;
+    rd_text_weights_close(model->weights);
+    g_free(model->layers);
+    g_free(model);
+}
+
+const RdClipConfig *rd_clip_model_config(const RdClipModel *model)
+{
+    return &model->cfg;
+}
+
+size_t rd_clip_model_weight_bytes(const RdClipModel *model)
+{
+    return rd_text_weights_bytes(model->weights);
+}
+
+int rd_clip_model_pool_index(const RdClipModel *model, const int32_t *ids, int n, int eos_id)
+{
+    int best = 0;
+    for (int i = 0; i < n; i++) {
+        if (model->cfg.eos_by_argmax ? ids[i] > ids[best] : ids[i] == eos_id)
+            best = i;
+        if (!model->cfg.eos_by_argmax && ids[i] == eos_id)
+            break;
+    }
+    return best;
+}
+
+/* x [n, H] host embeddings: token + position. */
+static gboolean embed(RdClipModel *m, const int32_t *ids, int n, float *x, GError **error)
+{
+    const int64_t H = m->cfg.hidden;
+    int32_t *positions = g_new(int32_t, n);
+    float *pos = g_new(float, (size_t)n *H);
+    for (int i = 0; i < n; i++)
+        positions[i] = i;
+    gboolean ok = rd_text_weights_gather(m->weights, PROBE, ids, n, H, x, error) &&
+                  rd_text_weights_gather(m->weights, "embeddings.position_embedding.weight",
+                                         positions, n, H, pos, error);
+    for (int64_t i = 0; ok && i < n * H; i++)
+        x[i] += pos[i];
+    g_free(positions);
+    g_free(pos);
+    return ok;
+}
+
+static void run_layer(RdClipModel *m, const ClipLayer *l, RdTensor *x, RdTensor *h, RdTensor *q,
+                      RdTensor *k, RdTensor *v, RdTensor *attn, RdTensor *mlp)
+{
+    RdBackend *be = m->backend;
+    const int heads = m->cfg.heads, head_dim = m->cfg.hidden / heads;
+    const RdAttentionExtras causal = {.causal = TRUE, .bias = NULL};
+    be->layer_norm(be, x, &l->ln1_w, &l->ln1_b, m->cfg.eps, h);
+    be->linear(be, h, &l->q_w, &l->q_b, q);
+    be->linear(be, h, &l->k_w, &l->k_b, k);
+    be->linear(be, h, &l->v_w, &l->v_b, v);
+    be->attention(be, q, k, v, attn, heads, head_dim, &causal);
+    be->linear(be, attn, &l->o_w, &l->o_b, h);
+    be->gated_add(be, x, NULL, h);
+    be->layer_norm(be, x, &l->ln2_w, &l->ln2_b, m->cfg.eps, h);
+    be->linear(be, h, &l->fc1_w, &l->fc1_b, mlp);
+    be->unary(be, m->cfg.act, mlp);
+    be->linear(be, mlp, &l->fc2_w, &l->fc2_b, h);
+    be->gated_add(be, x, NULL, h);
+}
+
+gboolean rd_clip_model_forward(RdClipModel *model, const int32_t *ids, int n, int eos_id,
+                               float *hidden, float *pooled, size_t *peak_bytes, GError **error)
+{
+    const RdClipConfig *c = &model->cfg;
+    if (n <= 0 || n > c->max_positions) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
+                    "CLIP takes 1 to %d tokens, not %d", c->max_positions, n);
+        return FALSE;
+    }
+    RdBackend *be = model->backend;
+    float *host = g_new(float, (size_t)n * c->hidden);
+    RdScratch s;
+    rd_scratch_init(&s, be);
+    RdTensor x, h, q, k, v, attn, mlp;
+    gboolean ok = embed(model, ids, n, host, error) &&
+                  rd_scratch_alloc(&s, &x, n, c->hidden, "CLIP", error) &&
+                  rd_scratch_alloc(&s, &h, n, c->hidden, "CLIP", error) &&
+                  rd_scratch_alloc(&s, &q, n, c->hidden, "CLIP", error) &&
+                  rd_scratch_alloc(&s, &k, n, c->hidden, "CLIP", error) &&
+                  rd_scratch_alloc(&s, &v, n, c->hidden, "CLIP", error) &&
+                  rd_scratch_alloc(&s, &attn, n, c->hidden, "CLIP", error) &&
+                  rd_scratch_alloc(&s, &mlp, n, c->intermediate, "CLIP", error);
+    if (ok) {
+        be->upload(be, host, &x);
+        for (int i = 0; i < c->layers; i++)
+            run_layer(model, &model->layers[i], &x, &h, &q, &k, &v, &attn, &mlp);
+        be->layer_norm(be, &x, &model->final_w, &model->final_b, c->eps, &x);
+        be->download(be, &x, host);
+        if (hidden)
+            memcpy(hidden, host, (size_t)n * c->hidden * sizeof(float));
+        if (pooled)
+            memcpy(pooled,
+                   host + (size_t)rd_clip_model_pool_index(model, ids, n, eos_id) * c->hidden,
+                   (size_t)c->hidden * sizeof(float));
+    }
+    if (peak_bytes)
+        *peak_bytes = s.bytes + (size_t)n * c->hidden * sizeof(float) * 2;
+    rd_scratch_free(&s);
+    g_free(host);
+    return ok;
+}
