@@ -72,7 +72,8 @@ int cli_encode_text(int argc, char **argv)
         {"clip", 0, 0, G_OPTION_ARG_FILENAME, &clip, "CLIP-L: model folder, component or file",
          "PATH"},
         {"t5", 0, 0, G_OPTION_ARG_FILENAME, &t5, "T5-XXL: model folder, component or file", "PATH"},
-        {"prompt", 0, 0, G_OPTION_ARG_STRING, &prompt, "the prompt", "TEXT"},
+        /* raw bytes: the tokenizers check UTF-8 themselves, whatever the locale */
+        {"prompt", 0, 0, G_OPTION_ARG_FILENAME, &prompt, "the prompt (UTF-8)", "TEXT"},
         {"output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "safetensors file to write", "OUT"},
         {"t5-length", 0, 0, G_OPTION_ARG_INT, &t5_len,
          "T5 tokens: 512 (dev, default) or 256 (schnell)", "N"},
@@ -116,8 +117,7 @@ int cli_encode_text(int argc, char **argv)
     if (error)
         rc = cli_fail("%s", error->message);
     g_clear_error(&error);
-    if (be)
-        be->destroy(be);
+    rd_backend_free(be);
     g_option_context_free(ctx);
     g_free(clip);
     g_free(t5);

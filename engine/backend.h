@@ -59,6 +59,9 @@ struct RdBackend {
     /* memory */
     gboolean (*tensor_alloc)(RdBackend *be, RdTensor *t, int64_t rows, int64_t cols);
     void (*tensor_free)(RdBackend *be, RdTensor *t);
+    /* An f32 tensor whatever the activation type: lookup tables (RoPE cos/sin, splice weights)
+     * that must keep full precision. Freed with tensor_free. */
+    gboolean (*table_alloc)(RdBackend *be, RdTensor *t, int64_t rows, int64_t cols);
     void (*upload)(RdBackend *be, const float *host, RdTensor *dst);   /* dst is rows x cols */
     void (*download)(RdBackend *be, const RdTensor *src, float *host); /* contiguous out */
     gboolean (*weight_prepare)(RdBackend *be, RdWeight *w, GError **error);

@@ -85,7 +85,7 @@ static RdTensor *upload_axis_weights(RdBackend *be, const ResditAxisPartition *p
 {
     RdTensor *w = g_new0(RdTensor, p->count);
     for (int i = 0; i < p->count; i++) {
-        if (!be->tensor_alloc(be, &w[i], 1, p->size[i]))
+        if (!be->table_alloc(be, &w[i], 1, p->size[i]))
             return w; /* checked by the caller through data == NULL */
         be->upload(be, p->weight[i], &w[i]);
     }

@@ -25,8 +25,8 @@ gboolean rd_rope_tensors_new(RdBackend *be, const RdRopeSpec *spec, const float 
 {
     const int pairs = (spec->axes[0] + spec->axes[1] + spec->axes[2]) / 2;
     float *c = g_try_new(float, n * pairs), *s = g_try_new(float, n * pairs);
-    gboolean ok = c && s && be->tensor_alloc(be, &out->cos, n, pairs);
-    if (ok && !be->tensor_alloc(be, &out->sin, n, pairs)) {
+    gboolean ok = c && s && be->table_alloc(be, &out->cos, n, pairs);
+    if (ok && !be->table_alloc(be, &out->sin, n, pairs)) {
         be->tensor_free(be, &out->cos);
         ok = FALSE;
     }

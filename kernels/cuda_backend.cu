@@ -1,11 +1,82 @@
-// CUDA backend entry points. Device probing lives here; the op table is filled in by the
-// kernels of this folder.
-#include <cuda_runtime.h>
+// CUDA backend entry points: device probing, the op table, memory, uploads and weights.
+#include <stdio.h>
+#include <stdlib.h>
 
-extern "C" {
-#include "backend.h"
-#include "resdit.h"
+#include "cuda_backend.h"
+#include "for_each.cuh"
+
+#define WORKSPACE_BYTES (32u << 20)      // cuBLASLt workspace (32 MiB is what Hopper kernels want)
+#define STAGING_BYTES ((size_t)64 << 20) // weight conversion chunk
+
+void cuda_fatal(const char *call, const char *message, const char *file, int line)
+{
+    fprintf(stderr, "resdit CUDA error: %s failed: %s (%s:%d)\n", call, message, file, line);
+    fflush(stderr);
+    abort();
 }
+
+const char *cufft_result_string(cufftResult result)
+{
+    switch (result) {
+    case CUFFT_SUCCESS:
+        return "success";
+    case CUFFT_INVALID_PLAN:
+        return "invalid plan";
+    case CUFFT_ALLOC_FAILED:
+        return "allocation failed (out of GPU memory)";
+    case CUFFT_INVALID_VALUE:
+        return "invalid value";
+    case CUFFT_INTERNAL_ERROR:
+        return "internal error";
+    case CUFFT_EXEC_FAILED:
+        return "execution failed";
+    case CUFFT_SETUP_FAILED:
+        return "setup failed";
+    case CUFFT_INVALID_SIZE:
+        return "invalid size";
+    default:
+        return "cuFFT error";
+    }
+}
+
+void *cuda_try_alloc(CudaBackend *cb, size_t bytes, const char *what, GError **error)
+{
+    void *ptr = NULL;
+    cudaError_t err = cudaMallocAsync(&ptr, bytes ? bytes : 16, cb->stream);
+    if (err == cudaSuccess)
+        return ptr;
+    cudaGetLastError(); // reset the last-error state (allocation failures are not sticky)
+    size_t free_bytes = 0, total_bytes = 0;
+    cudaMemGetInfo(&free_bytes, &total_bytes);
+    // A size beyond the whole device can come back as an invalid value: still out of memory.
+    const bool out_of_memory = err == cudaErrorMemoryAllocation || bytes > total_bytes;
+    g_set_error(error, RESDIT_ERROR,
+                out_of_memory ? RESDIT_ERROR_OUT_OF_MEMORY : RESDIT_ERROR_BACKEND,
+                "Could not allocate %.1f MiB of GPU memory for %s: %s (%.1f of %.1f MiB free); "
+                "try a smaller image size or the CPU backend",
+                bytes / 1048576.0, what, cudaGetErrorString(err), free_bytes / 1048576.0,
+                total_bytes / 1048576.0);
+    return NULL;
+}
+
+void cuda_free(CudaBackend *cb, void *ptr)
+{
+    if (ptr)
+        cudaCheck(cudaFreeAsync(ptr, cb->stream));
+}
+
+const bf16 *weight_device(const RdWeight *w)
+{
+    if (!w->device) {
+        fprintf(stderr, "resdit CUDA: weight %s was used before weight_prepare\n",
+                w->name ? w->name : "(unnamed)");
+        abort();
+    }
+    return (const bf16 *)w->device;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Probing
 
 static bool probe_device(char **reason)
 {
@@ -23,12 +94,315 @@ static bool probe_device(char **reason)
             *reason = g_strdup("no CUDA device found");
         return false;
     }
+    int major = 0;
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0);
+    if (major < 8) {
+        if (reason)
+            *reason = g_strdup_printf("the CUDA device has compute capability %d.x; this backend "
+                                      "needs 8.0 (Ampere) or newer",
+                                      major);
+        return false;
+    }
     return true;
 }
 
 extern "C" gboolean rd_backend_cuda_available(char **reason)
 {
     return probe_device(reason) ? TRUE : FALSE;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory
+
+static gboolean cuda_tensor_alloc_dtype(RdBackend *be, RdTensor *t, int64_t rows, int64_t cols,
+                                        RdDType dtype)
+{
+    size_t bytes = (size_t)(rows * cols) * rd_dtype_size(dtype);
+    t->data = cuda_try_alloc(cuda_backend(be), bytes, "a tensor", NULL);
+    t->rows = rows;
+    t->cols = cols;
+    t->stride = cols;
+    t->dtype = dtype;
+    return t->data != NULL;
+}
+
+static gboolean cuda_tensor_alloc(RdBackend *be, RdTensor *t, int64_t rows, int64_t cols)
+{
+    return cuda_tensor_alloc_dtype(be, t, rows, cols, RD_BF16);
+}
+
+extern "C" gboolean rd_cuda_tensor_alloc_f32(RdBackend *be, RdTensor *t, int64_t rows, int64_t cols)
+{
+    return cuda_tensor_alloc_dtype(be, t, rows, cols, RD_F32);
+}
+
+static void cuda_tensor_free(RdBackend *be, RdTensor *t)
+{
+    cuda_free(cuda_backend(be), t->data);
+    t->data = NULL;
+}
+
+static void cuda_upload(RdBackend *be, const float *host, RdTensor *dst)
+{
+    CudaBackend *cb = cuda_backend(be);
+    if (dst->rows == 0 || dst->cols == 0)
+        return;
+    size_t pitch = (size_t)dst->cols * sizeof(float);
+    if (dst->dtype == RD_F32) {
+        cudaCheck(cudaMemcpy2DAsync(dst->data, (size_t)dst->stride * sizeof(float), host, pitch,
+                                    pitch, (size_t)dst->rows, cudaMemcpyHostToDevice, cb->stream));
+        return;
+    }
+    GError *error = NULL;
+    float *staging = (float *)cuda_try_alloc(cb, pitch * dst->rows, "an upload", &error);
+    if (!staging)
+        cuda_fatal("upload", error->message, __FILE__, __LINE__);
+    cudaCheck(
+        cudaMemcpyAsync(staging, host, pitch * dst->rows, cudaMemcpyHostToDevice, cb->stream));
+    RdTensor src = {staging, dst->rows, dst->cols, dst->cols, RD_F32};
+    cuda_copy(be, &src, dst);
+    cuda_free(cb, staging);
+}
+
+static void cuda_download(RdBackend *be, const RdTensor *src, float *host)
+{
+    CudaBackend *cb = cuda_backend(be);
+    if (src->rows == 0 || src->cols == 0)
+        return;
+    size_t pitch = (size_t)src->cols * sizeof(float);
+    if (src->dtype == RD_F32) {
+        cudaCheck(cudaMemcpy2DAsync(host, pitch, src->data, (size_t)src->stride * sizeof(float),
+                                    pitch, (size_t)src->rows, cudaMemcpyDeviceToHost, cb->stream));
+    } else {
+        GError *error = NULL;
+        float *staging = (float *)cuda_try_alloc(cb, pitch * src->rows, "a download", &error);
+        if (!staging)
+            cuda_fatal("download", error->message, __FILE__, __LINE__);
+        RdTensor dst = {staging, src->rows, src->cols, src->cols, RD_F32};
+        cuda_copy(be, src, &dst);
+        cudaCheck(
+            cudaMemcpyAsync(host, staging, pitch * src->rows, cudaMemcpyDeviceToHost, cb->stream));
+        cuda_free(cb, staging);
+    }
+    cudaCheck(cudaStreamSynchronize(cb->stream));
+}
+
+static void cuda_synchronize(RdBackend *be)
+{
+    cudaCheck(cudaStreamSynchronize(cuda_backend(be)->stream));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weights: one bf16 copy per weight, converted on the device from the file's dtype.
+
+// Bit-exact twins of engine/dtype.c's decoders.
+__device__ __forceinline__ float f16_bits_to_f32(uint32_t h)
+{
+    uint32_t sign = (h & 0x8000u) << 16;
+    int exp = (h >> 10) & 0x1f;
+    uint32_t mant = h & 0x3ff;
+    if (exp == 0)
+        return (sign ? -1.0f : 1.0f) * ldexpf((float)mant, -24);
+    if (exp == 31)
+        return __uint_as_float(sign | 0x7f800000u | (mant << 13));
+    return __uint_as_float(sign | ((uint32_t)(exp - 15 + 127) << 23) | (mant << 13));
+}
+
+__device__ __forceinline__ float e4m3_bits_to_f32(uint32_t v)
+{
+    float sign = (v & 0x80) ? -1.0f : 1.0f;
+    int exp = (v >> 3) & 0xf;
+    int mant = v & 0x7;
+    if (exp == 0xf && mant == 0x7)
+        return __uint_as_float(0x7fc00000u);
+    if (exp == 0)
+        return sign * ldexpf((float)mant, -9);
+    return sign * ldexpf(1.0f + (float)mant / 8.0f, exp - 7);
+}
+
+struct ConvertToBf16 {
+    const void *src;
+    bf16 *dst;
+    RdDType dtype;
+    __device__ void operator()(int64_t, int64_t i) const
+    {
+        float v;
+        switch (dtype) {
+        case RD_F32:
+            v = ((const float *)src)[i];
+            break;
+        case RD_F16:
+            v = f16_bits_to_f32(((const uint16_t *)src)[i]);
+            break;
+        case RD_F8_E4M3:
+            v = e4m3_bits_to_f32(((const uint8_t *)src)[i]);
+            break;
+        case RD_F8_E5M2:
+            v = f16_bits_to_f32((uint32_t)((const uint8_t *)src)[i] << 8);
+            break;
+        default:
+            v = __bfloat162float(((const bf16 *)src)[i]);
+        }
+        dst[i] = __float2bfloat16_rn(v);
+    }
+};
+
+void cuda_convert_to_bf16(CudaBackend *cb, RdDType dtype, const void *src, bf16 *dst, size_t n)
+{
+    for_each(cb, 1, (int64_t)n, ConvertToBf16{src, dst, dtype});
+}
+
+static gboolean cuda_weight_prepare(RdBackend *be, RdWeight *w, GError **error)
+{
+    CudaBackend *cb = cuda_backend(be);
+    const char *name = w->name ? w->name : "(unnamed)";
+    if (w->device)
+        return TRUE;
+    if (!w->host) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL, "Weight %s has no data", name);
+        return FALSE;
+    }
+    switch (w->dtype) {
+    case RD_F32:
+    case RD_F16:
+    case RD_BF16:
+    case RD_F8_E4M3:
+    case RD_F8_E5M2:
+        break;
+    default:
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                    "Weight %s has dtype %s, which is not a floating-point type", name,
+                    rd_dtype_name(w->dtype));
+        return FALSE;
+    }
+    const size_t n = (size_t)(w->rows * w->cols);
+    g_autofree char *what = g_strdup_printf("weight %s", name);
+    bf16 *dst = (bf16 *)cuda_try_alloc(cb, n * sizeof(bf16), what, error);
+    if (!dst)
+        return FALSE;
+    if (w->dtype == RD_BF16) {
+        cudaCheck(
+            cudaMemcpyAsync(dst, w->host, n * sizeof(bf16), cudaMemcpyHostToDevice, cb->stream));
+    } else {
+        const size_t esize = rd_dtype_size(w->dtype);
+        const size_t chunk = STAGING_BYTES / esize;
+        void *staging = cuda_try_alloc(cb, MIN(n, chunk) * esize, what, error);
+        if (!staging) {
+            cuda_free(cb, dst);
+            return FALSE;
+        }
+        for (size_t i = 0; i < n; i += chunk) {
+            size_t count = MIN(chunk, n - i);
+            cudaCheck(cudaMemcpyAsync(staging, (const char *)w->host + i * esize, count * esize,
+                                      cudaMemcpyHostToDevice, cb->stream));
+            cuda_convert_to_bf16(cb, w->dtype, staging, dst + i, count);
+        }
+        cuda_free(cb, staging);
+    }
+    // The host data may be unmapped once this returns.
+    cudaCheck(cudaStreamSynchronize(cb->stream));
+    w->device = dst;
+    return TRUE;
+}
+
+static void cuda_weight_release(RdBackend *be, RdWeight *w)
+{
+    cuda_free(cuda_backend(be), w->device);
+    w->device = NULL;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Peak memory
+
+extern "C" size_t rd_cuda_peak_bytes(RdBackend *be)
+{
+    CudaBackend *cb = cuda_backend(be);
+    uint64_t high = 0;
+    cudaCheck(cudaStreamSynchronize(cb->stream));
+    cudaCheck(cudaMemPoolGetAttribute(cb->pool, cudaMemPoolAttrUsedMemHigh, &high));
+    return (size_t)high + cb->workspace_size;
+}
+
+extern "C" void rd_cuda_reset_peak(RdBackend *be)
+{
+    CudaBackend *cb = cuda_backend(be);
+    uint64_t zero = 0;
+    cudaCheck(cudaStreamSynchronize(cb->stream));
+    cudaCheck(cudaMemPoolSetAttribute(cb->pool, cudaMemPoolAttrUsedMemHigh, &zero));
+}
+
+extern "C" char *rd_cuda_device_name(RdBackend *be)
+{
+    cudaDeviceProp prop;
+    cudaCheck(cudaGetDeviceProperties(&prop, cuda_backend(be)->device));
+    return g_strdup_printf("%s (sm_%d%d, %d SMs, %.1f GiB)", prop.name, prop.major, prop.minor,
+                           prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Creation
+
+static void cuda_destroy(RdBackend *be)
+{
+    CudaBackend *cb = cuda_backend(be);
+    cudaStreamSynchronize(cb->stream);
+    cuda_spectral_cache_free(cb);
+    cuda_linear_cache_free(cb);
+    cuda_free(cb, cb->workspace);
+    cudaStreamSynchronize(cb->stream);
+    if (cb->lt)
+        cublasLtDestroy(cb->lt);
+    if (cb->blas)
+        cublasDestroy(cb->blas);
+    cudaStreamDestroy(cb->stream);
+    g_free(cb);
+}
+
+static void fill_table(RdBackend *be)
+{
+    be->name = "cuda";
+    be->tensor_alloc = cuda_tensor_alloc;
+    be->table_alloc = rd_cuda_tensor_alloc_f32;
+    be->tensor_free = cuda_tensor_free;
+    be->upload = cuda_upload;
+    be->download = cuda_download;
+    be->weight_prepare = cuda_weight_prepare;
+    be->weight_release = cuda_weight_release;
+    be->synchronize = cuda_synchronize;
+    be->linear = cuda_linear;
+    be->layer_norm = cuda_layer_norm;
+    be->rms_norm = cuda_rms_norm;
+    be->modulate = cuda_modulate;
+    be->gated_add = cuda_gated_add;
+    be->mul = cuda_mul;
+    be->fill = cuda_fill;
+    be->scale_add = cuda_scale_add;
+    be->unary = cuda_unary;
+    be->copy = cuda_copy;
+    be->rope = cuda_rope;
+    be->attention = cuda_attention;
+    be->grid_gather = cuda_grid_gather;
+    be->grid_splice = cuda_grid_splice;
+    be->spectral_fuse = cuda_spectral_fuse;
+    be->destroy = cuda_destroy;
+}
+
+static gboolean runtime_ok(cudaError_t err, const char *what, GError **error)
+{
+    if (err == cudaSuccess)
+        return TRUE;
+    g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_BACKEND, "CUDA setup failed at %s: %s", what,
+                cudaGetErrorString(err));
+    return FALSE;
+}
+
+static gboolean blas_ok(cublasStatus_t status, const char *what, GError **error)
+{
+    if (status == CUBLAS_STATUS_SUCCESS)
+        return TRUE;
+    g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_BACKEND, "cuBLAS setup failed at %s: %s", what,
+                cublasGetStatusString(status));
+    return FALSE;
 }
 
 extern "C" RdBackend *rd_backend_cuda_new(GError **error)
@@ -39,7 +413,41 @@ extern "C" RdBackend *rd_backend_cuda_new(GError **error)
         g_free(reason);
         return NULL;
     }
-    g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_BACKEND,
-                "the CUDA op table is not complete in this build");
-    return NULL;
+    CudaBackend *cb = g_new0(CudaBackend, 1);
+    fill_table(&cb->base);
+    cudaDeviceProp prop;
+    uint64_t keep_all = UINT64_MAX;
+    int optin = 0;
+    gboolean ok =
+        runtime_ok(cudaGetDevice(&cb->device), "cudaGetDevice", error) &&
+        runtime_ok(cudaGetDeviceProperties(&prop, cb->device), "device properties", error) &&
+        runtime_ok(
+            cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, cb->device),
+            "shared memory limit", error) &&
+        runtime_ok(cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking), "stream creation",
+                   error) &&
+        runtime_ok(cudaDeviceGetDefaultMemPool(&cb->pool, cb->device), "memory pool", error) &&
+        // Keep freed blocks in the pool: activations come and go every layer.
+        runtime_ok(cudaMemPoolSetAttribute(cb->pool, cudaMemPoolAttrReleaseThreshold, &keep_all),
+                   "memory pool setup", error) &&
+        blas_ok(cublasLtCreate(&cb->lt), "cublasLtCreate", error) &&
+        blas_ok(cublasCreate(&cb->blas), "cublasCreate", error) &&
+        blas_ok(cublasSetStream(cb->blas, cb->stream), "cublasSetStream", error);
+    if (ok) {
+        cb->sm_count = prop.multiProcessorCount;
+        cb->smem_optin = (size_t)optin;
+        cb->workspace_size = WORKSPACE_BYTES;
+        cb->workspace = cuda_try_alloc(cb, cb->workspace_size, "the cuBLASLt workspace", error);
+        ok = cb->workspace != NULL &&
+             blas_ok(cublasSetWorkspace(cb->blas, cb->workspace, cb->workspace_size),
+                     "cublasSetWorkspace", error);
+    }
+    if (!ok) {
+        if (cb->stream)
+            cuda_destroy(&cb->base);
+        else
+            g_free(cb);
+        return NULL;
+    }
+    return &cb->base;
 }

@@ -82,6 +82,7 @@ RdBackend *rd_backend_cpu_new(void)
     be->name = "cpu";
     be->tensor_alloc = cpu_tensor_alloc;
     be->tensor_free = cpu_tensor_free;
+    be->table_alloc = cpu_tensor_alloc;
     be->upload = cpu_upload;
     be->download = cpu_download;
     be->weight_prepare = cpu_weight_prepare;

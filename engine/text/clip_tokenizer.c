@@ -51,7 +51,7 @@ static int vocab_get(const RdClipTokenizer *tok, const char *token)
 static GPtrArray *parse_merges(RdClipTokenizer *tok, const char *text, const char *path,
                                GError **error)
 {
-    GPtrArray *merges = g_ptr_array_new();
+    GPtrArray *merges = g_ptr_array_new_with_free_func(g_free);
     char **lines = g_strsplit(text, "\n", -1);
     for (int i = 1; lines[i] && merges->len < CLIP_MERGES; i++) {
         char *line = g_strstrip(lines[i]);
@@ -520,7 +520,8 @@ gboolean rd_clip_tokenizer_encode(RdClipTokenizer *tok, const char *text, int ma
         return FALSE;
     int keep = MIN((int)tokens->len, max_length - 2);
     ids[0] = tok->bos;
-    memcpy(ids + 1, tokens->data, (size_t)keep * sizeof(int32_t));
+    if (keep > 0)
+        memcpy(ids + 1, tokens->data, (size_t)keep * sizeof(int32_t));
     ids[keep + 1] = tok->eos;
     for (int i = keep + 2; i < max_length; i++)
         ids[i] = tok->pad;

@@ -14,7 +14,11 @@ struct RdCharsmap {
 
 RdCharsmap *rd_charsmap_new(const guint8 *blob, gsize size, const char *source, GError **error)
 {
-    guint32 trie_bytes = size >= 4 ? GUINT32_FROM_LE(*(const guint32 *)blob) : 0;
+    guint32 trie_bytes = 0;
+    if (size >= 4) {
+        memcpy(&trie_bytes, blob, 4);
+        trie_bytes = GUINT32_FROM_LE(trie_bytes);
+    }
     if (size < 4 || trie_bytes % 4 != 0 || trie_bytes > size - 4 || trie_bytes == 0) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_TOKENIZER,
                     "%s: the precompiled normalisation map is malformed", source);

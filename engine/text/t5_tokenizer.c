@@ -405,7 +405,8 @@ gboolean rd_t5_tokenizer_encode(RdT5Tokenizer *tok, const char *text, int max_le
     if (!tokens)
         return FALSE;
     int keep = MIN((int)tokens->len, max_length - 1);
-    memcpy(ids, tokens->data, (size_t)keep * sizeof(int32_t));
+    if (keep > 0)
+        memcpy(ids, tokens->data, (size_t)keep * sizeof(int32_t));
     ids[keep] = tok->eos_id;
     for (int i = keep + 1; i < max_length; i++)
         ids[i] = tok->pad_id;

@@ -1,5 +1,6 @@
 /* FLUX's text side: CLIP-L (pooled vector) and T5-XXL (token sequence) with their tokenizers.
- * This is the API the generation pipeline calls. */
+ * This is the API the generation pipeline calls. An RdTextEncoders is used by one thread at a
+ * time (the tokenizers keep caches). */
 #pragma once
 
 #include <gio/gio.h>

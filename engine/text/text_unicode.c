@@ -31,7 +31,7 @@ gboolean rd_py_isspace(gunichar c)
 
 gboolean rd_uni_is_white_space(gunichar c)
 {
-    return (c >= 0x09 && c <= 0x0D) || rd_py_isspace(c);
+    return (c >= 0x09 && c <= 0x0D) || (rd_py_isspace(c) && !(c >= 0x1C && c <= 0x1F));
 }
 
 gboolean rd_uni_is_letter(gunichar c)
@@ -152,12 +152,48 @@ static gboolean is_control_gcb(gunichar c)
            t == G_UNICODE_PARAGRAPH_SEPARATOR || t == G_UNICODE_FORMAT;
 }
 
+/* Other_Grapheme_Extend: extending characters outside the mark categories. */
+static gboolean is_other_grapheme_extend(gunichar c)
+{
+    switch (c) {
+    case 0x09BE:
+    case 0x09D7:
+    case 0x0B3E:
+    case 0x0B57:
+    case 0x0BBE:
+    case 0x0BD7:
+    case 0x0CC2:
+    case 0x0CD5:
+    case 0x0CD6:
+    case 0x0D3E:
+    case 0x0D57:
+    case 0x0DCF:
+    case 0x0DDF:
+    case 0x1B35:
+    case 0x302E:
+    case 0x302F:
+    case 0xFF9E:
+    case 0xFF9F:
+    case 0x1133E:
+    case 0x11357:
+    case 0x114B0:
+    case 0x114BD:
+    case 0x115AF:
+    case 0x11930:
+    case 0x1D165:
+        return TRUE;
+    default:
+        return c >= 0x1D16E && c <= 0x1D172;
+    }
+}
+
 static gboolean is_extend(gunichar c)
 {
     GUnicodeType t = g_unichar_type(c);
     return t == G_UNICODE_NON_SPACING_MARK || t == G_UNICODE_ENCLOSING_MARK ||
            t == G_UNICODE_SPACING_MARK || c == 0x200C || c == 0x200D ||
-           (c >= 0x1F3FB && c <= 0x1F3FF) || (c >= 0xE0020 && c <= 0xE007F);
+           is_other_grapheme_extend(c) || (c >= 0x1F3FB && c <= 0x1F3FF) ||
+           (c >= 0xE0020 && c <= 0xE007F);
 }
 
 static gboolean is_pictographic(gunichar c)

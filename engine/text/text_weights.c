@@ -132,8 +132,8 @@ gboolean rd_text_weights_bind(RdTextWeights *w, const char *name, int64_t rows, 
         return FALSE;
     *out = (RdWeight){
         .dtype = info->dtype,
-        .rows = info->ndim == 2 ? info->shape[0] : 1,
-        .cols = info->ndim == 2 ? info->shape[1] : info->shape[0],
+        .rows = info->shape[0], /* vectors are [length, 1] in the op table */
+        .cols = info->ndim == 2 ? info->shape[1] : 1,
         .host = info->data,
         .device = NULL,
         .name = info->name,

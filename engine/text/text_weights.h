@@ -20,8 +20,9 @@ void rd_text_weights_close(RdTextWeights *w);
 const char *rd_text_weights_path(const RdTextWeights *w);
 /* The tensor prefix + name, or NULL. */
 const RdTensorInfo *rd_text_weights_find(const RdTextWeights *w, const char *name);
-/* Binds prefix + name as a [rows, cols] weight (a vector when rows is 1); rows or cols < 0 take the
- * file's value. The error names the file and the tensor. */
+/* Binds prefix + name as a [rows, cols] weight; rows 1 asks for a vector of cols elements, bound
+ * as [cols, 1] (the op table's vector layout). rows or cols < 0 take the file's value. The error
+ * names the file and the tensor. */
 gboolean rd_text_weights_bind(RdTextWeights *w, const char *name, int64_t rows, int64_t cols,
                               RdWeight *out, GError **error);
 /* Rows `ids` of the [vocab, cols] table prefix + name, widened to f32 into out[n * cols]. */

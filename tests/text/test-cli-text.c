@@ -6,7 +6,7 @@
 #include "test-util.h"
 #include "text-test-util.h"
 
-static int run_cli(const char *const *args, char **out, char **err)
+static int run_cli_env(const char *const *args, char **envp, char **out, char **err)
 {
     GPtrArray *argv = g_ptr_array_new();
     g_ptr_array_add(argv, (gpointer)g_getenv("RESDIT_CLI"));
@@ -15,11 +15,16 @@ static int run_cli(const char *const *args, char **out, char **err)
     g_ptr_array_add(argv, NULL);
     int status = -1;
     GError *error = NULL;
-    g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, out,
+    g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, envp, G_SPAWN_DEFAULT, NULL, NULL, out,
                                err, &status, &error));
     g_assert_no_error(error);
     g_ptr_array_free(argv, TRUE);
     return g_spawn_check_wait_status(status, NULL) ? 0 : 1;
+}
+
+static int run_cli(const char *const *args, char **out, char **err)
+{
+    return run_cli_env(args, NULL, out, err);
 }
 
 static void test_tokenize(void)
@@ -87,6 +92,28 @@ static void test_encode_text(void)
     g_assert_cmpint(rd_tensor_info_numel(txt), ==, rd_tensor_info_numel(rt));
     tu_assert_close("cli txt", txt->data, rt->data, (size_t)rd_tensor_info_numel(rt), 1e-4f, 1e-3f);
     tu_assert_close("cli vec", vec->data, rv->data, (size_t)rd_tensor_info_numel(rv), 1e-4f, 1e-3f);
+    rd_safetensors_close(got);
+    rd_safetensors_close(ref);
+    g_free(out);
+    g_free(err);
+
+    /* a non-ASCII prompt in the C locale, with T5 at schnell's length */
+    const char *prompt2 =
+        json_array_get_string_element(json_node_get_array(json_parser_get_root(pp)), 2);
+    const char *args2[] = {"encode-text", "--clip",    root,       "--t5", root,
+                           "--prompt",    prompt2,     "--output", file,   "--t5-length",
+                           "256",         "--backend", "cpu",      NULL};
+    char **envp = g_environ_setenv(g_get_environ(), "LC_ALL", "C", TRUE);
+    g_assert_cmpint(run_cli_env(args2, envp, &out, &err), ==, 0);
+    g_strfreev(envp);
+    got = rd_safetensors_open(file, &error);
+    g_assert_no_error(error);
+    ref = rd_safetensors_open(golden_path, &error);
+    txt = rd_safetensors_find(got, "txt");
+    rt = rd_safetensors_find(ref, "pipeline2_txt");
+    g_assert_cmpint(txt->shape[1], ==, 256);
+    tu_assert_close("cli txt (C locale)", txt->data, rt->data, (size_t)rd_tensor_info_numel(rt),
+                    1e-4f, 1e-3f);
     rd_safetensors_close(got);
     rd_safetensors_close(ref);
     g_free(out);

@@ -1,5 +1,6 @@
 /* The CLIP and T5 encoders against transformers (tiny random models made by
  * tools/reference/make_text_goldens.py): every output element, relative L2 <= 1e-4 in f32. */
+#include <glib/gstdio.h>
 #include <string.h>
 
 #include "backend.h"
@@ -70,7 +71,7 @@ static void test_clip(void)
     g_free(pooled);
     g_free(ids);
     rd_clip_model_free(m);
-    be->destroy(be);
+    rd_backend_free(be);
     g_free(path);
 }
 
@@ -104,8 +105,67 @@ static void test_t5(void)
     g_free(hidden);
     g_free(ids);
     rd_t5_model_free(m);
-    be->destroy(be);
+    rd_backend_free(be);
     g_free(path);
+}
+
+static void copy_file(const char *from, const char *to, const char *find, const char *replace)
+{
+    char *bytes;
+    gsize len;
+    g_assert_true(g_file_get_contents(from, &bytes, &len, NULL));
+    if (find) {
+        char **parts = g_strsplit(bytes, find, -1);
+        g_assert_cmpint(g_strv_length(parts), ==, 2);
+        g_free(bytes);
+        bytes = g_strjoinv(replace, parts);
+        len = strlen(bytes);
+        g_strfreev(parts);
+    }
+    g_assert_true(g_file_set_contents(to, bytes, (gssize)len, NULL));
+    g_free(bytes);
+}
+
+/* openai/clip-vit-large-patch14 and FLUX's text_encoder/config.json say eos_token_id 2: the
+ * reference then pools at argmax(ids), which differs from "first EOS" when there is no EOS. */
+static void test_clip_argmax_pooling(void)
+{
+    RdBackend *be = tt_backend_new();
+    if (!be)
+        return;
+    char *dir = g_dir_make_tmp("resdit-clip-XXXXXX", NULL);
+    char *src_cfg = tt_path("tiny/text_encoder/config.json");
+    char *src_st = tt_path("tiny/text_encoder/model.safetensors");
+    char *cfg = g_build_filename(dir, "config.json", NULL);
+    char *st = g_build_filename(dir, "model.safetensors", NULL);
+    copy_file(src_cfg, cfg, "\"eos_token_id\": 1013", "\"eos_token_id\": 2");
+    copy_file(src_st, st, NULL, NULL);
+    GError *error = NULL;
+    RdClipModel *m = rd_clip_model_load(dir, be, &error);
+    g_assert_no_error(error);
+    g_assert_true(rd_clip_model_config(m)->eos_by_argmax);
+    int n;
+    int32_t *ids = golden_ids("clip_noeos_ids", &n);
+    int argmax = 0;
+    for (int i = 0; i < n; i++)
+        argmax = ids[i] > ids[argmax] ? i : argmax;
+    g_assert_cmpint(argmax, >, 0);
+    g_assert_cmpint(rd_clip_model_pool_index(m, ids, n, 2), ==, argmax);
+    float pooled[32];
+    g_assert_true(rd_clip_model_forward(m, ids, n, 2, NULL, pooled, NULL, &error));
+    g_assert_no_error(error);
+    assert_matches("clip pooled (argmax)", pooled, golden_f32("clip_pooled_argmax", 32), 32);
+    rd_clip_model_free(m);
+    rd_backend_free(be);
+    g_unlink(cfg);
+    g_unlink(st);
+    g_rmdir(dir);
+    g_free(ids);
+    g_free(cfg);
+    g_free(st);
+    g_free(src_cfg);
+    g_free(src_st);
+    g_free(dir);
 }
 
 /* Single files as ComfyUI ships them (no config.json): f16, and fp8 e4m3 linear weights. */
@@ -130,7 +190,7 @@ static void test_t5_single_file(gconstpointer tag)
     g_free(hidden);
     g_free(ids);
     rd_t5_model_free(m);
-    be->destroy(be);
+    rd_backend_free(be);
     g_free(path);
     g_free(golden);
     g_free(file);
@@ -155,6 +215,7 @@ int main(int argc, char **argv)
     g_assert_no_error(error);
     g_free(path);
     g_test_add_func("/text/encoders/clip", test_clip);
+    g_test_add_func("/text/encoders/clip-argmax-pooling", test_clip_argmax_pooling);
     g_test_add_func("/text/encoders/t5", test_t5);
     g_test_add_data_func("/text/encoders/t5-fp16-file", "fp16", test_t5_single_file);
     g_test_add_data_func("/text/encoders/t5-fp8-file", "fp8_e4m3fn", test_t5_single_file);

@@ -166,6 +166,30 @@ static void test_single_files_and_bad_input(void)
     g_setenv("RESDIT_DATA_DIR", dir, TRUE); /* no bundled data at all */
     assert_load_fails(root, t5, RESDIT_ERROR_TOKENIZER, "No T5 tokenizer found for", t5);
 
+    /* a T5 vocabulary installed in the data folder's tokenizers/t5/ is the fallback */
+    char *t5_data = g_build_filename(dir, "tokenizers", "t5", NULL);
+    char *t5_data_file = g_build_filename(t5_data, "tokenizer.json", NULL);
+    char *t5_json = tt_path("tiny/tokenizer_2/tokenizer.json");
+    char *json_bytes;
+    gsize json_len;
+    g_assert_cmpint(g_mkdir_with_parents(t5_data, 0755), ==, 0);
+    g_assert_true(g_file_get_contents(t5_json, &json_bytes, &json_len, NULL));
+    g_assert_true(g_file_set_contents(t5_data_file, json_bytes, (gssize)json_len, NULL));
+    g_free(json_bytes);
+    GError *fallback_error = NULL;
+    RdTextEncoders *fallback = rd_text_encoders_load(root, t5, backend, &fallback_error);
+    g_assert_no_error(fallback_error);
+    check_prompts(fallback, TRUE);
+    rd_text_encoders_free(fallback);
+    g_unlink(t5_data_file);
+    g_rmdir(t5_data);
+    char *tokenizers_dir = g_path_get_dirname(t5_data);
+    g_rmdir(tokenizers_dir);
+    g_free(tokenizers_dir);
+    g_free(t5_json);
+    g_free(t5_data_file);
+    g_free(t5_data);
+
     /* CLIP as one file: the bundled vocabulary is used (missing here, then too large) */
     char *clip = write_single("tiny/text_encoder", dir, "clip_l.safetensors", "", NULL);
     assert_load_fails(clip, root, RESDIT_ERROR_TOKENIZER, "clip/merges.txt.gz", dir);
@@ -246,8 +270,7 @@ int main(int argc, char **argv)
     g_test_add_func("/text/pipeline/component-folders", test_component_folders);
     g_test_add_func("/text/pipeline/single-files-and-bad-input", test_single_files_and_bad_input);
     int rc = g_test_run();
-    if (backend)
-        backend->destroy(backend);
+    rd_backend_free(backend);
     g_object_unref(pp);
     rd_safetensors_close(goldens);
     return rc;

@@ -1,6 +1,7 @@
 /* Tokenizer parity with Hugging Face on the corpus in tests/data/text (ids made by
  * tools/reference/make_text_goldens.py): CLIPTokenizer with the bundled vocabulary and with a
  * diffusers tokenizer/ folder, GLib's NFKC against Python's. */
+#include <glib/gstdio.h>
 #include <string.h>
 
 #include "clip_tokenizer.h"
@@ -139,20 +140,54 @@ static void test_t5_file(gconstpointer name)
     g_free(path);
 }
 
-/* Other tokenizer.json layouts: the older T5 export and a plain NFKC normaliser. */
-static void test_t5_variant(gconstpointer name)
+static void check_t5_file(const char *path, const char *section)
 {
-    char *file = g_strdup_printf("t5_variants/t5_%s.json", (const char *)name);
-    char *section = g_strdup_printf("t5_%s", (const char *)name);
-    char *path = tt_path(file);
     GError *error = NULL;
     RdT5Tokenizer *tok = rd_t5_tokenizer_load(path, &error);
     g_assert_no_error(error);
     check_t5_corpus(tok, section);
     rd_t5_tokenizer_free(tok);
+}
+
+/* A plain NFKC normaliser instead of the precompiled map. */
+static void test_t5_nfkc(void)
+{
+    char *path = tt_path("t5_variants/t5_nfkc.json");
+    check_t5_file(path, "t5_nfkc");
     g_free(path);
-    g_free(section);
-    g_free(file);
+}
+
+/* The older T5 export (as make_text_goldens.py builds it): the precompiled map alone as the
+ * normaliser, then WhitespaceSplit and Metaspace. Rebuilt here from tokenizer.json. */
+static void test_t5_legacy_layout(void)
+{
+    JsonParser *p = tt_load_json("tiny/tokenizer_2/tokenizer.json");
+    JsonObject *root = json_node_get_object(json_parser_get_root(p));
+    JsonArray *norms = json_object_get_array_member(
+        json_object_get_object_member(root, "normalizer"), "normalizers");
+    JsonNode *precompiled = json_node_copy(json_array_get_element(norms, 0));
+    json_object_set_member(root, "normalizer", precompiled);
+    JsonParser *pre = json_parser_new();
+    g_assert_true(json_parser_load_from_data(
+        pre,
+        "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"WhitespaceSplit\"}, "
+        "{\"type\": \"Metaspace\", \"replacement\": \"\u2581\", \"add_prefix_space\": true, "
+        "\"prepend_scheme\": \"always\", \"split\": true}]}",
+        -1, NULL));
+    json_object_set_member(root, "pre_tokenizer", json_node_copy(json_parser_get_root(pre)));
+    char *dir = g_dir_make_tmp("resdit-t5-XXXXXX", NULL);
+    char *path = g_build_filename(dir, "tokenizer.json", NULL);
+    JsonGenerator *gen = json_generator_new();
+    json_generator_set_root(gen, json_parser_get_root(p));
+    g_assert_true(json_generator_to_file(gen, path, NULL));
+    check_t5_file(path, "t5_legacy");
+    g_unlink(path);
+    g_rmdir(dir);
+    g_object_unref(gen);
+    g_object_unref(pre);
+    g_object_unref(p);
+    g_free(path);
+    g_free(dir);
 }
 
 static void assert_t5_load_fails(const char *name, const char *needle)
@@ -166,6 +201,49 @@ static void assert_t5_load_fails(const char *name, const char *needle)
         g_error("message \"%s\" lacks \"%s\"", error->message, needle);
     g_error_free(error);
     g_free(path);
+}
+
+/* A damaged tokenizer file: an error naming it, never a crash. */
+static void assert_damaged_fails(const char *name, const char *contents, gssize len)
+{
+    char *dir = g_dir_make_tmp("resdit-tok-XXXXXX", NULL);
+    char *path = g_build_filename(dir, name, NULL);
+    g_assert_true(g_file_set_contents(path, contents, len, NULL));
+    GError *error = NULL;
+    g_assert_null(rd_t5_tokenizer_load(path, &error));
+    g_assert_error(error, RESDIT_ERROR, RESDIT_ERROR_TOKENIZER);
+    g_assert_nonnull(strstr(error->message, path));
+    g_error_free(error);
+    g_unlink(path);
+    g_rmdir(dir);
+    g_free(path);
+    g_free(dir);
+}
+
+static void test_t5_damaged(void)
+{
+    assert_damaged_fails("tokenizer.json", "{\"model\": {\"type\": \"Unigram\", \"vo", -1);
+    assert_damaged_fails("tokenizer.json", "{\"model\": {\"type\": \"BPE\"}}", -1);
+    assert_damaged_fails("tokenizer.json", "{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}",
+                         -1);
+    assert_damaged_fails("tokenizer.json",
+                         "{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\", -1]]},"
+                         " \"normalizer\": {\"type\": \"BertNormalizer\"}}",
+                         -1);
+    assert_damaged_fails("spiece.model",
+                         "\x0a\x05\x0a\x03"
+                         "abc\x12",
+                         8);
+    assert_damaged_fails("spiece.model", "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11);
+
+    /* a truncated copy of the real model */
+    char *src = tt_path("tiny/tokenizer_2/spiece.model");
+    char *bytes;
+    gsize len;
+    g_assert_true(g_file_get_contents(src, &bytes, &len, NULL));
+    assert_damaged_fails("spiece.model", bytes, (gssize)(len / 2));
+    g_free(bytes);
+    g_free(src);
 }
 
 static void test_t5_errors(void)
@@ -219,9 +297,10 @@ int main(int argc, char **argv)
     g_test_add_data_func("/text/t5/tokenizer.json", "tiny/tokenizer_2/tokenizer.json",
                          test_t5_file);
     g_test_add_data_func("/text/t5/spiece.model", "tiny/tokenizer_2/spiece.model", test_t5_file);
-    g_test_add_data_func("/text/t5/legacy-layout", "legacy", test_t5_variant);
-    g_test_add_data_func("/text/t5/nfkc", "nfkc", test_t5_variant);
+    g_test_add_func("/text/t5/legacy-layout", test_t5_legacy_layout);
+    g_test_add_func("/text/t5/nfkc", test_t5_nfkc);
     g_test_add_func("/text/t5/errors", test_t5_errors);
+    g_test_add_func("/text/t5/damaged", test_t5_damaged);
     int rc = g_test_run();
     g_object_unref(cp);
     g_object_unref(gp);

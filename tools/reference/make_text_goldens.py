@@ -64,7 +64,7 @@ OTHER_SCRIPTS = ["مرحبا بالعالم", "שלום עולם", "สวัส
 ODD = ["tab\there", "new\nline", "cr\rlf\r\n", "zero\u200bwidth", "zw\u200dj", "soft\u00adhyphen",
        "bom\ufeff", "ctrl\x01\x07\x1f", "nbsp\u00a0space", "line\u2028sep", "para\u2029sep",
        "private\ue000use", "\u0301leading mark", "repl\ufffdchar", "stx\x02byte", "del\x7f",
-       "vs\ufe0f", "\u180e mongolian", "dash\u2014dash\u2013", "“quotes” ‘single’ «guillemets»",
+       "vs\ufe0f", "\u180e mongolian", "fs\x1c", "nel\x85", "trail\u3000", "lsep\u2028", "dash\u2014dash\u2013", "“quotes” ‘single’ «guillemets»",
        "ell…ipsis", "ß ẞ", "ﬅ", "ΣΑΣ σας", "ΌΣΟΣ", "x\u0345"]
 SPECIAL = ["<|endoftext|>", "<|startoftext|> hi", "a<|endoftext|>b", "<|ENDOFTEXT|>", "</s>",
            "end </s> mid", "<pad> and <unk>", "<extra_id_0> fill <extra_id_99>", "<extra_id_7>x",
@@ -123,7 +123,7 @@ def make_corpus():
         parts = [rng.choice(ODD) for _ in range(rng.randint(1, 3))] + words(rng.randint(0, 2))
         rng.shuffle(parts)
         corpus.append(" ".join(parts))
-    corpus += ODD + NFKC + EMOJI + CJK + SPECIAL
+    corpus += ODD + NFKC + EMOJI + CJK + SPECIAL + [x + " end" for x in ODD]
     for _ in range(20):
         corpus.append(rng.choice(SPECIAL) + " " + " ".join(words(3)))
     for _ in range(34):  # very long prompts (CLIP truncates at 77, some pass T5's 512)
@@ -175,7 +175,10 @@ def write_t5_tokenizer(folder, corpus):
     os.makedirs(folder, exist_ok=True)
     rng = random.Random(7)
     lines = corpus[:] + [" ".join(rng.choice(WORDS) for _ in range(12)) for _ in range(3000)]
-    with tempfile.TemporaryDirectory() as tmp:
+    tmp = os.path.join(tempfile.gettempdir(), "resdit-spm-train")  # fixed: the model records it
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    if True:
         text = os.path.join(tmp, "train.txt")
         with open(text, "w", encoding="utf-8") as f:
             f.write("\n".join(l.replace("\n", " ") for l in lines if l.strip()))
@@ -186,6 +189,7 @@ def write_t5_tokenizer(folder, corpus):
             unk_piece="<unk>", num_threads=1, seed_sentencepiece_size=20000,
             hard_vocab_limit=False, minloglevel=2)
         shutil.copy(os.path.join(tmp, "spiece.model"), os.path.join(folder, "spiece.model"))
+    shutil.rmtree(tmp)
     slow = T5Tokenizer(os.path.join(folder, "spiece.model"), extra_ids=100, legacy=True)
     fast = T5TokenizerFast(__slow_tokenizer=slow, vocab_file=None, extra_ids=100, legacy=True,
                            from_slow=True)
@@ -212,12 +216,80 @@ def write_t5_variants(folder, t5_folder):
         {"type": "NFKC"}, {"type": "Strip", "strip_left": False, "strip_right": True},
         {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": "\u2581"}]})
     toks = {}
-    for name, data in (("legacy", legacy), ("nfkc", nfkc)):
-        path = os.path.join(folder, f"t5_{name}.json")
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False)
-        toks[name] = T5TokenizerFast(tokenizer_file=path, extra_ids=100)
+    with tempfile.TemporaryDirectory() as tmp:  # the legacy file is rebuilt by the C test
+        for name, data in (("legacy", legacy), ("nfkc", nfkc)):
+            path = os.path.join(folder if name == "nfkc" else tmp, f"t5_{name}.json")
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(data, f, ensure_ascii=False)
+            toks[name] = T5TokenizerFast(tokenizer_file=path, extra_ids=100)
     return toks
+
+
+def charsmap_goldens(t5_folder):
+    """The precompiled normaliser alone, as the tokenizers library applies it: every code point
+    it changes, and base + mark pairs (grapheme clusters shorter than 6 bytes are looked up
+    whole)."""
+    import base64
+    from tokenizers import normalizers
+    with open(os.path.join(t5_folder, "tokenizer.json"), encoding="utf-8") as f:
+        blob = base64.b64decode(json.load(f)["normalizer"]["normalizers"][0]["precompiled_charsmap"])
+    norm = normalizers.Precompiled(blob)
+    singles = {}
+    for c in range(0x110000):
+        if 0xD800 <= c < 0xE000:
+            continue
+        out = norm.normalize_str(chr(c))
+        if out != chr(c):
+            singles[str(c)] = out
+    bases = ([chr(c) for c in range(0x21, 0x7F)] + list("éÅñßæøĳŉǅΣσЖж") +
+             [chr(c) for c in range(0xFF21, 0xFF3B)] + [chr(c) for c in range(0xFF66, 0xFF9E, 3)] +
+             [chr(c) for c in range(0x1100, 0x1113)] + list("カキクケコはひふへほ東京ｶﾞ①²ℌ❤☕👍🇯🇵") +
+             ["\r", "\n", " ", "\t", "\u00a0", "\u3000"])
+    marks = ["\u0300", "\u0301", "\u0308", "\u0323", "\u0327", "\u0345", "\u3099", "\u309a",
+             "\uff9e", "\uff9f", "\ufe0f", "\u20e3", "\U0001f3fb", "\u200d", "\u1161", "\u11a8",
+             "\n", "\u200b", "\u00ad", "\U0001f1ef"]
+    pairs = [[b + m, norm.normalize_str(b + m)] for b in bases for m in marks]
+    pairs += [[b + m + m2, norm.normalize_str(b + m + m2)] for b in bases[:40]
+              for m in marks[:6] for m2 in marks[:3]]
+    return {"singles": singles, "pairs": pairs}
+
+
+def fnv(h, value):
+    return ((h ^ (value & 0xFFFFFFFF)) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+
+
+def clip_codepoint_hashes(tok):
+    """CLIPTokenizer on each code point below U+30000 alone, hashed per block of 256 (FNV-1a over
+    the ids up to EOS, -1 after each), with a hash of Python's general categories per block so
+    that blocks whose Unicode data differs from GLib's can be told apart."""
+    ids_hashes, category_hashes = [], []
+    for block in range(0x30000 // 256):
+        h, hc = 0xCBF29CE484222325, 0xCBF29CE484222325
+        for cp in range(block * 256, block * 256 + 256):
+            if cp == 0 or 0xD800 <= cp < 0xE000:
+                continue
+            for i in tok(chr(cp))["input_ids"] + [-1]:
+                h = fnv(h, i)
+            cat = unicodedata.category(chr(cp))
+            hc = fnv(fnv(hc, ord(cat[0])), ord(cat[1]))
+        ids_hashes.append("%016x" % h)
+        category_hashes.append("%016x" % hc)
+    return {"unicode": unicodedata.unidata_version, "ids": ids_hashes,
+            "categories": category_hashes}
+
+
+def t5_codepoint_hashes(tok):
+    """T5TokenizerFast on each code point below U+30000, hashed per block as for CLIP."""
+    out = []
+    for block in range(0x30000 // 256):
+        h = 0xCBF29CE484222325
+        for cp in range(block * 256, block * 256 + 256):
+            if cp == 0 or 0xD800 <= cp < 0xE000:
+                continue
+            for i in tok(chr(cp))["input_ids"] + [-1]:
+                h = fnv(h, i)
+        out.append("%016x" % h)
+    return out
 
 
 def clip_ids(tok, prompts, max_length=77):
@@ -283,9 +355,12 @@ def main():
     shutil.rmtree(tiny, ignore_errors=True)
     with tempfile.TemporaryDirectory() as tmp:
         full_clip = write_clip_tokenizer(os.path.join(tmp, "clip"), CLIP_MERGES)
+        assert full_clip.fix_text is None, "uninstall ftfy: the goldens follow CLIPTokenizer without it"
         assert full_clip("a photo of a cat")["input_ids"] == [49406, 320, 1125, 539, 320, 2368,
                                                              49407]
         clip_golden = clip_ids(full_clip, corpus)
+        with open(os.path.join(OUT, "clip_codepoint_hashes.json"), "w") as f:
+            json.dump(clip_codepoint_hashes(full_clip), f, indent=0)
     small_clip = write_clip_tokenizer(os.path.join(tiny, "tokenizer"), 500)
     t5_tok = write_t5_tokenizer(os.path.join(tiny, "tokenizer_2"), corpus)
     goldens = {
@@ -297,6 +372,11 @@ def main():
         "t5_256": {"max_length": 256, "pad_id": t5_tok.pad_token_id,
                    "items": t5_ids(t5_tok, corpus, 256)},
     }
+    with open(os.path.join(OUT, "charsmap_goldens.json"), "w", encoding="utf-8") as f:
+        json.dump(charsmap_goldens(os.path.join(tiny, "tokenizer_2")), f, ensure_ascii=False,
+                  separators=(",", ":"))
+    with open(os.path.join(OUT, "t5_codepoint_hashes.json"), "w") as f:
+        json.dump(t5_codepoint_hashes(t5_tok), f, indent=0)
     variants = write_t5_variants(os.path.join(OUT, "t5_variants"), os.path.join(tiny, "tokenizer_2"))
     for name, tok in variants.items():
         goldens[f"t5_{name}"] = {"max_length": 512, "pad_id": tok.pad_token_id,
@@ -321,12 +401,17 @@ def main():
     clip_ids_in[0, 0] = small_clip.bos_token_id
     clip_ids_in[0, 20] = small_clip.eos_token_id  # pooled = first EOS
     clip_ids_in[0, 40] = small_clip.eos_token_id
+    noeos_ids = rng.integers(0, len(small_clip) - 2, size=(1, 77))  # no EOS: argmax pooling
     t5_ids_in = rng.integers(0, len(t5_tok), size=(1, 200))
     with torch.no_grad():
         out = clip(torch.tensor(clip_ids_in))
         g["clip_ids"] = clip_ids_in.astype(np.int64)
         g["clip_hidden"] = out.last_hidden_state[0].numpy()
         g["clip_pooled"] = out.pooler_output[0].numpy()
+        clip.text_model.eos_token_id = 2  # the openai/FLUX config: pooled at argmax(ids)
+        g["clip_noeos_ids"] = noeos_ids.astype(np.int64)
+        g["clip_pooled_argmax"] = clip(torch.tensor(noeos_ids)).pooler_output[0].numpy()
+        clip.text_model.eos_token_id = small_clip.eos_token_id
         g["t5_ids"] = t5_ids_in.astype(np.int64)
         g["t5_hidden"] = t5(torch.tensor(t5_ids_in)).last_hidden_state[0].numpy()
         for tag, dtype in (("fp16", torch.float16), ("fp8_e4m3fn", torch.float8_e4m3fn)):

@@ -1,0 +1,41 @@
+// The attention op: the tensor-core flash kernel for plain attention with head dim 64 or 128 on
+// 16-byte-aligned rows, the generic kernel for everything else (causal, bias, other head dims).
+#include "attention_generic.cuh"
+#include "attention_mma.cuh"
+
+void cuda_attention(RdBackend *be, const RdTensor *q, const RdTensor *k, const RdTensor *v,
+                    RdTensor *out, int heads, int head_dim, const RdAttentionExtras *extras)
+{
+    g_assert(q->cols == (int64_t)heads * head_dim && k->cols == q->cols && v->cols == q->cols);
+    g_assert(k->rows == v->rows && out->rows == q->rows && out->cols == q->cols);
+    g_assert(q->rows <= INT32_MAX && k->rows <= INT32_MAX);
+    cudaStream_t stream = cuda_backend(be)->stream;
+    const bool causal = extras && extras->causal;
+    const RdTensor *bias = extras ? extras->bias : NULL;
+    if (bias)
+        g_assert(bias->rows == (int64_t)heads * q->rows && bias->cols == k->rows);
+    const bool all_bf16 =
+        q->dtype == RD_BF16 && k->dtype == RD_BF16 && v->dtype == RD_BF16 && out->dtype == RD_BF16;
+    if (!causal && !bias && all_bf16 &&
+        attention_mma::supported(head_dim, q->data, q->stride, k->data, k->stride, v->data,
+                                 v->stride, out->data, out->stride, (int)k->rows)) {
+        attention_mma::launch(head_dim, (const bf16 *)q->data, q->stride, (const bf16 *)k->data,
+                              k->stride, (const bf16 *)v->data, v->stride, (bf16 *)out->data,
+                              out->stride, (int)q->rows, (int)k->rows, heads, stream);
+        return;
+    }
+    if (head_dim > attention_generic::MAX_HEAD_DIM)
+        cuda_fatal("attention", "head dims above 512 are not supported", __FILE__, __LINE__);
+    attention_generic::Args a;
+    a.q = dev_tensor(q);
+    a.k = dev_tensor(k);
+    a.v = dev_tensor(v);
+    a.out = dev_tensor(out);
+    a.bias = bias ? dev_tensor(bias) : a.q;
+    a.heads = heads;
+    a.head_dim = head_dim;
+    a.scale = 1.0f / sqrtf((float)head_dim);
+    a.causal = causal;
+    a.has_bias = bias != NULL;
+    attention_generic::launch(a, stream);
+}

@@ -1,0 +1,156 @@
+// Shared pieces of the CUDA backend: error checks, the backend struct, bf16 tensor access.
+#pragma once
+
+#include <cublasLt.h>
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+#include <cufft.h>
+#include <stdint.h>
+
+extern "C" {
+#include "backend.h"
+#include "psf_mask.h"
+#include "resdit.h"
+}
+
+typedef __nv_bfloat16 bf16;
+
+// ---------------------------------------------------------------------------------------------
+// Error checks. The *Check macros are for calls that only fail on a broken device or a bug: they
+// abort with the call, file and line (llm.c style). Calls that can fail at run time for a reason
+// the user can act on (memory) go through cuda_try_alloc, which fills a GError instead.
+
+[[noreturn]] void cuda_fatal(const char *call, const char *message, const char *file, int line);
+const char *cufft_result_string(cufftResult result);
+
+#define cudaCheck(call)                                                                            \
+    do {                                                                                           \
+        cudaError_t err_ = (call);                                                                 \
+        if (err_ != cudaSuccess)                                                                   \
+            cuda_fatal(#call, cudaGetErrorString(err_), __FILE__, __LINE__);                       \
+    } while (0)
+
+#define cublasCheck(call)                                                                          \
+    do {                                                                                           \
+        cublasStatus_t status_ = (call);                                                           \
+        if (status_ != CUBLAS_STATUS_SUCCESS)                                                      \
+            cuda_fatal(#call, cublasGetStatusString(status_), __FILE__, __LINE__);                 \
+    } while (0)
+
+#define cufftCheck(call)                                                                           \
+    do {                                                                                           \
+        cufftResult result_ = (call);                                                              \
+        if (result_ != CUFFT_SUCCESS)                                                              \
+            cuda_fatal(#call, cufft_result_string(result_), __FILE__, __LINE__);                   \
+    } while (0)
+
+// After every kernel launch: catches bad launch configurations at the launch site.
+#define launchCheck() cudaCheck(cudaGetLastError())
+
+// ---------------------------------------------------------------------------------------------
+// The backend. RdBackend is the first member so the table pointer is the struct pointer.
+
+typedef struct CudaBackend {
+    RdBackend base;
+    int device;
+    int sm_count;
+    size_t smem_optin; // largest dynamic shared memory a block may ask for
+    cudaStream_t stream;
+    cudaMemPool_t pool;
+    cublasLtHandle_t lt;
+    cublasHandle_t blas;
+    void *workspace;
+    size_t workspace_size;
+    struct GemmCache *gemms;    // linear.cu
+    struct SpectralCache *ffts; // spectral.cu
+} CudaBackend;
+
+static inline CudaBackend *cuda_backend(RdBackend *be)
+{
+    return (CudaBackend *)be;
+}
+
+// Stream-ordered allocation from the backend's pool; on failure a GError with the size asked
+// (RESDIT_ERROR_OUT_OF_MEMORY) and NULL.
+void *cuda_try_alloc(CudaBackend *cb, size_t bytes, const char *what, GError **error);
+void cuda_free(CudaBackend *cb, void *ptr);
+
+// ---------------------------------------------------------------------------------------------
+// Tensor access in kernels. Activations are bf16; a few tables (RoPE cos/sin, splice weights)
+// may be f32. Every kernel reads and writes through DevTensor, so both work.
+
+struct DevTensor {
+    void *data;
+    int64_t rows, cols, stride;
+    int is_f32;
+};
+
+static inline DevTensor dev_tensor(const RdTensor *t)
+{
+    if (t->dtype != RD_BF16 && t->dtype != RD_F32)
+        cuda_fatal("dev_tensor", "CUDA tensors must be bf16 or f32", __FILE__, __LINE__);
+    DevTensor d = {t->data, t->rows, t->cols, t->stride, t->dtype == RD_F32};
+    return d;
+}
+
+__device__ __forceinline__ float dev_load(const DevTensor &t, int64_t r, int64_t c)
+{
+    int64_t i = r * t.stride + c;
+    return t.is_f32 ? ((const float *)t.data)[i] : __bfloat162float(((const bf16 *)t.data)[i]);
+}
+
+__device__ __forceinline__ void dev_store(const DevTensor &t, int64_t r, int64_t c, float v)
+{
+    int64_t i = r * t.stride + c;
+    if (t.is_f32)
+        ((float *)t.data)[i] = v;
+    else
+        ((bf16 *)t.data)[i] = __float2bfloat16_rn(v);
+}
+
+// A prepared weight's device copy (always bf16), or an abort naming the weight.
+const bf16 *weight_device(const RdWeight *w);
+
+static inline bool aligned16(const void *p)
+{
+    return ((uintptr_t)p & 15) == 0;
+}
+
+static inline int ceil_div(int64_t a, int64_t b)
+{
+    return (int)((a + b - 1) / b);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ops (one .cu file per group), same contracts as engine/backend.h.
+
+void cuda_linear(RdBackend *be, const RdTensor *x, const RdWeight *w, const RdWeight *bias,
+                 RdTensor *y);
+void cuda_linear_cache_free(CudaBackend *cb);
+void cuda_layer_norm(RdBackend *be, const RdTensor *x, const RdWeight *weight, const RdWeight *bias,
+                     float eps, RdTensor *y);
+void cuda_rms_norm(RdBackend *be, const RdTensor *x, const RdWeight *weight, int group, float eps,
+                   RdTensor *y);
+void cuda_modulate(RdBackend *be, const RdTensor *x, const RdTensor *shift, const RdTensor *scale,
+                   RdTensor *y);
+void cuda_gated_add(RdBackend *be, RdTensor *x, const RdTensor *gate, const RdTensor *y);
+void cuda_mul(RdBackend *be, RdTensor *x, const RdTensor *y);
+void cuda_fill(RdBackend *be, RdTensor *x, float value);
+void cuda_scale_add(RdBackend *be, RdTensor *x, float a, float b);
+void cuda_unary(RdBackend *be, RdUnaryOp op, RdTensor *x);
+void cuda_copy(RdBackend *be, const RdTensor *src, RdTensor *dst);
+void cuda_rope(RdBackend *be, RdTensor *x, const RdTensor *cos, const RdTensor *sin, int heads,
+               int head_dim);
+void cuda_attention(RdBackend *be, const RdTensor *q, const RdTensor *k, const RdTensor *v,
+                    RdTensor *out, int heads, int head_dim, const RdAttentionExtras *extras);
+void cuda_grid_gather(RdBackend *be, const RdTensor *grid, int grid_cols, RdWindow win,
+                      RdTensor *dst);
+void cuda_grid_splice(RdBackend *be, const RdTensor *patch, const RdTensor *row_weight,
+                      const RdTensor *col_weight, RdTensor *grid, int grid_cols, RdWindow win);
+void cuda_spectral_fuse(RdBackend *be, const RdTensor *global, const RdTensor *local, int h, int w,
+                        double cutoff, RdTensor *out);
+void cuda_spectral_cache_free(CudaBackend *cb);
+
+// Converts n elements of a weight file dtype (on the device) to bf16.
+void cuda_convert_to_bf16(CudaBackend *cb, RdDType dtype, const void *src, bf16 *dst, size_t n);

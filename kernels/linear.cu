@@ -1,0 +1,182 @@
+// y = x w^T (+ bias) through cuBLASLt: bf16 operands, f32 accumulation, bias as an epilogue.
+//
+// Row-major y [M, N] is column-major y^T [N, M]: y^T = W x^T with W the column-major view of the
+// row-major weight [N, K] (K x N, transposed) and x^T the column-major view of x [M, K]. Plans
+// (descriptors + heuristic algorithm) are cached per shape, strides and pointer alignment; when
+// cuBLASLt offers no algorithm (odd strides), cublasGemmEx and a bias kernel take over.
+#include "for_each.cuh"
+
+typedef struct {
+    int64_t m, n, k, ldx, ldy;
+    int has_bias;
+    uint32_t align_x, align_w, align_y, align_bias;
+} GemmKey;
+
+typedef struct {
+    GemmKey key;
+    cublasLtMatmulDesc_t op;
+    cublasLtMatrixLayout_t w_layout, x_layout, y_layout;
+    cublasLtMatmulAlgo_t algo;
+    bool has_algo;
+} GemmPlan;
+
+struct GemmCache {
+    GArray *plans; // GemmPlan
+};
+
+static uint32_t alignment_of(const void *p)
+{
+    uint32_t a = 256;
+    while (a > 2 && ((uintptr_t)p % a) != 0)
+        a >>= 1;
+    return a;
+}
+
+static void plan_create(CudaBackend *cb, GemmPlan *p)
+{
+    const GemmKey *k = &p->key;
+    cublasCheck(cublasLtMatmulDescCreate(&p->op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    cublasOperation_t trans = CUBLAS_OP_T, no_trans = CUBLAS_OP_N;
+    cublasCheck(
+        cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &trans, sizeof(trans)));
+    cublasCheck(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &no_trans,
+                                               sizeof(no_trans)));
+    if (k->has_bias) {
+        cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
+        cudaDataType_t bias_type = CUDA_R_16BF;
+        cublasCheck(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
+                                                   sizeof(epilogue)));
+        cublasCheck(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE,
+                                                   &bias_type, sizeof(bias_type)));
+    }
+    cublasCheck(cublasLtMatrixLayoutCreate(&p->w_layout, CUDA_R_16BF, (uint64_t)k->k,
+                                           (uint64_t)k->n, k->k));
+    cublasCheck(cublasLtMatrixLayoutCreate(&p->x_layout, CUDA_R_16BF, (uint64_t)k->k,
+                                           (uint64_t)k->m, k->ldx));
+    cublasCheck(cublasLtMatrixLayoutCreate(&p->y_layout, CUDA_R_16BF, (uint64_t)k->n,
+                                           (uint64_t)k->m, k->ldy));
+
+    cublasLtMatmulPreference_t pref;
+    cublasCheck(cublasLtMatmulPreferenceCreate(&pref));
+    uint64_t ws = cb->workspace_size;
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                     &ws, sizeof(ws)));
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(
+        pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &k->align_w, sizeof(uint32_t)));
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(
+        pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &k->align_x, sizeof(uint32_t)));
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(
+        pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &k->align_y, sizeof(uint32_t)));
+    cublasCheck(cublasLtMatmulPreferenceSetAttribute(
+        pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &k->align_y, sizeof(uint32_t)));
+
+    cublasLtMatmulHeuristicResult_t result;
+    int found = 0;
+    cublasStatus_t status =
+        cublasLtMatmulAlgoGetHeuristic(cb->lt, p->op, p->w_layout, p->x_layout, p->y_layout,
+                                       p->y_layout, pref, 1, &result, &found);
+    p->has_algo = status == CUBLAS_STATUS_SUCCESS && found > 0;
+    if (p->has_algo)
+        p->algo = result.algo;
+    cublasCheck(cublasLtMatmulPreferenceDestroy(pref));
+}
+
+static GemmPlan *plan_get(CudaBackend *cb, const GemmKey *key)
+{
+    if (!cb->gemms) {
+        cb->gemms = g_new0(struct GemmCache, 1);
+        cb->gemms->plans = g_array_new(FALSE, TRUE, sizeof(GemmPlan));
+    }
+    GArray *plans = cb->gemms->plans;
+    for (guint i = 0; i < plans->len; i++) {
+        GemmPlan *p = &g_array_index(plans, GemmPlan, i);
+        if (memcmp(&p->key, key, sizeof(GemmKey)) == 0)
+            return p;
+    }
+    GemmPlan plan;
+    memset(&plan, 0, sizeof(plan));
+    plan.key = *key;
+    plan_create(cb, &plan);
+    g_array_append_val(plans, plan);
+    return &g_array_index(plans, GemmPlan, plans->len - 1);
+}
+
+void cuda_linear_cache_free(CudaBackend *cb)
+{
+    if (!cb->gemms)
+        return;
+    GArray *plans = cb->gemms->plans;
+    for (guint i = 0; i < plans->len; i++) {
+        GemmPlan *p = &g_array_index(plans, GemmPlan, i);
+        cublasLtMatrixLayoutDestroy(p->w_layout);
+        cublasLtMatrixLayoutDestroy(p->x_layout);
+        cublasLtMatrixLayoutDestroy(p->y_layout);
+        cublasLtMatmulDescDestroy(p->op);
+    }
+    g_array_free(plans, TRUE);
+    g_free(cb->gemms);
+    cb->gemms = NULL;
+}
+
+struct AddBias {
+    DevTensor y;
+    const bf16 *bias;
+    __device__ void operator()(int64_t r, int64_t c) const
+    {
+        dev_store(y, r, c, dev_load(y, r, c) + __bfloat162float(bias[c]));
+    }
+};
+
+void cuda_linear(RdBackend *be, const RdTensor *x, const RdWeight *w, const RdWeight *bias,
+                 RdTensor *y)
+{
+    CudaBackend *cb = cuda_backend(be);
+    g_assert(x->cols == w->cols && y->cols == w->rows && x->rows == y->rows);
+    g_assert(!bias || (bias->rows == w->rows && bias->cols == 1));
+    g_assert(x->dtype == RD_BF16 && y->dtype == RD_BF16);
+    if (y->rows == 0 || y->cols == 0)
+        return;
+    const bf16 *wd = weight_device(w);
+    const bf16 *bd = bias ? weight_device(bias) : NULL;
+    if (x->cols == 0) { // empty sum: y = bias or 0
+        cudaCheck(cudaMemset2DAsync(y->data, (size_t)y->stride * sizeof(bf16), 0,
+                                    (size_t)y->cols * sizeof(bf16), (size_t)y->rows, cb->stream));
+        if (bd)
+            for_each(cb, y->rows, y->cols, AddBias{dev_tensor(y), bd});
+        return;
+    }
+    GemmKey key;
+    memset(&key, 0, sizeof(key)); // the key is compared with memcmp: no stray padding bytes
+    key.m = x->rows;
+    key.n = w->rows;
+    key.k = w->cols;
+    key.ldx = x->stride;
+    key.ldy = y->stride;
+    key.has_bias = bd != NULL;
+    key.align_x = alignment_of(x->data);
+    key.align_w = alignment_of(wd);
+    key.align_y = alignment_of(y->data);
+    key.align_bias = bd ? alignment_of(bd) : 0;
+    GemmPlan *p = plan_get(cb, &key);
+    const float alpha = 1.0f, beta = 0.0f;
+    if (p->has_algo) {
+        if (bd)
+            cublasCheck(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                                                       &bd, sizeof(bd)));
+        cublasStatus_t status =
+            cublasLtMatmul(cb->lt, p->op, &alpha, wd, p->w_layout, x->data, p->x_layout, &beta,
+                           y->data, p->y_layout, y->data, p->y_layout, &p->algo, cb->workspace,
+                           cb->workspace_size, cb->stream);
+        if (status == CUBLAS_STATUS_SUCCESS)
+            return;
+        if (status != CUBLAS_STATUS_NOT_SUPPORTED && status != CUBLAS_STATUS_INVALID_VALUE)
+            cuda_fatal("cublasLtMatmul", cublasGetStatusString(status), __FILE__, __LINE__);
+        p->has_algo = false; // the heuristic's pick does not run here: cuBLAS from now on
+    }
+    cublasCheck(cublasGemmEx(cb->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)key.n, (int)key.m, (int)key.k,
+                             &alpha, wd, CUDA_R_16BF, (int)key.k, x->data, CUDA_R_16BF,
+                             (int)key.ldx, &beta, y->data, CUDA_R_16BF, (int)key.ldy,
+                             CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    if (bd)
+        for_each(cb, y->rows, y->cols, AddBias{dev_tensor(y), bd});
+}

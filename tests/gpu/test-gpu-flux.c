@@ -1,0 +1,181 @@
+/* The whole FLUX transformer on the CUDA backend against the CPU backend, in every ResDiT mode:
+ * the tiny reference models (head dims 16 and 32: the generic attention kernel) and a random
+ * model with FLUX's head dim 128 (the tensor-core attention kernel). The CPU backend is itself
+ * matched against the PyTorch goldens by the unit suite. */
+#include <glib/gstdio.h>
+#include <math.h>
+
+#include "flux_model.h"
+#include "gpu-util.h"
+#include "random-flux.h"
+
+/* bf16 activations through every block: a few per mille of relative error is expected, errors
+ * of a wrong op are O(1). */
+#define FLUX_REL_L2 3e-2
+#define FLUX_TOL_OF_RMS 0.25f
+#define FLUX_EPS 0.1f
+
+static char *flux_data(const char *name)
+{
+    g_autofree char *rel = g_build_filename("flux", name, NULL);
+    return tu_data_path(rel);
+}
+
+typedef struct {
+    FluxModel *cpu, *gpu;
+} ModelPair;
+
+static ModelPair load_pair(const char *path, const char *config)
+{
+    GError *error = NULL;
+    ModelPair p = {flux_model_load_with_config(path, config, gu_cpu(), &error), NULL};
+    g_assert_no_error(error);
+    p.gpu = flux_model_load_with_config(path, config, gu_gpu(), &error);
+    g_assert_no_error(error);
+    return p;
+}
+
+static void free_pair(ModelPair *p)
+{
+    flux_model_free(p->cpu);
+    flux_model_free(p->gpu);
+}
+
+static float *forward(FluxModel *m, const FluxInputs *in, const FluxAttentionPlan *plan)
+{
+    const FluxConfig *c = flux_model_config(m);
+    float *v = g_new(float, (int64_t)in->grid_rows * in->grid_cols * c->in_channels);
+    GError *error = NULL;
+    g_assert_true(flux_model_forward(m, in, plan, v, NULL, &error));
+    g_assert_no_error(error);
+    return v;
+}
+
+static void compare(const char *what, const float *got, const float *ref, size_t n)
+{
+    double ss = 0;
+    for (size_t i = 0; i < n; i++)
+        ss += (double)ref[i] * ref[i];
+    float rms = (float)sqrt(ss / (double)n);
+    double rel = tu_relative_l2(got, ref, n);
+    g_test_message("%s: relative L2 %.3g (limit %.0e), rms %.3g", what, rel, FLUX_REL_L2, rms);
+    if (!(rel <= FLUX_REL_L2))
+        g_error("%s: relative L2 %.3g exceeds %.0e", what, rel, FLUX_REL_L2);
+    tu_assert_close(what, got, ref, n, FLUX_TOL_OF_RMS * rms, FLUX_EPS);
+}
+
+static const ResditMode modes[] = {RESDIT_MODE_DIRECT, RESDIT_MODE_GLOBAL, RESDIT_MODE_LOCAL,
+                                   RESDIT_MODE_FUSED};
+
+/* Every mode on one grid, inputs from fixed random values. */
+static void run_modes(ModelPair *p, const char *name, int rows, int cols, int txt_len,
+                      const ResditMethodParams *method)
+{
+    const FluxConfig *c = flux_model_config(p->cpu);
+    const int64_t img_n = (int64_t)rows * cols * c->in_channels;
+    float *img = g_new(float, img_n), *txt = g_new(float, (int64_t)txt_len * c->txt_dim);
+    float *vec = g_new(float, c->vec_dim);
+    tu_fill_uniform(img, (size_t)img_n, -1.0f, 1.0f, 1000 + rows * cols);
+    tu_fill_uniform(txt, (size_t)txt_len * c->txt_dim, -1.0f, 1.0f, 1001);
+    tu_fill_uniform(vec, (size_t)c->vec_dim, -1.0f, 1.0f, 1002);
+    FluxInputs in = {img, txt, vec, txt_len, rows, cols, 0.6f, 3.5f};
+    for (guint i = 0; i < G_N_ELEMENTS(modes); i++) {
+        FluxAttentionPlan plan = {modes[i], *method};
+        g_autofree float *ref = forward(p->cpu, &in, &plan);
+        g_autofree float *got = forward(p->gpu, &in, &plan);
+        g_autofree char *what =
+            g_strdup_printf("%s %dx%d %s", name, rows, cols, resdit_mode_name(modes[i]));
+        compare(what, got, ref, (size_t)img_n);
+    }
+    g_free(img);
+    g_free(txt);
+    g_free(vec);
+}
+
+/* The tiny models' parameters (tests/unit/test-flux.c): base 8 x 8, patch 8, sigma 2. */
+static ResditMethodParams tiny_method(void)
+{
+    ResditMethodParams m;
+    resdit_method_params_init(&m);
+    m.base_area = 64;
+    m.patch = 8;
+    m.sigma = 2.0;
+    m.cutoff = 0.2;
+    return m;
+}
+
+static void test_tiny_a(void)
+{
+    g_autofree char *path = flux_data("tiny-a.bfl.bf16.safetensors");
+    g_autofree char *config = flux_data("tiny-a/transformer/config.json");
+    ModelPair p = load_pair(path, config);
+    ResditMethodParams method = tiny_method();
+    run_modes(&p, "tiny-a", 16, 24, 7, &method);
+    run_modes(&p, "tiny-a", 24, 24, 7, &method);
+    free_pair(&p);
+}
+
+static void test_tiny_b(void)
+{
+    g_autofree char *path = flux_data("tiny-b.bfl.bf16.safetensors");
+    g_autofree char *config = flux_data("tiny-b/transformer/config.json");
+    ModelPair p = load_pair(path, config);
+    ResditMethodParams method = tiny_method();
+    run_modes(&p, "tiny-b", 12, 20, 5, &method);
+    free_pair(&p);
+}
+
+/* The fp8 checkpoint layout: weights widened on upload. */
+static void test_tiny_a_fp8(void)
+{
+    g_autofree char *path = flux_data("tiny-a.comfy.fp8.safetensors");
+    g_autofree char *config = flux_data("tiny-a/transformer/config.json");
+    ModelPair p = load_pair(path, config);
+    ResditMethodParams method = tiny_method();
+    run_modes(&p, "tiny-a fp8", 16, 16, 7, &method);
+    free_pair(&p);
+}
+
+/* Head dim 128 and FLUX's RoPE axes: the flash kernel inside the model. */
+static void test_head_dim_128(void)
+{
+    static const FluxConfig cfg = {
+        .in_channels = 64,
+        .hidden = 256,
+        .heads = 2,
+        .head_dim = 128,
+        .mlp_hidden = 512,
+        .double_blocks = 1,
+        .single_blocks = 2,
+        .txt_dim = 64,
+        .vec_dim = 32,
+        .rope_axes = {16, 56, 56},
+        .rope_theta = 10000,
+        .has_guidance = TRUE,
+    };
+    g_autofree char *dir = g_dir_make_tmp("resdit-gpu-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "random.safetensors", NULL);
+    GError *error = NULL;
+    g_assert_true(random_flux_write(&cfg, 11, path, &error));
+    g_assert_no_error(error);
+    ModelPair p = load_pair(path, NULL);
+    ResditMethodParams method;
+    resdit_method_params_init(&method);
+    method.base_area = 256; /* 16 x 16 */
+    method.patch = 16;
+    run_modes(&p, "random d128", 16, 16, 24, &method);
+    run_modes(&p, "random d128", 32, 24, 24, &method);
+    free_pair(&p);
+    g_unlink(path);
+    g_rmdir(dir);
+}
+
+int main(int argc, char **argv)
+{
+    gu_init_or_skip(&argc, &argv);
+    g_test_add_func("/gpu/flux/tiny-a", test_tiny_a);
+    g_test_add_func("/gpu/flux/tiny-b", test_tiny_b);
+    g_test_add_func("/gpu/flux/tiny-a-fp8", test_tiny_a_fp8);
+    g_test_add_func("/gpu/flux/head-dim-128", test_head_dim_128);
+    return g_test_run();
+}
