@@ -14,6 +14,7 @@ typedef struct {
     RdTensor q, k, v;  /* [tokens, hidden] */
     RdTensor wide;     /* [tokens, hidden + mlp]: attention output | MLP hidden */
     RdTensor proj;     /* [tokens, hidden] */
+    RdTensor out;      /* [image tokens, in_channels]: the velocity */
     RdTensor vec_silu; /* [1, hidden]: SiLU of the conditioning vector */
     RdTensor mod_txt;  /* [1, 6 hidden]: modulation of the text stream */
     RdTensor mod_img;  /* [1, 6 hidden]: of the image stream, the single blocks, the final layer */
@@ -171,10 +172,8 @@ static void final_layer(Forward *f, const FluxModel *m, float *velocity)
     linear(f, &f->vec_silu, &m->final_scale, &scale);
     RdTensor img = rows(&f->x, f->txt_len, f->img_len), img_hat = rows(&f->normed, f->txt_len, f->img_len);
     norm_modulate(f, &img, &shift, &scale, &img_hat);
-    RdTensor proj = rows(&f->proj, f->txt_len, f->img_len);
-    RdTensor out = cols(&proj, 0, f->cfg->in_channels);
-    linear(f, &img_hat, &m->final_linear, &out);
-    be->download(be, &out, velocity);
+    linear(f, &img_hat, &m->final_linear, &f->out);
+    be->download(be, &f->out, velocity);
 }
 
 static gboolean forward_alloc(Forward *f, GError **error)
@@ -186,6 +185,7 @@ static gboolean forward_alloc(Forward *f, GError **error)
     for (size_t i = 0; i < G_N_ELEMENTS(bufs); i++)
         ok = ok && be->tensor_alloc(be, bufs[i], T, C);
     ok = ok && be->tensor_alloc(be, &f->wide, T, C + f->cfg->mlp_hidden) &&
+         be->tensor_alloc(be, &f->out, f->img_len, f->cfg->in_channels) &&
          be->tensor_alloc(be, &f->vec_silu, 1, C) && be->tensor_alloc(be, &f->mod_txt, 1, 6 * C) &&
          be->tensor_alloc(be, &f->mod_img, 1, 6 * C);
     if (!ok)
@@ -198,8 +198,8 @@ static gboolean forward_alloc(Forward *f, GError **error)
 
 static void forward_free(Forward *f)
 {
-    RdTensor *bufs[] = {&f->x,    &f->normed,   &f->q,       &f->k,      &f->v,
-                        &f->wide, &f->proj,     &f->vec_silu, &f->mod_txt, &f->mod_img};
+    RdTensor *bufs[] = {&f->x,    &f->normed, &f->q,        &f->k,       &f->v,      &f->wide,
+                        &f->proj, &f->out,    &f->vec_silu, &f->mod_txt, &f->mod_img};
     for (size_t i = 0; i < G_N_ELEMENTS(bufs); i++)
         if (bufs[i]->data)
             f->be->tensor_free(f->be, bufs[i]);

@@ -14,7 +14,6 @@ static void im2col(const RdTensor *x, int height, int width, int kernel, int64_t
                    float *cols)
 {
     const int64_t cin = x->cols, kk = (int64_t)kernel * kernel, pad = kernel / 2;
-#pragma omp parallel for schedule(static) if (np * cin * kk > 262144)
     for (int64_t i = 0; i < np; i++) {
         int64_t p = p0 + i, py = p / width, px = p % width;
         float *dst = cols + i * cin * kk;
@@ -43,19 +42,30 @@ void cpu_conv2d(RdBackend *be, const RdTensor *x, int height, int width, const R
         b = g_new(float, w->rows);
         cpu_weight_rows_f32(bias, 0, bias->rows, b);
     }
-    const int64_t band = MAX(1, MIN(pixels, CONV_BAND_PIXELS * 9 / (kernel * kernel)));
-    float *cols = kernel == 1 ? NULL : g_new(float, band *kdim);
-    for (int64_t p0 = 0; p0 < pixels; p0 += band) {
-        int64_t np = MIN(band, pixels - p0);
-        const float *a = &RD_AT(x, p0, 0);
-        int lda = (int)x->stride;
-        if (kernel != 1) {
-            im2col(x, height, width, kernel, p0, np, cols);
-            a = cols;
-            lda = (int)kdim;
+    /* Bands of output pixels, one thread each (BLAS runs single-threaded inside our threads);
+     * at least two bands per thread so both cores stay busy on small images. */
+    int64_t band = MAX(1, MIN(pixels, CONV_BAND_PIXELS * 9 / (kernel * kernel)));
+    band = MAX(256, MIN(band, (pixels + 2 * g_get_num_processors() - 1) /
+                                  (2 * g_get_num_processors())));
+    const int64_t n_bands = (pixels + band - 1) / band;
+#pragma omp parallel
+    {
+        float *cols = kernel == 1 ? NULL : g_new(float, band * kdim);
+#pragma omp for schedule(dynamic)
+        for (int64_t bi = 0; bi < n_bands; bi++) {
+            int64_t p0 = bi * band, np = MIN(band, pixels - p0);
+            const float *a = &RD_AT(x, p0, 0);
+            int lda = (int)x->stride;
+            if (kernel != 1) {
+                im2col(x, height, width, kernel, p0, np, cols);
+                a = cols;
+                lda = (int)kdim;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)np, (int)w->rows,
+                        (int)kdim, 1.0f, a, lda, wf, (int)kdim, 0.0f, &RD_AT(y, p0, 0),
+                        (int)y->stride);
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)np, (int)w->rows, (int)kdim, 1.0f,
-                    a, lda, wf, (int)kdim, 0.0f, &RD_AT(y, p0, 0), (int)y->stride);
+        g_free(cols);
     }
     if (b) {
 #pragma omp parallel for schedule(static) if (pixels * y->cols > 262144)
@@ -65,7 +75,6 @@ void cpu_conv2d(RdBackend *be, const RdTensor *x, int height, int width, const R
                 row[c] += b[c];
         }
     }
-    g_free(cols);
     g_free(b);
     g_free(wf);
 }
