@@ -85,18 +85,61 @@ static void on_engine_progress(const ResditProgress *progress, gpointer data)
     g_mutex_unlock(&self->lock);
 }
 
+/* Bilinear resampling of RGB8 pixels to w x h. */
+static GBytes *resample(const guint8 *src, int sw, int sh, int w, int h)
+{
+    guint8 *dst = g_malloc((gsize)w * h * 3);
+    for (int y = 0; y < h; y++) {
+        double fy = MAX((y + 0.5) * sh / h - 0.5, 0);
+        int y0 = MIN((int)fy, sh - 1), y1 = MIN(y0 + 1, sh - 1);
+        double wy = fy - y0;
+        for (int x = 0; x < w; x++) {
+            double fx = MAX((x + 0.5) * sw / w - 0.5, 0);
+            int x0 = MIN((int)fx, sw - 1), x1 = MIN(x0 + 1, sw - 1);
+            double wx = fx - x0;
+            for (int c = 0; c < 3; c++) {
+                double top = src[((gsize)y0 * sw + x0) * 3 + c] * (1 - wx) +
+                             src[((gsize)y0 * sw + x1) * 3 + c] * wx;
+                double bottom = src[((gsize)y1 * sw + x0) * 3 + c] * (1 - wx) +
+                                src[((gsize)y1 * sw + x1) * 3 + c] * wx;
+                dst[((gsize)y * w + x) * 3 + c] = (guint8)(top * (1 - wy) + bottom * wy + 0.5);
+            }
+        }
+    }
+    return g_bytes_new_take(dst, (gsize)w * h * 3);
+}
+
+/* Previews of small jobs come at latent resolution (1/8 of the image); they are shown at the
+ * image's size up to the preview size, so the canvas does not jump when the final image lands. */
+static GBytes *preview_pixels(RsGeneration *self, const ResditPreview *preview, int *w, int *h)
+{
+    int limit = self->params.preview_max_side > 0 ? self->params.preview_max_side : 512;
+    double scale = MIN(1.0, (double)limit / MAX(self->params.width, self->params.height));
+    int tw = MAX((int)(self->params.width * scale + 0.5), 1);
+    int th = MAX((int)(self->params.height * scale + 0.5), 1);
+    if (preview->width >= tw || preview->height >= th) {
+        *w = preview->width;
+        *h = preview->height;
+        return g_bytes_new(preview->rgb, (gsize)preview->width * preview->height * 3);
+    }
+    *w = tw;
+    *h = th;
+    return resample(preview->rgb, preview->width, preview->height, tw, th);
+}
+
 static void on_engine_preview(const ResditPreview *preview, gpointer data)
 {
     RsGeneration *self = data;
     if (preview->branch >= N_ENGINE_BRANCHES)
         return;
-    GBytes *rgb = g_bytes_new(preview->rgb, (gsize)preview->width * preview->height * 3);
+    int width, height;
+    GBytes *rgb = preview_pixels(self, preview, &width, &height);
     g_mutex_lock(&self->lock);
     PendingFrame *frame = &self->frames[preview->branch];
     GBytes *stale = frame->rgb;
     frame->rgb = rgb;
-    frame->width = preview->width;
-    frame->height = preview->height;
+    frame->width = width;
+    frame->height = height;
     frame->step = preview->step;
     frame->phase = preview->phase;
     frame->extra = preview->extra_pass;

@@ -288,7 +288,7 @@ static void job_succeeded(RsWindow *self, RsGeneration *generation)
     const ResditJobParams *params = rs_generation_get_params(generation);
     const ResditImage *image = rs_generation_get_image(generation);
     rs_window_show_frame(self, RS_BRANCH_FINAL, rs_generation_get_texture(generation),
-                         params->steps, params->steps, _("Final"));
+                         params->steps, params->steps, _("saved"));
     g_free(self->image_path);
     self->image_path = g_strdup(rs_generation_get_image_path(generation));
     gtk_progress_bar_set_fraction(self->progress_bar, 1.0);

@@ -1,0 +1,247 @@
+/* ui suite: generating with the self-test model in a real window: previews of each branch in the
+ * order of the schedule, the final image, the PNG with its parameters, progress to 100 %, cancel,
+ * and loading the parameters back from the PNG. */
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "resdit.h"
+#include "rs-canvas.h"
+#include "rs-params-panel.h"
+#include "rs-window.h"
+#include "ui-test-util.h"
+
+typedef struct {
+    RsWindow *window;
+    RsJobSettings *job;
+    GSettings *settings;
+    char *output;
+    GString *arrivals; /* first frame of each view, in order: "global fused local final " */
+    double max_fraction;
+    gboolean finished;
+    gint64 cancel_time;
+} Fixture;
+
+static const char *const view_ids[] = {"view_global", "view_local", "view_fused", "view_final"};
+static const char *const view_names[] = {"global", "local", "fused", "final"};
+
+static void on_view_sensitive(GtkWidget *button, GParamSpec *pspec, Fixture *f)
+{
+    for (int b = 0; b < 4; b++)
+        if (button == ui_test_child(f->window, RS_TYPE_WINDOW, view_ids[b]) &&
+            gtk_widget_get_sensitive(button))
+            g_string_append_printf(f->arrivals, "%s ", view_names[b]);
+}
+
+static void on_fraction(GtkProgressBar *bar, GParamSpec *pspec, Fixture *f)
+{
+    f->max_fraction = MAX(f->max_fraction, gtk_progress_bar_get_fraction(bar));
+}
+
+static void on_job_finished(RsWindow *window, Fixture *f)
+{
+    f->finished = TRUE;
+}
+
+static gboolean model_ready(gpointer data)
+{
+    gboolean ready = FALSE;
+    g_object_get(data, "model-ready", &ready, NULL);
+    return ready;
+}
+
+static void fixture_set_up(Fixture *f, gconstpointer data)
+{
+    f->settings = g_settings_new("io.github.resdit.Studio");
+    f->output = g_dir_make_tmp("rs-output-XXXXXX", NULL);
+    g_settings_set_string(f->settings, "output-folder", f->output);
+    g_settings_set_string(f->settings, "model", "self-test");
+    g_settings_set_int(f->settings, "preview-interval", 1);
+    f->arrivals = g_string_new("");
+    f->window = rs_window_new(ui_test_application());
+    g_object_ref(f->window);
+    ui_test_present(GTK_WINDOW(f->window));
+    f->job = rs_window_get_job(f->window);
+    for (int b = 0; b < 4; b++)
+        g_signal_connect(ui_test_child(f->window, RS_TYPE_WINDOW, view_ids[b]),
+                         "notify::sensitive", G_CALLBACK(on_view_sensitive), f);
+    g_signal_connect(ui_test_child(f->window, RS_TYPE_WINDOW, "progress_bar"), "notify::fraction",
+                     G_CALLBACK(on_fraction), f);
+    g_signal_connect(f->window, "job-finished", G_CALLBACK(on_job_finished), f);
+    g_assert_true(ui_test_wait_until(model_ready, f->window, 30000));
+}
+
+static GPtrArray *output_files(Fixture *f)
+{
+    GPtrArray *files = g_ptr_array_new_with_free_func(g_free);
+    GDir *dir = g_dir_open(f->output, 0, NULL);
+    for (const char *name; dir != NULL && (name = g_dir_read_name(dir)) != NULL;)
+        g_ptr_array_add(files, g_build_filename(f->output, name, NULL));
+    if (dir != NULL)
+        g_dir_close(dir);
+    return files;
+}
+
+static void fixture_tear_down(Fixture *f, gconstpointer data)
+{
+    gtk_window_destroy(GTK_WINDOW(f->window));
+    ui_test_spin(50);
+    g_assert_finalize_object(f->window);
+    GPtrArray *files = output_files(f);
+    for (guint i = 0; i < files->len; i++)
+        g_unlink(g_ptr_array_index(files, i));
+    g_ptr_array_unref(files);
+    g_rmdir(f->output);
+    g_free(f->output);
+    g_string_free(f->arrivals, TRUE);
+    g_settings_reset(f->settings, "output-folder");
+    g_object_unref(f->settings);
+}
+
+/* The user's way: prompt typed into the panel, 16:9 and the Draft size picked in its rows. */
+static void set_up_job(Fixture *f, const char *prompt, int steps, int global, int local)
+{
+    GtkWidget *panel = ui_test_child(f->window, RS_TYPE_WINDOW, "params_panel");
+    GtkTextView *prompt_view = ui_test_child(panel, RS_TYPE_PARAMS_PANEL, "prompt_view");
+    gtk_text_buffer_set_text(gtk_text_view_get_buffer(prompt_view), prompt, -1);
+    adw_combo_row_set_selected(ui_test_child(panel, RS_TYPE_PARAMS_PANEL, "aspect_row"), 5);
+    adw_combo_row_set_selected(ui_test_child(panel, RS_TYPE_PARAMS_PANEL, "size_row"), 0);
+    g_object_set(f->job, "steps", steps, "global-steps", 0, "local-steps", 0, NULL);
+    g_object_set(f->job, "global-steps", global, "local-steps", local, "random-seed", TRUE,
+                 "inspect-branches", FALSE, NULL);
+    g_assert_cmpint(rs_job_settings_get_width(f->job), ==, 512);
+    g_assert_cmpint(rs_job_settings_get_height(f->job), ==, 288);
+}
+
+static void press_generate(Fixture *f)
+{
+    GtkWidget *button = ui_test_child(f->window, RS_TYPE_WINDOW, "generate_button");
+    g_assert_true(gtk_widget_is_sensitive(button));
+    g_signal_emit_by_name(button, "clicked");
+}
+
+static gboolean has_fused_frame(gpointer data)
+{
+    Fixture *f = data;
+    return strstr(f->arrivals->str, "fused") != NULL || f->finished;
+}
+
+static gboolean job_finished(gpointer data)
+{
+    return ((Fixture *)data)->finished;
+}
+
+static void check_png(Fixture *f, const char *path, const char *prompt)
+{
+    GError *error = NULL;
+    char *json = resdit_png_read_parameters(path, &error);
+    g_assert_no_error(error);
+    ResditJobParams params;
+    resdit_job_params_init(&params);
+    g_assert_true(resdit_job_params_from_json(&params, json, &error));
+    g_assert_no_error(error);
+    g_assert_cmpstr(params.prompt, ==, prompt);
+    g_assert_cmpint(params.width, ==, 512);
+    g_assert_cmpint(params.height, ==, 288);
+    g_assert_cmpint(params.steps, ==, rs_job_settings_get_steps(f->job));
+    g_assert_cmpuint(params.seed, ==, rs_job_settings_get_seed(f->job));
+    resdit_job_params_clear(&params);
+    g_free(json);
+}
+
+static void test_generate(Fixture *f, gconstpointer data)
+{
+    const char *prompt = "a lighthouse at dusk, 16:9";
+    set_up_job(f, prompt, 6, 2, 2);
+    press_generate(f);
+    GtkButton *button = ui_test_child(f->window, RS_TYPE_WINDOW, "generate_button");
+    g_assert_cmpstr(gtk_button_get_label(button), ==, "_Cancel");
+    g_assert_true(gtk_widget_has_css_class(GTK_WIDGET(button), "destructive-action"));
+
+    g_assert_true(ui_test_wait_until(has_fused_frame, f, 30000));
+    g_assert_false(f->finished); /* the screenshot shows a job under way */
+    g_free(ui_test_screenshot(GTK_WIDGET(f->window), "generate-running"));
+    g_assert_true(ui_test_wait_until(job_finished, f, 60000));
+
+    g_assert_cmpstr(f->arrivals->str, ==, "global fused local final ");
+    char *view = NULL;
+    g_object_get(f->window, "view", &view, NULL);
+    g_assert_cmpstr(view, ==, "final");
+    g_free(view);
+    RsCanvas *canvas = ui_test_child(f->window, RS_TYPE_WINDOW, "canvas");
+    GdkTexture *image = rs_canvas_get_texture(canvas);
+    g_assert_cmpint(gdk_texture_get_width(image), ==, 512);
+    g_assert_cmpint(gdk_texture_get_height(image), ==, 288);
+    g_assert_cmpfloat(f->max_fraction, ==, 1.0);
+    g_assert_cmpstr(gtk_button_get_label(button), ==, "_Generate");
+    g_assert_true(gtk_widget_has_css_class(GTK_WIDGET(button), "suggested-action"));
+
+    GPtrArray *files = output_files(f);
+    g_assert_cmpuint(files->len, ==, 1);
+    const char *path = g_ptr_array_index(files, 0);
+    g_assert_true(g_str_has_suffix(path, ".png"));
+    check_png(f, path, prompt);
+    ui_test_spin(300);
+    g_free(ui_test_screenshot(GTK_WIDGET(f->window), "generate-finished"));
+
+    /* Dropping the PNG (the drop handler's function) brings every parameter back. */
+    guint seed = rs_job_settings_get_seed(f->job);
+    g_object_set(f->job, "prompt", "something else", "aspect", "1:1", "size-preset", "4K",
+                 "steps", 20, "seed", seed + 1, "random-seed", TRUE, NULL);
+    g_assert_true(rs_window_load_parameters(f->window, path));
+    char *loaded = NULL, *aspect = NULL;
+    gboolean random_seed = TRUE;
+    g_object_get(f->job, "prompt", &loaded, "aspect", &aspect, "random-seed", &random_seed, NULL);
+    g_assert_cmpstr(loaded, ==, prompt);
+    g_assert_cmpstr(aspect, ==, "16:9");
+    g_assert_false(random_seed);
+    g_assert_cmpuint(rs_job_settings_get_seed(f->job), ==, seed);
+    g_assert_cmpint(rs_job_settings_get_steps(f->job), ==, 6);
+    g_assert_cmpint(rs_job_settings_get_width(f->job), ==, 512);
+    g_free(loaded);
+    g_free(aspect);
+    g_ptr_array_unref(files);
+}
+
+static void on_progress_cancel(GtkProgressBar *bar, GParamSpec *pspec, Fixture *f)
+{
+    /* Cancel once a few steps are done, as a user pressing Cancel would. */
+    if (f->cancel_time == 0 && gtk_progress_bar_get_fraction(bar) >= 0.95 * 3 / 30) {
+        f->cancel_time = g_get_monotonic_time();
+        g_signal_emit_by_name(ui_test_child(f->window, RS_TYPE_WINDOW, "generate_button"), "clicked");
+    }
+}
+
+static void test_cancel(Fixture *f, gconstpointer data)
+{
+    set_up_job(f, "cancel me", 30, 8, 12);
+    g_signal_connect(ui_test_child(f->window, RS_TYPE_WINDOW, "progress_bar"), "notify::fraction",
+                     G_CALLBACK(on_progress_cancel), f);
+    gint64 start = g_get_monotonic_time();
+    press_generate(f);
+    g_assert_true(ui_test_wait_until(job_finished, f, 60000));
+    g_assert_cmpint(f->cancel_time, >, 0);
+    /* Idle again within about a step: steps of this job take well under a second here. */
+    double per_step = (f->cancel_time - start) / 1e6 / 3;
+    double to_idle = (g_get_monotonic_time() - f->cancel_time) / 1e6;
+    g_test_message("a step took about %.2f s, cancel to idle %.2f s", per_step, to_idle);
+    g_assert_cmpfloat(to_idle, <, MAX(2 * per_step, 1.0));
+    g_assert_cmpfloat(f->max_fraction, <, 0.95);
+    GtkButton *button = ui_test_child(f->window, RS_TYPE_WINDOW, "generate_button");
+    g_assert_cmpstr(gtk_button_get_label(button), ==, "_Generate");
+    g_assert_false(gtk_revealer_get_reveal_child(
+        ui_test_child(f->window, RS_TYPE_WINDOW, "progress_revealer")));
+    GPtrArray *files = output_files(f);
+    g_assert_cmpuint(files->len, ==, 0); /* no image, no temporary file */
+    g_ptr_array_unref(files);
+}
+
+int main(int argc, char **argv)
+{
+    ui_test_init(&argc, &argv);
+    g_test_add("/generate/previews-final-png", Fixture, NULL, fixture_set_up, test_generate,
+               fixture_tear_down);
+    g_test_add("/generate/cancel", Fixture, NULL, fixture_set_up, test_cancel, fixture_tear_down);
+    return g_test_run();
+}
