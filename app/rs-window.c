@@ -10,6 +10,7 @@
 #include "rs-canvas.h"
 #include "rs-engine-params.h"
 #include "rs-generation.h"
+#include "rs-history-sidebar.h"
 #include "rs-job-text.h"
 #include "rs-model-handle.h"
 #include "rs-params-panel.h"
@@ -45,6 +46,7 @@ struct _RsWindow {
     GCancellable *generation_cancellable;
     char *image_path; /* the last image written */
     HistoryStore *history;
+    GCancellable *history_load_cancellable;
 
     GtkLabel *model_label;
     GMenu *model_folders_section;
@@ -59,6 +61,7 @@ struct _RsWindow {
     GtkRevealer *progress_revealer;
     GtkProgressBar *progress_bar;
     GtkLabel *progress_label;
+    RsHistorySidebar *history_sidebar;
 };
 
 G_DEFINE_FINAL_TYPE(RsWindow, rs_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -506,6 +509,203 @@ static gboolean on_drop(GtkDropTarget *target, const GValue *value, double x, do
     return loaded;
 }
 
+/* ---- the history sidebar ------------------------------------------------------------------- */
+
+static void load_texture_in_thread(GTask *task, gpointer source, gpointer data,
+                                   GCancellable *cancellable)
+{
+    GError *error = NULL;
+    GdkTexture *texture = gdk_texture_new_from_filename(data, &error);
+    if (texture != NULL)
+        g_task_return_pointer(task, texture, g_object_unref);
+    else
+        g_task_return_error(task, error);
+}
+
+static void on_history_image_loaded(GObject *source, GAsyncResult *result, gpointer data)
+{
+    GError *error = NULL;
+    GdkTexture *texture = g_task_propagate_pointer(G_TASK(result), &error);
+    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        g_error_free(error);
+        return; /* another row was chosen, or the window went away */
+    }
+    RsWindow *self = RS_WINDOW(data);
+    RsHistoryItem *item = rs_history_sidebar_get_selected(self->history_sidebar);
+    if (texture == NULL) {
+        char *text = g_strdup_printf(_("The image could not be shown: %s"), error->message);
+        show_toast(self, text);
+        g_free(text);
+        g_error_free(error);
+        return;
+    }
+    if (item != NULL && !is_generating(self)) {
+        const HistoryGeneration *gen = rs_history_item_get_generation(item);
+        rs_window_clear_frames(self);
+        rs_window_show_frame(self, RS_BRANCH_FINAL, texture, gen->params.steps, gen->params.steps,
+                             _("from the history"));
+        g_free(self->image_path);
+        self->image_path = g_strdup(gen->image_path);
+        update_actions(self);
+    }
+    g_object_unref(texture);
+}
+
+static void on_history_selected(RsHistorySidebar *sidebar, RsHistoryItem *item, RsWindow *self)
+{
+    if (self->history_load_cancellable != NULL)
+        g_cancellable_cancel(self->history_load_cancellable);
+    g_clear_object(&self->history_load_cancellable);
+    const HistoryGeneration *gen = item != NULL ? rs_history_item_get_generation(item) : NULL;
+    /* A running job keeps the canvas. */
+    if (gen == NULL || gen->image_path == NULL || is_generating(self))
+        return;
+    self->history_load_cancellable = g_cancellable_new();
+    GTask *task = g_task_new(NULL, self->history_load_cancellable, on_history_image_loaded, self);
+    g_task_set_task_data(task, g_strdup(gen->image_path), g_free);
+    g_task_run_in_thread(task, load_texture_in_thread);
+    g_object_unref(task);
+}
+
+static void reuse_parameters(RsWindow *self, RsHistoryItem *item)
+{
+    const HistoryGeneration *gen = rs_history_item_get_generation(item);
+    ResditJobParams params;
+    resdit_job_params_init(&params);
+    rs_engine_params_from_history(&gen->params, &params);
+    g_object_get(self->job, "inspect-branches", &params.inspect_branches, NULL);
+    if (!rs_engine_params_apply(self->job, &params))
+        show_toast(self, _("The seed of this image is too large for the seed field"));
+    resdit_job_params_clear(&params);
+}
+
+static void on_history_reuse(RsHistorySidebar *sidebar, RsHistoryItem *item, RsWindow *self)
+{
+    reuse_parameters(self, item);
+    show_toast(self, _("Parameters restored"));
+}
+
+static void run_again(RsWindow *self, RsHistoryItem *item, gboolean new_seed)
+{
+    if (is_generating(self) || self->model == NULL) {
+        show_toast(self, is_generating(self) ? _("Wait for the running job to finish")
+                                             : _("The model is not open yet"));
+        return;
+    }
+    reuse_parameters(self, item);
+    if (new_seed)
+        rs_job_settings_roll_seed(self->job);
+    start_generation(self);
+}
+
+static void on_history_rerun(RsHistorySidebar *sidebar, RsHistoryItem *item, RsWindow *self)
+{
+    run_again(self, item, FALSE);
+}
+
+static void on_history_vary_seed(RsHistorySidebar *sidebar, RsHistoryItem *item, RsWindow *self)
+{
+    run_again(self, item, TRUE);
+}
+
+static void on_history_show_in_folder(RsHistorySidebar *sidebar, RsHistoryItem *item,
+                                      RsWindow *self)
+{
+    const HistoryGeneration *gen = rs_history_item_get_generation(item);
+    if (gen->image_path != NULL)
+        rs_window_show_folder_of(self, gen->image_path);
+}
+
+typedef struct {
+    HistoryStore *store;
+    gint64 id;
+    gboolean undone;
+} PendingDelete;
+
+static void on_undo_delete(AdwToast *toast, PendingDelete *pending)
+{
+    GError *error = NULL;
+    pending->undone = history_store_undelete(pending->store, pending->id, &error);
+    if (error != NULL) {
+        g_message("Undo of history row %" G_GINT64_FORMAT " failed: %s", pending->id,
+                  error->message);
+        g_error_free(error);
+    }
+}
+
+/* The undo toast is gone: now the row and its image go for good. */
+static void on_delete_toast_dismissed(AdwToast *toast, PendingDelete *pending)
+{
+    if (!pending->undone) {
+        GError *error = NULL;
+        if (!history_store_purge(pending->store, pending->id, &error)) {
+            g_message("Purging history row %" G_GINT64_FORMAT " failed: %s (it is purged at "
+                      "the next start)",
+                      pending->id, error->message);
+            g_error_free(error);
+        }
+    }
+    g_object_unref(pending->store);
+    g_free(pending);
+}
+
+static void delete_row(RsWindow *self, gint64 id)
+{
+    GError *error = NULL;
+    if (!history_store_delete(self->history, id, &error)) {
+        show_error(self, _("Could Not Delete the Image"), error);
+        g_error_free(error);
+        return;
+    }
+    PendingDelete *pending = g_new0(PendingDelete, 1);
+    pending->store = g_object_ref(self->history);
+    pending->id = id;
+    AdwToast *toast = adw_toast_new(_("Image deleted"));
+    adw_toast_set_button_label(toast, _("_Undo"));
+    adw_toast_set_priority(toast, ADW_TOAST_PRIORITY_HIGH);
+    g_signal_connect(toast, "button-clicked", G_CALLBACK(on_undo_delete), pending);
+    g_signal_connect(toast, "dismissed", G_CALLBACK(on_delete_toast_dismissed), pending);
+    adw_toast_overlay_add_toast(self->toast_overlay, toast);
+}
+
+static void on_delete_response(AdwMessageDialog *dialog, const char *response, RsWindow *self)
+{
+    if (g_str_equal(response, "delete"))
+        delete_row(self, GPOINTER_TO_SIZE(g_object_get_data(G_OBJECT(dialog), "row-id")));
+}
+
+static void on_history_delete(RsHistorySidebar *sidebar, RsHistoryItem *item, RsWindow *self)
+{
+    const HistoryGeneration *gen = rs_history_item_get_generation(item);
+    GtkWidget *dialog = adw_message_dialog_new(GTK_WINDOW(self), _("Delete This Image?"),
+                                               gen->image_path != NULL
+                                                   ? _("The image file is deleted as well.")
+                                                   : NULL);
+    adw_message_dialog_add_responses(ADW_MESSAGE_DIALOG(dialog), "cancel", _("_Cancel"), "delete",
+                                     _("_Delete"), NULL);
+    adw_message_dialog_set_response_appearance(ADW_MESSAGE_DIALOG(dialog), "delete",
+                                               ADW_RESPONSE_DESTRUCTIVE);
+    adw_message_dialog_set_default_response(ADW_MESSAGE_DIALOG(dialog), "cancel");
+    adw_message_dialog_set_close_response(ADW_MESSAGE_DIALOG(dialog), "cancel");
+    g_object_set_data(G_OBJECT(dialog), "row-id", GSIZE_TO_POINTER((gsize)gen->id));
+    g_signal_connect_object(dialog, "response", G_CALLBACK(on_delete_response), self, 0);
+    gtk_window_present(GTK_WINDOW(dialog));
+}
+
+static void setup_history_sidebar(RsWindow *self)
+{
+    rs_history_sidebar_set_store(self->history_sidebar, self->history);
+    if (self->history != NULL)
+        history_store_watch(self->history, 2000); /* the command line's jobs appear too */
+    g_signal_connect(self->history_sidebar, "selected", G_CALLBACK(on_history_selected), self);
+    g_signal_connect(self->history_sidebar, "reuse", G_CALLBACK(on_history_reuse), self);
+    g_signal_connect(self->history_sidebar, "rerun", G_CALLBACK(on_history_rerun), self);
+    g_signal_connect(self->history_sidebar, "vary-seed", G_CALLBACK(on_history_vary_seed), self);
+    g_signal_connect(self->history_sidebar, "show-in-folder",
+                     G_CALLBACK(on_history_show_in_folder), self);
+    g_signal_connect(self->history_sidebar, "delete", G_CALLBACK(on_history_delete), self);
+}
+
 /* ---- the model picker ---------------------------------------------------------------------- */
 
 static const ResditModelPaths *find_discovered(RsWindow *self, const char *key)
@@ -719,7 +919,8 @@ static void rs_window_dispose(GObject *object)
     g_clear_object(&self->save_chooser);
     /* Running work stops; its callbacks see the cancellation and leave the window alone. */
     GCancellable **cancellables[] = {&self->discovery_cancellable, &self->model_cancellable,
-                                     &self->generation_cancellable};
+                                     &self->generation_cancellable,
+                                     &self->history_load_cancellable};
     for (gsize i = 0; i < G_N_ELEMENTS(cancellables); i++) {
         if (*cancellables[i] != NULL)
             g_cancellable_cancel(*cancellables[i]);
@@ -732,15 +933,18 @@ static void rs_window_dispose(GObject *object)
     g_clear_pointer(&self->opening_key, g_free);
     g_clear_pointer(&self->discovered, g_ptr_array_unref);
     g_clear_pointer(&self->image_path, g_free);
-    if (self->history != NULL)
-        history_store_close(self->history);
-    g_clear_object(&self->history);
     g_clear_handle_id(&self->zoom_label_idle, g_source_remove);
     for (int b = 0; b < RS_N_BRANCHES; b++) {
         g_clear_object(&self->frames[b].texture);
         g_clear_pointer(&self->frames[b].phase, g_free);
     }
+    if (self->history_sidebar != NULL)
+        rs_history_sidebar_set_store(self->history_sidebar, NULL);
+    /* Dismissing the toasts (undo of a delete) still needs the history. */
     gtk_widget_dispose_template(GTK_WIDGET(self), RS_TYPE_WINDOW);
+    if (self->history != NULL)
+        history_store_close(self->history);
+    g_clear_object(&self->history);
     g_clear_object(&self->job);
     g_clear_object(&self->settings);
     G_OBJECT_CLASS(rs_window_parent_class)->dispose(object);
@@ -768,6 +972,7 @@ static void rs_window_class_init(RsWindowClass *klass)
 
     g_type_ensure(RS_TYPE_PARAMS_PANEL);
     g_type_ensure(RS_TYPE_CANVAS);
+    g_type_ensure(RS_TYPE_HISTORY_SIDEBAR);
     gtk_widget_class_set_template_from_resource(widget_class,
                                                 "/io/github/resdit/Studio/rs-window.ui");
     gtk_widget_class_bind_template_child(widget_class, RsWindow, model_label);
@@ -790,6 +995,7 @@ static void rs_window_class_init(RsWindowClass *klass)
     gtk_widget_class_bind_template_child(widget_class, RsWindow, progress_revealer);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, progress_bar);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, progress_label);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, history_sidebar);
 
     gtk_widget_class_install_property_action(widget_class, "win.view", "view");
     gtk_widget_class_install_action(widget_class, "win.zoom-in", NULL, zoom_action);
@@ -899,6 +1105,7 @@ static void rs_window_init(RsWindow *self)
     gtk_toggle_button_set_active(self->view_buttons[RS_BRANCH_FINAL], TRUE);
     setup_drop_target(self);
     open_history(self);
+    setup_history_sidebar(self);
     update_actions(self);
     setup_model_picker(self);
     if (DEVELOPMENT_BUILD)

@@ -8,6 +8,7 @@
 
 #include "resdit.h"
 #include "rs-canvas.h"
+#include "rs-history-sidebar.h"
 #include "rs-params-panel.h"
 #include "rs-window.h"
 #include "ui-test-util.h"
@@ -17,6 +18,7 @@ typedef struct {
     RsJobSettings *job;
     GSettings *settings;
     char *output;
+    char *history_dir;
     GString *arrivals; /* first frame of each view, in order: "global fused local final " */
     double max_fraction;
     gboolean finished;
@@ -58,6 +60,11 @@ static void fixture_set_up(Fixture *f, gconstpointer data)
     g_settings_set_string(f->settings, "output-folder", f->output);
     g_settings_set_string(f->settings, "model", "self-test");
     g_settings_set_int(f->settings, "preview-interval", 1);
+    /* A history of its own for every test. */
+    f->history_dir = g_dir_make_tmp("rs-history-XXXXXX", NULL);
+    char *db = g_build_filename(f->history_dir, "history.sqlite3", NULL);
+    g_setenv("RESDIT_HISTORY_DB", db, TRUE);
+    g_free(db);
     f->arrivals = g_string_new("");
     f->window = rs_window_new(ui_test_application());
     g_object_ref(f->window);
@@ -83,6 +90,22 @@ static GPtrArray *output_files(Fixture *f)
     return files;
 }
 
+static void remove_tree(const char *path)
+{
+    GDir *dir = g_dir_open(path, 0, NULL);
+    for (const char *name; dir != NULL && (name = g_dir_read_name(dir)) != NULL;) {
+        char *child = g_build_filename(path, name, NULL);
+        if (g_file_test(child, G_FILE_TEST_IS_DIR))
+            remove_tree(child);
+        else
+            g_unlink(child);
+        g_free(child);
+    }
+    if (dir != NULL)
+        g_dir_close(dir);
+    g_rmdir(path);
+}
+
 static void fixture_tear_down(Fixture *f, gconstpointer data)
 {
     gtk_window_destroy(GTK_WINDOW(f->window));
@@ -94,6 +117,8 @@ static void fixture_tear_down(Fixture *f, gconstpointer data)
     g_ptr_array_unref(files);
     g_rmdir(f->output);
     g_free(f->output);
+    remove_tree(f->history_dir);
+    g_free(f->history_dir);
     g_string_free(f->arrivals, TRUE);
     g_settings_reset(f->settings, "output-folder");
     g_object_unref(f->settings);
@@ -237,11 +262,137 @@ static void test_cancel(Fixture *f, gconstpointer data)
     g_ptr_array_unref(files);
 }
 
+static RsHistoryItem *first_row(Fixture *f)
+{
+    RsHistorySidebar *sidebar = ui_test_child(f->window, RS_TYPE_WINDOW, "history_sidebar");
+    GListModel *model = G_LIST_MODEL(rs_history_sidebar_get_model(sidebar));
+    if (g_list_model_get_n_items(model) == 0)
+        return NULL;
+    RsHistoryItem *item = g_list_model_get_item(model, 0);
+    g_object_unref(item); /* the model's pages keep it */
+    return item;
+}
+
+static gboolean row_done_with_thumbnail(gpointer data)
+{
+    RsHistoryItem *item = first_row(data);
+    return item != NULL && rs_history_item_get_generation(item)->status == HISTORY_STATUS_DONE &&
+           rs_history_item_get_thumbnail(item) != NULL;
+}
+
+static guint n_rows(Fixture *f)
+{
+    RsHistorySidebar *sidebar = ui_test_child(f->window, RS_TYPE_WINDOW, "history_sidebar");
+    return g_list_model_get_n_items(G_LIST_MODEL(rs_history_sidebar_get_model(sidebar)));
+}
+
+typedef struct {
+    Fixture *f;
+    guint want;
+} RowCount;
+
+static gboolean has_rows(gpointer data)
+{
+    RowCount *count = data;
+    return n_rows(count->f) == count->want;
+}
+
+static void search(Fixture *f, const char *words, guint want)
+{
+    RsHistorySidebar *sidebar = ui_test_child(f->window, RS_TYPE_WINDOW, "history_sidebar");
+    GtkWidget *entry = gtk_widget_get_first_child(GTK_WIDGET(sidebar));
+    g_assert_true(GTK_IS_SEARCH_ENTRY(entry));
+    gtk_editable_set_text(GTK_EDITABLE(entry), words);
+    RowCount count = {f, want};
+    g_assert_true(ui_test_wait_until(has_rows, &count, 5000));
+}
+
+static gboolean canvas_has_image(gpointer data)
+{
+    Fixture *f = data;
+    GdkTexture *texture = rs_canvas_get_texture(ui_test_child(f->window, RS_TYPE_WINDOW, "canvas"));
+    return texture != NULL && gdk_texture_get_width(texture) == 512;
+}
+
+/* Every control the job records, as a comparable string. */
+static char *controls(RsJobSettings *job)
+{
+    char *prompt, *aspect, *size, *shift;
+    int steps, global, local;
+    double guidance, cutoff, sigma, mu;
+    gboolean random_seed, no_pes, no_pipe, no_psf, no_overlap, uniform;
+    guint seed;
+    g_object_get(job, "prompt", &prompt, "aspect", &aspect, "size-preset", &size, "steps", &steps,
+                 "global-steps", &global, "local-steps", &local, "guidance", &guidance, "cutoff",
+                 &cutoff, "sigma", &sigma, "shift-mode", &shift, "shift-mu", &mu, "random-seed",
+                 &random_seed, "seed", &seed, "no-pes", &no_pes, "no-pipe", &no_pipe, "no-psf",
+                 &no_psf, "no-overlap", &no_overlap, "uniform-weights", &uniform, NULL);
+    char *text = g_strdup_printf("%s|%s|%s|%d|%d|%d|%g|%g|%g|%s|%g|%d|%u|%d%d%d%d%d", prompt,
+                                 aspect, size, steps, global, local, guidance, cutoff, sigma,
+                                 shift, mu, random_seed, seed, no_pes, no_pipe, no_psf,
+                                 no_overlap, uniform);
+    g_free(prompt);
+    g_free(aspect);
+    g_free(size);
+    g_free(shift);
+    return text;
+}
+
+static void test_history(Fixture *f, gconstpointer data)
+{
+    g_assert_cmpuint(n_rows(f), ==, 0); /* a new history for this test */
+    set_up_job(f, "history lighthouse on a cliff", 5, 1, 2);
+    g_object_set(f->job, "guidance", 4.5, "random-seed", FALSE, "seed", 1234, "cutoff", 0.35,
+                 "sigma", 3.0, "shift-mode", "fixed", "shift-mu", 2.0, "no-psf", TRUE,
+                 "uniform-weights", TRUE, NULL);
+    char *wanted = controls(f->job);
+    press_generate(f);
+    g_assert_true(ui_test_wait_until(job_finished, f, 60000));
+
+    /* The row appears with its thumbnail, finished. */
+    g_assert_true(ui_test_wait_until(row_done_with_thumbnail, f, 10000));
+    const HistoryGeneration *gen = rs_history_item_get_generation(first_row(f));
+    g_assert_cmpstr(gen->params.prompt, ==, "history lighthouse on a cliff");
+    g_assert_cmpuint(gen->params.seed, ==, 1234);
+    g_assert_nonnull(gen->image_path);
+    g_assert_true(g_file_test(gen->image_path, G_FILE_TEST_IS_REGULAR));
+    g_assert_cmpint(gen->peak_host_bytes, >, 0);
+    GdkTexture *thumbnail = rs_history_item_get_thumbnail(first_row(f));
+    g_assert_cmpint(gdk_texture_get_width(thumbnail), ==, 256);
+    g_assert_cmpint(gdk_texture_get_height(thumbnail), ==, 144);
+
+    /* Search (FTS) finds it by a word of the prompt, and not by another. */
+    search(f, "cliff", 1);
+    search(f, "zebra", 0);
+    search(f, "", 1);
+
+    /* Selecting the row shows its image; Reuse Parameters restores every control. */
+    RsHistorySidebar *sidebar = ui_test_child(f->window, RS_TYPE_WINDOW, "history_sidebar");
+    rs_history_sidebar_select(sidebar, 0);
+    g_assert_true(ui_test_wait_until(canvas_has_image, f, 10000));
+    ui_test_spin(300);
+    g_free(ui_test_screenshot(GTK_WIDGET(f->window), "history-sidebar"));
+    g_object_set(f->job, "prompt", "other", "aspect", "3:2", "size-preset", "4K", "steps", 30,
+                 "guidance", 2.0, "random-seed", TRUE, "seed", 99, "cutoff", 0.5, "sigma", 0.0,
+                 "shift-mode", "base", "shift-mu", 1.15, "no-psf", FALSE, "uniform-weights", FALSE,
+                 "no-pes", TRUE, NULL);
+    char *changed = controls(f->job);
+    g_assert_cmpstr(changed, !=, wanted);
+    gtk_widget_activate_action(GTK_WIDGET(sidebar), "history.reuse", NULL);
+    char *restored = controls(f->job);
+    g_assert_cmpstr(restored, ==, wanted);
+    g_free(restored);
+    g_free(changed);
+    g_free(wanted);
+}
+
 int main(int argc, char **argv)
 {
     ui_test_init(&argc, &argv);
     g_test_add("/generate/previews-final-png", Fixture, NULL, fixture_set_up, test_generate,
                fixture_tear_down);
     g_test_add("/generate/cancel", Fixture, NULL, fixture_set_up, test_cancel, fixture_tear_down);
+    g_test_add("/generate/history", Fixture, NULL, fixture_set_up, test_history,
+               fixture_tear_down);
     return g_test_run();
 }
