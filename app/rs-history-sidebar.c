@@ -47,9 +47,8 @@ static void setup_row(GtkSignalListItemFactory *factory, GtkListItem *list_item,
     gtk_widget_set_margin_bottom(row, 6);
     gtk_widget_set_margin_start(row, 6);
     gtk_widget_set_margin_end(row, 6);
-    GtkWidget *picture = gtk_picture_new();
-    gtk_widget_set_size_request(picture, THUMBNAIL_SIZE, THUMBNAIL_SIZE);
-    gtk_picture_set_content_fit(GTK_PICTURE(picture), GTK_CONTENT_FIT_CONTAIN);
+    GtkWidget *picture = gtk_image_new();
+    gtk_image_set_pixel_size(GTK_IMAGE(picture), THUMBNAIL_SIZE);
     gtk_widget_add_css_class(picture, "history-thumbnail");
     GtkWidget *text = gtk_box_new(GTK_ORIENTATION_VERTICAL, 2);
     gtk_widget_set_hexpand(text, TRUE);
@@ -59,11 +58,12 @@ static void setup_row(GtkSignalListItemFactory *factory, GtkListItem *list_item,
     gtk_label_set_ellipsize(GTK_LABEL(prompt), PANGO_ELLIPSIZE_END);
     gtk_label_set_lines(GTK_LABEL(prompt), 2);
     gtk_label_set_wrap(GTK_LABEL(prompt), TRUE);
-    gtk_label_set_max_width_chars(GTK_LABEL(prompt), 24);
+    gtk_label_set_max_width_chars(GTK_LABEL(prompt), 16);
     GtkWidget *meta = gtk_label_new(NULL);
     gtk_label_set_xalign(GTK_LABEL(meta), 0);
     gtk_widget_add_css_class(meta, "dim-label");
     gtk_widget_add_css_class(meta, "caption");
+    gtk_label_set_ellipsize(GTK_LABEL(meta), PANGO_ELLIPSIZE_END);
     GtkWidget *badge = gtk_label_new(NULL);
     gtk_widget_set_halign(badge, GTK_ALIGN_START);
     gtk_widget_add_css_class(badge, "history-badge");
@@ -82,9 +82,9 @@ static char *meta_text(const HistoryGeneration *gen)
     GDateTime *utc = g_date_time_new_from_unix_utc(when / G_USEC_PER_SEC);
     GDateTime *local = utc != NULL ? g_date_time_to_local(utc) : NULL;
     /* Translators: a date and time in the history, see g_date_time_format */
-    char *date = local != NULL ? g_date_time_format(local, _("%e %b %Y %H:%M")) : g_strdup("");
-    /* Translators: "<width> × <height> · <date>" */
-    char *text = g_strdup_printf(_("%d × %d · %s"), gen->params.width, gen->params.height,
+    char *date = local != NULL ? g_date_time_format(local, _("%e %b %Y, %H:%M")) : g_strdup("");
+    /* Translators: "<width> × <height>" on one line, the date on the next */
+    char *text = g_strdup_printf(_("%d × %d px\n%s"), gen->params.width, gen->params.height,
                                  g_strstrip(date));
     g_free(date);
     g_clear_pointer(&local, g_date_time_unref);
@@ -107,8 +107,11 @@ static void bind_row(GtkSignalListItemFactory *factory, GtkListItem *list_item, 
     GtkWidget *badge = gtk_widget_get_next_sibling(meta);
 
     /* The thumbnail is read from the database only now, when the row is on screen. */
-    gtk_picture_set_paintable(GTK_PICTURE(picture),
-                              GDK_PAINTABLE(rs_history_item_get_thumbnail(item)));
+    GdkTexture *thumbnail = rs_history_item_get_thumbnail(item);
+    if (thumbnail != NULL)
+        gtk_image_set_from_paintable(GTK_IMAGE(picture), GDK_PAINTABLE(thumbnail));
+    else
+        gtk_image_set_from_icon_name(GTK_IMAGE(picture), "image-missing-symbolic");
     const char *words = gen->params.prompt != NULL && gen->params.prompt[0] != '\0'
                             ? gen->params.prompt
                             : _("(no prompt)");
@@ -127,7 +130,7 @@ static void bind_row(GtkSignalListItemFactory *factory, GtkListItem *list_item, 
 static void unbind_row(GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer data)
 {
     GtkWidget *row = gtk_list_item_get_child(list_item);
-    gtk_picture_set_paintable(GTK_PICTURE(gtk_widget_get_first_child(row)), NULL);
+    gtk_image_clear(GTK_IMAGE(gtk_widget_get_first_child(row)));
 }
 
 /* ---- selection and actions ---------------------------------------------------------------- */

@@ -372,6 +372,7 @@ static void test_history(Fixture *f, gconstpointer data)
     g_assert_true(ui_test_wait_until(canvas_has_image, f, 10000));
     ui_test_spin(300);
     g_free(ui_test_screenshot(GTK_WIDGET(f->window), "history-sidebar"));
+
     g_object_set(f->job, "prompt", "other", "aspect", "3:2", "size-preset", "4K", "steps", 30,
                  "guidance", 2.0, "random-seed", TRUE, "seed", 99, "cutoff", 0.5, "sigma", 0.0,
                  "shift-mode", "base", "shift-mu", 1.15, "no-psf", FALSE, "uniform-weights", FALSE,

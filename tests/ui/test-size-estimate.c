@@ -46,7 +46,7 @@ static void test_every_preset_on_grid_and_ratio(void)
     const RsAspectPreset *aspects = rs_aspect_presets(&n_aspects);
     const RsSizePreset *sizes = rs_size_presets(&n_sizes);
     g_assert_cmpint(n_aspects, ==, 9);
-    g_assert_cmpint(n_sizes, ==, 3);
+    g_assert_cmpint(n_sizes, ==, 4); /* Draft, 2K, 3K, 4K */
     for (int a = 0; a < n_aspects; a++) {
         for (int s = 0; s < n_sizes; s++) {
             int w, h;
