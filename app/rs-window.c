@@ -47,6 +47,7 @@ struct _RsWindow {
     char *image_path; /* the last image written */
     HistoryStore *history;
     GCancellable *history_load_cancellable;
+    GPtrArray *pending_deletes; /* PendingDelete, purged at the latest when the window goes */
 
     GtkLabel *model_label;
     GMenu *model_folders_section;
@@ -616,16 +617,35 @@ static void on_history_show_in_folder(RsHistorySidebar *sidebar, RsHistoryItem *
         rs_window_show_folder_of(self, gen->image_path);
 }
 
+/* A deleted row while its undo toast shows. Shared (reference counted) by the toast and the
+ * window: the toast's end, or the window's, purges it, whichever comes first. */
 typedef struct {
     HistoryStore *store;
     gint64 id;
-    gboolean undone;
+    gboolean settled; /* undone or purged */
 } PendingDelete;
+
+static void pending_delete_clear(gpointer data)
+{
+    g_object_unref(((PendingDelete *)data)->store);
+}
+
+static void pending_delete_release(gpointer data, GClosure *closure)
+{
+    g_rc_box_release_full(data, pending_delete_clear);
+}
+
+static void pending_delete_unref(gpointer data)
+{
+    g_rc_box_release_full(data, pending_delete_clear);
+}
 
 static void on_undo_delete(AdwToast *toast, PendingDelete *pending)
 {
+    if (pending->settled)
+        return;
     GError *error = NULL;
-    pending->undone = history_store_undelete(pending->store, pending->id, &error);
+    pending->settled = history_store_undelete(pending->store, pending->id, &error);
     if (error != NULL) {
         g_message("Undo of history row %" G_GINT64_FORMAT " failed: %s", pending->id,
                   error->message);
@@ -634,19 +654,23 @@ static void on_undo_delete(AdwToast *toast, PendingDelete *pending)
 }
 
 /* The undo toast is gone: now the row and its image go for good. */
+static void purge_pending(PendingDelete *pending)
+{
+    if (pending->settled)
+        return;
+    pending->settled = TRUE;
+    GError *error = NULL;
+    if (!history_store_purge(pending->store, pending->id, &error)) {
+        g_message("Purging history row %" G_GINT64_FORMAT " failed: %s (it is purged at the "
+                  "next start)",
+                  pending->id, error->message);
+        g_error_free(error);
+    }
+}
+
 static void on_delete_toast_dismissed(AdwToast *toast, PendingDelete *pending)
 {
-    if (!pending->undone) {
-        GError *error = NULL;
-        if (!history_store_purge(pending->store, pending->id, &error)) {
-            g_message("Purging history row %" G_GINT64_FORMAT " failed: %s (it is purged at "
-                      "the next start)",
-                      pending->id, error->message);
-            g_error_free(error);
-        }
-    }
-    g_object_unref(pending->store);
-    g_free(pending);
+    purge_pending(pending);
 }
 
 static void delete_row(RsWindow *self, gint64 id)
@@ -657,14 +681,17 @@ static void delete_row(RsWindow *self, gint64 id)
         g_error_free(error);
         return;
     }
-    PendingDelete *pending = g_new0(PendingDelete, 1);
+    PendingDelete *pending = g_rc_box_new0(PendingDelete);
     pending->store = g_object_ref(self->history);
     pending->id = id;
+    g_ptr_array_add(self->pending_deletes, pending);
     AdwToast *toast = adw_toast_new(_("Image deleted"));
     adw_toast_set_button_label(toast, _("_Undo"));
     adw_toast_set_priority(toast, ADW_TOAST_PRIORITY_HIGH);
-    g_signal_connect(toast, "button-clicked", G_CALLBACK(on_undo_delete), pending);
-    g_signal_connect(toast, "dismissed", G_CALLBACK(on_delete_toast_dismissed), pending);
+    g_signal_connect_data(toast, "button-clicked", G_CALLBACK(on_undo_delete),
+                          g_rc_box_acquire(pending), pending_delete_release, 0);
+    g_signal_connect_data(toast, "dismissed", G_CALLBACK(on_delete_toast_dismissed),
+                          g_rc_box_acquire(pending), pending_delete_release, 0);
     adw_toast_overlay_add_toast(self->toast_overlay, toast);
 }
 
@@ -940,8 +967,14 @@ static void rs_window_dispose(GObject *object)
     }
     if (self->history_sidebar != NULL)
         rs_history_sidebar_set_store(self->history_sidebar, NULL);
-    /* Dismissing the toasts (undo of a delete) still needs the history. */
+    /* Dismissing the toasts (undo of a delete) still needs the history; deletes whose toast
+     * is not dismissed with the window are made final here. */
     gtk_widget_dispose_template(GTK_WIDGET(self), RS_TYPE_WINDOW);
+    if (self->pending_deletes != NULL) {
+        for (guint i = 0; i < self->pending_deletes->len; i++)
+            purge_pending(g_ptr_array_index(self->pending_deletes, i));
+        g_clear_pointer(&self->pending_deletes, g_ptr_array_unref);
+    }
     if (self->history != NULL)
         history_store_close(self->history);
     g_clear_object(&self->history);
@@ -1087,6 +1120,7 @@ static void add_zoom_keys(RsWindow *self)
 static void rs_window_init(RsWindow *self)
 {
     gtk_widget_init_template(GTK_WIDGET(self));
+    self->pending_deletes = g_ptr_array_new_with_free_func(pending_delete_unref);
     self->settings = g_settings_new("io.github.resdit.Studio");
     self->job = rs_job_settings_new();
     self->view = RS_BRANCH_FINAL;

@@ -46,6 +46,25 @@ static void on_job_finished(RsWindow *window, Fixture *f)
     f->finished = TRUE;
 }
 
+typedef struct {
+    GType type;
+    GtkWindow *found;
+} FindToplevel;
+
+static gboolean toplevel_shown(gpointer data)
+{
+    FindToplevel *find = data;
+    GListModel *toplevels = gtk_window_get_toplevels();
+    for (guint i = 0; i < g_list_model_get_n_items(toplevels); i++) {
+        GObject *toplevel = g_list_model_get_item(toplevels, i);
+        if (G_TYPE_CHECK_INSTANCE_TYPE(toplevel, find->type) &&
+            gtk_widget_get_mapped(GTK_WIDGET(toplevel)))
+            find->found = GTK_WINDOW(toplevel);
+        g_object_unref(toplevel);
+    }
+    return find->found != NULL;
+}
+
 static gboolean model_ready(gpointer data)
 {
     gboolean ready = FALSE;
@@ -106,11 +125,19 @@ static void remove_tree(const char *path)
     g_rmdir(path);
 }
 
-static void fixture_tear_down(Fixture *f, gconstpointer data)
+static void close_window(Fixture *f)
 {
+    if (f->window == NULL)
+        return;
     gtk_window_destroy(GTK_WINDOW(f->window));
     ui_test_spin(50);
     g_assert_finalize_object(f->window);
+    f->window = NULL;
+}
+
+static void fixture_tear_down(Fixture *f, gconstpointer data)
+{
+    close_window(f);
     GPtrArray *files = output_files(f);
     for (guint i = 0; i < files->len; i++)
         g_unlink(g_ptr_array_index(files, i));
@@ -387,6 +414,70 @@ static void test_history(Fixture *f, gconstpointer data)
     g_free(wanted);
 }
 
+static gboolean newest_done(gpointer data)
+{
+    RowCount *count = data;
+    RsHistoryItem *item = first_row(count->f);
+    return n_rows(count->f) == count->want && item != NULL &&
+           rs_history_item_get_generation(item)->status == HISTORY_STATUS_DONE;
+}
+
+static void run_row_action(Fixture *f, guint position, const char *action, guint rows_after)
+{
+    RsHistorySidebar *sidebar = ui_test_child(f->window, RS_TYPE_WINDOW, "history_sidebar");
+    rs_history_sidebar_select(sidebar, position);
+    f->finished = FALSE;
+    gtk_widget_activate_action(GTK_WIDGET(sidebar), action, NULL);
+    g_assert_true(ui_test_wait_until(job_finished, f, 60000));
+    RowCount count = {f, rows_after};
+    g_assert_true(ui_test_wait_until(newest_done, &count, 10000));
+}
+
+static guint64 row_seed(Fixture *f, guint position)
+{
+    RsHistorySidebar *sidebar = ui_test_child(f->window, RS_TYPE_WINDOW, "history_sidebar");
+    RsHistoryItem *item =
+        g_list_model_get_item(G_LIST_MODEL(rs_history_sidebar_get_model(sidebar)), position);
+    guint64 seed = rs_history_item_get_generation(item)->params.seed;
+    g_object_unref(item);
+    return seed;
+}
+
+/* Re-run keeps the seed, Vary Seed draws another; Delete asks, hides the row at once and removes
+ * the image for good when the undo toast goes (here: with the window). */
+static void test_history_actions(Fixture *f, gconstpointer data)
+{
+    set_up_job(f, "actions", 3, 1, 1);
+    g_object_set(f->job, "random-seed", FALSE, "seed", 777, NULL);
+    press_generate(f);
+    g_assert_true(ui_test_wait_until(job_finished, f, 60000));
+    RowCount one = {f, 1};
+    g_assert_true(ui_test_wait_until(newest_done, &one, 10000));
+
+    run_row_action(f, 0, "history.rerun", 2);
+    g_assert_cmpuint(row_seed(f, 0), ==, 777);
+    run_row_action(f, 1, "history.vary-seed", 3);
+    g_assert_cmpuint(row_seed(f, 0), !=, 777);
+    g_assert_cmpuint(row_seed(f, 1), ==, 777);
+
+    RsHistorySidebar *sidebar = ui_test_child(f->window, RS_TYPE_WINDOW, "history_sidebar");
+    rs_history_sidebar_select(sidebar, 0);
+    RsHistoryItem *item = rs_history_sidebar_get_selected(sidebar);
+    char *image = g_strdup(rs_history_item_get_generation(item)->image_path);
+    guint64 deleted_seed = rs_history_item_get_generation(item)->params.seed;
+    gtk_widget_activate_action(GTK_WIDGET(sidebar), "history.delete", NULL);
+    FindToplevel dialog = {ADW_TYPE_MESSAGE_DIALOG, NULL};
+    g_assert_true(ui_test_wait_until(toplevel_shown, &dialog, 5000));
+    adw_message_dialog_response(ADW_MESSAGE_DIALOG(dialog.found), "delete");
+    RowCount two = {f, 2};
+    g_assert_true(ui_test_wait_until(has_rows, &two, 5000));
+    g_assert_cmpuint(row_seed(f, 0), !=, deleted_seed);
+    g_assert_true(g_file_test(image, G_FILE_TEST_EXISTS)); /* undo is still possible */
+    close_window(f);
+    g_assert_false(g_file_test(image, G_FILE_TEST_EXISTS));
+    g_free(image);
+}
+
 int main(int argc, char **argv)
 {
     ui_test_init(&argc, &argv);
@@ -394,6 +485,8 @@ int main(int argc, char **argv)
                fixture_tear_down);
     g_test_add("/generate/cancel", Fixture, NULL, fixture_set_up, test_cancel, fixture_tear_down);
     g_test_add("/generate/history", Fixture, NULL, fixture_set_up, test_history,
+               fixture_tear_down);
+    g_test_add("/generate/history-actions", Fixture, NULL, fixture_set_up, test_history_actions,
                fixture_tear_down);
     return g_test_run();
 }
