@@ -478,6 +478,68 @@ static void test_history_actions(Fixture *f, gconstpointer data)
     g_free(image);
 }
 
+/* A PNG from another front end: a valid image with only an A1111 "parameters" tEXt chunk. */
+static char *write_a1111_png(const char *text)
+{
+    GdkTexture *texture = ui_test_gradient_texture(4, 4);
+    GBytes *png = gdk_texture_save_to_png_bytes(texture);
+    g_object_unref(texture);
+    gsize size;
+    const guint8 *data = g_bytes_get_data(png, &size);
+    GByteArray *out = g_byte_array_new();
+    const gsize after_ihdr = 8 + 4 + 4 + 13 + 4;
+    g_byte_array_append(out, data, after_ihdr);
+    gsize length = strlen("parameters") + 1 + strlen(text);
+    guint8 header[8] = {length >> 24, length >> 16, length >> 8, length, 't', 'E', 'X', 't'};
+    g_byte_array_append(out, header, 8);
+    g_byte_array_append(out, (const guint8 *)"parameters", strlen("parameters") + 1);
+    g_byte_array_append(out, (const guint8 *)text, strlen(text));
+    guint32 crc = 0; /* not checked by the reader; image decoders do not see this chunk */
+    g_byte_array_append(out, (const guint8 *)&crc, 4);
+    g_byte_array_append(out, data + after_ihdr, size - after_ihdr);
+    char *path = g_build_filename(g_get_tmp_dir(), "rs-a1111-drop.png", NULL);
+    g_assert_true(g_file_set_contents(path, (const char *)out->data, out->len, NULL));
+    g_byte_array_unref(out);
+    g_bytes_unref(png);
+    return path;
+}
+
+/* Dropping an A1111-style PNG loads prompt, steps, guidance, seed and size. */
+static void test_drop_a1111(Fixture *f, gconstpointer data)
+{
+    char *path = write_a1111_png("a red fox in snow\nNegative prompt: blurry\n"
+                                 "Steps: 24, Sampler: Euler, CFG scale: 6.5, Seed: 4242, "
+                                 "Size: 1344x768, Model: flux1-dev");
+    g_assert_true(rs_window_load_parameters(f->window, path));
+    char *prompt = NULL, *aspect = NULL;
+    double guidance = 0;
+    gboolean random_seed = TRUE;
+    g_object_get(f->job, "prompt", &prompt, "aspect", &aspect, "guidance", &guidance,
+                 "random-seed", &random_seed, NULL);
+    g_assert_cmpstr(prompt, ==, "a red fox in snow");
+    g_assert_cmpstr(aspect, ==, "custom");
+    g_assert_cmpfloat(guidance, ==, 6.5);
+    g_assert_false(random_seed);
+    g_assert_cmpuint(rs_job_settings_get_seed(f->job), ==, 4242);
+    g_assert_cmpint(rs_job_settings_get_steps(f->job), ==, 24);
+    g_assert_cmpint(rs_job_settings_get_width(f->job), ==, 1344);
+    g_assert_cmpint(rs_job_settings_get_height(f->job), ==, 768);
+    g_free(prompt);
+    g_free(aspect);
+    g_unlink(path);
+    g_free(path);
+
+    /* A PNG without parameters changes nothing. */
+    GdkTexture *texture = ui_test_gradient_texture(4, 4);
+    path = g_build_filename(g_get_tmp_dir(), "rs-plain.png", NULL);
+    g_assert_true(gdk_texture_save_to_png(texture, path));
+    g_object_unref(texture);
+    g_assert_false(rs_window_load_parameters(f->window, path));
+    g_assert_cmpuint(rs_job_settings_get_seed(f->job), ==, 4242);
+    g_unlink(path);
+    g_free(path);
+}
+
 int main(int argc, char **argv)
 {
     ui_test_init(&argc, &argv);
@@ -485,6 +547,8 @@ int main(int argc, char **argv)
                fixture_tear_down);
     g_test_add("/generate/cancel", Fixture, NULL, fixture_set_up, test_cancel, fixture_tear_down);
     g_test_add("/generate/history", Fixture, NULL, fixture_set_up, test_history,
+               fixture_tear_down);
+    g_test_add("/generate/drop-a1111", Fixture, NULL, fixture_set_up, test_drop_a1111,
                fixture_tear_down);
     g_test_add("/generate/history-actions", Fixture, NULL, fixture_set_up, test_history_actions,
                fixture_tear_down);
