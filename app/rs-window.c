@@ -735,6 +735,8 @@ static void setup_history_sidebar(RsWindow *self)
 
 /* ---- the model picker ---------------------------------------------------------------------- */
 
+/* The model with this key; for a folder chosen by hand that holds several (a ComfyUI models
+ * folder), the first model found inside it. */
 static const ResditModelPaths *find_discovered(RsWindow *self, const char *key)
 {
     for (guint i = 0; self->discovered != NULL && i < self->discovered->len; i++) {
@@ -742,7 +744,17 @@ static const ResditModelPaths *find_discovered(RsWindow *self, const char *key)
         if (g_strcmp0(rs_model_paths_key(paths), key) == 0)
             return paths;
     }
-    return NULL;
+    char *prefix = g_str_has_suffix(key, G_DIR_SEPARATOR_S) ? g_strdup(key)
+                                                            : g_strconcat(key, G_DIR_SEPARATOR_S, NULL);
+    const ResditModelPaths *inside = NULL;
+    for (guint i = 0; inside == NULL && self->discovered != NULL && i < self->discovered->len;
+         i++) {
+        const ResditModelPaths *paths = g_ptr_array_index(self->discovered, i);
+        if (g_str_has_prefix(rs_model_paths_key(paths), prefix))
+            inside = paths;
+    }
+    g_free(prefix);
+    return inside;
 }
 
 static void update_model_label(RsWindow *self)
@@ -868,6 +880,8 @@ static void discover_models(RsWindow *self)
     if (self->discovery_cancellable != NULL)
         g_cancellable_cancel(self->discovery_cancellable);
     g_clear_object(&self->discovery_cancellable);
+    /* Until it is done, a model chosen meanwhile waits for it (ensure_model). */
+    g_clear_pointer(&self->discovered, g_ptr_array_unref);
     self->discovery_cancellable = g_cancellable_new();
     char **folders = g_settings_get_strv(self->settings, "model-folders");
     rs_models_discover_async((const char *const *)folders, self->discovery_cancellable,
