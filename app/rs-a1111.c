@@ -73,8 +73,8 @@ static gboolean parse_seed(const char *value, guint64 *out)
 static gboolean parse_size(const char *value, int *width, int *height)
 {
     char **parts = g_strsplit(value, "x", 2);
-    gboolean ok = g_strv_length(parts) == 2 && parse_int(parts[0], width) &&
-                  parse_int(parts[1], height);
+    gboolean ok =
+        g_strv_length(parts) == 2 && parse_int(parts[0], width) && parse_int(parts[1], height);
     g_strfreev(parts);
     return ok;
 }

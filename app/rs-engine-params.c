@@ -24,14 +24,13 @@ void rs_engine_params_from_settings(RsJobSettings *job, const ResditModel *model
     gboolean random_seed = TRUE;
     guint seed = 0;
     g_object_get(job, "prompt", &prompt, "steps", &params->steps, "guidance", &params->guidance,
-                 "random-seed", &random_seed, "seed", &seed, "global-steps",
-                 &params->global_steps, "local-steps", &params->local_steps, "cutoff",
-                 &params->method.cutoff, "sigma", &params->method.sigma, "patch", &patch,
-                 "base-size", &base_size, "shift-mode", &shift, "shift-mu", &params->mu,
-                 "no-pes", &params->method.no_pes, "no-pipe", &params->method.no_pipe, "no-psf",
-                 &params->method.no_psf, "no-overlap", &params->method.no_overlap,
-                 "uniform-weights", &params->method.uniform_weights, "inspect-branches",
-                 &params->inspect_branches, NULL);
+                 "random-seed", &random_seed, "seed", &seed, "global-steps", &params->global_steps,
+                 "local-steps", &params->local_steps, "cutoff", &params->method.cutoff, "sigma",
+                 &params->method.sigma, "patch", &patch, "base-size", &base_size, "shift-mode",
+                 &shift, "shift-mu", &params->mu, "no-pes", &params->method.no_pes, "no-pipe",
+                 &params->method.no_pipe, "no-psf", &params->method.no_psf, "no-overlap",
+                 &params->method.no_overlap, "uniform-weights", &params->method.uniform_weights,
+                 "inspect-branches", &params->inspect_branches, NULL);
     g_free(params->prompt);
     params->prompt = prompt;
     params->width = rs_job_settings_get_width(job);
@@ -77,18 +76,18 @@ gboolean rs_engine_params_apply(RsJobSettings *job, const ResditJobParams *param
                  params->steps, "guidance", params->guidance, NULL);
     if (params->global_steps >= 0 && params->local_steps >= 0) {
         g_object_set(job, "global-steps", 0, "local-steps", 0, NULL);
-        g_object_set(job, "global-steps", params->global_steps, "local-steps",
-                     params->local_steps, NULL);
+        g_object_set(job, "global-steps", params->global_steps, "local-steps", params->local_steps,
+                     NULL);
     }
     gboolean seed_fits = params->seed <= G_MAXUINT32;
     if (seed_fits)
         g_object_set(job, "seed", (guint)params->seed, "random-seed", FALSE, NULL);
     g_object_set(job, "cutoff", params->method.cutoff, "sigma", MAX(params->method.sigma, 0.0),
-                 "shift-mode", resdit_shift_mode_name(params->shift_mode), "shift-mu",
-                 params->mu, "no-pes", params->method.no_pes, "no-pipe", params->method.no_pipe,
-                 "no-psf", params->method.no_psf, "no-overlap", params->method.no_overlap,
-                 "uniform-weights", params->method.uniform_weights, "inspect-branches",
-                 params->inspect_branches, NULL);
+                 "shift-mode", resdit_shift_mode_name(params->shift_mode), "shift-mu", params->mu,
+                 "no-pes", params->method.no_pes, "no-pipe", params->method.no_pipe, "no-psf",
+                 params->method.no_psf, "no-overlap", params->method.no_overlap, "uniform-weights",
+                 params->method.uniform_weights, "inspect-branches", params->inspect_branches,
+                 NULL);
     /* FLUX-sized grids only: the self-test model's tiny grid has no control. */
     if (params->method.patch >= 16)
         g_object_set(job, "patch", params->method.patch, NULL);
@@ -131,8 +130,7 @@ static int default_steps_part(int steps, int of35)
 }
 
 void rs_engine_params_to_history(const ResditJobParams *params, const char *model_name,
-                                 const char *fingerprint, const char *backend,
-                                 HistoryParams *out)
+                                 const char *fingerprint, const char *backend, HistoryParams *out)
 {
     history_params_init(out);
     g_free(out->prompt);

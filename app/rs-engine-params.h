@@ -26,8 +26,7 @@ gboolean rs_engine_params_apply_a1111(RsJobSettings *job, const RsA1111Params *r
 
 /* The history's record of a job about to run (seed already fixed). */
 void rs_engine_params_to_history(const ResditJobParams *params, const char *model_name,
-                                 const char *fingerprint, const char *backend,
-                                 HistoryParams *out);
+                                 const char *fingerprint, const char *backend, HistoryParams *out);
 /* The engine parameters of a history record (params initialised by the caller). */
 void rs_engine_params_from_history(const HistoryParams *record, ResditJobParams *params);
 

@@ -175,8 +175,8 @@ static gboolean deliver_pending(gpointer data)
         if (next < 0)
             break;
         PendingFrame *f = &frames[next];
-        GdkTexture *texture = gdk_memory_texture_new(f->width, f->height, GDK_MEMORY_R8G8B8,
-                                                     f->rgb, (gsize)f->width * 3);
+        GdkTexture *texture = gdk_memory_texture_new(f->width, f->height, GDK_MEMORY_R8G8B8, f->rgb,
+                                                     (gsize)f->width * 3);
         g_signal_emit(self, signals[SIGNAL_PREVIEW], 0, next, texture, f->step, (int)f->phase,
                       f->extra);
         g_object_unref(texture);
@@ -197,9 +197,9 @@ static char *unique_image_path(const char *folder, guint64 seed)
     char *path = NULL;
     for (int n = 1; path == NULL || g_file_test(path, G_FILE_TEST_EXISTS); n++) {
         g_free(path);
-        char *name = n == 1 ? g_strdup_printf("resdit-%s-%" G_GUINT64_FORMAT ".png", stamp, seed)
-                            : g_strdup_printf("resdit-%s-%" G_GUINT64_FORMAT "-%d.png", stamp,
-                                              seed, n);
+        char *name =
+            n == 1 ? g_strdup_printf("resdit-%s-%" G_GUINT64_FORMAT ".png", stamp, seed)
+                   : g_strdup_printf("resdit-%s-%" G_GUINT64_FORMAT "-%d.png", stamp, seed, n);
         path = g_build_filename(folder, name, NULL);
         g_free(name);
     }
@@ -220,8 +220,10 @@ static GBytes *thumbnail_png(const ResditImage *image)
                 guint sum = 0;
                 for (int dy = 0; dy < factor; dy++)
                     for (int dx = 0; dx < factor; dx++)
-                        sum += image->rgb[(((gsize)y * factor + dy) * image->width + (gsize)x * factor +
-                                           dx) * 3 + c];
+                        sum += image->rgb[(((gsize)y * factor + dy) * image->width +
+                                           (gsize)x * factor + dx) *
+                                              3 +
+                                          c];
                 small[((gsize)y * w + x) * 3 + c] = (guint8)(sum / (guint)(factor * factor));
             }
         }
@@ -249,8 +251,7 @@ static void begin_history(RsGeneration *self)
                                 self->model->fingerprint,
                                 resdit_model_backend_name(self->model->model), &record);
     GError *error = NULL;
-    self->history_id =
-        history_store_begin(self->history, &record, HISTORY_STATUS_RUNNING, &error);
+    self->history_id = history_store_begin(self->history, &record, HISTORY_STATUS_RUNNING, &error);
     history_params_clear(&record);
     if (self->history_id <= 0)
         self->history_id = 0;
@@ -314,11 +315,11 @@ static void run_in_thread(GTask *task, gpointer source, gpointer data, GCancella
     begin_history(self);
     ResditCallbacks callbacks = {on_engine_progress, on_engine_preview, self};
     GError *error = NULL;
-    self->image = resdit_generate(self->model->model, &self->params, &callbacks, cancellable,
-                                  &error);
+    self->image =
+        resdit_generate(self->model->model, &self->params, &callbacks, cancellable, &error);
     if (self->image != NULL && save_image(self, &error))
-        self->texture = rs_texture_from_rgb(self->image->width, self->image->height,
-                                            self->image->rgb);
+        self->texture =
+            rs_texture_from_rgb(self->image->width, self->image->height, self->image->rgb);
     finish_history(self, error);
     if (error != NULL)
         g_task_return_error(task, error);
@@ -412,16 +413,13 @@ static void rs_generation_finalize(GObject *object)
 static void rs_generation_class_init(RsGenerationClass *klass)
 {
     G_OBJECT_CLASS(klass)->finalize = rs_generation_finalize;
-    signals[SIGNAL_PROGRESS] = g_signal_new("progress", G_TYPE_FROM_CLASS(klass),
-                                            G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
-                                            1, G_TYPE_POINTER);
-    signals[SIGNAL_PREVIEW] =
-        g_signal_new("preview", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                     G_TYPE_NONE, 5, G_TYPE_INT, GDK_TYPE_TEXTURE, G_TYPE_INT, G_TYPE_INT,
-                     G_TYPE_BOOLEAN);
-    signals[SIGNAL_FINISHED] = g_signal_new("finished", G_TYPE_FROM_CLASS(klass),
-                                            G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
-                                            0);
+    signals[SIGNAL_PROGRESS] = g_signal_new("progress", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST,
+                                            0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
+    signals[SIGNAL_PREVIEW] = g_signal_new(
+        "preview", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 5,
+        G_TYPE_INT, GDK_TYPE_TEXTURE, G_TYPE_INT, G_TYPE_INT, G_TYPE_BOOLEAN);
+    signals[SIGNAL_FINISHED] = g_signal_new("finished", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST,
+                                            0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void rs_generation_init(RsGeneration *self)

@@ -16,8 +16,15 @@ struct _RsHistorySidebar {
 
 G_DEFINE_FINAL_TYPE(RsHistorySidebar, rs_history_sidebar, GTK_TYPE_BOX)
 
-enum { SIGNAL_SELECTED, SIGNAL_SHOW_IN_FOLDER, SIGNAL_REUSE, SIGNAL_RERUN, SIGNAL_VARY_SEED,
-       SIGNAL_DELETE, N_SIGNALS };
+enum {
+    SIGNAL_SELECTED,
+    SIGNAL_SHOW_IN_FOLDER,
+    SIGNAL_REUSE,
+    SIGNAL_RERUN,
+    SIGNAL_VARY_SEED,
+    SIGNAL_DELETE,
+    N_SIGNALS
+};
 static guint signals[N_SIGNALS];
 
 const char *rs_history_status_label(HistoryStatus status)
@@ -123,8 +130,8 @@ static void bind_row(GtkSignalListItemFactory *factory, GtkListItem *list_item, 
     gtk_label_set_label(GTK_LABEL(badge), rs_history_status_label(gen->status));
     for (gsize i = 0; i < G_N_ELEMENTS(badge_classes); i++)
         gtk_widget_remove_css_class(badge, badge_classes[i]);
-    gtk_widget_add_css_class(badge, badge_classes[MIN((gsize)gen->status,
-                                                      G_N_ELEMENTS(badge_classes) - 1)]);
+    gtk_widget_add_css_class(
+        badge, badge_classes[MIN((gsize)gen->status, G_N_ELEMENTS(badge_classes) - 1)]);
 }
 
 static void unbind_row(GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer data)
@@ -137,8 +144,7 @@ static void unbind_row(GtkSignalListItemFactory *factory, GtkListItem *list_item
 
 RsHistoryItem *rs_history_sidebar_get_selected(RsHistorySidebar *self)
 {
-    return self->selection != NULL ? gtk_single_selection_get_selected_item(self->selection)
-                                   : NULL;
+    return self->selection != NULL ? gtk_single_selection_get_selected_item(self->selection) : NULL;
 }
 
 void rs_history_sidebar_select(RsHistorySidebar *self, guint position)
@@ -167,7 +173,8 @@ static void on_selection_changed(RsHistorySidebar *self)
 
 static void update_empty(RsHistorySidebar *self)
 {
-    gboolean empty = self->model == NULL || g_list_model_get_n_items(G_LIST_MODEL(self->model)) == 0;
+    gboolean empty =
+        self->model == NULL || g_list_model_get_n_items(G_LIST_MODEL(self->model)) == 0;
     gtk_stack_set_visible_child_name(self->stack, empty ? "empty" : "list");
 }
 
@@ -233,8 +240,8 @@ static GtkWidget *build_action_bar(void)
     gtk_widget_set_margin_bottom(bar, 6);
     gtk_widget_set_margin_start(bar, 6);
     gtk_widget_set_margin_end(bar, 6);
-    gtk_box_append(GTK_BOX(bar), action_button("edit-undo-symbolic", "history.reuse",
-                                               _("Reuse Parameters")));
+    gtk_box_append(GTK_BOX(bar),
+                   action_button("edit-undo-symbolic", "history.reuse", _("Reuse Parameters")));
     gtk_box_append(GTK_BOX(bar), action_button("view-refresh-symbolic", "history.rerun",
                                                _("Re-run with the Same Seed")));
     gtk_box_append(GTK_BOX(bar), action_button("media-playlist-shuffle-symbolic",

@@ -36,9 +36,8 @@ char *rs_progress_text(const ResditProgress *progress)
     if (progress->eta >= 0) {
         char *eta = format_seconds(progress->eta);
         /* Translators: step k of n, the phase, elapsed and remaining time (m:ss) */
-        text = g_strdup_printf(_("Step %d of %d · %s · %s elapsed · about %s left"),
-                               progress->step, progress->n_steps,
-                               rs_phase_label(progress->phase), elapsed, eta);
+        text = g_strdup_printf(_("Step %d of %d · %s · %s elapsed · about %s left"), progress->step,
+                               progress->n_steps, rs_phase_label(progress->phase), elapsed, eta);
         g_free(eta);
     } else {
         text = g_strdup_printf(_("Step %d of %d · %s · %s elapsed"), progress->step,

@@ -1,4 +1,5 @@
-/* RsModelHandle: open models, shared by reference count; opening and discovery on worker threads. */
+/* RsModelHandle: open models, shared by reference count; opening and discovery on worker threads.
+ */
 #include "rs-model-handle.h"
 
 #include <glib/gi18n.h>

@@ -178,7 +178,8 @@ static void update_dimensions(RsParamsPanel *self)
     char *size = g_strdup_printf(_("%d × %d px"), width, height);
     gtk_label_set_label(self->dimensions_label, size);
 
-    char *memory = self->model != NULL ? model_estimate_text(self) : flux_estimate_text(width, height);
+    char *memory =
+        self->model != NULL ? model_estimate_text(self) : flux_estimate_text(width, height);
     adw_action_row_set_subtitle(self->dimensions_row, memory);
     g_free(memory);
     g_free(size);

@@ -20,8 +20,8 @@ static char *text_of_tEXt(const guint8 *data, guint32 length, const char *keywor
     gsize key_len = strlen(keyword);
     if (length <= key_len || memcmp(data, keyword, key_len) != 0 || data[key_len] != 0)
         return NULL;
-    return g_convert((const char *)data + key_len + 1, length - key_len - 1, "UTF-8",
-                     "ISO-8859-1", NULL, NULL, NULL);
+    return g_convert((const char *)data + key_len + 1, length - key_len - 1, "UTF-8", "ISO-8859-1",
+                     NULL, NULL, NULL);
 }
 
 /* iTXt: keyword NUL flag method language NUL translated keyword NUL UTF-8 text. */

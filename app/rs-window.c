@@ -410,9 +410,8 @@ static void save_as_action(GtkWidget *widget, const char *action_name, GVariant 
     RsWindow *self = RS_WINDOW(widget);
     if (self->save_chooser != NULL || self->image_path == NULL)
         return;
-    self->save_chooser = gtk_file_chooser_native_new(_("Save Image"), GTK_WINDOW(self),
-                                                     GTK_FILE_CHOOSER_ACTION_SAVE, _("_Save"),
-                                                     _("_Cancel"));
+    self->save_chooser = gtk_file_chooser_native_new(
+        _("Save Image"), GTK_WINDOW(self), GTK_FILE_CHOOSER_ACTION_SAVE, _("_Save"), _("_Cancel"));
     gtk_native_dialog_set_modal(GTK_NATIVE_DIALOG(self->save_chooser), TRUE);
     char *name = g_path_get_basename(self->image_path);
     gtk_file_chooser_set_current_name(GTK_FILE_CHOOSER(self->save_chooser), name);
@@ -704,10 +703,9 @@ static void on_delete_response(AdwMessageDialog *dialog, const char *response, R
 static void on_history_delete(RsHistorySidebar *sidebar, RsHistoryItem *item, RsWindow *self)
 {
     const HistoryGeneration *gen = rs_history_item_get_generation(item);
-    GtkWidget *dialog = adw_message_dialog_new(GTK_WINDOW(self), _("Delete This Image?"),
-                                               gen->image_path != NULL
-                                                   ? _("The image file is deleted as well.")
-                                                   : NULL);
+    GtkWidget *dialog = adw_message_dialog_new(
+        GTK_WINDOW(self), _("Delete This Image?"),
+        gen->image_path != NULL ? _("The image file is deleted as well.") : NULL);
     adw_message_dialog_add_responses(ADW_MESSAGE_DIALOG(dialog), "cancel", _("_Cancel"), "delete",
                                      _("_Delete"), NULL);
     adw_message_dialog_set_response_appearance(ADW_MESSAGE_DIALOG(dialog), "delete",
@@ -728,8 +726,8 @@ static void setup_history_sidebar(RsWindow *self)
     g_signal_connect(self->history_sidebar, "reuse", G_CALLBACK(on_history_reuse), self);
     g_signal_connect(self->history_sidebar, "rerun", G_CALLBACK(on_history_rerun), self);
     g_signal_connect(self->history_sidebar, "vary-seed", G_CALLBACK(on_history_vary_seed), self);
-    g_signal_connect(self->history_sidebar, "show-in-folder",
-                     G_CALLBACK(on_history_show_in_folder), self);
+    g_signal_connect(self->history_sidebar, "show-in-folder", G_CALLBACK(on_history_show_in_folder),
+                     self);
     g_signal_connect(self->history_sidebar, "delete", G_CALLBACK(on_history_delete), self);
 }
 
@@ -744,8 +742,9 @@ static const ResditModelPaths *find_discovered(RsWindow *self, const char *key)
         if (g_strcmp0(rs_model_paths_key(paths), key) == 0)
             return paths;
     }
-    char *prefix = g_str_has_suffix(key, G_DIR_SEPARATOR_S) ? g_strdup(key)
-                                                            : g_strconcat(key, G_DIR_SEPARATOR_S, NULL);
+    char *prefix = g_str_has_suffix(key, G_DIR_SEPARATOR_S)
+                       ? g_strdup(key)
+                       : g_strconcat(key, G_DIR_SEPARATOR_S, NULL);
     const ResditModelPaths *inside = NULL;
     for (guint i = 0; inside == NULL && self->discovered != NULL && i < self->discovered->len;
          i++) {

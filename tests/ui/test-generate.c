@@ -90,8 +90,8 @@ static void fixture_set_up(Fixture *f, gconstpointer data)
     ui_test_present(GTK_WINDOW(f->window));
     f->job = rs_window_get_job(f->window);
     for (int b = 0; b < 4; b++)
-        g_signal_connect(ui_test_child(f->window, RS_TYPE_WINDOW, view_ids[b]),
-                         "notify::sensitive", G_CALLBACK(on_view_sensitive), f);
+        g_signal_connect(ui_test_child(f->window, RS_TYPE_WINDOW, view_ids[b]), "notify::sensitive",
+                         G_CALLBACK(on_view_sensitive), f);
     g_signal_connect(ui_test_child(f->window, RS_TYPE_WINDOW, "progress_bar"), "notify::fraction",
                      G_CALLBACK(on_fraction), f);
     g_signal_connect(f->window, "job-finished", G_CALLBACK(on_job_finished), f);
@@ -239,8 +239,8 @@ static void test_generate(Fixture *f, gconstpointer data)
 
     /* Dropping the PNG (the drop handler's function) brings every parameter back. */
     guint seed = rs_job_settings_get_seed(f->job);
-    g_object_set(f->job, "prompt", "something else", "aspect", "1:1", "size-preset", "4K",
-                 "steps", 20, "seed", seed + 1, "random-seed", TRUE, NULL);
+    g_object_set(f->job, "prompt", "something else", "aspect", "1:1", "size-preset", "4K", "steps",
+                 20, "seed", seed + 1, "random-seed", TRUE, NULL);
     g_assert_true(rs_window_load_parameters(f->window, path));
     char *loaded = NULL, *aspect = NULL;
     gboolean random_seed = TRUE;
@@ -261,7 +261,8 @@ static void on_progress_cancel(GtkProgressBar *bar, GParamSpec *pspec, Fixture *
     /* Cancel once a few steps are done, as a user pressing Cancel would. */
     if (f->cancel_time == 0 && gtk_progress_bar_get_fraction(bar) >= 0.95 * 3 / 30) {
         f->cancel_time = g_get_monotonic_time();
-        g_signal_emit_by_name(ui_test_child(f->window, RS_TYPE_WINDOW, "generate_button"), "clicked");
+        g_signal_emit_by_name(ui_test_child(f->window, RS_TYPE_WINDOW, "generate_button"),
+                              "clicked");
     }
 }
 
@@ -354,10 +355,10 @@ static char *controls(RsJobSettings *job)
                  &cutoff, "sigma", &sigma, "shift-mode", &shift, "shift-mu", &mu, "random-seed",
                  &random_seed, "seed", &seed, "no-pes", &no_pes, "no-pipe", &no_pipe, "no-psf",
                  &no_psf, "no-overlap", &no_overlap, "uniform-weights", &uniform, NULL);
-    char *text = g_strdup_printf("%s|%s|%s|%d|%d|%d|%g|%g|%g|%s|%g|%d|%u|%d%d%d%d%d", prompt,
-                                 aspect, size, steps, global, local, guidance, cutoff, sigma,
-                                 shift, mu, random_seed, seed, no_pes, no_pipe, no_psf,
-                                 no_overlap, uniform);
+    char *text =
+        g_strdup_printf("%s|%s|%s|%d|%d|%d|%g|%g|%g|%s|%g|%d|%u|%d%d%d%d%d", prompt, aspect, size,
+                        steps, global, local, guidance, cutoff, sigma, shift, mu, random_seed, seed,
+                        no_pes, no_pipe, no_psf, no_overlap, uniform);
     g_free(prompt);
     g_free(aspect);
     g_free(size);
@@ -514,8 +515,8 @@ static void test_drop_a1111(Fixture *f, gconstpointer data)
     char *prompt = NULL, *aspect = NULL;
     double guidance = 0;
     gboolean random_seed = TRUE;
-    g_object_get(f->job, "prompt", &prompt, "aspect", &aspect, "guidance", &guidance,
-                 "random-seed", &random_seed, NULL);
+    g_object_get(f->job, "prompt", &prompt, "aspect", &aspect, "guidance", &guidance, "random-seed",
+                 &random_seed, NULL);
     g_assert_cmpstr(prompt, ==, "a red fox in snow");
     g_assert_cmpstr(aspect, ==, "custom");
     g_assert_cmpfloat(guidance, ==, 6.5);
@@ -546,8 +547,7 @@ int main(int argc, char **argv)
     g_test_add("/generate/previews-final-png", Fixture, NULL, fixture_set_up, test_generate,
                fixture_tear_down);
     g_test_add("/generate/cancel", Fixture, NULL, fixture_set_up, test_cancel, fixture_tear_down);
-    g_test_add("/generate/history", Fixture, NULL, fixture_set_up, test_history,
-               fixture_tear_down);
+    g_test_add("/generate/history", Fixture, NULL, fixture_set_up, test_history, fixture_tear_down);
     g_test_add("/generate/drop-a1111", Fixture, NULL, fixture_set_up, test_drop_a1111,
                fixture_tear_down);
     g_test_add("/generate/history-actions", Fixture, NULL, fixture_set_up, test_history_actions,
