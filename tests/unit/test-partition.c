@@ -1,4 +1,5 @@
 /* MOP, GWS and the PES base grid: the properties METHOD.md requires for any size. */
+#include <json-glib/json-glib.h>
 #include <math.h>
 
 #include "resdit_partition.h"
@@ -113,6 +114,76 @@ static void test_base_grid(void)
     g_assert_cmpint(c, ==, 85);
 }
 
+/* One axis table of the reference: weights per patch over the whole axis (0 outside it). */
+static void check_axis_weights(ResditAxisPartition *p, JsonArray *table, const char *what)
+{
+    g_assert_cmpuint(json_array_get_length(table), ==, (guint)p->count);
+    for (int i = 0; i < p->count; i++) {
+        JsonArray *row = json_array_get_array_element(table, i);
+        for (int t = 0; t < p->length; t++) {
+            gboolean inside = t >= p->start[i] && t < p->start[i] + p->size[i];
+            double ref = json_array_get_double_element(row, t);
+            double got = inside ? p->weight[i][t - p->start[i]] : 0.0;
+            if (fabs(got - ref) > 1e-6)
+                g_error("%s: patch %d token %d: %.9g, reference %.9g", what, i, t, got, ref);
+        }
+    }
+}
+
+/* Starts, weights and base grids against the PyTorch reference's tables. */
+static void test_reference_tables(void)
+{
+    g_autofree char *path = tu_data_path("flux/resdit-partition.json");
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(GError) error = NULL;
+    g_assert_true(json_parser_load_from_file(parser, path, &error));
+    JsonObject *root = json_node_get_object(json_parser_get_root(parser));
+    JsonArray *axes = json_object_get_array_member(root, "axes");
+    for (guint a = 0; a < json_array_get_length(axes); a++) {
+        JsonObject *ax = json_array_get_object_element(axes, a);
+        int length = (int)json_object_get_int_member(ax, "length");
+        int patch = (int)json_object_get_int_member(ax, "patch");
+        double sigma = json_object_get_double_member(ax, "sigma");
+        ResditAxisPartition *p = resdit_axis_partition_new(length, patch, sigma, FALSE, FALSE);
+        JsonArray *starts = json_object_get_array_member(ax, "mop_starts");
+        g_assert_cmpuint(json_array_get_length(starts), ==, (guint)p->count);
+        for (int i = 0; i < p->count; i++) {
+            g_assert_cmpint(p->start[i], ==, json_array_get_int_element(starts, i));
+            g_assert_cmpint(p->size[i], ==, json_object_get_int_member(ax, "mop_size"));
+        }
+        check_axis_weights(p, json_object_get_array_member(ax, "gws_weights"), "gaussian");
+        resdit_axis_partition_free(p);
+
+        p = resdit_axis_partition_new(length, patch, sigma, FALSE, TRUE);
+        check_axis_weights(p, json_object_get_array_member(ax, "uniform_weights"), "uniform");
+        resdit_axis_partition_free(p);
+
+        p = resdit_axis_partition_new(length, patch, sigma, TRUE, FALSE);
+        JsonArray *tiles = json_object_get_array_member(ax, "no_overlap_starts");
+        JsonArray *sizes = json_object_get_array_member(ax, "no_overlap_sizes");
+        g_assert_cmpuint(json_array_get_length(tiles), ==, (guint)p->count);
+        for (int i = 0; i < p->count; i++) {
+            g_assert_cmpint(p->start[i], ==, json_array_get_int_element(tiles, i));
+            g_assert_cmpint(p->size[i], ==, json_array_get_int_element(sizes, i));
+        }
+        resdit_axis_partition_free(p);
+    }
+    JsonArray *grids = json_object_get_array_member(root, "base_grids");
+    for (guint g = 0; g < json_array_get_length(grids); g++) {
+        JsonObject *o = json_array_get_object_element(grids, g);
+        JsonArray *grid = json_object_get_array_member(o, "grid");
+        JsonArray *base = json_object_get_array_member(o, "base");
+        int r, c;
+        resdit_base_grid((int)json_array_get_int_element(grid, 0),
+                         (int)json_array_get_int_element(grid, 1),
+                         (int)json_object_get_int_member(o, "area"), &r, &c);
+        g_assert_cmpint(r, ==, json_array_get_int_element(base, 0));
+        g_assert_cmpint(c, ==, json_array_get_int_element(base, 1));
+    }
+    g_test_message("%u axes and %u base grids match the reference", json_array_get_length(axes),
+                   json_array_get_length(grids));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -121,5 +192,6 @@ int main(int argc, char **argv)
     g_test_add_func("/partition/gaussian", test_gaussian_prefers_nearer_centre);
     g_test_add_func("/partition/no-overlap", test_no_overlap_tiles);
     g_test_add_func("/partition/base-grid", test_base_grid);
+    g_test_add_func("/partition/reference-tables", test_reference_tables);
     return g_test_run();
 }
