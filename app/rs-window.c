@@ -1082,6 +1082,19 @@ static void setup_model_picker(RsWindow *self)
     ensure_model(self);
 }
 
+static void show_recovery_notice(RsWindow *self)
+{
+    g_signal_handlers_disconnect_by_func(self, show_recovery_notice, NULL);
+    GtkWidget *dialog = adw_message_dialog_new(GTK_WINDOW(self), _("History Recovered"), NULL);
+    adw_message_dialog_format_body(
+        ADW_MESSAGE_DIALOG(dialog), "%s\n\n%s",
+        _("The history file could not be read. Nothing was deleted: the damaged file was kept "
+          "aside and a new history was started."),
+        history_store_get_recovery_notice(self->history));
+    adw_message_dialog_add_response(ADW_MESSAGE_DIALOG(dialog), "close", _("_Close"));
+    gtk_window_present(GTK_WINDOW(dialog));
+}
+
 static void open_history(RsWindow *self)
 {
     char *path = history_store_default_path();
@@ -1093,9 +1106,8 @@ static void open_history(RsWindow *self)
         g_free(text);
         g_error_free(error);
     } else if (history_store_get_recovery_notice(self->history) != NULL) {
-        AdwToast *toast = adw_toast_new(history_store_get_recovery_notice(self->history));
-        adw_toast_set_timeout(toast, 0); /* stays until the user has read it */
-        adw_toast_overlay_add_toast(self->toast_overlay, toast);
+        /* Rare and important: a dialog once the window is on screen. */
+        g_signal_connect(self, "map", G_CALLBACK(show_recovery_notice), NULL);
     }
     g_free(path);
 }

@@ -541,6 +541,32 @@ static void test_drop_a1111(Fixture *f, gconstpointer data)
     g_free(path);
 }
 
+/* A damaged history file: the window tells the user where the old file was kept. */
+static void test_recovery_notice(void)
+{
+    char *dir = g_dir_make_tmp("rs-history-XXXXXX", NULL);
+    char *db = g_build_filename(dir, "history.sqlite3", NULL);
+    g_assert_true(g_file_set_contents(db, "this is not an SQLite database, just text", -1, NULL));
+    g_setenv("RESDIT_HISTORY_DB", db, TRUE);
+    RsWindow *window = rs_window_new(ui_test_application());
+    g_object_ref(window);
+    ui_test_present(GTK_WINDOW(window));
+    FindToplevel dialog = {ADW_TYPE_MESSAGE_DIALOG, NULL};
+    g_assert_true(ui_test_wait_until(toplevel_shown, &dialog, 5000));
+    const char *body = adw_message_dialog_get_body(ADW_MESSAGE_DIALOG(dialog.found));
+    g_test_message("%s", body);
+    g_assert_nonnull(strstr(body, "history.sqlite3.corrupt-"));
+    gtk_test_widget_wait_for_draw(GTK_WIDGET(dialog.found));
+    g_free(ui_test_screenshot(GTK_WIDGET(dialog.found), "history-recovered"));
+    gtk_window_destroy(dialog.found);
+    gtk_window_destroy(GTK_WINDOW(window));
+    ui_test_spin(50);
+    g_assert_finalize_object(window);
+    remove_tree(dir);
+    g_free(db);
+    g_free(dir);
+}
+
 int main(int argc, char **argv)
 {
     ui_test_init(&argc, &argv);
@@ -548,6 +574,7 @@ int main(int argc, char **argv)
                fixture_tear_down);
     g_test_add("/generate/cancel", Fixture, NULL, fixture_set_up, test_cancel, fixture_tear_down);
     g_test_add("/generate/history", Fixture, NULL, fixture_set_up, test_history, fixture_tear_down);
+    g_test_add_func("/generate/recovery-notice", test_recovery_notice);
     g_test_add("/generate/drop-a1111", Fixture, NULL, fixture_set_up, test_drop_a1111,
                fixture_tear_down);
     g_test_add("/generate/history-actions", Fixture, NULL, fixture_set_up, test_history_actions,
