@@ -152,6 +152,11 @@ void rs_history_sidebar_select(RsHistorySidebar *self, guint position)
     gtk_single_selection_set_selected(self->selection, position);
 }
 
+void rs_history_sidebar_focus_search(RsHistorySidebar *self)
+{
+    gtk_widget_grab_focus(GTK_WIDGET(self->search_entry));
+}
+
 static void update_actions(RsHistorySidebar *self)
 {
     RsHistoryItem *item = rs_history_sidebar_get_selected(self);

@@ -21,6 +21,7 @@ RsHistoryModel *rs_history_sidebar_get_model(RsHistorySidebar *self);
 /* The selected row, or NULL. */
 RsHistoryItem *rs_history_sidebar_get_selected(RsHistorySidebar *self);
 void rs_history_sidebar_select(RsHistorySidebar *self, guint position);
+void rs_history_sidebar_focus_search(RsHistorySidebar *self);
 
 /* The status as a word, for the row's badge. */
 const char *rs_history_status_label(HistoryStatus status);

@@ -63,6 +63,7 @@ struct _RsWindow {
     GtkProgressBar *progress_bar;
     GtkLabel *progress_label;
     RsHistorySidebar *history_sidebar;
+    AdwFlap *history_flap;
 };
 
 G_DEFINE_FINAL_TYPE(RsWindow, rs_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -717,8 +718,19 @@ static void on_history_delete(RsHistorySidebar *sidebar, RsHistoryItem *item, Rs
     gtk_window_present(GTK_WINDOW(dialog));
 }
 
+static void search_history_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+    RsWindow *self = RS_WINDOW(widget);
+    adw_flap_set_reveal_flap(self->history_flap, TRUE);
+    rs_history_sidebar_focus_search(self->history_sidebar);
+}
+
 static void setup_history_sidebar(RsWindow *self)
 {
+    GPropertyAction *show =
+        g_property_action_new("show-history", self->history_flap, "reveal-flap");
+    g_action_map_add_action(G_ACTION_MAP(self), G_ACTION(show));
+    g_object_unref(show);
     rs_history_sidebar_set_store(self->history_sidebar, self->history);
     if (self->history != NULL)
         history_store_watch(self->history, 2000); /* the command line's jobs appear too */
@@ -1042,6 +1054,8 @@ static void rs_window_class_init(RsWindowClass *klass)
     gtk_widget_class_bind_template_child(widget_class, RsWindow, progress_bar);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, progress_label);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, history_sidebar);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, history_flap);
+    gtk_widget_class_bind_template_child_full(widget_class, "history_button", FALSE, 0);
 
     gtk_widget_class_install_property_action(widget_class, "win.view", "view");
     gtk_widget_class_install_action(widget_class, "win.zoom-in", NULL, zoom_action);
@@ -1054,6 +1068,8 @@ static void rs_window_class_init(RsWindowClass *klass)
     gtk_widget_class_install_action(widget_class, "win.save-as", NULL, save_as_action);
     gtk_widget_class_install_action(widget_class, "win.copy-image", NULL, copy_image_action);
     gtk_widget_class_install_action(widget_class, "win.open-folder", NULL, open_folder_action);
+    gtk_widget_class_install_action(widget_class, "win.search-history", NULL,
+                                    search_history_action);
 }
 
 static void bind_window_state(RsWindow *self)

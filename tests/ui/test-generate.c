@@ -401,6 +401,18 @@ static void test_history(Fixture *f, gconstpointer data)
     ui_test_spin(300);
     g_free(ui_test_screenshot(GTK_WIDGET(f->window), "history-sidebar"));
 
+    /* F9 (win.show-history) hides and shows it, the header button follows; Ctrl+F searches. */
+    GtkToggleButton *history_button = ui_test_child(f->window, RS_TYPE_WINDOW, "history_button");
+    g_assert_true(gtk_toggle_button_get_active(history_button));
+    g_action_group_activate_action(G_ACTION_GROUP(f->window), "show-history", NULL);
+    g_assert_false(gtk_toggle_button_get_active(history_button));
+    g_action_group_activate_action(G_ACTION_GROUP(f->window), "show-history", NULL);
+    g_assert_true(gtk_toggle_button_get_active(history_button));
+    gtk_widget_activate_action(GTK_WIDGET(f->window), "win.search-history", NULL);
+    GtkWidget *entry = gtk_widget_get_first_child(GTK_WIDGET(sidebar));
+    GtkWidget *focus = gtk_root_get_focus(GTK_ROOT(f->window));
+    g_assert_true(focus != NULL && (focus == entry || gtk_widget_is_ancestor(focus, entry)));
+
     g_object_set(f->job, "prompt", "other", "aspect", "3:2", "size-preset", "4K", "steps", 30,
                  "guidance", 2.0, "random-seed", TRUE, "seed", 99, "cutoff", 0.5, "sigma", 0.0,
                  "shift-mode", "base", "shift-mu", 1.15, "no-psf", FALSE, "uniform-weights", FALSE,
