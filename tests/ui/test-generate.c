@@ -237,6 +237,17 @@ static void test_generate(Fixture *f, gconstpointer data)
     ui_test_spin(300);
     g_free(ui_test_screenshot(GTK_WIDGET(f->window), "generate-finished"));
 
+    /* Copy Image puts the finished image (full size) on the clipboard. */
+    GdkClipboard *clipboard = gtk_widget_get_clipboard(GTK_WIDGET(f->window));
+    gtk_widget_activate_action(GTK_WIDGET(f->window), "win.copy-image", NULL);
+    g_assert_true(gdk_clipboard_is_local(clipboard));
+    GValue value = G_VALUE_INIT;
+    g_value_init(&value, GDK_TYPE_TEXTURE);
+    g_assert_true(gdk_content_provider_get_value(gdk_clipboard_get_content(clipboard), &value,
+                                                 NULL));
+    g_assert_true(g_value_get_object(&value) == image);
+    g_value_unset(&value);
+
     /* Dropping the PNG (the drop handler's function) brings every parameter back. */
     guint seed = rs_job_settings_get_seed(f->job);
     g_object_set(f->job, "prompt", "something else", "aspect", "1:1", "size-preset", "4K", "steps",
