@@ -8,6 +8,7 @@
 
 #include "resdit.h"
 #include "rs-canvas.h"
+#include "rs-generation.h"
 #include "rs-history-sidebar.h"
 #include "rs-params-panel.h"
 #include "rs-window.h"
@@ -243,8 +244,8 @@ static void test_generate(Fixture *f, gconstpointer data)
     g_assert_true(gdk_clipboard_is_local(clipboard));
     GValue value = G_VALUE_INIT;
     g_value_init(&value, GDK_TYPE_TEXTURE);
-    g_assert_true(gdk_content_provider_get_value(gdk_clipboard_get_content(clipboard), &value,
-                                                 NULL));
+    g_assert_true(
+        gdk_content_provider_get_value(gdk_clipboard_get_content(clipboard), &value, NULL));
     g_assert_true(g_value_get_object(&value) == image);
     g_value_unset(&value);
 
@@ -590,6 +591,101 @@ static void test_recovery_notice(void)
     g_free(dir);
 }
 
+static void on_opened(GObject *source, GAsyncResult *result, gpointer data)
+{
+    *(RsModelHandle **)data = rs_model_handle_open_finish(result, NULL);
+}
+
+static gboolean handle_ready(gpointer data)
+{
+    return *(RsModelHandle **)data != NULL;
+}
+
+typedef struct {
+    int previews[RESDIT_BRANCH_FINAL + 1];
+    int progress;
+    int last_step;
+    gboolean finished;
+} SlotCount;
+
+static gboolean job_finished_slot(gpointer data)
+{
+    return ((SlotCount *)data)->finished;
+}
+
+static void count_preview(RsGeneration *job, int branch, GdkTexture *frame, int step, int phase,
+                          gboolean extra, SlotCount *count)
+{
+    count->previews[branch]++;
+}
+
+static void count_progress(RsGeneration *job, const ResditProgress *progress, SlotCount *count)
+{
+    count->progress++;
+    count->last_step = progress->step;
+}
+
+static void count_finished(RsGeneration *job, SlotCount *count)
+{
+    count->finished = TRUE;
+}
+
+/* While the main thread is busy the worker keeps going: only the latest frame of each branch and
+ * the latest progress wait, delivered by one idle, before "finished". */
+static void test_frame_slot(void)
+{
+    RsModelHandle *model = NULL;
+    rs_model_handle_open_async(RS_MODEL_KEY_SELFTEST, NULL, RESDIT_BACKEND_CPU, NULL, on_opened,
+                               &model);
+    g_assert_true(ui_test_wait_until(handle_ready, &model, 30000));
+    ResditJobParams params;
+    resdit_job_params_init(&params);
+    resdit_model_job_defaults(model->model, &params);
+    params.width = 256;
+    params.height = 144;
+    params.steps = 12;
+    params.random_seed = FALSE;
+    params.seed = 5;
+    params.preview_every = 1;
+    params.preview_max_side = 256;
+    char *output = g_dir_make_tmp("rs-slot-XXXXXX", NULL);
+    RsGeneration *job = rs_generation_new(model, &params, output, NULL);
+    SlotCount count = {0};
+    g_signal_connect(job, "preview", G_CALLBACK(count_preview), &count);
+    g_signal_connect(job, "progress", G_CALLBACK(count_progress), &count);
+    g_signal_connect(job, "finished", G_CALLBACK(count_finished), &count);
+    rs_generation_start(job, NULL);
+
+    /* Block the main thread until the worker has written the image. */
+    for (int i = 0; i < 600; i++) {
+        GDir *dir = g_dir_open(output, 0, NULL);
+        const char *name = g_dir_read_name(dir);
+        gboolean written = name != NULL && g_str_has_suffix(name, ".png");
+        g_dir_close(dir);
+        if (written)
+            break;
+        g_usleep(100000);
+    }
+    g_assert_true(ui_test_wait_until(job_finished_slot, &count, 30000));
+    g_assert_null(rs_generation_get_error(job));
+    /* 12 steps made 13 previews and about 14 progress reports; one of each kind came through. */
+    for (int b = 0; b <= RESDIT_BRANCH_FINAL; b++)
+        g_assert_cmpint(count.previews[b], <=, 1);
+    g_assert_cmpint(count.previews[RESDIT_BRANCH_FINAL], ==, 1);
+    g_assert_cmpint(count.progress, ==, 1);
+    g_assert_cmpint(count.last_step, ==, 12);
+
+    const char *path = rs_generation_get_image_path(job);
+    g_assert_nonnull(path);
+    g_unlink(path);
+    g_rmdir(output);
+    g_free(output);
+    ui_test_spin(50); /* the slot's idle, already served, lets go of its reference */
+    g_assert_finalize_object(job);
+    resdit_job_params_clear(&params);
+    rs_model_handle_unref(model);
+}
+
 int main(int argc, char **argv)
 {
     ui_test_init(&argc, &argv);
@@ -598,6 +694,7 @@ int main(int argc, char **argv)
     g_test_add("/generate/cancel", Fixture, NULL, fixture_set_up, test_cancel, fixture_tear_down);
     g_test_add("/generate/history", Fixture, NULL, fixture_set_up, test_history, fixture_tear_down);
     g_test_add_func("/generate/recovery-notice", test_recovery_notice);
+    g_test_add_func("/generate/frame-slot", test_frame_slot);
     g_test_add("/generate/drop-a1111", Fixture, NULL, fixture_set_up, test_drop_a1111,
                fixture_tear_down);
     g_test_add("/generate/history-actions", Fixture, NULL, fixture_set_up, test_history_actions,
