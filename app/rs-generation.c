@@ -295,9 +295,8 @@ static gboolean save_image(RsGeneration *self, GError **error)
     if (g_mkdir_with_parents(self->output_folder, 0755) != 0) {
         int saved = errno;
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_IO,
-                    _("Could not create the output folder “%s”: %s. Choose another one in "
-                      "Preferences."),
-                    self->output_folder, g_strerror(saved));
+                    _("Could not create the output folder “%s”: %s."), self->output_folder,
+                    g_strerror(saved));
         return FALSE;
     }
     char *path = unique_image_path(self->output_folder, self->image->seed);

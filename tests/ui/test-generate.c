@@ -503,6 +503,43 @@ static void test_history_actions(Fixture *f, gconstpointer data)
     g_free(image);
 }
 
+static gboolean row_failed(gpointer data)
+{
+    RsHistoryItem *item = first_row(data);
+    return item != NULL && rs_history_item_get_generation(item)->status == HISTORY_STATUS_FAILED;
+}
+
+/* An output folder that cannot be made: a dialog with the reason and what to do, no file, and
+ * the history row failed with the message. */
+static void test_error_dialog(Fixture *f, gconstpointer data)
+{
+    char *blocker = g_build_filename(f->output, "a-file", NULL);
+    g_assert_true(g_file_set_contents(blocker, "x", -1, NULL));
+    char *folder = g_build_filename(blocker, "images", NULL);
+    g_settings_set_string(f->settings, "output-folder", folder);
+    set_up_job(f, "no place to go", 2, 1, 0);
+    press_generate(f);
+    g_assert_true(ui_test_wait_until(job_finished, f, 60000));
+    FindToplevel dialog = {ADW_TYPE_MESSAGE_DIALOG, NULL};
+    g_assert_true(ui_test_wait_until(toplevel_shown, &dialog, 5000));
+    AdwMessageDialog *message = ADW_MESSAGE_DIALOG(dialog.found);
+    g_assert_cmpstr(adw_message_dialog_get_heading(message), ==, "Generation Failed");
+    g_assert_nonnull(strstr(adw_message_dialog_get_body(message), folder));
+    g_assert_nonnull(strstr(adw_message_dialog_get_body(message), "Preferences"));
+    gtk_test_widget_wait_for_draw(GTK_WIDGET(dialog.found));
+    g_free(ui_test_screenshot(GTK_WIDGET(dialog.found), "generate-error"));
+    gtk_window_destroy(dialog.found);
+
+    g_assert_true(ui_test_wait_until(row_failed, f, 10000));
+    const HistoryGeneration *gen = rs_history_item_get_generation(first_row(f));
+    g_assert_cmpint(gen->status, ==, HISTORY_STATUS_FAILED);
+    g_assert_nonnull(strstr(gen->error_message, folder));
+    g_assert_null(gen->image_path);
+    g_assert_false(g_file_test(folder, G_FILE_TEST_EXISTS));
+    g_free(folder);
+    g_free(blocker); /* removed with the output folder */
+}
+
 /* A PNG from another front end: a valid image with only an A1111 "parameters" tEXt chunk. */
 static char *write_a1111_png(const char *text)
 {
@@ -695,6 +732,8 @@ int main(int argc, char **argv)
     g_test_add("/generate/history", Fixture, NULL, fixture_set_up, test_history, fixture_tear_down);
     g_test_add_func("/generate/recovery-notice", test_recovery_notice);
     g_test_add_func("/generate/frame-slot", test_frame_slot);
+    g_test_add("/generate/error-dialog", Fixture, NULL, fixture_set_up, test_error_dialog,
+               fixture_tear_down);
     g_test_add("/generate/drop-a1111", Fixture, NULL, fixture_set_up, test_drop_a1111,
                fixture_tear_down);
     g_test_add("/generate/history-actions", Fixture, NULL, fixture_set_up, test_history_actions,
