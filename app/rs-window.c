@@ -237,8 +237,11 @@ static void update_actions(RsWindow *self)
     gboolean busy = is_generating(self);
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.generate", busy || self->model != NULL);
     gtk_button_set_label(self->generate_button, busy ? _("_Cancel") : _("_Generate"));
-    gtk_widget_set_tooltip_text(GTK_WIDGET(self->generate_button),
-                                busy ? _("Stop the Generation") : _("Generate an Image"));
+    const char *tooltip = busy                        ? _("Stop the Generation")
+                          : self->model != NULL       ? _("Generate an Image")
+                          : self->opening_key != NULL ? _("Opening the model…")
+                                                      : _("Choose a model first");
+    gtk_widget_set_tooltip_text(GTK_WIDGET(self->generate_button), tooltip);
     if (busy) {
         gtk_widget_remove_css_class(GTK_WIDGET(self->generate_button), "suggested-action");
         gtk_widget_add_css_class(GTK_WIDGET(self->generate_button), "destructive-action");
@@ -807,6 +810,7 @@ static void on_model_opened(GObject *source, GAsyncResult *result, gpointer data
     g_clear_pointer(&self->opening_key, g_free);
     g_clear_object(&self->model_cancellable);
     if (model == NULL) {
+        update_actions(self);
         show_error(self, _("Could Not Open the Model"), error);
         g_error_free(error);
         return;
@@ -839,6 +843,7 @@ static void ensure_model(RsWindow *self)
     }
     self->opening_key = key;
     self->model_cancellable = g_cancellable_new();
+    update_actions(self);
     rs_model_handle_open_async(key, paths, g_settings_get_enum(self->settings, "backend"),
                                self->model_cancellable, on_model_opened, self);
 }
