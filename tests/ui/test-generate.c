@@ -207,6 +207,11 @@ static void test_generate(Fixture *f, gconstpointer data)
 {
     const char *prompt = "a lighthouse at dusk, 16:9";
     set_up_job(f, prompt, 6, 2, 2);
+    /* With the model open the estimate is the engine's for it (the tiny self-test model needs
+     * megabytes where FLUX.1-dev's formula says gigabytes). */
+    GtkWidget *panel = ui_test_child(f->window, RS_TYPE_WINDOW, "params_panel");
+    AdwActionRow *dimensions = ui_test_child(panel, RS_TYPE_PARAMS_PANEL, "dimensions_row");
+    g_assert_nonnull(strstr(adw_action_row_get_subtitle(dimensions), "MB"));
     press_generate(f);
     GtkButton *button = ui_test_child(f->window, RS_TYPE_WINDOW, "generate_button");
     g_assert_cmpstr(gtk_button_get_label(button), ==, "_Cancel");
