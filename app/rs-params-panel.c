@@ -4,6 +4,7 @@
 
 #include <glib/gi18n.h>
 
+#include "rs-engine-params.h"
 #include "rs-memory-estimate.h"
 #include "rs-params-panel.h"
 #include "rs-schedule-bar.h"
@@ -13,6 +14,7 @@ struct _RsParamsPanel {
     AdwBin parent_instance;
 
     RsJobSettings *job;
+    RsModelHandle *model;
 
     GtkTextView *prompt_view;
     AdwComboRow *aspect_row;
@@ -54,7 +56,7 @@ struct _RsParamsPanel {
 G_DEFINE_FINAL_TYPE(RsParamsPanel, rs_params_panel, ADW_TYPE_BIN)
 
 static const char *const shift_modes[] = {"base", "resolution", "fixed"};
-static const char *const size_ids[] = {"2K", "3K", "4K"};
+static const char *const size_ids[] = {"512", "2K", "3K", "4K"};
 
 /* Combo rows list ids by position; the job stores the id. */
 static guint index_of(const char *const *ids, guint n, const char *id)
@@ -126,6 +128,48 @@ static gboolean is_fixed(GBinding *b, const GValue *from, GValue *to, gpointer d
     return TRUE;
 }
 
+/* FLUX.1-dev's figure, before a model is open. */
+static char *flux_estimate_text(int width, int height)
+{
+    RsMemoryEstimate estimate;
+    rs_memory_estimate(width, height, &estimate);
+    char *bytes = g_format_size(estimate.total);
+    /* Translators: %s is a size such as "30.3 GB" */
+    char *text = g_strdup_printf(_("Needs about %s of memory"), bytes);
+    g_free(bytes);
+    return text;
+}
+
+/* The open model's own estimate (resdit_estimate_memory), with what the backend has free. */
+static char *model_estimate_text(RsParamsPanel *self)
+{
+    ResditJobParams params;
+    resdit_job_params_init(&params);
+    rs_engine_params_from_settings(self->job, self->model->model, &params);
+    ResditMemoryEstimate estimate;
+    GError *error = NULL;
+    gboolean fits = resdit_estimate_memory(self->model->model, &params, &estimate, &error);
+    resdit_job_params_clear(&params);
+    char *text;
+    if (!fits && !g_error_matches(error, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY)) {
+        text = g_strdup(error->message);
+    } else {
+        char *total = g_format_size(estimate.total);
+        char *available = g_format_size(estimate.available);
+        if (!fits)
+            /* Translators: memory figures such as "30.3 GB" */
+            text = g_strdup_printf(_("Needs about %s of memory, only %s is free: choose a smaller "
+                                     "size"),
+                                   total, available);
+        else
+            text = g_strdup_printf(_("Needs about %s of memory"), total);
+        g_free(total);
+        g_free(available);
+    }
+    g_clear_error(&error);
+    return text;
+}
+
 static void update_dimensions(RsParamsPanel *self)
 {
     int width = rs_job_settings_get_width(self->job);
@@ -134,15 +178,21 @@ static void update_dimensions(RsParamsPanel *self)
     char *size = g_strdup_printf(_("%d × %d px"), width, height);
     gtk_label_set_label(self->dimensions_label, size);
 
-    RsMemoryEstimate estimate;
-    rs_memory_estimate(width, height, &estimate);
-    char *bytes = g_format_size(estimate.total);
-    /* Translators: %s is a size such as "30.3 GB" */
-    char *memory = g_strdup_printf(_("Needs about %s of memory"), bytes);
+    char *memory =
+        self->model != NULL ? model_estimate_text(self) : flux_estimate_text(width, height);
     adw_action_row_set_subtitle(self->dimensions_row, memory);
     g_free(memory);
-    g_free(bytes);
     g_free(size);
+}
+
+void rs_params_panel_set_model(RsParamsPanel *self, RsModelHandle *model)
+{
+    if (model != NULL)
+        rs_model_handle_ref(model);
+    g_clear_pointer(&self->model, rs_model_handle_unref);
+    self->model = model;
+    if (self->job != NULL)
+        update_dimensions(self);
 }
 
 static char *colored(guint32 rgb, const char *text)
@@ -283,6 +333,7 @@ static void rs_params_panel_dispose(GObject *object)
     RsParamsPanel *self = RS_PARAMS_PANEL(object);
     gtk_widget_dispose_template(GTK_WIDGET(self), RS_TYPE_PARAMS_PANEL);
     g_clear_object(&self->job);
+    g_clear_pointer(&self->model, rs_model_handle_unref);
     G_OBJECT_CLASS(rs_params_panel_parent_class)->dispose(object);
 }
 

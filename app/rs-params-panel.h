@@ -4,6 +4,7 @@
 #include <adwaita.h>
 
 #include "rs-job-settings.h"
+#include "rs-model-handle.h"
 
 G_BEGIN_DECLS
 
@@ -11,5 +12,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(RsParamsPanel, rs_params_panel, RS, PARAMS_PANEL, AdwBin)
 
 void rs_params_panel_set_job(RsParamsPanel *self, RsJobSettings *job);
+/* The open model: the memory estimate becomes the engine's for it (NULL: FLUX.1-dev's formula). */
+void rs_params_panel_set_model(RsParamsPanel *self, RsModelHandle *model);
 
 G_END_DECLS

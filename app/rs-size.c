@@ -10,6 +10,7 @@ static const RsAspectPreset aspect_presets[] = {
 };
 
 static const RsSizePreset size_presets[] = {
+    {"512", 512}, /* drafts, and the self-test model */
     {"2K", 2048},
     {"3K", 3072},
     {"4K", 4096},

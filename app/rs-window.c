@@ -1,14 +1,24 @@
-/* RsWindow: wires the header bar (model picker, Generate), the parameters panel, the canvas with
- * its zoom actions and view switcher, and keeps window size and parameters in GSettings. */
+/* RsWindow: wires the header bar (model picker, Generate/Cancel), the parameters panel, the
+ * canvas with its zoom actions and view switcher, the engine job (rs-generation.c) and its
+ * progress, and keeps window size and parameters in GSettings. */
 #include "config.h"
 
 #include <glib/gi18n.h>
 
+#include "history-store.h"
+#include "rs-a1111.h"
 #include "rs-canvas.h"
+#include "rs-engine-params.h"
+#include "rs-generation.h"
+#include "rs-history-sidebar.h"
+#include "rs-job-text.h"
+#include "rs-model-handle.h"
 #include "rs-params-panel.h"
+#include "rs-png-text.h"
 #include "rs-window.h"
 
-#define SELF_TEST_MODEL "self-test"
+#define SELF_TEST_MODEL RS_MODEL_KEY_SELFTEST
+#define PREVIEW_MAX_SIDE 512
 
 typedef struct {
     GdkTexture *texture;
@@ -24,7 +34,20 @@ struct _RsWindow {
     Frame frames[RS_N_BRANCHES];
     RsBranch view;
     GtkFileChooserNative *folder_chooser;
+    GtkFileChooserNative *save_chooser;
     guint zoom_label_idle;
+
+    GPtrArray *discovered; /* ResditModelPaths; NULL until discovery has run */
+    GCancellable *discovery_cancellable;
+    RsModelHandle *model; /* the open model, or NULL */
+    char *opening_key;    /* the model being opened, or NULL */
+    GCancellable *model_cancellable;
+    RsGeneration *generation; /* the running or last job */
+    GCancellable *generation_cancellable;
+    char *image_path; /* the last image written */
+    HistoryStore *history;
+    GCancellable *history_load_cancellable;
+    GPtrArray *pending_deletes; /* PendingDelete, purged at the latest when the window goes */
 
     GtkLabel *model_label;
     GMenu *model_folders_section;
@@ -34,6 +57,13 @@ struct _RsWindow {
     GtkLabel *zoom_label;
     GtkStack *canvas_stack;
     RsCanvas *canvas;
+    AdwToastOverlay *toast_overlay;
+    GtkButton *generate_button;
+    GtkRevealer *progress_revealer;
+    GtkProgressBar *progress_bar;
+    GtkLabel *progress_label;
+    RsHistorySidebar *history_sidebar;
+    AdwFlap *history_flap;
 };
 
 G_DEFINE_FINAL_TYPE(RsWindow, rs_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -178,16 +208,577 @@ static void zoom_action(GtkWidget *widget, const char *action_name, GVariant *pa
         rs_canvas_zoom_original(self->canvas);
 }
 
+/* ---- toasts and dialogs ------------------------------------------------------------------- */
+
+static void show_toast(RsWindow *self, const char *title)
+{
+    AdwToast *toast = adw_toast_new(title);
+    adw_toast_overlay_add_toast(self->toast_overlay, toast);
+}
+
+static void show_error(RsWindow *self, const char *heading, const GError *error)
+{
+    GtkWidget *dialog = adw_message_dialog_new(GTK_WINDOW(self), heading, NULL);
+    adw_message_dialog_format_body(ADW_MESSAGE_DIALOG(dialog), "%s\n\n%s", error->message,
+                                   rs_error_next_step(error));
+    adw_message_dialog_add_response(ADW_MESSAGE_DIALOG(dialog), "close", _("_Close"));
+    gtk_window_present(GTK_WINDOW(dialog));
+}
+
+/* ---- state of the Generate button and the image actions ------------------------------------ */
+
+static gboolean is_generating(RsWindow *self)
+{
+    return self->generation != NULL && rs_generation_is_running(self->generation);
+}
+
+static void update_actions(RsWindow *self)
+{
+    gboolean busy = is_generating(self);
+    gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.generate", busy || self->model != NULL);
+    gtk_button_set_label(self->generate_button, busy ? _("_Cancel") : _("_Generate"));
+    const char *tooltip = busy                        ? _("Stop the Generation")
+                          : self->model != NULL       ? _("Generate an Image")
+                          : self->opening_key != NULL ? _("Opening the model…")
+                                                      : _("Choose a model first");
+    gtk_widget_set_tooltip_text(GTK_WIDGET(self->generate_button), tooltip);
+    if (busy) {
+        gtk_widget_remove_css_class(GTK_WIDGET(self->generate_button), "suggested-action");
+        gtk_widget_add_css_class(GTK_WIDGET(self->generate_button), "destructive-action");
+    } else {
+        gtk_widget_remove_css_class(GTK_WIDGET(self->generate_button), "destructive-action");
+        gtk_widget_add_css_class(GTK_WIDGET(self->generate_button), "suggested-action");
+    }
+    gboolean has_file = self->image_path != NULL;
+    gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.save-as", has_file);
+    gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.open-folder", has_file);
+    gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.copy-image",
+                                  self->frames[RS_BRANCH_FINAL].texture != NULL);
+}
+
+/* ---- the engine job ------------------------------------------------------------------------ */
+
+static RsBranch view_of_branch(int branch)
+{
+    switch (branch) {
+    case RESDIT_BRANCH_GLOBAL:
+        return RS_BRANCH_GLOBAL;
+    case RESDIT_BRANCH_LOCAL:
+        return RS_BRANCH_LOCAL;
+    case RESDIT_BRANCH_FUSED:
+        return RS_BRANCH_FUSED;
+    default: /* the decoded image, and the plain (direct) pass */
+        return RS_BRANCH_FINAL;
+    }
+}
+
+static void on_job_preview(RsGeneration *generation, int branch, GdkTexture *frame, int step,
+                           int phase, gboolean extra, RsWindow *self)
+{
+    const ResditJobParams *params = rs_generation_get_params(generation);
+    rs_window_show_frame(self, view_of_branch(branch), frame, MAX(step, 1), params->steps,
+                         rs_phase_label(phase));
+}
+
+static void on_job_progress(RsGeneration *generation, const ResditProgress *progress,
+                            RsWindow *self)
+{
+    double fraction = progress->n_steps > 0 ? (double)progress->step / progress->n_steps : 0;
+    /* Sampling fills the bar to 95 %; the decode takes it to 100 % when the image is there. */
+    gtk_progress_bar_set_fraction(self->progress_bar, MIN(fraction, 1.0) * 0.95);
+    char *text = rs_progress_text(progress);
+    gtk_label_set_label(self->progress_label, text);
+    g_free(text);
+}
+
+static void job_succeeded(RsWindow *self, RsGeneration *generation)
+{
+    const ResditJobParams *params = rs_generation_get_params(generation);
+    const ResditImage *image = rs_generation_get_image(generation);
+    rs_window_show_frame(self, RS_BRANCH_FINAL, rs_generation_get_texture(generation),
+                         params->steps, params->steps, _("saved"));
+    g_free(self->image_path);
+    self->image_path = g_strdup(rs_generation_get_image_path(generation));
+    gtk_progress_bar_set_fraction(self->progress_bar, 1.0);
+    /* Translators: %.1f is seconds, %s the seed */
+    char *seed = g_strdup_printf("%" G_GUINT64_FORMAT, image->seed);
+    char *text = g_strdup_printf(_("Done in %.1f s · seed %s"), image->seconds_total, seed);
+    gtk_label_set_label(self->progress_label, text);
+    g_free(text);
+    char *name = g_path_get_basename(self->image_path);
+    AdwToast *toast = adw_toast_new_format(_("Saved “%s”"), name);
+    adw_toast_set_button_label(toast, _("Open Folder"));
+    adw_toast_set_action_name(toast, "win.open-folder");
+    adw_toast_overlay_add_toast(self->toast_overlay, toast);
+    g_free(name);
+    g_free(seed);
+}
+
+static void on_job_finished(RsGeneration *generation, RsWindow *self)
+{
+    const GError *error = rs_generation_get_error(generation);
+    if (error == NULL) {
+        job_succeeded(self, generation);
+    } else if (g_error_matches(error, RESDIT_ERROR, RESDIT_ERROR_CANCELLED)) {
+        gtk_revealer_set_reveal_child(self->progress_revealer, FALSE);
+        show_toast(self, _("Generation cancelled, nothing was saved"));
+    } else {
+        gtk_revealer_set_reveal_child(self->progress_revealer, FALSE);
+        show_error(self,
+                   g_error_matches(error, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY)
+                       ? _("Not Enough Memory")
+                       : _("Generation Failed"),
+                   error);
+    }
+    const char *history_error = rs_generation_get_history_error(generation);
+    if (history_error != NULL) {
+        char *text = g_strdup_printf(_("The history was not updated: %s"), history_error);
+        show_toast(self, text);
+        g_free(text);
+    }
+    g_clear_object(&self->generation_cancellable);
+    update_actions(self);
+    g_signal_emit_by_name(self, "job-finished");
+}
+
+static void start_generation(RsWindow *self)
+{
+    ResditJobParams params;
+    resdit_job_params_init(&params);
+    rs_engine_params_from_settings(self->job, self->model->model, &params);
+    params.preview_every = g_settings_get_int(self->settings, "preview-interval");
+    params.preview_max_side = PREVIEW_MAX_SIDE;
+    /* The seed used is always on show (and copyable), a drawn one too. */
+    g_object_set(self->job, "seed", (guint)params.seed, NULL);
+    char *setting = g_settings_get_string(self->settings, "output-folder");
+    char *folder = rs_output_folder(setting);
+
+    if (self->generation != NULL)
+        g_signal_handlers_disconnect_by_data(self->generation, self);
+    g_clear_object(&self->generation);
+    self->generation = rs_generation_new(self->model, &params, folder, self->history);
+    g_signal_connect_object(self->generation, "preview", G_CALLBACK(on_job_preview), self, 0);
+    g_signal_connect_object(self->generation, "progress", G_CALLBACK(on_job_progress), self, 0);
+    g_signal_connect_object(self->generation, "finished", G_CALLBACK(on_job_finished), self, 0);
+    self->generation_cancellable = g_cancellable_new();
+
+    rs_window_clear_frames(self);
+    gtk_progress_bar_set_fraction(self->progress_bar, 0);
+    gtk_label_set_label(self->progress_label, _("Starting…"));
+    gtk_revealer_set_reveal_child(self->progress_revealer, TRUE);
+    rs_generation_start(self->generation, self->generation_cancellable);
+    update_actions(self);
+    g_free(folder);
+    g_free(setting);
+    resdit_job_params_clear(&params);
+}
+
 static void generate_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
-    /* Never enabled until the engine job is wired in (see rs_window_init). */
+    RsWindow *self = RS_WINDOW(widget);
+    if (is_generating(self))
+        g_cancellable_cancel(self->generation_cancellable);
+    else if (self->model != NULL)
+        start_generation(self);
+}
+
+/* ---- image actions ------------------------------------------------------------------------- */
+
+static void on_copied(GObject *source, GAsyncResult *result, gpointer data)
+{
+    RsWindow *self = RS_WINDOW(data);
+    GError *error = NULL;
+    if (!g_file_copy_finish(G_FILE(source), result, &error)) {
+        show_error(self, _("Could Not Save the Image"), error);
+        g_error_free(error);
+    }
+    g_object_unref(self);
+}
+
+static void on_save_as_response(GtkNativeDialog *dialog, int response, gpointer data)
+{
+    RsWindow *self = RS_WINDOW(data);
+    if (response == GTK_RESPONSE_ACCEPT && self->image_path != NULL) {
+        GFile *target = gtk_file_chooser_get_file(GTK_FILE_CHOOSER(dialog));
+        GFile *source = g_file_new_for_path(self->image_path);
+        g_file_copy_async(source, target, G_FILE_COPY_OVERWRITE, G_PRIORITY_DEFAULT, NULL, NULL,
+                          NULL, on_copied, g_object_ref(self));
+        g_object_unref(source);
+        g_object_unref(target);
+    }
+    g_clear_object(&self->save_chooser);
+}
+
+static void save_as_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+    RsWindow *self = RS_WINDOW(widget);
+    if (self->save_chooser != NULL || self->image_path == NULL)
+        return;
+    self->save_chooser = gtk_file_chooser_native_new(
+        _("Save Image"), GTK_WINDOW(self), GTK_FILE_CHOOSER_ACTION_SAVE, _("_Save"), _("_Cancel"));
+    gtk_native_dialog_set_modal(GTK_NATIVE_DIALOG(self->save_chooser), TRUE);
+    char *name = g_path_get_basename(self->image_path);
+    gtk_file_chooser_set_current_name(GTK_FILE_CHOOSER(self->save_chooser), name);
+    g_free(name);
+    g_signal_connect(self->save_chooser, "response", G_CALLBACK(on_save_as_response), self);
+    gtk_native_dialog_show(GTK_NATIVE_DIALOG(self->save_chooser));
+}
+
+static void copy_image_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+    RsWindow *self = RS_WINDOW(widget);
+    GdkTexture *texture = self->frames[RS_BRANCH_FINAL].texture;
+    if (texture != NULL) {
+        gdk_clipboard_set_texture(gtk_widget_get_clipboard(widget), texture);
+        show_toast(self, _("Image copied"));
+    }
+}
+
+void rs_window_show_folder_of(RsWindow *self, const char *path)
+{
+    char *folder = g_path_get_dirname(path);
+    GFile *file = g_file_new_for_path(folder);
+    char *uri = g_file_get_uri(file);
+    gtk_show_uri(GTK_WINDOW(self), uri, GDK_CURRENT_TIME);
+    g_free(uri);
+    g_object_unref(file);
+    g_free(folder);
+}
+
+static void open_folder_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+    RsWindow *self = RS_WINDOW(widget);
+    if (self->image_path != NULL)
+        rs_window_show_folder_of(self, self->image_path);
+}
+
+/* ---- parameters from a PNG ----------------------------------------------------------------- */
+
+static gboolean load_engine_record(RsWindow *self, const char *path)
+{
+    char *json = resdit_png_read_parameters(path, NULL);
+    if (json == NULL)
+        return FALSE;
+    ResditJobParams params;
+    resdit_job_params_init(&params);
+    GError *error = NULL;
+    gboolean ok = resdit_job_params_from_json(&params, json, &error);
+    if (ok && !rs_engine_params_apply(self->job, &params))
+        show_toast(self, _("The seed of this image is too large for the seed field"));
+    if (!ok) {
+        show_error(self, _("Could Not Load the Parameters"), error);
+        g_error_free(error);
+    }
+    resdit_job_params_clear(&params);
+    g_free(json);
+    return ok;
+}
+
+static gboolean load_a1111_record(RsWindow *self, const char *path)
+{
+    char *text = rs_png_read_text(path, "parameters", NULL);
+    RsA1111Params record;
+    gboolean ok = rs_a1111_parse(text, &record);
+    if (ok && !rs_engine_params_apply_a1111(self->job, &record))
+        show_toast(self, _("The seed of this image is too large for the seed field"));
+    rs_a1111_params_clear(&record);
+    g_free(text);
+    return ok;
+}
+
+gboolean rs_window_load_parameters(RsWindow *self, const char *path)
+{
+    char *name = g_path_get_basename(path);
+    gboolean loaded = load_engine_record(self, path) || load_a1111_record(self, path);
+    char *text = loaded ? g_strdup_printf(_("Parameters loaded from “%s”"), name)
+                        : g_strdup_printf(_("“%s” has no generation parameters"), name);
+    show_toast(self, text);
+    g_free(text);
+    g_free(name);
+    return loaded;
+}
+
+static gboolean on_drop(GtkDropTarget *target, const GValue *value, double x, double y,
+                        RsWindow *self)
+{
+    GSList *files = gdk_file_list_get_files(g_value_get_boxed(value));
+    gboolean loaded = FALSE;
+    if (files != NULL) {
+        char *path = g_file_get_path(files->data);
+        if (path != NULL)
+            loaded = rs_window_load_parameters(self, path);
+        g_free(path);
+    }
+    g_slist_free(files);
+    return loaded;
+}
+
+/* ---- the history sidebar ------------------------------------------------------------------- */
+
+static void load_texture_in_thread(GTask *task, gpointer source, gpointer data,
+                                   GCancellable *cancellable)
+{
+    GError *error = NULL;
+    GdkTexture *texture = gdk_texture_new_from_filename(data, &error);
+    if (texture != NULL)
+        g_task_return_pointer(task, texture, g_object_unref);
+    else
+        g_task_return_error(task, error);
+}
+
+static void on_history_image_loaded(GObject *source, GAsyncResult *result, gpointer data)
+{
+    GError *error = NULL;
+    GdkTexture *texture = g_task_propagate_pointer(G_TASK(result), &error);
+    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        g_error_free(error);
+        return; /* another row was chosen, or the window went away */
+    }
+    RsWindow *self = RS_WINDOW(data);
+    RsHistoryItem *item = rs_history_sidebar_get_selected(self->history_sidebar);
+    if (texture == NULL) {
+        char *text = g_strdup_printf(_("The image could not be shown: %s"), error->message);
+        show_toast(self, text);
+        g_free(text);
+        g_error_free(error);
+        return;
+    }
+    if (item != NULL && !is_generating(self)) {
+        const HistoryGeneration *gen = rs_history_item_get_generation(item);
+        rs_window_clear_frames(self);
+        rs_window_show_frame(self, RS_BRANCH_FINAL, texture, gen->params.steps, gen->params.steps,
+                             _("from the history"));
+        g_free(self->image_path);
+        self->image_path = g_strdup(gen->image_path);
+        update_actions(self);
+    }
+    g_object_unref(texture);
+}
+
+static void on_history_selected(RsHistorySidebar *sidebar, RsHistoryItem *item, RsWindow *self)
+{
+    if (self->history_load_cancellable != NULL)
+        g_cancellable_cancel(self->history_load_cancellable);
+    g_clear_object(&self->history_load_cancellable);
+    const HistoryGeneration *gen = item != NULL ? rs_history_item_get_generation(item) : NULL;
+    /* A running job keeps the canvas. */
+    if (gen == NULL || gen->image_path == NULL || is_generating(self))
+        return;
+    self->history_load_cancellable = g_cancellable_new();
+    GTask *task = g_task_new(NULL, self->history_load_cancellable, on_history_image_loaded, self);
+    g_task_set_task_data(task, g_strdup(gen->image_path), g_free);
+    g_task_run_in_thread(task, load_texture_in_thread);
+    g_object_unref(task);
+}
+
+static void reuse_parameters(RsWindow *self, RsHistoryItem *item)
+{
+    const HistoryGeneration *gen = rs_history_item_get_generation(item);
+    ResditJobParams params;
+    resdit_job_params_init(&params);
+    rs_engine_params_from_history(&gen->params, &params);
+    g_object_get(self->job, "inspect-branches", &params.inspect_branches, NULL);
+    if (!rs_engine_params_apply(self->job, &params))
+        show_toast(self, _("The seed of this image is too large for the seed field"));
+    resdit_job_params_clear(&params);
+}
+
+static void on_history_reuse(RsHistorySidebar *sidebar, RsHistoryItem *item, RsWindow *self)
+{
+    reuse_parameters(self, item);
+    show_toast(self, _("Parameters restored"));
+}
+
+static void run_again(RsWindow *self, RsHistoryItem *item, gboolean new_seed)
+{
+    if (is_generating(self) || self->model == NULL) {
+        show_toast(self, is_generating(self) ? _("Wait for the running job to finish")
+                                             : _("The model is not open yet"));
+        return;
+    }
+    reuse_parameters(self, item);
+    if (new_seed)
+        rs_job_settings_roll_seed(self->job);
+    start_generation(self);
+}
+
+static void on_history_rerun(RsHistorySidebar *sidebar, RsHistoryItem *item, RsWindow *self)
+{
+    run_again(self, item, FALSE);
+}
+
+static void on_history_vary_seed(RsHistorySidebar *sidebar, RsHistoryItem *item, RsWindow *self)
+{
+    run_again(self, item, TRUE);
+}
+
+static void on_history_show_in_folder(RsHistorySidebar *sidebar, RsHistoryItem *item,
+                                      RsWindow *self)
+{
+    const HistoryGeneration *gen = rs_history_item_get_generation(item);
+    if (gen->image_path != NULL)
+        rs_window_show_folder_of(self, gen->image_path);
+}
+
+/* A deleted row while its undo toast shows. Shared (reference counted) by the toast and the
+ * window: the toast's end, or the window's, purges it, whichever comes first. */
+typedef struct {
+    HistoryStore *store;
+    gint64 id;
+    gboolean settled; /* undone or purged */
+} PendingDelete;
+
+static void pending_delete_clear(gpointer data)
+{
+    g_object_unref(((PendingDelete *)data)->store);
+}
+
+static void pending_delete_release(gpointer data, GClosure *closure)
+{
+    g_rc_box_release_full(data, pending_delete_clear);
+}
+
+static void pending_delete_unref(gpointer data)
+{
+    g_rc_box_release_full(data, pending_delete_clear);
+}
+
+static void on_undo_delete(AdwToast *toast, PendingDelete *pending)
+{
+    if (pending->settled)
+        return;
+    GError *error = NULL;
+    pending->settled = history_store_undelete(pending->store, pending->id, &error);
+    if (error != NULL) {
+        g_message("Undo of history row %" G_GINT64_FORMAT " failed: %s", pending->id,
+                  error->message);
+        g_error_free(error);
+    }
+}
+
+/* The undo toast is gone: now the row and its image go for good. */
+static void purge_pending(PendingDelete *pending)
+{
+    if (pending->settled)
+        return;
+    pending->settled = TRUE;
+    GError *error = NULL;
+    if (!history_store_purge(pending->store, pending->id, &error)) {
+        g_message("Purging history row %" G_GINT64_FORMAT " failed: %s (it is purged at the "
+                  "next start)",
+                  pending->id, error->message);
+        g_error_free(error);
+    }
+}
+
+static void on_delete_toast_dismissed(AdwToast *toast, PendingDelete *pending)
+{
+    purge_pending(pending);
+}
+
+static void delete_row(RsWindow *self, gint64 id)
+{
+    GError *error = NULL;
+    if (!history_store_delete(self->history, id, &error)) {
+        show_error(self, _("Could Not Delete the Image"), error);
+        g_error_free(error);
+        return;
+    }
+    PendingDelete *pending = g_rc_box_new0(PendingDelete);
+    pending->store = g_object_ref(self->history);
+    pending->id = id;
+    g_ptr_array_add(self->pending_deletes, pending);
+    AdwToast *toast = adw_toast_new(_("Image deleted"));
+    adw_toast_set_button_label(toast, _("_Undo"));
+    adw_toast_set_priority(toast, ADW_TOAST_PRIORITY_HIGH);
+    g_signal_connect_data(toast, "button-clicked", G_CALLBACK(on_undo_delete),
+                          g_rc_box_acquire(pending), pending_delete_release, 0);
+    g_signal_connect_data(toast, "dismissed", G_CALLBACK(on_delete_toast_dismissed),
+                          g_rc_box_acquire(pending), pending_delete_release, 0);
+    adw_toast_overlay_add_toast(self->toast_overlay, toast);
+}
+
+static void on_delete_response(AdwMessageDialog *dialog, const char *response, RsWindow *self)
+{
+    if (g_str_equal(response, "delete"))
+        delete_row(self, GPOINTER_TO_SIZE(g_object_get_data(G_OBJECT(dialog), "row-id")));
+}
+
+static void on_history_delete(RsHistorySidebar *sidebar, RsHistoryItem *item, RsWindow *self)
+{
+    const HistoryGeneration *gen = rs_history_item_get_generation(item);
+    GtkWidget *dialog = adw_message_dialog_new(
+        GTK_WINDOW(self), _("Delete This Image?"),
+        gen->image_path != NULL ? _("The image file is deleted as well.") : NULL);
+    adw_message_dialog_add_responses(ADW_MESSAGE_DIALOG(dialog), "cancel", _("_Cancel"), "delete",
+                                     _("_Delete"), NULL);
+    adw_message_dialog_set_response_appearance(ADW_MESSAGE_DIALOG(dialog), "delete",
+                                               ADW_RESPONSE_DESTRUCTIVE);
+    adw_message_dialog_set_default_response(ADW_MESSAGE_DIALOG(dialog), "cancel");
+    adw_message_dialog_set_close_response(ADW_MESSAGE_DIALOG(dialog), "cancel");
+    g_object_set_data(G_OBJECT(dialog), "row-id", GSIZE_TO_POINTER((gsize)gen->id));
+    g_signal_connect_object(dialog, "response", G_CALLBACK(on_delete_response), self, 0);
+    gtk_window_present(GTK_WINDOW(dialog));
+}
+
+static void search_history_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+    RsWindow *self = RS_WINDOW(widget);
+    adw_flap_set_reveal_flap(self->history_flap, TRUE);
+    rs_history_sidebar_focus_search(self->history_sidebar);
+}
+
+static void setup_history_sidebar(RsWindow *self)
+{
+    GPropertyAction *show =
+        g_property_action_new("show-history", self->history_flap, "reveal-flap");
+    g_action_map_add_action(G_ACTION_MAP(self), G_ACTION(show));
+    g_object_unref(show);
+    rs_history_sidebar_set_store(self->history_sidebar, self->history);
+    if (self->history != NULL)
+        history_store_watch(self->history, 2000); /* the command line's jobs appear too */
+    g_signal_connect(self->history_sidebar, "selected", G_CALLBACK(on_history_selected), self);
+    g_signal_connect(self->history_sidebar, "reuse", G_CALLBACK(on_history_reuse), self);
+    g_signal_connect(self->history_sidebar, "rerun", G_CALLBACK(on_history_rerun), self);
+    g_signal_connect(self->history_sidebar, "vary-seed", G_CALLBACK(on_history_vary_seed), self);
+    g_signal_connect(self->history_sidebar, "show-in-folder", G_CALLBACK(on_history_show_in_folder),
+                     self);
+    g_signal_connect(self->history_sidebar, "delete", G_CALLBACK(on_history_delete), self);
+}
+
+/* ---- the model picker ---------------------------------------------------------------------- */
+
+/* The model with this key; for a folder chosen by hand that holds several (a ComfyUI models
+ * folder), the first model found inside it. */
+static const ResditModelPaths *find_discovered(RsWindow *self, const char *key)
+{
+    for (guint i = 0; self->discovered != NULL && i < self->discovered->len; i++) {
+        const ResditModelPaths *paths = g_ptr_array_index(self->discovered, i);
+        if (g_strcmp0(rs_model_paths_key(paths), key) == 0)
+            return paths;
+    }
+    char *prefix = g_str_has_suffix(key, G_DIR_SEPARATOR_S)
+                       ? g_strdup(key)
+                       : g_strconcat(key, G_DIR_SEPARATOR_S, NULL);
+    const ResditModelPaths *inside = NULL;
+    for (guint i = 0; inside == NULL && self->discovered != NULL && i < self->discovered->len;
+         i++) {
+        const ResditModelPaths *paths = g_ptr_array_index(self->discovered, i);
+        if (g_str_has_prefix(rs_model_paths_key(paths), prefix))
+            inside = paths;
+    }
+    g_free(prefix);
+    return inside;
 }
 
 static void update_model_label(RsWindow *self)
 {
     char *model = g_settings_get_string(self->settings, "model");
+    const ResditModelPaths *paths = find_discovered(self, model);
     if (g_str_equal(model, SELF_TEST_MODEL)) {
         gtk_label_set_label(self->model_label, _("Self-test model"));
+    } else if (paths != NULL) {
+        gtk_label_set_label(self->model_label, paths->name);
     } else {
         char *name = g_path_get_basename(model);
         gtk_label_set_label(self->model_label, name);
@@ -196,18 +787,121 @@ static void update_model_label(RsWindow *self)
     g_free(model);
 }
 
-static void rebuild_model_folders(RsWindow *self)
+static void set_model(RsWindow *self, RsModelHandle *model)
+{
+    g_clear_pointer(&self->model, rs_model_handle_unref);
+    self->model = model;
+    rs_params_panel_set_model(self->params_panel, model);
+    update_actions(self);
+    g_object_notify(G_OBJECT(self), "model-ready");
+}
+
+static void on_model_opened(GObject *source, GAsyncResult *result, gpointer data)
+{
+    GError *error = NULL;
+    RsModelHandle *model = rs_model_handle_open_finish(result, &error);
+    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        g_error_free(error);
+        if (model != NULL)
+            rs_model_handle_unref(model);
+        return; /* the window went away or another model was chosen */
+    }
+    RsWindow *self = RS_WINDOW(data);
+    g_clear_pointer(&self->opening_key, g_free);
+    g_clear_object(&self->model_cancellable);
+    if (model == NULL) {
+        update_actions(self);
+        show_error(self, _("Could Not Open the Model"), error);
+        g_error_free(error);
+        return;
+    }
+    set_model(self, model);
+}
+
+/* Opens the chosen model unless it is open or opening; the self-test model needs no discovery. */
+static void ensure_model(RsWindow *self)
+{
+    char *key = g_settings_get_string(self->settings, "model");
+    gboolean selftest = g_str_equal(key, SELF_TEST_MODEL);
+    if ((self->model != NULL && g_str_equal(self->model->key, key)) ||
+        g_strcmp0(self->opening_key, key) == 0 || (!selftest && self->discovered == NULL)) {
+        g_free(key);
+        return;
+    }
+    if (self->model_cancellable != NULL)
+        g_cancellable_cancel(self->model_cancellable);
+    g_clear_object(&self->model_cancellable);
+    set_model(self, NULL);
+    const ResditModelPaths *paths = selftest ? NULL : find_discovered(self, key);
+    if (!selftest && paths == NULL) {
+        GError *error = g_error_new(RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                                    _("No FLUX.1 model was found in “%s”."), key);
+        show_error(self, _("Could Not Open the Model"), error);
+        g_error_free(error);
+        g_free(key);
+        return;
+    }
+    self->opening_key = key;
+    self->model_cancellable = g_cancellable_new();
+    update_actions(self);
+    rs_model_handle_open_async(key, paths, g_settings_get_enum(self->settings, "backend"),
+                               self->model_cancellable, on_model_opened, self);
+}
+
+static void reopen_model(RsWindow *self)
+{
+    set_model(self, NULL);
+    g_clear_pointer(&self->opening_key, g_free);
+    ensure_model(self);
+}
+
+static void rebuild_model_menu(RsWindow *self)
 {
     g_menu_remove_all(self->model_folders_section);
-    char **folders = g_settings_get_strv(self->settings, "model-folders");
-    for (char **f = folders; *f != NULL; f++) {
-        char *name = g_path_get_basename(*f);
-        GMenuItem *item = g_menu_item_new(name, NULL);
-        g_menu_item_set_action_and_target_value(item, "win.model", g_variant_new_string(*f));
+    for (guint i = 0; self->discovered != NULL && i < self->discovered->len; i++) {
+        const ResditModelPaths *paths = g_ptr_array_index(self->discovered, i);
+        char *missing = resdit_model_paths_missing(paths);
+        /* Translators: a model name and the parts it lacks ("vae, t5") */
+        char *label = missing != NULL ? g_strdup_printf(_("%s (missing: %s)"), paths->name, missing)
+                                      : g_strdup(paths->name);
+        GMenuItem *item = g_menu_item_new(label, NULL);
+        g_menu_item_set_action_and_target_value(item, "win.model",
+                                                g_variant_new_string(rs_model_paths_key(paths)));
         g_menu_append_item(self->model_folders_section, item);
         g_object_unref(item);
-        g_free(name);
+        g_free(label);
+        g_free(missing);
     }
+}
+
+static void on_models_discovered(GObject *source, GAsyncResult *result, gpointer data)
+{
+    GError *error = NULL;
+    GPtrArray *models = rs_models_discover_finish(result, &error);
+    if (models == NULL) {
+        g_error_free(error); /* cancelled: the window went away */
+        return;
+    }
+    RsWindow *self = RS_WINDOW(data);
+    g_clear_object(&self->discovery_cancellable);
+    g_clear_pointer(&self->discovered, g_ptr_array_unref);
+    self->discovered = models;
+    rebuild_model_menu(self);
+    update_model_label(self);
+    ensure_model(self);
+}
+
+static void discover_models(RsWindow *self)
+{
+    if (self->discovery_cancellable != NULL)
+        g_cancellable_cancel(self->discovery_cancellable);
+    g_clear_object(&self->discovery_cancellable);
+    /* Until it is done, a model chosen meanwhile waits for it (ensure_model). */
+    g_clear_pointer(&self->discovered, g_ptr_array_unref);
+    self->discovery_cancellable = g_cancellable_new();
+    char **folders = g_settings_get_strv(self->settings, "model-folders");
+    rs_models_discover_async((const char *const *)folders, self->discovery_cancellable,
+                             on_models_discovered, self);
     g_strfreev(folders);
 }
 
@@ -255,9 +949,14 @@ static void open_model_folder_action(GtkWidget *widget, const char *action_name,
     gtk_native_dialog_show(GTK_NATIVE_DIALOG(self->folder_chooser));
 }
 
+enum { PROP_0, PROP_VIEW, PROP_MODEL_READY };
+
 static void rs_window_get_property(GObject *object, guint id, GValue *value, GParamSpec *pspec)
 {
-    g_value_set_string(value, branch_ids[RS_WINDOW(object)->view]);
+    if (id == PROP_MODEL_READY)
+        g_value_set_boolean(value, RS_WINDOW(object)->model != NULL);
+    else
+        g_value_set_string(value, branch_ids[RS_WINDOW(object)->view]);
 }
 
 static void rs_window_set_property(GObject *object, guint id, const GValue *value,
@@ -272,12 +971,43 @@ static void rs_window_dispose(GObject *object)
     if (self->folder_chooser != NULL)
         gtk_native_dialog_destroy(GTK_NATIVE_DIALOG(self->folder_chooser));
     g_clear_object(&self->folder_chooser);
+    if (self->save_chooser != NULL)
+        gtk_native_dialog_destroy(GTK_NATIVE_DIALOG(self->save_chooser));
+    g_clear_object(&self->save_chooser);
+    /* Running work stops; its callbacks see the cancellation and leave the window alone. */
+    GCancellable **cancellables[] = {&self->discovery_cancellable, &self->model_cancellable,
+                                     &self->generation_cancellable,
+                                     &self->history_load_cancellable};
+    for (gsize i = 0; i < G_N_ELEMENTS(cancellables); i++) {
+        if (*cancellables[i] != NULL)
+            g_cancellable_cancel(*cancellables[i]);
+        g_clear_object(cancellables[i]);
+    }
+    if (self->generation != NULL)
+        g_signal_handlers_disconnect_by_data(self->generation, self);
+    g_clear_object(&self->generation);
+    g_clear_pointer(&self->model, rs_model_handle_unref);
+    g_clear_pointer(&self->opening_key, g_free);
+    g_clear_pointer(&self->discovered, g_ptr_array_unref);
+    g_clear_pointer(&self->image_path, g_free);
     g_clear_handle_id(&self->zoom_label_idle, g_source_remove);
     for (int b = 0; b < RS_N_BRANCHES; b++) {
         g_clear_object(&self->frames[b].texture);
         g_clear_pointer(&self->frames[b].phase, g_free);
     }
+    if (self->history_sidebar != NULL)
+        rs_history_sidebar_set_store(self->history_sidebar, NULL);
+    /* Dismissing the toasts (undo of a delete) still needs the history; deletes whose toast
+     * is not dismissed with the window are made final here. */
     gtk_widget_dispose_template(GTK_WIDGET(self), RS_TYPE_WINDOW);
+    if (self->pending_deletes != NULL) {
+        for (guint i = 0; i < self->pending_deletes->len; i++)
+            purge_pending(g_ptr_array_index(self->pending_deletes, i));
+        g_clear_pointer(&self->pending_deletes, g_ptr_array_unref);
+    }
+    if (self->history != NULL)
+        history_store_close(self->history);
+    g_clear_object(&self->history);
     g_clear_object(&self->job);
     g_clear_object(&self->settings);
     G_OBJECT_CLASS(rs_window_parent_class)->dispose(object);
@@ -292,12 +1022,20 @@ static void rs_window_class_init(RsWindowClass *klass)
     object_class->get_property = rs_window_get_property;
     object_class->set_property = rs_window_set_property;
     g_object_class_install_property(
-        object_class, 1,
+        object_class, PROP_VIEW,
         g_param_spec_string("view", NULL, NULL, "final",
                             G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+    g_object_class_install_property(
+        object_class, PROP_MODEL_READY,
+        g_param_spec_boolean("model-ready", NULL, NULL, FALSE,
+                             G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+    /* The engine job has ended (done, cancelled or failed) and the window shows it. */
+    g_signal_new("job-finished", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                 G_TYPE_NONE, 0);
 
     g_type_ensure(RS_TYPE_PARAMS_PANEL);
     g_type_ensure(RS_TYPE_CANVAS);
+    g_type_ensure(RS_TYPE_HISTORY_SIDEBAR);
     gtk_widget_class_set_template_from_resource(widget_class,
                                                 "/io/github/resdit/Studio/rs-window.ui");
     gtk_widget_class_bind_template_child(widget_class, RsWindow, model_label);
@@ -315,6 +1053,14 @@ static void rs_window_class_init(RsWindowClass *klass)
     gtk_widget_class_bind_template_child(widget_class, RsWindow, zoom_label);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, canvas_stack);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, canvas);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, toast_overlay);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, generate_button);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, progress_revealer);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, progress_bar);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, progress_label);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, history_sidebar);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, history_flap);
+    gtk_widget_class_bind_template_child_full(widget_class, "history_button", FALSE, 0);
 
     gtk_widget_class_install_property_action(widget_class, "win.view", "view");
     gtk_widget_class_install_action(widget_class, "win.zoom-in", NULL, zoom_action);
@@ -324,6 +1070,11 @@ static void rs_window_class_init(RsWindowClass *klass)
     gtk_widget_class_install_action(widget_class, "win.generate", NULL, generate_action);
     gtk_widget_class_install_action(widget_class, "win.open-model-folder", NULL,
                                     open_model_folder_action);
+    gtk_widget_class_install_action(widget_class, "win.save-as", NULL, save_as_action);
+    gtk_widget_class_install_action(widget_class, "win.copy-image", NULL, copy_image_action);
+    gtk_widget_class_install_action(widget_class, "win.open-folder", NULL, open_folder_action);
+    gtk_widget_class_install_action(widget_class, "win.search-history", NULL,
+                                    search_history_action);
 }
 
 static void bind_window_state(RsWindow *self)
@@ -341,10 +1092,52 @@ static void setup_model_picker(RsWindow *self)
     g_object_unref(model);
     g_signal_connect_object(self->settings, "changed::model", G_CALLBACK(update_model_label), self,
                             G_CONNECT_SWAPPED);
-    g_signal_connect_object(self->settings, "changed::model-folders",
-                            G_CALLBACK(rebuild_model_folders), self, G_CONNECT_SWAPPED);
+    g_signal_connect_object(self->settings, "changed::model", G_CALLBACK(ensure_model), self,
+                            G_CONNECT_SWAPPED);
+    g_signal_connect_object(self->settings, "changed::backend", G_CALLBACK(reopen_model), self,
+                            G_CONNECT_SWAPPED);
+    g_signal_connect_object(self->settings, "changed::model-folders", G_CALLBACK(discover_models),
+                            self, G_CONNECT_SWAPPED);
     update_model_label(self);
-    rebuild_model_folders(self);
+    discover_models(self);
+    ensure_model(self);
+}
+
+static void show_recovery_notice(RsWindow *self)
+{
+    g_signal_handlers_disconnect_by_func(self, show_recovery_notice, NULL);
+    GtkWidget *dialog = adw_message_dialog_new(GTK_WINDOW(self), _("History Recovered"), NULL);
+    adw_message_dialog_format_body(
+        ADW_MESSAGE_DIALOG(dialog), "%s\n\n%s",
+        _("The history file could not be read. Nothing was deleted: the damaged file was kept "
+          "aside and a new history was started."),
+        history_store_get_recovery_notice(self->history));
+    adw_message_dialog_add_response(ADW_MESSAGE_DIALOG(dialog), "close", _("_Close"));
+    gtk_window_present(GTK_WINDOW(dialog));
+}
+
+static void open_history(RsWindow *self)
+{
+    char *path = history_store_default_path();
+    GError *error = NULL;
+    self->history = history_store_open(path, &error);
+    if (self->history == NULL) {
+        char *text = g_strdup_printf(_("The history could not be opened: %s"), error->message);
+        show_toast(self, text);
+        g_free(text);
+        g_error_free(error);
+    } else if (history_store_get_recovery_notice(self->history) != NULL) {
+        /* Rare and important: a dialog once the window is on screen. */
+        g_signal_connect(self, "map", G_CALLBACK(show_recovery_notice), NULL);
+    }
+    g_free(path);
+}
+
+static void setup_drop_target(RsWindow *self)
+{
+    GtkDropTarget *target = gtk_drop_target_new(GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
+    g_signal_connect(target, "drop", G_CALLBACK(on_drop), self);
+    gtk_widget_add_controller(GTK_WIDGET(self), GTK_EVENT_CONTROLLER(target));
 }
 
 /* Loupe's plain-key zoom shortcuts. They run in the bubble phase, so a focused prompt or spin
@@ -373,13 +1166,13 @@ static void add_zoom_keys(RsWindow *self)
 static void rs_window_init(RsWindow *self)
 {
     gtk_widget_init_template(GTK_WIDGET(self));
+    self->pending_deletes = g_ptr_array_new_with_free_func(pending_delete_unref);
     self->settings = g_settings_new("io.github.resdit.Studio");
     self->job = rs_job_settings_new();
     self->view = RS_BRANCH_FINAL;
     rs_job_settings_bind(self->job, self->settings);
     rs_params_panel_set_job(self->params_panel, self->job);
     bind_window_state(self);
-    setup_model_picker(self);
     add_zoom_keys(self);
 
     g_signal_connect_object(self->canvas, "notify::zoom", G_CALLBACK(queue_zoom_label), self,
@@ -390,8 +1183,11 @@ static void rs_window_init(RsWindow *self)
     for (int b = 0; b < RS_N_BRANCHES; b++)
         g_signal_connect(self->view_buttons[b], "toggled", G_CALLBACK(on_view_toggled), self);
     gtk_toggle_button_set_active(self->view_buttons[RS_BRANCH_FINAL], TRUE);
-    /* The generation engine is not wired in yet: Generate stays insensitive rather than pretend. */
-    gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.generate", FALSE);
+    setup_drop_target(self);
+    open_history(self);
+    setup_history_sidebar(self);
+    update_actions(self);
+    setup_model_picker(self);
     if (DEVELOPMENT_BUILD)
         gtk_widget_add_css_class(GTK_WIDGET(self), "devel");
 }

@@ -32,4 +32,11 @@ void rs_window_show_frame(RsWindow *self, RsBranch branch, GdkTexture *frame, in
 /* Forgets every frame (a new job starts); the views become insensitive again. */
 void rs_window_clear_frames(RsWindow *self);
 
+/* Loads the generation parameters of a PNG (this app's record, else an A1111 "parameters" text)
+ * into the controls, as dropping the file on the window does. FALSE when it has none. */
+gboolean rs_window_load_parameters(RsWindow *self, const char *path);
+
+/* Shows the folder that holds path in the file manager. */
+void rs_window_show_folder_of(RsWindow *self, const char *path);
+
 G_END_DECLS

@@ -110,7 +110,7 @@ static void test_size_presets(Fixture *f, gconstpointer data)
     GtkWidget *custom_width = ui_test_child(f->panel, RS_TYPE_PARAMS_PANEL, "custom_width_row");
 
     adw_combo_row_set_selected(aspect, 5); /* 16:9 */
-    adw_combo_row_set_selected(size, 2);   /* 4K */
+    adw_combo_row_set_selected(size, 3);   /* 4K */
     g_assert_cmpint(rs_job_settings_get_width(f->job), ==, 4096);
     g_assert_cmpint(rs_job_settings_get_height(f->job), ==, 2304);
     g_assert_cmpstr(gtk_label_get_text(dimensions), ==, "4096 × 2304 px");
@@ -118,7 +118,7 @@ static void test_size_presets(Fixture *f, gconstpointer data)
     g_assert_nonnull(strstr(memory, "GB"));
     g_assert_false(gtk_widget_get_visible(custom_width));
 
-    adw_combo_row_set_selected(size, 1); /* 3K */
+    adw_combo_row_set_selected(size, 2); /* 3K */
     g_assert_cmpstr(gtk_label_get_text(dimensions), ==, "3072 × 1728 px");
     g_assert_cmpstr(adw_action_row_get_subtitle(row), !=, memory);
     g_free(memory);

@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
+#include <string.h>
 
 #include "rs-canvas.h"
 #include "rs-preferences-window.h"
@@ -94,6 +96,11 @@ static gboolean toplevel_shown(gpointer data)
     return find->found != NULL;
 }
 
+static gboolean menu_has_items(gpointer data)
+{
+    return g_menu_model_get_n_items(G_MENU_MODEL(data)) > 0;
+}
+
 static void test_preferences(void)
 {
     RsApplication *app = ui_test_application();
@@ -113,6 +120,7 @@ static void test_preferences(void)
     g_assert_cmpuint(adw_combo_row_get_selected(backend), ==, 2);
     adw_combo_row_set_selected(backend, 1);
     g_assert_cmpstr(g_settings_get_string(settings, "backend"), ==, "cuda");
+    g_settings_reset(settings, "backend"); /* a build without CUDA cannot open a model on it */
 
     GtkSwitch *inspect =
         ui_test_child(prefs, RS_TYPE_PREFERENCES_WINDOW, "inspect_branches_switch");
@@ -132,21 +140,44 @@ static void test_preferences(void)
     g_assert_cmpstr(adw_action_row_get_subtitle(output), ==, "/tmp/rs-out");
     g_settings_reset(settings, "output-folder");
 
-    /* Model folders appear in the preferences and in the model menu. */
-    const char *folders[] = {"/models/flux1-dev", NULL};
+    /* Model folders appear in the preferences; the models discovered in them in the model menu,
+     * with the parts they lack. */
+    char *tmp = g_dir_make_tmp("rs-models-XXXXXX", NULL);
+    char *model_dir = g_build_filename(tmp, "flux1-dev", NULL);
+    char *index = g_build_filename(model_dir, "model_index.json", NULL);
+    g_assert_cmpint(g_mkdir_with_parents(model_dir, 0700), ==, 0);
+    g_assert_true(g_file_set_contents(index, "{}", -1, NULL));
+    const char *folders[] = {model_dir, NULL};
     g_settings_set_strv(settings, "model-folders", folders);
     AdwActionRow *empty = ui_test_child(prefs, RS_TYPE_PREFERENCES_WINDOW, "no_folders_row");
     g_assert_false(gtk_widget_get_visible(GTK_WIDGET(empty)));
     GMenuModel *section = ui_test_child(window, RS_TYPE_WINDOW, "model_folders_section");
-    g_assert_cmpint(g_menu_model_get_n_items(section), ==, 1);
+    g_assert_true(ui_test_wait_until(menu_has_items, section, 10000));
+    char *label = NULL;
+    g_menu_model_get_item_attribute(section, 0, G_MENU_ATTRIBUTE_LABEL, "s", &label);
+    g_assert_nonnull(strstr(label, "flux1-dev"));
+    g_assert_nonnull(strstr(label, "vae"));
+    g_free(label);
     g_action_group_activate_action(G_ACTION_GROUP(window), "model",
-                                   g_variant_new_string("/models/flux1-dev"));
+                                   g_variant_new_string(model_dir));
     g_assert_cmpstr(gtk_label_get_label(ui_test_child(window, RS_TYPE_WINDOW, "model_label")), ==,
                     "flux1-dev");
+    /* Opening it fails on a worker thread; the dialog names the missing parts. */
+    FindToplevel dialog = {ADW_TYPE_MESSAGE_DIALOG, NULL};
+    g_assert_true(ui_test_wait_until(toplevel_shown, &dialog, 10000));
+    g_test_message("%s", adw_message_dialog_get_body(ADW_MESSAGE_DIALOG(dialog.found)));
+    g_assert_nonnull(strstr(adw_message_dialog_get_body(ADW_MESSAGE_DIALOG(dialog.found)), "t5"));
+    gtk_window_destroy(dialog.found);
     gtk_test_widget_wait_for_draw(GTK_WIDGET(prefs));
     g_free(ui_test_screenshot(GTK_WIDGET(prefs), "preferences"));
     g_settings_reset(settings, "model-folders");
     g_settings_reset(settings, "model");
+    g_unlink(index);
+    g_rmdir(model_dir);
+    g_rmdir(tmp);
+    g_free(index);
+    g_free(model_dir);
+    g_free(tmp);
 
     gtk_window_destroy(prefs);
     gtk_window_destroy(GTK_WINDOW(window));

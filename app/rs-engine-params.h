@@ -1,0 +1,33 @@
+/* Conversions between the app's job settings, the engine's job parameters and the history's
+ * parameter record. GLib only (no GTK). */
+#pragma once
+
+#include "history-params.h"
+#include "resdit.h"
+#include "rs-a1111.h"
+#include "rs-job-settings.h"
+
+G_BEGIN_DECLS
+
+/* Fills params (initialised by the caller) from the settings. model may be NULL; when given,
+ * its own defaults come first, and the self-test model keeps its tiny base grid, patch and T5
+ * length (the panel's base size and patch are FLUX's). The seed is always fixed: a random seed
+ * is drawn here, so the seed used is known before the job starts. */
+void rs_engine_params_from_settings(RsJobSettings *job, const ResditModel *model,
+                                    ResditJobParams *params);
+
+/* Sets every control the parameters have a value for (the seed becomes fixed). Returns FALSE
+ * when the seed does not fit the 32-bit seed control (the rest is still applied). */
+gboolean rs_engine_params_apply(RsJobSettings *job, const ResditJobParams *params);
+
+/* Sets what an A1111 record has: prompt, steps, guidance, seed, size (snapped to 16 px). FALSE
+ * when its seed does not fit the seed control. */
+gboolean rs_engine_params_apply_a1111(RsJobSettings *job, const RsA1111Params *record);
+
+/* The history's record of a job about to run (seed already fixed). */
+void rs_engine_params_to_history(const ResditJobParams *params, const char *model_name,
+                                 const char *fingerprint, const char *backend, HistoryParams *out);
+/* The engine parameters of a history record (params initialised by the caller). */
+void rs_engine_params_from_history(const HistoryParams *record, ResditJobParams *params);
+
+G_END_DECLS

@@ -1,0 +1,155 @@
+/* RsModelHandle: open models, shared by reference count; opening and discovery on worker threads.
+ */
+#include "rs-model-handle.h"
+
+#include <glib/gi18n.h>
+
+#include "history-fingerprint.h"
+
+RsModelHandle *rs_model_handle_ref(RsModelHandle *handle)
+{
+    return g_atomic_rc_box_acquire(handle);
+}
+
+static void handle_clear(gpointer data)
+{
+    RsModelHandle *handle = data;
+    resdit_model_free(handle->model);
+    g_free(handle->key);
+    g_free(handle->fingerprint);
+}
+
+void rs_model_handle_unref(RsModelHandle *handle)
+{
+    g_atomic_rc_box_release_full(handle, handle_clear);
+}
+
+const char *rs_model_paths_key(const ResditModelPaths *paths)
+{
+    return paths->root != NULL ? paths->root : paths->transformer;
+}
+
+static int compare_strings(gconstpointer a, gconstpointer b, gpointer data)
+{
+    return g_strcmp0(*(char *const *)a, *(char *const *)b);
+}
+
+/* A part is a file, or a folder whose *.safetensors files (sorted) hold it. */
+static void add_weight_files(GPtrArray *files, const char *part)
+{
+    if (part == NULL)
+        return;
+    if (!g_file_test(part, G_FILE_TEST_IS_DIR)) {
+        g_ptr_array_add(files, g_strdup(part));
+        return;
+    }
+    GDir *dir = g_dir_open(part, 0, NULL);
+    if (dir == NULL)
+        return;
+    guint first = files->len;
+    for (const char *name; (name = g_dir_read_name(dir)) != NULL;)
+        if (g_str_has_suffix(name, ".safetensors"))
+            g_ptr_array_add(files, g_build_filename(part, name, NULL));
+    g_dir_close(dir);
+    g_qsort_with_data(files->pdata + first, (gint)(files->len - first), sizeof(gpointer),
+                      compare_strings, NULL);
+}
+
+static char *fingerprint_of(const ResditModelPaths *paths)
+{
+    GPtrArray *files = g_ptr_array_new_with_free_func(g_free);
+    add_weight_files(files, paths->transformer);
+    add_weight_files(files, paths->vae);
+    add_weight_files(files, paths->clip_l);
+    add_weight_files(files, paths->t5);
+    g_ptr_array_add(files, NULL);
+    char *fingerprint = history_model_fingerprint((const char *const *)files->pdata, NULL);
+    g_ptr_array_unref(files);
+    return fingerprint != NULL ? fingerprint : g_strdup("");
+}
+
+typedef struct {
+    char *key;
+    ResditModelPaths *paths;
+    ResditBackendChoice backend;
+} OpenRequest;
+
+static void open_request_free(gpointer data)
+{
+    OpenRequest *request = data;
+    g_free(request->key);
+    if (request->paths != NULL)
+        resdit_model_paths_free(request->paths);
+    g_free(request);
+}
+
+static void open_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    OpenRequest *request = data;
+    GError *error = NULL;
+    ResditModel *model = NULL;
+    if (request->paths == NULL) {
+        model = resdit_model_open_selftest(request->backend, &error);
+    } else {
+        char *missing = resdit_model_paths_missing(request->paths);
+        if (missing != NULL)
+            g_set_error(&error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                        _("The model “%s” is missing parts: %s. Put them next to it or choose "
+                          "another model."),
+                        request->paths->name, missing);
+        else
+            model = resdit_model_open(request->paths, request->backend, &error);
+        g_free(missing);
+    }
+    if (model == NULL) {
+        g_task_return_error(task, error);
+        return;
+    }
+    RsModelHandle *handle = g_atomic_rc_box_new0(RsModelHandle);
+    handle->model = model;
+    handle->key = g_strdup(request->key);
+    handle->fingerprint =
+        request->paths != NULL ? fingerprint_of(request->paths) : g_strdup("selftest");
+    g_task_return_pointer(task, handle, (GDestroyNotify)rs_model_handle_unref);
+}
+
+void rs_model_handle_open_async(const char *key, const ResditModelPaths *paths,
+                                ResditBackendChoice backend, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data)
+{
+    OpenRequest *request = g_new0(OpenRequest, 1);
+    request->key = g_strdup(key);
+    request->paths = paths != NULL ? resdit_model_paths_copy(paths) : NULL;
+    request->backend = backend;
+    GTask *task = g_task_new(NULL, cancellable, callback, user_data);
+    g_task_set_source_tag(task, rs_model_handle_open_async);
+    g_task_set_task_data(task, request, open_request_free);
+    g_task_run_in_thread(task, open_in_thread);
+    g_object_unref(task);
+}
+
+RsModelHandle *rs_model_handle_open_finish(GAsyncResult *result, GError **error)
+{
+    return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+static void discover_in_thread(GTask *task, gpointer source, gpointer data,
+                               GCancellable *cancellable)
+{
+    GPtrArray *models = resdit_models_discover((const char *const *)data);
+    g_task_return_pointer(task, models, (GDestroyNotify)g_ptr_array_unref);
+}
+
+void rs_models_discover_async(const char *const *extra_dirs, GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer user_data)
+{
+    GTask *task = g_task_new(NULL, cancellable, callback, user_data);
+    g_task_set_task_data(task, g_strdupv((char **)extra_dirs), (GDestroyNotify)g_strfreev);
+    g_task_run_in_thread(task, discover_in_thread);
+    g_object_unref(task);
+}
+
+GPtrArray *rs_models_discover_finish(GAsyncResult *result, GError **error)
+{
+    return g_task_propagate_pointer(G_TASK(result), error);
+}
