@@ -15,6 +15,8 @@
 #include "cli-model.h"
 #include "cli-options.h"
 #include "cli.h"
+#include "job-record.h"
+#include "noise.h"
 #include "resdit.h"
 
 #define EXIT_CANCELLED 130
@@ -23,7 +25,7 @@ typedef struct {
     char *prompt, *output, *preview_dir, *aspect, *size, *shift, *seed, *params_from;
     int width, height, steps, global_steps, local_steps, t5_len, preview_every, preview_size;
     double guidance;
-    gboolean no_schedule, inspect, json, quiet;
+    gboolean no_schedule, inspect, json, quiet, no_history;
     CliModelOptions model;
     CliMethodOptions method;
 } GenerateOptions;
@@ -432,6 +434,8 @@ static GOptionContext *make_context(GenerateOptions *o)
          "in fused steps also preview the global and local predictions (extra passes)", NULL},
         {"json", 0, 0, G_OPTION_ARG_NONE, &o->json, "one JSON object per event on stdout", NULL},
         {"quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet, "no progress bar or notes", NULL},
+        {"no-history", 0, 0, G_OPTION_ARG_NONE, &o->no_history,
+         "do not record the job in the history shared with the app ($RESDIT_HISTORY_DB)", NULL},
         {NULL}};
     GOptionContext *ctx = g_option_context_new("- generate an image");
     g_option_context_set_summary(
@@ -486,6 +490,42 @@ static void report_done(const Run *run, const char *path)
     }
 }
 
+/* The job's row in the history shared with the app. A history that cannot be opened costs a
+ * note, never the image. */
+static HistoryStore *history_begin(Run *run, gint64 *id)
+{
+    *id = 0;
+    if (run->o->no_history)
+        return NULL;
+    if (run->params.random_seed) { /* the row records the seed, so draw it before the job */
+        run->params.seed = rd_noise_random_seed();
+        run->params.random_seed = FALSE;
+    }
+    GError *error = NULL;
+    g_autofree char *path = history_store_default_path();
+    HistoryStore *store = history_store_open(path, &error);
+    const ResditModelPaths *paths = store ? resdit_model_get_paths(run->model) : NULL;
+    g_autofree char *fingerprint = paths ? job_record_fingerprint(paths) : g_strdup("");
+    if (store)
+        *id = job_record_begin(store, &run->params, run->model, fingerprint, &error);
+    if (error && !run->o->quiet)
+        fprintf(stderr, "resdit: not recorded in the history: %s\n", error->message);
+    g_clear_error(&error);
+    return store;
+}
+
+static void history_finish(Run *run, HistoryStore *store, gint64 id, const char *saved_path,
+                           const GError *job_error)
+{
+    GError *error = NULL;
+    if (store && id > 0 &&
+        !job_record_finish(store, id, run->image, saved_path, job_error, &error) && !run->o->quiet)
+        fprintf(stderr, "resdit: the history row was not finished: %s\n", error->message);
+    g_clear_error(&error);
+    if (store)
+        history_store_close(store);
+}
+
 static int generate(GenerateOptions *o)
 {
     Run run = {.o = o, .tty = isatty(STDERR_FILENO)};
@@ -518,10 +558,13 @@ static int generate(GenerateOptions *o)
         resdit_model_free(run.model);
         return rc;
     }
+    gint64 history_id;
+    HistoryStore *history = history_begin(&run, &history_id);
     run.cancellable = g_cancellable_new();
     run_job(&run);
     int rc = 0;
     if (!run.image) {
+        history_finish(&run, history, history_id, NULL, run.error);
         report_error(&run, run.error);
         rc = g_error_matches(run.error, RESDIT_ERROR, RESDIT_ERROR_CANCELLED) ? EXIT_CANCELLED : 1;
         g_clear_error(&run.error);
@@ -530,8 +573,11 @@ static int generate(GenerateOptions *o)
             o->output ? g_strdup(o->output)
                       : g_strdup_printf("resdit-%" G_GUINT64_FORMAT ".png", run.image->seed);
         if (resdit_image_save_png(run.image, path, &error)) {
+            g_autofree char *absolute = g_canonicalize_filename(path, NULL);
+            history_finish(&run, history, history_id, absolute, NULL);
             report_done(&run, path);
         } else {
+            history_finish(&run, history, history_id, NULL, error);
             report_error(&run, error);
             g_clear_error(&error);
             rc = 1;

@@ -2,7 +2,6 @@
  * parameter record. GLib only (no GTK). */
 #pragma once
 
-#include "history-params.h"
 #include "resdit.h"
 #include "rs-a1111.h"
 #include "rs-job-settings.h"
@@ -23,11 +22,5 @@ gboolean rs_engine_params_apply(RsJobSettings *job, const ResditJobParams *param
 /* Sets what an A1111 record has: prompt, steps, guidance, seed, size (snapped to 16 px). FALSE
  * when its seed does not fit the seed control. */
 gboolean rs_engine_params_apply_a1111(RsJobSettings *job, const RsA1111Params *record);
-
-/* The history's record of a job about to run (seed already fixed). */
-void rs_engine_params_to_history(const ResditJobParams *params, const char *model_name,
-                                 const char *fingerprint, const char *backend, HistoryParams *out);
-/* The engine parameters of a history record (params initialised by the caller). */
-void rs_engine_params_from_history(const HistoryParams *record, ResditJobParams *params);
 
 G_END_DECLS

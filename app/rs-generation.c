@@ -1,6 +1,8 @@
 /* RsGeneration: one engine job on a worker thread, with the frame slot described in the header. */
 #include "rs-generation.h"
 
+#include "job-record.h"
+
 #include <glib/gi18n.h>
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -9,7 +11,6 @@
 #include "rs-engine-params.h"
 
 #define N_ENGINE_BRANCHES (RESDIT_BRANCH_FINAL + 1)
-#define THUMBNAIL_SIDE 256
 
 typedef struct {
     GBytes *rgb; /* NULL when nothing is pending */
@@ -207,34 +208,6 @@ static char *unique_image_path(const char *folder, guint64 seed)
     return path;
 }
 
-/* A box-filtered copy whose longer side is at most THUMBNAIL_SIDE, as PNG data. */
-static GBytes *thumbnail_png(const ResditImage *image)
-{
-    int factor = (MAX(image->width, image->height) + THUMBNAIL_SIDE - 1) / THUMBNAIL_SIDE;
-    factor = MAX(factor, 1);
-    int w = MAX(image->width / factor, 1), h = MAX(image->height / factor, 1);
-    guint8 *small = g_malloc((gsize)w * h * 3);
-    for (int y = 0; y < h; y++) {
-        for (int x = 0; x < w; x++) {
-            for (int c = 0; c < 3; c++) {
-                guint sum = 0;
-                for (int dy = 0; dy < factor; dy++)
-                    for (int dx = 0; dx < factor; dx++)
-                        sum += image->rgb[(((gsize)y * factor + dy) * image->width +
-                                           (gsize)x * factor + dx) *
-                                              3 +
-                                          c];
-                small[((gsize)y * w + x) * 3 + c] = (guint8)(sum / (guint)(factor * factor));
-            }
-        }
-    }
-    GdkTexture *texture = rs_texture_from_rgb(w, h, small);
-    g_free(small);
-    GBytes *png = gdk_texture_save_to_png_bytes(texture);
-    g_object_unref(texture);
-    return png;
-}
-
 static void note_history_error(RsGeneration *self, GError *error)
 {
     if (error != NULL && self->history_error == NULL)
@@ -246,15 +219,9 @@ static void begin_history(RsGeneration *self)
 {
     if (self->history == NULL)
         return;
-    HistoryParams record;
-    rs_engine_params_to_history(&self->params, resdit_model_name(self->model->model),
-                                self->model->fingerprint,
-                                resdit_model_backend_name(self->model->model), &record);
     GError *error = NULL;
-    self->history_id = history_store_begin(self->history, &record, HISTORY_STATUS_RUNNING, &error);
-    history_params_clear(&record);
-    if (self->history_id <= 0)
-        self->history_id = 0;
+    self->history_id = job_record_begin(self->history, &self->params, self->model->model,
+                                        self->model->fingerprint, &error);
     note_history_error(self, error);
 }
 
@@ -262,32 +229,10 @@ static void finish_history(RsGeneration *self, const GError *job_error)
 {
     if (self->history_id == 0)
         return;
-    HistoryOutcome outcome = {.status = HISTORY_STATUS_DONE};
-    HistoryTiming timings[3];
-    GBytes *thumbnail = NULL;
-    if (job_error != NULL) {
-        gboolean cancelled = g_error_matches(job_error, RESDIT_ERROR, RESDIT_ERROR_CANCELLED);
-        outcome.status = cancelled ? HISTORY_STATUS_CANCELLED : HISTORY_STATUS_FAILED;
-        outcome.error_message = cancelled ? NULL : job_error->message;
-    }
-    if (self->image != NULL) {
-        timings[0] = (HistoryTiming){"text encoding", self->image->seconds_encoding};
-        timings[1] = (HistoryTiming){"denoising", self->image->seconds_sampling};
-        timings[2] = (HistoryTiming){"vae decode", self->image->seconds_decoding};
-        outcome.timings = timings;
-        outcome.n_timings = 3;
-        outcome.peak_host_bytes = (gint64)self->image->peak_bytes;
-    }
-    if (self->image_path != NULL) {
-        outcome.image_path = self->image_path;
-        thumbnail = thumbnail_png(self->image);
-        outcome.thumbnail_png = thumbnail;
-    }
     GError *error = NULL;
-    history_store_finish(self->history, self->history_id, &outcome, &error);
+    job_record_finish(self->history, self->history_id, self->image, self->image_path, job_error,
+                      &error);
     note_history_error(self, error);
-    if (thumbnail != NULL)
-        g_bytes_unref(thumbnail);
 }
 
 static gboolean save_image(RsGeneration *self, GError **error)

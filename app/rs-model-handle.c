@@ -4,7 +4,7 @@
 
 #include <glib/gi18n.h>
 
-#include "history-fingerprint.h"
+#include "job-record.h"
 
 RsModelHandle *rs_model_handle_ref(RsModelHandle *handle)
 {
@@ -27,45 +27,6 @@ void rs_model_handle_unref(RsModelHandle *handle)
 const char *rs_model_paths_key(const ResditModelPaths *paths)
 {
     return paths->root != NULL ? paths->root : paths->transformer;
-}
-
-static int compare_strings(gconstpointer a, gconstpointer b, gpointer data)
-{
-    return g_strcmp0(*(char *const *)a, *(char *const *)b);
-}
-
-/* A part is a file, or a folder whose *.safetensors files (sorted) hold it. */
-static void add_weight_files(GPtrArray *files, const char *part)
-{
-    if (part == NULL)
-        return;
-    if (!g_file_test(part, G_FILE_TEST_IS_DIR)) {
-        g_ptr_array_add(files, g_strdup(part));
-        return;
-    }
-    GDir *dir = g_dir_open(part, 0, NULL);
-    if (dir == NULL)
-        return;
-    guint first = files->len;
-    for (const char *name; (name = g_dir_read_name(dir)) != NULL;)
-        if (g_str_has_suffix(name, ".safetensors"))
-            g_ptr_array_add(files, g_build_filename(part, name, NULL));
-    g_dir_close(dir);
-    g_qsort_with_data(files->pdata + first, (gint)(files->len - first), sizeof(gpointer),
-                      compare_strings, NULL);
-}
-
-static char *fingerprint_of(const ResditModelPaths *paths)
-{
-    GPtrArray *files = g_ptr_array_new_with_free_func(g_free);
-    add_weight_files(files, paths->transformer);
-    add_weight_files(files, paths->vae);
-    add_weight_files(files, paths->clip_l);
-    add_weight_files(files, paths->t5);
-    g_ptr_array_add(files, NULL);
-    char *fingerprint = history_model_fingerprint((const char *const *)files->pdata, NULL);
-    g_ptr_array_unref(files);
-    return fingerprint != NULL ? fingerprint : g_strdup("");
 }
 
 typedef struct {
@@ -109,7 +70,7 @@ static void open_in_thread(GTask *task, gpointer source, gpointer data, GCancell
     handle->model = model;
     handle->key = g_strdup(request->key);
     handle->fingerprint =
-        request->paths != NULL ? fingerprint_of(request->paths) : g_strdup("selftest");
+        request->paths != NULL ? job_record_fingerprint(request->paths) : g_strdup("selftest");
     g_task_return_pointer(task, handle, (GDestroyNotify)rs_model_handle_unref);
 }
 

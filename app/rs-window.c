@@ -17,6 +17,8 @@
 #include "rs-png-text.h"
 #include "rs-window.h"
 
+#include "job-record.h"
+
 #define SELF_TEST_MODEL RS_MODEL_KEY_SELFTEST
 #define PREVIEW_MAX_SIDE 512
 
@@ -576,7 +578,7 @@ static void reuse_parameters(RsWindow *self, RsHistoryItem *item)
     const HistoryGeneration *gen = rs_history_item_get_generation(item);
     ResditJobParams params;
     resdit_job_params_init(&params);
-    rs_engine_params_from_history(&gen->params, &params);
+    job_record_params_from_history(&gen->params, &params);
     g_object_get(self->job, "inspect-branches", &params.inspect_branches, NULL);
     if (!rs_engine_params_apply(self->job, &params))
         show_toast(self, _("The seed of this image is too large for the seed field"));

@@ -74,6 +74,7 @@ ResditModel *resdit_model_open(const ResditModelPaths *paths, ResditBackendChoic
     ResditModel *m =
         rd_model_new(paths->name ? paths->name : "FLUX.1", be, flux, vae, text, free_text);
     m->vae_be = vae_be_extra;
+    m->paths = resdit_model_paths_copy(paths);
     m->text_weight_bytes = file_bytes(paths->clip_l) + file_bytes(paths->t5);
     ResditJobParams probe;
     resdit_job_params_init(&probe);

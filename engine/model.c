@@ -36,6 +36,7 @@ void resdit_model_free(ResditModel *m)
     if (m->vae_be)
         rd_backend_free(m->vae_be);
     flux_model_free(m->flux);
+    resdit_model_paths_free(m->paths);
     if (m->be)
         rd_backend_free(m->be);
     if (m->memory_files) {
@@ -210,4 +211,9 @@ gboolean rd_estimate_memory_within(const ResditModel *m, const ResditJobParams *
         return FALSE;
     }
     return TRUE;
+}
+
+const ResditModelPaths *resdit_model_get_paths(const ResditModel *m)
+{
+    return m->paths;
 }

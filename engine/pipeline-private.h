@@ -46,6 +46,7 @@ struct ResditModel {
     gboolean have_projection;
     float projection[3][17]; /* latent (16 channels + 1) -> RGB in [-1, 1], fitted to the VAE */
     GPtrArray *memory_files; /* fds of the self-test model's anonymous files */
+    ResditModelPaths *paths; /* where it was opened from (NULL: the self-test model) */
 };
 
 RdBackend *rd_backend_for_choice(ResditBackendChoice choice, GError **error);

@@ -174,6 +174,8 @@ void resdit_model_free(ResditModel *model);
 const char *resdit_model_name(const ResditModel *model);
 gboolean resdit_model_is_selftest(const ResditModel *model);
 const char *resdit_model_backend_name(const ResditModel *model);
+/* The parts it was opened from; NULL for the self-test model. */
+const ResditModelPaths *resdit_model_get_paths(const ResditModel *model);
 /* 512 for dev, 256 for schnell, the self-test model's own length. */
 int resdit_model_default_t5_len(const ResditModel *model);
 gboolean resdit_model_has_guidance(const ResditModel *model);
@@ -218,6 +220,10 @@ char *resdit_png_read_parameters(const char *path, GError **error);
 /* Fills params from such a record (the seed used becomes a fixed seed; fields the record does
  * not have keep their values), so that the job makes the same image again. */
 gboolean resdit_job_params_from_json(ResditJobParams *params, const char *json, GError **error);
+
+/* A box-filtered copy whose longer side is at most max_side pixels, as PNG data (history
+ * thumbnails). */
+GBytes *resdit_image_thumbnail_png(const ResditImage *image, int max_side, GError **error);
 
 /* Writes an RGB8 image (a preview frame) as a PNG, atomically. */
 gboolean resdit_save_rgb_png(const char *path, int width, int height, const guint8 *rgb,

@@ -202,6 +202,52 @@ static void test_cancel(void)
     remove_tree(dir);
 }
 
+/* The rows `resdit history list --json` prints, newest first. */
+static JsonArray *history_rows(JsonParser *parser)
+{
+    const char *args[] = {"history", "list", "--json", NULL};
+    Result r = run(args);
+    g_assert_cmpint(r.status, ==, 0);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(json_parser_load_from_data(parser, r.out, -1, &error));
+    result_clear(&r);
+    return json_node_get_array(json_parser_get_root(parser));
+}
+
+/* Every job lands in the history shared with the app, unless --no-history. */
+static void test_history(void)
+{
+    g_autofree char *dir = temp_dir();
+    g_autofree char *db = g_build_filename(dir, "history.sqlite3", NULL);
+    g_setenv("RESDIT_HISTORY_DB", db, TRUE);
+    g_autofree char *out = g_build_filename(dir, "fox.png", NULL);
+    const char *kept[] = {"generate", "--selftest", "-p", "a red fox in snow", "--width", "256",
+                          "--height", "256", "--seed", "77", "-q", "-o", out, NULL};
+    Result r = run(kept);
+    g_assert_cmpint(r.status, ==, 0);
+    result_clear(&r);
+    g_autofree char *skipped_out = g_build_filename(dir, "skipped.png", NULL);
+    const char *skipped[] = {"generate", "--selftest", "-p", "not recorded", "--width", "256",
+                             "--height", "256", "-q", "--no-history", "-o", skipped_out, NULL};
+    r = run(skipped);
+    g_assert_cmpint(r.status, ==, 0);
+    result_clear(&r);
+
+    g_autoptr(JsonParser) parser = json_parser_new();
+    JsonArray *rows = history_rows(parser);
+    g_assert_cmpuint(json_array_get_length(rows), ==, 1);
+    JsonObject *row = json_array_get_object_element(rows, 0);
+    JsonObject *params = json_object_get_object_member(row, "params");
+    g_assert_cmpstr(json_object_get_string_member(row, "status"), ==, "done");
+    g_assert_cmpstr(json_object_get_string_member(params, "prompt"), ==, "a red fox in snow");
+    g_assert_cmpint(json_object_get_int_member(params, "seed"), ==, 77);
+    g_assert_cmpint(json_object_get_int_member(params, "width"), ==, 256);
+    g_assert_cmpstr(json_object_get_string_member(row, "image_path"), ==, out);
+    g_assert_true(json_object_get_boolean_member(row, "has_thumbnail"));
+    g_unsetenv("RESDIT_HISTORY_DB");
+    remove_tree(dir);
+}
+
 static void expect_failure(const char *const *args, int status, const char *needle)
 {
     Result r = run(args);
@@ -384,6 +430,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cli/generate/same-seed-same-file", test_same_seed_same_file);
     g_test_add_func("/cli/generate/json-events-and-previews", test_json_events_and_previews);
     g_test_add_func("/cli/generate/cancel", test_cancel);
+    g_test_add_func("/cli/generate/history", test_history);
     g_test_add_func("/cli/generate/bad-inputs", test_bad_inputs);
     g_test_add_func("/cli/generate/model-flags", test_model_flags);
     g_test_add_func("/cli/models", test_models);
