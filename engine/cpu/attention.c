@@ -1,11 +1,14 @@
 /* Blocked attention with an online softmax: a block of queries walks over blocks of keys, keeping
- * a running maximum and sum, so the full score matrix never exists (65 536 tokens fit). */
+ * a running maximum and sum, so the full score matrix never exists (65 536 tokens fit). The block
+ * products go through CBLAS, single-threaded inside the OpenMP loop over (head, query block). */
 #include "cpu_ops.h"
 
+#include <cblas.h>
 #include <math.h>
+#include <string.h>
 
-#define Q_BLOCK 32
-#define K_BLOCK 128
+#define Q_BLOCK 64
+#define K_BLOCK 256
 
 typedef struct {
     const RdTensor *q, *k, *v;
@@ -15,74 +18,69 @@ typedef struct {
     const RdAttentionExtras *extras;
 } AttentionJob;
 
-static float dot(const float *a, const float *b, int n)
+/* Masks and biases one block of scores, then folds it into the running softmax of each row:
+ * scores become probabilities, acc rows are rescaled by the change of maximum. */
+static void online_softmax_block(const AttentionJob *job, int head, int64_t q0, int nq,
+                                 int64_t k0, int kb, float *scores, float *acc, float *row_max,
+                                 float *row_sum)
 {
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (int i = 0; i < n; i++)
-        s += a[i] * b[i];
-    return s;
+    const int D = job->head_dim;
+    const gboolean causal = job->extras && job->extras->causal;
+    const RdTensor *bias = job->extras ? job->extras->bias : NULL;
+    for (int i = 0; i < nq; i++) {
+        float *s = scores + (int64_t)i * K_BLOCK;
+        float block_max = -INFINITY;
+        for (int j = 0; j < kb; j++) {
+            if (bias)
+                s[j] += RD_AT(bias, (int64_t)head * job->q->rows + q0 + i, k0 + j);
+            if (causal && k0 + j > q0 + i)
+                s[j] = -INFINITY;
+            block_max = fmaxf(block_max, s[j]);
+        }
+        float new_max = fmaxf(row_max[i], block_max);
+        float correction = new_max == -INFINITY ? 1.0f : expf(row_max[i] - new_max);
+        float sum = 0.0f;
+        for (int j = 0; j < kb; j++) {
+            s[j] = new_max == -INFINITY ? 0.0f : expf(s[j] - new_max);
+            sum += s[j];
+        }
+        row_sum[i] = row_sum[i] * correction + sum;
+        row_max[i] = new_max;
+        float *a = acc + (int64_t)i * D;
+        for (int d = 0; d < D; d++)
+            a[d] *= correction;
+    }
 }
 
-static void axpy(float *y, float a, const float *x, int n)
-{
-#pragma omp simd
-    for (int i = 0; i < n; i++)
-        y[i] += a * x[i];
-}
-
-/* One head, queries q0..q0+nq-1. scores: [Q_BLOCK * K_BLOCK], acc: [Q_BLOCK * head_dim]. */
+/* One head, queries q0..q0+nq-1: scores and products through single-threaded sgemm.
+ * scores: [Q_BLOCK * K_BLOCK], acc: [Q_BLOCK * head_dim]. */
 static void attend_block(const AttentionJob *job, int head, int64_t q0, int nq, float *scores,
                          float *acc, float *row_max, float *row_sum)
 {
     const int D = job->head_dim;
-    const int64_t nk = job->k->rows, col = (int64_t)head * D;
+    const int64_t col = (int64_t)head * D;
     const gboolean causal = job->extras && job->extras->causal;
-    const RdTensor *bias = job->extras ? job->extras->bias : NULL;
-
+    const int64_t k_end = causal ? MIN(job->k->rows, q0 + nq) : job->k->rows;
     for (int i = 0; i < nq; i++) {
         row_max[i] = -INFINITY;
         row_sum[i] = 0.0f;
-        for (int d = 0; d < D; d++)
-            acc[i * D + d] = 0.0f;
     }
-    int64_t k_end = causal ? MIN(nk, q0 + nq) : nk;
+    memset(acc, 0, sizeof(float) * (size_t)nq * D);
+    const float *q = &RD_AT(job->q, q0, col);
     for (int64_t k0 = 0; k0 < k_end; k0 += K_BLOCK) {
         int kb = (int)MIN(K_BLOCK, k_end - k0);
-        for (int i = 0; i < nq; i++) {
-            const float *qi = &RD_AT(job->q, q0 + i, col);
-            float *s = scores + i * K_BLOCK;
-            float block_max = -INFINITY;
-            for (int j = 0; j < kb; j++) {
-                float v = dot(qi, &RD_AT(job->k, k0 + j, col), D) * job->scale;
-                if (bias)
-                    v += RD_AT(bias, (int64_t)head * job->q->rows + q0 + i, k0 + j);
-                if (causal && k0 + j > q0 + i)
-                    v = -INFINITY;
-                s[j] = v;
-                block_max = fmaxf(block_max, v);
-            }
-            float new_max = fmaxf(row_max[i], block_max);
-            if (new_max == -INFINITY)
-                continue; /* every key so far masked */
-            float correction = expf(row_max[i] - new_max);
-            row_sum[i] *= correction;
-            float *a = acc + i * D;
-            for (int d = 0; d < D; d++)
-                a[d] *= correction;
-            for (int j = 0; j < kb; j++) {
-                float p = expf(s[j] - new_max);
-                row_sum[i] += p;
-                axpy(a, p, &RD_AT(job->v, k0 + j, col), D);
-            }
-            row_max[i] = new_max;
-        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, kb, D, job->scale, q,
+                    (int)job->q->stride, &RD_AT(job->k, k0, col), (int)job->k->stride, 0.0f,
+                    scores, K_BLOCK);
+        online_softmax_block(job, head, q0, nq, k0, kb, scores, acc, row_max, row_sum);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, D, kb, 1.0f, scores, K_BLOCK,
+                    &RD_AT(job->v, k0, col), (int)job->v->stride, 1.0f, acc, D);
     }
     for (int i = 0; i < nq; i++) {
         float *o = &RD_AT(job->out, q0 + i, col);
         float inv = row_sum[i] > 0.0f ? 1.0f / row_sum[i] : 0.0f;
         for (int d = 0; d < D; d++)
-            o[d] = acc[i * D + d] * inv;
+            o[d] = acc[(int64_t)i * D + d] * inv;
     }
 }
 
