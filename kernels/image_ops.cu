@@ -121,7 +121,8 @@ static void device_group_sums(CudaBackend *cb, const RdTensor *x, int groups, do
     const int per = (int)(x->cols / groups);
     const int tx = x->cols >= 256 ? 256 : (int)((x->cols + 31) / 32 * 32), ty = 256 / tx;
     const int64_t row_blocks = (x->rows + ty - 1) / ty, cap = (int64_t)cb->sm_count * 8;
-    const dim3 grid((unsigned)(row_blocks < cap ? row_blocks : cap), (unsigned)ceil_div(x->cols, tx));
+    const dim3 grid((unsigned)(row_blocks < cap ? row_blocks : cap),
+                    (unsigned)ceil_div(x->cols, tx));
     const size_t smem = 2 * (size_t)tx * sizeof(double); // a tile touches at most tx groups
     group_sums_kernel<<<grid, dim3(tx, ty), smem, cb->stream>>>(dev_tensor(x), groups, per, sums);
     launchCheck();

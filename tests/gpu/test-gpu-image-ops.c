@@ -13,7 +13,7 @@
 static GuWeight random_weight(int64_t rows, int64_t cols, float lo, float hi, guint32 seed,
                               const char *name)
 {
-    float *v = g_new(float, rows * cols);
+    float *v = g_new(float, (size_t)(rows * cols));
     tu_fill_uniform(v, (size_t)(rows * cols), lo, hi, seed);
     GuWeight w = gu_weight_from_f32(RD_BF16, v, rows, cols, name);
     g_free(v);
@@ -103,8 +103,7 @@ static void test_group_norm(void)
     check_group_norm("group norm, 32 groups of 10", 150, 320, 32, -2.0f, 3.0f, TRUE, 240);
     /* a mean far from zero over a small spread */
     check_group_norm("group norm, offset data", 600, 64, 8, 10.0f, 12.0f, TRUE, 243);
-    check_group_norm("group norm without affine, groups of 3", 77, 96, 32, -1.0f, 1.0f, FALSE,
-                     246);
+    check_group_norm("group norm without affine, groups of 3", 77, 96, 32, -1.0f, 1.0f, FALSE, 246);
 }
 
 /* In place on a column view (the VAE's norm may write over its input). */
@@ -137,8 +136,8 @@ static void test_group_sums(void)
         /* Same bf16-exact values summed in double in another order: agreement to ~1e-12. */
         if (fabs(sum_gpu[k] - sum_cpu[k]) > 1e-9 * (fabs(sum_cpu[k]) + 1.0) ||
             fabs(sq_gpu[k] - sq_cpu[k]) > 1e-9 * (fabs(sq_cpu[k]) + 1.0))
-            g_error("group %d: GPU sums %.12g / %.12g, CPU %.12g / %.12g", k, sum_gpu[k],
-                    sq_gpu[k], sum_cpu[k], sq_cpu[k]);
+            g_error("group %d: GPU sums %.12g / %.12g, CPU %.12g / %.12g", k, sum_gpu[k], sq_gpu[k],
+                    sum_cpu[k], sq_cpu[k]);
     }
     /* the sums are not the initial values: the data was read */
     g_assert_cmpfloat(fabs(sq_gpu[0] - 100.0), >, 1000.0);
