@@ -1,5 +1,7 @@
 // The attention op: the tensor-core flash kernel for plain attention with head dim 64 or 128 on
-// 16-byte-aligned rows, the generic kernel for everything else (causal, bias, other head dims).
+// 16-byte-aligned rows, tiles of cuBLAS products for plain attention with head dims of 256 and
+// more (the VAE), the generic kernel for everything else (causal, bias, other head dims).
+#include "attention_gemm.cuh"
 #include "attention_generic.cuh"
 #include "attention_mma.cuh"
 
@@ -22,6 +24,10 @@ void cuda_attention(RdBackend *be, const RdTensor *q, const RdTensor *k, const R
         attention_mma::launch(head_dim, (const bf16 *)q->data, q->stride, (const bf16 *)k->data,
                               k->stride, (const bf16 *)v->data, v->stride, (bf16 *)out->data,
                               out->stride, (int)q->rows, (int)k->rows, heads, stream);
+        return;
+    }
+    if (attention_gemm::supported(head_dim, k->rows, causal, bias != NULL, all_bf16)) {
+        attention_gemm::run(cuda_backend(be), q, k, v, out, heads, head_dim);
         return;
     }
     if (head_dim > attention_generic::MAX_HEAD_DIM)

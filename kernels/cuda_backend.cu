@@ -7,6 +7,7 @@
 
 #define WORKSPACE_BYTES (32u << 20)      // cuBLASLt workspace (32 MiB is what Hopper kernels want)
 #define STAGING_BYTES ((size_t)64 << 20) // weight conversion chunk
+#define IM2COL_BYTES ((size_t)128 << 20) // convolution band scratch (bf16 columns)
 
 void cuda_fatal(const char *call, const char *message, const char *file, int line)
 {
@@ -331,6 +332,11 @@ extern "C" void rd_cuda_reset_peak(RdBackend *be)
     cudaCheck(cudaMemPoolSetAttribute(cb->pool, cudaMemPoolAttrUsedMemHigh, &zero));
 }
 
+extern "C" void rd_cuda_set_im2col_bytes(RdBackend *be, size_t bytes)
+{
+    cuda_backend(be)->im2col_bytes = bytes;
+}
+
 extern "C" char *rd_cuda_device_name(RdBackend *be)
 {
     cudaDeviceProp prop;
@@ -384,6 +390,10 @@ static void fill_table(RdBackend *be)
     be->grid_gather = cuda_grid_gather;
     be->grid_splice = cuda_grid_splice;
     be->spectral_fuse = cuda_spectral_fuse;
+    be->conv2d = cuda_conv2d;
+    be->group_norm = cuda_group_norm;
+    be->group_sums = cuda_group_sums;
+    be->upsample_nearest2x = cuda_upsample_nearest2x;
     be->destroy = cuda_destroy;
 }
 
@@ -437,6 +447,7 @@ extern "C" RdBackend *rd_backend_cuda_new(GError **error)
         cb->sm_count = prop.multiProcessorCount;
         cb->smem_optin = (size_t)optin;
         cb->workspace_size = WORKSPACE_BYTES;
+        cb->im2col_bytes = IM2COL_BYTES;
         cb->workspace = cuda_try_alloc(cb, cb->workspace_size, "the cuBLASLt workspace", error);
         ok = cb->workspace != NULL &&
              blas_ok(cublasSetWorkspace(cb->blas, cb->workspace, cb->workspace_size),

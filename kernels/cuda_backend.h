@@ -18,6 +18,9 @@ size_t rd_cuda_peak_bytes(RdBackend *be);
 void rd_cuda_reset_peak(RdBackend *be);
 /* "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB)"; free with g_free. */
 char *rd_cuda_device_name(RdBackend *be);
+/* Upper bound of conv2d's im2col scratch per band (default 128 MiB); tests make it small so one
+ * convolution runs in several bands. */
+void rd_cuda_set_im2col_bytes(RdBackend *be, size_t bytes);
 
 #ifdef __cplusplus
 }

@@ -62,6 +62,7 @@ typedef struct CudaBackend {
     cublasHandle_t blas;
     void *workspace;
     size_t workspace_size;
+    size_t im2col_bytes;        // image_ops.cu: the convolution's band scratch
     struct GemmCache *gemms;    // linear.cu
     struct SpectralCache *ffts; // spectral.cu
 } CudaBackend;
@@ -151,6 +152,12 @@ void cuda_grid_splice(RdBackend *be, const RdTensor *patch, const RdTensor *row_
 void cuda_spectral_fuse(RdBackend *be, const RdTensor *global, const RdTensor *local, int h, int w,
                         double cutoff, RdTensor *out);
 void cuda_spectral_cache_free(CudaBackend *cb);
+void cuda_conv2d(RdBackend *be, const RdTensor *x, int height, int width, const RdWeight *w,
+                 const RdWeight *bias, int kernel, RdTensor *y);
+void cuda_group_norm(RdBackend *be, const RdTensor *x, int groups, const RdWeight *weight,
+                     const RdWeight *bias, float eps, RdTensor *y);
+void cuda_group_sums(RdBackend *be, const RdTensor *x, int groups, double *sum, double *sumsq);
+void cuda_upsample_nearest2x(RdBackend *be, const RdTensor *x, int height, int width, RdTensor *y);
 
 // Converts n elements of a weight file dtype (on the device) to bf16.
 void cuda_convert_to_bf16(CudaBackend *cb, RdDType dtype, const void *src, bf16 *dst, size_t n);

@@ -1,5 +1,6 @@
-/* Attention on the GPU: the tensor-core flash kernel (head dims 64 and 128) and the generic kernel
- * (other head dims, causal, bias, unaligned views) against the CPU's blocked reference. */
+/* Attention on the GPU: the tensor-core flash kernel (head dims 64 and 128), the tiled cuBLAS path
+ * (head dims 256 and up, the VAE) and the generic kernel (other head dims, causal, bias,
+ * unaligned views) against the CPU's blocked reference. */
 #include "gpu-util.h"
 
 #define ATT_TOL 5e-3f
@@ -77,11 +78,25 @@ static void test_generic_head_dims(void)
         {"generic d16", 90, 90, 4, 16, 1.0f, FALSE, FALSE, 0},
         {"generic d32", 65, 130, 2, 32, 2.0f, FALSE, FALSE, 0},
         {"generic d40", 33, 47, 3, 40, 1.0f, FALSE, FALSE, 0},
-        {"generic d512 (VAE)", 40, 40, 1, 512, 0.2f, FALSE, FALSE, 0},
+        {"generic d320 causal", 40, 40, 1, 320, 0.5f, TRUE, FALSE, 0},
         {"generic d96", 50, 50, 2, 96, 1.0f, FALSE, FALSE, 0},
     };
     for (guint i = 0; i < G_N_ELEMENTS(cases); i++)
         run_attention(&cases[i], 500 + 10 * i);
+}
+
+/* Head dims of 256 and more (the VAE's 512) through tiles of cuBLAS products: several key tiles
+ * (4096 keys each) with a short last one, several query chunks (2048 rows each), two heads on
+ * an unaligned view. */
+static void test_gemm_tiles(void)
+{
+    AttentionCase cases[] = {
+        {"tiled d512 (VAE) 40x40", 40, 40, 1, 512, 0.2f, FALSE, FALSE, 0},
+        {"tiled d512 300 queries x 5000 keys", 300, 5000, 1, 512, 4.0f, FALSE, FALSE, 0},
+        {"tiled d256 2100 queries x 300 keys, 2 heads", 2100, 300, 2, 256, 2.0f, FALSE, FALSE, 1},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++)
+        run_attention(&cases[i], 800 + 10 * i);
 }
 
 static void test_causal_and_bias(void)
@@ -113,6 +128,7 @@ int main(int argc, char **argv)
     g_test_add_func("/gpu/attention/flash-128", test_flash_128);
     g_test_add_func("/gpu/attention/flash-64", test_flash_64);
     g_test_add_func("/gpu/attention/generic-head-dims", test_generic_head_dims);
+    g_test_add_func("/gpu/attention/gemm-tiles", test_gemm_tiles);
     g_test_add_func("/gpu/attention/causal-and-bias", test_causal_and_bias);
     g_test_add_func("/gpu/attention/unaligned-views", test_unaligned_views);
     return g_test_run();
