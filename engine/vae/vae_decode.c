@@ -58,6 +58,17 @@ static RdTensor alloc(Ctx *cx, int64_t rows, int64_t cols)
     return t;
 }
 
+/* An f32 [1, cols] vector whatever the activation type (per-channel scale and shift). */
+static RdTensor alloc_table(Ctx *cx, int64_t cols)
+{
+    RdTensor t = {0};
+    if (cx->failed || !cx->be->table_alloc(cx->be, &t, 1, cols)) {
+        cx->failed = TRUE;
+        t.data = NULL;
+    }
+    return t;
+}
+
 static void release_tensor(Ctx *cx, RdTensor *t)
 {
     if (t->data)
@@ -107,7 +118,7 @@ static void apply_stats(Ctx *cx, const Norm *n, const RdTensor *x, int layer, Rd
         a[c] = (float)(gw[c] * inv) - 1.0f; /* modulate computes x * (1 + a) + b */
         b[c] = (float)(gb[c] - mean * inv * gw[c]);
     }
-    RdTensor ta = alloc(cx, 1, C), tb = alloc(cx, 1, C);
+    RdTensor ta = alloc_table(cx, C), tb = alloc_table(cx, C);
     if (!cx->failed) {
         cx->be->upload(cx->be, a, &ta);
         cx->be->upload(cx->be, b, &tb);
