@@ -58,7 +58,7 @@ static char *scan_chunks(FILE *file, const char *keyword)
                 return NULL;
             continue;
         }
-        guint8 *data = g_malloc(length + 1);
+        guint8 *data = g_malloc((gsize)length + 4); /* the chunk data and its CRC */
         char *found = NULL;
         if (fread(data, 1, length + 4, file) == length + 4) /* data and CRC (not checked) */
             found = type[0] == 't' ? text_of_tEXt(data, length, keyword)
