@@ -114,3 +114,18 @@ GPtrArray *rs_models_discover_finish(GAsyncResult *result, GError **error)
 {
     return g_task_propagate_pointer(G_TASK(result), error);
 }
+
+void rs_model_folders_add(GSettings *settings, const char *path)
+{
+    char **folders = g_settings_get_strv(settings, "model-folders");
+    if (!g_strv_contains((const char *const *)folders, path)) {
+        GStrvBuilder *builder = g_strv_builder_new();
+        g_strv_builder_addv(builder, (const char **)folders);
+        g_strv_builder_add(builder, path);
+        char **updated = g_strv_builder_end(builder);
+        g_settings_set_strv(settings, "model-folders", (const char *const *)updated);
+        g_strfreev(updated);
+        g_strv_builder_unref(builder);
+    }
+    g_strfreev(folders);
+}

@@ -36,4 +36,7 @@ void rs_models_discover_async(const char *const *extra_dirs, GCancellable *cance
                               GAsyncReadyCallback callback, gpointer user_data);
 GPtrArray *rs_models_discover_finish(GAsyncResult *result, GError **error);
 
+/* Appends path to the "model-folders" setting unless it is there already. */
+void rs_model_folders_add(GSettings *settings, const char *path);
+
 G_END_DECLS

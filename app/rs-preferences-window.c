@@ -7,6 +7,8 @@
 #include "backend.h"
 #include "rs-preferences-window.h"
 
+#include "rs-model-handle.h"
+
 struct _RsPreferencesWindow {
     AdwPreferencesWindow parent_instance;
 
@@ -128,17 +130,7 @@ static void on_chosen(GtkNativeDialog *dialog, int response, gpointer user_data)
         if (path != NULL && g_str_equal(key, "output-folder")) {
             g_settings_set_string(self->settings, "output-folder", path);
         } else if (path != NULL) {
-            char **folders = g_settings_get_strv(self->settings, "model-folders");
-            if (!g_strv_contains((const char *const *)folders, path)) {
-                GStrvBuilder *builder = g_strv_builder_new();
-                g_strv_builder_addv(builder, (const char **)folders);
-                g_strv_builder_add(builder, path);
-                char **updated = g_strv_builder_end(builder);
-                g_settings_set_strv(self->settings, "model-folders", (const char *const *)updated);
-                g_strfreev(updated);
-                g_strv_builder_unref(builder);
-            }
-            g_strfreev(folders);
+            rs_model_folders_add(self->settings, path);
         }
         g_free(path);
         g_object_unref(file);

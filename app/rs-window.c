@@ -909,17 +909,7 @@ static void discover_models(RsWindow *self)
 
 static void add_model_folder(RsWindow *self, const char *path)
 {
-    char **folders = g_settings_get_strv(self->settings, "model-folders");
-    if (!g_strv_contains((const char *const *)folders, path)) {
-        GStrvBuilder *builder = g_strv_builder_new();
-        g_strv_builder_addv(builder, (const char **)folders);
-        g_strv_builder_add(builder, path);
-        char **updated = g_strv_builder_end(builder);
-        g_settings_set_strv(self->settings, "model-folders", (const char *const *)updated);
-        g_strfreev(updated);
-        g_strv_builder_unref(builder);
-    }
-    g_strfreev(folders);
+    rs_model_folders_add(self->settings, path);
     g_settings_set_string(self->settings, "model", path);
 }
 
