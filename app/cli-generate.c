@@ -16,7 +16,6 @@
 #include "cli-options.h"
 #include "cli.h"
 #include "job-record.h"
-#include "noise.h"
 #include "resdit.h"
 
 #define EXIT_CANCELLED 130
@@ -498,7 +497,7 @@ static HistoryStore *history_begin(Run *run, gint64 *id)
     if (run->o->no_history)
         return NULL;
     if (run->params.random_seed) { /* the row records the seed, so draw it before the job */
-        run->params.seed = rd_noise_random_seed();
+        run->params.seed = resdit_random_seed();
         run->params.random_seed = FALSE;
     }
     GError *error = NULL;

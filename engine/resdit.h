@@ -114,6 +114,9 @@ typedef struct {
 /* Defaults: 1024 x 1024, 35 steps, guidance 3.5, random seed, schedule on with G = L = -1,
  * shift base, method defaults, previews off, backend auto. */
 void resdit_job_params_init(ResditJobParams *params);
+/* A fresh random seed (53 bits, exact in JSON), as the engine draws for random_seed jobs; front
+ * ends that must know the seed before the job starts draw it with this. */
+guint64 resdit_random_seed(void);
 void resdit_job_params_clear(ResditJobParams *params);
 
 typedef struct {

@@ -1,5 +1,7 @@
 #include "noise.h"
 
+#include "resdit.h"
+
 #include <math.h>
 
 #define PHILOX_M0 0xD2511F53u
@@ -63,4 +65,9 @@ guint64 rd_noise_random_seed(void)
     /* 53 bits so that the seed survives a round trip through JSON numbers (doubles). */
     guint64 hi = g_random_int(), lo = g_random_int();
     return ((hi << 32) | lo) & ((G_GUINT64_CONSTANT(1) << 53) - 1);
+}
+
+guint64 resdit_random_seed(void)
+{
+    return rd_noise_random_seed();
 }
