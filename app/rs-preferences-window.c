@@ -4,7 +4,7 @@
 
 #include <glib/gi18n.h>
 
-#include "backend.h"
+#include "resdit.h"
 #include "rs-preferences-window.h"
 
 #include "rs-model-handle.h"
@@ -169,7 +169,7 @@ static void on_reset_output(RsPreferencesWindow *self)
 static void probe_cuda(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
     char *reason = NULL;
-    gboolean usable = rd_backend_cuda_available(&reason);
+    gboolean usable = resdit_cuda_available(&reason);
     g_task_return_pointer(task, usable ? NULL : (reason != NULL ? reason : g_strdup("")), g_free);
     if (usable)
         g_free(reason);

@@ -66,3 +66,8 @@ void rd_backend_free(RdBackend *be)
     if (be)
         be->destroy(be);
 }
+
+gboolean resdit_cuda_available(char **reason)
+{
+    return rd_backend_cuda_available(reason);
+}

@@ -21,6 +21,9 @@ typedef enum {
 
 const char *resdit_version(void);
 
+/* Whether the CUDA backend can run here; reason (g_free) says why not, e.g. a missing driver. */
+gboolean resdit_cuda_available(char **reason);
+
 /* Attention mode of one step (METHOD.md). */
 typedef enum {
     RESDIT_MODE_DIRECT, /* original positions, full attention: the baseline */
