@@ -109,8 +109,14 @@ static void check_against_diffusers(const char *dir, gboolean schedule, ResditMo
                    "%zu, off by 1 %zu, more %zu of %zu",
                    dir, schedule ? "ResDiT schedule" : resdit_mode_name(fixed), max_diff,
                    tu_relative_l2(latent, g.latent, n_latent), exact, off_by_one, worse, n_px);
-    tu_assert_close("latent", latent, g.latent, n_latent, 1e-4f, 0);
-    g_assert_cmpfloat(tu_relative_l2(latent, g.latent, n_latent), <, 1e-5);
+    /* Every element within the bound of the chain through all steps' forward passes, relative L2
+     * within the parity figure; the RGB8 counts below are what a user sees. */
+    g_autofree char *config_name = g_build_filename(dir, "transformer", "config.json", NULL);
+    g_autofree char *config = tu_data_path(config_name);
+    int tokens = g.txt_len + (g.height / 16) * (g.width / 16);
+    double bound = tu_flux_config_bound(config, tokens, g.steps, TU_U_F32);
+    g_assert_cmpfloat(tu_assert_network_close("latent", latent, g.latent, n_latent, bound), <,
+                      1e-4);
     g_assert_cmpuint(worse, ==, 0);
     g_assert_cmpuint(exact, >=, n_px * 99 / 100);
     g_assert_true(g_str_has_prefix(image->parameters, ""));
@@ -185,6 +191,8 @@ static void test_model_from_files(void)
     ResditImage *b = resdit_generate(m, &p, NULL, NULL, &error);
     g_assert_no_error(error);
     size_t n = (size_t)256 * 256 * 3, distinct = 0;
+    /* Bit for bit by construction: the same job in the same environment makes the same calls on the
+     * same shapes in the same order (each output block is one thread's sgemm). */
     g_assert_true(memcmp(a->rgb, b->rgb, n) == 0);
     for (size_t i = 1; i < n; i++)
         distinct += a->rgb[i] != a->rgb[0];

@@ -1,5 +1,7 @@
 #include "text-test-util.h"
 
+#include "test-util.h"
+
 char *tt_path(const char *name)
 {
     return g_test_build_filename(G_TEST_DIST, "data", "text", name, NULL);
@@ -53,4 +55,9 @@ RdBackend *tt_backend_new(void)
         g_error_free(error);
     }
     return be;
+}
+
+double tt_encoder_bound(void)
+{
+    return tu_network_bound(6 * 2 + 2, 512, TU_U_F32);
 }

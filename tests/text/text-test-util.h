@@ -17,3 +17,8 @@ void tt_assert_ids(const char *what, int index, const char *prompt, const int32_
 /* The backend named by $RESDIT_TEST_BACKEND ("cuda"; default the CPU reference). NULL after
  * g_test_skip() when that backend cannot run here. */
 RdBackend *tt_backend_new(void);
+/* The arithmetic bound (test-util.h) for two f32 evaluations of the tiny text encoders under
+ * tests/data/text/tiny: 2 layers of six reductions each (q, k, v, scores, values, output, and two
+ * MLP linears counted as the longest path: qkv, scores, values, output, fc1, fc2), the embedding
+ * and the final norm's projection, the longest reduction over the 512 T5 tokens. */
+double tt_encoder_bound(void);
