@@ -148,27 +148,59 @@ ResditModel *cli_model_open(const CliModelOptions *o, gboolean verbose, GError *
 
 /* ---- resdit models ----------------------------------------------------------------------- */
 
+static void print_list(const char *label, char **dirs)
+{
+    printf("  %s\n", label);
+    for (; dirs && *dirs; dirs++)
+        printf("    %s\n", *dirs);
+}
+
 static void print_text(GPtrArray *found)
 {
     printf("%s\n  complete (generated in memory, no files)\n\n",
            "selftest: built-in self-test model");
     if (found->len == 0)
-        printf("No FLUX model found in the Hugging Face cache, ComfyUI folders or the folders "
-               "given.\nGive --model DIR or the four files (see resdit generate --help).\n");
+        printf("No FLUX model found in ComfyUI or Forge installs, the Hugging Face cache or the "
+               "folders given.\nGive --model DIR or the four files (see resdit generate --help); "
+               "docs/MODELS.md says where to get FLUX.\n");
     for (guint i = 0; i < found->len; i++) {
         ResditModelPaths *p = g_ptr_array_index(found, i);
         g_autofree char *missing = resdit_model_paths_missing(p);
         printf("%s\n  %s\n", p->name, missing ? "incomplete" : "complete");
         if (p->root)
-            printf("  folder:      %s\n", p->root);
-        const char *labels[] = {"transformer", "vae", "clip-l", "t5"};
-        const char *values[] = {p->transformer, p->vae, p->clip_l, p->t5};
-        for (int k = 0; k < 4; k++)
-            printf("  %-12s %s\n", labels[k], values[k] ? values[k] : "MISSING");
-        if (missing)
-            printf("  missing:     %s (give it with --%s)\n", missing, missing);
+            printf("  folder:        %s\n", p->root);
+        const char *labels[] = {"transformer", "vae", "clip-l", "t5", "clip tokenizer",
+                                "t5 tokenizer"};
+        const char *values[] = {p->transformer, p->vae, p->clip_l, p->t5,
+                                p->clip_tokenizer ? p->clip_tokenizer
+                                : p->clip_l       ? "beside the weights, or bundled"
+                                                  : NULL,
+                                p->t5_tokenizer};
+        for (int k = 0; k < 6; k++)
+            printf("  %-14s %s\n", labels[k], values[k] ? values[k] : "MISSING");
+        if (missing) {
+            printf("  missing:       %s\n", missing);
+            if (p->searched)
+                print_list("looked for the missing parts in:", p->searched);
+            if (p->t5_tokenizer_searched) {
+                print_list("looked for a T5 tokenizer (tokenizer.json or spiece.model) in:",
+                           p->t5_tokenizer_searched);
+                printf("  fix: copy tokenizer.json or spiece.model from a FLUX diffusers "
+                       "folder's tokenizer_2/ next to %s\n",
+                       p->t5);
+            }
+        }
         printf("\n");
     }
+}
+
+static void add_list(JsonBuilder *b, const char *key, char **values)
+{
+    json_builder_set_member_name(b, key);
+    json_builder_begin_array(b);
+    for (; values && *values; values++)
+        json_builder_add_string_value(b, *values);
+    json_builder_end_array(b);
 }
 
 static void add_path(JsonBuilder *b, const char *key, const char *value)
@@ -194,6 +226,10 @@ static void print_json(GPtrArray *found)
         add_path(b, "vae", p->vae);
         add_path(b, "clip_l", p->clip_l);
         add_path(b, "t5", p->t5);
+        add_path(b, "clip_tokenizer", p->clip_tokenizer);
+        add_path(b, "t5_tokenizer", p->t5_tokenizer);
+        add_list(b, "searched", p->searched);
+        add_list(b, "t5_tokenizer_searched", p->t5_tokenizer_searched);
         json_builder_set_member_name(b, "complete");
         json_builder_add_boolean_value(b, missing == NULL);
         json_builder_set_member_name(b, "missing");
@@ -223,9 +259,12 @@ int cli_models(int argc, char **argv)
                               {NULL}};
     GOptionContext *ctx = g_option_context_new("- list the FLUX models found on this machine");
     g_option_context_set_summary(
-        ctx, "Searches the Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub, "
-             "~/.cache/huggingface/hub), ~/ComfyUI/models and the folders given, and says what "
-             "each model is missing.");
+        ctx, "Searches ComfyUI installs (~/ComfyUI, ~/comfy/ComfyUI and the folders of their "
+             "extra_model_paths.yaml), Forge and AUTOMATIC1111 installs, the Hugging Face cache "
+             "($HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub) and the folders given. "
+             "Files are recognised by their tensors, not their names, and put together into "
+             "models; each model says where every part comes from, or what it lacks and where "
+             "it looked.");
     g_option_context_add_main_entries(ctx, entries, NULL);
     GError *error = NULL;
     int rc = 0;

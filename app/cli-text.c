@@ -92,7 +92,7 @@ int cli_encode_text(int argc, char **argv)
         rc = cli_fail("unknown backend '%s' (auto, cpu, cuda)", backend_name);
     GError *error = NULL;
     RdBackend *be = rc ? NULL : rd_backend_new(choice, &error);
-    RdTextEncoders *enc = be ? rd_text_encoders_load(clip, t5, be, &error) : NULL;
+    RdTextEncoders *enc = be ? rd_text_encoders_load(clip, t5, NULL, NULL, be, &error) : NULL;
     if (enc) {
         float *txt = NULL, *vec = NULL;
         RdTextEncodeInfo info;
@@ -149,7 +149,7 @@ static GArray *tokenize_with(const char *clip, const char *t5, const char *text,
             ;
         rd_clip_tokenizer_free(tok);
     } else if (!paths.tokenizer) {
-        rd_text_paths_t5_tokenizer_missing(t5, error);
+        rd_text_paths_t5_tokenizer_missing(t5, NULL, error);
     } else {
         RdT5Tokenizer *tok = rd_t5_tokenizer_load(paths.tokenizer, error);
         ok = tok && rd_t5_tokenizer_encode(tok, text, max_length, ids, dropped, error);

@@ -225,6 +225,23 @@ static gboolean apply_config_json(FluxConfig *c, const char *config_json, GError
     return TRUE;
 }
 
+/* A single file with a head size other than FLUX's 128 says its RoPE axes in its metadata
+ * ("axes_dims_rope": "4,6,6"), as the tiny models of the tests do; a diffusers folder says it in
+ * config.json. */
+static void axes_from_metadata(Loader *ld, FluxConfig *c)
+{
+    g_autofree char *axes = rd_safetensors_metadata(ld->m->st, "axes_dims_rope");
+    g_auto(GStrv) parts = axes ? g_strsplit(axes, ",", -1) : NULL;
+    if (!parts || g_strv_length(parts) != 3)
+        return;
+    for (int i = 0; i < 3; i++) {
+        guint64 v;
+        if (!g_ascii_string_to_unsigned(g_strstrip(parts[i]), 10, 1, 4096, &v, NULL))
+            return;
+        c->rope_axes[i] = (int)v;
+    }
+}
+
 static gboolean infer_config(Loader *ld, const LayoutNames *nm, const char *config_json)
 {
     FluxConfig *c = &ld->m->cfg;
@@ -249,6 +266,8 @@ static gboolean infer_config(Loader *ld, const LayoutNames *nm, const char *conf
     }
     if (config_json && !apply_config_json(c, config_json, ld->error))
         return FALSE;
+    if (!config_json && c->head_dim != 128)
+        axes_from_metadata(ld, c);
     if (c->hidden <= 0 || c->in_channels <= 0 || c->txt_dim <= 0 || c->vec_dim <= 0 ||
         c->mlp_hidden <= 0 || c->head_dim <= 0 || c->hidden % c->head_dim != 0) {
         g_set_error(ld->error, RESDIT_ERROR, RESDIT_ERROR_MODEL,

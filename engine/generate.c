@@ -48,7 +48,8 @@ ResditModel *resdit_model_open(const ResditModelPaths *paths, ResditBackendChoic
                                GError **error)
 {
     g_autofree char *missing = resdit_model_paths_missing(paths);
-    if (missing) {
+    gboolean all_parts = paths->transformer && paths->vae && paths->clip_l && paths->t5;
+    if (missing && !all_parts) { /* a missing tokenizer: the text encoder says what and where */
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
                     "The model %s is incomplete: %s missing (give them with --transformer, "
                     "--vae, --clip-l, --t5)",
@@ -62,7 +63,8 @@ ResditModel *resdit_model_open(const ResditModelPaths *paths, ResditBackendChoic
     RdBackend *vae_be = rd_vae_backend_for(be, &vae_be_extra);
     FluxModel *flux = flux_model_load(paths->transformer, be, error);
     RdVae *vae = flux ? rd_vae_load(paths->vae, vae_be, error) : NULL;
-    RdTextEncoders *text = vae ? rd_text_encoders_load(paths->clip_l, paths->t5, be, error) : NULL;
+    RdTextEncoders *text = vae ? rd_text_encoders_load(paths->clip_l, paths->t5, paths->clip_tokenizer,
+                                                    paths->t5_tokenizer, be, error) : NULL;
     if (!text) {
         rd_vae_free(vae);
         flux_model_free(flux);

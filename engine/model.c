@@ -111,6 +111,10 @@ void resdit_model_paths_clear(ResditModelPaths *p)
     g_clear_pointer(&p->vae, g_free);
     g_clear_pointer(&p->clip_l, g_free);
     g_clear_pointer(&p->t5, g_free);
+    g_clear_pointer(&p->clip_tokenizer, g_free);
+    g_clear_pointer(&p->t5_tokenizer, g_free);
+    g_clear_pointer(&p->searched, g_strfreev);
+    g_clear_pointer(&p->t5_tokenizer_searched, g_strfreev);
 }
 
 ResditModelPaths *resdit_model_paths_copy(const ResditModelPaths *p)
@@ -122,6 +126,10 @@ ResditModelPaths *resdit_model_paths_copy(const ResditModelPaths *p)
     c->vae = g_strdup(p->vae);
     c->clip_l = g_strdup(p->clip_l);
     c->t5 = g_strdup(p->t5);
+    c->clip_tokenizer = g_strdup(p->clip_tokenizer);
+    c->t5_tokenizer = g_strdup(p->t5_tokenizer);
+    c->searched = g_strdupv(p->searched);
+    c->t5_tokenizer_searched = g_strdupv(p->t5_tokenizer_searched);
     return c;
 }
 
@@ -143,6 +151,8 @@ char *resdit_model_paths_missing(const ResditModelPaths *p)
     for (size_t i = 0; i < G_N_ELEMENTS(parts); i++)
         if (!parts[i].path)
             g_string_append_printf(s, "%s%s", s->len ? ", " : "", parts[i].name);
+    if (p->t5 && !p->t5_tokenizer && p->t5_tokenizer_searched)
+        g_string_append_printf(s, "%st5-tokenizer", s->len ? ", " : "");
     return g_string_free(s, s->len == 0);
 }
 

@@ -1,190 +1,274 @@
-/* Finding models on disk: diffusers folders (model_index.json), the Hugging Face cache
- * (models--ORG--NAME/snapshots/HASH), ComfyUI's models/ folders, in that order of preference. */
+/* Finding models on disk. Every weights file in the places people keep them (model_places.c) is
+ * identified by its tensors (model_parts.c), never by its name; each FLUX transformer becomes a
+ * model, completed with the VAE and text encoders whose dimensions fit it, from its own file
+ * (all-in-one checkpoints), its own place, then any other place; each T5 gets a tokenizer from
+ * beside it, its place, then anywhere. Diffusers folders (and Hugging Face snapshots of them)
+ * are models as they stand. */
+#include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "model_parts.h"
+#include "model_places.h"
 #include "resdit.h"
+#include "text_paths.h"
+
+typedef struct {
+    char *path;
+    RdPartInfo info;
+    const RdPlace *place;
+    char *label; /* where it is, for the model's name: "ComfyUI", "Hugging Face cache, ORG/NAME" */
+} Candidate;
+
+static void candidate_free(Candidate *c)
+{
+    g_free(c->path);
+    g_free(c->label);
+    g_free(c);
+}
 
 static gboolean is_dir(const char *path)
 {
     return g_file_test(path, G_FILE_TEST_IS_DIR);
 }
 
-static gboolean is_file(const char *path)
+static gboolean has(const char *dir, const char *name)
 {
-    return g_file_test(path, G_FILE_TEST_IS_REGULAR);
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+    return g_file_test(path, G_FILE_TEST_EXISTS);
 }
 
-/* A diffusers component folder holds a .safetensors file or a sharded index. */
-static gboolean component_present(const char *dir)
+static gint compare_strings(gconstpointer a, gconstpointer b)
 {
+    return g_strcmp0(*(char *const *)a, *(char *const *)b);
+}
+
+/* The entries of dir, sorted, so that listings do not depend on the file system's order. */
+static GPtrArray *sorted_entries(const char *dir)
+{
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
     const char *name;
     while (d && (name = g_dir_read_name(d)))
-        if (g_str_has_suffix(name, ".safetensors") ||
-            g_str_has_suffix(name, ".safetensors.index.json"))
-            return TRUE;
-    return FALSE;
+        if (name[0] != '.')
+            g_ptr_array_add(names, g_strdup(name));
+    g_ptr_array_sort(names, compare_strings);
+    return names;
 }
 
-static char *component(const char *root, const char *sub)
+/* ---- diffusers folders ------------------------------------------------------------------- */
+
+static char *component(const char *root, const char *sub, RdPartKind kind)
 {
     g_autofree char *dir = g_build_filename(root, sub, NULL);
-    return component_present(dir) ? g_steal_pointer(&dir) : NULL;
+    RdPartInfo info;
+    return is_dir(dir) && rd_part_identify(dir, &info) && (info.parts & kind)
+               ? g_steal_pointer(&dir)
+               : NULL;
 }
 
-/* The first existing file of root/names[i]. */
-static char *first_file(const char *root, const char *const *names)
+/* A file at the root that holds kind (BFL's repositories ship flux1-dev.safetensors and
+ * ae.safetensors beside the diffusers folders). */
+static char *root_file(const char *root, RdPartKind kind)
 {
-    for (; *names; names++) {
-        g_autofree char *path = g_build_filename(root, *names, NULL);
-        if (is_file(path))
+    g_autoptr(GPtrArray) names = sorted_entries(root);
+    for (guint i = 0; i < names->len; i++) {
+        const char *name = g_ptr_array_index(names, i);
+        g_autofree char *path = g_build_filename(root, name, NULL);
+        RdPartInfo info;
+        if (g_str_has_suffix(name, ".safetensors") && rd_part_identify(path, &info) &&
+            (info.parts & kind))
             return g_steal_pointer(&path);
     }
     return NULL;
 }
 
-/* A diffusers root; BFL single files next to it (the BFL repositories ship both) fill gaps. */
+/* model_index.json names the pipeline ("FluxPipeline"): a FLUX folder even while a part is
+ * still downloading. */
+static gboolean is_flux_index(const char *root)
+{
+    g_autofree char *path = g_build_filename(root, "model_index.json", NULL);
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return FALSE;
+    g_autoptr(JsonParser) parser = json_parser_new();
+    if (!json_parser_load_from_data(parser, text, -1, NULL))
+        return FALSE;
+    JsonNode *node = json_parser_get_root(parser);
+    if (!JSON_NODE_HOLDS_OBJECT(node))
+        return FALSE;
+    const char *cls = json_object_get_string_member_with_default(json_node_get_object(node),
+                                                                 "_class_name", "");
+    return strstr(cls, "Flux") != NULL;
+}
+
+/* A diffusers root is a FLUX model when its index says so or its transformer is one. */
 static ResditModelPaths *from_diffusers_root(const char *root, const char *name)
 {
-    g_autofree char *index = g_build_filename(root, "model_index.json", NULL);
-    static const char *const bfl_transformers[] = {"flux1-dev.safetensors",
-                                                   "flux1-schnell.safetensors", NULL};
-    static const char *const bfl_vae[] = {"ae.safetensors", NULL};
-    g_autofree char *single = first_file(root, bfl_transformers);
-    if (!is_file(index) && !single)
+    g_autofree char *transformer = component(root, "transformer", RD_PART_TRANSFORMER);
+    if (!transformer)
+        transformer = root_file(root, RD_PART_TRANSFORMER);
+    if (!transformer && !is_flux_index(root))
         return NULL;
     ResditModelPaths *p = g_new0(ResditModelPaths, 1);
     p->name = g_strdup(name);
     p->root = g_strdup(root);
-    p->transformer = component(root, "transformer");
-    if (!p->transformer)
-        p->transformer = g_steal_pointer(&single);
-    p->vae = component(root, "vae");
+    p->transformer = g_steal_pointer(&transformer);
+    p->vae = component(root, "vae", RD_PART_VAE);
     if (!p->vae)
-        p->vae = first_file(root, bfl_vae);
-    p->clip_l = component(root, "text_encoder");
-    p->t5 = component(root, "text_encoder_2");
+        p->vae = root_file(root, RD_PART_VAE);
+    p->clip_l = component(root, "text_encoder", RD_PART_CLIP);
+    p->t5 = component(root, "text_encoder_2", RD_PART_T5);
     return p;
 }
 
-/* models--black-forest-labs--FLUX.1-dev -> "black-forest-labs/FLUX.1-dev" */
-static char *repo_name(const char *cache_entry)
+/* ---- candidates --------------------------------------------------------------------------- */
+
+/* Shards of a checkpoint whose index sits beside them are read through the index. */
+static gboolean is_indexed_shard(const char *dir, const char *name)
 {
-    g_auto(GStrv) parts = g_strsplit(cache_entry + strlen("models--"), "--", 2);
-    return parts[0] && parts[1] ? g_strdup_printf("%s/%s", parts[0], parts[1])
-                                : g_strdup(cache_entry);
+    if (!strstr(name, "-of-"))
+        return FALSE;
+    g_autoptr(GPtrArray) names = sorted_entries(dir);
+    for (guint i = 0; i < names->len; i++)
+        if (g_str_has_suffix(g_ptr_array_index(names, i), ".safetensors.index.json"))
+            return TRUE;
+    return FALSE;
 }
 
-static void scan_hf_cache(const char *hub, GPtrArray *out)
+static void add_candidate(GPtrArray *out, const char *path, const RdPlace *place,
+                          const char *label)
 {
-    g_autoptr(GDir) d = g_dir_open(hub, 0, NULL);
-    const char *entry;
-    while (d && (entry = g_dir_read_name(d))) {
-        if (!g_str_has_prefix(entry, "models--") || !strstr(entry, "FLUX"))
-            continue;
-        g_autofree char *snapshots = g_build_filename(hub, entry, "snapshots", NULL);
-        g_autoptr(GDir) s = g_dir_open(snapshots, 0, NULL);
-        const char *hash;
-        g_autofree char *repo = repo_name(entry);
-        while (s && (hash = g_dir_read_name(s))) {
-            g_autofree char *root = g_build_filename(snapshots, hash, NULL);
-            g_autofree char *name = g_strdup_printf("%s (Hugging Face cache, %.8s)", repo, hash);
-            ResditModelPaths *p = from_diffusers_root(root, name);
-            if (p)
-                g_ptr_array_add(out, p);
-        }
-    }
-}
-
-/* The first file in dir whose name contains one of the needles (in order of preference). */
-static char *pick(const char *dir, const char *const *needles)
-{
-    for (; *needles; needles++) {
-        g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-        const char *name;
-        while (d && (name = g_dir_read_name(d))) {
-            g_autofree char *lower = g_ascii_strdown(name, -1);
-            if (g_str_has_suffix(lower, ".safetensors") && strstr(lower, *needles))
-                return g_build_filename(dir, name, NULL);
-        }
-    }
-    return NULL;
-}
-
-static char *pick_in(const char *models, const char *const *subdirs, const char *const *needles)
-{
-    for (; *subdirs; subdirs++) {
-        g_autofree char *dir = g_build_filename(models, *subdirs, NULL);
-        char *found = pick(dir, needles);
-        if (found)
-            return found;
-    }
-    return NULL;
-}
-
-/* ComfyUI: every FLUX transformer in models/unet or models/diffusion_models is a model, with
- * the VAE and text encoders picked from the shared folders. */
-static void scan_comfyui_models(const char *models, GPtrArray *out)
-{
-    static const char *const unet_dirs[] = {"diffusion_models", "unet", NULL};
-    static const char *const vae_dirs[] = {"vae", NULL};
-    static const char *const text_dirs[] = {"text_encoders", "clip", NULL};
-    static const char *const vae_names[] = {"ae.safetensors", "flux", "ae", NULL};
-    static const char *const clip_names[] = {"clip_l", "clip-l", NULL};
-    static const char *const t5_names[] = {"t5xxl_fp16", "t5xxl", "t5", NULL};
-    for (const char *const *sub = unet_dirs; *sub; sub++) {
-        g_autofree char *dir = g_build_filename(models, *sub, NULL);
-        g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-        const char *name;
-        while (d && (name = g_dir_read_name(d))) {
-            g_autofree char *lower = g_ascii_strdown(name, -1);
-            if (!g_str_has_suffix(lower, ".safetensors") || !strstr(lower, "flux"))
-                continue;
-            ResditModelPaths *p = g_new0(ResditModelPaths, 1);
-            p->name = g_strdup_printf("%s (ComfyUI)", name);
-            p->root = g_strdup(models);
-            p->transformer = g_build_filename(dir, name, NULL);
-            p->vae = pick_in(models, vae_dirs, vae_names);
-            p->clip_l = pick_in(models, text_dirs, clip_names);
-            p->t5 = pick_in(models, text_dirs, t5_names);
-            g_ptr_array_add(out, p);
-        }
-    }
-}
-
-static void scan_dir(const char *dir, GPtrArray *out)
-{
-    g_autofree char *base = g_path_get_basename(dir);
-    ResditModelPaths *p = from_diffusers_root(dir, base);
-    if (p) {
-        g_ptr_array_add(out, p);
+    for (guint i = 0; i < out->len; i++)
+        if (g_str_equal(((Candidate *)g_ptr_array_index(out, i))->path, path))
+            return; /* reached again through a nested weights folder */
+    Candidate *c = g_new0(Candidate, 1);
+    if (!rd_part_identify(path, &c->info) || !c->info.parts) {
+        g_free(c);
         return;
     }
-    g_autofree char *models = g_build_filename(dir, "models", NULL);
-    g_autofree char *snapshots_hint = g_build_filename(dir, "hub", NULL);
-    if (is_dir(models))
-        scan_comfyui_models(models, out);
-    else
-        scan_comfyui_models(dir, out);
-    scan_hf_cache(dir, out);
-    if (is_dir(snapshots_hint))
-        scan_hf_cache(snapshots_hint, out);
+    c->path = g_strdup(path);
+    c->place = place;
+    c->label = g_strdup(label);
+    g_ptr_array_add(out, c);
 }
 
-static char *hf_hub_dir(void)
+/* Weights files in dir and, to `depth` levels, its subfolders (people sort their files into
+ * folders); diffusers folders met on the way go to roots. */
+static void collect(const char *dir, int depth, const RdPlace *place, const char *label,
+                    GPtrArray *files, GPtrArray *roots)
 {
-    const char *cache = g_getenv("HF_HUB_CACHE");
-    if (cache && *cache)
-        return g_strdup(cache);
-    const char *home = g_getenv("HF_HOME");
-    if (home && *home)
-        return g_build_filename(home, "hub", NULL);
-    return g_build_filename(g_get_home_dir(), ".cache", "huggingface", "hub", NULL);
+    g_autoptr(GPtrArray) names = sorted_entries(dir);
+    for (guint i = 0; i < names->len; i++) {
+        const char *name = g_ptr_array_index(names, i);
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+        if (is_dir(path)) {
+            if (has(path, "model_index.json"))
+                g_ptr_array_add(roots, g_steal_pointer(&path));
+            else if (depth > 0)
+                collect(path, depth - 1, place, label, files, roots);
+        } else if ((g_str_has_suffix(name, ".safetensors") && !is_indexed_shard(dir, name)) ||
+                   g_str_has_suffix(name, ".safetensors.index.json")) {
+            add_candidate(files, path, place, label);
+        }
+    }
+}
+
+/* ---- assembling --------------------------------------------------------------------------- */
+
+static const Candidate *fitting(GPtrArray *files, const Candidate *t, RdPartKind kind,
+                                const RdPlace *only)
+{
+    for (guint i = 0; i < files->len; i++) {
+        const Candidate *c = g_ptr_array_index(files, i);
+        if ((!only || c->place == only) && rd_part_fits(&t->info, kind, &c->info))
+            return c;
+    }
+    return NULL;
+}
+
+/* The part from the transformer's own file, its own place, else any place. */
+static char *complete_part(GPtrArray *files, const Candidate *t, RdPartKind kind)
+{
+    if (rd_part_fits(&t->info, kind, &t->info))
+        return g_strdup(t->path);
+    const Candidate *c = fitting(files, t, kind, t->place);
+    if (!c)
+        c = fitting(files, t, kind, NULL);
+    return c ? g_strdup(c->path) : NULL;
+}
+
+static GPtrArray *one_place(const RdPlace *place)
+{
+    GPtrArray *list = g_ptr_array_new();
+    g_ptr_array_add(list, (gpointer)place);
+    return list;
+}
+
+/* Tokenizers: beside the weights (diffusers layout, or files next to a single file), else the
+ * place's own copy, else (T5) any place's; CLIP falls back to the bundled vocabulary. */
+static void find_tokenizers(ResditModelPaths *p, const RdPlace *place, GPtrArray *places)
+{
+    RdTextPaths tp;
+    if (p->t5 && rd_text_paths_resolve(p->t5, RD_TEXT_T5, &tp, NULL)) {
+        p->t5_tokenizer = g_steal_pointer(&tp.tokenizer);
+        rd_text_paths_clear(&tp);
+    }
+    g_autoptr(GPtrArray) searched = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) own = place ? one_place(place) : NULL;
+    if (p->t5 && !p->t5_tokenizer && own)
+        p->t5_tokenizer = rd_places_find_t5_tokenizer(own, NULL);
+    if (p->t5 && !p->t5_tokenizer)
+        p->t5_tokenizer = rd_places_find_t5_tokenizer(places, searched);
+    if (p->clip_l && rd_text_paths_resolve(p->clip_l, RD_TEXT_CLIP, &tp, NULL)) {
+        p->clip_tokenizer = g_steal_pointer(&tp.tokenizer);
+        rd_text_paths_clear(&tp);
+    }
+    if (p->clip_l && !p->clip_tokenizer && own)
+        p->clip_tokenizer = rd_places_find_clip_tokenizer(own, NULL);
+    if (p->t5 && !p->t5_tokenizer) {
+        g_ptr_array_add(searched, NULL);
+        p->t5_tokenizer_searched = g_strdupv((char **)searched->pdata);
+    }
+}
+
+/* Every folder looked in, for a model that lacks a part. */
+static char **searched_places(GPtrArray *places)
+{
+    GPtrArray *dirs = g_ptr_array_new();
+    for (guint i = 0; i < places->len; i++) {
+        const RdPlace *pl = g_ptr_array_index(places, i);
+        for (guint j = 0; j < pl->weights->len; j++)
+            g_ptr_array_add(dirs, g_strdup(g_ptr_array_index(pl->weights, j)));
+        for (guint j = 0; j < pl->snapshots->len; j++)
+            g_ptr_array_add(dirs, g_strdup(g_ptr_array_index(pl->snapshots, j)));
+    }
+    g_ptr_array_add(dirs, NULL);
+    return (char **)g_ptr_array_free(dirs, FALSE);
+}
+
+static ResditModelPaths *from_transformer(GPtrArray *files, const Candidate *t, GPtrArray *places)
+{
+    ResditModelPaths *p = g_new0(ResditModelPaths, 1);
+    g_autofree char *base = g_path_get_basename(t->path);
+    p->name = g_strdup_printf("%s (%s)", base, t->label);
+    p->root = g_strdup(t->place->root);
+    p->transformer = g_strdup(t->path);
+    p->vae = complete_part(files, t, RD_PART_VAE);
+    p->clip_l = complete_part(files, t, RD_PART_CLIP);
+    p->t5 = complete_part(files, t, RD_PART_T5);
+    return p;
+}
+
+static void finish(ResditModelPaths *p, const RdPlace *place, GPtrArray *places)
+{
+    find_tokenizers(p, place, places);
+    if (!p->transformer || !p->vae || !p->clip_l || !p->t5)
+        p->searched = searched_places(places);
 }
 
 static gboolean already_listed(GPtrArray *out, const ResditModelPaths *p)
 {
-    for (guint i = 0; i < out->len - 1; i++) {
+    for (guint i = 0; i < out->len; i++) {
         const ResditModelPaths *q = g_ptr_array_index(out, i);
         if (g_strcmp0(q->transformer, p->transformer) == 0 && g_strcmp0(q->root, p->root) == 0)
             return TRUE;
@@ -192,22 +276,72 @@ static gboolean already_listed(GPtrArray *out, const ResditModelPaths *p)
     return FALSE;
 }
 
+static void add_model(GPtrArray *out, ResditModelPaths *p, const RdPlace *place,
+                      GPtrArray *places)
+{
+    if (!p)
+        return;
+    if (already_listed(out, p)) {
+        resdit_model_paths_free(p);
+        return;
+    }
+    finish(p, place, places);
+    g_ptr_array_add(out, p);
+}
+
+static char *root_name(const RdPlace *place, const char *root)
+{
+    g_autofree char *base = g_path_get_basename(root);
+    if (place->kind == RD_PLACE_FOLDER && g_str_equal(place->root, root))
+        return g_steal_pointer(&base);
+    return g_strdup_printf("%s (%s)", base, rd_place_kind_name(place->kind));
+}
+
+/* .../models--ORG--NAME/snapshots/HASH -> "Hugging Face cache, ORG/NAME" */
+static char *snapshot_label(const char *snap)
+{
+    g_autofree char *snapshots = g_path_get_dirname(snap);
+    g_autofree char *repo_dir = g_path_get_dirname(snapshots);
+    g_autofree char *entry = g_path_get_basename(repo_dir);
+    g_auto(GStrv) parts = g_strsplit(entry + strlen("models--"), "--", 2);
+    return g_strdup_printf("Hugging Face cache, %s/%s", parts[0] ? parts[0] : "",
+                           parts[0] && parts[1] ? parts[1] : "");
+}
+
 GPtrArray *resdit_models_discover(const char *const *extra_dirs)
 {
-    GPtrArray *found = g_ptr_array_new_with_free_func((GDestroyNotify)resdit_model_paths_free);
-    for (; extra_dirs && *extra_dirs; extra_dirs++)
-        scan_dir(*extra_dirs, found);
-    g_autofree char *hub = hf_hub_dir();
-    scan_hf_cache(hub, found);
-    g_autofree char *comfy = g_build_filename(g_get_home_dir(), "ComfyUI", "models", NULL);
-    scan_comfyui_models(comfy, found);
+    g_autoptr(GPtrArray) places = rd_places_find(extra_dirs);
+    g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func((GDestroyNotify)candidate_free);
     GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)resdit_model_paths_free);
-    for (guint i = 0; i < found->len; i++) {
-        ResditModelPaths *p = resdit_model_paths_copy(g_ptr_array_index(found, i));
-        g_ptr_array_add(out, p);
-        if (already_listed(out, p))
-            g_ptr_array_remove_index(out, out->len - 1);
+    for (guint i = 0; i < places->len; i++) {
+        const RdPlace *pl = g_ptr_array_index(places, i);
+        g_autoptr(GPtrArray) roots = g_ptr_array_new_with_free_func(g_free);
+        if (pl->kind == RD_PLACE_FOLDER && has(pl->root, "model_index.json"))
+            g_ptr_array_add(roots, g_strdup(pl->root));
+        else
+            for (guint j = 0; j < pl->weights->len; j++)
+                collect(g_ptr_array_index(pl->weights, j), 2, pl, rd_place_kind_name(pl->kind),
+                        files, roots);
+        for (guint j = 0; j < roots->len; j++) {
+            g_autofree char *name = root_name(pl, g_ptr_array_index(roots, j));
+            add_model(out, from_diffusers_root(g_ptr_array_index(roots, j), name), pl, places);
+        }
+        for (guint j = 0; j < pl->snapshots->len; j++) {
+            const char *snap = g_ptr_array_index(pl->snapshots, j);
+            const char *name = g_ptr_array_index(pl->snapshot_names, j);
+            if (has(snap, "model_index.json")) {
+                add_model(out, from_diffusers_root(snap, name), pl, places);
+            } else { /* a repository of single files (ComfyUI's, text encoders) */
+                g_autofree char *where = snapshot_label(snap);
+                g_autoptr(GPtrArray) nested = g_ptr_array_new_with_free_func(g_free);
+                collect(snap, 2, pl, where, files, nested);
+            }
+        }
     }
-    g_ptr_array_unref(found);
+    for (guint i = 0; i < files->len; i++) {
+        const Candidate *c = g_ptr_array_index(files, i);
+        if (c->info.parts & RD_PART_TRANSFORMER)
+            add_model(out, from_transformer(files, c, places), c->place, places);
+    }
     return out;
 }

@@ -154,18 +154,28 @@ typedef struct {
     char *vae;
     char *clip_l;      /* CLIP-L: file or diffusers folder (with tokenizer) */
     char *t5;          /* T5-XXL: file or diffusers folder (with tokenizer) */
+    char *clip_tokenizer; /* CLIP vocab.json + merges.txt folder, when not beside the weights;
+                             NULL: beside them, or the bundled vocabulary */
+    char *t5_tokenizer;   /* T5 tokenizer.json / spiece.model (file or folder); NULL: beside the
+                             weights, or searched for when the model opens */
+    char **searched;      /* set by discovery when a part is missing: every folder it looked in */
+    char **t5_tokenizer_searched; /* set by discovery when no T5 tokenizer was found anywhere:
+                                     where it looked */
 } ResditModelPaths;
 
 void resdit_model_paths_clear(ResditModelPaths *paths);
 ResditModelPaths *resdit_model_paths_copy(const ResditModelPaths *paths);
 void resdit_model_paths_free(ResditModelPaths *paths);
-/* Comma-separated names of the missing parts ("vae, t5"), or NULL when complete. */
+/* Comma-separated names of the missing parts ("vae, t5", "t5-tokenizer" when discovery found
+ * none), or NULL when complete. */
 char *resdit_model_paths_missing(const ResditModelPaths *paths);
 
-/* Finds models in the usual places: each folder in extra_dirs (a diffusers folder or a ComfyUI
- * models/ folder), the Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub,
- * ~/.cache/huggingface/hub) and ComfyUI folders. Returns ResditModelPaths (free with
- * resdit_model_paths_free); incomplete models are listed too. */
+/* Finds models in the usual places: each folder in extra_dirs (a diffusers folder, an install,
+ * a cache or a folder of files), ComfyUI installs (~/ComfyUI, ~/comfy/ComfyUI and their
+ * extra_model_paths.yaml), Forge and AUTOMATIC1111 installs, the Hugging Face cache
+ * ($HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub). Files are identified by their tensors
+ * and assembled into models by their dimensions. Returns ResditModelPaths (free with
+ * resdit_model_paths_free); incomplete models are listed too, with where discovery looked. */
 GPtrArray *resdit_models_discover(const char *const *extra_dirs);
 
 typedef struct ResditModel ResditModel;

@@ -360,13 +360,21 @@ typedef struct {
 
 struct RdSafetensorsWriter {
     GArray *tensors;
+    GPtrArray *metadata; /* key, value, key, value ... */
 };
 
 RdSafetensorsWriter *rd_safetensors_writer_new(void)
 {
     RdSafetensorsWriter *w = g_new0(RdSafetensorsWriter, 1);
     w->tensors = g_array_new(FALSE, TRUE, sizeof(PendingTensor));
+    w->metadata = g_ptr_array_new_with_free_func(g_free);
     return w;
+}
+
+void rd_safetensors_writer_set_metadata(RdSafetensorsWriter *w, const char *key, const char *value)
+{
+    g_ptr_array_add(w->metadata, g_strdup(key));
+    g_ptr_array_add(w->metadata, g_strdup(value));
 }
 
 void rd_safetensors_writer_add(RdSafetensorsWriter *w, const char *name, RdDType dtype, int ndim,
@@ -385,6 +393,15 @@ static char *writer_header(RdSafetensorsWriter *w)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
     json_builder_begin_object(b);
+    if (w->metadata->len) {
+        json_builder_set_member_name(b, "__metadata__");
+        json_builder_begin_object(b);
+        for (guint i = 0; i + 1 < w->metadata->len; i += 2) {
+            json_builder_set_member_name(b, g_ptr_array_index(w->metadata, i));
+            json_builder_add_string_value(b, g_ptr_array_index(w->metadata, i + 1));
+        }
+        json_builder_end_object(b);
+    }
     size_t offset = 0;
     for (guint i = 0; i < w->tensors->len; i++) {
         PendingTensor *t = &g_array_index(w->tensors, PendingTensor, i);
@@ -461,5 +478,29 @@ void rd_safetensors_writer_free(RdSafetensorsWriter *w)
     for (guint i = 0; i < w->tensors->len; i++)
         g_free(g_array_index(w->tensors, PendingTensor, i).name);
     g_array_free(w->tensors, TRUE);
+    g_ptr_array_unref(w->metadata);
     g_free(w);
+}
+
+char *rd_safetensors_metadata(const RdSafetensors *st, const char *key)
+{
+    if (!st->files->len)
+        return NULL;
+    const MappedFile *f = g_ptr_array_index(st->files, 0);
+    guint64 header_len;
+    memcpy(&header_len, f->map, 8);
+    header_len = GUINT64_FROM_LE(header_len); /* checked when the file was opened */
+    g_autoptr(JsonParser) parser = json_parser_new();
+    if (!json_parser_load_from_data(parser, (const char *)f->map + 8, (gssize)header_len, NULL))
+        return NULL;
+    JsonNode *root = json_parser_get_root(parser);
+    JsonObject *obj = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
+    JsonNode *meta = obj ? json_object_get_member(obj, "__metadata__") : NULL;
+    JsonNode *value = meta && JSON_NODE_HOLDS_OBJECT(meta)
+                          ? json_object_get_member(json_node_get_object(meta), key)
+                          : NULL;
+    return value && JSON_NODE_HOLDS_VALUE(value) &&
+                   json_node_get_value_type(value) == G_TYPE_STRING
+               ? g_strdup(json_node_get_string(value))
+               : NULL;
 }

@@ -29,6 +29,9 @@ guint rd_safetensors_count(const RdSafetensors *st);
 const RdTensorInfo *rd_safetensors_get(const RdSafetensors *st, guint index);
 const RdTensorInfo *rd_safetensors_find(const RdSafetensors *st, const char *name);
 int64_t rd_tensor_info_numel(const RdTensorInfo *info);
+/* A string of the header's "__metadata__" object (of the first file, for a sharded checkpoint),
+ * or NULL. */
+char *rd_safetensors_metadata(const RdSafetensors *st, const char *key);
 
 /* Parses and checks a header (the JSON after the 8-byte length) against a data section of
  * data_size bytes; fills tensors (RdTensorInfo with data = offset from the data start, cast).
@@ -41,5 +44,7 @@ typedef struct RdSafetensorsWriter RdSafetensorsWriter;
 RdSafetensorsWriter *rd_safetensors_writer_new(void);
 void rd_safetensors_writer_add(RdSafetensorsWriter *w, const char *name, RdDType dtype, int ndim,
                                const int64_t *shape, const void *data);
+/* A "__metadata__" string entry of the file to write. */
+void rd_safetensors_writer_set_metadata(RdSafetensorsWriter *w, const char *key, const char *value);
 gboolean rd_safetensors_writer_save(RdSafetensorsWriter *w, const char *path, GError **error);
 void rd_safetensors_writer_free(RdSafetensorsWriter *w);

@@ -218,7 +218,7 @@ RdTextEncoders *rd_selftest_text_encoders(ResditModel *m, GError **error)
         link_into(dir, "tokenizer.json", fds[2], error)) {
         g_autofree char *clip = rd_memory_file_path(fds[0]);
         g_autofree char *t5 = g_build_filename(dir, "model.safetensors", NULL);
-        enc = rd_text_encoders_load(clip, t5, m->be, error);
+        enc = rd_text_encoders_load(clip, t5, NULL, NULL, m->be, error);
     }
     if (dir) {
         const char *names[] = {"model.safetensors", "tokenizer.json"};

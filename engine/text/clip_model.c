@@ -48,6 +48,17 @@ static int count_layers(const RdTextWeights *w)
     }
 }
 
+/* The tensors cannot tell the head count: CLIP-L's heads are 64 wide; a single file of another
+ * shape (the tests' tiny CLIP) says it in its metadata ("clip_num_attention_heads"). */
+static int heads_without_config(RdClipModel *m)
+{
+    g_autofree char *heads = rd_text_weights_metadata(m->weights, "clip_num_attention_heads");
+    guint64 v;
+    if (heads && g_ascii_string_to_unsigned(heads, 10, 1, 4096, &v, NULL))
+        return (int)v;
+    return MAX(1, m->cfg.hidden / 64);
+}
+
 /* Config from config.json when there is one, else from the tensors (CLIP-L defaults). */
 static gboolean read_config(RdClipModel *m, const char *path, GError **error)
 {
@@ -68,7 +79,7 @@ static gboolean read_config(RdClipModel *m, const char *path, GError **error)
     const RdTensorInfo *fc1 = rd_text_weights_find(m->weights, "encoder.layers.0.mlp.fc1.weight");
     c->intermediate = fc1 ? (int)fc1->shape[0] : 4 * c->hidden;
     c->max_positions = pos ? (int)pos->shape[0] : 77;
-    c->heads = rd_text_config_int(text, "num_attention_heads", MAX(1, c->hidden / 64));
+    c->heads = rd_text_config_int(text, "num_attention_heads", heads_without_config(m));
     c->eps = (float)rd_text_config_double(text, "layer_norm_eps", 1e-5);
     c->eos_token_id = rd_text_config_int(text, "eos_token_id", -1);
     c->eos_by_argmax = c->eos_token_id == 2;

@@ -7,6 +7,7 @@
 #include "resdit.h"
 #include "t5_model.h"
 #include "t5_tokenizer.h"
+#include "model_places.h"
 #include "text_paths.h"
 
 #define MAX_T5_LENGTH 4096
@@ -33,11 +34,21 @@ static gboolean need_weights(const RdTextPaths *p, const char *path, const char 
     return FALSE;
 }
 
-static gboolean load_clip(RdTextEncoders *enc, const char *path, GError **error)
+static void use_tokenizer(RdTextPaths *p, const char *tokenizer)
+{
+    if (!tokenizer)
+        return;
+    g_free(p->tokenizer);
+    p->tokenizer = g_strdup(tokenizer);
+}
+
+static gboolean load_clip(RdTextEncoders *enc, const char *path, const char *tokenizer,
+                          GError **error)
 {
     RdTextPaths p;
     if (!rd_text_paths_resolve(path, RD_TEXT_CLIP, &p, error))
         return FALSE;
+    use_tokenizer(&p, tokenizer);
     gboolean ok = need_weights(&p, path, "CLIP", error) &&
                   (enc->clip_tok = rd_clip_tokenizer_load(p.tokenizer, error)) != NULL &&
                   (enc->clip = rd_clip_model_load(p.weights, enc->backend, error)) != NULL;
@@ -57,15 +68,23 @@ static gboolean load_clip(RdTextEncoders *enc, const char *path, GError **error)
     return ok;
 }
 
-static gboolean load_t5(RdTextEncoders *enc, const char *path, GError **error)
+static gboolean load_t5(RdTextEncoders *enc, const char *path, const char *tokenizer,
+                        GError **error)
 {
     RdTextPaths p;
     if (!rd_text_paths_resolve(path, RD_TEXT_T5, &p, error))
         return FALSE;
+    use_tokenizer(&p, tokenizer);
     gboolean ok = need_weights(&p, path, "T5", error);
     if (ok && !p.tokenizer) {
-        rd_text_paths_t5_tokenizer_missing(path, error);
-        ok = FALSE;
+        g_autoptr(GPtrArray) places = rd_places_find(NULL);
+        g_autoptr(GPtrArray) searched = g_ptr_array_new_with_free_func(g_free);
+        p.tokenizer = rd_places_find_t5_tokenizer(places, searched);
+        if (!p.tokenizer) {
+            g_ptr_array_add(searched, NULL);
+            rd_text_paths_t5_tokenizer_missing(path, (const char *const *)searched->pdata, error);
+            ok = FALSE;
+        }
     }
     ok = ok && (enc->t5_tok = rd_t5_tokenizer_load(p.tokenizer, error)) != NULL &&
          (enc->t5 = rd_t5_model_load(p.weights, enc->backend, error)) != NULL;
@@ -86,11 +105,13 @@ static gboolean load_t5(RdTextEncoders *enc, const char *path, GError **error)
 }
 
 RdTextEncoders *rd_text_encoders_load(const char *clip_path, const char *t5_path,
+                                      const char *clip_tokenizer, const char *t5_tokenizer,
                                       RdBackend *backend, GError **error)
 {
     RdTextEncoders *enc = g_new0(RdTextEncoders, 1);
     enc->backend = backend;
-    if (!load_clip(enc, clip_path, error) || !load_t5(enc, t5_path, error)) {
+    if (!load_clip(enc, clip_path, clip_tokenizer, error) ||
+        !load_t5(enc, t5_path, t5_tokenizer, error)) {
         rd_text_encoders_free(enc);
         return NULL;
     }

@@ -14,9 +14,12 @@ typedef struct RdTextEncoders RdTextEncoders;
 
 /* clip_path / t5_path: a diffusers model root, a component folder (text_encoder/, text_encoder_2/
  * with config.json, or a tokenizer folder next to it) or a single weights file (clip_l.safetensors,
- * t5xxl_fp16.safetensors, t5xxl_fp8_e4m3fn.safetensors: then the bundled tokenizer data in
- * data/tokenizers is used). */
+ * t5xxl_fp16.safetensors, t5xxl_fp8_e4m3fn.safetensors). clip_tokenizer / t5_tokenizer, when
+ * given, are used instead of what sits beside the weights (discovery found them elsewhere).
+ * Without either, CLIP uses the bundled vocabulary and T5 is looked for where users keep it
+ * (model_places.h); none is an error that names where it looked. */
 RdTextEncoders *rd_text_encoders_load(const char *clip_path, const char *t5_path,
+                                      const char *clip_tokenizer, const char *t5_tokenizer,
                                       RdBackend *backend, GError **error);
 
 typedef struct {

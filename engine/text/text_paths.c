@@ -128,13 +128,19 @@ void rd_text_paths_clear(RdTextPaths *paths)
     g_clear_pointer(&paths->tokenizer, g_free);
 }
 
-void rd_text_paths_t5_tokenizer_missing(const char *path, GError **error)
+void rd_text_paths_t5_tokenizer_missing(const char *path, const char *const *searched,
+                                        GError **error)
 {
-    char *dir = rd_tokenizer_data_dir();
+    g_autofree char *dir = rd_tokenizer_data_dir();
+    g_autofree char *parent = g_file_test(path, G_FILE_TEST_IS_DIR) ? g_strdup(path)
+                                                                     : g_path_get_dirname(path);
+    g_autoptr(GString) looked = g_string_new(parent);
+    for (; searched && *searched; searched++)
+        g_string_append_printf(looked, ", %s", *searched);
     g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_TOKENIZER,
-                "No T5 tokenizer found for %s: T5's vocabulary is not bundled. Put tokenizer.json "
-                "or spiece.model (from a FLUX diffusers tokenizer_2/ folder) next to the weights "
-                "file or into %s/t5/, or give the diffusers model folder",
-                path, dir);
-    g_free(dir);
+                "No T5 tokenizer (tokenizer.json or spiece.model) for %s: T5's vocabulary is not "
+                "bundled. Looked in: %s. Fix: copy tokenizer.json or spiece.model from a FLUX "
+                "diffusers folder's tokenizer_2/ (or ComfyUI's comfy/text_encoders/t5_tokenizer/) "
+                "next to the weights file, or into %s/t5/",
+                path, looked->str, dir);
 }

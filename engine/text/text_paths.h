@@ -15,5 +15,7 @@ typedef struct {
 
 gboolean rd_text_paths_resolve(const char *path, RdTextKind kind, RdTextPaths *out, GError **error);
 void rd_text_paths_clear(RdTextPaths *paths);
-/* The error for a T5 path without tokenizer data, naming where to put it. */
-void rd_text_paths_t5_tokenizer_missing(const char *path, GError **error);
+/* The error for a T5 path without tokenizer data: what is missing, where it looked (searched,
+ * NULL-terminated, may be NULL) and where to put it. */
+void rd_text_paths_t5_tokenizer_missing(const char *path, const char *const *searched,
+                                        GError **error);

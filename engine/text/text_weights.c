@@ -69,6 +69,11 @@ const char *rd_text_weights_path(const RdTextWeights *w)
     return rd_safetensors_path(w->st);
 }
 
+char *rd_text_weights_metadata(const RdTextWeights *w, const char *key)
+{
+    return rd_safetensors_metadata(w->st, key);
+}
+
 size_t rd_text_weights_bytes(const RdTextWeights *w)
 {
     return w->bytes;

@@ -18,6 +18,8 @@ RdTextWeights *rd_text_weights_open(const char *path, const char *model_name, co
                                     RdBackend *backend, GError **error);
 void rd_text_weights_close(RdTextWeights *w);
 const char *rd_text_weights_path(const RdTextWeights *w);
+/* A "__metadata__" string of the weights file (see rd_safetensors_metadata), or NULL. */
+char *rd_text_weights_metadata(const RdTextWeights *w, const char *key);
 /* The tensor prefix + name, or NULL. */
 const RdTensorInfo *rd_text_weights_find(const RdTextWeights *w, const char *name);
 /* Binds prefix + name as a [rows, cols] weight; rows 1 asks for a vector of cols elements, bound

@@ -35,6 +35,7 @@ struct RdVae {
     RdSafetensors *st;
     RdVaeConfig config;
     gboolean bfl; /* BFL names (ae.safetensors) instead of diffusers names */
+    const char *prefix; /* "" or, in all-in-one checkpoints, "vae." / "first_stage_model." */
     Conv post_quant, conv_in, conv_out;
     gboolean has_post_quant;
     Resnet mid0, mid1;

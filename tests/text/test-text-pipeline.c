@@ -64,7 +64,7 @@ static RdTextEncoders *load_ok(const char *clip, const char *t5)
 {
     char *c = tt_path(clip), *t = tt_path(t5);
     GError *error = NULL;
-    RdTextEncoders *enc = rd_text_encoders_load(c, t, backend, &error);
+    RdTextEncoders *enc = rd_text_encoders_load(c, t, NULL, NULL, backend, &error);
     g_assert_no_error(error);
     g_assert_cmpint(rd_text_encoders_vec_dim(enc), ==, 32);
     g_assert_cmpint(rd_text_encoders_txt_dim(enc), ==, 32);
@@ -146,7 +146,7 @@ static void assert_load_fails(const char *clip, const char *t5, int code, const 
                               const char *needle2)
 {
     GError *error = NULL;
-    g_assert_null(rd_text_encoders_load(clip, t5, backend, &error));
+    g_assert_null(rd_text_encoders_load(clip, t5, NULL, NULL, backend, &error));
     g_assert_nonnull(error);
     g_test_message("%s", error->message);
     if (error->code != code || !strstr(error->message, needle) ||
@@ -165,7 +165,7 @@ static void test_single_files_and_bad_input(void)
     char *t5 = write_single("tiny/text_encoder_2", dir, "t5xxl_fp16.safetensors",
                             "text_encoders.t5xxl.transformer.", NULL);
     g_setenv("RESDIT_DATA_DIR", dir, TRUE); /* no bundled data at all */
-    assert_load_fails(root, t5, RESDIT_ERROR_TOKENIZER, "No T5 tokenizer found for", t5);
+    assert_load_fails(root, t5, RESDIT_ERROR_TOKENIZER, "No T5 tokenizer (tokenizer.json or spiece.model) for", t5);
 
     /* a T5 vocabulary installed in the data folder's tokenizers/t5/ is the fallback */
     char *t5_data = g_build_filename(dir, "tokenizers", "t5", NULL);
@@ -178,7 +178,7 @@ static void test_single_files_and_bad_input(void)
     g_assert_true(g_file_set_contents(t5_data_file, json_bytes, (gssize)json_len, NULL));
     g_free(json_bytes);
     GError *fallback_error = NULL;
-    RdTextEncoders *fallback = rd_text_encoders_load(root, t5, backend, &fallback_error);
+    RdTextEncoders *fallback = rd_text_encoders_load(root, t5, NULL, NULL, backend, &fallback_error);
     g_assert_no_error(fallback_error);
     check_prompts(fallback, TRUE);
     rd_text_encoders_free(fallback);
@@ -206,7 +206,7 @@ static void test_single_files_and_bad_input(void)
     g_assert_true(g_file_set_contents(tok_dst, bytes, (gssize)len, NULL));
     g_free(bytes);
     GError *error = NULL;
-    RdTextEncoders *enc = rd_text_encoders_load(root, t5, backend, &error);
+    RdTextEncoders *enc = rd_text_encoders_load(root, t5, NULL, NULL, backend, &error);
     g_assert_no_error(error);
     check_prompts(enc, TRUE);
 
@@ -260,6 +260,11 @@ static void test_single_files_and_bad_input(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    /* The T5 tokenizer search must see no install or cache of the machine's own. */
+    char *home = g_dir_make_tmp("resdit-text-home-XXXXXX", NULL);
+    g_setenv("HOME", home, TRUE);
+    g_unsetenv("HF_HOME");
+    g_unsetenv("HF_HUB_CACHE");
     char *path = tt_path("encoder_goldens.safetensors");
     GError *error = NULL;
     goldens = rd_safetensors_open(path, &error);

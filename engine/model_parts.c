@@ -1,0 +1,138 @@
+#include "model_parts.h"
+
+#include <string.h>
+
+#include "safetensors.h"
+
+/* The key prefixes under which parts are stored: plain, ComfyUI's single files and all-in-one
+ * checkpoints ("model.diffusion_model.", "vae.", "first_stage_model.", "text_encoders.*."). */
+static const RdTensorInfo *find_suffix(RdSafetensors *st, const char *suffix,
+                                       const char *const *prefixes)
+{
+    for (; *prefixes; prefixes++) {
+        g_autofree char *name = g_strconcat(*prefixes, suffix, NULL);
+        const RdTensorInfo *t = rd_safetensors_find(st, name);
+        if (t)
+            return t;
+    }
+    return NULL;
+}
+
+/* A tensor whose name ends in suffix, under any prefix (text encoders in all-in-one files sit
+ * under "text_encoders.clip_l.transformer." and the like). */
+static const RdTensorInfo *find_any(RdSafetensors *st, const char *suffix)
+{
+    for (guint i = 0; i < rd_safetensors_count(st); i++) {
+        const RdTensorInfo *t = rd_safetensors_get(st, i);
+        if (g_str_has_suffix(t->name, suffix))
+            return t;
+    }
+    return NULL;
+}
+
+static void identify_transformer(RdSafetensors *st, RdPartInfo *info)
+{
+    static const char *const prefixes[] = {"", "model.diffusion_model.", NULL};
+    const RdTensorInfo *img = find_suffix(st, "img_in.weight", prefixes);
+    const RdTensorInfo *txt = find_suffix(st, "txt_in.weight", prefixes);
+    const RdTensorInfo *vec = find_suffix(st, "vector_in.in_layer.weight", prefixes);
+    const RdTensorInfo *blocks = find_suffix(st, "double_blocks.0.img_attn.qkv.weight", prefixes);
+    gboolean diffusers = FALSE;
+    if (!img) { /* diffusers names */
+        img = find_suffix(st, "x_embedder.weight", prefixes);
+        txt = find_suffix(st, "context_embedder.weight", prefixes);
+        vec = find_suffix(st, "time_text_embed.text_embedder.linear_1.weight", prefixes);
+        blocks = find_suffix(st, "transformer_blocks.0.attn.to_q.weight", prefixes);
+        diffusers = TRUE;
+    }
+    if (!img || !txt || !vec || !blocks || img->ndim != 2 || txt->ndim != 2 || vec->ndim != 2)
+        return;
+    info->parts |= RD_PART_TRANSFORMER;
+    info->in_channels = (int)img->shape[1];
+    info->txt_dim = (int)txt->shape[1];
+    info->vec_dim = (int)vec->shape[1];
+    info->guidance = find_suffix(st,
+                                 diffusers ? "time_text_embed.guidance_embedder.linear_1.weight"
+                                           : "guidance_in.in_layer.weight",
+                                 prefixes) != NULL;
+}
+
+static void identify_vae(RdSafetensors *st, RdPartInfo *info)
+{
+    static const char *const prefixes[] = {"", "vae.", "first_stage_model.", NULL};
+    const RdTensorInfo *conv_in = find_suffix(st, "decoder.conv_in.weight", prefixes);
+    if (!conv_in || conv_in->ndim != 4)
+        return;
+    info->parts |= RD_PART_VAE;
+    info->latent_channels = (int)conv_in->shape[1];
+}
+
+static void identify_text(RdSafetensors *st, RdPartInfo *info)
+{
+    const RdTensorInfo *clip = find_any(st, "text_model.embeddings.token_embedding.weight");
+    if (clip && clip->ndim == 2) {
+        info->parts |= RD_PART_CLIP;
+        info->clip_hidden = (int)clip->shape[1];
+    }
+    const RdTensorInfo *t5 = find_any(st, "encoder.block.0.layer.0.SelfAttention.q.weight");
+    if (t5 && t5->ndim == 2) {
+        info->parts |= RD_PART_T5;
+        info->t5_dim = (int)t5->shape[1];
+    }
+}
+
+/* Files people keep beside FLUX that are not for it, so that a listing can say so. */
+static const char *identify_other(RdSafetensors *st)
+{
+    static const struct {
+        const char *suffix, *what;
+    } known[] = {
+        {"joint_blocks.0.x_block.attn.qkv.weight", "an SD3 transformer (not supported yet)"},
+        {"diffusion_model.input_blocks.0.0.weight", "a Stable Diffusion UNet checkpoint"},
+        {"lora_down.weight", "a LoRA"},
+        {"lora_A.weight", "a LoRA"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(known); i++)
+        if (find_any(st, known[i].suffix))
+            return known[i].what;
+    return NULL;
+}
+
+gboolean rd_part_identify(const char *path, RdPartInfo *info)
+{
+    memset(info, 0, sizeof *info);
+    RdSafetensors *st = rd_safetensors_open(path, NULL);
+    if (!st)
+        return FALSE;
+    identify_transformer(st, info);
+    identify_vae(st, info);
+    identify_text(st, info);
+    if (!info->parts)
+        info->other = identify_other(st);
+    rd_safetensors_close(st);
+    return TRUE;
+}
+
+const char *rd_part_name(RdPartKind kind)
+{
+    switch (kind) {
+    case RD_PART_TRANSFORMER: return "transformer";
+    case RD_PART_VAE: return "vae";
+    case RD_PART_CLIP: return "clip-l";
+    case RD_PART_T5: return "t5";
+    }
+    return "?";
+}
+
+gboolean rd_part_fits(const RdPartInfo *t, RdPartKind kind, const RdPartInfo *part)
+{
+    if (!(part->parts & kind))
+        return FALSE;
+    switch (kind) {
+    case RD_PART_VAE: return part->latent_channels * 4 == t->in_channels;
+    case RD_PART_CLIP: return part->clip_hidden == t->vec_dim;
+    case RD_PART_T5: return part->t5_dim == t->txt_dim;
+    case RD_PART_TRANSFORMER: return TRUE;
+    }
+    return FALSE;
+}

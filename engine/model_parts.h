@@ -1,0 +1,33 @@
+/* What a weights file holds, read from its tensor names and shapes (never from its file name): a
+ * FLUX transformer, a VAE, a CLIP or T5 text encoder, or several of them in one file (ComfyUI's
+ * all-in-one checkpoints), with the dimensions that decide which parts fit together. */
+#pragma once
+
+#include <glib.h>
+
+typedef enum {
+    RD_PART_TRANSFORMER = 1 << 0,
+    RD_PART_VAE = 1 << 1,
+    RD_PART_CLIP = 1 << 2,
+    RD_PART_T5 = 1 << 3,
+} RdPartKind;
+
+typedef struct {
+    guint parts;        /* RdPartKind bits */
+    gboolean guidance;  /* a FLUX transformer with guidance_in (dev), not schnell */
+    int in_channels;    /* transformer: latent channels x 4 */
+    int txt_dim;        /* transformer: the T5 width it reads */
+    int vec_dim;        /* transformer: the pooled CLIP width it reads */
+    int latent_channels; /* VAE */
+    int clip_hidden;    /* CLIP */
+    int t5_dim;         /* T5 */
+    const char *other;  /* not usable here: what it is ("a Stable Diffusion UNet"), else NULL */
+} RdPartInfo;
+
+/* Reads the header of a .safetensors file, a sharded index or a diffusers component folder.
+ * FALSE (and info->parts 0) when it cannot be read as safetensors. */
+gboolean rd_part_identify(const char *path, RdPartInfo *info);
+/* "transformer", "vae", "clip-l", "t5" for one bit. */
+const char *rd_part_name(RdPartKind kind);
+/* Whether a VAE, CLIP or T5 part (info b) fits a transformer (info a) by its dimensions. */
+gboolean rd_part_fits(const RdPartInfo *transformer, RdPartKind kind, const RdPartInfo *part);
