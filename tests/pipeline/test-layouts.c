@@ -334,15 +334,22 @@ static void lay_out_hf_cache(const Sources *s, const char *home)
 }
 
 /* ComfyUI's files without its tokenizers: the T5 vocabulary of a google/t5-v1_1-xxl snapshot. */
-static void lay_out_lone_t5(const Sources *s, const char *home)
+/* ComfyUI's files in the older folders (unet/, clip/) and no T5 tokenizer in its tree. */
+static char *lay_out_comfy_without_t5_tokenizer(const Sources *s, const char *home)
 {
-    g_autofree char *comfy = g_build_filename(home, "ComfyUI", NULL);
+    char *comfy = g_build_filename(home, "ComfyUI", NULL);
     write_text(comfy, "main.py", "");
     write_single(comfy, "models/unet/flux1-dev.safetensors", s->bfl_transformer);
     copy_file(s->bfl_vae, comfy, "models/vae/ae.safetensors");
     write_single(comfy, "models/clip/clip_l.safetensors", s->clip_dir);
     write_single(comfy, "models/clip/t5xxl_fp16.safetensors", s->t5_dir);
     copy_folder(s->clip_tokenizer, comfy, "comfy/sd1_tokenizer");
+    return comfy;
+}
+
+static void lay_out_lone_t5(const Sources *s, const char *home)
+{
+    g_free(lay_out_comfy_without_t5_tokenizer(s, home));
     g_autofree char *repo = g_build_filename(home, ".cache", "huggingface", "hub",
                                              "models--google--t5-v1_1-xxl", NULL);
     g_autofree char *spiece = g_build_filename(s->t5_tokenizer, "spiece.model", NULL);
@@ -447,13 +454,7 @@ static void test_no_t5_tokenizer(void)
 {
     Sources s = sources();
     g_autofree char *home = g_dir_make_tmp("resdit-home-XXXXXX", NULL);
-    g_autofree char *comfy = g_build_filename(home, "ComfyUI", NULL);
-    write_text(comfy, "main.py", "");
-    write_single(comfy, "models/unet/flux1-dev.safetensors", s.bfl_transformer);
-    copy_file(s.bfl_vae, comfy, "models/vae/ae.safetensors");
-    write_single(comfy, "models/clip/clip_l.safetensors", s.clip_dir);
-    write_single(comfy, "models/clip/t5xxl_fp16.safetensors", s.t5_dir);
-    copy_folder(s.clip_tokenizer, comfy, "comfy/sd1_tokenizer");
+    g_autofree char *comfy = lay_out_comfy_without_t5_tokenizer(&s, home);
     const char *args[] = {"models", NULL};
     Result r = run_in(home, args);
     g_test_message("%s", r.out);
