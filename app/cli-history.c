@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli-text-line.h"
 #include "cli.h"
 #include "history-store.h"
 
@@ -178,11 +179,9 @@ static void print_rows(GPtrArray *rows, gint64 total, gboolean json)
         g_autoptr(GDateTime) t = g_date_time_new_from_unix_local(g->created_at / G_USEC_PER_SEC);
         g_autofree char *when = t ? g_date_time_format(t, "%Y-%m-%d %H:%M:%S") : g_strdup("?");
         g_autofree char *size = g_strdup_printf("%dx%d", g->params.width, g->params.height);
-        g_autofree char *prompt = g_utf8_substring(g->params.prompt, 0, 60);
-        g_strdelimit(prompt, "\n\r\t", ' ');
-        printf("%6" G_GINT64_FORMAT "  %-19s  %-11s  %-9s  %-16s  %s%s\n", g->id, when,
-               history_status_name(g->status), size, g->params.model_name, prompt,
-               g_utf8_strlen(g->params.prompt, -1) > 60 ? "..." : "");
+        g_autofree char *prompt = cli_text_line(g->params.prompt, 60);
+        printf("%6" G_GINT64_FORMAT "  %-19s  %-11s  %-9s  %-16s  %s\n", g->id, when,
+               history_status_name(g->status), size, g->params.model_name, prompt);
     }
     printf("(%u of %" G_GINT64_FORMAT ")\n", rows->len, total);
 }

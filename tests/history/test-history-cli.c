@@ -135,9 +135,58 @@ static void test_cli(void)
     ht_remove_tree(dir);
 }
 
+/* The PROMPT column: short, empty and multibyte prompts whole (nothing read past their end),
+ * long ones cut at 60 characters with "...", line breaks as spaces. */
+static void test_list_prompts(void)
+{
+    g_autofree char *dir = ht_make_tmpdir();
+    g_autofree char *db = g_build_filename(dir, "history.sqlite3", NULL);
+    static const char *const prompts[] = {
+        "",
+        "a",
+        "fox",
+        "ünï 日本",
+        "two\nlines",
+        "a lighthouse on a cliff at dusk, storm clouds, oil painting, highly detailed, 4k",
+    };
+    {
+        g_autoptr(HistoryStore) store = ht_open_store(db);
+        for (guint i = 0; i < G_N_ELEMENTS(prompts); i++) {
+            g_auto(HistoryParams) p;
+            ht_params_for(&p, 0, (int)i);
+            g_free(p.prompt);
+            p.prompt = g_strdup(prompts[i]);
+            g_autoptr(GError) error = NULL;
+            g_assert_cmpint(history_store_begin(store, &p, HISTORY_STATUS_QUEUED, &error), >, 0);
+            g_assert_no_error(error);
+        }
+    }
+    g_auto(CliRun) r = run_cli(db, "list", NULL);
+    g_assert_cmpint(r.status, ==, 0);
+    g_auto(GStrv) lines = g_strsplit(r.out, "\n", -1);
+    /* header, newest first, "(6 of 6)" */
+    g_assert_cmpuint(g_strv_length(lines), ==, G_N_ELEMENTS(prompts) + 3);
+    static const char *const shown[] = {
+        "",         "a",         "fox",
+        "ünï 日本", "two lines", "a lighthouse on a cliff at dusk, storm clouds, oil painting,...",
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(prompts); i++) {
+        const char *line = lines[G_N_ELEMENTS(prompts) - i];
+        g_autofree char *ending = g_strconcat("  ", shown[i], NULL);
+        g_test_message("row %u: '%s'", i, line);
+        g_assert_true(g_str_has_suffix(line, ending));
+    }
+    g_assert_cmpstr(lines[G_N_ELEMENTS(prompts) + 1], ==, "(6 of 6)");
+    g_auto(CliRun) found = run_cli(db, "search", "fox", NULL);
+    g_assert_cmpint(found.status, ==, 0);
+    g_assert_nonnull(strstr(found.out, "  fox\n(1 of 1)"));
+    ht_remove_tree(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/history/cli/list-search-show-delete", test_cli);
+    g_test_add_func("/history/cli/list-prompts", test_list_prompts);
     return g_test_run();
 }
