@@ -16,6 +16,7 @@
 #include "cli-options.h"
 #include "cli.h"
 #include "job-record.h"
+#include "rs-png-text.h"
 #include "resdit.h"
 
 #define EXIT_CANCELLED 130
@@ -343,10 +344,26 @@ static gboolean apply_method(CliMethodOptions *o, ResditJobParams *p, GError **e
     return TRUE;
 }
 
+/* Only the record's text chunk is read (rs-png-text.c), never the image: its header may claim
+ * any size. */
 static gboolean apply_record(const char *png, ResditJobParams *p, GError **error)
 {
-    g_autofree char *json = resdit_png_read_parameters(png, error);
-    return json && resdit_job_params_from_json(p, json, error);
+    g_autoptr(GError) read_error = NULL;
+    g_autofree char *json = rs_png_read_text(png, "resdit", &read_error);
+    if (json == NULL) {
+        gboolean exists = g_file_test(png, G_FILE_TEST_IS_REGULAR);
+        g_set_error(error, RESDIT_ERROR, exists ? RESDIT_ERROR_FORMAT : RESDIT_ERROR_IO,
+                    "--params-from: %s%s", read_error->message,
+                    exists ? " (only PNG files written by resdit or ResDiT Studio carry their "
+                             "parameters)"
+                           : "");
+        return FALSE;
+    }
+    if (!resdit_job_params_from_json(p, json, error)) {
+        g_prefix_error(error, "--params-from %s: ", png);
+        return FALSE;
+    }
+    return TRUE;
 }
 
 /* Job parameters: the model's defaults, then --params-from, then every flag the user gave. */
@@ -531,7 +548,7 @@ static int generate(GenerateOptions *o)
     GError *error = NULL;
     run.model = cli_model_open(&o->model, !o->quiet && !o->json, &error);
     if (!run.model || !build_params(o, run.model, &run.params, &error)) {
-        int rc = error && error->code == RESDIT_ERROR_INVALID_ARGUMENT ? 2 : 1;
+        int rc = g_error_matches(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT) ? 2 : 1;
         report_error(&run, error);
         g_error_free(error);
         resdit_job_params_clear(&run.params);
@@ -540,7 +557,7 @@ static int generate(GenerateOptions *o)
     }
     ResditMemoryEstimate est;
     if (!resdit_estimate_memory(run.model, &run.params, &est, &error)) {
-        int rc = error->code == RESDIT_ERROR_INVALID_ARGUMENT ? 2 : 1;
+        int rc = g_error_matches(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT) ? 2 : 1;
         report_error(&run, error);
         g_error_free(error);
         resdit_job_params_clear(&run.params);

@@ -298,6 +298,93 @@ static void test_bad_inputs(void)
     remove_tree(dir);
 }
 
+/* ---- PNG files written by hand ---------------------------------------------------------- */
+
+static guint32 png_crc(const guint8 *data, gsize len, guint32 crc)
+{
+    for (gsize i = 0; i < len; i++) {
+        crc ^= data[i];
+        for (int k = 0; k < 8; k++)
+            crc = crc & 1 ? 0xedb88320u ^ (crc >> 1) : crc >> 1;
+    }
+    return crc;
+}
+
+static void put_be32(GByteArray *out, guint32 v)
+{
+    guint8 b[4] = {(guint8)(v >> 24), (guint8)(v >> 16), (guint8)(v >> 8), (guint8)v};
+    g_byte_array_append(out, b, 4);
+}
+
+static void put_chunk(GByteArray *out, const char *type, const void *data, gsize len)
+{
+    put_be32(out, (guint32)len);
+    guint start = out->len;
+    g_byte_array_append(out, (const guint8 *)type, 4);
+    g_byte_array_append(out, data, (guint)len);
+    put_be32(out, png_crc(out->data + start, len + 4, 0xffffffffu) ^ 0xffffffffu);
+}
+
+/* A small PNG whose header claims width x height RGB pixels, with a "resdit" iTXt record and a
+ * few bytes of image data: a decoder would allocate the claimed size. */
+static void write_claiming_png(const char *path, guint32 width, guint32 height, const char *json)
+{
+    g_autoptr(GByteArray) png = g_byte_array_new();
+    static const guint8 signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    g_byte_array_append(png, signature, 8);
+    guint8 ihdr[13] = {(guint8)(width >> 24),  (guint8)(width >> 16),  (guint8)(width >> 8),
+                       (guint8)width,          (guint8)(height >> 24), (guint8)(height >> 16),
+                       (guint8)(height >> 8),  (guint8)height,         8,
+                       2,                      0,                      0,
+                       0};
+    put_chunk(png, "IHDR", ihdr, sizeof ihdr);
+    g_autoptr(GByteArray) itxt = g_byte_array_new();
+    g_byte_array_append(itxt, (const guint8 *)"resdit\0\0\0\0\0", 11);
+    g_byte_array_append(itxt, (const guint8 *)json, (guint)strlen(json));
+    put_chunk(png, "iTXt", itxt->data, itxt->len);
+    static const guint8 idat[] = {0x78, 0x9c, 0x63, 0x60, 0x00, 0x00};
+    put_chunk(png, "IDAT", idat, sizeof idat);
+    put_chunk(png, "IEND", NULL, 0);
+    g_assert_true(g_file_set_contents(path, (const char *)png->data, png->len, NULL));
+}
+
+/* --params-from reads the record only: a 1 KB file claiming 100000 x 100000 pixels (30 GB
+ * decoded) gives its parameters, and files without a record are refused with their name. */
+static void test_params_from_claimed_size(void)
+{
+    g_autofree char *dir = temp_dir();
+    g_autofree char *bomb = g_build_filename(dir, "bomb.png", NULL);
+    g_autofree char *out = g_build_filename(dir, "out.png", NULL);
+    write_claiming_png(bomb, 100000, 100000,
+                       "{\"generator\": \"resdit\", \"prompt\": \"a tiny fox\", \"width\": 128, "
+                       "\"height\": 96, \"steps\": 2, \"seed\": 4242, "
+                       "\"seed_string\": \"4242\"}");
+    const char *args[] = {"generate", "--selftest", "--params-from", bomb, "-q", "-o", out, NULL};
+    Result r = run(args);
+    g_test_message("%s", r.err);
+    g_assert_cmpint(r.status, ==, 0);
+    result_clear(&r);
+    gchar *data;
+    gsize len;
+    g_assert_true(g_file_get_contents(out, &data, &len, NULL));
+    g_assert_nonnull(memmem(data, len, "a tiny fox", 10));
+    g_assert_nonnull(memmem(data, len, "Seed: 4242, Size: 128x96", 24));
+    g_free(data);
+
+    g_autofree char *plain = g_build_filename(dir, "plain.png", NULL);
+    write_claiming_png(plain, 100000, 100000, "{}");
+    const char *no_record[] = {"generate", "--selftest", "--params-from", plain, "-o", out, NULL};
+    expect_failure(no_record, 1, "not written by resdit");
+    g_autofree char *text = g_build_filename(dir, "text.png", NULL);
+    g_assert_true(g_file_set_contents(text, "not a png", -1, NULL));
+    const char *not_png[] = {"generate", "--selftest", "--params-from", text, "-o", out, NULL};
+    expect_failure(not_png, 1, "is not a PNG file");
+    g_autofree char *missing = g_build_filename(dir, "missing.png", NULL);
+    const char *absent[] = {"generate", "--selftest", "--params-from", missing, "-o", out, NULL};
+    expect_failure(absent, 1, "missing.png: No such file");
+    remove_tree(dir);
+}
+
 /* Parts named by flags, and --model for a folder that has only some parts (the tiny text
  * encoders' diffusers folder) completed by --transformer and --vae. */
 static void test_model_flags(void)
@@ -432,6 +519,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cli/generate/cancel", test_cancel);
     g_test_add_func("/cli/generate/history", test_history);
     g_test_add_func("/cli/generate/bad-inputs", test_bad_inputs);
+    g_test_add_func("/cli/generate/params-from-claimed-size", test_params_from_claimed_size);
     g_test_add_func("/cli/generate/model-flags", test_model_flags);
     g_test_add_func("/cli/models", test_models);
     return g_test_run();
