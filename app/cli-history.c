@@ -292,7 +292,10 @@ int cli_history(int argc, char **argv)
     g_autofree char *path = opt.db ? g_strdup(opt.db) : history_store_default_path();
     g_autoptr(HistoryStore) store = history_store_open(path, &error);
     if (store == NULL)
-        return cli_fail("%s", error->message);
+        return cli_fail("%s%s", error->message,
+                        g_error_matches(error, HISTORY_ERROR, HISTORY_ERROR_IO)
+                            ? " Or use another history file: --db PATH or $RESDIT_HISTORY_DB."
+                            : "");
     if (history_store_get_recovery_notice(store))
         fprintf(stderr, "resdit: %s\n", history_store_get_recovery_notice(store));
 

@@ -1,4 +1,6 @@
 /* resdit history: the command line over the shared history (list, search, show, delete). */
+#include <errno.h>
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 
@@ -17,7 +19,12 @@ static void cli_run_clear(CliRun *r)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(CliRun, cli_run_clear)
 
-static CliRun run_cli(const char *db, ...)
+static void become_nobody(gpointer data)
+{
+    ht_drop_privileges();
+}
+
+static CliRun run_cli_va(gboolean unprivileged, const char *db, va_list ap)
 {
     const char *exe = g_getenv("RESDIT_CLI");
     g_assert_nonnull(exe);
@@ -26,19 +33,36 @@ static CliRun run_cli(const char *db, ...)
     g_ptr_array_add(argv, "history");
     g_ptr_array_add(argv, "--db");
     g_ptr_array_add(argv, (char *)db);
-    va_list ap;
-    va_start(ap, db);
     for (const char *a; (a = va_arg(ap, const char *)) != NULL;)
         g_ptr_array_add(argv, (char *)a);
-    va_end(ap);
     g_ptr_array_add(argv, NULL);
     CliRun r = {0};
     g_autoptr(GError) error = NULL;
-    g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
-                               &r.out, &r.err, &r.status, &error));
+    g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT,
+                               unprivileged ? become_nobody : NULL, NULL, &r.out, &r.err, &r.status,
+                               &error));
     g_assert_no_error(error);
     r.status = WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1;
     g_assert_null(strstr(r.err, "locked"));
+    return r;
+}
+
+static CliRun run_cli(const char *db, ...)
+{
+    va_list ap;
+    va_start(ap, db);
+    CliRun r = run_cli_va(FALSE, db, ap);
+    va_end(ap);
+    return r;
+}
+
+/* As an unprivileged user when the test runs as root (see ht_drop_privileges). */
+static CliRun run_cli_unprivileged(const char *db, ...)
+{
+    va_list ap;
+    va_start(ap, db);
+    CliRun r = run_cli_va(TRUE, db, ap);
+    va_end(ap);
     return r;
 }
 
@@ -183,10 +207,48 @@ static void test_list_prompts(void)
     ht_remove_tree(dir);
 }
 
+/* A history file the user may not read is reported (path, reason, what to do) and left exactly
+ * as it was: never renamed .corrupt-*, not even by a plain list. */
+static void test_unreadable_file_left_alone(void)
+{
+    g_autofree char *dir = ht_make_tmpdir();
+    g_autofree char *db = g_build_filename(dir, "history.sqlite3", NULL);
+    {
+        g_autoptr(HistoryStore) store = ht_open_store(db);
+        ht_write_done_job(store, 0, 1);
+    }
+    g_autofree char *before = NULL;
+    gsize before_len = 0;
+    g_assert_true(g_file_get_contents(db, &before, &before_len, NULL));
+    g_assert_cmpint(g_chmod(db, 0), ==, 0);
+    ht_give_away(dir);
+    for (int i = 0; i < 2; i++) {
+        g_auto(CliRun) r = i == 0 ? run_cli_unprivileged(db, "list", NULL)
+                                  : run_cli_unprivileged(db, "search", "lighthouse", NULL);
+        g_test_message("%s", r.err);
+        g_assert_cmpint(r.status, ==, 1);
+        g_assert_nonnull(strstr(r.err, db));
+        g_assert_nonnull(strstr(r.err, g_strerror(EACCES)));
+        g_assert_nonnull(strstr(r.err, "--db"));
+        g_assert_null(strstr(r.err, "corrupt"));
+        g_assert_cmpstr(r.out, ==, "");
+    }
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    for (const char *name; (name = g_dir_read_name(d)) != NULL;)
+        g_assert_null(strstr(name, "corrupt"));
+    g_assert_cmpint(g_chmod(db, 0600), ==, 0);
+    g_autofree char *after = NULL;
+    gsize after_len = 0;
+    g_assert_true(g_file_get_contents(db, &after, &after_len, NULL));
+    g_assert_cmpmem(after, after_len, before, before_len);
+    ht_remove_tree(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/history/cli/list-search-show-delete", test_cli);
     g_test_add_func("/history/cli/list-prompts", test_list_prompts);
+    g_test_add_func("/history/cli/unreadable-file-left-alone", test_unreadable_file_left_alone);
     return g_test_run();
 }
