@@ -244,11 +244,56 @@ static void test_unreadable_file_left_alone(void)
     ht_remove_tree(dir);
 }
 
+/* --limit, --offset, --size and ids: the whole text, within range, or exit status 2 naming the
+ * option; before, " 5" was 5, "4096x4096junk" was 4096x4096 and --limit -1 the default. */
+static void test_bad_numbers(void)
+{
+    g_autofree char *dir = ht_make_tmpdir();
+    g_autofree char *db = g_build_filename(dir, "history.sqlite3", NULL);
+    {
+        g_autoptr(HistoryStore) store = ht_open_store(db);
+        ht_write_done_job(store, 0, 1);
+    }
+    static const char *const cases[][3] = {
+        {"--limit", "0", "--limit '0': out of range; give a whole number from 1 to 1000000"},
+        {"--limit", "-1", "--limit '-1': out of range"},
+        {"--limit", " 5", "--limit ' 5': not a whole number"},
+        {"--offset", "-3", "--offset '-3': out of range"},
+        {"--offset", "4294967296", "--offset '4294967296': out of range"},
+        {"--size", "4096x4096junk", "--size '4096x4096junk': expected RxC"},
+        {"--size", "4096", "--size '4096': expected RxC"},
+        {"--size", "-16x16", "--size '-16x16': expected RxC"},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_auto(CliRun) r = run_cli(db, "list", cases[i][0], cases[i][1], NULL);
+        g_test_message("%s", r.err);
+        g_assert_cmpint(r.status, ==, 2);
+        g_assert_nonnull(strstr(r.err, cases[i][2]));
+    }
+    static const char *const ids[][2] = {
+        {" 1", "history show ID ' 1': not a whole number"},
+        {"1 ", "history show ID '1 ': not a whole number"},
+        {"0", "history show ID '0': out of range; give a whole number from 1 to"},
+        {"99999999999999999999", "history show ID '99999999999999999999': out of range"},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(ids); i++) {
+        g_auto(CliRun) r = run_cli(db, "show", ids[i][0], NULL);
+        g_test_message("%s", r.err);
+        g_assert_cmpint(r.status, ==, 2);
+        g_assert_nonnull(strstr(r.err, ids[i][1]));
+    }
+    g_auto(CliRun) ok = run_cli(db, "list", "--limit", "1", "--offset", "0", NULL);
+    g_assert_cmpint(ok.status, ==, 0);
+    g_assert_nonnull(strstr(ok.out, "(1 of 1)"));
+    ht_remove_tree(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/history/cli/list-search-show-delete", test_cli);
     g_test_add_func("/history/cli/list-prompts", test_list_prompts);
     g_test_add_func("/history/cli/unreadable-file-left-alone", test_unreadable_file_left_alone);
+    g_test_add_func("/history/cli/bad-numbers", test_bad_numbers);
     return g_test_run();
 }

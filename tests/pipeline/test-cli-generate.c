@@ -285,7 +285,7 @@ static void test_bad_inputs(void)
     const char *bad_seed[] = {"generate", "--selftest", "--seed", "-4", NULL};
     expect_failure(bad_seed, 2, "--seed '-4'");
     const char *huge[] = {"generate", "--selftest", "--width", "20000", NULL};
-    expect_failure(huge, 2, "16384-pixel limit");
+    expect_failure(huge, 2, "--width '20000': out of range; give a whole number from 16 to 16384");
     const char *bad_size[] = {"generate", "--selftest", "--size", "8k+", NULL};
     expect_failure(bad_size, 2, "--size '8k+'");
     g_autofree char *vae = g_build_filename(dir, "ae.safetensors", NULL);
@@ -332,10 +332,18 @@ static void write_claiming_png(const char *path, guint32 width, guint32 height, 
     g_autoptr(GByteArray) png = g_byte_array_new();
     static const guint8 signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     g_byte_array_append(png, signature, 8);
-    guint8 ihdr[13] = {(guint8)(width >> 24),  (guint8)(width >> 16),  (guint8)(width >> 8),
-                       (guint8)width,          (guint8)(height >> 24), (guint8)(height >> 16),
-                       (guint8)(height >> 8),  (guint8)height,         8,
-                       2,                      0,                      0,
+    guint8 ihdr[13] = {(guint8)(width >> 24),
+                       (guint8)(width >> 16),
+                       (guint8)(width >> 8),
+                       (guint8)width,
+                       (guint8)(height >> 24),
+                       (guint8)(height >> 16),
+                       (guint8)(height >> 8),
+                       (guint8)height,
+                       8,
+                       2,
+                       0,
+                       0,
                        0};
     put_chunk(png, "IHDR", ihdr, sizeof ihdr);
     g_autoptr(GByteArray) itxt = g_byte_array_new();
@@ -382,6 +390,77 @@ static void test_params_from_claimed_size(void)
     g_autofree char *missing = g_build_filename(dir, "missing.png", NULL);
     const char *absent[] = {"generate", "--selftest", "--params-from", missing, "-o", out, NULL};
     expect_failure(absent, 1, "missing.png: No such file");
+    remove_tree(dir);
+}
+
+/* Every number option is parsed strictly: the whole text, within its range, or exit status 2
+ * with the option, the value and the range named, before any model opens and with nothing
+ * written. Before, -W 2147483647 made a 16-pixel-wide image, --seed " -1" seed 2^64 - 1 and
+ * --global-steps -2 was ignored, all with exit status 0. */
+static void test_bad_numbers(void)
+{
+    g_autofree char *dir = temp_dir();
+    g_autofree char *out = g_build_filename(dir, "never.png", NULL);
+    static const struct {
+        const char *option, *value, *needle;
+    } cases[] = {
+        {"-W", "2147483647",
+         "--width '2147483647': out of range; give a whole number from 16 to "
+         "16384"},
+        {"--height", "4294967312", "--height '4294967312': out of range"},
+        {"-H", "128abc", "--height '128abc': not a whole number"},
+        {"--width", " 128", "--width ' 128': not a whole number"},
+        {"--seed", " -1",
+         "--seed ' -1': not a whole number; give a whole number from 0 to "
+         "9007199254740991 (2^53 - 1), or random"},
+        {"--seed", "18446744073709551615", "--seed '18446744073709551615': out of range"},
+        {"--seed", "99999999999999999999999", "--seed '99999999999999999999999': out of range"},
+        {"--seed", "9007199254740992", "--seed '9007199254740992': out of range"},
+        {"--seed", "0x10", "--seed '0x10': not a whole number"},
+        {"--global-steps", "-2",
+         "--global-steps '-2': out of range; give a whole number from 0 "
+         "to 1000"},
+        {"--local-steps", "3.5", "--local-steps '3.5': not a whole number"},
+        {"--steps", "0", "--steps '0': out of range; give a whole number from 1 to 1000"},
+        {"-s", "1001", "--steps '1001': out of range"},
+        {"--guidance", "nan", "--guidance 'nan': not a number; give a number from 0 to 100"},
+        {"-g", "1e999", "--guidance '1e999': out of range"},
+        {"--guidance", "3,5", "--guidance '3,5': not a number"},
+        {"--t5-len", "5000", "--t5-len '5000': out of range; give a whole number from 1 to 4096"},
+        {"--preview-every", "0", "--preview-every '0': out of range"},
+        {"--preview-size", "-512", "--preview-size '-512': out of range"},
+        {"--size", "99999",
+         "--size '99999': out of range; give a whole number from 16 to 16384 "
+         "(pixels of the longer side), or 1k, 2k, 3k, 4k"},
+        {"--aspect", "0:1", "--aspect '0:1': expected W:H"},
+        {"--aspect", "16 :9", "--aspect '16 :9': expected W:H"},
+        {"--shift", "21", "--shift '21': out of range; give a number from -20 to 20"},
+        {"--shift", "inf", "--shift 'inf': not a number"},
+        {"--patch", "0", "--patch '0': out of range; give a whole number from 1 to 1024"},
+        {"--base-area", "4294967296", "--base-area '4294967296': out of range"},
+        {"--sigma", "-1", "--sigma '-1': out of range"},
+        {"--cutoff", "-0.1", "--cutoff '-0.1': out of range; give a number from 0 to 2"},
+        {"--cutoff", "nan", "--cutoff 'nan': not a number"},
+        {"--base-grid", "64x0", "--base-grid '64x0': expected RxC"},
+        {"--base-grid", "99999999999x64", "--base-grid '99999999999x64': expected RxC"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const char *args[] = {"generate",      "--selftest",   "-p", "x", "-q",
+                              cases[i].option, cases[i].value, "-o", out, NULL};
+        expect_failure(args, 2, cases[i].needle);
+    }
+    g_assert_cmpint(count_entries(dir), ==, 0);
+
+    /* the ends of the ranges are accepted: the largest seed is used and recorded exactly */
+    const char *largest[] = {"generate", "--selftest", "-p", "x",   "--seed",  "9007199254740991",
+                             "-W",       "16",         "-H", "128", "--steps", "1",
+                             "-q",       "--json",     "-o", out,   NULL};
+    Result r = run(largest);
+    g_test_message("%s", r.err);
+    g_assert_cmpint(r.status, ==, 0);
+    g_assert_nonnull(strstr(r.out, "\"seed\":\"9007199254740991\""));
+    g_assert_nonnull(strstr(r.out, "\"width\":16"));
+    result_clear(&r);
     remove_tree(dir);
 }
 
@@ -520,6 +599,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cli/generate/history", test_history);
     g_test_add_func("/cli/generate/bad-inputs", test_bad_inputs);
     g_test_add_func("/cli/generate/params-from-claimed-size", test_params_from_claimed_size);
+    g_test_add_func("/cli/generate/bad-numbers", test_bad_numbers);
     g_test_add_func("/cli/generate/model-flags", test_model_flags);
     g_test_add_func("/cli/models", test_models);
     return g_test_run();
