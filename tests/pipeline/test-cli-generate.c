@@ -464,6 +464,36 @@ static void test_bad_numbers(void)
     remove_tree(dir);
 }
 
+/* A record's numbers are 64-bit JSON integers: one outside int is refused, never truncated (a
+ * width of 2^32 + 16 was a 16-pixel-wide image). */
+static void test_params_from_out_of_range(void)
+{
+    g_autofree char *dir = temp_dir();
+    g_autofree char *png = g_build_filename(dir, "record.png", NULL);
+    g_autofree char *out = g_build_filename(dir, "out.png", NULL);
+    static const struct {
+        const char *json, *needle;
+    } cases[] = {
+        {"{\"generator\": \"resdit\", \"width\": 4294967312, \"height\": 64}",
+         "\"width\" is out of range"},
+        {"{\"generator\": \"resdit\", \"steps\": -4294967294}", "\"steps\" is out of range"},
+        {"{\"generator\": \"resdit\", \"method\": {\"patch\": 4294967304}}",
+         "\"patch\" is out of range"},
+        {"{\"generator\": \"resdit\", \"width\": \"wide\"}", "\"width\" is not a whole number"},
+        {"{\"generator\": \"resdit\", \"seed_string\": \"-1\"}", "seed_string"},
+        {"{\"generator\": \"resdit\", \"width\": 65536, \"height\": 64}",
+         "The size 65536x64 is outside 16 to 16384 pixels per side"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        write_claiming_png(png, 8, 8, cases[i].json);
+        const char *args[] = {"generate", "--selftest", "--params-from", png, "-q", "-o",
+                              out,        NULL};
+        expect_failure(args, i + 1 < G_N_ELEMENTS(cases) ? 1 : 2, cases[i].needle);
+    }
+    g_assert_false(g_file_test(out, G_FILE_TEST_EXISTS));
+    remove_tree(dir);
+}
+
 /* Parts named by flags, and --model for a folder that has only some parts (the tiny text
  * encoders' diffusers folder) completed by --transformer and --vae. */
 static void test_model_flags(void)
@@ -600,6 +630,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cli/generate/bad-inputs", test_bad_inputs);
     g_test_add_func("/cli/generate/params-from-claimed-size", test_params_from_claimed_size);
     g_test_add_func("/cli/generate/bad-numbers", test_bad_numbers);
+    g_test_add_func("/cli/generate/params-from-out-of-range", test_params_from_out_of_range);
     g_test_add_func("/cli/generate/model-flags", test_model_flags);
     g_test_add_func("/cli/models", test_models);
     return g_test_run();
