@@ -4,7 +4,9 @@
 #include <json-glib/json-glib.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "safetensors.h"
 #include "test-util.h"
 
 typedef struct {
@@ -551,6 +553,97 @@ static void test_model_flags(void)
     remove_tree(dir);
 }
 
+/* ---- resdit forward --------------------------------------------------------------------- */
+
+/* An inputs file for tiny-a (in_channels 16, txt_dim 24, vec_dim 20) whose header claims
+ * img [1, img_tokens, 16] and txt [1, txt_tokens, 24] in F32; the file is extended to the
+ * claimed size without writing it (a sparse file: no disk space, any size). */
+static void write_sparse_inputs(const char *path, gint64 img_tokens, gint64 txt_tokens)
+{
+    gint64 img_bytes = img_tokens * 16 * 4, txt_bytes = txt_tokens * 24 * 4;
+    g_autofree char *header = g_strdup_printf(
+        "{\"guidance\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}, "
+        "\"timestep\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [4, 8]}, "
+        "\"vec\": {\"dtype\": \"F32\", \"shape\": [1, 20], \"data_offsets\": [8, 88]}, "
+        "\"txt\": {\"dtype\": \"F32\", \"shape\": [1, %" G_GINT64_FORMAT ", 24], "
+        "\"data_offsets\": [88, %" G_GINT64_FORMAT "]}, "
+        "\"img\": {\"dtype\": \"F32\", \"shape\": [1, %" G_GINT64_FORMAT ", 16], "
+        "\"data_offsets\": [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]}}",
+        txt_tokens, 88 + txt_bytes, img_tokens, 88 + txt_bytes, 88 + txt_bytes + img_bytes);
+    guint64 len = strlen(header);
+    FILE *f = fopen(path, "wb");
+    g_assert_nonnull(f);
+    guint8 len_le[8];
+    for (int i = 0; i < 8; i++)
+        len_le[i] = (guint8)(len >> (8 * i));
+    g_assert_cmpuint(fwrite(len_le, 1, 8, f), ==, 8);
+    g_assert_cmpuint(fwrite(header, 1, len, f), ==, len);
+    g_assert_cmpint(ftruncate(fileno(f), (off_t)(8 + len + 88 + txt_bytes + img_bytes)), ==, 0);
+    g_assert_cmpint(fclose(f), ==, 0);
+}
+
+/* One forward pass on the tiny-a goldens; numbers and claimed tensor sizes are checked before
+ * anything is allocated: a sparse inputs file claiming 2^32 tokens (256 GiB of img) aborted on
+ * the allocation, --grid 100000x100000 overflowed rows * cols. */
+static void test_forward(void)
+{
+    g_autofree char *dir = temp_dir();
+    g_autofree char *out = g_build_filename(dir, "velocity.safetensors", NULL);
+    g_autofree char *transformer = tu_data_path("flux/tiny-a/transformer");
+    g_autofree char *inputs = tu_data_path("flux/tiny-a.inputs.8x8.safetensors");
+    g_autofree char *golden_path = tu_data_path("flux/tiny-a.direct.8x8.safetensors");
+    const char *args[] = {"forward", "--transformer", transformer, "--inputs", inputs, "--output",
+                          out,       "--backend",     "cpu",       NULL};
+    Result r = run(args);
+    g_test_message("%s", r.err);
+    g_assert_cmpint(r.status, ==, 0);
+    result_clear(&r);
+    g_autoptr(GError) error = NULL;
+    RdSafetensors *got = rd_safetensors_open(out, &error);
+    g_assert_no_error(error);
+    RdSafetensors *golden = rd_safetensors_open(golden_path, &error);
+    g_assert_no_error(error);
+    const RdTensorInfo *v = rd_safetensors_find(got, "velocity");
+    const RdTensorInfo *ref = rd_safetensors_find(golden, "velocity");
+    g_assert_cmpint(rd_tensor_info_numel(v), ==, rd_tensor_info_numel(ref));
+    double err = tu_relative_l2(v->data, ref->data, (size_t)rd_tensor_info_numel(ref));
+    g_test_message("relative L2 against the golden: %.3g", err);
+    g_assert_cmpfloat(err, <=, 1e-4);
+    rd_safetensors_close(got);
+    rd_safetensors_close(golden);
+    g_unlink(out);
+
+    /* the claimed sizes first: the old code died here on a 256 GiB g_malloc */
+    g_autofree char *sparse = g_build_filename(dir, "sparse.safetensors", NULL);
+    write_sparse_inputs(sparse, G_GINT64_CONSTANT(1) << 32, 7);
+    const char *img_claim[] = {
+        "forward", "--transformer", transformer, "--inputs", sparse, "--output",
+        out,       "--backend",     "cpu",       NULL};
+    expect_failure(img_claim, 1,
+                   "tensor 'img' has shape [1, 4294967296, 16]; this transformer wants [1, "
+                   "tokens, 16] with 1 to 1048576 tokens");
+    write_sparse_inputs(sparse, 64, G_GINT64_CONSTANT(1) << 31);
+    expect_failure(img_claim, 1, "tensor 'txt' has shape [1, 2147483648, 24]");
+
+    const char *huge_grid[] = {
+        "forward", "--transformer", transformer,     "--inputs", inputs, "--output",
+        out,       "--grid",        "100000x100000", NULL};
+    expect_failure(huge_grid, 2,
+                   "--grid '100000x100000': expected RxC; give two whole numbers from 1 to 1024");
+    const char *wrong_grid[] = {
+        "forward", "--transformer", transformer, "--inputs", inputs, "--output",
+        out,       "--grid",        "8x9",       NULL};
+    expect_failure(wrong_grid, 2, "--grid 8x9 has 72 tokens but the inputs hold 64");
+    const char *bad_patch[] = {
+        "forward", "--transformer", transformer, "--inputs", inputs, "--output",
+        out,       "--patch",       "0",         NULL};
+    expect_failure(bad_patch, 2, "--patch '0': out of range");
+    const char *no_inputs[] = {"forward", "--transformer", transformer, "--output", out, NULL};
+    expect_failure(no_inputs, 2, "forward needs --transformer, --inputs and --output");
+    g_assert_false(g_file_test(out, G_FILE_TEST_EXISTS));
+    remove_tree(dir);
+}
+
 static void touch(const char *dir, const char *rel)
 {
     g_autofree char *path = g_build_filename(dir, rel, NULL);
@@ -633,5 +726,6 @@ int main(int argc, char **argv)
     g_test_add_func("/cli/generate/params-from-out-of-range", test_params_from_out_of_range);
     g_test_add_func("/cli/generate/model-flags", test_model_flags);
     g_test_add_func("/cli/models", test_models);
+    g_test_add_func("/cli/forward", test_forward);
     return g_test_run();
 }
