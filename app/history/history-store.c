@@ -79,14 +79,13 @@ static gboolean check_structure(sqlite3 *db, int version, GError **error)
     return TRUE;
 }
 
-/* An open that failed for any reason but damage (permissions, a read-only file system, a folder
+/* An open that failed to read or write the file (permissions, a read-only file system, a folder
  * where the file should be): the file is left alone and the error says which file and what to
- * do. sys_errno: the system error SQLite met, 0 when it reported none. */
+ * do. Other errors (busy, newer schema, internal) keep their own code and message. sys_errno:
+ * the system error SQLite met, 0 when it reported none. */
 static void explain_access_error(const char *path, int sys_errno, GError **error)
 {
-    if (error == NULL || *error == NULL || (*error)->domain != HISTORY_ERROR ||
-        (*error)->code == HISTORY_ERROR_CORRUPT || (*error)->code == HISTORY_ERROR_BUSY ||
-        (*error)->code == HISTORY_ERROR_NEWER_SCHEMA)
+    if (!g_error_matches(error ? *error : NULL, HISTORY_ERROR, HISTORY_ERROR_IO))
         return;
     g_autofree char *detail = g_strdup((*error)->message);
     g_clear_error(error);
