@@ -3,61 +3,111 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
 #include "cli-options.h"
+#include "cli.h"
 #include "flux_model.h"
 #include "safetensors.h"
+
+/* The most text tokens a FLUX job uses (T5 up to 4096, as the engine allows). */
+#define MAX_TXT_TOKENS 4096
+#define MAX_IMG_TOKENS ((int64_t)CLI_MAX_GRID_SIDE * CLI_MAX_GRID_SIDE)
 
 typedef struct {
     char *transformer, *config, *inputs, *output, *grid, *backend;
     CliMethodOptions method;
 } ForwardOptions;
 
-/* A tensor of the inputs file as f32 with exactly `numel` elements. */
-static float *input_tensor(RdSafetensors *st, const char *name, int64_t numel, gboolean required,
-                           GError **error)
+static void forward_options_clear(ForwardOptions *o)
+{
+    g_free(o->transformer);
+    g_free(o->config);
+    g_free(o->inputs);
+    g_free(o->output);
+    g_free(o->grid);
+    g_free(o->backend);
+    cli_method_options_clear(&o->method);
+}
+
+static char *shape_text(const RdTensorInfo *t)
+{
+    GString *s = g_string_new("[");
+    for (int i = 0; i < t->ndim; i++)
+        g_string_append_printf(s, i ? ", %" G_GINT64_FORMAT : "%" G_GINT64_FORMAT, t->shape[i]);
+    g_string_append_c(s, ']');
+    return g_string_free(s, FALSE);
+}
+
+/* The rows of a [1, rows, width] (or [rows, width]) tensor, checked against 1..max_rows before
+ * anything is allocated: the header's claim is all we know (a sparse file holds any size). */
+static gboolean tensor_rows(RdSafetensors *st, const RdTensorInfo *t, int64_t width,
+                            int64_t max_rows, const char *layout, int64_t *rows, GError **error)
+{
+    gboolean ok = (t->ndim == 2 || (t->ndim == 3 && t->shape[0] == 1)) &&
+                  t->shape[t->ndim - 1] == width && t->shape[t->ndim - 2] >= 1 &&
+                  t->shape[t->ndim - 2] <= max_rows;
+    if (!ok) {
+        g_autofree char *shape = shape_text(t);
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_FORMAT,
+                    "%s: tensor '%s' has shape %s; this transformer wants [1, %s, %" G_GINT64_FORMAT
+                    "] with 1 to %" G_GINT64_FORMAT " %s",
+                    rd_safetensors_path(st), t->name, shape, layout, width, max_rows, layout);
+        return FALSE;
+    }
+    *rows = t->shape[t->ndim - 2];
+    return TRUE;
+}
+
+/* A tensor of the inputs file as f32 with exactly `numel` elements (numel is known small). */
+static float *input_tensor(RdSafetensors *st, const char *name, int64_t numel, GError **error)
 {
     const RdTensorInfo *t = rd_safetensors_find(st, name);
     if (!t) {
-        if (required)
-            g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_FORMAT, "%s: no tensor '%s'",
-                        rd_safetensors_path(st), name);
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_FORMAT, "%s: no tensor '%s'",
+                    rd_safetensors_path(st), name);
         return NULL;
     }
-    if (numel >= 0 && rd_tensor_info_numel(t) != numel) {
+    if (rd_tensor_info_numel(t) != numel) {
+        g_autofree char *shape = shape_text(t);
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_FORMAT,
-                    "%s: tensor '%s' has %" G_GINT64_FORMAT " elements, expected %" G_GINT64_FORMAT,
-                    rd_safetensors_path(st), name, rd_tensor_info_numel(t), numel);
+                    "%s: tensor '%s' has shape %s (%" G_GINT64_FORMAT
+                    " elements), expected %" G_GINT64_FORMAT,
+                    rd_safetensors_path(st), name, shape, rd_tensor_info_numel(t), numel);
         return NULL;
     }
-    float *data = g_new(float, rd_tensor_info_numel(t));
-    rd_convert_to_f32(t->dtype, t->data, data, (size_t)rd_tensor_info_numel(t));
+    float *data = g_new(float, numel);
+    rd_convert_to_f32(t->dtype, t->data, data, (size_t)numel);
     return data;
 }
 
+/* tokens: 1..MAX_IMG_TOKENS, so every product below fits. */
 static gboolean grid_for(const char *grid, int64_t tokens, int *rows, int *cols, GError **error)
 {
-    if (grid)
-        return cli_parse_grid(grid, "--grid", rows, cols, error) &&
-               ((int64_t)*rows * *cols == tokens ||
-                (g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
-                             "--grid %s has %d tokens but the inputs hold %" G_GINT64_FORMAT,
-                             grid, *rows * *cols, tokens),
-                 FALSE));
-    int side = 1;
-    while ((int64_t)side * side < tokens)
+    if (grid) {
+        if (!cli_parse_grid(grid, "--grid", rows, cols, error))
+            return FALSE;
+        if ((int64_t)*rows * *cols != tokens) {
+            g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
+                        "--grid %s has %" G_GINT64_FORMAT
+                        " tokens but the inputs hold %" G_GINT64_FORMAT,
+                        grid, (int64_t)*rows * *cols, tokens);
+            return FALSE;
+        }
+        return TRUE;
+    }
+    int64_t side = 1;
+    while (side * side < tokens)
         side++;
-    if ((int64_t)side * side != tokens) {
+    if (side * side != tokens) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
                     "%" G_GINT64_FORMAT " image tokens are not a square grid: give --grid RxC",
                     tokens);
         return FALSE;
     }
-    *rows = *cols = side;
+    *rows = *cols = (int)side;
     return TRUE;
 }
 
-static gboolean run_forward(ForwardOptions *o, GError **error)
+static gboolean run_forward(ForwardOptions *o, const FluxAttentionPlan *plan, GError **error)
 {
     g_autoptr(RdBackend) be = cli_backend_new(o->backend, error);
     if (!be)
@@ -78,16 +128,19 @@ static gboolean run_forward(ForwardOptions *o, GError **error)
     FluxInputs in = {0};
     g_autofree float *img = NULL, *txt = NULL, *vec = NULL, *t = NULL, *g = NULL;
     g_autofree float *velocity = NULL;
+    int64_t tokens = 0, txt_len = 0;
+    ok = ok &&
+         tensor_rows(st, img_info, cfg->in_channels, MAX_IMG_TOKENS, "tokens", &tokens, error) &&
+         tensor_rows(st, txt_info, cfg->txt_dim, MAX_TXT_TOKENS, "text tokens", &txt_len, error) &&
+         grid_for(o->grid, tokens, &in.grid_rows, &in.grid_cols, error);
     if (ok) {
-        int64_t tokens = rd_tensor_info_numel(img_info) / cfg->in_channels;
-        in.txt_len = (int)(rd_tensor_info_numel(txt_info) / cfg->txt_dim);
-        ok = grid_for(o->grid, tokens, &in.grid_rows, &in.grid_cols, error) &&
-             (img = input_tensor(st, "img", tokens * cfg->in_channels, TRUE, error)) &&
-             (txt = input_tensor(st, "txt", (int64_t)in.txt_len * cfg->txt_dim, TRUE, error)) &&
-             (vec = input_tensor(st, "vec", cfg->vec_dim, TRUE, error)) &&
-             (t = input_tensor(st, "timestep", 1, TRUE, error));
+        in.txt_len = (int)txt_len;
+        ok = (img = input_tensor(st, "img", tokens * cfg->in_channels, error)) &&
+             (txt = input_tensor(st, "txt", txt_len * cfg->txt_dim, error)) &&
+             (vec = input_tensor(st, "vec", cfg->vec_dim, error)) &&
+             (t = input_tensor(st, "timestep", 1, error));
         if (ok && cfg->has_guidance)
-            ok = (g = input_tensor(st, "guidance", 1, TRUE, error)) != NULL;
+            ok = (g = input_tensor(st, "guidance", 1, error)) != NULL;
     }
     if (ok) {
         in.img = img;
@@ -95,19 +148,18 @@ static gboolean run_forward(ForwardOptions *o, GError **error)
         in.vec = vec;
         in.timestep = t[0];
         in.guidance = g ? g[0] : 0.0f;
-        FluxAttentionPlan plan;
-        ok = cli_method_plan(&o->method, &plan, error);
-        velocity = g_new(float, (int64_t)in.grid_rows * in.grid_cols * cfg->in_channels);
-        ok = ok && flux_model_forward(model, &in, &plan, velocity, NULL, error);
+        velocity = g_new(float, tokens * cfg->in_channels);
+        ok = flux_model_forward(model, &in, plan, velocity, NULL, error);
     }
     if (ok) {
         RdSafetensorsWriter *w = rd_safetensors_writer_new();
-        int64_t shape[3] = {1, (int64_t)in.grid_rows * in.grid_cols, cfg->in_channels};
+        int64_t shape[3] = {1, tokens, cfg->in_channels};
         rd_safetensors_writer_add(w, "velocity", RD_F32, 3, shape, velocity);
         ok = rd_safetensors_writer_save(w, o->output, error);
         rd_safetensors_writer_free(w);
     }
-    rd_safetensors_close(st);
+    if (st)
+        rd_safetensors_close(st);
     flux_model_free(model);
     return ok;
 }
@@ -116,28 +168,39 @@ int cli_forward(int argc, char **argv)
 {
     ForwardOptions o = {0};
     cli_method_options_init(&o.method);
-    GOptionEntry entries[] = {
-        {"transformer", 0, 0, G_OPTION_ARG_FILENAME, &o.transformer,
-         "FLUX transformer: single file or diffusers folder", "PATH"},
-        {"config", 0, 0, G_OPTION_ARG_FILENAME, &o.config,
-         "diffusers config.json for a single file of non-standard shape", "JSON"},
-        {"inputs", 0, 0, G_OPTION_ARG_FILENAME, &o.inputs,
-         "safetensors with img, txt, vec, timestep, guidance", "IN"},
-        {"output", 0, 0, G_OPTION_ARG_FILENAME, &o.output, "safetensors to write (velocity)",
-         "OUT"},
-        {"grid", 0, 0, G_OPTION_ARG_STRING, &o.grid, "image token grid (default: square)", "RxC"},
-        {"backend", 0, 0, G_OPTION_ARG_STRING, &o.backend, "auto, cuda or cpu (default auto)",
-         "NAME"},
-        {NULL}};
+    GOptionEntry entries[] = {{"transformer", 0, 0, G_OPTION_ARG_FILENAME, &o.transformer,
+                               "FLUX transformer: single file or diffusers folder", "PATH"},
+                              {"config", 0, 0, G_OPTION_ARG_FILENAME, &o.config,
+                               "diffusers config.json for a single file of non-standard shape",
+                               "JSON"},
+                              {"inputs", 0, 0, G_OPTION_ARG_FILENAME, &o.inputs,
+                               "safetensors with img, txt, vec, timestep, guidance", "IN"},
+                              {"output", 0, 0, G_OPTION_ARG_FILENAME, &o.output,
+                               "safetensors to write (velocity)", "OUT"},
+                              {"grid", 0, 0, G_OPTION_ARG_STRING, &o.grid,
+                               "image token grid, 1 to 1024 per side (default: square)", "RxC"},
+                              {"backend", 0, 0, G_OPTION_ARG_STRING, &o.backend,
+                               "auto, cuda or cpu (default auto)", "NAME"},
+                              {NULL}};
     g_autoptr(GOptionContext) ctx = g_option_context_new("- one FLUX forward pass");
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_add_group(ctx, cli_method_option_group(&o.method));
     g_autoptr(GError) error = NULL;
+    FluxAttentionPlan plan;
+    int rc = 0;
+    /* bad usage (exit status 2) is found before the model is loaded */
     if (!g_option_context_parse(ctx, &argc, &argv, &error))
-        return cli_fail("%s", error->message);
-    if (!o.transformer || !o.inputs || !o.output)
-        return cli_fail("forward needs --transformer, --inputs and --output (see --help)");
-    if (!run_forward(&o, &error))
-        return cli_fail("%s", error->message);
-    return 0;
+        rc = cli_fail("%s (see resdit forward --help)", error->message) + 1;
+    else if (argc > 1)
+        rc = cli_fail("unexpected argument '%s' (see resdit forward --help)", argv[1]) + 1;
+    else if (!o.transformer || !o.inputs || !o.output)
+        rc = cli_fail("forward needs --transformer, --inputs and --output (see --help)") + 1;
+    else if (!cli_method_plan(&o.method, &plan, &error) ||
+             (o.grid && !cli_parse_grid(o.grid, "--grid", &(int){0}, &(int){0}, &error)))
+        rc = cli_fail("%s", error->message) + 1;
+    else if (!run_forward(&o, &plan, &error))
+        rc = cli_fail("%s", error->message) +
+             g_error_matches(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT);
+    forward_options_clear(&o);
+    return rc;
 }

@@ -13,17 +13,32 @@
 #include <unistd.h>
 
 #include "cli-model.h"
+#include "cli-number.h"
 #include "cli-options.h"
 #include "cli.h"
 #include "job-record.h"
+#include "rs-png-text.h"
 #include "resdit.h"
 
 #define EXIT_CANCELLED 130
 
+/* Largest image side and step count (the engine's limits, checked before a model opens). */
+#define MAX_SIDE 16384
+#define MAX_STEPS 1000
+
 typedef struct {
     char *prompt, *output, *preview_dir, *aspect, *size, *shift, *seed, *params_from;
+    /* numbers as typed (NULL: not given); parse_numbers() checks them into the values below */
+    char *width_text, *height_text, *steps_text, *guidance_text, *global_steps_text,
+        *local_steps_text, *t5_len_text, *preview_every_text, *preview_size_text;
     int width, height, steps, global_steps, local_steps, t5_len, preview_every, preview_size;
     double guidance;
+    gboolean seed_random; /* --seed random */
+    guint64 seed_value;
+    int longer;                 /* --size */
+    double ratio;               /* --aspect */
+    ResditShiftMode shift_mode; /* --shift */
+    double mu;
     gboolean no_schedule, inspect, json, quiet, no_history;
     CliModelOptions model;
     CliMethodOptions method;
@@ -201,6 +216,17 @@ static void run_job(Run *run)
 
 /* ---- options ----------------------------------------------------------------------------- */
 
+/* A parser's message with what else the option accepts. */
+static gboolean or_also(GError **error, const char *also)
+{
+    if (error && *error) {
+        char *message = g_strconcat((*error)->message, also, NULL);
+        g_free((*error)->message);
+        (*error)->message = message;
+    }
+    return FALSE;
+}
+
 static gboolean parse_size(const char *text, int *longer, GError **error)
 {
     static const struct {
@@ -212,62 +238,115 @@ static gboolean parse_size(const char *text, int *longer, GError **error)
             *longer = named[i].px;
             return TRUE;
         }
-    char *end = NULL;
-    long v = strtol(text, &end, 10);
-    if (end && *end == '\0' && v >= 16 && v <= 16384) {
-        *longer = (int)v;
-        return TRUE;
-    }
-    g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
-                "--size '%s': expected 1k, 2k, 3k, 4k or a pixel count (the longer side)", text);
-    return FALSE;
+    return cli_number_int(text, "--size", 16, MAX_SIDE, longer, error) ||
+           or_also(error, " (pixels of the longer side), or 1k, 2k, 3k, 4k");
 }
 
 static gboolean parse_aspect(const char *text, double *ratio, GError **error)
 {
-    char *end = NULL;
-    double w = g_ascii_strtod(text, &end);
-    double h = end && *end == ':' ? g_ascii_strtod(end + 1, &end) : 0;
-    if (!end || *end != '\0' || !(w > 0) || !(h > 0) || w / h > 16 || h / w > 16) {
-        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
-                    "--aspect '%s': expected W:H such as 16:9", text);
+    const char *colon = strchr(text, ':');
+    g_autofree char *left = colon ? g_strndup(text, (gsize)(colon - text)) : NULL;
+    double w = 0, h = 0;
+    if (!colon || !cli_number_double(left, "--aspect", 0, 1e6, &w, NULL) ||
+        !cli_number_double(colon + 1, "--aspect", 0, 1e6, &h, NULL) || !(w > 0) || !(h > 0) ||
+        w / h > 16 || h / w > 16) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--aspect '%s': expected W:H such as 16:9, two positive numbers with a ratio "
+                    "from 1:16 to 16:1",
+                    text);
         return FALSE;
     }
     *ratio = w / h;
     return TRUE;
 }
 
+static gboolean parse_shift(GenerateOptions *o, GError **error)
+{
+    if (resdit_shift_mode_from_name(o->shift, &o->shift_mode) &&
+        o->shift_mode != RESDIT_SHIFT_FIXED)
+        return TRUE;
+    o->shift_mode = RESDIT_SHIFT_FIXED;
+    return cli_number_double(o->shift, "--shift", -20, 20, &o->mu, error) ||
+           or_also(error, " (a fixed mu), or base, or resolution");
+}
+
+static gboolean parse_seed(GenerateOptions *o, GError **error)
+{
+    o->seed_random = g_str_equal(o->seed, "random");
+    gint64 v = 0;
+    if (!o->seed_random && !cli_number_int64(o->seed, "--seed", 0, CLI_SEED_MAX, &v, error))
+        return or_also(error, " (2^53 - 1), or random");
+    o->seed_value = (guint64)v;
+    return TRUE;
+}
+
+/* Every number the options give, strictly (cli-number.h): nothing clamped, wrapped or ignored.
+ * Errors are G_OPTION_ERROR_BAD_VALUE (exit status 2), before any model is opened. */
+static gboolean parse_numbers(GenerateOptions *o, GError **error)
+{
+    ResditMethodParams method;
+    resdit_method_params_init(&method);
+    return (!o->width_text ||
+            cli_number_int(o->width_text, "--width", 16, MAX_SIDE, &o->width, error)) &&
+           (!o->height_text ||
+            cli_number_int(o->height_text, "--height", 16, MAX_SIDE, &o->height, error)) &&
+           (!o->steps_text ||
+            cli_number_int(o->steps_text, "--steps", 1, MAX_STEPS, &o->steps, error)) &&
+           (!o->guidance_text ||
+            cli_number_double(o->guidance_text, "--guidance", 0, 100, &o->guidance, error)) &&
+           (!o->global_steps_text || cli_number_int(o->global_steps_text, "--global-steps", 0,
+                                                    MAX_STEPS, &o->global_steps, error)) &&
+           (!o->local_steps_text || cli_number_int(o->local_steps_text, "--local-steps", 0,
+                                                   MAX_STEPS, &o->local_steps, error)) &&
+           (!o->t5_len_text ||
+            cli_number_int(o->t5_len_text, "--t5-len", 1, 4096, &o->t5_len, error)) &&
+           (!o->preview_every_text || cli_number_int(o->preview_every_text, "--preview-every", 1,
+                                                     MAX_STEPS, &o->preview_every, error)) &&
+           (!o->preview_size_text || cli_number_int(o->preview_size_text, "--preview-size", 16,
+                                                    MAX_SIDE, &o->preview_size, error)) &&
+           (!o->size || parse_size(o->size, &o->longer, error)) &&
+           (!o->aspect || parse_aspect(o->aspect, &o->ratio, error)) &&
+           (!o->shift || parse_shift(o, error)) && (!o->seed || parse_seed(o, error)) &&
+           cli_method_params(&o->method, &method, error); /* checked again on the job's values */
+}
+
+/* v in [1, MAX_SIDE]: the nearest multiple of 16, at least 16. */
 static int round16(double v)
 {
     return MAX(16, (int)floor(v / 16.0 + 0.5) * 16);
 }
 
-/* Size from --width/--height or --aspect/--size; non-multiples of 16 are rounded with a note. */
+static gboolean size_error(GError **error, int width, int height)
+{
+    g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
+                "The size %dx%d is outside 16 to %d pixels per side (the %d-pixel limit)", width,
+                height, MAX_SIDE, MAX_SIDE);
+    return FALSE;
+}
+
+/* Size from --width/--height or --aspect/--size; non-multiples of 16 are rounded with a note.
+ * The model's or the record's size is checked too: it may come from any file. */
 static gboolean resolve_size(GenerateOptions *o, ResditJobParams *p, GError **error)
 {
     if (o->aspect || o->size) {
-        double ratio = 1.0;
-        int longer = MAX(p->width, p->height);
-        if ((o->aspect && !parse_aspect(o->aspect, &ratio, error)) ||
-            (o->size && !parse_size(o->size, &longer, error)))
-            return FALSE;
-        if (o->width || o->height) {
+        if (o->width_text || o->height_text) {
             g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
                         "Give --width/--height or --aspect/--size, not both");
             return FALSE;
         }
+        double ratio = o->aspect ? o->ratio : 1.0;
+        int longer = o->size ? o->longer : MAX(p->width, p->height);
+        if (longer < 1 || longer > MAX_SIDE)
+            return size_error(error, p->width, p->height);
         p->width = ratio >= 1 ? longer : round16(longer * ratio);
         p->height = ratio >= 1 ? round16(longer / ratio) : longer;
     }
-    if (o->width)
+    if (o->width_text)
         p->width = o->width;
-    if (o->height)
+    if (o->height_text)
         p->height = o->height;
-    if (p->width < 1 || p->height < 1) {
-        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
-                    "The size must be positive (got %dx%d)", p->width, p->height);
-        return FALSE;
-    }
+    if (p->width < 1 || p->height < 1 || p->width > MAX_SIDE || p->height > MAX_SIDE)
+        return size_error(error, p->width, p->height);
     int w = round16(p->width), h = round16(p->height);
     if ((w != p->width || h != p->height) && !o->quiet)
         fprintf(stderr, "resdit: %dx%d is not a multiple of 16 pixels; using %dx%d\n", p->width,
@@ -277,76 +356,26 @@ static gboolean resolve_size(GenerateOptions *o, ResditJobParams *p, GError **er
     return TRUE;
 }
 
-static gboolean resolve_shift(const char *text, ResditJobParams *p, GError **error)
-{
-    if (!text || resdit_shift_mode_from_name(text, &p->shift_mode))
-        return TRUE;
-    char *end = NULL;
-    double mu = g_ascii_strtod(text, &end);
-    if (end && end != text && *end == '\0' && isfinite(mu)) {
-        p->shift_mode = RESDIT_SHIFT_FIXED;
-        p->mu = mu;
-        return TRUE;
-    }
-    g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
-                "--shift '%s': expected base, resolution or a number (a fixed mu)", text);
-    return FALSE;
-}
-
-static gboolean resolve_seed(const char *text, ResditJobParams *p, GError **error)
-{
-    if (!text || g_str_equal(text, "random")) {
-        p->random_seed = TRUE;
-        return TRUE;
-    }
-    char *end = NULL;
-    guint64 v = g_ascii_strtoull(text, &end, 10);
-    if (!end || end == text || *end != '\0' || text[0] == '-') {
-        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
-                    "--seed '%s': expected a whole number from 0 to 2^64-1, or random", text);
-        return FALSE;
-    }
-    p->random_seed = FALSE;
-    p->seed = v;
-    return TRUE;
-}
-
-/* The ResDiT method: from the flags, except that a flag left at its default keeps the value
- * already in p (the model's default, or the record of --params-from). */
-static gboolean apply_method(CliMethodOptions *o, ResditJobParams *p, GError **error)
-{
-    CliMethodOptions d;
-    cli_method_options_init(&d);
-    ResditMethodParams from_flags;
-    if (o->base_area == 0)
-        o->base_area = p->method.base_area;
-    if (o->patch == 0)
-        o->patch = p->method.patch;
-    if (!cli_method_params(o, &from_flags, error))
-        return FALSE;
-    ResditMethodParams *m = &p->method;
-    m->base_area = from_flags.base_area;
-    m->patch = from_flags.patch;
-    if (o->base_grid) {
-        m->base_rows = from_flags.base_rows;
-        m->base_cols = from_flags.base_cols;
-    }
-    if (o->sigma != d.sigma)
-        m->sigma = o->sigma;
-    if (o->cutoff != d.cutoff)
-        m->cutoff = o->cutoff;
-    m->no_pes |= o->no_pes;
-    m->no_pipe |= o->no_pipe;
-    m->no_psf |= o->no_psf;
-    m->no_overlap |= o->no_overlap;
-    m->uniform_weights |= o->uniform_weights;
-    return TRUE;
-}
-
+/* Only the record's text chunk is read (rs-png-text.c), never the image: its header may claim
+ * any size. */
 static gboolean apply_record(const char *png, ResditJobParams *p, GError **error)
 {
-    g_autofree char *json = resdit_png_read_parameters(png, error);
-    return json && resdit_job_params_from_json(p, json, error);
+    g_autoptr(GError) read_error = NULL;
+    g_autofree char *json = rs_png_read_text(png, "resdit", &read_error);
+    if (json == NULL) {
+        gboolean exists = g_file_test(png, G_FILE_TEST_IS_REGULAR);
+        g_set_error(error, RESDIT_ERROR, exists ? RESDIT_ERROR_FORMAT : RESDIT_ERROR_IO,
+                    "--params-from: %s%s", read_error->message,
+                    exists ? " (only PNG files written by resdit or ResDiT Studio carry their "
+                             "parameters)"
+                           : "");
+        return FALSE;
+    }
+    if (!resdit_job_params_from_json(p, json, error)) {
+        g_prefix_error(error, "--params-from %s: ", png);
+        return FALSE;
+    }
+    return TRUE;
 }
 
 /* Job parameters: the model's defaults, then --params-from, then every flag the user gave. */
@@ -361,22 +390,23 @@ static gboolean build_params(GenerateOptions *o, ResditModel *model, ResditJobPa
         g_free(p->prompt);
         p->prompt = g_strdup(o->prompt ? o->prompt : "");
     }
-    if (o->steps)
+    if (o->steps_text)
         p->steps = o->steps;
-    if (!isnan(o->guidance))
+    if (o->guidance_text)
         p->guidance = o->guidance;
-    if (o->steps && o->params_from && o->global_steps < 0 && o->local_steps < 0)
+    if (o->steps_text && o->params_from && !o->global_steps_text && !o->local_steps_text)
         p->global_steps = p->local_steps = -1; /* other steps: the scaled defaults again */
-    if (o->global_steps >= 0)
+    if (o->global_steps_text)
         p->global_steps = o->global_steps;
-    if (o->local_steps >= 0)
+    if (o->local_steps_text)
         p->local_steps = o->local_steps;
-    if (o->t5_len)
+    if (o->t5_len_text)
         p->t5_len = o->t5_len;
     p->inspect_branches = o->inspect;
-    p->preview_every = o->preview_dir ? MAX(1, o->preview_every) : 0;
+    p->preview_every = o->preview_dir ? o->preview_every : 0;
     p->preview_max_side = o->preview_size;
-    if (!apply_method(&o->method, p, error))
+    /* the ResDiT method: what the flags give, over the model's default or the record */
+    if (!cli_method_params(&o->method, &p->method, error))
         return FALSE;
     /* --mode fixes every step's mode; otherwise the ResDiT schedule (unless --no-schedule). */
     if (o->no_schedule || o->method.mode)
@@ -388,14 +418,22 @@ static gboolean build_params(GenerateOptions *o, ResditModel *model, ResditJobPa
                     "--mode '%s': expected direct, global, local or fused", o->method.mode);
         return FALSE;
     }
-    if ((o->global_steps >= 0 || o->local_steps >= 0) && !p->schedule) {
+    if ((o->global_steps_text || o->local_steps_text) && !p->schedule) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
                     "--global-steps/--local-steps set the ResDiT schedule; they cannot go with "
                     "--mode or --no-schedule");
         return FALSE;
     }
-    return resolve_size(o, p, error) && resolve_shift(o->shift, p, error) &&
-           (!o->seed && o->params_from ? TRUE : resolve_seed(o->seed, p, error));
+    if (o->shift) {
+        p->shift_mode = o->shift_mode;
+        if (o->shift_mode == RESDIT_SHIFT_FIXED)
+            p->mu = o->mu;
+    }
+    if (o->seed || !o->params_from) {
+        p->random_seed = !o->seed || o->seed_random;
+        p->seed = p->random_seed ? 0 : o->seed_value;
+    }
+    return resolve_size(o, p, error);
 }
 
 static GOptionContext *make_context(GenerateOptions *o)
@@ -404,31 +442,37 @@ static GOptionContext *make_context(GenerateOptions *o)
         {"prompt", 'p', 0, G_OPTION_ARG_STRING, &o->prompt, "what to draw", "TEXT"},
         {"output", 'o', 0, G_OPTION_ARG_FILENAME, &o->output,
          "PNG to write (default resdit-SEED.png)", "FILE"},
-        {"width", 'W', 0, G_OPTION_ARG_INT, &o->width, "width in pixels (multiple of 16)", "PX"},
-        {"height", 'H', 0, G_OPTION_ARG_INT, &o->height, "height in pixels (multiple of 16)", "PX"},
+        {"width", 'W', 0, G_OPTION_ARG_STRING, &o->width_text,
+         "width in pixels, 16 to 16384 (multiple of 16)", "PX"},
+        {"height", 'H', 0, G_OPTION_ARG_STRING, &o->height_text,
+         "height in pixels, 16 to 16384 (multiple of 16)", "PX"},
         {"aspect", 0, 0, G_OPTION_ARG_STRING, &o->aspect, "aspect ratio, e.g. 16:9", "W:H"},
         {"size", 0, 0, G_OPTION_ARG_STRING, &o->size, "longer side: 1k, 2k, 3k, 4k or pixels",
          "SIZE"},
-        {"steps", 's', 0, G_OPTION_ARG_INT, &o->steps, "sampling steps (dev 35, schnell 4)", "N"},
-        {"guidance", 'g', 0, G_OPTION_ARG_DOUBLE, &o->guidance, "distilled guidance (3.5)", "G"},
-        {"seed", 0, 0, G_OPTION_ARG_STRING, &o->seed, "seed (default: random; recorded)", "N"},
+        {"steps", 's', 0, G_OPTION_ARG_STRING, &o->steps_text,
+         "sampling steps, 1 to 1000 (dev 35, schnell 4)", "N"},
+        {"guidance", 'g', 0, G_OPTION_ARG_STRING, &o->guidance_text,
+         "distilled guidance, 0 to 100 (3.5)", "G"},
+        {"seed", 0, 0, G_OPTION_ARG_STRING, &o->seed,
+         "seed, 0 to 9007199254740991 (2^53 - 1), or random (default; recorded)", "N"},
         {"params-from", 0, 0, G_OPTION_ARG_FILENAME, &o->params_from,
          "start from the parameters recorded in a PNG made by resdit (flags override)", "PNG"},
-        {"global-steps", 0, 0, G_OPTION_ARG_INT, &o->global_steps,
+        {"global-steps", 0, 0, G_OPTION_ARG_STRING, &o->global_steps_text,
          "first steps global-only (default steps * 10 / 35)", "G"},
-        {"local-steps", 0, 0, G_OPTION_ARG_INT, &o->local_steps,
+        {"local-steps", 0, 0, G_OPTION_ARG_STRING, &o->local_steps_text,
          "last steps local-only (default steps * 15 / 35)", "L"},
         {"no-schedule", 0, 0, G_OPTION_ARG_NONE, &o->no_schedule,
          "plain FLUX: every step direct (same as --mode direct)", NULL},
         {"shift", 0, 0, G_OPTION_ARG_STRING, &o->shift,
-         "timestep shift: base (default), resolution, or a fixed mu", "MODE"},
-        {"t5-len", 0, 0, G_OPTION_ARG_INT, &o->t5_len, "T5 tokens (dev 512, schnell 256)", "N"},
+         "timestep shift: base (default), resolution, or a fixed mu from -20 to 20", "MODE"},
+        {"t5-len", 0, 0, G_OPTION_ARG_STRING, &o->t5_len_text,
+         "T5 tokens, 1 to 4096 (dev 512, schnell 256)", "N"},
         {"preview-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->preview_dir,
          "write preview frames (step-NNN-BRANCH.png) here", "DIR"},
-        {"preview-every", 0, 0, G_OPTION_ARG_INT, &o->preview_every,
+        {"preview-every", 0, 0, G_OPTION_ARG_STRING, &o->preview_every_text,
          "a preview every N steps (default 1)", "N"},
-        {"preview-size", 0, 0, G_OPTION_ARG_INT, &o->preview_size,
-         "longer side of previews in pixels (default 512)", "PX"},
+        {"preview-size", 0, 0, G_OPTION_ARG_STRING, &o->preview_size_text,
+         "longer side of previews in pixels, 16 to 16384 (default 512)", "PX"},
         {"inspect-branches", 0, 0, G_OPTION_ARG_NONE, &o->inspect,
          "in fused steps also preview the global and local predictions (extra passes)", NULL},
         {"json", 0, 0, G_OPTION_ARG_NONE, &o->json, "one JSON object per event on stdout", NULL},
@@ -531,7 +575,7 @@ static int generate(GenerateOptions *o)
     GError *error = NULL;
     run.model = cli_model_open(&o->model, !o->quiet && !o->json, &error);
     if (!run.model || !build_params(o, run.model, &run.params, &error)) {
-        int rc = error && error->code == RESDIT_ERROR_INVALID_ARGUMENT ? 2 : 1;
+        int rc = g_error_matches(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT) ? 2 : 1;
         report_error(&run, error);
         g_error_free(error);
         resdit_job_params_clear(&run.params);
@@ -540,7 +584,7 @@ static int generate(GenerateOptions *o)
     }
     ResditMemoryEstimate est;
     if (!resdit_estimate_memory(run.model, &run.params, &est, &error)) {
-        int rc = error->code == RESDIT_ERROR_INVALID_ARGUMENT ? 2 : 1;
+        int rc = g_error_matches(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT) ? 2 : 1;
         report_error(&run, error);
         g_error_free(error);
         resdit_job_params_clear(&run.params);
@@ -591,18 +635,13 @@ static int generate(GenerateOptions *o)
 
 int cli_generate(int argc, char **argv)
 {
-    GenerateOptions o = {.global_steps = -1,
-                         .local_steps = -1,
-                         .preview_every = 1,
-                         .preview_size = 512,
-                         .guidance = NAN};
+    GenerateOptions o = {.preview_every = 1, .preview_size = 512};
     cli_method_options_init(&o.method);
-    o.method.base_area = o.method.patch = 0; /* 0 = the model's default (or the record's) */
     cli_model_options_init(&o.model);
     GOptionContext *ctx = make_context(&o);
     GError *error = NULL;
     int rc;
-    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+    if (!g_option_context_parse(ctx, &argc, &argv, &error) || !parse_numbers(&o, &error)) {
         rc = cli_fail("%s (see resdit generate --help)", error->message) + 1;
         g_error_free(error);
     } else if (argc > 1) {
@@ -612,15 +651,25 @@ int cli_generate(int argc, char **argv)
     }
     g_option_context_free(ctx);
     cli_model_options_clear(&o.model);
-    g_free(o.prompt);
-    g_free(o.output);
-    g_free(o.preview_dir);
-    g_free(o.aspect);
-    g_free(o.size);
-    g_free(o.shift);
-    g_free(o.seed);
-    g_free(o.params_from);
-    g_free(o.method.mode);
-    g_free(o.method.base_grid);
+    cli_method_options_clear(&o.method);
+    char **texts[] = {&o.prompt,
+                      &o.output,
+                      &o.preview_dir,
+                      &o.aspect,
+                      &o.size,
+                      &o.shift,
+                      &o.seed,
+                      &o.params_from,
+                      &o.width_text,
+                      &o.height_text,
+                      &o.steps_text,
+                      &o.guidance_text,
+                      &o.global_steps_text,
+                      &o.local_steps_text,
+                      &o.t5_len_text,
+                      &o.preview_every_text,
+                      &o.preview_size_text};
+    for (size_t i = 0; i < G_N_ELEMENTS(texts); i++)
+        g_clear_pointer(texts[i], g_free);
     return rc;
 }

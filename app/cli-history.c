@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli-number.h"
+#include "cli-text-line.h"
 #include "cli.h"
 #include "history-store.h"
 
@@ -13,8 +15,8 @@ typedef struct {
     char *status;
     char *model;
     char *size;
-    int limit;
-    int offset;
+    char *limit; /* numbers as typed, NULL when not given */
+    char *offset;
     gboolean now;
 } HistoryOptions;
 
@@ -24,6 +26,8 @@ static void history_options_clear(HistoryOptions *opt)
     g_free(opt->status);
     g_free(opt->model);
     g_free(opt->size);
+    g_free(opt->limit);
+    g_free(opt->offset);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(HistoryOptions, history_options_clear)
 
@@ -51,8 +55,9 @@ static gboolean parse_options(int *argc, char ***argv, HistoryOptions *opt, GErr
          "LIST"},
         {"model", 0, 0, G_OPTION_ARG_STRING, &opt->model, "Only this model", "NAME"},
         {"size", 0, 0, G_OPTION_ARG_STRING, &opt->size, "Only this size", "WxH"},
-        {"limit", 0, 0, G_OPTION_ARG_INT, &opt->limit, "At most N rows (default 50)", "N"},
-        {"offset", 0, 0, G_OPTION_ARG_INT, &opt->offset, "Skip the first N rows", "N"},
+        {"limit", 0, 0, G_OPTION_ARG_STRING, &opt->limit,
+         "At most N rows, 1 to 1000000 (default 50)", "N"},
+        {"offset", 0, 0, G_OPTION_ARG_STRING, &opt->offset, "Skip the first N rows", "N"},
         {"now", 0, 0, G_OPTION_ARG_NONE, &opt->now, "delete: no undo, remove the image too", NULL},
         {NULL},
     };
@@ -62,8 +67,15 @@ static gboolean parse_options(int *argc, char ***argv, HistoryOptions *opt, GErr
     return g_option_context_parse(ctx, argc, argv, error);
 }
 
-static gboolean build_query(const HistoryOptions *opt, HistoryQuery *q, GError **error)
+static gboolean build_query(const HistoryOptions *opt, HistoryQuery *q, guint *offset,
+                            guint *limit, GError **error)
 {
+    int first = 0, count = 50;
+    if ((opt->offset && !cli_number_int(opt->offset, "--offset", 0, G_MAXINT, &first, error)) ||
+        (opt->limit && !cli_number_int(opt->limit, "--limit", 1, 1000000, &count, error)))
+        return FALSE;
+    *offset = (guint)first;
+    *limit = (guint)count;
     if (opt->status != NULL) {
         g_auto(GStrv) names = g_strsplit(opt->status, ",", -1);
         for (char **n = names; *n; n++) {
@@ -77,18 +89,9 @@ static gboolean build_query(const HistoryOptions *opt, HistoryQuery *q, GError *
         }
     }
     q->model = opt->model;
-    if (opt->size != NULL && (sscanf(opt->size, "%dx%d", &q->width, &q->height) != 2 ||
-                              q->width <= 0 || q->height <= 0)) {
-        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "--size wants WIDTHxHEIGHT, e.g. 4096x4096, not '%s'", opt->size);
-        return FALSE;
-    }
-    if (opt->limit < 0 || opt->offset < 0) {
-        g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                            "--limit and --offset must not be negative");
-        return FALSE;
-    }
-    return TRUE;
+    /* WIDTHxHEIGHT in pixels: any size a generation can have */
+    return opt->size == NULL ||
+           cli_number_pair(opt->size, "--size", 16, 16384, &q->width, &q->height, error);
 }
 
 /* ---- output ----------------------------------------------------------------------------- */
@@ -178,11 +181,9 @@ static void print_rows(GPtrArray *rows, gint64 total, gboolean json)
         g_autoptr(GDateTime) t = g_date_time_new_from_unix_local(g->created_at / G_USEC_PER_SEC);
         g_autofree char *when = t ? g_date_time_format(t, "%Y-%m-%d %H:%M:%S") : g_strdup("?");
         g_autofree char *size = g_strdup_printf("%dx%d", g->params.width, g->params.height);
-        g_autofree char *prompt = g_utf8_substring(g->params.prompt, 0, 60);
-        g_strdelimit(prompt, "\n\r\t", ' ');
-        printf("%6" G_GINT64_FORMAT "  %-19s  %-11s  %-9s  %-16s  %s%s\n", g->id, when,
-               history_status_name(g->status), size, g->params.model_name, prompt,
-               g_utf8_strlen(g->params.prompt, -1) > 60 ? "..." : "");
+        g_autofree char *prompt = cli_text_line(g->params.prompt, 60);
+        printf("%6" G_GINT64_FORMAT "  %-19s  %-11s  %-9s  %-16s  %s\n", g->id, when,
+               history_status_name(g->status), size, g->params.model_name, prompt);
     }
     printf("(%u of %" G_GINT64_FORMAT ")\n", rows->len, total);
 }
@@ -217,36 +218,28 @@ static int list_or_search(HistoryStore *store, const HistoryOptions *opt, const 
 {
     HistoryQuery q = {.search = search};
     g_autoptr(GError) error = NULL;
-    if (!build_query(opt, &q, &error))
+    guint offset, limit;
+    if (!build_query(opt, &q, &offset, &limit, &error))
         return cli_fail("%s", error->message), 2;
     gint64 total = history_store_count(store, &q, &error);
     g_autoptr(GPtrArray) rows =
-        total < 0 ? NULL
-                  : history_store_list(store, &q, (guint)opt->offset,
-                                       opt->limit > 0 ? (guint)opt->limit : 50, &error);
+        total < 0 ? NULL : history_store_list(store, &q, offset, limit, &error);
     if (rows == NULL)
         return cli_fail("%s", error->message);
     print_rows(rows, total, opt->json);
     return 0;
 }
 
-static gboolean parse_id(const char *text, gint64 *id)
-{
-    char *end = NULL;
-    gint64 v = g_ascii_strtoll(text ? text : "", &end, 10);
-    if (text == NULL || end == text || *end != '\0' || v <= 0)
-        return FALSE;
-    *id = v;
-    return TRUE;
-}
-
 static int run_on_id(HistoryStore *store, const char *command, const char *arg,
                      const HistoryOptions *opt)
 {
     gint64 id;
-    if (!parse_id(arg, &id))
-        return cli_fail("history %s wants a generation id (a positive number)", command), 2;
     g_autoptr(GError) error = NULL;
+    g_autofree char *what = g_strdup_printf("history %s ID", command);
+    if (arg == NULL)
+        return cli_fail("history %s wants a generation id (see resdit history list)", command), 2;
+    if (!cli_number_int64(arg, what, 1, G_MAXINT64, &id, &error))
+        return cli_fail("%s", error->message), 2;
     if (strcmp(command, "show") == 0) {
         g_autoptr(HistoryGeneration) gen = history_store_get(store, id, &error);
         if (gen == NULL)
@@ -293,7 +286,10 @@ int cli_history(int argc, char **argv)
     g_autofree char *path = opt.db ? g_strdup(opt.db) : history_store_default_path();
     g_autoptr(HistoryStore) store = history_store_open(path, &error);
     if (store == NULL)
-        return cli_fail("%s", error->message);
+        return cli_fail("%s%s", error->message,
+                        g_error_matches(error, HISTORY_ERROR, HISTORY_ERROR_IO)
+                            ? " Or use another history file: --db PATH or $RESDIT_HISTORY_DB."
+                            : "");
     if (history_store_get_recovery_notice(store))
         fprintf(stderr, "resdit: %s\n", history_store_get_recovery_notice(store));
 

@@ -1,13 +1,20 @@
 #include "cli-options.h"
 
-#include <stdlib.h>
+#include "cli-number.h"
 
 void cli_method_options_init(CliMethodOptions *o)
 {
-    ResditMethodParams d;
-    resdit_method_params_init(&d);
-    *o = (CliMethodOptions){.base_area = d.base_area, .patch = d.patch, .sigma = d.sigma,
-                            .cutoff = d.cutoff};
+    *o = (CliMethodOptions){0};
+}
+
+void cli_method_options_clear(CliMethodOptions *o)
+{
+    g_clear_pointer(&o->mode, g_free);
+    g_clear_pointer(&o->base_grid, g_free);
+    g_clear_pointer(&o->base_area, g_free);
+    g_clear_pointer(&o->patch, g_free);
+    g_clear_pointer(&o->sigma, g_free);
+    g_clear_pointer(&o->cutoff, g_free);
 }
 
 GOptionGroup *cli_method_option_group(CliMethodOptions *o)
@@ -16,18 +23,20 @@ GOptionGroup *cli_method_option_group(CliMethodOptions *o)
         {"mode", 0, 0, G_OPTION_ARG_STRING, &o->mode,
          "attention mode: direct, global, local or fused (default direct)", "MODE"},
         {"base-grid", 0, 0, G_OPTION_ARG_STRING, &o->base_grid,
-         "token grid PES maps onto (default: from --base-area, same aspect ratio)", "RxC"},
-        {"base-area", 0, 0, G_OPTION_ARG_INT, &o->base_area,
-         "tokens of the base grid (default 4096 = 64 x 64, FLUX's 1024 px)", "N"},
-        {"patch", 0, 0, G_OPTION_ARG_INT, &o->patch, "local patch side in tokens (default 64)",
-         "P"},
-        {"sigma", 0, 0, G_OPTION_ARG_DOUBLE, &o->sigma,
-         "GWS sigma in tokens (default patch / 4)", "S"},
-        {"cutoff", 0, 0, G_OPTION_ARG_DOUBLE, &o->cutoff,
-         "PSF cutoff, 1.0 = Nyquist (default 0.2)", "C"},
+         "token grid PES maps onto, 1 to 1024 per side (default: from --base-area, same aspect "
+         "ratio)",
+         "RxC"},
+        {"base-area", 0, 0, G_OPTION_ARG_STRING, &o->base_area,
+         "tokens of the base grid, 1 to 1048576 (default 4096 = 64 x 64, FLUX's 1024 px)", "N"},
+        {"patch", 0, 0, G_OPTION_ARG_STRING, &o->patch,
+         "local patch side in tokens, 1 to 1024 (default 64)", "P"},
+        {"sigma", 0, 0, G_OPTION_ARG_STRING, &o->sigma,
+         "GWS sigma in tokens, 0 to 1024 (default 0 = patch / 4)", "S"},
+        {"cutoff", 0, 0, G_OPTION_ARG_STRING, &o->cutoff,
+         "PSF cutoff, 0 to 2, 1.0 = Nyquist (default 0.2)", "C"},
         {"no-pes", 0, 0, G_OPTION_ARG_NONE, &o->no_pes, "ablation: no position scaling", NULL},
-        {"no-pipe", 0, 0, G_OPTION_ARG_NONE, &o->no_pipe,
-         "ablation: patches keep global positions", NULL},
+        {"no-pipe", 0, 0, G_OPTION_ARG_NONE, &o->no_pipe, "ablation: patches keep global positions",
+         NULL},
         {"no-psf", 0, 0, G_OPTION_ARG_NONE, &o->no_psf,
          "ablation: average the branches instead of spectral fusion", NULL},
         {"no-overlap", 0, 0, G_OPTION_ARG_NONE, &o->no_overlap,
@@ -35,55 +44,36 @@ GOptionGroup *cli_method_option_group(CliMethodOptions *o)
         {"uniform-weights", 0, 0, G_OPTION_ARG_NONE, &o->uniform_weights,
          "ablation: uniform instead of Gaussian splice weights", NULL},
         {NULL}};
-    GOptionGroup *group = g_option_group_new("resdit", "ResDiT options:",
-                                             "Show the ResDiT method options", NULL, NULL);
+    GOptionGroup *group = g_option_group_new(
+        "resdit", "ResDiT options:", "Show the ResDiT method options", NULL, NULL);
     g_option_group_add_entries(group, entries);
     return group;
 }
 
 gboolean cli_parse_grid(const char *text, const char *flag, int *rows, int *cols, GError **error)
 {
-    char *end = NULL;
-    long r = strtol(text, &end, 10);
-    long c = (end && (*end == 'x' || *end == 'X')) ? strtol(end + 1, &end, 10) : 0;
-    if (!end || *end != '\0' || r < 1 || c < 1 || r > 100000 || c > 100000) {
-        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
-                    "%s '%s': expected ROWSxCOLS, e.g. 64x64", flag, text);
-        return FALSE;
-    }
-    *rows = (int)r;
-    *cols = (int)c;
-    return TRUE;
-}
-
-static gboolean invalid(GError **error, const char *what)
-{
-    g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT, "%s", what);
-    return FALSE;
+    return cli_number_pair(text, flag, 1, CLI_MAX_GRID_SIDE, rows, cols, error);
 }
 
 gboolean cli_method_params(const CliMethodOptions *o, ResditMethodParams *p, GError **error)
 {
-    resdit_method_params_init(p);
-    if (o->patch < 1)
-        return invalid(error, "--patch must be at least 1 token");
-    if (o->base_area < 1)
-        return invalid(error, "--base-area must be at least 1 token");
-    if (o->sigma < 0)
-        return invalid(error, "--sigma must not be negative (0 means patch / 4)");
-    if (o->cutoff < 0)
-        return invalid(error, "--cutoff must not be negative");
-    p->base_area = o->base_area;
-    p->patch = o->patch;
-    p->sigma = o->sigma;
-    p->cutoff = o->cutoff;
-    p->no_pes = o->no_pes;
-    p->no_pipe = o->no_pipe;
-    p->no_psf = o->no_psf;
-    p->no_overlap = o->no_overlap;
-    p->uniform_weights = o->uniform_weights;
-    if (o->base_grid)
-        return cli_parse_grid(o->base_grid, "--base-grid", &p->base_rows, &p->base_cols, error);
+    ResditMethodParams m = *p;
+    if ((o->base_area &&
+         !cli_number_int(o->base_area, "--base-area", 1, CLI_MAX_GRID_SIDE * CLI_MAX_GRID_SIDE,
+                         &m.base_area, error)) ||
+        (o->patch && !cli_number_int(o->patch, "--patch", 1, CLI_MAX_GRID_SIDE, &m.patch, error)) ||
+        (o->sigma &&
+         !cli_number_double(o->sigma, "--sigma", 0, CLI_MAX_GRID_SIDE, &m.sigma, error)) ||
+        (o->cutoff && !cli_number_double(o->cutoff, "--cutoff", 0, 2, &m.cutoff, error)) ||
+        (o->base_grid &&
+         !cli_parse_grid(o->base_grid, "--base-grid", &m.base_rows, &m.base_cols, error)))
+        return FALSE;
+    m.no_pes |= o->no_pes;
+    m.no_pipe |= o->no_pipe;
+    m.no_psf |= o->no_psf;
+    m.no_overlap |= o->no_overlap;
+    m.uniform_weights |= o->uniform_weights;
+    *p = m;
     return TRUE;
 }
 
@@ -95,6 +85,7 @@ gboolean cli_method_plan(const CliMethodOptions *o, ResditAttentionPlan *plan, G
                     "--mode '%s': expected direct, global, local or fused", o->mode);
         return FALSE;
     }
+    resdit_method_params_init(&plan->method);
     return cli_method_params(o, &plan->method, error);
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "cli-number.h"
 #include "cli.h"
 #include "clip_tokenizer.h"
 #include "resdit.h"
@@ -24,15 +25,27 @@ static gboolean parse_backend(const char *name, RdBackendChoice *choice)
     return TRUE;
 }
 
+/* 0, or 2 (bad usage) with GOption's message. */
 static int parse_options(GOptionContext *ctx, int *argc, char ***argv)
 {
     GError *error = NULL;
     if (!g_option_context_parse(ctx, argc, argv, &error)) {
-        int rc = cli_fail("%s", error->message);
+        int rc = cli_fail("%s", error->message) + 1;
         g_error_free(error);
         return rc;
     }
     return 0;
+}
+
+/* 0, or 2 (bad usage) with the parser's message. */
+static int parse_number(const char *text, const char *option, int min, int max, int *out)
+{
+    GError *error = NULL;
+    if (cli_number_int(text, option, min, max, out, &error))
+        return 0;
+    cli_fail("%s", error->message);
+    g_error_free(error);
+    return 2;
 }
 
 static void add_ids(RdSafetensorsWriter *w, const char *name, const int32_t *ids, int n,
@@ -67,6 +80,7 @@ static gboolean write_output(const char *path, RdTextEncoders *enc, const float 
 int cli_encode_text(int argc, char **argv)
 {
     char *clip = NULL, *t5 = NULL, *prompt = NULL, *output = NULL, *backend_name = NULL;
+    char *t5_len_text = NULL;
     int t5_len = 512;
     GOptionEntry entries[] = {
         {"clip", 0, 0, G_OPTION_ARG_FILENAME, &clip, "CLIP-L: model folder, component or file",
@@ -75,8 +89,8 @@ int cli_encode_text(int argc, char **argv)
         /* raw bytes: the tokenizers check UTF-8 themselves, whatever the locale */
         {"prompt", 0, 0, G_OPTION_ARG_FILENAME, &prompt, "the prompt (UTF-8)", "TEXT"},
         {"output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "safetensors file to write", "OUT"},
-        {"t5-length", 0, 0, G_OPTION_ARG_INT, &t5_len,
-         "T5 tokens: 512 (dev, default) or 256 (schnell)", "N"},
+        {"t5-length", 0, 0, G_OPTION_ARG_STRING, &t5_len_text,
+         "T5 tokens, 1 to 4096: 512 (dev, default) or 256 (schnell)", "N"},
         {"backend", 0, 0, G_OPTION_ARG_STRING, &backend_name, "auto (default), cpu or cuda",
          "NAME"},
         {NULL}};
@@ -85,11 +99,13 @@ int cli_encode_text(int argc, char **argv)
     g_option_context_set_description(ctx, "Writes txt [1, L, C], vec [1, C_vec], clip_ids and "
                                           "t5_ids to OUT.");
     int rc = parse_options(ctx, &argc, &argv);
+    if (!rc && t5_len_text)
+        rc = parse_number(t5_len_text, "--t5-length", 1, 4096, &t5_len);
     RdBackendChoice choice = RD_BACKEND_AUTO;
     if (!rc && (!clip || !t5 || !prompt || !output))
-        rc = cli_fail("encode-text needs --clip, --t5, --prompt and --output (see --help)");
+        rc = cli_fail("encode-text needs --clip, --t5, --prompt and --output (see --help)") + 1;
     if (!rc && !parse_backend(backend_name, &choice))
-        rc = cli_fail("unknown backend '%s' (auto, cpu, cuda)", backend_name);
+        rc = cli_fail("--backend '%s': expected auto, cpu or cuda", backend_name) + 1;
     GError *error = NULL;
     RdBackend *be = rc ? NULL : rd_backend_new(choice, &error);
     RdTextEncoders *enc = be ? rd_text_encoders_load(clip, t5, NULL, NULL, be, &error) : NULL;
@@ -124,6 +140,7 @@ int cli_encode_text(int argc, char **argv)
     g_free(prompt);
     g_free(output);
     g_free(backend_name);
+    g_free(t5_len_text);
     return rc;
 }
 
@@ -169,7 +186,7 @@ static GArray *tokenize_with(const char *clip, const char *t5, const char *text,
 
 int cli_tokenize(int argc, char **argv)
 {
-    char *clip = NULL, *t5 = NULL;
+    char *clip = NULL, *t5 = NULL, *max_length_text = NULL;
     int max_length = 0;
     gboolean pad = FALSE;
     GOptionEntry entries[] = {
@@ -177,20 +194,23 @@ int cli_tokenize(int argc, char **argv)
          "CLIP tokenizer: model folder, component or file", "PATH"},
         {"t5", 0, 0, G_OPTION_ARG_FILENAME, &t5, "T5 tokenizer: model folder, component or file",
          "PATH"},
-        {"max-length", 0, 0, G_OPTION_ARG_INT, &max_length, "tokens (CLIP 77, T5 512)", "N"},
+        {"max-length", 0, 0, G_OPTION_ARG_STRING, &max_length_text,
+         "tokens, 2 to 4096 (default: CLIP 77, T5 512)", "N"},
         {"pad", 0, 0, G_OPTION_ARG_NONE, &pad, "print the padding too", NULL},
         {NULL}};
     GOptionContext *ctx = g_option_context_new("TEXT - print the token ids as a JSON array");
     g_option_context_add_main_entries(ctx, entries, NULL);
     int rc = parse_options(ctx, &argc, &argv);
     if (!rc && (!clip == !t5 || argc != 2))
-        rc = cli_fail("tokenize needs one of --clip PATH or --t5 PATH, and one TEXT");
-    if (!rc && max_length <= 0)
+        rc = cli_fail("tokenize needs one of --clip PATH or --t5 PATH, and one TEXT") + 1;
+    if (!rc && max_length_text)
+        rc = parse_number(max_length_text, "--max-length", 2, 4096, &max_length);
+    else if (!rc)
         max_length = clip ? 77 : 512;
     GError *error = NULL;
     int dropped = 0;
     GArray *ids =
-        rc ? NULL : tokenize_with(clip, t5, argv[1], MAX(max_length, 2), pad, &dropped, &error);
+        rc ? NULL : tokenize_with(clip, t5, argv[1], max_length, pad, &dropped, &error);
     if (ids) {
         putchar('[');
         for (guint i = 0; i < ids->len; i++)
@@ -207,5 +227,6 @@ int cli_tokenize(int argc, char **argv)
     g_option_context_free(ctx);
     g_free(clip);
     g_free(t5);
+    g_free(max_length_text);
     return rc;
 }

@@ -458,7 +458,8 @@ static void open_folder_action(GtkWidget *widget, const char *action_name, GVari
 
 static gboolean load_engine_record(RsWindow *self, const char *path)
 {
-    char *json = resdit_png_read_parameters(path, NULL);
+    /* the text chunk only: decoding would trust the header's claimed size */
+    char *json = rs_png_read_text(path, "resdit", NULL);
     if (json == NULL)
         return FALSE;
     ResditJobParams params;

@@ -200,37 +200,77 @@ static gboolean bad_record(GError **error, const char *what)
     return FALSE;
 }
 
-static void read_int(JsonObject *o, const char *name, int *out)
+/* The member's value node in *node (NULL when the member is absent); FALSE when it is there but
+ * not a value of that type. */
+static gboolean value_member(JsonObject *o, const char *name, GType type, JsonNode **node,
+                             GError **error)
 {
-    if (json_object_has_member(o, name))
-        *out = (int)json_object_get_int_member(o, name);
+    *node = json_object_get_member(o, name);
+    if (*node == NULL)
+        return TRUE;
+    GType have = JSON_NODE_HOLDS_VALUE(*node) ? json_node_get_value_type(*node) : G_TYPE_INVALID;
+    if (have == type || (type == G_TYPE_DOUBLE && have == G_TYPE_INT64))
+        return TRUE;
+    g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_FORMAT,
+                "The parameter record is invalid: \"%s\" is not a %s", name,
+                type == G_TYPE_INT64    ? "whole number"
+                : type == G_TYPE_DOUBLE ? "number"
+                                        : "boolean");
+    return FALSE;
 }
 
-static void read_double(JsonObject *o, const char *name, double *out)
+/* JSON integers are 64-bit: a value outside int is refused, never truncated. */
+static gboolean read_int(JsonObject *o, const char *name, int *out, GError **error)
 {
-    if (json_object_has_member(o, name))
-        *out = json_object_get_double_member(o, name);
+    JsonNode *node;
+    if (!value_member(o, name, G_TYPE_INT64, &node, error))
+        return FALSE;
+    if (node == NULL)
+        return TRUE;
+    gint64 v = json_node_get_int(node);
+    if (v < G_MININT || v > G_MAXINT) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_FORMAT,
+                    "The parameter record is invalid: \"%s\" is out of range (%" G_GINT64_FORMAT
+                    ")",
+                    name, v);
+        return FALSE;
+    }
+    *out = (int)v;
+    return TRUE;
 }
 
-static void read_bool(JsonObject *o, const char *name, gboolean *out)
+static gboolean read_double(JsonObject *o, const char *name, double *out, GError **error)
 {
-    if (json_object_has_member(o, name))
-        *out = json_object_get_boolean_member(o, name);
+    JsonNode *node;
+    if (!value_member(o, name, G_TYPE_DOUBLE, &node, error))
+        return FALSE;
+    if (node != NULL)
+        *out = json_node_get_double(node);
+    return TRUE;
 }
 
-static void read_method(JsonObject *m, ResditMethodParams *p)
+static gboolean read_bool(JsonObject *o, const char *name, gboolean *out, GError **error)
 {
-    read_int(m, "base_rows", &p->base_rows);
-    read_int(m, "base_cols", &p->base_cols);
-    read_int(m, "base_area", &p->base_area);
-    read_int(m, "patch", &p->patch);
-    read_double(m, "sigma", &p->sigma);
-    read_double(m, "cutoff", &p->cutoff);
-    read_bool(m, "no_pes", &p->no_pes);
-    read_bool(m, "no_pipe", &p->no_pipe);
-    read_bool(m, "no_psf", &p->no_psf);
-    read_bool(m, "no_overlap", &p->no_overlap);
-    read_bool(m, "uniform_weights", &p->uniform_weights);
+    JsonNode *node;
+    if (!value_member(o, name, G_TYPE_BOOLEAN, &node, error))
+        return FALSE;
+    if (node != NULL)
+        *out = json_node_get_boolean(node);
+    return TRUE;
+}
+
+static gboolean read_method(JsonObject *m, ResditMethodParams *p, GError **error)
+{
+    return read_int(m, "base_rows", &p->base_rows, error) &&
+           read_int(m, "base_cols", &p->base_cols, error) &&
+           read_int(m, "base_area", &p->base_area, error) &&
+           read_int(m, "patch", &p->patch, error) && read_double(m, "sigma", &p->sigma, error) &&
+           read_double(m, "cutoff", &p->cutoff, error) &&
+           read_bool(m, "no_pes", &p->no_pes, error) &&
+           read_bool(m, "no_pipe", &p->no_pipe, error) &&
+           read_bool(m, "no_psf", &p->no_psf, error) &&
+           read_bool(m, "no_overlap", &p->no_overlap, error) &&
+           read_bool(m, "uniform_weights", &p->uniform_weights, error);
 }
 
 gboolean resdit_job_params_from_json(ResditJobParams *p, const char *json, GError **error)
@@ -248,36 +288,44 @@ gboolean resdit_job_params_from_json(ResditJobParams *p, const char *json, GErro
         g_free(p->prompt);
         p->prompt = g_strdup(json_object_get_string_member(o, "prompt"));
     }
-    read_int(o, "width", &p->width);
-    read_int(o, "height", &p->height);
-    read_int(o, "steps", &p->steps);
-    read_double(o, "guidance", &p->guidance);
+    if (!read_int(o, "width", &p->width, error) || !read_int(o, "height", &p->height, error) ||
+        !read_int(o, "steps", &p->steps, error) || !read_double(o, "guidance", &p->guidance, error))
+        return FALSE;
+    /* seed_string: the exact unsigned 64-bit seed; seed: the same bits as a JSON integer */
     const char *seed = json_object_get_string_member_with_default(o, "seed_string", NULL);
+    JsonNode *seed_node;
     if (seed) {
-        p->seed = g_ascii_strtoull(seed, NULL, 10);
+        guint64 v;
+        if (!g_ascii_string_to_unsigned(seed, 10, 0, G_MAXUINT64, &v, NULL))
+            return bad_record(error, "seed_string is not a whole number from 0 to 2^64 - 1");
+        p->seed = v;
         p->random_seed = FALSE;
-    } else if (json_object_has_member(o, "seed")) {
-        p->seed = (guint64)json_object_get_int_member(o, "seed");
+    } else if (!value_member(o, "seed", G_TYPE_INT64, &seed_node, error)) {
+        return FALSE;
+    } else if (seed_node) {
+        p->seed = (guint64)json_node_get_int(seed_node);
         p->random_seed = FALSE;
     }
-    read_bool(o, "schedule", &p->schedule);
+    if (!read_bool(o, "schedule", &p->schedule, error))
+        return FALSE;
     const char *mode = json_object_get_string_member_with_default(o, "fixed_mode", NULL);
     if (mode && !resdit_mode_from_name(mode, &p->fixed_mode))
         return bad_record(error, "unknown fixed_mode");
     /* The resolved G and L reproduce the schedule whatever the defaults become. */
-    read_int(o, "global_steps", &p->global_steps);
-    read_int(o, "local_steps", &p->local_steps);
+    if (!read_int(o, "global_steps", &p->global_steps, error) ||
+        !read_int(o, "local_steps", &p->local_steps, error))
+        return FALSE;
     const char *shift = json_object_get_string_member_with_default(o, "shift_mode", NULL);
     if (shift && !resdit_shift_mode_from_name(shift, &p->shift_mode))
         return bad_record(error, "unknown shift_mode");
-    if (p->shift_mode == RESDIT_SHIFT_FIXED)
-        read_double(o, "mu", &p->mu);
-    read_int(o, "t5_len", &p->t5_len);
+    if ((p->shift_mode == RESDIT_SHIFT_FIXED && !read_double(o, "mu", &p->mu, error)) ||
+        !read_int(o, "t5_len", &p->t5_len, error))
+        return FALSE;
     if (json_object_has_member(o, "method")) {
         JsonNode *m = json_object_get_member(o, "method");
         if (!JSON_NODE_HOLDS_OBJECT(m))
             return bad_record(error, "method is not an object");
-        read_method(json_node_get_object(m), &p->method);
+        return read_method(json_node_get_object(m), &p->method, error);
     }
     return TRUE;
 }

@@ -79,13 +79,39 @@ static gboolean check_structure(sqlite3 *db, int version, GError **error)
     return TRUE;
 }
 
+/* An open that failed to read or write the file (permissions, a read-only file system, a folder
+ * where the file should be): the file is left alone and the error says which file and what to
+ * do. Other errors (busy, newer schema, internal) keep their own code and message. sys_errno:
+ * the system error SQLite met, 0 when it reported none. */
+static void explain_access_error(const char *path, int sys_errno, GError **error)
+{
+    if (!g_error_matches(error ? *error : NULL, HISTORY_ERROR, HISTORY_ERROR_IO))
+        return;
+    g_autofree char *detail = g_strdup((*error)->message);
+    g_clear_error(error);
+    const char *what;
+    if (sys_errno == EACCES || sys_errno == EPERM)
+        what = "make sure you own it, or have read and write permission on it and on its folder";
+    else if (sys_errno == EROFS)
+        what = "it is on a read-only file system: use a history file on a writable disk";
+    else if (sys_errno == EISDIR || g_file_test(path, G_FILE_TEST_IS_DIR))
+        what = "a folder has its name: move that folder away";
+    else
+        what = "check that it is a file you can read and write, in a folder you can write";
+    g_set_error(error, HISTORY_ERROR, HISTORY_ERROR_IO,
+                "The history file %s could not be opened: %s. It was left as it is: %s.", path,
+                sys_errno ? g_strerror(sys_errno) : detail, what);
+}
+
 static sqlite3 *open_database(const char *path, int *version, GError **error)
 {
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) {
+        int sys_errno = db ? sqlite3_system_errno(db) : 0;
         hdb_set_error(error, db, rc, "opening the history");
         sqlite3_close(db);
+        explain_access_error(path, sys_errno, error);
         return NULL;
     }
     sqlite3_extended_result_codes(db, 1);
@@ -98,20 +124,21 @@ static sqlite3 *open_database(const char *path, int *version, GError **error)
         !hdb_exec(db, "PRAGMA synchronous = NORMAL", error) ||
         !history_schema_read_version(db, version, error) || !check_structure(db, *version, error) ||
         !history_schema_migrate(db, error) || !history_schema_read_version(db, version, error)) {
+        int sys_errno = sqlite3_system_errno(db);
         sqlite3_close(db);
+        explain_access_error(path, sys_errno, error);
         return NULL;
     }
     sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
     return db;
 }
 
-static gboolean should_move_aside(const char *path, const GError *error)
+/* Only damage that SQLite itself reports (corrupt, not a database) or that the structure check
+ * finds moves a file aside. A file that cannot be opened, read or written (permissions, a
+ * read-only file system) is someone's intact history: it is reported and never touched. */
+static gboolean should_move_aside(const GError *error)
 {
-    if (g_error_matches(error, HISTORY_ERROR, HISTORY_ERROR_CORRUPT))
-        return TRUE;
-    /* A file we cannot read or write (but whose folder we can) is "unreadable". */
-    return g_error_matches(error, HISTORY_ERROR, HISTORY_ERROR_IO) &&
-           g_file_test(path, G_FILE_TEST_EXISTS) && g_access(path, R_OK | W_OK) != 0;
+    return g_error_matches(error, HISTORY_ERROR, HISTORY_ERROR_CORRUPT);
 }
 
 static char *free_aside_name(const char *path)
@@ -153,7 +180,7 @@ static gboolean open_or_recover(HistoryStore *store, GError **error)
     store->db = open_database(store->path, &store->schema_version, &first_error);
     if (store->db != NULL)
         return TRUE;
-    if (!should_move_aside(store->path, first_error)) {
+    if (!should_move_aside(first_error)) {
         g_propagate_error(error, g_steal_pointer(&first_error));
         return FALSE;
     }
@@ -269,6 +296,8 @@ HistoryStore *history_store_open(const char *path, GError **error)
     store->owner = history_owner_acquire(store->owner_dir, error);
     if (store->owner == NULL || !housekeeping(store, error)) {
         g_prefix_error(error, "Opening the history %s: ", path);
+        /* it started no job: closing has none to mark (and may not be able to write) */
+        g_clear_pointer(&store->owner, history_owner_release);
         return NULL;
     }
     return g_steal_pointer(&store);

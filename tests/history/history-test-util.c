@@ -2,8 +2,12 @@
 #include "history-test-util.h"
 
 #include <glib/gstdio.h>
+#include <grp.h>
 #include <png.h>
 #include <string.h>
+#include <unistd.h>
+
+#define HT_NOBODY 65534
 
 char *ht_make_tmpdir(void)
 {
@@ -11,6 +15,30 @@ char *ht_make_tmpdir(void)
     char *dir = g_dir_make_tmp("resdit-history-XXXXXX", &error);
     g_assert_no_error(error);
     return dir;
+}
+
+void ht_give_away(const char *path)
+{
+    if (geteuid() != 0)
+        return;
+    g_assert_cmpint(lchown(path, HT_NOBODY, HT_NOBODY), ==, 0);
+    if (!g_file_test(path, G_FILE_TEST_IS_DIR) || g_file_test(path, G_FILE_TEST_IS_SYMLINK))
+        return;
+    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+    for (const char *name; dir && (name = g_dir_read_name(dir)) != NULL;) {
+        g_autofree char *child = g_build_filename(path, name, NULL);
+        ht_give_away(child);
+    }
+}
+
+void ht_drop_privileges(void)
+{
+    if (geteuid() != 0)
+        return;
+    g_assert_cmpint(setgroups(0, NULL), ==, 0);
+    g_assert_cmpint(setgid(HT_NOBODY), ==, 0);
+    g_assert_cmpint(setuid(HT_NOBODY), ==, 0);
+    g_assert_cmpint(geteuid(), ==, HT_NOBODY);
 }
 
 void ht_remove_tree(const char *path)

@@ -9,6 +9,13 @@
 char *ht_make_tmpdir(void);
 void ht_remove_tree(const char *path);
 
+/* Access errors that hold for root too: tests run as root, who reads a mode 000 file. When the
+ * process runs as root, ht_give_away() makes path (and all inside it) belong to an unprivileged
+ * user (nobody) and ht_drop_privileges() becomes that user for good (call it in a child process);
+ * for any other user both do nothing, and chmod alone denies access. */
+void ht_give_away(const char *path);
+void ht_drop_privileges(void);
+
 /* Parameters that differ in every field for every (writer, index), never the defaults. */
 void ht_params_for(HistoryParams *params, int writer, int index);
 /* A real PNG image (8 x 8 RGB) whose pixels depend on seed. */

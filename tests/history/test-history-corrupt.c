@@ -1,5 +1,7 @@
-/* A damaged or unreadable history file is kept aside (renamed, never deleted), the user is told,
- * and a new history starts. */
+/* A damaged history file is kept aside (renamed, never deleted), the user is told, and a new
+ * history starts; a file that merely cannot be opened (permissions, a folder in its place) is
+ * reported and left alone. */
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -141,23 +143,71 @@ static void test_wal_and_repeat(Fixture *f, gconstpointer data)
     g_assert_cmpmem(g_bytes_get_data(still, NULL), g_bytes_get_size(still), "garbage one", 11);
 }
 
+/* Every file in f->dir, so a test can tell that nothing was renamed or added. */
+static char *list_dir(const char *dir)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    g_autoptr(GPtrArray) names = g_ptr_array_new();
+    for (const char *name; d && (name = g_dir_read_name(d)) != NULL;)
+        g_ptr_array_add(names, (char *)name);
+    g_ptr_array_sort(names, (GCompareFunc)g_strcmp0);
+    g_ptr_array_add(names, NULL);
+    return g_strjoinv(" ", (char **)names->pdata);
+}
+
+/* A history the user may not read (mode 000) is not damage: the open fails with the path and
+ * what to do, and the file stays where it is, byte for byte. The open runs in a child that is
+ * an unprivileged user when the test runs as root (root reads mode 000 files). */
 static void test_unreadable(Fixture *f, gconstpointer data)
 {
-    if (geteuid() == 0) {
-        g_test_skip("root reads files whatever their permissions");
+    if (g_test_subprocess()) {
+        const char *path = g_getenv("HT_UNREADABLE_PATH");
+        g_rmdir(f->dir); /* this child's own fixture folder: unused */
+        ht_drop_privileges();
+        g_autoptr(GError) error = NULL;
+        g_autoptr(HistoryStore) store = history_store_open(path, &error);
+        g_assert_null(store);
+        g_assert_error(error, HISTORY_ERROR, HISTORY_ERROR_IO);
+        g_test_message("%s", error->message);
+        g_assert_nonnull(strstr(error->message, path));
+        g_assert_nonnull(strstr(error->message, g_strerror(EACCES)));
+        g_assert_nonnull(strstr(error->message, "left as it is"));
+        g_assert_nonnull(strstr(error->message, "permission"));
         return;
     }
     write_history(f->path, 3);
+    g_autoptr(GBytes) before = read_file(f->path);
+    g_autofree char *files_before = list_dir(f->dir);
     g_assert_cmpint(g_chmod(f->path, 0), ==, 0);
+    ht_give_away(f->dir);
+    g_setenv("HT_UNREADABLE_PATH", f->path, TRUE);
+    g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+    g_test_trap_assert_passed();
+    g_unsetenv("HT_UNREADABLE_PATH");
+    g_autofree char *files_after = list_dir(f->dir);
+    g_assert_cmpstr(files_after, ==, files_before);
+    g_assert_cmpint(g_chmod(f->path, 0600), ==, 0);
+    g_autoptr(GBytes) after = read_file(f->path);
+    g_assert_true(g_bytes_equal(after, before));
+}
+
+/* A folder where the file should be: reported with its path, left alone. */
+static void test_folder_in_the_way(Fixture *f, gconstpointer data)
+{
+    g_assert_cmpint(g_mkdir(f->path, 0700), ==, 0);
+    g_autofree char *inside = g_build_filename(f->path, "keep.txt", NULL);
+    g_assert_true(g_file_set_contents(inside, "mine", -1, NULL));
+    g_autofree char *files_before = list_dir(f->dir);
     g_autoptr(GError) error = NULL;
     g_autoptr(HistoryStore) store = history_store_open(f->path, &error);
-    g_assert_no_error(error);
-    const char *aside = history_store_get_moved_aside_path(store);
-    g_assert_nonnull(aside);
-    g_assert_true(g_file_test(aside, G_FILE_TEST_EXISTS));
-    g_assert_nonnull(history_store_get_recovery_notice(store));
-    g_assert_cmpint(history_store_count(store, NULL, &error), ==, 0);
-    g_chmod(aside, 0600);
+    g_assert_null(store);
+    g_assert_error(error, HISTORY_ERROR, HISTORY_ERROR_IO);
+    g_test_message("%s", error->message);
+    g_assert_nonnull(strstr(error->message, f->path));
+    g_assert_nonnull(strstr(error->message, "folder"));
+    g_autofree char *files_after = list_dir(f->dir);
+    g_assert_cmpstr(files_after, ==, files_before);
+    g_assert_true(g_file_test(inside, G_FILE_TEST_IS_REGULAR));
 }
 
 static void test_sound_file_untouched(Fixture *f, gconstpointer data)
@@ -183,6 +233,7 @@ int main(int argc, char **argv)
     ADD("damaged-header", test_damaged_header);
     ADD("wal-and-repeat", test_wal_and_repeat);
     ADD("unreadable", test_unreadable);
+    ADD("folder-in-the-way", test_folder_in_the_way);
     ADD("sound-file-untouched", test_sound_file_untouched);
     return g_test_run();
 }

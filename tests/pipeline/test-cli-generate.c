@@ -4,7 +4,9 @@
 #include <json-glib/json-glib.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "safetensors.h"
 #include "test-util.h"
 
 typedef struct {
@@ -287,7 +289,7 @@ static void test_bad_inputs(void)
     const char *bad_seed[] = {"generate", "--selftest", "--seed", "-4", NULL};
     expect_failure(bad_seed, 2, "--seed '-4'");
     const char *huge[] = {"generate", "--selftest", "--width", "20000", NULL};
-    expect_failure(huge, 2, "16384-pixel limit");
+    expect_failure(huge, 2, "--width '20000': out of range; give a whole number from 16 to 16384");
     const char *bad_size[] = {"generate", "--selftest", "--size", "8k+", NULL};
     expect_failure(bad_size, 2, "--size '8k+'");
     g_autofree char *vae = g_build_filename(dir, "ae.safetensors", NULL);
@@ -297,6 +299,202 @@ static void test_bad_inputs(void)
     expect_failure(nowhere, 1, "No FLUX model found in");
     const char *stray[] = {"generate", "--selftest", "a", "prompt", NULL};
     expect_failure(stray, 2, "unexpected argument 'a'");
+    remove_tree(dir);
+}
+
+/* ---- PNG files written by hand ---------------------------------------------------------- */
+
+static guint32 png_crc(const guint8 *data, gsize len, guint32 crc)
+{
+    for (gsize i = 0; i < len; i++) {
+        crc ^= data[i];
+        for (int k = 0; k < 8; k++)
+            crc = crc & 1 ? 0xedb88320u ^ (crc >> 1) : crc >> 1;
+    }
+    return crc;
+}
+
+static void put_be32(GByteArray *out, guint32 v)
+{
+    guint8 b[4] = {(guint8)(v >> 24), (guint8)(v >> 16), (guint8)(v >> 8), (guint8)v};
+    g_byte_array_append(out, b, 4);
+}
+
+static void put_chunk(GByteArray *out, const char *type, const void *data, gsize len)
+{
+    put_be32(out, (guint32)len);
+    guint start = out->len;
+    g_byte_array_append(out, (const guint8 *)type, 4);
+    g_byte_array_append(out, data, (guint)len);
+    put_be32(out, png_crc(out->data + start, len + 4, 0xffffffffu) ^ 0xffffffffu);
+}
+
+/* A small PNG whose header claims width x height RGB pixels, with a "resdit" iTXt record and a
+ * few bytes of image data: a decoder would allocate the claimed size. */
+static void write_claiming_png(const char *path, guint32 width, guint32 height, const char *json)
+{
+    g_autoptr(GByteArray) png = g_byte_array_new();
+    static const guint8 signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    g_byte_array_append(png, signature, 8);
+    guint8 ihdr[13] = {(guint8)(width >> 24),
+                       (guint8)(width >> 16),
+                       (guint8)(width >> 8),
+                       (guint8)width,
+                       (guint8)(height >> 24),
+                       (guint8)(height >> 16),
+                       (guint8)(height >> 8),
+                       (guint8)height,
+                       8,
+                       2,
+                       0,
+                       0,
+                       0};
+    put_chunk(png, "IHDR", ihdr, sizeof ihdr);
+    g_autoptr(GByteArray) itxt = g_byte_array_new();
+    g_byte_array_append(itxt, (const guint8 *)"resdit\0\0\0\0\0", 11);
+    g_byte_array_append(itxt, (const guint8 *)json, (guint)strlen(json));
+    put_chunk(png, "iTXt", itxt->data, itxt->len);
+    static const guint8 idat[] = {0x78, 0x9c, 0x63, 0x60, 0x00, 0x00};
+    put_chunk(png, "IDAT", idat, sizeof idat);
+    put_chunk(png, "IEND", NULL, 0);
+    g_assert_true(g_file_set_contents(path, (const char *)png->data, png->len, NULL));
+}
+
+/* --params-from reads the record only: a 1 KB file claiming 100000 x 100000 pixels (30 GB
+ * decoded) gives its parameters, and files without a record are refused with their name. */
+static void test_params_from_claimed_size(void)
+{
+    g_autofree char *dir = temp_dir();
+    g_autofree char *bomb = g_build_filename(dir, "bomb.png", NULL);
+    g_autofree char *out = g_build_filename(dir, "out.png", NULL);
+    write_claiming_png(bomb, 100000, 100000,
+                       "{\"generator\": \"resdit\", \"prompt\": \"a tiny fox\", \"width\": 128, "
+                       "\"height\": 96, \"steps\": 2, \"seed\": 4242, "
+                       "\"seed_string\": \"4242\"}");
+    const char *args[] = {"generate", "--selftest", "--params-from", bomb, "-q", "-o", out, NULL};
+    Result r = run(args);
+    g_test_message("%s", r.err);
+    g_assert_cmpint(r.status, ==, 0);
+    result_clear(&r);
+    gchar *data;
+    gsize len;
+    g_assert_true(g_file_get_contents(out, &data, &len, NULL));
+    g_assert_nonnull(memmem(data, len, "a tiny fox", 10));
+    g_assert_nonnull(memmem(data, len, "Seed: 4242, Size: 128x96", 24));
+    g_free(data);
+
+    g_autofree char *plain = g_build_filename(dir, "plain.png", NULL);
+    write_claiming_png(plain, 100000, 100000, "{}");
+    const char *no_record[] = {"generate", "--selftest", "--params-from", plain, "-o", out, NULL};
+    expect_failure(no_record, 1, "not written by resdit");
+    g_autofree char *text = g_build_filename(dir, "text.png", NULL);
+    g_assert_true(g_file_set_contents(text, "not a png", -1, NULL));
+    const char *not_png[] = {"generate", "--selftest", "--params-from", text, "-o", out, NULL};
+    expect_failure(not_png, 1, "is not a PNG file");
+    g_autofree char *missing = g_build_filename(dir, "missing.png", NULL);
+    const char *absent[] = {"generate", "--selftest", "--params-from", missing, "-o", out, NULL};
+    expect_failure(absent, 1, "missing.png: No such file");
+    remove_tree(dir);
+}
+
+/* Every number option is parsed strictly: the whole text, within its range, or exit status 2
+ * with the option, the value and the range named, before any model opens and with nothing
+ * written. Before, -W 2147483647 made a 16-pixel-wide image, --seed " -1" seed 2^64 - 1 and
+ * --global-steps -2 was ignored, all with exit status 0. */
+static void test_bad_numbers(void)
+{
+    g_autofree char *dir = temp_dir();
+    g_autofree char *out = g_build_filename(dir, "never.png", NULL);
+    static const struct {
+        const char *option, *value, *needle;
+    } cases[] = {
+        {"-W", "2147483647",
+         "--width '2147483647': out of range; give a whole number from 16 to "
+         "16384"},
+        {"--height", "4294967312", "--height '4294967312': out of range"},
+        {"-H", "128abc", "--height '128abc': not a whole number"},
+        {"--width", " 128", "--width ' 128': not a whole number"},
+        {"--seed", " -1",
+         "--seed ' -1': not a whole number; give a whole number from 0 to "
+         "9007199254740991 (2^53 - 1), or random"},
+        {"--seed", "18446744073709551615", "--seed '18446744073709551615': out of range"},
+        {"--seed", "99999999999999999999999", "--seed '99999999999999999999999': out of range"},
+        {"--seed", "9007199254740992", "--seed '9007199254740992': out of range"},
+        {"--seed", "0x10", "--seed '0x10': not a whole number"},
+        {"--global-steps", "-2",
+         "--global-steps '-2': out of range; give a whole number from 0 "
+         "to 1000"},
+        {"--local-steps", "3.5", "--local-steps '3.5': not a whole number"},
+        {"--steps", "0", "--steps '0': out of range; give a whole number from 1 to 1000"},
+        {"-s", "1001", "--steps '1001': out of range"},
+        {"--guidance", "nan", "--guidance 'nan': not a number; give a number from 0 to 100"},
+        {"-g", "1e999", "--guidance '1e999': out of range"},
+        {"--guidance", "3,5", "--guidance '3,5': not a number"},
+        {"--t5-len", "5000", "--t5-len '5000': out of range; give a whole number from 1 to 4096"},
+        {"--preview-every", "0", "--preview-every '0': out of range"},
+        {"--preview-size", "-512", "--preview-size '-512': out of range"},
+        {"--size", "99999",
+         "--size '99999': out of range; give a whole number from 16 to 16384 "
+         "(pixels of the longer side), or 1k, 2k, 3k, 4k"},
+        {"--aspect", "0:1", "--aspect '0:1': expected W:H"},
+        {"--aspect", "16 :9", "--aspect '16 :9': expected W:H"},
+        {"--shift", "21", "--shift '21': out of range; give a number from -20 to 20"},
+        {"--shift", "inf", "--shift 'inf': not a number"},
+        {"--patch", "0", "--patch '0': out of range; give a whole number from 1 to 1024"},
+        {"--base-area", "4294967296", "--base-area '4294967296': out of range"},
+        {"--sigma", "-1", "--sigma '-1': out of range"},
+        {"--cutoff", "-0.1", "--cutoff '-0.1': out of range; give a number from 0 to 2"},
+        {"--cutoff", "nan", "--cutoff 'nan': not a number"},
+        {"--base-grid", "64x0", "--base-grid '64x0': expected RxC"},
+        {"--base-grid", "99999999999x64", "--base-grid '99999999999x64': expected RxC"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        const char *args[] = {"generate",      "--selftest",   "-p", "x", "-q",
+                              cases[i].option, cases[i].value, "-o", out, NULL};
+        expect_failure(args, 2, cases[i].needle);
+    }
+    g_assert_cmpint(count_entries(dir), ==, 0);
+
+    /* the ends of the ranges are accepted: the largest seed is used and recorded exactly */
+    const char *largest[] = {"generate", "--selftest", "-p", "x",   "--seed",  "9007199254740991",
+                             "-W",       "16",         "-H", "128", "--steps", "1",
+                             "-q",       "--json",     "-o", out,   NULL};
+    Result r = run(largest);
+    g_test_message("%s", r.err);
+    g_assert_cmpint(r.status, ==, 0);
+    g_assert_nonnull(strstr(r.out, "\"seed\":\"9007199254740991\""));
+    g_assert_nonnull(strstr(r.out, "\"width\":16"));
+    result_clear(&r);
+    remove_tree(dir);
+}
+
+/* A record's numbers are 64-bit JSON integers: one outside int is refused, never truncated (a
+ * width of 2^32 + 16 was a 16-pixel-wide image). */
+static void test_params_from_out_of_range(void)
+{
+    g_autofree char *dir = temp_dir();
+    g_autofree char *png = g_build_filename(dir, "record.png", NULL);
+    g_autofree char *out = g_build_filename(dir, "out.png", NULL);
+    /* the engine's own wording may name the member or not: "invalid" is the contract */
+    const char *invalid = "The parameter record is invalid";
+    const struct {
+        const char *json, *needle;
+    } cases[] = {
+        {"{\"generator\": \"resdit\", \"width\": 4294967312, \"height\": 64}", invalid},
+        {"{\"generator\": \"resdit\", \"steps\": -4294967294}", invalid},
+        {"{\"generator\": \"resdit\", \"method\": {\"patch\": 4294967304}}", invalid},
+        {"{\"generator\": \"resdit\", \"width\": \"wide\"}", invalid},
+        {"{\"generator\": \"resdit\", \"seed_string\": \"-1\"}", invalid},
+        {"{\"generator\": \"resdit\", \"width\": 65536, \"height\": 64}",
+         "The size 65536x64 is outside 16 to 16384 pixels per side"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        write_claiming_png(png, 8, 8, cases[i].json);
+        const char *args[] = {"generate", "--selftest", "--params-from", png, "-q", "-o",
+                              out,        NULL};
+        expect_failure(args, i + 1 < G_N_ELEMENTS(cases) ? 1 : 2, cases[i].needle);
+    }
+    g_assert_false(g_file_test(out, G_FILE_TEST_EXISTS));
     remove_tree(dir);
 }
 
@@ -354,6 +552,97 @@ static void test_model_flags(void)
     result_clear(&r);
     const char *incomplete[] = {"generate", "--model", text, "-o", out, NULL};
     expect_failure(incomplete, 1, "transformer, vae missing");
+    remove_tree(dir);
+}
+
+/* ---- resdit forward --------------------------------------------------------------------- */
+
+/* An inputs file for tiny-a (in_channels 16, txt_dim 24, vec_dim 20) whose header claims
+ * img [1, img_tokens, 16] and txt [1, txt_tokens, 24] in F32; the file is extended to the
+ * claimed size without writing it (a sparse file: no disk space, any size). */
+static void write_sparse_inputs(const char *path, gint64 img_tokens, gint64 txt_tokens)
+{
+    gint64 img_bytes = img_tokens * 16 * 4, txt_bytes = txt_tokens * 24 * 4;
+    g_autofree char *header = g_strdup_printf(
+        "{\"guidance\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}, "
+        "\"timestep\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [4, 8]}, "
+        "\"vec\": {\"dtype\": \"F32\", \"shape\": [1, 20], \"data_offsets\": [8, 88]}, "
+        "\"txt\": {\"dtype\": \"F32\", \"shape\": [1, %" G_GINT64_FORMAT ", 24], "
+        "\"data_offsets\": [88, %" G_GINT64_FORMAT "]}, "
+        "\"img\": {\"dtype\": \"F32\", \"shape\": [1, %" G_GINT64_FORMAT ", 16], "
+        "\"data_offsets\": [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]}}",
+        txt_tokens, 88 + txt_bytes, img_tokens, 88 + txt_bytes, 88 + txt_bytes + img_bytes);
+    guint64 len = strlen(header);
+    FILE *f = fopen(path, "wb");
+    g_assert_nonnull(f);
+    guint8 len_le[8];
+    for (int i = 0; i < 8; i++)
+        len_le[i] = (guint8)(len >> (8 * i));
+    g_assert_cmpuint(fwrite(len_le, 1, 8, f), ==, 8);
+    g_assert_cmpuint(fwrite(header, 1, len, f), ==, len);
+    g_assert_cmpint(ftruncate(fileno(f), (off_t)(8 + len + 88 + txt_bytes + img_bytes)), ==, 0);
+    g_assert_cmpint(fclose(f), ==, 0);
+}
+
+/* One forward pass on the tiny-a goldens; numbers and claimed tensor sizes are checked before
+ * anything is allocated: a sparse inputs file claiming 2^32 tokens (256 GiB of img) aborted on
+ * the allocation, --grid 100000x100000 overflowed rows * cols. */
+static void test_forward(void)
+{
+    g_autofree char *dir = temp_dir();
+    g_autofree char *out = g_build_filename(dir, "velocity.safetensors", NULL);
+    g_autofree char *transformer = tu_data_path("flux/tiny-a/transformer");
+    g_autofree char *inputs = tu_data_path("flux/tiny-a.inputs.8x8.safetensors");
+    g_autofree char *golden_path = tu_data_path("flux/tiny-a.direct.8x8.safetensors");
+    const char *args[] = {"forward", "--transformer", transformer, "--inputs", inputs, "--output",
+                          out,       "--backend",     "cpu",       NULL};
+    Result r = run(args);
+    g_test_message("%s", r.err);
+    g_assert_cmpint(r.status, ==, 0);
+    result_clear(&r);
+    g_autoptr(GError) error = NULL;
+    RdSafetensors *got = rd_safetensors_open(out, &error);
+    g_assert_no_error(error);
+    RdSafetensors *golden = rd_safetensors_open(golden_path, &error);
+    g_assert_no_error(error);
+    const RdTensorInfo *v = rd_safetensors_find(got, "velocity");
+    const RdTensorInfo *ref = rd_safetensors_find(golden, "velocity");
+    g_assert_cmpint(rd_tensor_info_numel(v), ==, rd_tensor_info_numel(ref));
+    double err = tu_relative_l2(v->data, ref->data, (size_t)rd_tensor_info_numel(ref));
+    g_test_message("relative L2 against the golden: %.3g", err);
+    g_assert_cmpfloat(err, <=, 1e-4);
+    rd_safetensors_close(got);
+    rd_safetensors_close(golden);
+    g_unlink(out);
+
+    /* the claimed sizes first: the old code died here on a 256 GiB g_malloc */
+    g_autofree char *sparse = g_build_filename(dir, "sparse.safetensors", NULL);
+    write_sparse_inputs(sparse, G_GINT64_CONSTANT(1) << 32, 7);
+    const char *img_claim[] = {
+        "forward", "--transformer", transformer, "--inputs", sparse, "--output",
+        out,       "--backend",     "cpu",       NULL};
+    expect_failure(img_claim, 1,
+                   "tensor 'img' has shape [1, 4294967296, 16]; this transformer wants [1, "
+                   "tokens, 16] with 1 to 1048576 tokens");
+    write_sparse_inputs(sparse, 64, G_GINT64_CONSTANT(1) << 31);
+    expect_failure(img_claim, 1, "tensor 'txt' has shape [1, 2147483648, 24]");
+
+    const char *huge_grid[] = {
+        "forward", "--transformer", transformer,     "--inputs", inputs, "--output",
+        out,       "--grid",        "100000x100000", NULL};
+    expect_failure(huge_grid, 2,
+                   "--grid '100000x100000': expected RxC; give two whole numbers from 1 to 1024");
+    const char *wrong_grid[] = {
+        "forward", "--transformer", transformer, "--inputs", inputs, "--output",
+        out,       "--grid",        "8x9",       NULL};
+    expect_failure(wrong_grid, 2, "--grid 8x9 has 72 tokens but the inputs hold 64");
+    const char *bad_patch[] = {
+        "forward", "--transformer", transformer, "--inputs", inputs, "--output",
+        out,       "--patch",       "0",         NULL};
+    expect_failure(bad_patch, 2, "--patch '0': out of range");
+    const char *no_inputs[] = {"forward", "--transformer", transformer, "--output", out, NULL};
+    expect_failure(no_inputs, 2, "forward needs --transformer, --inputs and --output");
+    g_assert_false(g_file_test(out, G_FILE_TEST_EXISTS));
     remove_tree(dir);
 }
 
@@ -439,7 +728,11 @@ int main(int argc, char **argv)
     g_test_add_func("/cli/generate/cancel", test_cancel);
     g_test_add_func("/cli/generate/history", test_history);
     g_test_add_func("/cli/generate/bad-inputs", test_bad_inputs);
+    g_test_add_func("/cli/generate/params-from-claimed-size", test_params_from_claimed_size);
+    g_test_add_func("/cli/generate/bad-numbers", test_bad_numbers);
+    g_test_add_func("/cli/generate/params-from-out-of-range", test_params_from_out_of_range);
     g_test_add_func("/cli/generate/model-flags", test_model_flags);
     g_test_add_func("/cli/models", test_models);
+    g_test_add_func("/cli/forward", test_forward);
     return g_test_run();
 }

@@ -1,6 +1,7 @@
 /* `resdit tokenize` and `resdit encode-text` as a user runs them (the binary from $RESDIT_CLI). */
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "safetensors.h"
 #include "test-util.h"
@@ -25,6 +26,71 @@ static int run_cli_env(const char *const *args, char **envp, char **out, char **
 static int run_cli(const char *const *args, char **out, char **err)
 {
     return run_cli_env(args, NULL, out, err);
+}
+
+/* The exit status (128 + signal when killed) and stderr. */
+static int run_cli_status(const char *const *args, char **err)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_ptr_array_add(argv, (gpointer)g_getenv("RESDIT_CLI"));
+    for (int i = 0; args[i]; i++)
+        g_ptr_array_add(argv, (gpointer)args[i]);
+    g_ptr_array_add(argv, NULL);
+    int status = -1;
+    g_autofree char *out = NULL;
+    g_autoptr(GError) error = NULL;
+    g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out,
+                               err, &status, &error));
+    g_assert_no_error(error);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* --max-length and --t5-length: the whole text, within 2 (1) to 4096, or exit status 2 naming
+ * the option and the range; before, -5 was silently the default and " 77" was 77. */
+static void test_bad_numbers(void)
+{
+    g_autofree char *root = tt_path("tiny");
+    g_autofree char *dir = g_dir_make_tmp("resdit-cli-text-XXXXXX", NULL);
+    g_autofree char *file = g_build_filename(dir, "out.safetensors", NULL);
+    static const struct {
+        const char *value, *needle;
+    } lengths[] = {
+        {"-5", "--max-length '-5': out of range; give a whole number from 2 to 4096"},
+        {"1", "--max-length '1': out of range"},
+        {" 77", "--max-length ' 77': not a whole number"},
+        {"77 ", "--max-length '77 ': not a whole number"},
+        {"4294967373", "--max-length '4294967373': out of range"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(lengths); i++) {
+        const char *args[] = {"tokenize",       "--clip", root, "--max-length",
+                              lengths[i].value, "x",      NULL};
+        g_autofree char *err = NULL;
+        g_assert_cmpint(run_cli_status(args, &err), ==, 2);
+        g_test_message("%s", err);
+        g_assert_nonnull(strstr(err, lengths[i].needle));
+    }
+    static const struct {
+        const char *value, *needle;
+    } t5[] = {
+        {"0", "--t5-length '0': out of range; give a whole number from 1 to 4096"},
+        {"-256", "--t5-length '-256': out of range"},
+        {"256abc", "--t5-length '256abc': not a whole number"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(t5); i++) {
+        const char *args[] = {"encode-text", "--clip",      root,        "--t5",
+                              root,          "--prompt",    "x",         "--output",
+                              file,          "--t5-length", t5[i].value, NULL};
+        g_autofree char *err = NULL;
+        g_assert_cmpint(run_cli_status(args, &err), ==, 2);
+        g_test_message("%s", err);
+        g_assert_nonnull(strstr(err, t5[i].needle));
+        g_assert_false(g_file_test(file, G_FILE_TEST_EXISTS));
+    }
+    /* the smallest length still tokenizes */
+    const char *two[] = {"tokenize", "--clip", root, "--max-length", "2", "x", NULL};
+    g_autofree char *err = NULL;
+    g_assert_cmpint(run_cli_status(two, &err), ==, 0);
+    g_rmdir(dir);
 }
 
 static void test_tokenize(void)
@@ -148,5 +214,6 @@ int main(int argc, char **argv)
     g_assert_nonnull(g_getenv("RESDIT_CLI"));
     g_test_add_func("/text/cli/tokenize", test_tokenize);
     g_test_add_func("/text/cli/encode-text", test_encode_text);
+    g_test_add_func("/text/cli/bad-numbers", test_bad_numbers);
     return g_test_run();
 }

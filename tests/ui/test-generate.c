@@ -607,6 +607,63 @@ static void test_drop_a1111(Fixture *f, gconstpointer data)
     g_free(path);
 }
 
+static guint32 png_crc(const guint8 *data, gsize len)
+{
+    guint32 crc = 0xffffffffu;
+    for (gsize i = 0; i < len; i++) {
+        crc ^= data[i];
+        for (int k = 0; k < 8; k++)
+            crc = crc & 1 ? 0xedb88320u ^ (crc >> 1) : crc >> 1;
+    }
+    return crc ^ 0xffffffffu;
+}
+
+static void append_chunk(GByteArray *out, const char *type, const guint8 *data, guint len)
+{
+    guint8 length[4] = {len >> 24, len >> 16, len >> 8, len};
+    g_byte_array_append(out, length, 4);
+    guint start = out->len;
+    g_byte_array_append(out, (const guint8 *)type, 4);
+    g_byte_array_append(out, data, len);
+    guint32 crc = png_crc(out->data + start, len + 4);
+    guint8 crc_be[4] = {crc >> 24, crc >> 16, crc >> 8, crc};
+    g_byte_array_append(out, crc_be, 4);
+}
+
+/* A 1 KB PNG made by resdit, but whose header claims 100000 x 100000 pixels (30 GB decoded):
+ * its record is read from the text chunk, without decoding the image (which aborted the app). */
+static void test_drop_claiming_png(Fixture *f, gconstpointer data)
+{
+    GByteArray *png = g_byte_array_new();
+    static const guint8 signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    g_byte_array_append(png, signature, 8);
+    static const guint8 ihdr[13] = {0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0, 8, 2, 0, 0, 0};
+    append_chunk(png, "IHDR", ihdr, sizeof ihdr);
+    const char *json = "{\"generator\": \"resdit\", \"prompt\": \"a tiny fox\", \"width\": 1024, "
+                       "\"height\": 768, \"steps\": 7, \"seed\": 4242, \"seed_string\": \"4242\"}";
+    GByteArray *itxt = g_byte_array_new();
+    g_byte_array_append(itxt, (const guint8 *)"resdit\0\0\0\0\0", 11);
+    g_byte_array_append(itxt, (const guint8 *)json, strlen(json));
+    append_chunk(png, "iTXt", itxt->data, itxt->len);
+    static const guint8 idat[] = {0x78, 0x9c, 0x63, 0x60, 0x00, 0x00};
+    append_chunk(png, "IDAT", idat, sizeof idat);
+    append_chunk(png, "IEND", NULL, 0);
+    char *path = g_build_filename(g_get_tmp_dir(), "rs-claiming.png", NULL);
+    g_assert_true(g_file_set_contents(path, (const char *)png->data, png->len, NULL));
+    g_byte_array_unref(itxt);
+    g_byte_array_unref(png);
+
+    g_assert_true(rs_window_load_parameters(f->window, path));
+    char *prompt = NULL;
+    g_object_get(f->job, "prompt", &prompt, NULL);
+    g_assert_cmpstr(prompt, ==, "a tiny fox");
+    g_assert_cmpuint(rs_job_settings_get_seed(f->job), ==, 4242);
+    g_assert_cmpint(rs_job_settings_get_steps(f->job), ==, 7);
+    g_free(prompt);
+    g_unlink(path);
+    g_free(path);
+}
+
 /* A damaged history file: the window tells the user where the old file was kept. */
 static void test_recovery_notice(void)
 {
@@ -740,6 +797,8 @@ int main(int argc, char **argv)
     g_test_add("/generate/error-dialog", Fixture, NULL, fixture_set_up, test_error_dialog,
                fixture_tear_down);
     g_test_add("/generate/drop-a1111", Fixture, NULL, fixture_set_up, test_drop_a1111,
+               fixture_tear_down);
+    g_test_add("/generate/drop-claiming-png", Fixture, NULL, fixture_set_up, test_drop_claiming_png,
                fixture_tear_down);
     g_test_add("/generate/history-actions", Fixture, NULL, fixture_set_up, test_history_actions,
                fixture_tear_down);
