@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "flux_private.h"
+#include "model_parts.h"
 
 typedef struct {
     FluxModel *m;
@@ -312,26 +313,6 @@ static gboolean load_embedders(Loader *ld, const LayoutNames *nm)
     return ok;
 }
 
-/* Names a file that is some other model, so the message can say what it is. */
-static const char *recognise_other_model(RdSafetensors *st)
-{
-    static const struct {
-        const char *tensor, *what;
-    } known[] = {
-        {"decoder.conv_in.weight", "a VAE (autoencoder)"},
-        {"encoder.conv_in.weight", "a VAE (autoencoder)"},
-        {"text_model.embeddings.token_embedding.weight", "a CLIP text encoder"},
-        {"encoder.block.0.layer.0.SelfAttention.q.weight", "a T5 text encoder"},
-        {"shared.weight", "a T5 text encoder"},
-        {"model.diffusion_model.input_blocks.0.0.weight", "a Stable Diffusion UNet"},
-        {"joint_blocks.0.x_block.attn.qkv.weight", "an SD3 MMDiT"},
-    };
-    for (size_t i = 0; i < G_N_ELEMENTS(known); i++)
-        if (rd_safetensors_find(st, known[i].tensor))
-            return known[i].what;
-    return NULL;
-}
-
 static gboolean detect_layout(Loader *ld)
 {
     static const char *prefixes[] = {"", "model.diffusion_model."};
@@ -344,7 +325,7 @@ static gboolean detect_layout(Loader *ld)
         if (find(ld, "img_in.weight"))
             return TRUE;
     }
-    const char *other = recognise_other_model(ld->m->st);
+    const char *other = rd_part_describe(ld->m->st);
     g_set_error(ld->error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
                 "%s is %s, not a FLUX transformer; choose the transformer file "
                 "(e.g. flux1-dev.safetensors or the transformer/ folder)",

@@ -88,6 +88,11 @@ static const char *identify_other(RdSafetensors *st)
         const char *suffix, *what;
     } known[] = {
         {"joint_blocks.0.x_block.attn.qkv.weight", "an SD3 transformer (not supported yet)"},
+        /* parts whose shapes are off: still named for what they look like */
+        {"decoder.conv_in.weight", "a VAE (autoencoder)"},
+        {"encoder.conv_in.weight", "a VAE (autoencoder)"},
+        {"text_model.embeddings.token_embedding.weight", "a CLIP text encoder"},
+        {"shared.weight", "a T5 text encoder"},
         {"diffusion_model.input_blocks.0.0.weight", "a Stable Diffusion UNet checkpoint"},
         {"lora_down.weight", "a LoRA"},
         {"lora_A.weight", "a LoRA"},
@@ -98,19 +103,40 @@ static const char *identify_other(RdSafetensors *st)
     return NULL;
 }
 
+static void identify(RdSafetensors *st, RdPartInfo *info)
+{
+    memset(info, 0, sizeof *info);
+    identify_transformer(st, info);
+    identify_vae(st, info);
+    identify_text(st, info);
+    if (!info->parts)
+        info->other = identify_other(st);
+}
+
 gboolean rd_part_identify(const char *path, RdPartInfo *info)
 {
     memset(info, 0, sizeof *info);
     RdSafetensors *st = rd_safetensors_open(path, NULL);
     if (!st)
         return FALSE;
-    identify_transformer(st, info);
-    identify_vae(st, info);
-    identify_text(st, info);
-    if (!info->parts)
-        info->other = identify_other(st);
+    identify(st, info);
     rd_safetensors_close(st);
     return TRUE;
+}
+
+const char *rd_part_describe(RdSafetensors *st)
+{
+    RdPartInfo info;
+    identify(st, &info);
+    if (info.parts & RD_PART_TRANSFORMER)
+        return "a FLUX transformer";
+    if (info.parts & RD_PART_VAE)
+        return "a VAE (autoencoder)";
+    if (info.parts & RD_PART_CLIP)
+        return "a CLIP text encoder";
+    if (info.parts & RD_PART_T5)
+        return "a T5 text encoder";
+    return info.other;
 }
 
 const char *rd_part_name(RdPartKind kind)

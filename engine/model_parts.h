@@ -27,6 +27,9 @@ typedef struct {
 /* Reads the header of a .safetensors file, a sharded index or a diffusers component folder.
  * FALSE (and info->parts 0) when it cannot be read as safetensors. */
 gboolean rd_part_identify(const char *path, RdPartInfo *info);
+typedef struct RdSafetensors RdSafetensors;
+/* What an open checkpoint is, for a message ("a VAE (autoencoder)", "a LoRA"), or NULL. */
+const char *rd_part_describe(RdSafetensors *st);
 /* "transformer", "vae", "clip-l", "t5" for one bit. */
 const char *rd_part_name(RdPartKind kind);
 /* Whether a VAE, CLIP or T5 part (info b) fits a transformer (info a) by its dimensions. */
