@@ -2,6 +2,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "json_load.h"
 #include "pipeline-private.h"
 
 static const char *const shift_names[] = {
@@ -200,84 +201,111 @@ static gboolean bad_record(GError **error, const char *what)
     return FALSE;
 }
 
-static void read_int(JsonObject *o, const char *name, int *out)
+/* A member of the wrong type (or an integer outside int) makes the record invalid; a missing
+ * one keeps the current value. */
+static gboolean read_int(JsonObject *o, const char *name, int *out, gboolean *ok)
 {
-    if (json_object_has_member(o, name))
-        *out = (int)json_object_get_int_member(o, name);
+    gint64 v;
+    if (!json_object_has_member(o, name))
+        return TRUE;
+    if (!rd_json_get_int(o, name, &v) || v < G_MININT || v > G_MAXINT)
+        return *ok = FALSE;
+    *out = (int)v;
+    return TRUE;
 }
 
-static void read_double(JsonObject *o, const char *name, double *out)
+static gboolean read_double(JsonObject *o, const char *name, double *out, gboolean *ok)
 {
-    if (json_object_has_member(o, name))
-        *out = json_object_get_double_member(o, name);
+    double v;
+    if (!json_object_has_member(o, name))
+        return TRUE;
+    if (!rd_json_get_double(o, name, &v))
+        return *ok = FALSE;
+    *out = v;
+    return TRUE;
 }
 
-static void read_bool(JsonObject *o, const char *name, gboolean *out)
+static gboolean read_bool(JsonObject *o, const char *name, gboolean *out, gboolean *ok)
 {
-    if (json_object_has_member(o, name))
-        *out = json_object_get_boolean_member(o, name);
+    gboolean v;
+    if (!json_object_has_member(o, name))
+        return TRUE;
+    if (!rd_json_get_bool(o, name, &v))
+        return *ok = FALSE;
+    *out = v;
+    return TRUE;
 }
 
-static void read_method(JsonObject *m, ResditMethodParams *p)
+static void read_method(JsonObject *m, ResditMethodParams *p, gboolean *ok)
 {
-    read_int(m, "base_rows", &p->base_rows);
-    read_int(m, "base_cols", &p->base_cols);
-    read_int(m, "base_area", &p->base_area);
-    read_int(m, "patch", &p->patch);
-    read_double(m, "sigma", &p->sigma);
-    read_double(m, "cutoff", &p->cutoff);
-    read_bool(m, "no_pes", &p->no_pes);
-    read_bool(m, "no_pipe", &p->no_pipe);
-    read_bool(m, "no_psf", &p->no_psf);
-    read_bool(m, "no_overlap", &p->no_overlap);
-    read_bool(m, "uniform_weights", &p->uniform_weights);
+    read_int(m, "base_rows", &p->base_rows, ok);
+    read_int(m, "base_cols", &p->base_cols, ok);
+    read_int(m, "base_area", &p->base_area, ok);
+    read_int(m, "patch", &p->patch, ok);
+    read_double(m, "sigma", &p->sigma, ok);
+    read_double(m, "cutoff", &p->cutoff, ok);
+    read_bool(m, "no_pes", &p->no_pes, ok);
+    read_bool(m, "no_pipe", &p->no_pipe, ok);
+    read_bool(m, "no_psf", &p->no_psf, ok);
+    read_bool(m, "no_overlap", &p->no_overlap, ok);
+    read_bool(m, "uniform_weights", &p->uniform_weights, ok);
 }
 
 gboolean resdit_job_params_from_json(ResditJobParams *p, const char *json, GError **error)
 {
     g_autoptr(JsonParser) parser = json_parser_new();
-    if (!json_parser_load_from_data(parser, json, -1, NULL))
-        return bad_record(error, "not JSON");
+    g_autoptr(GError) json_error = NULL;
+    if (!rd_json_load_data(parser, json, -1, &json_error))
+        return bad_record(error, json_error->message);
     JsonNode *root = json_parser_get_root(parser);
     if (!root || !JSON_NODE_HOLDS_OBJECT(root))
         return bad_record(error, "not a JSON object");
     JsonObject *o = json_node_get_object(root);
-    if (g_strcmp0(json_object_get_string_member_with_default(o, "generator", ""), "resdit") != 0)
+    if (g_strcmp0(rd_json_get_string(o, "generator"), "resdit") != 0)
         return bad_record(error, "not written by resdit");
+    gboolean ok = TRUE;
     if (json_object_has_member(o, "prompt")) {
+        const char *prompt = rd_json_get_string(o, "prompt");
+        if (!prompt)
+            return bad_record(error, "prompt is not a string");
         g_free(p->prompt);
-        p->prompt = g_strdup(json_object_get_string_member(o, "prompt"));
+        p->prompt = g_strdup(prompt);
     }
-    read_int(o, "width", &p->width);
-    read_int(o, "height", &p->height);
-    read_int(o, "steps", &p->steps);
-    read_double(o, "guidance", &p->guidance);
-    const char *seed = json_object_get_string_member_with_default(o, "seed_string", NULL);
+    read_int(o, "width", &p->width, &ok);
+    read_int(o, "height", &p->height, &ok);
+    read_int(o, "steps", &p->steps, &ok);
+    read_double(o, "guidance", &p->guidance, &ok);
+    const char *seed = rd_json_get_string(o, "seed_string");
+    gint64 seed_number;
     if (seed) {
         p->seed = g_ascii_strtoull(seed, NULL, 10);
         p->random_seed = FALSE;
     } else if (json_object_has_member(o, "seed")) {
-        p->seed = (guint64)json_object_get_int_member(o, "seed");
+        if (!rd_json_get_int(o, "seed", &seed_number))
+            return bad_record(error, "seed is not an integer");
+        p->seed = (guint64)seed_number;
         p->random_seed = FALSE;
     }
-    read_bool(o, "schedule", &p->schedule);
-    const char *mode = json_object_get_string_member_with_default(o, "fixed_mode", NULL);
+    read_bool(o, "schedule", &p->schedule, &ok);
+    const char *mode = rd_json_get_string(o, "fixed_mode");
     if (mode && !resdit_mode_from_name(mode, &p->fixed_mode))
         return bad_record(error, "unknown fixed_mode");
     /* The resolved G and L reproduce the schedule whatever the defaults become. */
-    read_int(o, "global_steps", &p->global_steps);
-    read_int(o, "local_steps", &p->local_steps);
-    const char *shift = json_object_get_string_member_with_default(o, "shift_mode", NULL);
+    read_int(o, "global_steps", &p->global_steps, &ok);
+    read_int(o, "local_steps", &p->local_steps, &ok);
+    const char *shift = rd_json_get_string(o, "shift_mode");
     if (shift && !resdit_shift_mode_from_name(shift, &p->shift_mode))
         return bad_record(error, "unknown shift_mode");
     if (p->shift_mode == RESDIT_SHIFT_FIXED)
-        read_double(o, "mu", &p->mu);
-    read_int(o, "t5_len", &p->t5_len);
+        read_double(o, "mu", &p->mu, &ok);
+    read_int(o, "t5_len", &p->t5_len, &ok);
     if (json_object_has_member(o, "method")) {
         JsonNode *m = json_object_get_member(o, "method");
         if (!JSON_NODE_HOLDS_OBJECT(m))
             return bad_record(error, "method is not an object");
-        read_method(json_node_get_object(m), &p->method);
+        read_method(json_node_get_object(m), &p->method, &ok);
     }
+    if (!ok)
+        return bad_record(error, "a number or flag has the wrong type or is out of range");
     return TRUE;
 }

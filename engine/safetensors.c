@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json_load.h"
 #include "resdit.h"
 
 #define MAX_HEADER_BYTES (100u * 1024 * 1024)
@@ -137,7 +138,7 @@ gboolean rd_safetensors_parse_header(const char *json, size_t json_len, size_t d
 {
     g_autoptr(JsonParser) parser = json_parser_new();
     g_autoptr(GError) json_error = NULL;
-    if (!json_parser_load_from_data(parser, json, (gssize)json_len, &json_error))
+    if (!rd_json_load_data(parser, json, (gssize)json_len, &json_error))
         return fail(error, RESDIT_ERROR_FORMAT, file_name, "the header is not valid JSON (%s)",
                     json_error->message);
     JsonNode *root = json_parser_get_root(parser);
@@ -224,7 +225,7 @@ static gboolean open_index(RdSafetensors *st, const char *index_path, GError **e
 {
     g_autoptr(JsonParser) parser = json_parser_new();
     g_autoptr(GError) json_error = NULL;
-    if (!json_parser_load_from_file(parser, index_path, &json_error))
+    if (!rd_json_load_file(parser, index_path, &json_error))
         return fail(error, RESDIT_ERROR_FORMAT, index_path, "cannot read the index (%s)",
                     json_error->message);
     JsonNode *root = json_parser_get_root(parser);
