@@ -1,5 +1,6 @@
 #include "text_config.h"
 
+#include "json_load.h"
 #include "resdit.h"
 
 JsonObject *rd_text_config_load(const char *path, gboolean *failed, GError **error)
@@ -17,7 +18,7 @@ JsonObject *rd_text_config_load(const char *path, gboolean *failed, GError **err
     JsonParser *parser = json_parser_new();
     GError *local = NULL;
     JsonObject *obj = NULL;
-    if (!json_parser_load_from_file(parser, file, &local)) {
+    if (!rd_json_load_file(parser, file, &local)) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_FORMAT, "%s is not valid JSON: %s", file,
                     local->message);
         g_error_free(local);
