@@ -369,6 +369,11 @@ const RdVaeConfig *rd_vae_config(const RdVae *vae)
     return &vae->config;
 }
 
+const char *rd_vae_path(const RdVae *vae)
+{
+    return rd_safetensors_path(vae->st);
+}
+
 guint64 rd_vae_weight_bytes(const RdVae *vae)
 {
     guint64 bytes = 0;
