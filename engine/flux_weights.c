@@ -223,7 +223,7 @@ static gboolean bad_config(GError **error, const char *config_json, const char *
     return FALSE;
 }
 
-static gboolean apply_config_json(FluxConfig *c, const char *config_json, GError **error)
+gboolean flux_config_apply_json(FluxConfig *c, const char *config_json, GError **error)
 {
     g_autoptr(JsonParser) parser = json_parser_new();
     g_autoptr(GError) json_error = NULL;
@@ -294,7 +294,7 @@ static gboolean infer_config(Loader *ld, const LayoutNames *nm, const char *conf
         c->rope_axes[0] = 16;
         c->rope_axes[1] = c->rope_axes[2] = 56;
     }
-    if (config_json && !apply_config_json(c, config_json, ld->error))
+    if (config_json && !flux_config_apply_json(c, config_json, ld->error))
         return FALSE;
     if (c->hidden <= 0 || c->in_channels <= 0 || c->txt_dim <= 0 || c->vec_dim <= 0 ||
         c->mlp_hidden <= 0 || c->head_dim <= 0 || c->hidden % c->head_dim != 0) {

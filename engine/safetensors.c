@@ -231,7 +231,7 @@ static gboolean open_index(RdSafetensors *st, const char *index_path, GError **e
     JsonNode *root = json_parser_get_root(parser);
     JsonObject *map = NULL;
     if (root && JSON_NODE_HOLDS_OBJECT(root))
-        map = json_object_get_object_member(json_node_get_object(root), "weight_map");
+        map = rd_json_get_object(json_node_get_object(root), "weight_map");
     if (!map)
         return fail(error, RESDIT_ERROR_FORMAT, index_path, "the index has no weight_map");
     g_autofree char *dir = g_path_get_dirname(index_path);

@@ -23,7 +23,8 @@ JsonObject *rd_text_config_load(const char *path, gboolean *failed, GError **err
                     local->message);
         g_error_free(local);
         *failed = TRUE;
-    } else if (JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
+    } else if (json_parser_get_root(parser) &&
+               JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
         obj = json_object_ref(json_node_get_object(json_parser_get_root(parser)));
     }
     g_object_unref(parser);
