@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clip_model.h"
 #include "clip_tokenizer.h"
 #include "resdit.h"
+#include "t5_model.h"
 #include "t5_tokenizer.h"
 #include "text-test-util.h"
 #include "text_config.h"
@@ -160,6 +162,66 @@ static void test_text_config_deep_json(void)
     g_assert_nonnull(strstr(error->message, "nest deeper"));
 }
 
+/* A copy of tests/data/text/tiny/<part> whose config.json has `key` set to `value`. */
+static char *encoder_with(const char *part, const char *key, const char *value)
+{
+    static int n;
+    char *dir = g_strdup_printf("%s/%s-%d", tmpdir, part, n++);
+    g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
+    g_autofree char *src_dir = g_build_filename("tiny", part, NULL);
+    g_autofree char *src = tt_path(src_dir);
+    g_autoptr(GDir) d = g_dir_open(src, 0, NULL);
+    g_assert_nonnull(d);
+    const char *name;
+    while ((name = g_dir_read_name(d))) {
+        g_autofree char *from = g_build_filename(src, name, NULL);
+        g_autofree char *to = g_build_filename(dir, name, NULL);
+        g_autofree char *text = NULL;
+        gsize len;
+        g_assert_true(g_file_get_contents(from, &text, &len, NULL));
+        if (strcmp(name, "config.json") == 0) {
+            g_autofree char *pattern = g_strdup_printf("\"%s\": [^,\n}]*", key);
+            g_autofree char *replacement = g_strdup_printf("\"%s\": %s", key, value);
+            g_autoptr(GRegex) re = g_regex_new(pattern, 0, 0, NULL);
+            char *changed = g_regex_replace_literal(re, text, -1, 0, replacement, 0, NULL);
+            g_assert_cmpstr(changed, !=, text);
+            g_free(text);
+            text = changed;
+            len = strlen(text);
+        }
+        g_assert_true(g_file_set_contents(to, text, (gssize)len, NULL));
+    }
+    return dir;
+}
+
+static void expect_encoder_error(const char *part, const char *key, const char *value,
+                                 const char *needle)
+{
+    g_autofree char *dir = encoder_with(part, key, value);
+    RdBackend *be = rd_backend_cpu_new();
+    g_autoptr(GError) error = NULL;
+    gboolean clip = strcmp(part, "text_encoder") == 0;
+    void *model = clip ? (void *)rd_clip_model_load(dir, be, &error)
+                       : (void *)rd_t5_model_load(dir, be, &error);
+    if (model)
+        g_error("%s with %s = %s was accepted", part, key, value);
+    g_assert_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL);
+    if (!strstr(error->message, needle))
+        g_error("message '%s' does not say '%s'", error->message, needle);
+    be->destroy(be);
+}
+
+/* Config values that used to divide by zero (CLIP heads) or reach the bucket logarithms (T5). */
+static void test_encoder_config_values(void)
+{
+    expect_encoder_error("text_encoder", "num_attention_heads", "0", "num_attention_heads");
+    expect_encoder_error("text_encoder", "num_attention_heads", "-4", "num_attention_heads");
+    expect_encoder_error("text_encoder", "layer_norm_eps", "-1e-05", "layer_norm_eps");
+    expect_encoder_error("text_encoder_2", "relative_attention_max_distance", "0",
+                         "relative_attention_max_distance");
+    expect_encoder_error("text_encoder_2", "layer_norm_epsilon", "0", "layer_norm_epsilon");
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -171,6 +233,7 @@ int main(int argc, char **argv)
     g_test_add_func("/text-files/clip/gzip-bomb", test_clip_gzip_bomb);
     g_test_add_func("/text-files/t5/deep-json", test_t5_deep_json);
     g_test_add_func("/text-files/config/deep-json", test_text_config_deep_json);
+    g_test_add_func("/text-files/config/encoder-values", test_encoder_config_values);
     int status = g_test_run();
     g_autofree char *rm = g_strdup_printf("rm -rf '%s'", tmpdir);
     if (system(rm) != 0)
