@@ -110,6 +110,15 @@ float rd_e5m2_to_f32(uint8_t v)
     return rd_f16_to_f32((uint16_t)((uint16_t)v << 8));
 }
 
+/* Tensor data sits at any offset of the file (safetensors does not align it): every element is
+ * read with memcpy, which the compiler turns into a plain load where that is allowed. */
+static uint16_t load_u16(const unsigned char *p)
+{
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
 void rd_convert_to_f32(RdDType dtype, const void *src, float *dst, size_t n)
 {
     switch (dtype) {
@@ -117,15 +126,15 @@ void rd_convert_to_f32(RdDType dtype, const void *src, float *dst, size_t n)
         memcpy(dst, src, n * sizeof(float));
         break;
     case RD_BF16: {
-        const uint16_t *s = src;
+        const unsigned char *s = src;
         for (size_t i = 0; i < n; i++)
-            dst[i] = bits_to_f32((uint32_t)s[i] << 16);
+            dst[i] = bits_to_f32((uint32_t)load_u16(s + 2 * i) << 16);
         break;
     }
     case RD_F16: {
-        const uint16_t *s = src;
+        const unsigned char *s = src;
         for (size_t i = 0; i < n; i++)
-            dst[i] = rd_f16_to_f32(s[i]);
+            dst[i] = rd_f16_to_f32(load_u16(s + 2 * i));
         break;
     }
     case RD_F8_E4M3: {
@@ -141,9 +150,12 @@ void rd_convert_to_f32(RdDType dtype, const void *src, float *dst, size_t n)
         break;
     }
     case RD_I64: {
-        const int64_t *s = src;
-        for (size_t i = 0; i < n; i++)
-            dst[i] = (float)s[i];
+        const unsigned char *s = src;
+        for (size_t i = 0; i < n; i++) {
+            int64_t v;
+            memcpy(&v, s + 8 * i, sizeof v);
+            dst[i] = (float)v;
+        }
         break;
     }
     default:

@@ -359,3 +359,8 @@ const FluxConfig *flux_model_config(const FluxModel *m)
 {
     return &m->cfg;
 }
+
+const char *flux_model_path(const FluxModel *m)
+{
+    return rd_safetensors_path(m->st);
+}

@@ -30,6 +30,8 @@ typedef struct FluxModel FluxModel;
 FluxModel *flux_model_load(const char *path, RdBackend *backend, GError **error);
 void flux_model_free(FluxModel *model);
 const FluxConfig *flux_model_config(const FluxModel *model);
+/* The file (or index) the weights were read from. */
+const char *flux_model_path(const FluxModel *model);
 
 /* How attention runs in one forward pass (METHOD.md). */
 typedef ResditAttentionPlan FluxAttentionPlan;

@@ -38,5 +38,9 @@ struct FluxModel {
     FluxLinear final_shift, final_scale, final_linear;
 };
 
+/* Applies a diffusers config.json (attention_head_dim, axes_dims_rope) to c, checking every
+ * value; exposed for the fuzz targets. */
+gboolean flux_config_apply_json(FluxConfig *c, const char *config_json, GError **error);
+
 gboolean flux_weights_load(FluxModel *model, const char *path, const char *config_json,
                            GError **error);

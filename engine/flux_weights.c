@@ -6,6 +6,7 @@
 
 #include "flux_private.h"
 #include "model_parts.h"
+#include "json_load.h"
 
 typedef struct {
     FluxModel *m;
@@ -203,11 +204,35 @@ static int64_t dim(Loader *ld, const char *name, int axis)
     return t && axis < t->ndim ? t->shape[axis] : -1;
 }
 
-static gboolean apply_config_json(FluxConfig *c, const char *config_json, GError **error)
+/* Limits far above FLUX.1 (hidden 3072, MLP 12288, T5 4096, head 128) that keep every shape
+ * product below 2^40 elements, so no size computed from them can overflow. */
+#define MAX_FLUX_DIM (1 << 17)
+#define MAX_HEAD_DIM 4096
+
+static gboolean bad_config(GError **error, const char *config_json, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+
+static gboolean bad_config(GError **error, const char *config_json, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                "%s: %s; fix the model's config.json or use the one that came with it",
+                config_json, msg);
+    return FALSE;
+}
+
+gboolean flux_config_apply_json(FluxConfig *c, const char *config_json, GError **error)
 {
     g_autoptr(JsonParser) parser = json_parser_new();
-    if (!json_parser_load_from_file(parser, config_json, error))
+    g_autoptr(GError) json_error = NULL;
+    if (!rd_json_load_file(parser, config_json, &json_error)) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_FORMAT, "%s is not valid JSON: %s",
+                    config_json, json_error->message);
         return FALSE;
+    }
     JsonNode *root = json_parser_get_root(parser);
     if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_FORMAT, "%s is not a JSON object",
@@ -215,14 +240,30 @@ static gboolean apply_config_json(FluxConfig *c, const char *config_json, GError
         return FALSE;
     }
     JsonObject *o = json_node_get_object(root);
-    if (json_object_has_member(o, "attention_head_dim"))
-        c->head_dim = (int)json_object_get_int_member(o, "attention_head_dim");
-    JsonArray *axes = json_object_has_member(o, "axes_dims_rope")
-                          ? json_object_get_array_member(o, "axes_dims_rope")
-                          : NULL;
-    if (axes && json_array_get_length(axes) == 3)
-        for (int i = 0; i < 3; i++)
-            c->rope_axes[i] = (int)json_array_get_int_element(axes, i);
+    if (json_object_has_member(o, "attention_head_dim")) {
+        gint64 head_dim;
+        if (!rd_json_get_int(o, "attention_head_dim", &head_dim) || head_dim < 2 ||
+            head_dim > MAX_HEAD_DIM || head_dim % 2)
+            return bad_config(error, config_json,
+                              "attention_head_dim must be an even integer from 2 to %d",
+                              MAX_HEAD_DIM);
+        c->head_dim = (int)head_dim;
+    }
+    if (json_object_has_member(o, "axes_dims_rope")) {
+        JsonArray *axes = rd_json_get_array(o, "axes_dims_rope");
+        if (!axes || json_array_get_length(axes) != 3)
+            return bad_config(error, config_json,
+                              "axes_dims_rope must be a list of three integers (FLUX.1: [16, 56, "
+                              "56])");
+        for (guint i = 0; i < 3; i++) {
+            gint64 v;
+            if (!rd_json_element_int(axes, i, &v) || v < 2 || v > MAX_HEAD_DIM || v % 2)
+                return bad_config(error, config_json,
+                                  "axes_dims_rope[%u] must be an even integer from 2 to %d",
+                                  i, MAX_HEAD_DIM);
+            c->rope_axes[i] = (int)v;
+        }
+    }
     return TRUE;
 }
 
@@ -243,6 +284,12 @@ static void axes_from_metadata(Loader *ld, FluxConfig *c)
     }
 }
 
+/* A dimension read from a tensor shape: -1 when it is missing or outside (0, MAX_FLUX_DIM]. */
+static int sane_dim(int64_t d)
+{
+    return d > 0 && d <= MAX_FLUX_DIM ? (int)d : -1;
+}
+
 static gboolean infer_config(Loader *ld, const LayoutNames *nm, const char *config_json)
 {
     FluxConfig *c = &ld->m->cfg;
@@ -250,12 +297,12 @@ static gboolean infer_config(Loader *ld, const LayoutNames *nm, const char *conf
     g_autofree char *txt_w = g_strconcat(nm->txt_in, ".weight", NULL);
     g_autofree char *vec_w = g_strconcat(nm->vec1, ".weight", NULL);
     g_autofree char *guid_w = g_strconcat(nm->guid1, ".weight", NULL);
-    c->hidden = (int)dim(ld, img_w, 0);
-    c->in_channels = (int)dim(ld, img_w, 1);
-    c->txt_dim = (int)dim(ld, txt_w, 1);
-    c->vec_dim = (int)dim(ld, vec_w, 1);
-    c->mlp_hidden = (int)dim(ld, nm->mlp_in0, 0);
-    c->head_dim = (int)dim(ld, nm->q_norm0, 0);
+    c->hidden = sane_dim(dim(ld, img_w, 0));
+    c->in_channels = sane_dim(dim(ld, img_w, 1));
+    c->txt_dim = sane_dim(dim(ld, txt_w, 1));
+    c->vec_dim = sane_dim(dim(ld, vec_w, 1));
+    c->mlp_hidden = sane_dim(dim(ld, nm->mlp_in0, 0));
+    c->head_dim = sane_dim(dim(ld, nm->q_norm0, 0));
     c->double_blocks = count_blocks(ld, nm->double_stem, nm->double_leaf);
     c->single_blocks = count_blocks(ld, nm->single_stem, nm->single_leaf);
     c->has_guidance = find(ld, guid_w) != NULL;
@@ -265,7 +312,7 @@ static gboolean infer_config(Loader *ld, const LayoutNames *nm, const char *conf
         c->rope_axes[0] = 16;
         c->rope_axes[1] = c->rope_axes[2] = 56;
     }
-    if (config_json && !apply_config_json(c, config_json, ld->error))
+    if (config_json && !flux_config_apply_json(c, config_json, ld->error))
         return FALSE;
     if (!config_json && c->head_dim != 128)
         axes_from_metadata(ld, c);
@@ -277,8 +324,15 @@ static gboolean infer_config(Loader *ld, const LayoutNames *nm, const char *conf
         return FALSE;
     }
     c->heads = c->hidden / c->head_dim;
-    if (c->rope_axes[0] + c->rope_axes[1] + c->rope_axes[2] != c->head_dim ||
+    if (c->rope_axes[0] <= 0 || c->rope_axes[1] <= 0 || c->rope_axes[2] <= 0 ||
+        c->rope_axes[0] + c->rope_axes[1] + c->rope_axes[2] != c->head_dim ||
         c->rope_axes[0] % 2 || c->rope_axes[1] % 2 || c->rope_axes[2] % 2) {
+        if (config_json)
+            return bad_config(ld->error, config_json,
+                              "axes_dims_rope [%d, %d, %d] do not add up to the head size %d of "
+                              "%s",
+                              c->rope_axes[0], c->rope_axes[1], c->rope_axes[2], c->head_dim,
+                              rd_safetensors_path(ld->m->st));
         g_set_error(ld->error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
                     "%s: cannot tell the RoPE axes for head size %d; give the model's config.json",
                     rd_safetensors_path(ld->m->st), c->head_dim);

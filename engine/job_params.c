@@ -2,6 +2,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "json_load.h"
 #include "pipeline-private.h"
 
 static const char *const shift_names[] = {
@@ -276,23 +277,27 @@ static gboolean read_method(JsonObject *m, ResditMethodParams *p, GError **error
 gboolean resdit_job_params_from_json(ResditJobParams *p, const char *json, GError **error)
 {
     g_autoptr(JsonParser) parser = json_parser_new();
-    if (!json_parser_load_from_data(parser, json, -1, NULL))
-        return bad_record(error, "not JSON");
+    g_autoptr(GError) json_error = NULL;
+    if (!rd_json_load_data(parser, json, -1, &json_error))
+        return bad_record(error, json_error->message);
     JsonNode *root = json_parser_get_root(parser);
     if (!root || !JSON_NODE_HOLDS_OBJECT(root))
         return bad_record(error, "not a JSON object");
     JsonObject *o = json_node_get_object(root);
-    if (g_strcmp0(json_object_get_string_member_with_default(o, "generator", ""), "resdit") != 0)
+    if (g_strcmp0(rd_json_get_string(o, "generator"), "resdit") != 0)
         return bad_record(error, "not written by resdit");
     if (json_object_has_member(o, "prompt")) {
+        const char *prompt = rd_json_get_string(o, "prompt");
+        if (!prompt)
+            return bad_record(error, "prompt is not a string");
         g_free(p->prompt);
-        p->prompt = g_strdup(json_object_get_string_member(o, "prompt"));
+        p->prompt = g_strdup(prompt);
     }
     if (!read_int(o, "width", &p->width, error) || !read_int(o, "height", &p->height, error) ||
         !read_int(o, "steps", &p->steps, error) || !read_double(o, "guidance", &p->guidance, error))
         return FALSE;
     /* seed_string: the exact unsigned 64-bit seed; seed: the same bits as a JSON integer */
-    const char *seed = json_object_get_string_member_with_default(o, "seed_string", NULL);
+    const char *seed = rd_json_get_string(o, "seed_string");
     JsonNode *seed_node;
     if (seed) {
         guint64 v;
@@ -308,14 +313,14 @@ gboolean resdit_job_params_from_json(ResditJobParams *p, const char *json, GErro
     }
     if (!read_bool(o, "schedule", &p->schedule, error))
         return FALSE;
-    const char *mode = json_object_get_string_member_with_default(o, "fixed_mode", NULL);
+    const char *mode = rd_json_get_string(o, "fixed_mode");
     if (mode && !resdit_mode_from_name(mode, &p->fixed_mode))
         return bad_record(error, "unknown fixed_mode");
     /* The resolved G and L reproduce the schedule whatever the defaults become. */
     if (!read_int(o, "global_steps", &p->global_steps, error) ||
         !read_int(o, "local_steps", &p->local_steps, error))
         return FALSE;
-    const char *shift = json_object_get_string_member_with_default(o, "shift_mode", NULL);
+    const char *shift = rd_json_get_string(o, "shift_mode");
     if (shift && !resdit_shift_mode_from_name(shift, &p->shift_mode))
         return bad_record(error, "unknown shift_mode");
     if ((p->shift_mode == RESDIT_SHIFT_FIXED && !read_double(o, "mu", &p->mu, error)) ||

@@ -7,6 +7,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "json_load.h"
 #include "model_parts.h"
 #include "model_places.h"
 #include "resdit.h"
@@ -87,18 +88,14 @@ static char *root_file(const char *root, RdPartKind kind)
 static gboolean is_flux_index(const char *root)
 {
     g_autofree char *path = g_build_filename(root, "model_index.json", NULL);
-    g_autofree char *text = NULL;
-    if (!g_file_get_contents(path, &text, NULL, NULL))
-        return FALSE;
     g_autoptr(JsonParser) parser = json_parser_new();
-    if (!json_parser_load_from_data(parser, text, -1, NULL))
+    if (!rd_json_load_file(parser, path, NULL))
         return FALSE;
     JsonNode *node = json_parser_get_root(parser);
-    if (!JSON_NODE_HOLDS_OBJECT(node))
-        return FALSE;
-    const char *cls = json_object_get_string_member_with_default(json_node_get_object(node),
-                                                                 "_class_name", "");
-    return strstr(cls, "Flux") != NULL;
+    const char *cls = node && JSON_NODE_HOLDS_OBJECT(node)
+                          ? rd_json_get_string(json_node_get_object(node), "_class_name")
+                          : NULL;
+    return cls && strstr(cls, "Flux") != NULL;
 }
 
 /* A diffusers root is a FLUX model when its index says so or its transformer is one. */

@@ -134,6 +134,24 @@ static ResditBranch branch_for(ResditMode mode)
     }
 }
 
+/* NaN or Inf anywhere in x. One pass over the latent per step: nothing next to a forward pass. */
+static gboolean all_finite(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return FALSE;
+    return TRUE;
+}
+
+static gboolean not_finite(GError **error, const char *what, const char *file, const char *when)
+{
+    g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                "The weights of the %s (%s) produce NaN or Inf values %s: the file is damaged or "
+                "was converted badly; use another copy of it",
+                what, file ? file : "built in", when);
+    return FALSE;
+}
+
 static gboolean forward(Job *job, const float *tokens, int step, ResditMode mode, float *velocity,
                         GError **error)
 {
@@ -199,6 +217,10 @@ static gboolean sample(Job *job, float *tokens, GError **error)
         report(job, step, rd_phase_for_mode(mode));
         gint64 t0 = g_get_monotonic_time();
         ok = forward(job, tokens, step, mode, velocity, error);
+        if (ok && !all_finite(velocity, job->n_tokens_elems)) {
+            g_autofree char *when = g_strdup_printf("at step %d of %d", step + 1, job->p->steps);
+            ok = not_finite(error, "transformer", flux_model_path(job->model->flux), when);
+        }
         if (ok && wants_preview(job, step)) {
             emit_preview(job, tokens, velocity, step, mode, FALSE);
             if (mode == RESDIT_MODE_FUSED && job->p->inspect_branches)
@@ -252,6 +274,8 @@ static gboolean decode(Job *job, const float *latent, ResditImage *image, GError
         return FALSE;
     }
     gboolean ok = rd_vae_decode(vae, latent, job->lh, job->lw, band, rgb, job->cancellable, error);
+    if (ok && !all_finite(rgb, n))
+        ok = not_finite(error, "VAE", rd_vae_path(vae), "when it decodes the image");
     if (ok)
         image->rgb = to_rgb8(rgb, n);
     g_free(rgb);
@@ -297,6 +321,17 @@ ResditImage *rd_pipeline_run(ResditModel *model, const ResditJobParams *p,
 {
     if (!rd_job_params_check(model, p, error))
         return NULL;
+    const FluxConfig *fc = flux_model_config(model->flux);
+    if (!all_finite(cond->txt, (size_t)cond->txt_len * fc->txt_dim)) {
+        not_finite(error, "T5 text encoder", model->paths ? model->paths->t5 : NULL,
+                   "for this prompt");
+        return NULL;
+    }
+    if (!all_finite(cond->vec, (size_t)fc->vec_dim)) {
+        not_finite(error, "CLIP text encoder", model->paths ? model->paths->clip_l : NULL,
+                   "for this prompt");
+        return NULL;
+    }
     Job job = {model, p, cond, cb, cancellable};
     job.start_us = g_get_monotonic_time() - (gint64)(cond->encode_seconds * 1e6);
     job.channels = rd_vae_config(model->vae)->latent_channels;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "json_load.h"
 #include "resdit.h"
 
 #define MAX_HEADER_BYTES (100u * 1024 * 1024)
@@ -137,7 +138,7 @@ gboolean rd_safetensors_parse_header(const char *json, size_t json_len, size_t d
 {
     g_autoptr(JsonParser) parser = json_parser_new();
     g_autoptr(GError) json_error = NULL;
-    if (!json_parser_load_from_data(parser, json, (gssize)json_len, &json_error))
+    if (!rd_json_load_data(parser, json, (gssize)json_len, &json_error))
         return fail(error, RESDIT_ERROR_FORMAT, file_name, "the header is not valid JSON (%s)",
                     json_error->message);
     JsonNode *root = json_parser_get_root(parser);
@@ -224,13 +225,13 @@ static gboolean open_index(RdSafetensors *st, const char *index_path, GError **e
 {
     g_autoptr(JsonParser) parser = json_parser_new();
     g_autoptr(GError) json_error = NULL;
-    if (!json_parser_load_from_file(parser, index_path, &json_error))
+    if (!rd_json_load_file(parser, index_path, &json_error))
         return fail(error, RESDIT_ERROR_FORMAT, index_path, "cannot read the index (%s)",
                     json_error->message);
     JsonNode *root = json_parser_get_root(parser);
     JsonObject *map = NULL;
     if (root && JSON_NODE_HOLDS_OBJECT(root))
-        map = json_object_get_object_member(json_node_get_object(root), "weight_map");
+        map = rd_json_get_object(json_node_get_object(root), "weight_map");
     if (!map)
         return fail(error, RESDIT_ERROR_FORMAT, index_path, "the index has no weight_map");
     g_autofree char *dir = g_path_get_dirname(index_path);
@@ -491,16 +492,9 @@ char *rd_safetensors_metadata(const RdSafetensors *st, const char *key)
     memcpy(&header_len, f->map, 8);
     header_len = GUINT64_FROM_LE(header_len); /* checked when the file was opened */
     g_autoptr(JsonParser) parser = json_parser_new();
-    if (!json_parser_load_from_data(parser, (const char *)f->map + 8, (gssize)header_len, NULL))
+    if (!rd_json_load_data(parser, (const char *)f->map + 8, (gssize)header_len, NULL))
         return NULL;
     JsonNode *root = json_parser_get_root(parser);
     JsonObject *obj = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
-    JsonNode *meta = obj ? json_object_get_member(obj, "__metadata__") : NULL;
-    JsonNode *value = meta && JSON_NODE_HOLDS_OBJECT(meta)
-                          ? json_object_get_member(json_node_get_object(meta), key)
-                          : NULL;
-    return value && JSON_NODE_HOLDS_VALUE(value) &&
-                   json_node_get_value_type(value) == G_TYPE_STRING
-               ? g_strdup(json_node_get_string(value))
-               : NULL;
+    return g_strdup(rd_json_get_string(rd_json_get_object(obj, "__metadata__"), key));
 }

@@ -44,15 +44,18 @@ void cpu_linear(RdBackend *be, const RdTensor *x, const RdWeight *w, const RdWei
     const int64_t blocks = (w->rows + WIDEN_ROWS - 1) / WIDEN_ROWS;
 #pragma omp parallel
     {
-        float *wide = w->dtype == RD_F32 ? NULL : g_new(float, (int64_t)WIDEN_ROWS * K);
+        /* f32 weights at a 4-byte aligned address go to BLAS as they are; others (bf16, f16,
+         * fp8, or f32 at an odd offset of the file) are copied into an aligned f32 block. */
+        const gboolean direct = w->dtype == RD_F32 && (uintptr_t)w->host % _Alignof(float) == 0;
+        float *wide = direct ? NULL : g_new(float, (int64_t)WIDEN_ROWS * K);
 #pragma omp for schedule(dynamic)
         for (int64_t blk = 0; blk < blocks; blk++) {
             int64_t n0 = blk * WIDEN_ROWS, nb = MIN(WIDEN_ROWS, w->rows - n0);
-            const float *wb = (const float *)w->host + n0 * K;
-            if (wide) {
+            const float *wb = wide;
+            if (wide)
                 widen_rows(w, n0, nb, wide);
-                wb = wide;
-            }
+            else
+                wb = (const float *)w->host + n0 * K;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, (int)nb, K, 1.0f, x->data,
                         (int)x->stride, wb, K, 0.0f, &RD_AT(y, 0, n0), (int)y->stride);
         }

@@ -105,6 +105,9 @@ static guint8 *decode(png_structp png, png_infop info, FILE *file, int *width, i
         return NULL;
     }
     png_init_io(png, file);
+    /* Larger than any image the engine makes (4K and beyond); a forged header asking for
+     * 10^6 x 10^6 pixels stops here instead of in the allocator. */
+    png_set_user_limits(png, RD_PNG_MAX_SIDE, RD_PNG_MAX_SIDE);
     png_read_info(png, info);
     png_set_expand(png);
     png_set_strip_16(png);
@@ -113,7 +116,9 @@ static guint8 *decode(png_structp png, png_infop info, FILE *file, int *width, i
     png_read_update_info(png, info);
     *width = (int)png_get_image_width(png, info);
     *height = (int)png_get_image_height(png, info);
-    rgb = g_malloc((size_t)*width * *height * 3);
+    rgb = g_try_malloc((size_t)*width * *height * 3);
+    if (!rgb)
+        return NULL;
     for (int y = 0; y < *height; y++)
         png_read_row(png, rgb + (size_t)y * *width * 3, NULL);
     png_read_end(png, info);

@@ -12,6 +12,9 @@ typedef struct {
 
 gboolean rd_png_write_rgb8(const char *path, int width, int height, const guint8 *rgb,
                            const RdPngText *texts, int n_texts, GError **error);
+/* The largest width or height rd_png_read_rgb8 accepts (4x the engine's 4K images). */
+#define RD_PNG_MAX_SIDE 16384
+
 /* Reads back an RGB8 PNG and its text chunks (for tests and "import parameters"). texts gets
  * key -> value (g_free'd strings). */
 guint8 *rd_png_read_rgb8(const char *path, int *width, int *height, GHashTable **texts,

@@ -1,7 +1,9 @@
 #include "clip_model.h"
 
+#include <math.h>
 #include <string.h>
 
+#include "json_load.h"
 #include "resdit.h"
 #include "text_config.h"
 #include "text_scratch.h"
@@ -66,9 +68,8 @@ static gboolean read_config(RdClipModel *m, const char *path, GError **error)
     JsonObject *cfg = rd_text_config_load(path, &failed, error);
     if (failed)
         return FALSE;
-    JsonObject *text = cfg && json_object_has_member(cfg, "text_config")
-                           ? json_object_get_object_member(cfg, "text_config")
-                           : cfg;
+    JsonObject *text = rd_json_get_object(cfg, "text_config") ? rd_json_get_object(cfg, "text_config")
+                                                               : cfg;
     const RdTensorInfo *emb = rd_text_weights_find(m->weights, PROBE);
     const RdTensorInfo *pos =
         rd_text_weights_find(m->weights, "embeddings.position_embedding.weight");
@@ -88,6 +89,13 @@ static gboolean read_config(RdClipModel *m, const char *path, GError **error)
     if (!parse_act(act, &c->act)) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL, "%s: unsupported hidden_act \"%s\"",
                     path, act);
+        ok = FALSE;
+    } else if (c->heads < 1 || c->heads > MAX(c->hidden, 1) || !isfinite(c->eps) ||
+               c->eps <= 0 || c->eps >= 1) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                    "%s: num_attention_heads %d or layer_norm_eps %g in config.json is out of "
+                    "range; fix the config.json or use the one that came with the model",
+                    path, c->heads, (double)c->eps);
         ok = FALSE;
     } else if (c->hidden <= 0 || c->layers == 0 || c->hidden % c->heads != 0 ||
                rd_text_config_int(text, "hidden_size", c->hidden) != c->hidden ||

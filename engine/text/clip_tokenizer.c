@@ -3,6 +3,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "json_load.h"
 #include "resdit.h"
 #include "text_unicode.h"
 #include "tokenizer_data.h"
@@ -47,13 +48,35 @@ static int vocab_get(const RdClipTokenizer *tok, const char *token)
     return GPOINTER_TO_INT(g_hash_table_lookup(tok->vocab, token)) - 1;
 }
 
-/* Reads the merges (the first line is a header, as in the reference). Returns the merges kept. */
-static GPtrArray *parse_merges(RdClipTokenizer *tok, const char *text, const char *path,
-                               GError **error)
+static gboolean merges_error(GError **error, const char *path, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+
+static gboolean merges_error(GError **error, const char *path, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_TOKENIZER,
+                "%s: %s; download CLIP's tokenizer again (a diffusers folder has it in tokenizer/)",
+                path, msg);
+    return FALSE;
+}
+
+/* Reads the merges (the first line is a header, as in the reference). Returns the merges kept:
+ * at least one, each a pair of tokens. */
+static GPtrArray *parse_merges(RdClipTokenizer *tok, const char *text, gsize len,
+                               const char *path, GError **error)
+{
+    if (len == 0 || !g_utf8_validate(text, (gssize)len, NULL)) {
+        merges_error(error, path, "%s",
+                     len == 0 ? "the file is empty (an interrupted download?)"
+                              : "the file is not UTF-8 text: not CLIP's merges.txt");
+        return NULL;
+    }
     GPtrArray *merges = g_ptr_array_new_with_free_func(g_free);
     char **lines = g_strsplit(text, "\n", -1);
-    for (int i = 1; lines[i] && merges->len < CLIP_MERGES; i++) {
+    for (int i = 1; lines[0] && lines[i] && merges->len < CLIP_MERGES; i++) {
         char *line = g_strstrip(lines[i]);
         char **parts = g_strsplit_set(line, " \t", -1);
         int n = 0;
@@ -69,10 +92,9 @@ static GPtrArray *parse_merges(RdClipTokenizer *tok, const char *text, const cha
             break; /* trailing newline */
         }
         if (n != 2) {
-            g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_TOKENIZER,
-                        "%s: line %d is not a BPE merge (\"first second\"); is this CLIP's "
-                        "merges.txt?",
-                        path, i + 1);
+            merges_error(error, path,
+                         "line %d is not a BPE merge (\"first second\"): not CLIP's merges.txt",
+                         i + 1);
             g_strfreev(parts);
             g_strfreev(lines);
             g_ptr_array_free(merges, TRUE);
@@ -87,14 +109,47 @@ static GPtrArray *parse_merges(RdClipTokenizer *tok, const char *text, const cha
         g_strfreev(parts);
     }
     g_strfreev(lines);
+    if (merges->len == 0) {
+        merges_error(error, path, "the file holds no BPE merges (an interrupted download?)");
+        g_ptr_array_free(merges, TRUE);
+        return NULL;
+    }
     return merges;
+}
+
+/* Every merge joins two tokens of the vocabulary into a token of the vocabulary: random text, or
+ * a merges.txt of another tokenizer, fails here instead of giving wrong ids. */
+static gboolean check_merges(RdClipTokenizer *tok, GPtrArray *merges, const char *merges_path,
+                             const char *vocab_path, GError **error)
+{
+    const char *sep = vocab_path ? " " : "", *vocab = vocab_path ? vocab_path : "";
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init(&it, tok->ranks);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        const int rank = GPOINTER_TO_INT(value) - 1;
+        g_auto(GStrv) pair = g_strsplit(key, " ", 2);
+        for (int k = 0; k < 2; k++)
+            if (vocab_get(tok, pair[k]) < 0)
+                return merges_error(error, merges_path,
+                                    "merge %d (\"%s\") uses \"%s\", which is not in the "
+                                    "vocabulary%s%s: not CLIP's merges.txt",
+                                    rank + 1, (const char *)key, pair[k], sep, vocab);
+        if (vocab_get(tok, merges->pdata[rank]) < 0)
+            return merges_error(error, merges_path,
+                                "merge %d (\"%s\") makes \"%s\", which is not in the "
+                                "vocabulary%s%s: not CLIP's merges.txt",
+                                rank + 1, (const char *)key, (const char *)merges->pdata[rank],
+                                sep, vocab);
+    }
+    return TRUE;
 }
 
 static gboolean load_vocab_json(RdClipTokenizer *tok, const char *path, GError **error)
 {
     JsonParser *parser = json_parser_new();
     GError *local = NULL;
-    if (!json_parser_load_from_file(parser, path, &local)) {
+    if (!rd_json_load_file(parser, path, &local)) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_TOKENIZER, "%s is not valid JSON: %s", path,
                     local->message);
         g_error_free(local);
@@ -102,7 +157,7 @@ static gboolean load_vocab_json(RdClipTokenizer *tok, const char *path, GError *
         return FALSE;
     }
     JsonNode *root = json_parser_get_root(parser);
-    if (!JSON_NODE_HOLDS_OBJECT(root)) {
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_TOKENIZER,
                     "%s is not a vocabulary (expected an object of token: id)", path);
         g_object_unref(parser);
@@ -111,18 +166,38 @@ static gboolean load_vocab_json(RdClipTokenizer *tok, const char *path, GError *
     JsonObjectIter it;
     const char *name;
     JsonNode *node;
+    GHashTable *by_id = g_hash_table_new(g_direct_hash, g_direct_equal); /* id -> token */
     json_object_iter_init(&it, json_node_get_object(root));
     while (json_object_iter_next(&it, &name, &node)) {
         if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_INT64 ||
             json_node_get_int(node) < 0 || json_node_get_int(node) > G_MAXINT / 2) {
             g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_TOKENIZER,
                         "%s: token \"%s\" has no valid id", path, name);
+            g_hash_table_unref(by_id);
             g_object_unref(parser);
             return FALSE;
         }
-        vocab_add(tok, g_strdup(name), (int)json_node_get_int(node));
+        int id = (int)json_node_get_int(node);
+        const char *other = g_hash_table_lookup(by_id, GINT_TO_POINTER(id));
+        if (other) {
+            g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_TOKENIZER,
+                        "%s: tokens \"%s\" and \"%s\" both have id %d: the vocabulary is "
+                        "damaged; download CLIP's tokenizer again",
+                        path, other, name, id);
+            g_hash_table_unref(by_id);
+            g_object_unref(parser);
+            return FALSE;
+        }
+        g_hash_table_insert(by_id, GINT_TO_POINTER(id), (gpointer)name);
+        vocab_add(tok, g_strdup(name), id);
     }
+    g_hash_table_unref(by_id);
     g_object_unref(parser);
+    if (g_hash_table_size(tok->vocab) == 0) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_TOKENIZER,
+                    "%s: the vocabulary is empty; download CLIP's tokenizer again", path);
+        return FALSE;
+    }
     return TRUE;
 }
 
@@ -152,15 +227,13 @@ static char *special_token(const char *folder, const char *key)
     char *path = g_build_filename(folder, "special_tokens_map.json", NULL);
     JsonParser *parser = json_parser_new();
     char *value = NULL;
-    if (json_parser_load_from_file(parser, path, NULL)) {
+    if (rd_json_load_file(parser, path, NULL)) {
         JsonNode *root = json_parser_get_root(parser);
-        JsonObject *obj = JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
-        JsonNode *node = obj ? json_object_get_member(obj, key) : NULL;
-        if (node && JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_STRING)
-            value = g_strdup(json_node_get_string(node));
-        else if (node && JSON_NODE_HOLDS_OBJECT(node) &&
-                 json_object_has_member(json_node_get_object(node), "content"))
-            value = g_strdup(json_object_get_string_member(json_node_get_object(node), "content"));
+        JsonObject *obj = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
+        const char *text = rd_json_get_string(obj, key);
+        if (!text)
+            text = rd_json_get_string(rd_json_get_object(obj, key), "content");
+        value = g_strdup(text);
     }
     g_object_unref(parser);
     g_free(path);
@@ -237,11 +310,12 @@ RdClipTokenizer *rd_clip_tokenizer_load(const char *folder, GError **error)
     gsize len;
     GPtrArray *merges = NULL;
     gboolean ok = rd_tokenizer_read_file(merges_path, &text, &len, error) &&
-                  (merges = parse_merges(tok, text, merges_path, error)) != NULL;
+                  (merges = parse_merges(tok, text, len, merges_path, error)) != NULL;
     if (ok && vocab_path)
         ok = load_vocab_json(tok, vocab_path, error);
     else if (ok)
         derive_vocab(tok, merges);
+    ok = ok && check_merges(tok, merges, merges_path, vocab_path, error);
     ok = ok && resolve_specials(tok, folder, error);
     if (merges)
         g_ptr_array_free(merges, TRUE);

@@ -98,6 +98,12 @@ static gboolean read_config(RdT5Model *m, const char *path, GError **error)
                                "the tensors do not match config.json (or its "
                                "feed_forward_proj is not gated-gelu)");
     }
+    if (c->num_buckets < 4 || c->max_distance <= c->num_buckets / 4 ||
+        c->max_distance > (1 << 20) || !isfinite(c->eps) || c->eps <= 0 || c->eps >= 1)
+        return model_error(error, m,
+                           "relative_attention_max_distance or layer_norm_epsilon in "
+                           "config.json is out of range (or the relative attention bias has "
+                           "fewer than 4 buckets)");
     if (c->d_kv <= 0 || c->layers == 0 || (int64_t)c->d_kv * c->heads != q->shape[0])
         return model_error(error, m, "the attention shapes do not fit (q rows not heads x d_kv)");
     return TRUE;

@@ -1,6 +1,7 @@
 /* Reads SentencePiece's spiece.model (a ModelProto protobuf) into the tokenizer T5TokenizerFast
  * would convert it to: the pieces plus 100 <extra_id_N> (N from 99 down), the precompiled
  * normaliser, strip right, runs of spaces to one marker, Metaspace. */
+#include <math.h>
 #include <string.h>
 
 #include "resdit.h"
@@ -83,14 +84,16 @@ static void read_piece(RdT5Tokenizer *tok, Reader *r)
     Reader sub;
     guint32 v;
     while (next_field(r, &field, &wire, &sub, &v)) {
-        if (field == 1 && wire == 2)
+        if (field == 1 && wire == 2) {
+            g_free(piece); /* a repeated field: the last one counts */
             piece = g_strndup((const char *)sub.p, (gsize)(sub.end - sub.p));
+        }
         else if (field == 2 && wire == 5)
             memcpy(&score, &v, 4);
         else if (field == 3 && wire == 0)
             type = (int)v;
     }
-    if (!piece || !g_utf8_validate(piece, -1, NULL)) {
+    if (!piece || !g_utf8_validate(piece, -1, NULL) || !isfinite(score)) {
         r->bad = TRUE;
         g_free(piece);
         return;
@@ -108,6 +111,7 @@ static gboolean read_normalizer(RdT5Tokenizer *tok, Reader *r, const char *path,
     guint32 v;
     while (next_field(r, &field, &wire, &sub, &v))
         if (field == 2 && wire == 2 && sub.end > sub.p) {
+            rd_charsmap_free(tok->charsmap); /* a repeated field: the last one counts */
             tok->charsmap = rd_charsmap_new(sub.p, (gsize)(sub.end - sub.p), path, error);
             if (!tok->charsmap)
                 return FALSE;

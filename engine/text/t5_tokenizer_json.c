@@ -2,8 +2,11 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "json_load.h"
 #include "resdit.h"
 #include "t5_tokenizer_private.h"
+
+#define T5_MAX_PIECES (1 << 24)
 
 static gboolean fail(GError **error, const char *path, const char *what)
 {
@@ -13,16 +16,13 @@ static gboolean fail(GError **error, const char *path, const char *what)
 
 static const char *member_string(JsonObject *obj, const char *name)
 {
-    JsonNode *n = obj ? json_object_get_member(obj, name) : NULL;
-    return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
-               ? json_node_get_string(n)
-               : NULL;
+    return rd_json_get_string(obj, name);
 }
 
 static gboolean member_bool(JsonObject *obj, const char *name, gboolean fallback)
 {
-    JsonNode *n = obj ? json_object_get_member(obj, name) : NULL;
-    return n && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_boolean(n) : fallback;
+    gboolean v;
+    return rd_json_get_bool(obj, name, &v) ? v : fallback;
 }
 
 static gboolean load_normalizer(RdT5Tokenizer *tok, JsonObject *obj, const char *path,
@@ -34,9 +34,9 @@ static gboolean load_normalizer(RdT5Tokenizer *tok, JsonObject *obj, const char 
     if (!type)
         return fail(error, path, "a normalizer has no type");
     if (strcmp(type, "Sequence") == 0) {
-        JsonArray *list = json_object_get_array_member(obj, "normalizers");
+        JsonArray *list = rd_json_get_array(obj, "normalizers");
         for (guint i = 0; list && i < json_array_get_length(list); i++)
-            if (!load_normalizer(tok, json_array_get_object_element(list, i), path, error))
+            if (!load_normalizer(tok, rd_json_element_object(list, i), path, error))
                 return FALSE;
         return TRUE;
     }
@@ -62,7 +62,7 @@ static gboolean load_normalizer(RdT5Tokenizer *tok, JsonObject *obj, const char 
         t5_tokenizer_add_step(tok, T5_NORM_STRIP, member_bool(obj, "strip_left", TRUE),
                               member_bool(obj, "strip_right", TRUE), NULL, NULL);
     } else if (strcmp(type, "Replace") == 0) {
-        JsonObject *pattern = json_object_get_object_member(obj, "pattern");
+        JsonObject *pattern = rd_json_get_object(obj, "pattern");
         const char *content = member_string(obj, "content");
         const char *regex = member_string(pattern, "Regex"),
                    *lit = member_string(pattern, "String");
@@ -92,9 +92,9 @@ static gboolean load_pre_tokenizer(RdT5Tokenizer *tok, JsonObject *obj, const ch
     if (!type)
         return fail(error, path, "the pre_tokenizer has no type");
     if (strcmp(type, "Sequence") == 0) {
-        JsonArray *list = json_object_get_array_member(obj, "pretokenizers");
+        JsonArray *list = rd_json_get_array(obj, "pretokenizers");
         for (guint i = 0; list && i < json_array_get_length(list); i++)
-            if (!load_pre_tokenizer(tok, json_array_get_object_element(list, i), path, error))
+            if (!load_pre_tokenizer(tok, rd_json_element_object(list, i), path, error))
                 return FALSE;
         return TRUE;
     }
@@ -128,18 +128,22 @@ static gboolean load_model(RdT5Tokenizer *tok, JsonObject *model, const char *pa
                     "tokenizer.json, or CLIP's?)");
     if (member_bool(model, "byte_fallback", FALSE))
         return fail(error, path, "byte fallback is not supported (T5 does not use it)");
-    JsonArray *vocab = json_object_has_member(model, "vocab")
-                           ? json_object_get_array_member(model, "vocab")
-                           : NULL;
+    JsonArray *vocab = rd_json_get_array(model, "vocab");
+    if (vocab && json_array_get_length(vocab) > T5_MAX_PIECES)
+        return fail(error, path, "the vocabulary has more than 2^24 pieces");
     for (guint i = 0; vocab && i < json_array_get_length(vocab); i++) {
-        JsonArray *entry = json_array_get_array_element(vocab, i);
-        if (!entry || json_array_get_length(entry) != 2)
+        JsonArray *entry = rd_json_element_array(vocab, i);
+        const char *piece = rd_json_element_string(entry, 0);
+        double score;
+        if (!entry || json_array_get_length(entry) != 2 || !piece ||
+            !rd_json_element_double(entry, 1, &score))
             return fail(error, path, "a vocabulary entry is not [piece, score]");
-        t5_tokenizer_add_piece(tok, json_array_get_string_element(entry, 0),
-                               json_array_get_double_element(entry, 1));
+        t5_tokenizer_add_piece(tok, piece, score);
     }
-    JsonNode *unk = json_object_get_member(model, "unk_id");
-    tok->unk_id = unk && JSON_NODE_HOLDS_VALUE(unk) ? (int)json_node_get_int(unk) : -1;
+    gint64 unk;
+    tok->unk_id = rd_json_get_int(model, "unk_id", &unk) && unk >= 0 && unk < T5_MAX_PIECES
+                      ? (int)unk
+                      : -1;
     return TRUE;
 }
 
@@ -147,7 +151,7 @@ gboolean t5_load_tokenizer_json(RdT5Tokenizer *tok, const char *path, GError **e
 {
     JsonParser *parser = json_parser_new();
     GError *local = NULL;
-    if (!json_parser_load_from_file(parser, path, &local)) {
+    if (!rd_json_load_file(parser, path, &local)) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_TOKENIZER, "%s is not valid JSON: %s", path,
                     local->message);
         g_error_free(local);
@@ -155,7 +159,7 @@ gboolean t5_load_tokenizer_json(RdT5Tokenizer *tok, const char *path, GError **e
         return FALSE;
     }
     JsonNode *root = json_parser_get_root(parser);
-    JsonObject *obj = JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
+    JsonObject *obj = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
     JsonNode *model = obj ? json_object_get_member(obj, "model") : NULL;
     gboolean ok;
     if (!model || !JSON_NODE_HOLDS_OBJECT(model)) {
@@ -176,10 +180,11 @@ gboolean t5_load_tokenizer_json(RdT5Tokenizer *tok, const char *path, GError **e
     if (added && JSON_NODE_HOLDS_ARRAY(added)) {
         JsonArray *list = json_node_get_array(added);
         for (guint i = 0; i < json_array_get_length(list); i++) {
-            JsonObject *t = json_array_get_object_element(list, i);
+            JsonObject *t = rd_json_element_object(list, i);
             const char *content = member_string(t, "content");
-            if (content && json_object_has_member(t, "id"))
-                t5_tokenizer_add_special(tok, content, (int)json_object_get_int_member(t, "id"),
+            gint64 id;
+            if (content && rd_json_get_int(t, "id", &id) && id >= 0 && id < T5_MAX_PIECES)
+                t5_tokenizer_add_special(tok, content, (int)id,
                                          member_bool(t, "lstrip", FALSE),
                                          member_bool(t, "rstrip", FALSE));
         }

@@ -1,5 +1,6 @@
 #include "text_config.h"
 
+#include "json_load.h"
 #include "resdit.h"
 
 JsonObject *rd_text_config_load(const char *path, gboolean *failed, GError **error)
@@ -17,12 +18,13 @@ JsonObject *rd_text_config_load(const char *path, gboolean *failed, GError **err
     JsonParser *parser = json_parser_new();
     GError *local = NULL;
     JsonObject *obj = NULL;
-    if (!json_parser_load_from_file(parser, file, &local)) {
+    if (!rd_json_load_file(parser, file, &local)) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_FORMAT, "%s is not valid JSON: %s", file,
                     local->message);
         g_error_free(local);
         *failed = TRUE;
-    } else if (JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
+    } else if (json_parser_get_root(parser) &&
+               JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
         obj = json_object_ref(json_node_get_object(json_parser_get_root(parser)));
     }
     g_object_unref(parser);

@@ -1,6 +1,7 @@
 #include "tokenizer_data.h"
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 
 #include "config.h"
 #include "resdit.h"
@@ -15,6 +16,20 @@ char *rd_tokenizer_data_dir(void)
     return g_strdup(PKGDATADIR "/tokenizers");
 }
 
+/* Far above any tokenizer file (CLIP's merges.txt: 525 KB, T5's tokenizer.json: 2.4 MB): a
+ * gzip bomb or a wrong file stops here instead of filling the memory. */
+#define MAX_TOKENIZER_FILE_BYTES (64u << 20)
+
+static gboolean too_large(const char *path, GError **error)
+{
+    g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_TOKENIZER,
+                "more than %u MB%s, far more than any tokenizer file: it is damaged or not a "
+                "tokenizer file",
+                MAX_TOKENIZER_FILE_BYTES >> 20,
+                g_str_has_suffix(path, ".gz") ? " once decompressed" : "");
+    return FALSE;
+}
+
 static gboolean read_gzip(const char *path, char **contents, gsize *length, GError **error)
 {
     GFile *file = g_file_new_for_path(path);
@@ -27,14 +42,19 @@ static gboolean read_gzip(const char *path, char **contents, gsize *length, GErr
     GByteArray *bytes = g_byte_array_new();
     guint8 buffer[65536];
     gssize n;
-    while ((n = g_input_stream_read(in, buffer, sizeof buffer, NULL, error)) > 0)
+    while ((n = g_input_stream_read(in, buffer, sizeof buffer, NULL, error)) > 0) {
+        if (bytes->len + (gsize)n > MAX_TOKENIZER_FILE_BYTES) {
+            n = -1;
+            too_large(path, error);
+            break;
+        }
         g_byte_array_append(bytes, buffer, (guint)n);
+    }
     g_object_unref(in);
     g_object_unref(gz);
     g_object_unref(raw);
     if (n < 0) {
         g_byte_array_free(bytes, TRUE);
-        g_prefix_error(error, "%s: ", path);
         return FALSE;
     }
     *length = bytes->len;
@@ -46,9 +66,14 @@ static gboolean read_gzip(const char *path, char **contents, gsize *length, GErr
 gboolean rd_tokenizer_read_file(const char *path, char **contents, gsize *length, GError **error)
 {
     GError *local = NULL;
-    gboolean ok = g_str_has_suffix(path, ".gz")
-                      ? read_gzip(path, contents, length, &local)
-                      : g_file_get_contents(path, contents, length, &local);
+    GStatBuf st;
+    gboolean ok;
+    if (g_stat(path, &st) == 0 && st.st_size > (goffset)MAX_TOKENIZER_FILE_BYTES)
+        ok = too_large(path, &local);
+    else if (g_str_has_suffix(path, ".gz"))
+        ok = read_gzip(path, contents, length, &local);
+    else
+        ok = g_file_get_contents(path, contents, length, &local);
     if (!ok) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_TOKENIZER,
                     "Cannot read tokenizer file %s: %s", path, local->message);

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "json_load.h"
 #include "resdit.h"
 #include "vae-private.h"
 
@@ -261,23 +262,50 @@ RdVae *rd_vae_load_safetensors(RdSafetensors *st, const RdVaeConfig *defaults, R
     return vae;
 }
 
-static void read_config_json(const char *dir, RdVaeConfig *config)
+static gboolean bad_vae_config(GError **error, const char *path, const char *what)
+{
+    g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                "%s: %s; fix the VAE's config.json or use the one that came with it", path, what);
+    return FALSE;
+}
+
+/* The VAE's config.json, when the folder has one: every value it gives is checked. */
+static gboolean read_config_json(const char *dir, RdVaeConfig *config, GError **error)
 {
     g_autofree char *path = g_build_filename(dir, "config.json", NULL);
+    if (!g_file_test(path, G_FILE_TEST_EXISTS))
+        return TRUE;
     g_autoptr(JsonParser) parser = json_parser_new();
-    if (!json_parser_load_from_file(parser, path, NULL))
-        return;
+    g_autoptr(GError) json_error = NULL;
+    if (!rd_json_load_file(parser, path, &json_error)) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_FORMAT, "%s is not valid JSON: %s", path,
+                    json_error->message);
+        return FALSE;
+    }
     JsonNode *root = json_parser_get_root(parser);
-    if (!JSON_NODE_HOLDS_OBJECT(root))
-        return;
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+        return bad_vae_config(error, path, "not a JSON object");
     JsonObject *o = json_node_get_object(root);
-    if (json_object_has_member(o, "scaling_factor"))
-        config->scaling_factor = json_object_get_double_member(o, "scaling_factor");
+    double v;
+    gint64 groups;
+    if (json_object_has_member(o, "scaling_factor")) {
+        if (!rd_json_get_double(o, "scaling_factor", &v) || !isfinite(v) || v <= 0 || v > 1e6)
+            return bad_vae_config(error, path, "scaling_factor must be a positive number");
+        config->scaling_factor = v;
+    }
     if (json_object_has_member(o, "shift_factor") &&
-        !json_node_is_null(json_object_get_member(o, "shift_factor")))
-        config->shift_factor = json_object_get_double_member(o, "shift_factor");
-    if (json_object_has_member(o, "norm_num_groups"))
-        config->groups = (int)json_object_get_int_member(o, "norm_num_groups");
+        !json_node_is_null(json_object_get_member(o, "shift_factor"))) {
+        if (!rd_json_get_double(o, "shift_factor", &v) || !isfinite(v) || fabs(v) > 1e6)
+            return bad_vae_config(error, path, "shift_factor must be a number (or null)");
+        config->shift_factor = v;
+    }
+    if (json_object_has_member(o, "norm_num_groups")) {
+        if (!rd_json_get_int(o, "norm_num_groups", &groups) || groups < 1 || groups > 4096)
+            return bad_vae_config(error, path,
+                                  "norm_num_groups must be an integer from 1 to 4096 (FLUX: 32)");
+        config->groups = (int)groups;
+    }
+    return TRUE;
 }
 
 /* A single file has no config.json: FLUX's ae.safetensors uses 32 GroupNorm groups; a file with
@@ -297,7 +325,8 @@ RdVae *rd_vae_load(const char *path, RdBackend *backend, GError **error)
     if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
         g_autofree char *sub = g_build_filename(path, "vae", NULL);
         dir = g_file_test(sub, G_FILE_TEST_IS_DIR) ? g_steal_pointer(&sub) : g_strdup(path);
-        read_config_json(dir, &config);
+        if (!read_config_json(dir, &config, error))
+            return NULL;
     }
     g_autofree char *file =
         dir ? g_build_filename(dir, "diffusion_pytorch_model.safetensors", NULL) : NULL;
@@ -364,6 +393,11 @@ void rd_vae_free(RdVae *vae)
 const RdVaeConfig *rd_vae_config(const RdVae *vae)
 {
     return &vae->config;
+}
+
+const char *rd_vae_path(const RdVae *vae)
+{
+    return rd_safetensors_path(vae->st);
 }
 
 guint64 rd_vae_weight_bytes(const RdVae *vae)

@@ -38,6 +38,8 @@ RdVae *rd_vae_load_safetensors(RdSafetensors *st, const RdVaeConfig *defaults, R
                                GError **error);
 void rd_vae_free(RdVae *vae);
 const RdVaeConfig *rd_vae_config(const RdVae *vae);
+/* The file the weights were read from. */
+const char *rd_vae_path(const RdVae *vae);
 /* Bytes of the decoder's weights. */
 guint64 rd_vae_weight_bytes(const RdVae *vae);
 

@@ -197,7 +197,6 @@ static void test_cancel(void)
         seen += strstr(line, "\"progress\"") != NULL;
     }
     g_subprocess_send_signal(proc, SIGINT);
-    g_autofree char *rest = NULL;
     g_assert_true(g_subprocess_wait(proc, NULL, &error));
     g_assert_true(g_subprocess_get_if_exited(proc));
     g_assert_cmpint(g_subprocess_get_exit_status(proc), ==, 130);

@@ -2,6 +2,8 @@
  * PNG metadata, cancellation, bad inputs, memory estimate. */
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <math.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "noise.h"
@@ -325,6 +327,115 @@ static void test_bad_inputs(void)
     resdit_model_free(m);
 }
 
+/* A copy of the self-test part in fd (closed), written to dir/name, with every value of the
+ * tensors whose name ends in `suffix` (NULL: none) set to NaN: one damaged tensor of a file. */
+static char *copy_part(int fd, const char *dir, const char *name, const char *suffix)
+{
+    g_autofree char *src = rd_memory_file_path(fd);
+    g_autoptr(GError) error = NULL;
+    RdSafetensors *st = rd_safetensors_open(src, &error);
+    g_assert_no_error(error);
+    RdSafetensorsWriter *w = rd_safetensors_writer_new();
+    GPtrArray *buffers = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < rd_safetensors_count(st); i++) {
+        const RdTensorInfo *t = rd_safetensors_get(st, i);
+        const void *data = t->data;
+        if (suffix && g_str_has_suffix(t->name, suffix)) {
+            g_assert_cmpint(t->dtype, ==, RD_F32);
+            float *nan = g_malloc(t->nbytes);
+            for (size_t k = 0; k < t->nbytes / sizeof(float); k++)
+                nan[k] = NAN;
+            g_ptr_array_add(buffers, nan);
+            data = nan;
+        }
+        rd_safetensors_writer_add(w, t->name, t->dtype, t->ndim, t->shape, data);
+    }
+    g_assert_true(!suffix || buffers->len > 0);
+    char *path = g_build_filename(dir, name, NULL);
+    g_assert_true(rd_safetensors_writer_save(w, path, &error));
+    g_assert_no_error(error);
+    rd_safetensors_writer_free(w);
+    g_ptr_array_unref(buffers);
+    rd_safetensors_close(st);
+    close(fd);
+    return path;
+}
+
+/* Runs a small job on the self-test model with NaN weights in the transformer (flux_suffix) or
+ * the VAE (vae_suffix): the job must fail, and the message must name the damaged file. */
+static void expect_nan_failure(const char *flux_suffix, const char *vae_suffix)
+{
+    g_autofree char *dir = g_dir_make_tmp("resdit-nan-XXXXXX", NULL);
+    g_autoptr(GError) error = NULL;
+    int tfd = rd_selftest_transformer(&error);
+    g_assert_no_error(error);
+    int vfd = rd_selftest_vae(&error);
+    g_assert_no_error(error);
+    g_autofree char *flux_path = copy_part(tfd, dir, "flux.safetensors", flux_suffix);
+    g_autofree char *vae_path = copy_part(vfd, dir, "vae.safetensors", vae_suffix);
+    RdBackend *be = rd_backend_cpu_new();
+    FluxModel *flux = flux_model_load(flux_path, be, &error);
+    g_assert_no_error(error);
+    RdSafetensors *vst = rd_safetensors_open(vae_path, &error);
+    g_assert_no_error(error);
+    const RdVaeConfig defaults = {16, 0, 0, 8, 0.3611, 0.1159};
+    RdVae *vae = rd_vae_load_safetensors(vst, &defaults, be, &error);
+    g_assert_no_error(error);
+    ResditModel *m = rd_model_new("nan", be, flux, vae, NULL, NULL);
+    m->base_area = 64;
+    m->patch = 8;
+    ResditJobParams p;
+    small_params(m, &p);
+    p.steps = 2;
+    Embeddings e;
+    RdConditioning cond = conditioning(&e);
+    ResditImage *image = rd_pipeline_run(m, &p, &cond, NULL, NULL, NULL, &error);
+    if (image) {
+        resdit_image_free(image);
+        g_error("a model with NaN weights gave an image");
+    }
+    g_assert_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL);
+    g_test_message("%s", error->message);
+    g_assert_nonnull(strstr(error->message, "NaN"));
+    g_assert_nonnull(strstr(error->message, flux_suffix ? flux_path : vae_path));
+    resdit_job_params_clear(&p);
+    resdit_model_free(m);
+    g_unlink(flux_path);
+    g_unlink(vae_path);
+    g_rmdir(dir);
+}
+
+static void test_nan_weights(void)
+{
+    expect_nan_failure("final_layer.linear.bias", NULL);
+    expect_nan_failure(NULL, "conv_out.bias");
+}
+
+/* NaN text embeddings (a damaged text encoder) stop the job before sampling. */
+static void test_nan_conditioning(void)
+{
+    ResditModel *m = open_selftest();
+    ResditJobParams p;
+    small_params(m, &p);
+    Embeddings e;
+    RdConditioning cond = conditioning(&e);
+    e.txt[5] = INFINITY;
+    g_autoptr(GError) error = NULL;
+    ResditImage *image = rd_pipeline_run(m, &p, &cond, NULL, NULL, NULL, &error);
+    g_assert_null(image);
+    g_assert_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL);
+    g_assert_nonnull(strstr(error->message, "T5"));
+    g_clear_error(&error);
+    e.txt[5] = 0;
+    e.vec[0] = NAN;
+    image = rd_pipeline_run(m, &p, &cond, NULL, NULL, NULL, &error);
+    g_assert_null(image);
+    g_assert_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL);
+    g_assert_nonnull(strstr(error->message, "CLIP"));
+    resdit_job_params_clear(&p);
+    resdit_model_free(m);
+}
+
 /* The public path: prompt -> tiny text encoders -> sampling -> decode, twice with one seed. */
 static void test_selftest_generate(void)
 {
@@ -366,6 +477,8 @@ int main(int argc, char **argv)
     g_test_add_func("/job/record-reproduces", test_record_reproduces);
     g_test_add_func("/job/cancel-mid-run", test_cancel_mid_run);
     g_test_add_func("/job/bad-inputs", test_bad_inputs);
+    g_test_add_func("/job/nan-weights", test_nan_weights);
+    g_test_add_func("/job/nan-conditioning", test_nan_conditioning);
     g_test_add_func("/job/selftest-generate", test_selftest_generate);
     return g_test_run();
 }

@@ -1,5 +1,6 @@
 /* Storage dtypes: every conversion against values worked out by hand. */
 #include <math.h>
+#include <string.h>
 
 #include "dtype.h"
 #include "test-util.h"
@@ -47,6 +48,32 @@ static void test_convert_block(void)
     tu_assert_close("bf16 block", out, want, 4, 0.0f, 0.0f);
 }
 
+/* Tensor data at an odd offset of a file (safetensors does not align it): every dtype converts
+ * without a misaligned load (the UBSan build aborts on one). */
+static void test_misaligned(void)
+{
+    static unsigned char raw[1 + 4 * 8 + 8] __attribute__((aligned(16)));
+    unsigned char *odd = raw + 1;
+    float out[4];
+    const float want[4] = {1.0f, 2.0f, -0.5f, 3.140625f};
+    const uint16_t bf[4] = {0x3f80, 0x4000, 0xbf00, 0x4049};
+    memcpy(odd, bf, sizeof bf);
+    rd_convert_to_f32(RD_BF16, odd, out, 4);
+    tu_assert_close("bf16 at an odd address", out, want, 4, 0.0f, 0.0f);
+    const uint16_t h[4] = {0x3c00, 0x4000, 0xb800, 0x4248};
+    memcpy(odd, h, sizeof h);
+    rd_convert_to_f32(RD_F16, odd, out, 4);
+    tu_assert_close("f16 at an odd address", out, want, 4, 0.0f, 0.0f);
+    const int64_t ids[4] = {1, 2, -7, 49407};
+    const float want_ids[4] = {1.0f, 2.0f, -7.0f, 49407.0f};
+    memcpy(odd, ids, sizeof ids);
+    rd_convert_to_f32(RD_I64, odd, out, 4);
+    tu_assert_close("i64 at an odd address", out, want_ids, 4, 0.0f, 0.0f);
+    memcpy(odd, want, sizeof want);
+    rd_convert_to_f32(RD_F32, odd, out, 4);
+    tu_assert_close("f32 at an odd address", out, want, 4, 0.0f, 0.0f);
+}
+
 static void test_names(void)
 {
     for (int i = 0; i < RD_DTYPE_COUNT; i++)
@@ -62,5 +89,6 @@ int main(int argc, char **argv)
     g_test_add_func("/dtype/fp8", test_fp8);
     g_test_add_func("/dtype/convert-block", test_convert_block);
     g_test_add_func("/dtype/names", test_names);
+    g_test_add_func("/dtype/misaligned", test_misaligned);
     return g_test_run();
 }

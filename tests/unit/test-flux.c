@@ -395,6 +395,49 @@ static void test_bad_models(void)
     g_assert_nonnull(strstr(error->message, "config.json"));
 }
 
+/* A diffusers config.json with bad values must be refused with a message that names the file
+ * and the key (negative RoPE axes used to write past the RoPE table). */
+static void expect_config_error(const char *config_text, const char *needle)
+{
+    g_autofree char *src = flux_data("tiny-a.bfl.f32.safetensors");
+    g_autofree char *config = g_build_filename(tmpdir, "config.json", NULL);
+    g_assert_true(g_file_set_contents(config, config_text, -1, NULL));
+    g_autoptr(GError) error = NULL;
+    FluxModel *m = flux_model_load_with_config(src, config, be, &error);
+    if (m) {
+        flux_model_free(m);
+        g_error("config %s was accepted", config_text);
+    }
+    g_assert_nonnull(error);
+    if (!strstr(error->message, needle) || !strstr(error->message, "config.json"))
+        g_error("message '%s' does not mention '%s' and the file", error->message, needle);
+}
+
+static void test_bad_config(void)
+{
+    expect_config_error("{\"attention_head_dim\": 16, \"axes_dims_rope\": [-2, 10, 8]}",
+                        "axes_dims_rope");
+    expect_config_error("{\"attention_head_dim\": 16, \"axes_dims_rope\": [-4, -6, 26]}",
+                        "axes_dims_rope");
+    expect_config_error("{\"attention_head_dim\": 16, \"axes_dims_rope\": [0, 8, 8]}",
+                        "axes_dims_rope");
+    expect_config_error("{\"attention_head_dim\": 16, \"axes_dims_rope\": [4, 6]}",
+                        "axes_dims_rope");
+    expect_config_error("{\"attention_head_dim\": 16, \"axes_dims_rope\": [4, \"6\", 6]}",
+                        "axes_dims_rope");
+    expect_config_error("{\"attention_head_dim\": -16, \"axes_dims_rope\": [4, 6, 6]}",
+                        "attention_head_dim");
+    expect_config_error("{\"attention_head_dim\": 4294967312, \"axes_dims_rope\": [4, 6, 6]}",
+                        "attention_head_dim");
+    expect_config_error("{\"attention_head_dim\": 16, \"axes_dims_rope\": [4, 6, 8]}",
+                        "axes_dims_rope");
+    GString *deep = g_string_new("{\"a\": ");
+    for (int i = 0; i < 100000; i++)
+        g_string_append_c(deep, '[');
+    expect_config_error(deep->str, "nest deeper");
+    g_string_free(deep, TRUE);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -407,6 +450,7 @@ int main(int argc, char **argv)
     g_test_add_func("/flux/resdit/tiny-b", test_variants_tiny_b);
     g_test_add_func("/flux/resdit/invariants", test_invariants);
     g_test_add_func("/flux/bad-models", test_bad_models);
+    g_test_add_func("/flux/bad-config", test_bad_config);
     int status = g_test_run();
     g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)
