@@ -6,18 +6,27 @@
 // log2(e) / sqrt(D) so the softmax uses exp2. Rows of shared memory are padded by 16 bytes so the
 // fragment loads (8 rows x 4 lanes) and ldmatrix (8 rows x 16 bytes) hit 32 distinct banks.
 //
-// Requirements (checked by attention_mma_supported): D in {64, 128}, every row start 16-byte
+// Requirements (checked by supported()): D in {64, 128}, every row start 16-byte
 // aligned (pointers and strides), at least one key.
 //
 // Fragment layouts (PTX ISA, mma.m16n8k16, g = lane / 4, t = lane % 4):
-//   A (16x16, row-major): a0 = (g, 2t..2t+1), a1 = (g+8, 2t..), a2 = (g, 2t+8..), a3 = (g+8,
-//   2t+8..) B (16x8, "col"):      b0 = (k 2t..2t+1, n g), b1 = (k 2t+8.., n g) C (16x8, f32): c0,c1
-//   = (g, 2t..2t+1), c2,c3 = (g+8, 2t..2t+1)
+//   A (16x16, row-major): a0 = (g, 2t..2t+1), a1 = (g+8, 2t..), a2 = (g, 2t+8..),
+//                         a3 = (g+8, 2t+8..)
+//   B (16x8, "col"):      b0 = (k 2t..2t+1, n g), b1 = (k 2t+8.., n g)
+//   C (16x8, f32):        c0,c1 = (g, 2t..2t+1), c2,c3 = (g+8, 2t..2t+1)
+//
+// tests/kernel-emu runs this kernel's source on the CPU, lane by lane, with the PTX helpers
+// (attention_mma_ptx.cuh) emulated; see kernels/README.md.
 #pragma once
 
 #include <math.h>
+#include <stdint.h>
 
-#include "cuda_common.cuh"
+// The PTX helpers (cp.async, ldmatrix, mma.sync, bf16 packing). A host build of the kernel
+// (tests/kernel-emu) includes its emulation of them, which defines RD_WARP_EMULATION, first.
+#ifndef RD_WARP_EMULATION
+#include "attention_mma_ptx.cuh"
+#endif
 
 namespace attention_mma
 {
@@ -30,62 +39,6 @@ constexpr int PAD = 8; // bf16 elements of padding per shared-memory row
 template <int D> constexpr int smem_bytes()
 {
     return (BR + 4 * BC) * (D + PAD) * (int)sizeof(bf16); // Q + 2 x (K, V)
-}
-
-__device__ __forceinline__ void cp_async_16(void *smem, const void *gmem, bool valid)
-{
-    unsigned dst = (unsigned)__cvta_generic_to_shared(smem);
-    int src_bytes = valid ? 16 : 0; // 0: fill the 16 bytes with zeros
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(gmem),
-                 "r"(src_bytes)
-                 : "memory");
-}
-
-__device__ __forceinline__ void cp_async_commit()
-{
-    asm volatile("cp.async.commit_group;\n" ::: "memory");
-}
-
-template <int N> __device__ __forceinline__ void cp_async_wait()
-{
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t r[4], const bf16 *smem)
-{
-    unsigned addr = (unsigned)__cvta_generic_to_shared(smem);
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(addr)
-                 : "memory");
-}
-
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t r[4], const bf16 *smem)
-{
-    unsigned addr = (unsigned)__cvta_generic_to_shared(smem);
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(addr)
-                 : "memory");
-}
-
-__device__ __forceinline__ void mma_16816(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1)
-{
-    asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, "
-        "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi)
-{
-    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi); // .x (low half) = lo
-    return *reinterpret_cast<uint32_t *>(&v);
-}
-
-__device__ __forceinline__ uint32_t lds32(const bf16 *p)
-{
-    return *reinterpret_cast<const uint32_t *>(p);
 }
 
 // Copies rows row0..row0+63 (zeros past n_rows) of a [*, D] head slice into shared memory.
@@ -298,6 +251,13 @@ static inline bool supported(int head_dim, const void *q, int64_t q_stride, cons
            row_aligned(k, k_stride) && row_aligned(v, v_stride) && row_aligned(out, out_stride);
 }
 
+// The factor of the scores: log2(e) / sqrt(D), so that the softmax uses exp2.
+static inline float softmax_scale_log2(int head_dim)
+{
+    return 1.4426950408889634f / sqrtf((float)head_dim);
+}
+
+#ifndef RD_WARP_EMULATION
 // Shared memory above 48 KB must be opted into once per kernel and device.
 template <int D, bool K_LDMATRIX> static void prepare_kernel()
 {
@@ -327,21 +287,22 @@ static void launch(int head_dim, const bf16 *q, int64_t q_stride, const bf16 *k,
 {
     if (nq == 0)
         return;
-    const float scale_log2 = 1.4426950408889634f / sqrtf((float)head_dim);
     dim3 grid((nq + BR - 1) / BR, heads);
     if (head_dim == 64 && !k_ldmatrix)
         launch_d<64, false>(grid, q, q_stride, k, k_stride, v, v_stride, out, out_stride, nq, nk,
-                            scale_log2, stream);
+                            softmax_scale_log2(head_dim), stream);
     else if (head_dim == 64)
         launch_d<64, true>(grid, q, q_stride, k, k_stride, v, v_stride, out, out_stride, nq, nk,
-                           scale_log2, stream);
+                           softmax_scale_log2(head_dim), stream);
     else if (!k_ldmatrix)
         launch_d<128, false>(grid, q, q_stride, k, k_stride, v, v_stride, out, out_stride, nq, nk,
-                             scale_log2, stream);
+                             softmax_scale_log2(head_dim), stream);
     else
         launch_d<128, true>(grid, q, q_stride, k, k_stride, v, v_stride, out, out_stride, nq, nk,
-                            scale_log2, stream);
+                            softmax_scale_log2(head_dim), stream);
     launchCheck();
 }
+
+#endif // RD_WARP_EMULATION
 
 } // namespace attention_mma

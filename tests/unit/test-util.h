@@ -4,6 +4,8 @@
 #include <glib.h>
 #include <stdint.h>
 
+G_BEGIN_DECLS
+
 /* Fills with uniform values in [lo, hi) from a fixed-seed generator (never all zeros). */
 void tu_fill_uniform(float *x, size_t n, float lo, float hi, guint32 seed);
 /* Asserts |got - ref| <= tol + |ref| * eps for every element, naming the first that fails. */
@@ -57,3 +59,5 @@ double tu_flux_config_bound(const char *config_json, int tokens, int passes, dou
  * L2 difference; returns it. */
 double tu_assert_network_close(const char *what, const float *got, const float *ref, size_t n,
                                double bound);
+
+G_END_DECLS
