@@ -51,6 +51,21 @@ struct _RsWindow {
     GCancellable *history_load_cancellable;
     GPtrArray *pending_deletes; /* PendingDelete, purged at the latest when the window goes */
 
+    /* The job's clock: the progress line moves every second, whatever the engine reports. */
+    guint clock_timer;
+    gint64 job_start;           /* monotonic time when Generate was pressed */
+    ResditProgress last_progress;
+    gint64 last_progress_time;  /* when it came; 0 = none yet */
+    gboolean generate_pending;  /* Generate was pressed while the model opens */
+
+    /* Defaults that follow the model until the user chooses (settings size-chosen,
+     * steps-chosen): the values last applied, to tell the user's changes from ours. */
+    char *auto_size_preset;
+    int auto_steps, auto_global_steps, auto_local_steps;
+    gboolean applying_defaults;
+
+    AdwWindowTitle *window_title;
+    GtkMenuButton *model_button;
     GtkLabel *model_label;
     GMenu *model_folders_section;
     RsParamsPanel *params_panel;
@@ -234,14 +249,21 @@ static gboolean is_generating(RsWindow *self)
     return self->generation != NULL && rs_generation_is_running(self->generation);
 }
 
+/* A job runs, or waits for its model. */
+static gboolean is_busy(RsWindow *self)
+{
+    return is_generating(self) || self->generate_pending;
+}
+
 static void update_actions(RsWindow *self)
 {
-    gboolean busy = is_generating(self);
-    gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.generate", busy || self->model != NULL);
+    gboolean busy = is_busy(self);
+    gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.generate",
+                                  busy || self->model != NULL || self->opening_key != NULL);
     gtk_button_set_label(self->generate_button, busy ? _("_Cancel") : _("_Generate"));
     const char *tooltip = busy                        ? _("Stop the Generation")
                           : self->model != NULL       ? _("Generate an Image")
-                          : self->opening_key != NULL ? _("Opening the model…")
+                          : self->opening_key != NULL ? _("Generate an Image once the model is open")
                                                       : _("Choose a model first");
     gtk_widget_set_tooltip_text(GTK_WIDGET(self->generate_button), tooltip);
     if (busy) {
@@ -282,15 +304,56 @@ static void on_job_preview(RsGeneration *generation, int branch, GdkTexture *fra
                          rs_phase_label(phase));
 }
 
+/* The progress line with the time since Generate was pressed, now. */
+static void update_progress_label(RsWindow *self)
+{
+    gint64 now = g_get_monotonic_time();
+    double elapsed = (now - self->job_start) / 1e6;
+    char *text;
+    if (self->last_progress_time != 0) {
+        ResditProgress progress = self->last_progress;
+        progress.elapsed = elapsed;
+        if (progress.eta >= 0)
+            progress.eta = MAX(progress.eta - (now - self->last_progress_time) / 1e6, 0.0);
+        text = rs_progress_text(&progress);
+    } else {
+        text = rs_waiting_text(self->generate_pending, elapsed);
+    }
+    gtk_label_set_label(self->progress_label, text);
+    g_free(text);
+}
+
+static gboolean on_clock_tick(gpointer data)
+{
+    update_progress_label(RS_WINDOW(data));
+    return G_SOURCE_CONTINUE;
+}
+
+static void start_clock(RsWindow *self)
+{
+    self->job_start = g_get_monotonic_time();
+    self->last_progress_time = 0;
+    g_clear_handle_id(&self->clock_timer, g_source_remove);
+    self->clock_timer = g_timeout_add(1000, on_clock_tick, self);
+    gtk_progress_bar_set_fraction(self->progress_bar, 0);
+    update_progress_label(self);
+    gtk_revealer_set_reveal_child(self->progress_revealer, TRUE);
+}
+
+static void stop_clock(RsWindow *self)
+{
+    g_clear_handle_id(&self->clock_timer, g_source_remove);
+}
+
 static void on_job_progress(RsGeneration *generation, const ResditProgress *progress,
                             RsWindow *self)
 {
     double fraction = progress->n_steps > 0 ? (double)progress->step / progress->n_steps : 0;
     /* Sampling fills the bar to 95 %; the decode takes it to 100 % when the image is there. */
     gtk_progress_bar_set_fraction(self->progress_bar, MIN(fraction, 1.0) * 0.95);
-    char *text = rs_progress_text(progress);
-    gtk_label_set_label(self->progress_label, text);
-    g_free(text);
+    self->last_progress = *progress;
+    self->last_progress_time = g_get_monotonic_time();
+    update_progress_label(self);
 }
 
 static void job_succeeded(RsWindow *self, RsGeneration *generation)
@@ -318,6 +381,7 @@ static void job_succeeded(RsWindow *self, RsGeneration *generation)
 
 static void on_job_finished(RsGeneration *generation, RsWindow *self)
 {
+    stop_clock(self);
     const GError *error = rs_generation_get_error(generation);
     if (error == NULL) {
         job_succeeded(self, generation);
@@ -365,9 +429,12 @@ static void start_generation(RsWindow *self)
     self->generation_cancellable = g_cancellable_new();
 
     rs_window_clear_frames(self);
-    gtk_progress_bar_set_fraction(self->progress_bar, 0);
-    gtk_label_set_label(self->progress_label, _("Starting…"));
-    gtk_revealer_set_reveal_child(self->progress_revealer, TRUE);
+    /* Pressed while the model opened: the clock runs since then. */
+    if (!self->generate_pending)
+        start_clock(self);
+    self->generate_pending = FALSE;
+    self->last_progress_time = 0;
+    update_progress_label(self);
     rs_generation_start(self->generation, self->generation_cancellable);
     update_actions(self);
     g_free(folder);
@@ -378,10 +445,21 @@ static void start_generation(RsWindow *self)
 static void generate_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
     RsWindow *self = RS_WINDOW(widget);
-    if (is_generating(self))
+    if (is_generating(self)) {
         g_cancellable_cancel(self->generation_cancellable);
-    else if (self->model != NULL)
+    } else if (self->generate_pending) {
+        self->generate_pending = FALSE;
+        stop_clock(self);
+        gtk_revealer_set_reveal_child(self->progress_revealer, FALSE);
+        update_actions(self);
+    } else if (self->model != NULL) {
         start_generation(self);
+    } else if (self->opening_key != NULL) {
+        /* The job starts as soon as the model is open (on_model_opened). */
+        self->generate_pending = TRUE;
+        start_clock(self);
+        update_actions(self);
+    }
 }
 
 /* ---- image actions ------------------------------------------------------------------------- */
@@ -777,7 +855,13 @@ static void update_model_label(RsWindow *self)
 {
     char *model = g_settings_get_string(self->settings, "model");
     const ResditModelPaths *paths = find_discovered(self, model);
-    if (g_str_equal(model, SELF_TEST_MODEL)) {
+    gboolean selftest = g_str_equal(model, SELF_TEST_MODEL);
+    /* Say plainly what the self-test model is: its images are noise. */
+    const char *about_selftest = _("Built-in test model: draws noise, for checking the machinery");
+    adw_window_title_set_subtitle(self->window_title, selftest ? about_selftest : "");
+    gtk_widget_set_tooltip_text(GTK_WIDGET(self->model_button),
+                                selftest ? about_selftest : _("Choose the Model"));
+    if (selftest) {
         gtk_label_set_label(self->model_label, _("Self-test model"));
     } else if (paths != NULL) {
         gtk_label_set_label(self->model_label, paths->name);
@@ -789,10 +873,74 @@ static void update_model_label(RsWindow *self)
     g_free(model);
 }
 
+/* Size and steps follow the model and the backend until the user chooses them. */
+static void apply_model_defaults(RsWindow *self, const ResditModel *model)
+{
+    self->applying_defaults = TRUE;
+    g_object_freeze_notify(G_OBJECT(self->job));
+    if (!g_settings_get_boolean(self->settings, "size-chosen")) {
+        g_free(self->auto_size_preset);
+        self->auto_size_preset = g_strdup(rs_default_size_preset(model));
+        g_object_set(self->job, "size-preset", self->auto_size_preset, NULL);
+    }
+    if (!g_settings_get_boolean(self->settings, "steps-chosen")) {
+        rs_default_steps(model, &self->auto_steps, &self->auto_global_steps,
+                         &self->auto_local_steps);
+        g_object_set(self->job, "global-steps", 0, "local-steps", 0, NULL);
+        g_object_set(self->job, "steps", self->auto_steps, NULL);
+        g_object_set(self->job, "global-steps", self->auto_global_steps, "local-steps",
+                     self->auto_local_steps, NULL);
+    }
+    g_object_thaw_notify(G_OBJECT(self->job));
+    self->applying_defaults = FALSE;
+}
+
+static void on_job_size_changed(RsWindow *self)
+{
+    if (self->applying_defaults || g_settings_get_boolean(self->settings, "size-chosen"))
+        return;
+    char *aspect = NULL, *preset = NULL;
+    g_object_get(self->job, "aspect", &aspect, "size-preset", &preset, NULL);
+    if (g_strcmp0(aspect, "custom") == 0 || g_strcmp0(preset, self->auto_size_preset) != 0)
+        g_settings_set_boolean(self->settings, "size-chosen", TRUE);
+    g_free(aspect);
+    g_free(preset);
+}
+
+static void on_job_steps_changed(RsWindow *self)
+{
+    if (self->applying_defaults || g_settings_get_boolean(self->settings, "steps-chosen"))
+        return;
+    int steps, global, local;
+    g_object_get(self->job, "steps", &steps, "global-steps", &global, "local-steps", &local, NULL);
+    if (steps != self->auto_steps || global != self->auto_global_steps ||
+        local != self->auto_local_steps)
+        g_settings_set_boolean(self->settings, "steps-chosen", TRUE);
+}
+
+/* What the job has now counts as the automatic values until a model sets its own. */
+static void watch_user_choices(RsWindow *self)
+{
+    g_object_get(self->job, "size-preset", &self->auto_size_preset, "steps", &self->auto_steps,
+                 "global-steps", &self->auto_global_steps, "local-steps",
+                 &self->auto_local_steps, NULL);
+    const char *size_props[] = {"notify::aspect", "notify::size-preset", "notify::custom-width",
+                                "notify::custom-height"};
+    for (gsize i = 0; i < G_N_ELEMENTS(size_props); i++)
+        g_signal_connect_object(self->job, size_props[i], G_CALLBACK(on_job_size_changed), self,
+                                G_CONNECT_SWAPPED);
+    const char *steps_props[] = {"notify::steps", "notify::global-steps", "notify::local-steps"};
+    for (gsize i = 0; i < G_N_ELEMENTS(steps_props); i++)
+        g_signal_connect_object(self->job, steps_props[i], G_CALLBACK(on_job_steps_changed), self,
+                                G_CONNECT_SWAPPED);
+}
+
 static void set_model(RsWindow *self, RsModelHandle *model)
 {
     g_clear_pointer(&self->model, rs_model_handle_unref);
     self->model = model;
+    if (model != NULL)
+        apply_model_defaults(self, model->model);
     rs_params_panel_set_model(self->params_panel, model);
     update_actions(self);
     g_object_notify(G_OBJECT(self), "model-ready");
@@ -812,12 +960,19 @@ static void on_model_opened(GObject *source, GAsyncResult *result, gpointer data
     g_clear_pointer(&self->opening_key, g_free);
     g_clear_object(&self->model_cancellable);
     if (model == NULL) {
+        if (self->generate_pending) {
+            self->generate_pending = FALSE;
+            stop_clock(self);
+            gtk_revealer_set_reveal_child(self->progress_revealer, FALSE);
+        }
         update_actions(self);
         show_error(self, _("Could Not Open the Model"), error);
         g_error_free(error);
         return;
     }
     set_model(self, model);
+    if (self->generate_pending)
+        start_generation(self);
 }
 
 /* Opens the chosen model unless it is open or opening; the self-test model needs no discovery. */
@@ -983,6 +1138,8 @@ static void rs_window_dispose(GObject *object)
     g_clear_pointer(&self->discovered, g_ptr_array_unref);
     g_clear_pointer(&self->image_path, g_free);
     g_clear_handle_id(&self->zoom_label_idle, g_source_remove);
+    g_clear_handle_id(&self->clock_timer, g_source_remove);
+    g_clear_pointer(&self->auto_size_preset, g_free);
     for (int b = 0; b < RS_N_BRANCHES; b++) {
         g_clear_object(&self->frames[b].texture);
         g_clear_pointer(&self->frames[b].phase, g_free);
@@ -1030,6 +1187,8 @@ static void rs_window_class_init(RsWindowClass *klass)
     g_type_ensure(RS_TYPE_HISTORY_SIDEBAR);
     gtk_widget_class_set_template_from_resource(widget_class,
                                                 "/io/github/resdit/Studio/rs-window.ui");
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, window_title);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, model_button);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, model_label);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, model_folders_section);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, params_panel);
@@ -1163,6 +1322,7 @@ static void rs_window_init(RsWindow *self)
     self->job = rs_job_settings_new();
     self->view = RS_BRANCH_FINAL;
     rs_job_settings_bind(self->job, self->settings);
+    watch_user_choices(self);
     rs_params_panel_set_job(self->params_panel, self->job);
     bind_window_state(self);
     add_zoom_keys(self);
