@@ -57,6 +57,9 @@ struct _RsWindow {
     ResditProgress last_progress;
     gint64 last_progress_time;  /* when it came; 0 = none yet */
     gboolean generate_pending;  /* Generate was pressed while the model opens */
+    gboolean cancelling;        /* Cancel was pressed; the engine has not stopped yet */
+    gboolean close_when_stopped; /* the user chose to stop the job and close the window */
+    AdwMessageDialog *close_dialog;
 
     /* Defaults that follow the model until the user chooses (settings size-chosen,
      * steps-chosen): the values last applied, to tell the user's changes from ours. */
@@ -258,9 +261,15 @@ static gboolean is_busy(RsWindow *self)
 static void update_actions(RsWindow *self)
 {
     gboolean busy = is_busy(self);
+    /* Generate only starts and Cancel only stops: a second Ctrl+Enter never cancels. */
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.generate",
-                                  busy || self->model != NULL || self->opening_key != NULL);
-    gtk_button_set_label(self->generate_button, busy ? _("_Cancel") : _("_Generate"));
+                                  !busy && (self->model != NULL || self->opening_key != NULL));
+    gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.cancel", busy && !self->cancelling);
+    gtk_actionable_set_action_name(GTK_ACTIONABLE(self->generate_button),
+                                   busy ? "win.cancel" : "win.generate");
+    gtk_button_set_label(self->generate_button, !busy             ? _("_Generate")
+                                                : self->cancelling ? _("Cancelling…")
+                                                                   : _("_Cancel"));
     const char *tooltip = busy                        ? _("Stop the Generation")
                           : self->model != NULL       ? _("Generate an Image")
                           : self->opening_key != NULL ? _("Generate an Image once the model is open")
@@ -353,7 +362,8 @@ static void on_job_progress(RsGeneration *generation, const ResditProgress *prog
     gtk_progress_bar_set_fraction(self->progress_bar, MIN(fraction, 1.0) * 0.95);
     self->last_progress = *progress;
     self->last_progress_time = g_get_monotonic_time();
-    update_progress_label(self);
+    if (!self->cancelling)
+        update_progress_label(self);
 }
 
 static void job_succeeded(RsWindow *self, RsGeneration *generation)
@@ -379,9 +389,16 @@ static void job_succeeded(RsWindow *self, RsGeneration *generation)
     g_free(seed);
 }
 
+static gboolean close_when_idle(gpointer data)
+{
+    gtk_window_close(GTK_WINDOW(data));
+    return G_SOURCE_REMOVE;
+}
+
 static void on_job_finished(RsGeneration *generation, RsWindow *self)
 {
     stop_clock(self);
+    self->cancelling = FALSE;
     const GError *error = rs_generation_get_error(generation);
     if (error == NULL) {
         job_succeeded(self, generation);
@@ -405,6 +422,10 @@ static void on_job_finished(RsGeneration *generation, RsWindow *self)
     g_clear_object(&self->generation_cancellable);
     update_actions(self);
     g_signal_emit_by_name(self, "job-finished");
+    /* The user asked to close during the job: now that the engine has stopped, close (not in
+     * the middle of the job's signal). */
+    if (self->close_when_stopped)
+        g_idle_add_full(G_PRIORITY_DEFAULT, close_when_idle, g_object_ref(self), g_object_unref);
 }
 
 static void start_generation(RsWindow *self)
@@ -429,6 +450,8 @@ static void start_generation(RsWindow *self)
     self->generation_cancellable = g_cancellable_new();
 
     rs_window_clear_frames(self);
+    /* The image actions act on the new image once it is saved, never on the previous one. */
+    g_clear_pointer(&self->image_path, g_free);
     /* Pressed while the model opened: the clock runs since then. */
     if (!self->generate_pending)
         start_clock(self);
@@ -442,16 +465,36 @@ static void start_generation(RsWindow *self)
     resdit_job_params_clear(&params);
 }
 
-static void generate_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
+/* Stops the running job; the window goes back to idle when the engine has stopped
+ * (on_job_finished). A job still waiting for its model just does not start. */
+static void cancel_job(RsWindow *self)
 {
-    RsWindow *self = RS_WINDOW(widget);
     if (is_generating(self)) {
+        if (self->cancelling)
+            return;
+        self->cancelling = TRUE;
         g_cancellable_cancel(self->generation_cancellable);
+        gtk_label_set_label(self->progress_label, _("Cancelling…"));
+        stop_clock(self);
+        update_actions(self);
     } else if (self->generate_pending) {
         self->generate_pending = FALSE;
         stop_clock(self);
         gtk_revealer_set_reveal_child(self->progress_revealer, FALSE);
         update_actions(self);
+    }
+}
+
+static void cancel_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+    cancel_job(RS_WINDOW(widget));
+}
+
+static void generate_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+    RsWindow *self = RS_WINDOW(widget);
+    if (is_busy(self)) {
+        return;
     } else if (self->model != NULL) {
         start_generation(self);
     } else if (self->opening_key != NULL) {
@@ -1162,12 +1205,56 @@ static void rs_window_dispose(GObject *object)
     G_OBJECT_CLASS(rs_window_parent_class)->dispose(object);
 }
 
+static void on_close_response(AdwMessageDialog *dialog, const char *response, RsWindow *self)
+{
+    self->close_dialog = NULL;
+    if (!g_str_equal(response, "stop"))
+        return;
+    if (is_generating(self)) {
+        self->close_when_stopped = TRUE;
+        cancel_job(self);
+    } else {
+        cancel_job(self); /* a job waiting for its model */
+        gtk_window_close(GTK_WINDOW(self));
+    }
+}
+
+/* Closing the window (or Ctrl+Q) during a job asks first; the job stops cleanly before the window
+ * goes. */
+static gboolean rs_window_close_request(GtkWindow *window)
+{
+    RsWindow *self = RS_WINDOW(window);
+    if (!is_busy(self))
+        return GTK_WINDOW_CLASS(rs_window_parent_class)->close_request(window);
+    if (self->close_when_stopped)
+        return TRUE; /* closes as soon as the engine has stopped */
+    if (self->close_dialog != NULL) {
+        gtk_window_present(GTK_WINDOW(self->close_dialog));
+        return TRUE;
+    }
+    GtkWidget *dialog =
+        adw_message_dialog_new(window, _("Stop the Generation?"),
+                               _("The image being generated is not finished and will not be "
+                                 "saved."));
+    adw_message_dialog_add_responses(ADW_MESSAGE_DIALOG(dialog), "keep", _("_Keep Generating"),
+                                     "stop", _("_Stop and Close"), NULL);
+    adw_message_dialog_set_response_appearance(ADW_MESSAGE_DIALOG(dialog), "stop",
+                                               ADW_RESPONSE_DESTRUCTIVE);
+    adw_message_dialog_set_default_response(ADW_MESSAGE_DIALOG(dialog), "keep");
+    adw_message_dialog_set_close_response(ADW_MESSAGE_DIALOG(dialog), "keep");
+    g_signal_connect_object(dialog, "response", G_CALLBACK(on_close_response), self, 0);
+    self->close_dialog = ADW_MESSAGE_DIALOG(dialog);
+    gtk_window_present(GTK_WINDOW(dialog));
+    return TRUE;
+}
+
 static void rs_window_class_init(RsWindowClass *klass)
 {
     GObjectClass *object_class = G_OBJECT_CLASS(klass);
     GtkWidgetClass *widget_class = GTK_WIDGET_CLASS(klass);
 
     object_class->dispose = rs_window_dispose;
+    GTK_WINDOW_CLASS(klass)->close_request = rs_window_close_request;
     object_class->get_property = rs_window_get_property;
     object_class->set_property = rs_window_set_property;
     g_object_class_install_property(
@@ -1212,6 +1299,9 @@ static void rs_window_class_init(RsWindowClass *klass)
     gtk_widget_class_bind_template_child(widget_class, RsWindow, history_sidebar);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, history_flap);
     gtk_widget_class_bind_template_child_full(widget_class, "history_button", FALSE, 0);
+    gtk_widget_class_bind_template_child_full(widget_class, "save_as_button", FALSE, 0);
+    gtk_widget_class_bind_template_child_full(widget_class, "copy_image_button", FALSE, 0);
+    gtk_widget_class_bind_template_child_full(widget_class, "open_folder_button", FALSE, 0);
 
     gtk_widget_class_install_property_action(widget_class, "win.view", "view");
     gtk_widget_class_install_action(widget_class, "win.zoom-in", NULL, zoom_action);
@@ -1219,6 +1309,7 @@ static void rs_window_class_init(RsWindowClass *klass)
     gtk_widget_class_install_action(widget_class, "win.zoom-best-fit", NULL, zoom_action);
     gtk_widget_class_install_action(widget_class, "win.zoom-100", NULL, zoom_action);
     gtk_widget_class_install_action(widget_class, "win.generate", NULL, generate_action);
+    gtk_widget_class_install_action(widget_class, "win.cancel", NULL, cancel_action);
     gtk_widget_class_install_action(widget_class, "win.open-model-folder", NULL,
                                     open_model_folder_action);
     gtk_widget_class_install_action(widget_class, "win.save-as", NULL, save_as_action);
@@ -1291,8 +1382,9 @@ static void setup_drop_target(RsWindow *self)
     gtk_widget_add_controller(GTK_WIDGET(self), GTK_EVENT_CONTROLLER(target));
 }
 
-/* Loupe's plain-key zoom shortcuts. They run in the bubble phase, so a focused prompt or spin
- * button that takes the key (typing "1" in the seed) comes first. */
+/* Loupe's plain-key zoom shortcuts, and Escape to cancel the running job. They run in the bubble
+ * phase, so a focused prompt or spin button that takes the key (typing "1" in the seed, Escape in
+ * the search entry) comes first. */
 static void add_zoom_keys(RsWindow *self)
 {
     static const struct {
@@ -1303,7 +1395,7 @@ static void add_zoom_keys(RsWindow *self)
         {GDK_KEY_KP_Add, "win.zoom-in"},       {GDK_KEY_minus, "win.zoom-out"},
         {GDK_KEY_KP_Subtract, "win.zoom-out"}, {GDK_KEY_0, "win.zoom-best-fit"},
         {GDK_KEY_KP_0, "win.zoom-best-fit"},   {GDK_KEY_1, "win.zoom-100"},
-        {GDK_KEY_KP_1, "win.zoom-100"},
+        {GDK_KEY_KP_1, "win.zoom-100"},        {GDK_KEY_Escape, "win.cancel"},
     };
     GtkEventController *controller = gtk_shortcut_controller_new();
     for (gsize i = 0; i < G_N_ELEMENTS(keys); i++)
