@@ -322,8 +322,12 @@ void rs_params_panel_set_job(RsParamsPanel *self, RsJobSettings *job)
     bind_spin(job, "guidance", self->guidance_spin);
     bind_switch(job, "random-seed", self->random_seed_switch);
     bind_spin(job, "seed", self->seed_spin);
-    g_object_bind_property(job, "random-seed", self->seed_spin, "sensitive",
-                           G_BINDING_SYNC_CREATE | G_BINDING_INVERT_BOOLEAN);
+    /* Under Random Seed the seed is drawn for each job: no field, dice or copy to use. */
+    GtkWidget *seed_controls[] = {GTK_WIDGET(self->seed_spin), GTK_WIDGET(self->dice_button),
+                                  GTK_WIDGET(self->copy_seed_button)};
+    for (gsize i = 0; i < G_N_ELEMENTS(seed_controls); i++)
+        g_object_bind_property(job, "random-seed", seed_controls[i], "sensitive",
+                               G_BINDING_SYNC_CREATE | G_BINDING_INVERT_BOOLEAN);
     bind_schedule(self, job);
     bind_advanced(self, job);
 }

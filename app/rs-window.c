@@ -120,8 +120,10 @@ static gboolean update_zoom_label(gpointer data)
 {
     RsWindow *self = RS_WINDOW(data);
     self->zoom_label_idle = 0;
-    /* Translators: the zoom level, e.g. "25 %" */
-    char *text = g_strdup_printf(_("%.0f %%"), rs_canvas_get_zoom(self->canvas) * 100);
+    /* No image, no zoom level. Translators: the zoom level, e.g. "25 %" */
+    char *text = rs_canvas_get_texture(self->canvas) == NULL
+                     ? g_strdup("")
+                     : g_strdup_printf(_("%.0f %%"), rs_canvas_get_zoom(self->canvas) * 100);
     gtk_label_set_label(self->zoom_label, text);
     g_free(text);
     update_zoom_actions(self);
@@ -154,6 +156,7 @@ static void show_view(RsWindow *self)
     } else {
         gtk_label_set_label(self->frame_label, "");
     }
+    gtk_widget_set_visible(GTK_WIDGET(self->frame_label), frame->texture != NULL);
     update_zoom_actions(self);
 }
 
@@ -540,6 +543,12 @@ static void save_as_action(GtkWidget *widget, const char *action_name, GVariant 
     self->save_chooser = gtk_file_chooser_native_new(
         _("Save Image"), GTK_WINDOW(self), GTK_FILE_CHOOSER_ACTION_SAVE, _("_Save"), _("_Cancel"));
     gtk_native_dialog_set_modal(GTK_NATIVE_DIALOG(self->save_chooser), TRUE);
+    /* Opens where the image is (the output folder), not in the working directory. */
+    char *dir = g_path_get_dirname(self->image_path);
+    GFile *folder = g_file_new_for_path(dir);
+    gtk_file_chooser_set_current_folder(GTK_FILE_CHOOSER(self->save_chooser), folder, NULL);
+    g_object_unref(folder);
+    g_free(dir);
     char *name = g_path_get_basename(self->image_path);
     gtk_file_chooser_set_current_name(GTK_FILE_CHOOSER(self->save_chooser), name);
     g_free(name);
@@ -685,8 +694,15 @@ static void on_history_selected(RsHistorySidebar *sidebar, RsHistoryItem *item, 
     g_clear_object(&self->history_load_cancellable);
     const HistoryGeneration *gen = item != NULL ? rs_history_item_get_generation(item) : NULL;
     /* A running job keeps the canvas. */
-    if (gen == NULL || gen->image_path == NULL || is_generating(self))
+    if (gen == NULL || is_generating(self))
         return;
+    if (gen->image_path == NULL) {
+        /* A cancelled or failed job has no image: the canvas must not keep another one. */
+        rs_window_clear_frames(self);
+        g_clear_pointer(&self->image_path, g_free);
+        update_actions(self);
+        return;
+    }
     self->history_load_cancellable = g_cancellable_new();
     GTask *task = g_task_new(NULL, self->history_load_cancellable, on_history_image_loaded, self);
     g_task_set_task_data(task, g_strdup(gen->image_path), g_free);
@@ -719,10 +735,14 @@ static void run_again(RsWindow *self, RsHistoryItem *item, gboolean new_seed)
                                              : _("The model is not open yet"));
         return;
     }
+    /* The row's seed (or a new one) is for this job only: Random Seed stays as the user set it. */
+    gboolean random_seed = FALSE;
+    g_object_get(self->job, "random-seed", &random_seed, NULL);
     reuse_parameters(self, item);
     if (new_seed)
         rs_job_settings_roll_seed(self->job);
     start_generation(self);
+    g_object_set(self->job, "random-seed", random_seed, NULL);
 }
 
 static void on_history_rerun(RsHistorySidebar *sidebar, RsHistoryItem *item, RsWindow *self)
@@ -821,27 +841,10 @@ static void delete_row(RsWindow *self, gint64 id)
     adw_toast_overlay_add_toast(self->toast_overlay, toast);
 }
 
-static void on_delete_response(AdwMessageDialog *dialog, const char *response, RsWindow *self)
-{
-    if (g_str_equal(response, "delete"))
-        delete_row(self, GPOINTER_TO_SIZE(g_object_get_data(G_OBJECT(dialog), "row-id")));
-}
-
+/* Deleting is undone from its toast, so it does not ask first. */
 static void on_history_delete(RsHistorySidebar *sidebar, RsHistoryItem *item, RsWindow *self)
 {
-    const HistoryGeneration *gen = rs_history_item_get_generation(item);
-    GtkWidget *dialog = adw_message_dialog_new(
-        GTK_WINDOW(self), _("Delete This Image?"),
-        gen->image_path != NULL ? _("The image file is deleted as well.") : NULL);
-    adw_message_dialog_add_responses(ADW_MESSAGE_DIALOG(dialog), "cancel", _("_Cancel"), "delete",
-                                     _("_Delete"), NULL);
-    adw_message_dialog_set_response_appearance(ADW_MESSAGE_DIALOG(dialog), "delete",
-                                               ADW_RESPONSE_DESTRUCTIVE);
-    adw_message_dialog_set_default_response(ADW_MESSAGE_DIALOG(dialog), "cancel");
-    adw_message_dialog_set_close_response(ADW_MESSAGE_DIALOG(dialog), "cancel");
-    g_object_set_data(G_OBJECT(dialog), "row-id", GSIZE_TO_POINTER((gsize)gen->id));
-    g_signal_connect_object(dialog, "response", G_CALLBACK(on_delete_response), self, 0);
-    gtk_window_present(GTK_WINDOW(dialog));
+    delete_row(self, rs_history_item_get_generation(item)->id);
 }
 
 static void search_history_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
@@ -1421,7 +1424,7 @@ static void rs_window_init(RsWindow *self)
 
     g_signal_connect_object(self->canvas, "notify::zoom", G_CALLBACK(queue_zoom_label), self,
                             G_CONNECT_SWAPPED);
-    g_signal_connect_object(self->canvas, "notify::texture", G_CALLBACK(update_zoom_actions), self,
+    g_signal_connect_object(self->canvas, "notify::texture", G_CALLBACK(queue_zoom_label), self,
                             G_CONNECT_SWAPPED);
     update_zoom_label(self);
     for (int b = 0; b < RS_N_BRANCHES; b++)
