@@ -69,6 +69,9 @@ struct _RsWindow {
 
     AdwWindowTitle *window_title;
     GtkMenuButton *model_button;
+    GtkRevealer *model_notice;
+    GtkLabel *model_notice_label;
+    gboolean model_problem; /* the chosen model cannot be opened: the notice says why */
     GtkLabel *model_label;
     GMenu *model_folders_section;
     RsParamsPanel *params_panel;
@@ -276,6 +279,7 @@ static void update_actions(RsWindow *self)
     const char *tooltip = busy                        ? _("Stop the Generation")
                           : self->model != NULL       ? _("Generate an Image")
                           : self->opening_key != NULL ? _("Generate an Image once the model is open")
+                          : self->model_problem ? _("The chosen model cannot be opened: see the notice")
                                                       : _("Choose a model first");
     gtk_widget_set_tooltip_text(GTK_WIDGET(self->generate_button), tooltip);
     if (busy) {
@@ -919,6 +923,41 @@ static void update_model_label(RsWindow *self)
     g_free(model);
 }
 
+/* The chosen model cannot be used: a notice under the header bar says why and what to do, until
+ * another model opens (an error dialog would go and leave the user guessing). */
+static void show_model_notice(RsWindow *self, const char *text)
+{
+    gtk_label_set_label(self->model_notice_label, text);
+    gtk_revealer_set_reveal_child(self->model_notice, TRUE);
+    self->model_problem = TRUE;
+    update_actions(self);
+}
+
+static void hide_model_notice(RsWindow *self)
+{
+    gtk_revealer_set_reveal_child(self->model_notice, FALSE);
+    self->model_problem = FALSE;
+}
+
+/* What a partial model lacks and where the parts go. */
+static char *partial_model_text(const ResditModelPaths *paths, const char *missing)
+{
+    char *folder = paths->root != NULL ? g_strdup(paths->root)
+                   : paths->transformer != NULL ? g_path_get_dirname(paths->transformer)
+                                                : NULL;
+    char *text =
+        folder != NULL
+            /* Translators: a model name, the parts it lacks ("vae, t5") and its folder */
+            ? g_strdup_printf(_("“%s” is missing parts: %s. Put them into “%s” (a diffusers "
+                                "folder has transformer, vae, text_encoder for CLIP-L and "
+                                "text_encoder_2 for T5), or choose another model."),
+                              paths->name, missing, folder)
+            : g_strdup_printf(_("“%s” is missing parts: %s. Choose another model."), paths->name,
+                              missing);
+    g_free(folder);
+    return text;
+}
+
 /* Size and steps follow the model and the backend until the user chooses them. */
 static void apply_model_defaults(RsWindow *self, const ResditModel *model)
 {
@@ -1011,8 +1050,11 @@ static void on_model_opened(GObject *source, GAsyncResult *result, gpointer data
             stop_clock(self);
             gtk_revealer_set_reveal_child(self->progress_revealer, FALSE);
         }
-        update_actions(self);
-        show_error(self, _("Could Not Open the Model"), error);
+        /* Translators: why the model could not be opened, then what to do */
+        char *text = g_strdup_printf(_("The model could not be opened: %s %s"), error->message,
+                                     rs_error_next_step(error));
+        show_model_notice(self, text);
+        g_free(text);
         g_error_free(error);
         return;
     }
@@ -1034,13 +1076,23 @@ static void ensure_model(RsWindow *self)
     if (self->model_cancellable != NULL)
         g_cancellable_cancel(self->model_cancellable);
     g_clear_object(&self->model_cancellable);
+    g_clear_pointer(&self->opening_key, g_free); /* a model still opening is not wanted now */
     set_model(self, NULL);
+    hide_model_notice(self);
     const ResditModelPaths *paths = selftest ? NULL : find_discovered(self, key);
-    if (!selftest && paths == NULL) {
-        GError *error = g_error_new(RESDIT_ERROR, RESDIT_ERROR_MODEL,
-                                    _("No FLUX.1 model was found in “%s”."), key);
-        show_error(self, _("Could Not Open the Model"), error);
-        g_error_free(error);
+    char *missing = paths != NULL ? resdit_model_paths_missing(paths) : NULL;
+    if ((!selftest && paths == NULL) || missing != NULL) {
+        char *text =
+            missing != NULL
+                ? partial_model_text(paths, missing)
+                /* Translators: %s is a folder */
+                : g_strdup_printf(_("No FLUX.1 model was found in “%s”. Choose a folder with a "
+                                    "diffusers model (model_index.json) or the FLUX single "
+                                    "files, or choose another model."),
+                                  key);
+        show_model_notice(self, text);
+        g_free(text);
+        g_free(missing);
         g_free(key);
         return;
     }
@@ -1068,8 +1120,10 @@ static void rebuild_model_menu(RsWindow *self)
         char *label = missing != NULL ? g_strdup_printf(_("%s (missing: %s)"), paths->name, missing)
                                       : g_strdup(paths->name);
         GMenuItem *item = g_menu_item_new(label, NULL);
-        g_menu_item_set_action_and_target_value(item, "win.model",
-                                                g_variant_new_string(rs_model_paths_key(paths)));
+        /* A partial model is listed (so its missing parts are known) but cannot be chosen. */
+        if (missing == NULL)
+            g_menu_item_set_action_and_target_value(
+                item, "win.model", g_variant_new_string(rs_model_paths_key(paths)));
         g_menu_append_item(self->model_folders_section, item);
         g_object_unref(item);
         g_free(label);
@@ -1279,6 +1333,8 @@ static void rs_window_class_init(RsWindowClass *klass)
                                                 "/io/github/resdit/Studio/rs-window.ui");
     gtk_widget_class_bind_template_child(widget_class, RsWindow, window_title);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, model_button);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, model_notice);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, model_notice_label);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, model_label);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, model_folders_section);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, params_panel);
