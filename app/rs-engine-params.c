@@ -95,8 +95,9 @@ static void set_size(RsJobSettings *job, int width, int height)
             }
         }
     }
-    g_object_set(job, "custom-width", CLAMP(width, 256, 8192), "custom-height",
-                 CLAMP(height, 256, 8192), "aspect", "custom", NULL);
+    /* Custom first: switching to it starts from the size on show. */
+    g_object_set(job, "aspect", "custom", "custom-width", CLAMP(width, 256, 8192),
+                 "custom-height", CLAMP(height, 256, 8192), NULL);
 }
 
 gboolean rs_engine_params_apply(RsJobSettings *job, const ResditJobParams *params)

@@ -17,6 +17,7 @@ struct _RsParamsPanel {
     RsModelHandle *model;
 
     GtkTextView *prompt_view;
+    GtkLabel *prompt_hint;
     AdwComboRow *aspect_row;
     AdwComboRow *size_row;
     AdwActionRow *custom_width_row;
@@ -312,11 +313,32 @@ static void bind_advanced(RsParamsPanel *self, RsJobSettings *job)
     bind_switch(job, "inspect-branches", self->inspect_branches_switch);
 }
 
+gboolean rs_params_panel_check_prompt(RsParamsPanel *self)
+{
+    char *prompt = NULL;
+    g_object_get(self->job, "prompt", &prompt, NULL);
+    gboolean empty = prompt == NULL || g_strstrip(prompt)[0] == '\0';
+    g_free(prompt);
+    gtk_widget_set_visible(GTK_WIDGET(self->prompt_hint), empty);
+    if (empty)
+        gtk_widget_grab_focus(GTK_WIDGET(self->prompt_view));
+    return !empty;
+}
+
+/* The hint goes as soon as there is something to describe the image. */
+static void on_prompt_changed(RsParamsPanel *self)
+{
+    if (gtk_widget_get_visible(GTK_WIDGET(self->prompt_hint)))
+        rs_params_panel_check_prompt(self);
+}
+
 void rs_params_panel_set_job(RsParamsPanel *self, RsJobSettings *job)
 {
     g_return_if_fail(self->job == NULL);
     self->job = g_object_ref(job);
     bind(job, "prompt", gtk_text_view_get_buffer(self->prompt_view), "text");
+    g_signal_connect_object(job, "notify::prompt", G_CALLBACK(on_prompt_changed), self,
+                            G_CONNECT_SWAPPED);
     bind_size(self, job);
     bind_spin(job, "steps", self->steps_spin);
     bind_spin(job, "guidance", self->guidance_spin);
@@ -353,6 +375,7 @@ static void rs_params_panel_class_init(RsParamsPanelClass *klass)
     gtk_widget_class_set_template_from_resource(widget_class,
                                                 "/io/github/resdit/Studio/rs-params-panel.ui");
     CHILD(prompt_view);
+    CHILD(prompt_hint);
     CHILD(aspect_row);
     CHILD(size_row);
     CHILD(custom_width_row);

@@ -500,7 +500,7 @@ static void cancel_action(GtkWidget *widget, const char *action_name, GVariant *
 static void generate_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
     RsWindow *self = RS_WINDOW(widget);
-    if (is_busy(self)) {
+    if (is_busy(self) || !rs_params_panel_check_prompt(self->params_panel)) {
         return;
     } else if (self->model != NULL) {
         start_generation(self);

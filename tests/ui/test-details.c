@@ -352,6 +352,57 @@ static void test_backend_subtitle(void)
     gtk_window_destroy(window);
 }
 
+/* An empty prompt is refused with a hint under it, which goes once there is text. */
+static void test_empty_prompt(Fixture *f, gconstpointer data)
+{
+    GtkWidget *panel = ui_test_child(f->window, RS_TYPE_WINDOW, "params_panel");
+    GtkWidget *hint = ui_test_child(panel, RS_TYPE_PARAMS_PANEL, "prompt_hint");
+    GtkWidget *prompt = ui_test_child(panel, RS_TYPE_PARAMS_PANEL, "prompt_view");
+    g_object_set(f->job, "prompt", "  \n ", NULL);
+    g_assert_false(gtk_widget_get_visible(hint));
+    gtk_widget_activate_action(GTK_WIDGET(f->window), "win.generate", NULL);
+    ui_test_spin(300);
+    g_free(ui_test_screenshot(GTK_WIDGET(f->window), "details-empty-prompt"));
+    GtkButton *button = ui_test_child(f->window, RS_TYPE_WINDOW, "generate_button");
+    g_assert_cmpstr(gtk_button_get_label(button), ==, "_Generate");
+    g_assert_false(gtk_revealer_get_reveal_child(
+        ui_test_child(f->window, RS_TYPE_WINDOW, "progress_revealer")));
+    g_assert_true(gtk_widget_get_mapped(hint));
+    g_assert_true(gtk_widget_has_focus(prompt));
+    gtk_text_buffer_insert_at_cursor(gtk_text_view_get_buffer(GTK_TEXT_VIEW(prompt)), "a cat", -1);
+    g_assert_false(gtk_widget_get_visible(hint));
+}
+
+/* Custom starts from the size on show; a typed width shows the multiple of 16 the job uses. */
+static void test_custom_size(Fixture *f, gconstpointer data)
+{
+    GtkWidget *panel = ui_test_child(f->window, RS_TYPE_WINDOW, "params_panel");
+    AdwComboRow *aspect = ui_test_child(panel, RS_TYPE_PARAMS_PANEL, "aspect_row");
+    g_object_set(f->job, "aspect", "16:9", "size-preset", "512", NULL);
+    g_assert_cmpint(rs_job_settings_get_width(f->job), ==, 512);
+    g_assert_cmpint(rs_job_settings_get_height(f->job), ==, 288);
+    guint n = g_list_model_get_n_items(adw_combo_row_get_model(aspect));
+    adw_combo_row_set_selected(aspect, n - 1); /* Custom */
+    char *id = NULL;
+    g_object_get(f->job, "aspect", &id, NULL);
+    g_assert_cmpstr(id, ==, "custom");
+    g_free(id);
+    g_assert_cmpint(rs_job_settings_get_width(f->job), ==, 512);
+    g_assert_cmpint(rs_job_settings_get_height(f->job), ==, 288);
+    GtkSpinButton *width = ui_test_child(panel, RS_TYPE_PARAMS_PANEL, "custom_width_spin");
+    GtkSpinButton *height = ui_test_child(panel, RS_TYPE_PARAMS_PANEL, "custom_height_spin");
+    g_assert_cmpfloat(gtk_spin_button_get_value(width), ==, 512);
+    g_assert_cmpfloat(gtk_spin_button_get_value(height), ==, 288);
+
+    gtk_editable_set_text(GTK_EDITABLE(width), "1000");
+    gtk_spin_button_update(width);
+    ui_test_spin(100);
+    g_free(ui_test_screenshot(panel, "details-custom-size"));
+    g_assert_cmpint(rs_job_settings_get_width(f->job), ==, 1008);
+    g_assert_cmpfloat(gtk_spin_button_get_value(width), ==, 1008);
+    g_assert_cmpstr(gtk_editable_get_text(GTK_EDITABLE(width)), ==, "1008");
+}
+
 int main(int argc, char **argv)
 {
     ui_test_init(&argc, &argv);
@@ -362,5 +413,9 @@ int main(int argc, char **argv)
     g_test_add("/details/save-as-folder", Fixture, NULL, fixture_set_up, test_save_as_folder,
                fixture_tear_down);
     g_test_add_func("/details/backend-subtitle", test_backend_subtitle);
+    g_test_add("/details/empty-prompt", Fixture, NULL, fixture_set_up, test_empty_prompt,
+               fixture_tear_down);
+    g_test_add("/details/custom-size", Fixture, NULL, fixture_set_up, test_custom_size,
+               fixture_tear_down);
     return g_test_run();
 }
