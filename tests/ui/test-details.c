@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <glib/gstdio.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "resdit.h"
@@ -403,6 +404,41 @@ static void test_custom_size(Fixture *f, gconstpointer data)
     g_assert_cmpstr(gtk_editable_get_text(GTK_EDITABLE(width)), ==, "1008");
 }
 
+/* The prompt's tokens per encoder near the prompt, the overflow marked. */
+static void test_token_count(Fixture *f, gconstpointer data)
+{
+    GtkWidget *panel = ui_test_child(f->window, RS_TYPE_WINDOW, "params_panel");
+    GtkLabel *tokens = ui_test_child(panel, RS_TYPE_PARAMS_PANEL, "token_label");
+    /* The self-test model's T5 reads 16 tokens of its character-level vocabulary. */
+    g_object_set(f->job, "prompt", "a cat", NULL);
+    g_assert_true(gtk_widget_get_visible(GTK_WIDGET(tokens)));
+    const char *text = gtk_label_get_label(tokens);
+    g_test_message("short: %s", text);
+    int clip = 0, clip_limit = 0, t5 = 0, t5_limit = 0;
+    g_assert_cmpint(sscanf(text, "CLIP %d/%d", &clip, &clip_limit), ==, 2);
+    g_assert_nonnull(strstr(text, "T5 "));
+    g_assert_cmpint(sscanf(strstr(text, "T5 "), "T5 %d/%d", &t5, &t5_limit), ==, 2);
+    g_assert_cmpint(clip_limit, ==, 77);
+    g_assert_cmpint(clip, >=, 2 + 2); /* BOS, EOS and at least a token a word */
+    g_assert_cmpint(clip, <=, clip_limit);
+    g_assert_cmpint(t5, >=, 1 + 2);
+    g_assert_cmpint(t5, <=, t5_limit);
+    g_assert_null(strstr(text, "cut"));
+    g_assert_false(gtk_widget_has_css_class(GTK_WIDGET(tokens), "error"));
+
+    GString *long_prompt = g_string_new("");
+    for (int i = 0; i < 80; i++)
+        g_string_append(long_prompt, "lighthouse on a cliff, ");
+    g_object_set(f->job, "prompt", long_prompt->str, NULL);
+    g_string_free(long_prompt, TRUE);
+    g_test_message("long: %s", gtk_label_get_label(tokens));
+    g_assert_cmpint(sscanf(gtk_label_get_label(tokens), "CLIP %d/%d", &clip, &clip_limit), ==, 2);
+    g_assert_cmpint(clip, >, clip_limit);
+    g_assert_nonnull(strstr(gtk_label_get_label(tokens), "cut"));
+    g_assert_true(gtk_widget_has_css_class(GTK_WIDGET(tokens), "error"));
+    g_free(ui_test_screenshot(panel, "details-token-count"));
+}
+
 int main(int argc, char **argv)
 {
     ui_test_init(&argc, &argv);
@@ -414,6 +450,8 @@ int main(int argc, char **argv)
                fixture_tear_down);
     g_test_add_func("/details/backend-subtitle", test_backend_subtitle);
     g_test_add("/details/empty-prompt", Fixture, NULL, fixture_set_up, test_empty_prompt,
+               fixture_tear_down);
+    g_test_add("/details/token-count", Fixture, NULL, fixture_set_up, test_token_count,
                fixture_tear_down);
     g_test_add("/details/custom-size", Fixture, NULL, fixture_set_up, test_custom_size,
                fixture_tear_down);
