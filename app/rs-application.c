@@ -41,15 +41,15 @@ static void show_preferences(GSimpleAction *action, GVariant *param, gpointer us
     gtk_window_present(GTK_WINDOW(rs_preferences_window_new(parent)));
 }
 
+/* Closes the windows as their close button would: a window with a job running asks first. */
 static void quit(GSimpleAction *action, GVariant *param, gpointer user_data)
 {
-    GtkApplication *app = GTK_APPLICATION(user_data);
-    GList *windows = gtk_application_get_windows(app);
-    /* Destroying a window removes it from the list, so always take the first. */
-    while (windows != NULL) {
-        gtk_window_destroy(GTK_WINDOW(windows->data));
-        windows = gtk_application_get_windows(app);
-    }
+    GList *windows = g_list_copy(gtk_application_get_windows(GTK_APPLICATION(user_data)));
+    for (GList *l = windows; l != NULL; l = l->next)
+        g_object_ref(l->data);
+    for (GList *l = windows; l != NULL; l = l->next)
+        gtk_window_close(GTK_WINDOW(l->data));
+    g_list_free_full(windows, g_object_unref);
 }
 
 static const GActionEntry app_actions[] = {

@@ -48,6 +48,38 @@ void rs_engine_params_from_settings(RsJobSettings *job, const ResditModel *model
     }
 }
 
+const char *rs_default_size_preset(const ResditModel *model)
+{
+    if (resdit_model_is_selftest(model) || g_strcmp0(resdit_model_backend_name(model), "cpu") == 0)
+        return "512";
+    ResditJobParams params;
+    resdit_job_params_init(&params);
+    resdit_model_job_defaults(model, &params);
+    int base_side = params.method.base_rows > 0
+                        ? MAX(params.method.base_rows, params.method.base_cols) * 16
+                        : (int)lround(sqrt(params.method.base_area)) * 16;
+    resdit_job_params_clear(&params);
+    /* The largest preset up to four times the base side, at least the smallest one. */
+    int count;
+    const RsSizePreset *presets = rs_size_presets(&count);
+    const char *id = presets[0].id;
+    for (int i = 0; i < count; i++)
+        if (presets[i].long_side <= 4 * base_side)
+            id = presets[i].id;
+    return id;
+}
+
+void rs_default_steps(const ResditModel *model, int *steps, int *global_steps, int *local_steps)
+{
+    ResditJobParams params;
+    resdit_job_params_init(&params);
+    resdit_model_job_defaults(model, &params);
+    *steps = MAX(params.steps, 1);
+    resdit_job_params_clear(&params);
+    *global_steps = (int)lround(*steps * 10.0 / 35.0);
+    *local_steps = MIN((int)lround(*steps * 15.0 / 35.0), *steps - *global_steps);
+}
+
 static void set_size(RsJobSettings *job, int width, int height)
 {
     int n_aspects = 0, n_sizes = 0;
@@ -63,8 +95,9 @@ static void set_size(RsJobSettings *job, int width, int height)
             }
         }
     }
-    g_object_set(job, "custom-width", CLAMP(width, 256, 8192), "custom-height",
-                 CLAMP(height, 256, 8192), "aspect", "custom", NULL);
+    /* Custom first: switching to it starts from the size on show. */
+    g_object_set(job, "aspect", "custom", "custom-width", CLAMP(width, 256, 8192),
+                 "custom-height", CLAMP(height, 256, 8192), NULL);
 }
 
 gboolean rs_engine_params_apply(RsJobSettings *job, const ResditJobParams *params)

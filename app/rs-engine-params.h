@@ -23,4 +23,13 @@ gboolean rs_engine_params_apply(RsJobSettings *job, const ResditJobParams *param
  * when its seed does not fit the seed control. */
 gboolean rs_engine_params_apply_a1111(RsJobSettings *job, const RsA1111Params *record);
 
+/* The size preset that fits the model and the backend it was opened on, for a user who has not
+ * chosen one: the 512 px draft size for the self-test model and on the processor (a 4K image
+ * there takes hours), otherwise about four times the model's base size (FLUX: 4K). */
+const char *rs_default_size_preset(const ResditModel *model);
+
+/* The model's own step count and the ResDiT schedule for it (G = steps * 10 / 35,
+ * L = steps * 15 / 35, rounded). */
+void rs_default_steps(const ResditModel *model, int *steps, int *global_steps, int *local_steps);
+
 G_END_DECLS

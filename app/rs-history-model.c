@@ -165,7 +165,9 @@ static void on_store_changed(HistoryStore *store, gint64 id, int kind, RsHistory
         if (position < 0)
             return; /* not in this search */
         g_hash_table_remove_all(self->pages);
-        self->n_items = count_rows(self);
+        /* One row per event: rows added after it in the same poll come with their own events,
+         * so the count a view holds stays the model's (a recount here would run ahead). */
+        self->n_items++;
         g_list_model_items_changed(G_LIST_MODEL(self), (guint)MIN(position, self->n_items - 1), 0,
                                    1);
         return;
@@ -174,13 +176,16 @@ static void on_store_changed(HistoryStore *store, gint64 id, int kind, RsHistory
         if (position < 0)
             return; /* not read yet: it is read fresh when shown */
         g_hash_table_remove(self->pages, GUINT_TO_POINTER(position / RS_HISTORY_PAGE_SIZE));
-        g_list_model_items_changed(G_LIST_MODEL(self), (guint)position, 1, 1);
+        /* A page read after newer rows were written holds rows not announced yet, so the row can
+         * sit past the count the view has; their additions follow in this poll and redraw it. */
+        if (position < self->n_items)
+            g_list_model_items_changed(G_LIST_MODEL(self), (guint)position, 1, 1);
         return;
     case HISTORY_CHANGE_REMOVED:
         position = loaded_position(self, id);
-        if (position >= 0) {
+        if (position >= 0 && position < self->n_items) {
             g_hash_table_remove_all(self->pages);
-            self->n_items = count_rows(self);
+            self->n_items--; /* as for an addition: one row per event */
             g_list_model_items_changed(G_LIST_MODEL(self), (guint)position, 1, 0);
             return;
         }

@@ -12,6 +12,7 @@ struct _RsHistorySidebar {
     GtkSearchEntry *search_entry;
     GtkListView *list_view;
     GtkStack *stack;
+    AdwStatusPage *empty_page;
 };
 
 G_DEFINE_FINAL_TYPE(RsHistorySidebar, rs_history_sidebar, GTK_TYPE_BOX)
@@ -89,7 +90,7 @@ static char *meta_text(const HistoryGeneration *gen)
     GDateTime *utc = g_date_time_new_from_unix_utc(when / G_USEC_PER_SEC);
     GDateTime *local = utc != NULL ? g_date_time_to_local(utc) : NULL;
     /* Translators: a date and time in the history, see g_date_time_format */
-    char *date = local != NULL ? g_date_time_format(local, _("%e %b %Y, %H:%M")) : g_strdup("");
+    char *date = local != NULL ? g_date_time_format(local, _("%-d %b %Y, %H:%M")) : g_strdup("");
     /* Translators: "<width> × <height>" on one line, the date on the next */
     char *text = g_strdup_printf(_("%d × %d px\n%s"), gen->params.width, gen->params.height,
                                  g_strstrip(date));
@@ -180,6 +181,14 @@ static void update_empty(RsHistorySidebar *self)
 {
     gboolean empty =
         self->model == NULL || g_list_model_get_n_items(G_LIST_MODEL(self->model)) == 0;
+    /* A search without a match is not an empty history. */
+    gboolean searching = gtk_editable_get_text(GTK_EDITABLE(self->search_entry))[0] != '\0';
+    adw_status_page_set_icon_name(self->empty_page, searching ? "edit-find-symbolic"
+                                                              : "document-open-recent-symbolic");
+    adw_status_page_set_title(self->empty_page, searching ? _("No Results") : _("No History"));
+    adw_status_page_set_description(self->empty_page,
+                                    searching ? _("No prompt contains these words")
+                                              : _("Every image you generate is kept here"));
     gtk_stack_set_visible_child_name(self->stack, empty ? "empty" : "list");
 }
 
@@ -206,6 +215,7 @@ static void on_search_changed(GtkSearchEntry *entry, RsHistorySidebar *self)
 {
     if (self->model != NULL)
         rs_history_model_set_search(self->model, gtk_editable_get_text(GTK_EDITABLE(entry)));
+    update_empty(self);
 }
 
 void rs_history_sidebar_set_store(RsHistorySidebar *self, HistoryStore *store)
@@ -330,10 +340,7 @@ static void rs_history_sidebar_init(RsHistorySidebar *self)
     gtk_widget_set_vexpand(GTK_WIDGET(self->stack), TRUE);
     gtk_stack_add_named(self->stack, build_list(self), "list");
     GtkWidget *empty = adw_status_page_new();
-    adw_status_page_set_icon_name(ADW_STATUS_PAGE(empty), "document-open-recent-symbolic");
-    adw_status_page_set_title(ADW_STATUS_PAGE(empty), _("No History"));
-    adw_status_page_set_description(ADW_STATUS_PAGE(empty),
-                                    _("Every image you generate is kept here"));
+    self->empty_page = ADW_STATUS_PAGE(empty);
     gtk_widget_add_css_class(empty, "compact");
     gtk_stack_add_named(self->stack, empty, "empty");
     gtk_box_append(GTK_BOX(self), GTK_WIDGET(self->stack));

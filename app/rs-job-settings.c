@@ -129,6 +129,12 @@ static void rs_job_settings_set_property(GObject *object, guint id, const GValue
         set_string(&self->prompt, value);
         break;
     case PROP_ASPECT:
+        /* Custom starts from the size on show, not from the last custom one. */
+        if (g_strcmp0(g_value_get_string(value), "custom") == 0 &&
+            g_strcmp0(self->aspect, "custom") != 0 && self->width > 0 && self->height > 0) {
+            set_int(self, &self->custom_width, self->width, PROP_CUSTOM_WIDTH);
+            set_int(self, &self->custom_height, self->height, PROP_CUSTOM_HEIGHT);
+        }
         set_string(&self->aspect, value);
         update_size(self);
         break;

@@ -33,7 +33,12 @@ char *rs_progress_text(const ResditProgress *progress)
 {
     char *elapsed = format_seconds(progress->elapsed);
     char *text;
-    if (progress->eta >= 0) {
+    if (progress->phase == RESDIT_PHASE_ENCODING) {
+        /* Translators: the phase and the elapsed time (m:ss) */
+        text = g_strdup_printf(_("%s · %s elapsed"), _("Encoding the prompt"), elapsed);
+    } else if (progress->phase == RESDIT_PHASE_DECODING) {
+        text = g_strdup_printf(_("%s · %s elapsed"), _("Decoding"), elapsed);
+    } else if (progress->eta >= 0) {
         char *eta = format_seconds(progress->eta);
         /* Translators: step k of n, the phase, elapsed and remaining time (m:ss) */
         text = g_strdup_printf(_("Step %d of %d · %s · %s elapsed · about %s left"), progress->step,
@@ -44,6 +49,15 @@ char *rs_progress_text(const ResditProgress *progress)
                                progress->n_steps, rs_phase_label(progress->phase), elapsed);
     }
     g_free(elapsed);
+    return text;
+}
+
+char *rs_waiting_text(gboolean loading_model, double elapsed)
+{
+    char *time = format_seconds(elapsed);
+    char *text = g_strdup_printf(_("%s · %s elapsed"),
+                                 loading_model ? _("Loading the model") : _("Starting"), time);
+    g_free(time);
     return text;
 }
 

@@ -17,6 +17,9 @@ struct _RsParamsPanel {
     RsModelHandle *model;
 
     GtkTextView *prompt_view;
+    GtkLabel *prompt_hint;
+    GtkLabel *token_label;
+    guint token_retry; /* a job was encoding: count again shortly */
     AdwComboRow *aspect_row;
     AdwComboRow *size_row;
     AdwActionRow *custom_width_row;
@@ -185,6 +188,59 @@ static void update_dimensions(RsParamsPanel *self)
     g_free(size);
 }
 
+static gboolean retry_token_count(gpointer data);
+
+/* "CLIP 12/77 · T5 14/512" under the prompt; tokens past a limit are cut, which is marked. */
+static void update_token_count(RsParamsPanel *self)
+{
+    g_clear_handle_id(&self->token_retry, g_source_remove);
+    char *prompt = NULL;
+    if (self->job != NULL)
+        g_object_get(self->job, "prompt", &prompt, NULL);
+    ResditTokenCount count;
+    GError *error = NULL;
+    gboolean counted = self->model != NULL && prompt != NULL &&
+                       resdit_model_count_tokens(self->model->model, prompt, &count, &error);
+    g_free(prompt);
+    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_BUSY))
+        self->token_retry = g_timeout_add(500, retry_token_count, self);
+    g_clear_error(&error); /* invalid UTF-8 cannot come from the text view; no model: no count */
+    if (!counted) {
+        if (self->token_retry == 0)
+            gtk_widget_set_visible(GTK_WIDGET(self->token_label), FALSE);
+        return;
+    }
+    gboolean over = count.clip > count.clip_limit || count.t5 > count.t5_limit;
+    char *clip = g_strdup_printf("CLIP %d/%d", count.clip, count.clip_limit);
+    char *t5 = g_strdup_printf("T5 %d/%d", count.t5, count.t5_limit);
+    char *text =
+        over
+            /* Translators: the token counts, then a note that tokens past a limit are cut */
+            ? g_strdup_printf(_("%s · %s · the end of the prompt is cut"), clip, t5)
+            /* Translators: the token counts per text encoder, "CLIP 12/77 · T5 14/512" */
+            : g_strdup_printf(_("%s · %s"), clip, t5);
+    gtk_label_set_label(self->token_label, text);
+    gtk_widget_set_tooltip_text(
+        GTK_WIDGET(self->token_label),
+        _("Prompt tokens for the two text encoders, and how many each one reads"));
+    if (over)
+        gtk_widget_add_css_class(GTK_WIDGET(self->token_label), "error");
+    else
+        gtk_widget_remove_css_class(GTK_WIDGET(self->token_label), "error");
+    gtk_widget_set_visible(GTK_WIDGET(self->token_label), TRUE);
+    g_free(text);
+    g_free(t5);
+    g_free(clip);
+}
+
+static gboolean retry_token_count(gpointer data)
+{
+    RsParamsPanel *self = data;
+    self->token_retry = 0;
+    update_token_count(self);
+    return G_SOURCE_REMOVE;
+}
+
 void rs_params_panel_set_model(RsParamsPanel *self, RsModelHandle *model)
 {
     if (model != NULL)
@@ -193,6 +249,7 @@ void rs_params_panel_set_model(RsParamsPanel *self, RsModelHandle *model)
     self->model = model;
     if (self->job != NULL)
         update_dimensions(self);
+    update_token_count(self);
 }
 
 static char *colored(guint32 rgb, const char *text)
@@ -312,18 +369,44 @@ static void bind_advanced(RsParamsPanel *self, RsJobSettings *job)
     bind_switch(job, "inspect-branches", self->inspect_branches_switch);
 }
 
+gboolean rs_params_panel_check_prompt(RsParamsPanel *self)
+{
+    char *prompt = NULL;
+    g_object_get(self->job, "prompt", &prompt, NULL);
+    gboolean empty = prompt == NULL || g_strstrip(prompt)[0] == '\0';
+    g_free(prompt);
+    gtk_widget_set_visible(GTK_WIDGET(self->prompt_hint), empty);
+    if (empty)
+        gtk_widget_grab_focus(GTK_WIDGET(self->prompt_view));
+    return !empty;
+}
+
+/* The hint goes as soon as there is something to describe the image. */
+static void on_prompt_changed(RsParamsPanel *self)
+{
+    update_token_count(self);
+    if (gtk_widget_get_visible(GTK_WIDGET(self->prompt_hint)))
+        rs_params_panel_check_prompt(self);
+}
+
 void rs_params_panel_set_job(RsParamsPanel *self, RsJobSettings *job)
 {
     g_return_if_fail(self->job == NULL);
     self->job = g_object_ref(job);
     bind(job, "prompt", gtk_text_view_get_buffer(self->prompt_view), "text");
+    g_signal_connect_object(job, "notify::prompt", G_CALLBACK(on_prompt_changed), self,
+                            G_CONNECT_SWAPPED);
     bind_size(self, job);
     bind_spin(job, "steps", self->steps_spin);
     bind_spin(job, "guidance", self->guidance_spin);
     bind_switch(job, "random-seed", self->random_seed_switch);
     bind_spin(job, "seed", self->seed_spin);
-    g_object_bind_property(job, "random-seed", self->seed_spin, "sensitive",
-                           G_BINDING_SYNC_CREATE | G_BINDING_INVERT_BOOLEAN);
+    /* Under Random Seed the seed is drawn for each job: no field, dice or copy to use. */
+    GtkWidget *seed_controls[] = {GTK_WIDGET(self->seed_spin), GTK_WIDGET(self->dice_button),
+                                  GTK_WIDGET(self->copy_seed_button)};
+    for (gsize i = 0; i < G_N_ELEMENTS(seed_controls); i++)
+        g_object_bind_property(job, "random-seed", seed_controls[i], "sensitive",
+                               G_BINDING_SYNC_CREATE | G_BINDING_INVERT_BOOLEAN);
     bind_schedule(self, job);
     bind_advanced(self, job);
 }
@@ -332,6 +415,7 @@ static void rs_params_panel_dispose(GObject *object)
 {
     RsParamsPanel *self = RS_PARAMS_PANEL(object);
     gtk_widget_dispose_template(GTK_WIDGET(self), RS_TYPE_PARAMS_PANEL);
+    g_clear_handle_id(&self->token_retry, g_source_remove);
     g_clear_object(&self->job);
     g_clear_pointer(&self->model, rs_model_handle_unref);
     G_OBJECT_CLASS(rs_params_panel_parent_class)->dispose(object);
@@ -349,6 +433,8 @@ static void rs_params_panel_class_init(RsParamsPanelClass *klass)
     gtk_widget_class_set_template_from_resource(widget_class,
                                                 "/io/github/resdit/Studio/rs-params-panel.ui");
     CHILD(prompt_view);
+    CHILD(prompt_hint);
+    CHILD(token_label);
     CHILD(aspect_row);
     CHILD(size_row);
     CHILD(custom_width_row);

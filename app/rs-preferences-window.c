@@ -184,13 +184,13 @@ static void on_cuda_probed(GObject *source, GAsyncResult *result, gpointer user_
         return;
     }
     RsPreferencesWindow *self = RS_PREFERENCES_WINDOW(user_data);
-    char *subtitle = reason == NULL
-                         ? g_strdup(_("An NVIDIA GPU is usable here; Automatic uses CUDA"))
-                         /* Translators: %s says why CUDA cannot run, from the engine */
-                         : g_strdup_printf(_("%s — Automatic uses the processor"), reason);
+    /* The engine's reason is English and technical: it goes into the tooltip. */
     adw_combo_row_set_use_subtitle(self->backend_row, FALSE);
-    adw_action_row_set_subtitle(ADW_ACTION_ROW(self->backend_row), subtitle);
-    g_free(subtitle);
+    adw_action_row_set_subtitle(ADW_ACTION_ROW(self->backend_row),
+                                reason == NULL
+                                    ? _("An NVIDIA GPU is usable here; Automatic uses CUDA")
+                                    : _("No usable NVIDIA GPU here; Automatic uses the processor"));
+    gtk_widget_set_tooltip_text(GTK_WIDGET(self->backend_row), reason);
     g_free(reason);
 }
 

@@ -51,6 +51,27 @@ struct _RsWindow {
     GCancellable *history_load_cancellable;
     GPtrArray *pending_deletes; /* PendingDelete, purged at the latest when the window goes */
 
+    /* The job's clock: the progress line moves every second, whatever the engine reports. */
+    guint clock_timer;
+    gint64 job_start;           /* monotonic time when Generate was pressed */
+    ResditProgress last_progress;
+    gint64 last_progress_time;  /* when it came; 0 = none yet */
+    gboolean generate_pending;  /* Generate was pressed while the model opens */
+    gboolean cancelling;        /* Cancel was pressed; the engine has not stopped yet */
+    gboolean close_when_stopped; /* the user chose to stop the job and close the window */
+    AdwMessageDialog *close_dialog;
+
+    /* Defaults that follow the model until the user chooses (settings size-chosen,
+     * steps-chosen): the values last applied, to tell the user's changes from ours. */
+    char *auto_size_preset;
+    int auto_steps, auto_global_steps, auto_local_steps;
+    gboolean applying_defaults;
+
+    AdwWindowTitle *window_title;
+    GtkMenuButton *model_button;
+    GtkRevealer *model_notice;
+    GtkLabel *model_notice_label;
+    gboolean model_problem; /* the chosen model cannot be opened: the notice says why */
     GtkLabel *model_label;
     GMenu *model_folders_section;
     RsParamsPanel *params_panel;
@@ -102,8 +123,10 @@ static gboolean update_zoom_label(gpointer data)
 {
     RsWindow *self = RS_WINDOW(data);
     self->zoom_label_idle = 0;
-    /* Translators: the zoom level, e.g. "25 %" */
-    char *text = g_strdup_printf(_("%.0f %%"), rs_canvas_get_zoom(self->canvas) * 100);
+    /* No image, no zoom level. Translators: the zoom level, e.g. "25 %" */
+    char *text = rs_canvas_get_texture(self->canvas) == NULL
+                     ? g_strdup("")
+                     : g_strdup_printf(_("%.0f %%"), rs_canvas_get_zoom(self->canvas) * 100);
     gtk_label_set_label(self->zoom_label, text);
     g_free(text);
     update_zoom_actions(self);
@@ -136,6 +159,7 @@ static void show_view(RsWindow *self)
     } else {
         gtk_label_set_label(self->frame_label, "");
     }
+    gtk_widget_set_visible(GTK_WIDGET(self->frame_label), frame->texture != NULL);
     update_zoom_actions(self);
 }
 
@@ -234,14 +258,28 @@ static gboolean is_generating(RsWindow *self)
     return self->generation != NULL && rs_generation_is_running(self->generation);
 }
 
+/* A job runs, or waits for its model. */
+static gboolean is_busy(RsWindow *self)
+{
+    return is_generating(self) || self->generate_pending;
+}
+
 static void update_actions(RsWindow *self)
 {
-    gboolean busy = is_generating(self);
-    gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.generate", busy || self->model != NULL);
-    gtk_button_set_label(self->generate_button, busy ? _("_Cancel") : _("_Generate"));
+    gboolean busy = is_busy(self);
+    /* Generate only starts and Cancel only stops: a second Ctrl+Enter never cancels. */
+    gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.generate",
+                                  !busy && (self->model != NULL || self->opening_key != NULL));
+    gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.cancel", busy && !self->cancelling);
+    gtk_actionable_set_action_name(GTK_ACTIONABLE(self->generate_button),
+                                   busy ? "win.cancel" : "win.generate");
+    gtk_button_set_label(self->generate_button, !busy             ? _("_Generate")
+                                                : self->cancelling ? _("Cancelling…")
+                                                                   : _("_Cancel"));
     const char *tooltip = busy                        ? _("Stop the Generation")
                           : self->model != NULL       ? _("Generate an Image")
-                          : self->opening_key != NULL ? _("Opening the model…")
+                          : self->opening_key != NULL ? _("Generate an Image once the model is open")
+                          : self->model_problem ? _("The chosen model cannot be opened: see the notice")
                                                       : _("Choose a model first");
     gtk_widget_set_tooltip_text(GTK_WIDGET(self->generate_button), tooltip);
     if (busy) {
@@ -282,15 +320,57 @@ static void on_job_preview(RsGeneration *generation, int branch, GdkTexture *fra
                          rs_phase_label(phase));
 }
 
+/* The progress line with the time since Generate was pressed, now. */
+static void update_progress_label(RsWindow *self)
+{
+    gint64 now = g_get_monotonic_time();
+    double elapsed = (now - self->job_start) / 1e6;
+    char *text;
+    if (self->last_progress_time != 0) {
+        ResditProgress progress = self->last_progress;
+        progress.elapsed = elapsed;
+        if (progress.eta >= 0)
+            progress.eta = MAX(progress.eta - (now - self->last_progress_time) / 1e6, 0.0);
+        text = rs_progress_text(&progress);
+    } else {
+        text = rs_waiting_text(self->generate_pending, elapsed);
+    }
+    gtk_label_set_label(self->progress_label, text);
+    g_free(text);
+}
+
+static gboolean on_clock_tick(gpointer data)
+{
+    update_progress_label(RS_WINDOW(data));
+    return G_SOURCE_CONTINUE;
+}
+
+static void start_clock(RsWindow *self)
+{
+    self->job_start = g_get_monotonic_time();
+    self->last_progress_time = 0;
+    g_clear_handle_id(&self->clock_timer, g_source_remove);
+    self->clock_timer = g_timeout_add(1000, on_clock_tick, self);
+    gtk_progress_bar_set_fraction(self->progress_bar, 0);
+    update_progress_label(self);
+    gtk_revealer_set_reveal_child(self->progress_revealer, TRUE);
+}
+
+static void stop_clock(RsWindow *self)
+{
+    g_clear_handle_id(&self->clock_timer, g_source_remove);
+}
+
 static void on_job_progress(RsGeneration *generation, const ResditProgress *progress,
                             RsWindow *self)
 {
     double fraction = progress->n_steps > 0 ? (double)progress->step / progress->n_steps : 0;
     /* Sampling fills the bar to 95 %; the decode takes it to 100 % when the image is there. */
     gtk_progress_bar_set_fraction(self->progress_bar, MIN(fraction, 1.0) * 0.95);
-    char *text = rs_progress_text(progress);
-    gtk_label_set_label(self->progress_label, text);
-    g_free(text);
+    self->last_progress = *progress;
+    self->last_progress_time = g_get_monotonic_time();
+    if (!self->cancelling)
+        update_progress_label(self);
 }
 
 static void job_succeeded(RsWindow *self, RsGeneration *generation)
@@ -316,8 +396,16 @@ static void job_succeeded(RsWindow *self, RsGeneration *generation)
     g_free(seed);
 }
 
+static gboolean close_when_idle(gpointer data)
+{
+    gtk_window_close(GTK_WINDOW(data));
+    return G_SOURCE_REMOVE;
+}
+
 static void on_job_finished(RsGeneration *generation, RsWindow *self)
 {
+    stop_clock(self);
+    self->cancelling = FALSE;
     const GError *error = rs_generation_get_error(generation);
     if (error == NULL) {
         job_succeeded(self, generation);
@@ -341,6 +429,10 @@ static void on_job_finished(RsGeneration *generation, RsWindow *self)
     g_clear_object(&self->generation_cancellable);
     update_actions(self);
     g_signal_emit_by_name(self, "job-finished");
+    /* The user asked to close during the job: now that the engine has stopped, close (not in
+     * the middle of the job's signal). */
+    if (self->close_when_stopped)
+        g_idle_add_full(G_PRIORITY_DEFAULT, close_when_idle, g_object_ref(self), g_object_unref);
 }
 
 static void start_generation(RsWindow *self)
@@ -365,9 +457,14 @@ static void start_generation(RsWindow *self)
     self->generation_cancellable = g_cancellable_new();
 
     rs_window_clear_frames(self);
-    gtk_progress_bar_set_fraction(self->progress_bar, 0);
-    gtk_label_set_label(self->progress_label, _("Starting…"));
-    gtk_revealer_set_reveal_child(self->progress_revealer, TRUE);
+    /* The image actions act on the new image once it is saved, never on the previous one. */
+    g_clear_pointer(&self->image_path, g_free);
+    /* Pressed while the model opened: the clock runs since then. */
+    if (!self->generate_pending)
+        start_clock(self);
+    self->generate_pending = FALSE;
+    self->last_progress_time = 0;
+    update_progress_label(self);
     rs_generation_start(self->generation, self->generation_cancellable);
     update_actions(self);
     g_free(folder);
@@ -375,13 +472,44 @@ static void start_generation(RsWindow *self)
     resdit_job_params_clear(&params);
 }
 
+/* Stops the running job; the window goes back to idle when the engine has stopped
+ * (on_job_finished). A job still waiting for its model just does not start. */
+static void cancel_job(RsWindow *self)
+{
+    if (is_generating(self)) {
+        if (self->cancelling)
+            return;
+        self->cancelling = TRUE;
+        g_cancellable_cancel(self->generation_cancellable);
+        gtk_label_set_label(self->progress_label, _("Cancelling…"));
+        stop_clock(self);
+        update_actions(self);
+    } else if (self->generate_pending) {
+        self->generate_pending = FALSE;
+        stop_clock(self);
+        gtk_revealer_set_reveal_child(self->progress_revealer, FALSE);
+        update_actions(self);
+    }
+}
+
+static void cancel_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+    cancel_job(RS_WINDOW(widget));
+}
+
 static void generate_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
     RsWindow *self = RS_WINDOW(widget);
-    if (is_generating(self))
-        g_cancellable_cancel(self->generation_cancellable);
-    else if (self->model != NULL)
+    if (is_busy(self) || !rs_params_panel_check_prompt(self->params_panel)) {
+        return;
+    } else if (self->model != NULL) {
         start_generation(self);
+    } else if (self->opening_key != NULL) {
+        /* The job starts as soon as the model is open (on_model_opened). */
+        self->generate_pending = TRUE;
+        start_clock(self);
+        update_actions(self);
+    }
 }
 
 /* ---- image actions ------------------------------------------------------------------------- */
@@ -419,6 +547,12 @@ static void save_as_action(GtkWidget *widget, const char *action_name, GVariant 
     self->save_chooser = gtk_file_chooser_native_new(
         _("Save Image"), GTK_WINDOW(self), GTK_FILE_CHOOSER_ACTION_SAVE, _("_Save"), _("_Cancel"));
     gtk_native_dialog_set_modal(GTK_NATIVE_DIALOG(self->save_chooser), TRUE);
+    /* Opens where the image is (the output folder), not in the working directory. */
+    char *dir = g_path_get_dirname(self->image_path);
+    GFile *folder = g_file_new_for_path(dir);
+    gtk_file_chooser_set_current_folder(GTK_FILE_CHOOSER(self->save_chooser), folder, NULL);
+    g_object_unref(folder);
+    g_free(dir);
     char *name = g_path_get_basename(self->image_path);
     gtk_file_chooser_set_current_name(GTK_FILE_CHOOSER(self->save_chooser), name);
     g_free(name);
@@ -565,8 +699,15 @@ static void on_history_selected(RsHistorySidebar *sidebar, RsHistoryItem *item, 
     g_clear_object(&self->history_load_cancellable);
     const HistoryGeneration *gen = item != NULL ? rs_history_item_get_generation(item) : NULL;
     /* A running job keeps the canvas. */
-    if (gen == NULL || gen->image_path == NULL || is_generating(self))
+    if (gen == NULL || is_generating(self))
         return;
+    if (gen->image_path == NULL) {
+        /* A cancelled or failed job has no image: the canvas must not keep another one. */
+        rs_window_clear_frames(self);
+        g_clear_pointer(&self->image_path, g_free);
+        update_actions(self);
+        return;
+    }
     self->history_load_cancellable = g_cancellable_new();
     GTask *task = g_task_new(NULL, self->history_load_cancellable, on_history_image_loaded, self);
     g_task_set_task_data(task, g_strdup(gen->image_path), g_free);
@@ -599,10 +740,14 @@ static void run_again(RsWindow *self, RsHistoryItem *item, gboolean new_seed)
                                              : _("The model is not open yet"));
         return;
     }
+    /* The row's seed (or a new one) is for this job only: Random Seed stays as the user set it. */
+    gboolean random_seed = FALSE;
+    g_object_get(self->job, "random-seed", &random_seed, NULL);
     reuse_parameters(self, item);
     if (new_seed)
         rs_job_settings_roll_seed(self->job);
     start_generation(self);
+    g_object_set(self->job, "random-seed", random_seed, NULL);
 }
 
 static void on_history_rerun(RsHistorySidebar *sidebar, RsHistoryItem *item, RsWindow *self)
@@ -701,27 +846,10 @@ static void delete_row(RsWindow *self, gint64 id)
     adw_toast_overlay_add_toast(self->toast_overlay, toast);
 }
 
-static void on_delete_response(AdwMessageDialog *dialog, const char *response, RsWindow *self)
-{
-    if (g_str_equal(response, "delete"))
-        delete_row(self, GPOINTER_TO_SIZE(g_object_get_data(G_OBJECT(dialog), "row-id")));
-}
-
+/* Deleting is undone from its toast, so it does not ask first. */
 static void on_history_delete(RsHistorySidebar *sidebar, RsHistoryItem *item, RsWindow *self)
 {
-    const HistoryGeneration *gen = rs_history_item_get_generation(item);
-    GtkWidget *dialog = adw_message_dialog_new(
-        GTK_WINDOW(self), _("Delete This Image?"),
-        gen->image_path != NULL ? _("The image file is deleted as well.") : NULL);
-    adw_message_dialog_add_responses(ADW_MESSAGE_DIALOG(dialog), "cancel", _("_Cancel"), "delete",
-                                     _("_Delete"), NULL);
-    adw_message_dialog_set_response_appearance(ADW_MESSAGE_DIALOG(dialog), "delete",
-                                               ADW_RESPONSE_DESTRUCTIVE);
-    adw_message_dialog_set_default_response(ADW_MESSAGE_DIALOG(dialog), "cancel");
-    adw_message_dialog_set_close_response(ADW_MESSAGE_DIALOG(dialog), "cancel");
-    g_object_set_data(G_OBJECT(dialog), "row-id", GSIZE_TO_POINTER((gsize)gen->id));
-    g_signal_connect_object(dialog, "response", G_CALLBACK(on_delete_response), self, 0);
-    gtk_window_present(GTK_WINDOW(dialog));
+    delete_row(self, rs_history_item_get_generation(item)->id);
 }
 
 static void search_history_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
@@ -778,7 +906,13 @@ static void update_model_label(RsWindow *self)
 {
     char *model = g_settings_get_string(self->settings, "model");
     const ResditModelPaths *paths = find_discovered(self, model);
-    if (g_str_equal(model, SELF_TEST_MODEL)) {
+    gboolean selftest = g_str_equal(model, SELF_TEST_MODEL);
+    /* Say plainly what the self-test model is: its images are noise. */
+    const char *about_selftest = _("Built-in test model: draws noise, for checking the machinery");
+    adw_window_title_set_subtitle(self->window_title, selftest ? about_selftest : "");
+    gtk_widget_set_tooltip_text(GTK_WIDGET(self->model_button),
+                                selftest ? about_selftest : _("Choose the Model"));
+    if (selftest) {
         gtk_label_set_label(self->model_label, _("Self-test model"));
     } else if (paths != NULL) {
         gtk_label_set_label(self->model_label, paths->name);
@@ -790,10 +924,109 @@ static void update_model_label(RsWindow *self)
     g_free(model);
 }
 
+/* The chosen model cannot be used: a notice under the header bar says why and what to do, until
+ * another model opens (an error dialog would go and leave the user guessing). */
+static void show_model_notice(RsWindow *self, const char *text)
+{
+    gtk_label_set_label(self->model_notice_label, text);
+    gtk_revealer_set_reveal_child(self->model_notice, TRUE);
+    self->model_problem = TRUE;
+    update_actions(self);
+}
+
+static void hide_model_notice(RsWindow *self)
+{
+    gtk_revealer_set_reveal_child(self->model_notice, FALSE);
+    self->model_problem = FALSE;
+}
+
+/* What a partial model lacks and where the parts go. */
+static char *partial_model_text(const ResditModelPaths *paths, const char *missing)
+{
+    char *folder = paths->root != NULL ? g_strdup(paths->root)
+                   : paths->transformer != NULL ? g_path_get_dirname(paths->transformer)
+                                                : NULL;
+    char *text =
+        folder != NULL
+            /* Translators: a model name, the parts it lacks ("vae, t5") and its folder */
+            ? g_strdup_printf(_("“%s” is missing parts: %s. Put them into “%s” (a diffusers "
+                                "folder has transformer, vae, text_encoder for CLIP-L and "
+                                "text_encoder_2 for T5), or choose another model."),
+                              paths->name, missing, folder)
+            : g_strdup_printf(_("“%s” is missing parts: %s. Choose another model."), paths->name,
+                              missing);
+    g_free(folder);
+    return text;
+}
+
+/* Size and steps follow the model and the backend until the user chooses them. */
+static void apply_model_defaults(RsWindow *self, const ResditModel *model)
+{
+    self->applying_defaults = TRUE;
+    g_object_freeze_notify(G_OBJECT(self->job));
+    if (!g_settings_get_boolean(self->settings, "size-chosen")) {
+        g_free(self->auto_size_preset);
+        self->auto_size_preset = g_strdup(rs_default_size_preset(model));
+        g_object_set(self->job, "size-preset", self->auto_size_preset, NULL);
+    }
+    if (!g_settings_get_boolean(self->settings, "steps-chosen")) {
+        rs_default_steps(model, &self->auto_steps, &self->auto_global_steps,
+                         &self->auto_local_steps);
+        g_object_set(self->job, "global-steps", 0, "local-steps", 0, NULL);
+        g_object_set(self->job, "steps", self->auto_steps, NULL);
+        g_object_set(self->job, "global-steps", self->auto_global_steps, "local-steps",
+                     self->auto_local_steps, NULL);
+    }
+    g_object_thaw_notify(G_OBJECT(self->job));
+    self->applying_defaults = FALSE;
+}
+
+static void on_job_size_changed(RsWindow *self)
+{
+    if (self->applying_defaults || g_settings_get_boolean(self->settings, "size-chosen"))
+        return;
+    char *aspect = NULL, *preset = NULL;
+    g_object_get(self->job, "aspect", &aspect, "size-preset", &preset, NULL);
+    if (g_strcmp0(aspect, "custom") == 0 || g_strcmp0(preset, self->auto_size_preset) != 0)
+        g_settings_set_boolean(self->settings, "size-chosen", TRUE);
+    g_free(aspect);
+    g_free(preset);
+}
+
+static void on_job_steps_changed(RsWindow *self)
+{
+    if (self->applying_defaults || g_settings_get_boolean(self->settings, "steps-chosen"))
+        return;
+    int steps, global, local;
+    g_object_get(self->job, "steps", &steps, "global-steps", &global, "local-steps", &local, NULL);
+    if (steps != self->auto_steps || global != self->auto_global_steps ||
+        local != self->auto_local_steps)
+        g_settings_set_boolean(self->settings, "steps-chosen", TRUE);
+}
+
+/* What the job has now counts as the automatic values until a model sets its own. */
+static void watch_user_choices(RsWindow *self)
+{
+    g_object_get(self->job, "size-preset", &self->auto_size_preset, "steps", &self->auto_steps,
+                 "global-steps", &self->auto_global_steps, "local-steps",
+                 &self->auto_local_steps, NULL);
+    const char *size_props[] = {"notify::aspect", "notify::size-preset", "notify::custom-width",
+                                "notify::custom-height"};
+    for (gsize i = 0; i < G_N_ELEMENTS(size_props); i++)
+        g_signal_connect_object(self->job, size_props[i], G_CALLBACK(on_job_size_changed), self,
+                                G_CONNECT_SWAPPED);
+    const char *steps_props[] = {"notify::steps", "notify::global-steps", "notify::local-steps"};
+    for (gsize i = 0; i < G_N_ELEMENTS(steps_props); i++)
+        g_signal_connect_object(self->job, steps_props[i], G_CALLBACK(on_job_steps_changed), self,
+                                G_CONNECT_SWAPPED);
+}
+
 static void set_model(RsWindow *self, RsModelHandle *model)
 {
     g_clear_pointer(&self->model, rs_model_handle_unref);
     self->model = model;
+    if (model != NULL)
+        apply_model_defaults(self, model->model);
     rs_params_panel_set_model(self->params_panel, model);
     update_actions(self);
     g_object_notify(G_OBJECT(self), "model-ready");
@@ -813,12 +1046,22 @@ static void on_model_opened(GObject *source, GAsyncResult *result, gpointer data
     g_clear_pointer(&self->opening_key, g_free);
     g_clear_object(&self->model_cancellable);
     if (model == NULL) {
-        update_actions(self);
-        show_error(self, _("Could Not Open the Model"), error);
+        if (self->generate_pending) {
+            self->generate_pending = FALSE;
+            stop_clock(self);
+            gtk_revealer_set_reveal_child(self->progress_revealer, FALSE);
+        }
+        /* Translators: why the model could not be opened, then what to do */
+        char *text = g_strdup_printf(_("The model could not be opened: %s %s"), error->message,
+                                     rs_error_next_step(error));
+        show_model_notice(self, text);
+        g_free(text);
         g_error_free(error);
         return;
     }
     set_model(self, model);
+    if (self->generate_pending)
+        start_generation(self);
 }
 
 /* Opens the chosen model unless it is open or opening; the self-test model needs no discovery. */
@@ -834,13 +1077,23 @@ static void ensure_model(RsWindow *self)
     if (self->model_cancellable != NULL)
         g_cancellable_cancel(self->model_cancellable);
     g_clear_object(&self->model_cancellable);
+    g_clear_pointer(&self->opening_key, g_free); /* a model still opening is not wanted now */
     set_model(self, NULL);
+    hide_model_notice(self);
     const ResditModelPaths *paths = selftest ? NULL : find_discovered(self, key);
-    if (!selftest && paths == NULL) {
-        GError *error = g_error_new(RESDIT_ERROR, RESDIT_ERROR_MODEL,
-                                    _("No FLUX.1 model was found in “%s”."), key);
-        show_error(self, _("Could Not Open the Model"), error);
-        g_error_free(error);
+    char *missing = paths != NULL ? resdit_model_paths_missing(paths) : NULL;
+    if ((!selftest && paths == NULL) || missing != NULL) {
+        char *text =
+            missing != NULL
+                ? partial_model_text(paths, missing)
+                /* Translators: %s is a folder */
+                : g_strdup_printf(_("No FLUX.1 model was found in “%s”. Choose a folder with a "
+                                    "diffusers model (model_index.json) or the FLUX single "
+                                    "files, or choose another model."),
+                                  key);
+        show_model_notice(self, text);
+        g_free(text);
+        g_free(missing);
         g_free(key);
         return;
     }
@@ -868,8 +1121,10 @@ static void rebuild_model_menu(RsWindow *self)
         char *label = missing != NULL ? g_strdup_printf(_("%s (missing: %s)"), paths->name, missing)
                                       : g_strdup(paths->name);
         GMenuItem *item = g_menu_item_new(label, NULL);
-        g_menu_item_set_action_and_target_value(item, "win.model",
-                                                g_variant_new_string(rs_model_paths_key(paths)));
+        /* A partial model is listed (so its missing parts are known) but cannot be chosen. */
+        if (missing == NULL)
+            g_menu_item_set_action_and_target_value(
+                item, "win.model", g_variant_new_string(rs_model_paths_key(paths)));
         g_menu_append_item(self->model_folders_section, item);
         g_object_unref(item);
         g_free(label);
@@ -984,6 +1239,8 @@ static void rs_window_dispose(GObject *object)
     g_clear_pointer(&self->discovered, g_ptr_array_unref);
     g_clear_pointer(&self->image_path, g_free);
     g_clear_handle_id(&self->zoom_label_idle, g_source_remove);
+    g_clear_handle_id(&self->clock_timer, g_source_remove);
+    g_clear_pointer(&self->auto_size_preset, g_free);
     for (int b = 0; b < RS_N_BRANCHES; b++) {
         g_clear_object(&self->frames[b].texture);
         g_clear_pointer(&self->frames[b].phase, g_free);
@@ -1006,12 +1263,56 @@ static void rs_window_dispose(GObject *object)
     G_OBJECT_CLASS(rs_window_parent_class)->dispose(object);
 }
 
+static void on_close_response(AdwMessageDialog *dialog, const char *response, RsWindow *self)
+{
+    self->close_dialog = NULL;
+    if (!g_str_equal(response, "stop"))
+        return;
+    if (is_generating(self)) {
+        self->close_when_stopped = TRUE;
+        cancel_job(self);
+    } else {
+        cancel_job(self); /* a job waiting for its model */
+        gtk_window_close(GTK_WINDOW(self));
+    }
+}
+
+/* Closing the window (or Ctrl+Q) during a job asks first; the job stops cleanly before the window
+ * goes. */
+static gboolean rs_window_close_request(GtkWindow *window)
+{
+    RsWindow *self = RS_WINDOW(window);
+    if (!is_busy(self))
+        return GTK_WINDOW_CLASS(rs_window_parent_class)->close_request(window);
+    if (self->close_when_stopped)
+        return TRUE; /* closes as soon as the engine has stopped */
+    if (self->close_dialog != NULL) {
+        gtk_window_present(GTK_WINDOW(self->close_dialog));
+        return TRUE;
+    }
+    GtkWidget *dialog =
+        adw_message_dialog_new(window, _("Stop the Generation?"),
+                               _("The image being generated is not finished and will not be "
+                                 "saved."));
+    adw_message_dialog_add_responses(ADW_MESSAGE_DIALOG(dialog), "keep", _("_Keep Generating"),
+                                     "stop", _("_Stop and Close"), NULL);
+    adw_message_dialog_set_response_appearance(ADW_MESSAGE_DIALOG(dialog), "stop",
+                                               ADW_RESPONSE_DESTRUCTIVE);
+    adw_message_dialog_set_default_response(ADW_MESSAGE_DIALOG(dialog), "keep");
+    adw_message_dialog_set_close_response(ADW_MESSAGE_DIALOG(dialog), "keep");
+    g_signal_connect_object(dialog, "response", G_CALLBACK(on_close_response), self, 0);
+    self->close_dialog = ADW_MESSAGE_DIALOG(dialog);
+    gtk_window_present(GTK_WINDOW(dialog));
+    return TRUE;
+}
+
 static void rs_window_class_init(RsWindowClass *klass)
 {
     GObjectClass *object_class = G_OBJECT_CLASS(klass);
     GtkWidgetClass *widget_class = GTK_WIDGET_CLASS(klass);
 
     object_class->dispose = rs_window_dispose;
+    GTK_WINDOW_CLASS(klass)->close_request = rs_window_close_request;
     object_class->get_property = rs_window_get_property;
     object_class->set_property = rs_window_set_property;
     g_object_class_install_property(
@@ -1031,6 +1332,10 @@ static void rs_window_class_init(RsWindowClass *klass)
     g_type_ensure(RS_TYPE_HISTORY_SIDEBAR);
     gtk_widget_class_set_template_from_resource(widget_class,
                                                 "/io/github/resdit/Studio/rs-window.ui");
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, window_title);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, model_button);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, model_notice);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, model_notice_label);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, model_label);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, model_folders_section);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, params_panel);
@@ -1054,6 +1359,9 @@ static void rs_window_class_init(RsWindowClass *klass)
     gtk_widget_class_bind_template_child(widget_class, RsWindow, history_sidebar);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, history_flap);
     gtk_widget_class_bind_template_child_full(widget_class, "history_button", FALSE, 0);
+    gtk_widget_class_bind_template_child_full(widget_class, "save_as_button", FALSE, 0);
+    gtk_widget_class_bind_template_child_full(widget_class, "copy_image_button", FALSE, 0);
+    gtk_widget_class_bind_template_child_full(widget_class, "open_folder_button", FALSE, 0);
 
     gtk_widget_class_install_property_action(widget_class, "win.view", "view");
     gtk_widget_class_install_action(widget_class, "win.zoom-in", NULL, zoom_action);
@@ -1061,6 +1369,7 @@ static void rs_window_class_init(RsWindowClass *klass)
     gtk_widget_class_install_action(widget_class, "win.zoom-best-fit", NULL, zoom_action);
     gtk_widget_class_install_action(widget_class, "win.zoom-100", NULL, zoom_action);
     gtk_widget_class_install_action(widget_class, "win.generate", NULL, generate_action);
+    gtk_widget_class_install_action(widget_class, "win.cancel", NULL, cancel_action);
     gtk_widget_class_install_action(widget_class, "win.open-model-folder", NULL,
                                     open_model_folder_action);
     gtk_widget_class_install_action(widget_class, "win.save-as", NULL, save_as_action);
@@ -1133,8 +1442,9 @@ static void setup_drop_target(RsWindow *self)
     gtk_widget_add_controller(GTK_WIDGET(self), GTK_EVENT_CONTROLLER(target));
 }
 
-/* Loupe's plain-key zoom shortcuts. They run in the bubble phase, so a focused prompt or spin
- * button that takes the key (typing "1" in the seed) comes first. */
+/* Loupe's plain-key zoom shortcuts, and Escape to cancel the running job. They run in the bubble
+ * phase, so a focused prompt or spin button that takes the key (typing "1" in the seed, Escape in
+ * the search entry) comes first. */
 static void add_zoom_keys(RsWindow *self)
 {
     static const struct {
@@ -1145,7 +1455,7 @@ static void add_zoom_keys(RsWindow *self)
         {GDK_KEY_KP_Add, "win.zoom-in"},       {GDK_KEY_minus, "win.zoom-out"},
         {GDK_KEY_KP_Subtract, "win.zoom-out"}, {GDK_KEY_0, "win.zoom-best-fit"},
         {GDK_KEY_KP_0, "win.zoom-best-fit"},   {GDK_KEY_1, "win.zoom-100"},
-        {GDK_KEY_KP_1, "win.zoom-100"},
+        {GDK_KEY_KP_1, "win.zoom-100"},        {GDK_KEY_Escape, "win.cancel"},
     };
     GtkEventController *controller = gtk_shortcut_controller_new();
     for (gsize i = 0; i < G_N_ELEMENTS(keys); i++)
@@ -1164,13 +1474,14 @@ static void rs_window_init(RsWindow *self)
     self->job = rs_job_settings_new();
     self->view = RS_BRANCH_FINAL;
     rs_job_settings_bind(self->job, self->settings);
+    watch_user_choices(self);
     rs_params_panel_set_job(self->params_panel, self->job);
     bind_window_state(self);
     add_zoom_keys(self);
 
     g_signal_connect_object(self->canvas, "notify::zoom", G_CALLBACK(queue_zoom_label), self,
                             G_CONNECT_SWAPPED);
-    g_signal_connect_object(self->canvas, "notify::texture", G_CALLBACK(update_zoom_actions), self,
+    g_signal_connect_object(self->canvas, "notify::texture", G_CALLBACK(queue_zoom_label), self,
                             G_CONNECT_SWAPPED);
     update_zoom_label(self);
     for (int b = 0; b < RS_N_BRANCHES; b++)

@@ -104,6 +104,27 @@ ResditModel *resdit_model_open_selftest(ResditBackendChoice backend, GError **er
     return m;
 }
 
+gboolean resdit_model_count_tokens(ResditModel *model, const char *prompt, ResditTokenCount *count,
+                                   GError **error)
+{
+    if (!model->text) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL, "The model %s has no text encoders",
+                    model->name);
+        return FALSE;
+    }
+    if (!g_mutex_trylock(&model->text_lock)) {
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                            "A job is encoding its prompt; count again later");
+        return FALSE;
+    }
+    gboolean ok = rd_text_encoders_count_tokens(model->text, prompt ? prompt : "", &count->clip,
+                                                &count->t5, error);
+    g_mutex_unlock(&model->text_lock);
+    count->clip_limit = rd_text_encoders_clip_length(model->text);
+    count->t5_limit = model->default_t5_len;
+    return ok;
+}
+
 /* Peak resident memory of the job: the kernel's high-water mark, reset at the start
  * (/proc/self/clear_refs "5"); where that is not allowed, the process's peak. */
 static void reset_peak_rss(void)
@@ -143,8 +164,11 @@ ResditImage *resdit_generate(ResditModel *model, const ResditJobParams *params,
     RdTextEncodeInfo info = {0};
     /* The T5 weights are the largest after the transformer's: let them go until the next job
      * (the self-test model's live in memory files that cannot be mapped again). */
-    if (!rd_text_encode(model->text, params->prompt ? params->prompt : "", t5_len, !model->selftest,
-                        &txt, &vec, &info, cancellable, error))
+    g_mutex_lock(&model->text_lock);
+    gboolean encoded = rd_text_encode(model->text, params->prompt ? params->prompt : "", t5_len,
+                                      !model->selftest, &txt, &vec, &info, cancellable, error);
+    g_mutex_unlock(&model->text_lock);
+    if (!encoded)
         return NULL;
     RdConditioning cond = {txt, vec, t5_len, NULL, (g_get_monotonic_time() - start) / 1e6};
     ResditImage *image = rd_pipeline_run(model, params, &cond, callbacks, NULL, cancellable, error);

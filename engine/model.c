@@ -23,6 +23,7 @@ ResditModel *rd_model_new(const char *name, RdBackend *be, FluxModel *flux, RdVa
     m->base_area = 4096;
     m->patch = 64;
     g_mutex_init(&m->preview_lock);
+    g_mutex_init(&m->text_lock);
     return m;
 }
 
@@ -45,6 +46,7 @@ void resdit_model_free(ResditModel *m)
         g_ptr_array_unref(m->memory_files);
     }
     g_mutex_clear(&m->preview_lock);
+    g_mutex_clear(&m->text_lock);
     g_free(m->name);
     g_free(m);
 }

@@ -43,6 +43,7 @@ struct ResditModel {
     int default_steps, default_width, default_height;
     int base_area, patch; /* method defaults for this model's base resolution */
     GMutex preview_lock;
+    GMutex text_lock; /* the tokenizers keep caches: one user at a time (job or token count) */
     gboolean have_projection;
     float projection[3][17]; /* latent (16 channels + 1) -> RGB in [-1, 1], fitted to the VAE */
     GPtrArray *memory_files; /* fds of the self-test model's anonymous files */

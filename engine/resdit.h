@@ -200,6 +200,17 @@ gboolean resdit_model_has_guidance(const ResditModel *model);
 void resdit_model_job_defaults(const ResditModel *model, ResditJobParams *params);
 
 typedef struct {
+    int clip, clip_limit; /* CLIP-L tokens with BOS and EOS; the encoder keeps clip_limit (77) */
+    int t5, t5_limit;     /* T5 tokens with EOS; a job keeps t5_limit (the model's T5 length) */
+} ResditTokenCount;
+
+/* Counts the prompt's tokens with the model's own tokenizers, as a job would see them (front ends
+ * show it near the prompt). Safe while a job runs on another thread; FALSE with G_IO_ERROR_BUSY
+ * while that job encodes its prompt (count again later). */
+gboolean resdit_model_count_tokens(ResditModel *model, const char *prompt, ResditTokenCount *count,
+                                   GError **error);
+
+typedef struct {
     guint64 weights;     /* bytes of weights the job keeps resident */
     guint64 activations; /* peak bytes of activations (transformer or VAE, whichever is larger) */
     guint64 total;

@@ -168,6 +168,22 @@ gboolean rd_text_encoders_tokenize(RdTextEncoders *enc, const char *prompt, int 
     return ok;
 }
 
+gboolean rd_text_encoders_count_tokens(RdTextEncoders *enc, const char *prompt, int *clip,
+                                       int *t5, GError **error)
+{
+    GArray *clip_ids = rd_clip_tokenizer_tokenize(enc->clip_tok, prompt, error);
+    GArray *t5_ids = clip_ids ? rd_t5_tokenizer_tokenize(enc->t5_tok, prompt, error) : NULL;
+    if (t5_ids) {
+        *clip = (int)clip_ids->len + 2; /* BOS, EOS */
+        *t5 = (int)t5_ids->len + 1;     /* EOS */
+    }
+    if (clip_ids)
+        g_array_unref(clip_ids);
+    if (t5_ids)
+        g_array_unref(t5_ids);
+    return t5_ids != NULL;
+}
+
 static gboolean ensure_t5(RdTextEncoders *enc, GError **error)
 {
     if (!enc->t5)

@@ -44,6 +44,9 @@ int rd_text_encoders_clip_length(const RdTextEncoders *enc);
 gboolean rd_text_encoders_tokenize(RdTextEncoders *enc, const char *prompt, int t5_len,
                                    int32_t *clip_ids, int32_t *t5_ids, RdTextEncodeInfo *info,
                                    GError **error);
+/* How many tokens prompt takes: clip with BOS and EOS, t5 with EOS (before any cut). */
+gboolean rd_text_encoders_count_tokens(RdTextEncoders *enc, const char *prompt, int *clip,
+                                       int *t5, GError **error);
 /* Whether the T5 weights are currently loaded (FALSE after a releasing encode). */
 gboolean rd_text_encoders_t5_loaded(const RdTextEncoders *enc);
 

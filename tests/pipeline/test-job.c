@@ -469,6 +469,34 @@ static void test_selftest_generate(void)
     resdit_model_free(m);
 }
 
+/* Token counts with the model's own tokenizers: specials included, limits the job's; busy while a
+ * job holds the tokenizers (simulated by holding the lock the job takes). */
+static void test_count_tokens(void)
+{
+    g_autoptr(GError) error = NULL;
+    ResditModel *m = resdit_model_open_selftest(RESDIT_BACKEND_CPU, &error);
+    g_assert_no_error(error);
+    ResditTokenCount count;
+    g_assert_true(resdit_model_count_tokens(m, "", &count, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(count.clip, ==, 2); /* BOS, EOS */
+    g_assert_cmpint(count.t5, ==, 1);   /* EOS */
+    g_assert_cmpint(count.clip_limit, ==, 77);
+    g_assert_cmpint(count.t5_limit, ==, resdit_model_default_t5_len(m));
+    g_assert_true(resdit_model_count_tokens(m, "a cat", &count, &error));
+    g_assert_cmpint(count.clip, >, 2);
+    g_assert_cmpint(count.t5, >, 1);
+    int clip_short = count.clip;
+    g_assert_true(resdit_model_count_tokens(m, "a cat a cat", &count, &error));
+    g_assert_cmpint(count.clip, >, clip_short);
+    g_mutex_lock(&m->text_lock);
+    g_assert_false(resdit_model_count_tokens(m, "a cat", &count, &error));
+    g_assert_error(error, G_IO_ERROR, G_IO_ERROR_BUSY);
+    g_clear_error(&error);
+    g_mutex_unlock(&m->text_lock);
+    resdit_model_free(m);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -480,5 +508,6 @@ int main(int argc, char **argv)
     g_test_add_func("/job/nan-weights", test_nan_weights);
     g_test_add_func("/job/nan-conditioning", test_nan_conditioning);
     g_test_add_func("/job/selftest-generate", test_selftest_generate);
+    g_test_add_func("/job/count-tokens", test_count_tokens);
     return g_test_run();
 }

@@ -11,6 +11,9 @@ typedef struct {
     HistoryStore *store;
     RsHistoryModel *model;
     guint changes, last_position, last_removed, last_added;
+    guint tracked;    /* the count a view has from the signals alone */
+    guint mismatches; /* signals after which the model's count was not the view's */
+    guint beyond_end; /* signals naming rows past the end of the view's count */
 } Fixture;
 
 static gint64 add_row(Fixture *f, const char *prompt, guint64 seed)
@@ -33,9 +36,14 @@ static void on_items_changed(GListModel *model, guint position, guint removed, g
                              Fixture *f)
 {
     f->changes++;
+    if (position + removed > f->tracked)
+        f->beyond_end++;
     f->last_position = position;
     f->last_removed = removed;
     f->last_added = added;
+    f->tracked = f->tracked - removed + added;
+    if (f->tracked != g_list_model_get_n_items(model))
+        f->mismatches++;
 }
 
 static void fixture_set_up(Fixture *f, gconstpointer data)
@@ -46,13 +54,14 @@ static void fixture_set_up(Fixture *f, gconstpointer data)
     f->store = history_store_open(path, &error);
     g_assert_no_error(error);
     g_free(path);
-    for (int i = 0; i < 120; i++) {
+    for (int i = 0; i < GPOINTER_TO_INT(data); i++) {
         char *prompt = g_strdup_printf("%s number %d", i % 2 ? "lighthouse" : "forest", i);
         add_row(f, prompt, (guint64)i);
         g_free(prompt);
     }
     history_store_poll_changes(f->store, NULL); /* the rows above are not news to the model */
     f->model = rs_history_model_new(f->store);
+    f->tracked = g_list_model_get_n_items(G_LIST_MODEL(f->model));
     g_signal_connect(f->model, "items-changed", G_CALLBACK(on_items_changed), f);
 }
 
@@ -136,6 +145,52 @@ static void test_changes(Fixture *f, gconstpointer data)
     g_assert_cmpuint(seed_at(f, 0), ==, 119);
 }
 
+/* Two jobs between two polls (a quick job, then the next): every signal keeps the count a view
+ * holds equal to the model's (a list view crashes otherwise). */
+static void test_changes_in_one_poll(Fixture *f, gconstpointer data)
+{
+    GListModel *model = G_LIST_MODEL(f->model);
+    seed_at(f, 0);
+    gint64 first = add_row(f, "first of two", 2000);
+    add_row(f, "second of two", 2001);
+    history_store_poll_changes(f->store, NULL);
+    g_assert_cmpuint(f->mismatches, ==, 0);
+    g_assert_cmpuint(g_list_model_get_n_items(model), ==, 122);
+    g_assert_cmpuint(seed_at(f, 0), ==, 2001);
+    g_assert_cmpuint(seed_at(f, 1), ==, 2000);
+
+    g_assert_true(history_store_delete(f->store, first, NULL));
+    g_assert_true(history_store_delete(f->store, first + 1, NULL));
+    history_store_poll_changes(f->store, NULL);
+    g_assert_cmpuint(f->mismatches, ==, 0);
+    g_assert_cmpuint(g_list_model_get_n_items(model), ==, 120);
+    g_assert_cmpuint(f->tracked, ==, 120);
+}
+
+/* A row finished and the next job began between two polls, and the view read the rows in
+ * between: the update must not name a position past the rows the view knows (a list view crashes
+ * then); the addition follows in the same poll. */
+static void test_update_before_addition(Fixture *f, gconstpointer data)
+{
+    GListModel *model = G_LIST_MODEL(f->model);
+    gint64 a = add_row(f, "first job", 1);
+    history_store_poll_changes(f->store, NULL);
+    g_assert_cmpuint(g_list_model_get_n_items(model), ==, 1);
+    HistoryOutcome outcome = {.status = HISTORY_STATUS_DONE};
+    g_assert_true(history_store_finish(f->store, a, &outcome, NULL));
+    add_row(f, "second job", 2);
+    seed_at(f, 0); /* the view draws: the page read now holds the second row too */
+    history_store_poll_changes(f->store, NULL);
+    g_assert_cmpuint(f->beyond_end, ==, 0);
+    g_assert_cmpuint(f->mismatches, ==, 0);
+    g_assert_cmpuint(g_list_model_get_n_items(model), ==, 2);
+    g_assert_cmpuint(seed_at(f, 0), ==, 2);
+    g_assert_cmpuint(seed_at(f, 1), ==, 1);
+    RsHistoryItem *item = g_list_model_get_item(model, 1);
+    g_assert_cmpint(rs_history_item_get_generation(item)->status, ==, HISTORY_STATUS_DONE);
+    g_object_unref(item);
+}
+
 static void test_search(Fixture *f, gconstpointer data)
 {
     rs_history_model_set_search(f->model, "lighthouse");
@@ -151,11 +206,15 @@ static void test_search(Fixture *f, gconstpointer data)
 int main(int argc, char **argv)
 {
     ui_test_init(&argc, &argv);
-    g_test_add("/history-model/paging", Fixture, NULL, fixture_set_up, test_paging,
+    g_test_add("/history-model/paging", Fixture, GINT_TO_POINTER(120), fixture_set_up, test_paging,
                fixture_tear_down);
-    g_test_add("/history-model/changes", Fixture, NULL, fixture_set_up, test_changes,
+    g_test_add("/history-model/changes", Fixture, GINT_TO_POINTER(120), fixture_set_up, test_changes,
                fixture_tear_down);
-    g_test_add("/history-model/search", Fixture, NULL, fixture_set_up, test_search,
+    g_test_add("/history-model/changes-in-one-poll", Fixture, GINT_TO_POINTER(120), fixture_set_up,
+               test_changes_in_one_poll, fixture_tear_down);
+    g_test_add("/history-model/update-before-addition", Fixture, GINT_TO_POINTER(0),
+               fixture_set_up, test_update_before_addition, fixture_tear_down);
+    g_test_add("/history-model/search", Fixture, GINT_TO_POINTER(120), fixture_set_up, test_search,
                fixture_tear_down);
     return g_test_run();
 }

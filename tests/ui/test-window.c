@@ -101,6 +101,16 @@ static gboolean menu_has_items(gpointer data)
     return g_menu_model_get_n_items(G_MENU_MODEL(data)) > 0;
 }
 
+static gboolean revealed(gpointer data)
+{
+    return gtk_revealer_get_reveal_child(data) && gtk_revealer_get_child_revealed(data);
+}
+
+static gboolean not_revealed(gpointer data)
+{
+    return !gtk_revealer_get_reveal_child(data);
+}
+
 static void test_preferences(void)
 {
     RsApplication *app = ui_test_application();
@@ -163,12 +173,28 @@ static void test_preferences(void)
                                    g_variant_new_string(model_dir));
     g_assert_cmpstr(gtk_label_get_label(ui_test_child(window, RS_TYPE_WINDOW, "model_label")), ==,
                     "flux1-dev");
-    /* Opening it fails on a worker thread; the dialog names the missing parts. */
+    /* A partial model cannot be chosen from the menu. */
+    g_assert_null(g_menu_model_get_item_attribute_value(section, 0, G_MENU_ATTRIBUTE_ACTION, NULL));
+    /* Chosen anyway (Open Model Folder picks it): a notice that stays names the missing parts
+     * and where they go, and Generate says why it cannot start. */
+    GtkRevealer *notice = ui_test_child(window, RS_TYPE_WINDOW, "model_notice");
+    g_assert_true(ui_test_wait_until(revealed, notice, 10000));
+    const char *text =
+        gtk_label_get_label(ui_test_child(window, RS_TYPE_WINDOW, "model_notice_label"));
+    g_test_message("%s", text);
+    g_assert_nonnull(strstr(text, "vae, clip-l, t5"));
+    g_assert_nonnull(strstr(text, model_dir));
     FindToplevel dialog = {ADW_TYPE_MESSAGE_DIALOG, NULL};
-    g_assert_true(ui_test_wait_until(toplevel_shown, &dialog, 10000));
-    g_test_message("%s", adw_message_dialog_get_body(ADW_MESSAGE_DIALOG(dialog.found)));
-    g_assert_nonnull(strstr(adw_message_dialog_get_body(ADW_MESSAGE_DIALOG(dialog.found)), "t5"));
-    gtk_window_destroy(dialog.found);
+    g_assert_false(toplevel_shown(&dialog));
+    GtkWidget *generate = ui_test_child(window, RS_TYPE_WINDOW, "generate_button");
+    g_assert_false(gtk_widget_is_sensitive(generate));
+    g_assert_cmpstr(gtk_widget_get_tooltip_text(generate), ==,
+                    "The chosen model cannot be opened: see the notice");
+    ui_test_spin(300);
+    g_free(ui_test_screenshot(GTK_WIDGET(window), "window-partial-model"));
+    /* Another model: the notice goes. */
+    g_settings_set_string(settings, "model", "self-test");
+    g_assert_true(ui_test_wait_until(not_revealed, notice, 10000));
     gtk_test_widget_wait_for_draw(GTK_WIDGET(prefs));
     g_free(ui_test_screenshot(GTK_WIDGET(prefs), "preferences"));
     g_settings_reset(settings, "model-folders");
