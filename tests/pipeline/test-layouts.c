@@ -462,7 +462,6 @@ static void test_no_t5_tokenizer(void)
     g_assert_nonnull(strstr(r.out, "t5-tokenizer"));
     g_assert_nonnull(strstr(r.out, "comfy/text_encoders/t5_tokenizer"));
     result_clear(&r);
-    g_autofree char *models = g_build_filename(comfy, "models", NULL);
     g_autofree char *out = g_build_filename(home, "out.png", NULL);
     const char *gen[] = {"generate", "-p", "x", "--width", "128", "--height", "96", "--steps",
                          "1", "-q", "--no-history", "--model", comfy, "-o", out, NULL};
