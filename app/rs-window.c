@@ -13,6 +13,7 @@
 #include "rs-history-sidebar.h"
 #include "rs-job-text.h"
 #include "rs-model-handle.h"
+#include "rs-models-window.h"
 #include "rs-params-panel.h"
 #include "rs-png-text.h"
 #include "rs-window.h"
@@ -579,6 +580,16 @@ void rs_window_show_folder_of(RsWindow *self, const char *path)
     g_free(uri);
     g_object_unref(file);
     g_free(folder);
+}
+
+/* The models found, where their parts come from, and where to get FLUX. */
+static void show_models_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+    RsWindow *self = RS_WINDOW(widget);
+    GtkWidget *models = rs_models_window_new(GTK_WINDOW(self), self->discovered);
+    if (g_str_equal(action_name, "win.show-models-help"))
+        rs_models_window_show_help(RS_MODELS_WINDOW(models));
+    gtk_window_present(GTK_WINDOW(models));
 }
 
 static void open_folder_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
@@ -1375,6 +1386,9 @@ static void rs_window_class_init(RsWindowClass *klass)
     gtk_widget_class_install_action(widget_class, "win.save-as", NULL, save_as_action);
     gtk_widget_class_install_action(widget_class, "win.copy-image", NULL, copy_image_action);
     gtk_widget_class_install_action(widget_class, "win.open-folder", NULL, open_folder_action);
+    gtk_widget_class_install_action(widget_class, "win.show-models", NULL, show_models_action);
+    gtk_widget_class_install_action(widget_class, "win.show-models-help", NULL,
+                                    show_models_action);
     gtk_widget_class_install_action(widget_class, "win.search-history", NULL,
                                     search_history_action);
 }
