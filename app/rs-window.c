@@ -87,6 +87,7 @@ struct _RsWindow {
     GtkProgressBar *progress_bar;
     GtkLabel *progress_label;
     RsHistorySidebar *history_sidebar;
+    AdwFlap *params_flap; /* folds the parameters over the canvas in narrow windows */
     AdwFlap *history_flap;
 };
 
@@ -1368,6 +1369,8 @@ static void rs_window_class_init(RsWindowClass *klass)
     gtk_widget_class_bind_template_child(widget_class, RsWindow, progress_bar);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, progress_label);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, history_sidebar);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, params_flap);
+    gtk_widget_class_bind_template_child_full(widget_class, "params_button", FALSE, 0);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, history_flap);
     gtk_widget_class_bind_template_child_full(widget_class, "history_button", FALSE, 0);
     gtk_widget_class_bind_template_child_full(widget_class, "save_as_button", FALSE, 0);
