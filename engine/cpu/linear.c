@@ -11,7 +11,11 @@ static void widen_rows(const RdWeight *w, int64_t row0, int64_t rows, float *dst
 {
     size_t esize = rd_dtype_size(w->dtype);
     const char *src = (const char *)w->host + (size_t)(row0 * w->cols) * esize;
-    rd_convert_to_f32(w->dtype, src, dst, (size_t)(rows * w->cols));
+    size_t n = (size_t)(rows * w->cols);
+    rd_convert_to_f32(w->dtype, src, dst, n);
+    if (w->scale != 0.0f && w->scale != 1.0f)
+        for (size_t i = 0; i < n; i++)
+            dst[i] *= w->scale;
 }
 
 void cpu_weight_rows_f32(const RdWeight *w, int64_t row0, int64_t rows, float *dst)
@@ -44,7 +48,8 @@ void cpu_linear(RdBackend *be, const RdTensor *x, const RdWeight *w, const RdWei
     const int64_t blocks = (w->rows + WIDEN_ROWS - 1) / WIDEN_ROWS;
 #pragma omp parallel
     {
-        float *wide = w->dtype == RD_F32 ? NULL : g_new(float, (int64_t)WIDEN_ROWS * K);
+        gboolean scaled = w->scale != 0.0f && w->scale != 1.0f;
+        float *wide = w->dtype == RD_F32 && !scaled ? NULL : g_new(float, (int64_t)WIDEN_ROWS * K);
 #pragma omp for schedule(dynamic)
         for (int64_t blk = 0; blk < blocks; blk++) {
             int64_t n0 = blk * WIDEN_ROWS, nb = MIN(WIDEN_ROWS, w->rows - n0);
