@@ -68,6 +68,7 @@ void resdit_job_params_init(ResditJobParams *p)
 void resdit_job_params_clear(ResditJobParams *p)
 {
     g_clear_pointer(&p->prompt, g_free);
+    rd_job_params_clear_loras(p);
 }
 
 /* "Steps: 35, Sampler: ..., Seed: 1, Size: 4096x4096, ..." after the prompt (AUTOMATIC1111). */

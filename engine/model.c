@@ -45,6 +45,8 @@ void resdit_model_free(ResditModel *m)
         g_ptr_array_unref(m->memory_files);
     }
     g_mutex_clear(&m->preview_lock);
+    if (m->loras)
+        g_ptr_array_unref(m->loras);
     g_free(m->name);
     g_free(m);
 }
