@@ -499,39 +499,52 @@ static void restore(RdLoraState *s, RdWeight *w, const Merged *m)
     s->be->weight_prepare(s->be, w, NULL); /* it was prepared from this data at load */
 }
 
+/* The sum is formed in double and rounded to f32, then to the weight's dtype (as PyTorch converts
+ * a double tensor to bf16 or fp8), so a merged weight does not depend on the order of the sums:
+ * an f32 or BLAS-kernel difference cannot move a weight across a bf16 or fp8 rounding midpoint. */
 static gboolean merge_one(RdLoraState *s, const WeightPlan *wp, const RdWeight *original,
                           void **copy_out, float *scale_out, GError **error)
 {
     const int64_t rows = original->rows, cols = original->cols;
     const size_t n = (size_t)(rows * cols);
-    g_autofree float *acc = g_try_new(float, n);
+    g_autofree double *acc = g_try_new(double, n);
+    g_autofree float *f = g_try_new(float, n);
     void *copy = g_try_malloc(n * rd_dtype_size(original->dtype));
-    if (!acc || !copy) {
+    if (!acc || !f || !copy) {
         g_free(copy);
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY,
                     "not enough memory to merge a LoRA into %s", original->name);
         return FALSE;
     }
-    widen(original->dtype, original->host, original->scale, acc, n);
+    widen(original->dtype, original->host, original->scale, f, n);
+    for (size_t i = 0; i < n; i++)
+        acc[i] = f[i];
     for (guint i = 0; i < wp->contributions->len; i++) {
         const Contribution *c = &g_array_index(wp->contributions, Contribution, i);
-        g_autofree float *up = g_new(float, rows * c->rank);
-        g_autofree float *down = g_new(float, (int64_t)c->rank * cols);
-        const char *up_rows =
-            (const char *)c->up->data + (size_t)(c->up_row0 * c->rank) * rd_dtype_size(c->up->dtype);
-        rd_convert_to_f32(c->up->dtype, up_rows, up, (size_t)(rows * c->rank));
-        rd_convert_to_f32(c->down->dtype, c->down->data, down, (size_t)(c->rank * cols));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cols, c->rank,
-                    (float)c->factor, up, c->rank, down, (int)cols, 1.0f, acc, (int)cols);
+        const size_t nu = (size_t)(rows * c->rank), nd = (size_t)(c->rank * cols);
+        g_autofree float *uf = g_new(float, MAX(nu, nd));
+        g_autofree double *up = g_new(double, nu), *down = g_new(double, nd);
+        const char *up_rows = (const char *)c->up->data +
+                              (size_t)(c->up_row0 * c->rank) * rd_dtype_size(c->up->dtype);
+        rd_convert_to_f32(c->up->dtype, up_rows, uf, nu);
+        for (size_t k = 0; k < nu; k++)
+            up[k] = uf[k];
+        rd_convert_to_f32(c->down->dtype, c->down->data, uf, nd);
+        for (size_t k = 0; k < nd; k++)
+            down[k] = uf[k];
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cols, c->rank,
+                    c->factor, up, c->rank, down, (int)cols, 1.0, acc, (int)cols);
     }
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(acc[i])) {
+    for (size_t i = 0; i < n; i++) {
+        f[i] = (float)acc[i];
+        if (!isfinite(f[i])) {
             g_free(copy);
             g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
                         "the LoRA makes %s overflow: lower its strength", original->name);
             return FALSE;
         }
-    narrow(acc, n, original->dtype, copy, scale_out);
+    }
+    narrow(f, n, original->dtype, copy, scale_out);
     *copy_out = copy;
     return TRUE;
 }
