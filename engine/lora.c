@@ -44,6 +44,20 @@ static const struct {
     {"", RD_LORA_TRANSFORMER, FALSE, "diffusers"},
 };
 
+gboolean rd_lora_tensors_look_like_lora(const RdSafetensors *st)
+{
+    guint n = rd_safetensors_count(st);
+    for (guint i = 0; i < n; i++) {
+        const char *name = rd_safetensors_get(st, i)->name;
+        gboolean known = FALSE;
+        for (size_t s = 0; s < G_N_ELEMENTS(suffixes) && !known; s++)
+            known = g_str_has_suffix(name, suffixes[s].suffix);
+        if (!known)
+            return FALSE;
+    }
+    return n > 0;
+}
+
 typedef struct {
     const RdTensorInfo *down, *up, *alpha;
     int prefix;

@@ -36,6 +36,8 @@ typedef struct {
     GPtrArray *modules;    /* RdLoraModule, in the file's order */
 } RdLoraFile;
 
+/* Whether every tensor name is a LoRA tensor's (the header only: for listing files). */
+gboolean rd_lora_tensors_look_like_lora(const RdSafetensors *st);
 RdLoraFile *rd_lora_open(const char *path, GError **error);
 void rd_lora_close(RdLoraFile *file);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(RdLoraFile, rd_lora_close)

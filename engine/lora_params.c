@@ -1,8 +1,10 @@
 /* LoRA lists of jobs: "FILE[:STRENGTH]" specs, names, and applying a list to an opened model. */
+#include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
 
 #include "pipeline-private.h"
+#include "model_places.h"
 #include "text_encoders.h"
 
 gboolean resdit_lora_spec_parse(const char *spec, char **path, double *strength, GError **error)
@@ -135,4 +137,65 @@ gboolean resdit_model_set_loras(ResditModel *m, const ResditLora *loras, int n, 
     g_clear_pointer(&m->loras, g_ptr_array_unref);
     m->loras = g_steal_pointer(&applied);
     return TRUE;
+}
+
+void resdit_lora_info_free(ResditLoraInfo *info)
+{
+    if (!info)
+        return;
+    g_free(info->name);
+    g_free(info->path);
+    g_free(info);
+}
+
+static void scan_loras(const char *dir, int depth, GHashTable *seen, GPtrArray *out)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *name;
+    while (d && (name = g_dir_read_name(d))) {
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+        if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
+            if (depth < 3 && name[0] != '.')
+                scan_loras(path, depth + 1, seen, out);
+            continue;
+        }
+        if (!g_str_has_suffix(name, ".safetensors"))
+            continue;
+        g_autofree char *canon = g_canonicalize_filename(path, NULL);
+        if (g_hash_table_contains(seen, canon))
+            continue;
+        RdSafetensors *st = rd_safetensors_open(canon, NULL);
+        gboolean lora = st && rd_lora_tensors_look_like_lora(st);
+        rd_safetensors_close(st);
+        if (!lora)
+            continue;
+        ResditLoraInfo *info = g_new0(ResditLoraInfo, 1);
+        info->name = resdit_lora_name(canon);
+        info->path = g_strdup(canon);
+        GStatBuf sb;
+        info->size = g_stat(canon, &sb) == 0 ? (guint64)sb.st_size : 0;
+        g_hash_table_add(seen, g_steal_pointer(&canon));
+        g_ptr_array_add(out, info);
+    }
+}
+
+static gint by_name(gconstpointer a, gconstpointer b)
+{
+    const ResditLoraInfo *x = *(ResditLoraInfo *const *)a, *y = *(ResditLoraInfo *const *)b;
+    int c = g_utf8_collate(x->name, y->name);
+    return c ? c : strcmp(x->path, y->path);
+}
+
+GPtrArray *resdit_loras_discover(const char *const *extra_dirs)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)resdit_lora_info_free);
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_autoptr(GPtrArray) places = rd_places_find(extra_dirs);
+    for (guint i = 0; i < places->len; i++) {
+        const RdPlace *p = g_ptr_array_index(places, i);
+        for (guint k = 0; k < p->loras->len; k++)
+            scan_loras(g_ptr_array_index(p->loras, k), 0, seen, out);
+    }
+    g_ptr_array_sort(out, by_name);
+    return out;
 }
