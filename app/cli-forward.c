@@ -194,23 +194,22 @@ int cli_forward(int argc, char **argv)
 {
     ForwardOptions o = {0};
     cli_method_options_init(&o.method);
-    GOptionEntry entries[] = {{"transformer", 0, 0, G_OPTION_ARG_FILENAME, &o.transformer,
-                               "FLUX transformer: single file or diffusers folder", "PATH"},
-                              {"config", 0, 0, G_OPTION_ARG_FILENAME, &o.config,
-                               "diffusers config.json for a single file of non-standard shape",
-                               "JSON"},
-                              {"inputs", 0, 0, G_OPTION_ARG_FILENAME, &o.inputs,
-                               "safetensors with img, txt, vec, timestep, guidance", "IN"},
-                              {"output", 0, 0, G_OPTION_ARG_FILENAME, &o.output,
-                               "safetensors to write (velocity)", "OUT"},
-                              {"grid", 0, 0, G_OPTION_ARG_STRING, &o.grid,
-                               "image token grid, 1 to 1024 per side (default: square)", "RxC"},
-                              {"backend", 0, 0, G_OPTION_ARG_STRING, &o.backend,
-                               "auto, cuda or cpu (default auto)", "NAME"},
-                              {"lora", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o.loras,
-                               "apply a LoRA at a strength (default 1); repeatable",
-                               "FILE[:STRENGTH]"},
-                              {NULL}};
+    GOptionEntry entries[] = {
+        {"transformer", 0, 0, G_OPTION_ARG_FILENAME, &o.transformer,
+         "FLUX transformer: single file or diffusers folder", "PATH"},
+        {"config", 0, 0, G_OPTION_ARG_FILENAME, &o.config,
+         "diffusers config.json for a single file of non-standard shape", "JSON"},
+        {"inputs", 0, 0, G_OPTION_ARG_FILENAME, &o.inputs,
+         "safetensors with img, txt, vec, timestep, guidance", "IN"},
+        {"output", 0, 0, G_OPTION_ARG_FILENAME, &o.output, "safetensors to write (velocity)",
+         "OUT"},
+        {"grid", 0, 0, G_OPTION_ARG_STRING, &o.grid,
+         "image token grid, 1 to 1024 per side (default: square)", "RxC"},
+        {"backend", 0, 0, G_OPTION_ARG_STRING, &o.backend, "auto, cuda or cpu (default auto)",
+         "NAME"},
+        {"lora", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o.loras,
+         "apply a LoRA at a strength (default 1); repeatable", "FILE[:STRENGTH]"},
+        {NULL}};
     g_autoptr(GOptionContext) ctx = g_option_context_new("- one FLUX forward pass");
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_add_group(ctx, cli_method_option_group(&o.method));

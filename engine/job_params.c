@@ -330,7 +330,8 @@ static gboolean read_loras(JsonObject *o, ResditJobParams *p, GError **error)
         if (!file || !read_double(l, "strength", &strength, error) || !isfinite(strength) ||
             fabs(strength) > RESDIT_LORA_STRENGTH_MAX) {
             rd_job_params_clear_loras(&tmp);
-            return error && *error ? FALSE : bad_record(error, "a LoRA entry lacks its file or strength");
+            return error && *error ? FALSE
+                                   : bad_record(error, "a LoRA entry lacks its file or strength");
         }
         g_autofree char *path = g_strdup(file);
         if (!g_file_test(path, G_FILE_TEST_IS_REGULAR)) {

@@ -135,12 +135,11 @@ static gboolean finish_module(RdLoraFile *f, Pending *p, GError **error)
                     p->module, p->down->ndim, p->up->ndim);
     int64_t rank = p->down->shape[0];
     if (rank < 1 || p->up->shape[1] != rank || p->down->shape[1] < 1 || p->up->shape[0] < 1)
-        return fail(error, RESDIT_ERROR_FORMAT, path,
-                    "module %s: down is [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT
-                    "] and up [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT
-                    "]: their ranks do not match",
-                    p->module, p->down->shape[0], p->down->shape[1], p->up->shape[0],
-                    p->up->shape[1]);
+        return fail(
+            error, RESDIT_ERROR_FORMAT, path,
+            "module %s: down is [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT
+            "] and up [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]: their ranks do not match",
+            p->module, p->down->shape[0], p->down->shape[1], p->up->shape[0], p->up->shape[1]);
     if (!check_tensor(path, p->down, error) || !check_tensor(path, p->up, error))
         return FALSE;
     double scale = 1.0;
@@ -206,11 +205,14 @@ RdLoraFile *rd_lora_open(const char *path, GError **error)
             g_hash_table_insert(pending, p->module, p);
             g_ptr_array_add(order, p);
         }
-        const RdTensorInfo **slot = role == ROLE_DOWN ? &p->down : role == ROLE_UP ? &p->up
-                                                                                   : &p->alpha;
+        const RdTensorInfo **slot = role == ROLE_DOWN ? &p->down
+                                    : role == ROLE_UP ? &p->up
+                                                      : &p->alpha;
         if (*slot) {
             fail(error, RESDIT_ERROR_FORMAT, path, "module %s has two %s tensors", p->module,
-                 role == ROLE_DOWN ? "down" : role == ROLE_UP ? "up" : "alpha");
+                 role == ROLE_DOWN ? "down"
+                 : role == ROLE_UP ? "up"
+                                   : "alpha");
             return NULL;
         }
         *slot = t;
@@ -327,7 +329,7 @@ typedef struct {
     const RdTensorInfo *down, *up;
     int64_t up_row0; /* rows of up that belong to this weight start here */
     int rank;
-    double factor;   /* strength * alpha / rank */
+    double factor; /* strength * alpha / rank */
 } Contribution;
 
 typedef struct {

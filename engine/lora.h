@@ -21,19 +21,19 @@ typedef enum {
 
 typedef struct {
     RdLoraPart part;
-    char *name;            /* the module as the file names it, prefix and suffix removed */
-    gboolean underscored;  /* kohya: dots written as underscores */
+    char *name;               /* the module as the file names it, prefix and suffix removed */
+    gboolean underscored;     /* kohya: dots written as underscores */
     const RdTensorInfo *down; /* [rank, in] */
     const RdTensorInfo *up;   /* [out, rank] */
     int rank;
-    double scale;          /* alpha / rank; 1 without alpha */
+    double scale; /* alpha / rank; 1 without alpha */
 } RdLoraModule;
 
 typedef struct {
     RdSafetensors *st;
     char *path;
-    const char *format;    /* "kohya", "peft", "comfyui" (for messages) */
-    GPtrArray *modules;    /* RdLoraModule, in the file's order */
+    const char *format; /* "kohya", "peft", "comfyui" (for messages) */
+    GPtrArray *modules; /* RdLoraModule, in the file's order */
 } RdLoraFile;
 
 /* Whether every tensor name is a LoRA tensor's (the header only: for listing files). */
@@ -52,8 +52,7 @@ typedef struct RdLoraTargets RdLoraTargets;
 RdLoraTargets *rd_lora_targets_new(void);
 void rd_lora_targets_free(RdLoraTargets *targets);
 /* weights: n weights with the same cols, whose rows stack in this order. */
-void rd_lora_targets_add(RdLoraTargets *targets, const char *name, RdWeight *const *weights,
-                         int n);
+void rd_lora_targets_add(RdLoraTargets *targets, const char *name, RdWeight *const *weights, int n);
 
 /* The merged copies of one model part. */
 typedef struct RdLoraState RdLoraState;
@@ -63,9 +62,8 @@ void rd_lora_state_free(RdLoraState *state);
 
 typedef struct RdLoraPlan RdLoraPlan;
 /* Resolves the modules of `part` in n files (strength 0 included: they are checked too). */
-RdLoraPlan *rd_lora_plan(const RdLoraTargets *targets, RdLoraPart part,
-                         RdLoraFile *const *files, const double *strengths, int n,
-                         GError **error);
+RdLoraPlan *rd_lora_plan(const RdLoraTargets *targets, RdLoraPart part, RdLoraFile *const *files,
+                         const double *strengths, int n, GError **error);
 void rd_lora_plan_free(RdLoraPlan *plan);
 /* Restores every weight the state merged before and merges the plan's (a NULL plan: restore
  * only). On failure (out of memory) every weight is back to its original. */

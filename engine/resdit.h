@@ -80,7 +80,8 @@ typedef struct {
 void resdit_lora_info_free(ResditLoraInfo *info);
 /* LoRA files in ComfyUI's models/loras, Forge's and AUTOMATIC1111's models/Lora (and their
  * extra_model_paths.yaml "loras" entries) and each folder of extra_dirs, sorted by name; only
- * files whose tensors are LoRA tensors. Returns ResditLoraInfo (free with resdit_lora_info_free). */
+ * files whose tensors are LoRA tensors. Returns ResditLoraInfo (free with
+ * resdit_lora_info_free). */
 GPtrArray *resdit_loras_discover(const char *const *extra_dirs);
 
 /* ---- The generation job (engine/pipeline.c) ---------------------------------------------- */

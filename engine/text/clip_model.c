@@ -278,9 +278,9 @@ static RdLoraTargets *clip_lora_targets(RdClipModel *m)
         const struct {
             const char *part;
             RdWeight *w;
-        } linears[] = {{"self_attn.q_proj", &l->q_w},   {"self_attn.k_proj", &l->k_w},
-                       {"self_attn.v_proj", &l->v_w},   {"self_attn.out_proj", &l->o_w},
-                       {"mlp.fc1", &l->fc1_w},          {"mlp.fc2", &l->fc2_w}};
+        } linears[] = {{"self_attn.q_proj", &l->q_w}, {"self_attn.k_proj", &l->k_w},
+                       {"self_attn.v_proj", &l->v_w}, {"self_attn.out_proj", &l->o_w},
+                       {"mlp.fc1", &l->fc1_w},        {"mlp.fc2", &l->fc2_w}};
         for (size_t k = 0; k < G_N_ELEMENTS(linears); k++) {
             g_autofree char *name =
                 g_strdup_printf("text_model.encoder.layers.%d.%s", i, linears[k].part);
@@ -290,9 +290,8 @@ static RdLoraTargets *clip_lora_targets(RdClipModel *m)
     return t;
 }
 
-gboolean rd_clip_model_set_loras(RdClipModel *m, RdLoraFile *const *files,
-                                 const double *strengths, int n, gboolean check_only,
-                                 GError **error)
+gboolean rd_clip_model_set_loras(RdClipModel *m, RdLoraFile *const *files, const double *strengths,
+                                 int n, gboolean check_only, GError **error)
 {
     if (!m->lora_targets) {
         m->lora_targets = clip_lora_targets(m);

@@ -682,7 +682,7 @@ static char *selftest_lora(const char *dir)
     RdSafetensorsWriter *w = rd_safetensors_writer_new();
     g_autoptr(GPtrArray) keep = g_ptr_array_new_with_free_func(g_free);
     for (size_t i = 0; i < G_N_ELEMENTS(t); i++) {
-        float *v = g_new(float, t[i].rows * t[i].cols);
+        float *v = g_new(float, t[i].rows *t[i].cols);
         tu_fill_uniform(v, (size_t)(t[i].rows * t[i].cols), -0.4f, 0.4f, 70 + (guint32)i);
         g_ptr_array_add(keep, v);
         rd_safetensors_writer_add(w, t[i].name, RD_F32, 2, (int64_t[]){t[i].rows, t[i].cols}, v);
@@ -707,9 +707,9 @@ static void test_lora(void)
     g_autofree char *peft = tu_data_path("flux/lora-peft.safetensors");
     g_autofree char *kohya_s = g_strconcat(kohya, ":0.8", NULL);
     g_autofree char *peft_s = g_strconcat(peft, ":0.5", NULL);
-    const char *args[] = {"forward", "--transformer", transformer, "--config", config,
-                          "--inputs", inputs, "--output", out, "--backend", "cpu",
-                          "--lora", kohya_s, "--lora", peft_s, NULL};
+    const char *args[] = {"forward", "--transformer", transformer, "--config",  config, "--inputs",
+                          inputs,    "--output",      out,         "--backend", "cpu",  "--lora",
+                          kohya_s,   "--lora",        peft_s,      NULL};
     Result r = run(args);
     g_test_message("%s", r.err);
     g_assert_cmpint(r.status, ==, 0);
@@ -718,11 +718,13 @@ static void test_lora(void)
     g_test_message("forward --lora x2: relative L2 against the golden %.3g", err);
     g_assert_cmpfloat(err, <=, 1e-4);
     g_autofree char *huge = g_strconcat(kohya, ":1e9", NULL);
-    const char *bad_strength[] = {"forward", "--transformer", transformer, "--config", config,
-                                  "--inputs", inputs, "--output", out, "--lora", huge, NULL};
+    const char *bad_strength[] = {"forward", "--transformer", transformer, "--config",
+                                  config,    "--inputs",      inputs,      "--output",
+                                  out,       "--lora",        huge,        NULL};
     expect_failure(bad_strength, 2, "LoRA strength 1e9 is out of range");
-    const char *not_lora[] = {"forward", "--transformer", transformer, "--config", config,
-                              "--inputs", inputs, "--output", out, "--lora", inputs, NULL};
+    const char *not_lora[] = {"forward", "--transformer", transformer, "--config",
+                              config,    "--inputs",      inputs,      "--output",
+                              out,       "--lora",        inputs,      NULL};
     expect_failure(not_lora, 1, "tensor guidance is not part of a plain LoRA");
 
     g_autofree char *lora = selftest_lora(dir);
@@ -730,13 +732,13 @@ static void test_lora(void)
     g_autofree char *a = g_build_filename(dir, "a.png", NULL);
     g_autofree char *b = g_build_filename(dir, "b.png", NULL);
     g_autofree char *c = g_build_filename(dir, "c.png", NULL);
-    const char *gen_a[] = {"generate", "--selftest", "-p", "a boat", "--seed", "5", "--width",
-                           "128", "--height", "128", "--steps", "3", "--lora", spec, "-q", "-o",
-                           a, NULL};
+    const char *gen_a[] = {"generate", "--selftest", "-p",       "a boat", "--seed",  "5",
+                           "--width",  "128",        "--height", "128",    "--steps", "3",
+                           "--lora",   spec,         "-q",       "-o",     a,         NULL};
     const char *gen_b[] = {"generate", "--selftest", "--params-from", a, "-q", "-o", b, NULL};
     g_autofree char *off = g_strconcat(lora, ":0", NULL);
-    const char *gen_c[] = {"generate", "--selftest", "--params-from", a, "--lora", off, "-q",
-                           "-o", c, NULL};
+    const char *gen_c[] = {"generate", "--selftest", "--params-from", a, "--lora", off, "-q", "-o",
+                           c,          NULL};
     Result ra = run(gen_a), rb = run(gen_b), rc = run(gen_c);
     g_test_message("%s%s%s", ra.err, rb.err, rc.err);
     g_assert_cmpint(ra.status, ==, 0);

@@ -16,7 +16,7 @@ static char *tmpdir;
 static void add(RdSafetensorsWriter *w, GPtrArray *keep, const char *name, int64_t rows,
                 int64_t cols, guint32 seed)
 {
-    float *v = g_new(float, rows * cols);
+    float *v = g_new(float, rows *cols);
     tu_fill_uniform(v, (size_t)(rows * cols), -0.3f, 0.3f, seed);
     g_ptr_array_add(keep, v);
     int64_t shape[2] = {rows, cols};
@@ -194,8 +194,8 @@ static void test_discover(void)
     for (size_t i = 0; i < G_N_ELEMENTS(dirs); i++)
         g_assert_cmpint(g_mkdir_with_parents(dirs[i], 0700), ==, 0);
     g_autofree char *yaml = g_build_filename(comfy, "extra_model_paths.yaml", NULL);
-    g_autofree char *yaml_text = g_strdup_printf("mine:\n  base_path: %s\n  loras: more-loras\n",
-                                                 tmpdir);
+    g_autofree char *yaml_text =
+        g_strdup_printf("mine:\n  base_path: %s\n  loras: more-loras\n", tmpdir);
     g_assert_true(g_file_set_contents(yaml, yaml_text, -1, NULL));
     g_autofree char *a = write_lora(m, "ComfyUI/models/loras/flux/alpha.safetensors", FALSE);
     g_autofree char *b = write_lora(m, "more-loras/beta.safetensors", FALSE);

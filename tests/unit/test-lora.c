@@ -91,8 +91,8 @@ static double model_bound(FluxModel *m)
 {
     const FluxConfig *c = flux_model_config(m);
     int depth = tu_flux_depth(c->double_blocks, c->single_blocks);
-    int64_t K = tu_flux_reduction(c->hidden, c->mlp_hidden, x.in.txt_len + 64, c->txt_dim,
-                                  c->vec_dim);
+    int64_t K =
+        tu_flux_reduction(c->hidden, c->mlp_hidden, x.in.txt_len + 64, c->txt_dim, c->vec_dim);
     return tu_network_bound(depth, K, TU_U_F32);
 }
 
@@ -441,7 +441,7 @@ static void test_clip_te1(void)
             if (!g_str_has_suffix(t->name, wname))
                 continue;
             int out = targets[k].out, in = targets[k].in;
-            float *down = g_new(float, r * in), *up = g_new(float, out * r);
+            float *down = g_new(float, r *in), *up = g_new(float, out *r);
             tu_fill_uniform(down, (size_t)(r * in), -0.5f, 0.5f, 11 + (guint32)k);
             tu_fill_uniform(up, (size_t)(out * r), -0.5f, 0.5f, 21 + (guint32)k);
             g_ptr_array_add(bufs, down);
@@ -487,7 +487,7 @@ static void test_clip_te1(void)
     g_assert_no_error(error);
     const int n = 8;
     int32_t ids[8] = {cfg->vocab_size - 2, 5, 17, 3, 9, 11, 2, cfg->vocab_size - 1};
-    g_autofree float *h0 = g_new(float, n * H), *h1 = g_new(float, n * H), *h2 = g_new(float, n * H);
+    g_autofree float *h0 = g_new(float, n *H), *h1 = g_new(float, n *H), *h2 = g_new(float, n *H);
     g_autofree float *p1 = g_new(float, H), *p2 = g_new(float, H);
     g_assert_true(rd_clip_model_forward(clip, ids, n, cfg->vocab_size - 1, h0, NULL, NULL, &error));
     g_assert_true(rd_clip_model_set_loras(clip, &f, &strength, 1, FALSE, &error));
