@@ -505,14 +505,14 @@ static void narrow(const float *v, size_t n, RdDType dtype, void *dst, float *sc
     }
 }
 
-/* Puts a weight back to its original (device copy remade). */
-static void restore(RdLoraState *s, RdWeight *w, const Merged *m)
+/* Puts a weight back to its original (device copy remade: it fits, as the merged one did). */
+static gboolean restore(RdLoraState *s, RdWeight *w, const Merged *m, GError **error)
 {
     if (w->device)
         s->be->weight_release(s->be, w);
     *w = m->original;
     w->device = NULL;
-    s->be->weight_prepare(s->be, w, NULL); /* it was prepared from this data at load */
+    return s->be->weight_prepare(s->be, w, error);
 }
 
 /* The sum is formed in double and rounded to f32, then to the weight's dtype (as PyTorch converts
@@ -570,11 +570,15 @@ gboolean rd_lora_commit(RdLoraState *s, const RdLoraPlan *plan, GError **error)
     /* back to the originals first */
     GHashTableIter it;
     gpointer key, value;
+    gboolean restored = TRUE;
     g_hash_table_iter_init(&it, s->merged);
     while (g_hash_table_iter_next(&it, &key, &value)) {
-        restore(s, key, value);
+        GError **err = restored ? error : NULL; /* the first failure is the one reported */
+        restored = restore(s, key, value, err) && restored;
         g_hash_table_iter_remove(&it);
     }
+    if (!restored)
+        return FALSE;
     if (!plan)
         return TRUE;
     for (guint i = 0; i < plan->order->len; i++) {

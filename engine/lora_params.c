@@ -70,6 +70,15 @@ void resdit_job_params_set_loras(ResditJobParams *p, const ResditLora *loras, in
     p->n_loras = n;
 }
 
+void resdit_job_params_copy(ResditJobParams *dst, const ResditJobParams *src)
+{
+    *dst = *src;
+    dst->prompt = g_strdup(src->prompt);
+    dst->loras = NULL;
+    dst->n_loras = 0;
+    resdit_job_params_set_loras(dst, src->loras, src->n_loras);
+}
+
 void rd_applied_lora_free(gpointer p)
 {
     RdAppliedLora *a = p;

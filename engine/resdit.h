@@ -157,6 +157,9 @@ void resdit_job_params_init(ResditJobParams *params);
  * ends that must know the seed before the job starts draw it with this. */
 guint64 resdit_random_seed(void);
 void resdit_job_params_clear(ResditJobParams *params);
+/* dst = a deep copy of src (prompt and LoRA list duplicated); dst is overwritten, not cleared.
+ * Copy job parameters with this, never by assignment: the LoRA list is owned. */
+void resdit_job_params_copy(ResditJobParams *dst, const ResditJobParams *src);
 /* Appends a LoRA (path copied). */
 void resdit_job_params_add_lora(ResditJobParams *params, const char *path, double strength,
                                 gboolean enabled);

@@ -174,6 +174,19 @@ static void test_spec(void)
     g_assert_nonnull(error);
     g_autofree char *name = resdit_lora_name("/x/y/My LoRA v2.safetensors");
     g_assert_cmpstr(name, ==, "My LoRA v2");
+    /* job parameters own their list: a copy survives the original */
+    ResditJobParams a, b;
+    resdit_job_params_init(&a);
+    resdit_job_params_add_lora(&a, "one.safetensors", 0.5, TRUE);
+    resdit_job_params_add_lora(&a, "two.safetensors", -1.0, FALSE);
+    resdit_job_params_copy(&b, &a);
+    resdit_job_params_clear(&a);
+    g_assert_cmpint(b.n_loras, ==, 2);
+    g_assert_cmpstr(b.loras[1].path, ==, "two.safetensors");
+    g_assert_cmpfloat(b.loras[1].strength, ==, -1.0);
+    g_assert_false(b.loras[1].enabled);
+    resdit_job_params_clear(&b);
+    g_assert_null(b.loras);
 }
 
 /* ComfyUI's models/loras (and extra_model_paths.yaml "loras"), Forge's models/Lora: LoRA files
