@@ -7,6 +7,8 @@
 
 #include "resdit.h"
 
+#define MERGE_ROWS 256
+
 /* ---- reading a file ---------------------------------------------------------------------- */
 
 typedef enum { ROLE_DOWN, ROLE_UP, ROLE_ALPHA } Role;
@@ -548,8 +550,15 @@ static gboolean merge_one(RdLoraState *s, const WeightPlan *wp, const RdWeight *
         rd_convert_to_f32(c->down->dtype, c->down->data, uf, nd);
         for (size_t k = 0; k < nd; k++)
             down[k] = uf[k];
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cols, c->rank,
-                    c->factor, up, c->rank, down, (int)cols, 1.0, acc, (int)cols);
+        /* row blocks on the OpenMP threads (BLAS runs single-threaded inside them) */
+        const int64_t blocks = (rows + MERGE_ROWS - 1) / MERGE_ROWS;
+#pragma omp parallel for schedule(dynamic)
+        for (int64_t b = 0; b < blocks; b++) {
+            int64_t r0 = b * MERGE_ROWS, nr = MIN(MERGE_ROWS, rows - r0);
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nr, (int)cols, c->rank,
+                        c->factor, up + r0 * c->rank, c->rank, down, (int)cols, 1.0,
+                        acc + r0 * cols, (int)cols);
+        }
     }
     for (size_t i = 0; i < n; i++) {
         f[i] = (float)acc[i];
