@@ -85,6 +85,11 @@ LORAS = {
         "double_blocks.0.txt_attn.qkv", "double_blocks.1.img_mlp.2", "single_blocks.0.linear2",
         "single_blocks.1.modulation.lin"]),
 }
+# A kohya file with a transformer part and CLIP-L (te1) parts, applied to the tiny CLIP too.
+TE1 = dict(rank=3, alpha=1.5, strength=0.9, unet=["img_in", "single_blocks.1.linear2"],
+           clip=[("encoder.layers.0.self_attn.q_proj", "q"), ("encoder.layers.0.mlp.fc2", "fc2"),
+                 ("encoder.layers.1.self_attn.out_proj", "o"), ("encoder.layers.1.mlp.fc1", "fc1")])
+CLIP_DIR = os.path.join(ft.REPO_ROOT, "tests", "data", "text", "tiny", "text_encoder")
 # (output name, [(lora, strength)])
 CASES = [
     ("kohya", [("kohya", 0.8)]),
@@ -129,6 +134,64 @@ def make_lora(name, spec, sd, cfg):
             tensors[f"diffusion_model.{target}.lora_down.weight"] = down
             tensors[f"diffusion_model.{target}.lora_up.weight"] = up
     return tensors, deltas
+
+
+def make_te1(sd, cfg, clip_sd):
+    """The te1 file's tensors, its transformer deltas and its CLIP deltas."""
+    gen = torch.Generator().manual_seed(ft.seed_for(CFG, "lora", "te1"))
+    seg = bfl_segments(cfg)
+    r, scale = TE1["rank"], TE1["alpha"] / TE1["rank"]
+    tensors, deltas, clip_deltas = {}, {}, {}
+
+    def pair(in_f, out_f):
+        down = torch.randn(r, in_f, generator=gen) / in_f ** 0.5
+        up = 0.3 * torch.randn(out_f, r, generator=gen)
+        return down, up
+
+    for target in TE1["unet"]:
+        parts = seg[target]
+        out_f = sum(rows for _, rows in parts)
+        down, up = pair(sd[f"{parts[0][0]}.weight"].shape[1], out_f)
+        row = 0
+        for diff_name, rows in parts:
+            deltas[diff_name] = (scale, up[row:row + rows].double(), down.double())
+            row += rows
+        key = "lora_unet_" + target.replace(".", "_")
+        tensors[f"{key}.lora_down.weight"] = down
+        tensors[f"{key}.lora_up.weight"] = up
+        tensors[f"{key}.alpha"] = torch.tensor(TE1["alpha"])
+    for module, _ in TE1["clip"]:
+        w = clip_sd[f"text_model.{module}.weight"]
+        down, up = pair(w.shape[1], w.shape[0])
+        clip_deltas[f"text_model.{module}"] = (scale, up.double(), down.double())
+        key = "lora_te1_text_model_" + module.replace(".", "_")
+        tensors[f"{key}.lora_down.weight"] = down
+        tensors[f"{key}.lora_up.weight"] = up
+        tensors[f"{key}.alpha"] = torch.tensor(TE1["alpha"])
+    return tensors, deltas, clip_deltas
+
+
+def clip_golden(clip_deltas):
+    """The tiny CLIP with the te1 parts merged in float64, on fixed ids."""
+    from transformers import CLIPTextModel
+
+    clip = CLIPTextModel.from_pretrained(CLIP_DIR, torch_dtype=torch.float32).to(torch.float64).eval()
+    sd = clip.state_dict()
+    with torch.no_grad():
+        for name, (scale, up, down) in clip_deltas.items():
+            sd[f"{name}.weight"] += TE1["strength"] * scale * (up @ down)
+    clip.load_state_dict(sd)
+    cfg = clip.config
+    ids = torch.tensor([[cfg.bos_token_id, 5, 17, 3, 9, 11, 2, cfg.eos_token_id]])
+    # transformers builds CLIP's causal mask in the default dtype: float64 for a float64 model
+    torch.set_default_dtype(torch.float64)
+    try:
+        with torch.no_grad():
+            out = clip(ids)
+    finally:
+        torch.set_default_dtype(torch.float32)
+    return {"ids": ids[0].to(torch.int64), "hidden": out.last_hidden_state[0].to(torch.float32),
+            "pooled": out.pooler_output[0].to(torch.float32)}
 
 
 def merged(sd, loras, case, rounding):
@@ -178,6 +241,15 @@ def main():
         meta = {"reference": json.dumps({"format": name, "rank": spec["rank"], "alpha": spec["alpha"]})}
         save_file({k: v.contiguous() for k, v in tensors.items()},
                   os.path.join(ft.DATA_DIR, f"lora-{name}.safetensors"), metadata=meta)
+    clip_sd = load_file(os.path.join(CLIP_DIR, "model.safetensors"))
+    clip_sd = {k if k.startswith("text_model.") else f"text_model.{k}": v for k, v in clip_sd.items()}
+    te1_tensors, te1_deltas, clip_deltas = make_te1(base, cfg, clip_sd)
+    save_file({k: v.contiguous() for k, v in te1_tensors.items()}, os.path.join(ft.DATA_DIR, "lora-te1.safetensors"),
+              metadata={"reference": json.dumps({"format": "kohya", "rank": TE1["rank"], "alpha": TE1["alpha"]})})
+    loras["te1"] = te1_deltas
+    save_file(clip_golden(clip_deltas), os.path.join(ft.DATA_DIR, "lora-te1.clip.safetensors"),
+              metadata={"reference": json.dumps({"strength": TE1["strength"]})})
+    CASES.append(("te1", [("te1", TE1["strength"])]))
     rows, cols = GRID
     inputs = ft.make_inputs(CFG, rows, cols)
     base_out = ft.forward(model_with({k: v.double() for k, v in base.items()}), inputs, rows, cols)
