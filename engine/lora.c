@@ -142,6 +142,10 @@ static gboolean finish_module(RdLoraFile *f, Pending *p, GError **error)
             "module %s: down is [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT
             "] and up [%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]: their ranks do not match",
             p->module, p->down->shape[0], p->down->shape[1], p->up->shape[0], p->up->shape[1]);
+    if (rank > 65536)
+        return fail(error, RESDIT_ERROR_FORMAT, path,
+                    "module %s claims rank %" G_GINT64_FORMAT ": not a low-rank adapter",
+                    p->module, rank);
     if (!check_tensor(path, p->down, error) || !check_tensor(path, p->up, error))
         return FALSE;
     double scale = 1.0;
@@ -540,8 +544,14 @@ static gboolean merge_one(RdLoraState *s, const WeightPlan *wp, const RdWeight *
     for (guint i = 0; i < wp->contributions->len; i++) {
         const Contribution *c = &g_array_index(wp->contributions, Contribution, i);
         const size_t nu = (size_t)(rows * c->rank), nd = (size_t)(c->rank * cols);
-        g_autofree float *uf = g_new(float, MAX(nu, nd));
-        g_autofree double *up = g_new(double, nu), *down = g_new(double, nd);
+        g_autofree float *uf = g_try_new(float, MAX(nu, nd));
+        g_autofree double *up = g_try_new(double, nu), *down = g_try_new(double, nd);
+        if (!uf || !up || !down) {
+            g_free(copy);
+            g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY,
+                        "not enough memory to merge a LoRA into %s", original->name);
+            return FALSE;
+        }
         const char *up_rows = (const char *)c->up->data +
                               (size_t)(c->up_row0 * c->rank) * rd_dtype_size(c->up->dtype);
         rd_convert_to_f32(c->up->dtype, up_rows, uf, nu);
