@@ -14,6 +14,7 @@
 
 typedef struct {
     char *transformer, *config, *inputs, *output, *grid, *backend;
+    char **loras; /* FILE[:STRENGTH] */
     CliMethodOptions method;
 } ForwardOptions;
 
@@ -25,6 +26,7 @@ static void forward_options_clear(ForwardOptions *o)
     g_free(o->output);
     g_free(o->grid);
     g_free(o->backend);
+    g_strfreev(o->loras);
     cli_method_options_clear(&o->method);
 }
 
@@ -107,6 +109,26 @@ static gboolean grid_for(const char *grid, int64_t tokens, int *rows, int *cols,
     return TRUE;
 }
 
+/* Opens the --lora files and merges them into the transformer (their CLIP-L parts, if any, have
+ * no text encoder to go to here). */
+static gboolean apply_loras(FluxModel *model, char **specs, GError **error)
+{
+    guint n = specs ? g_strv_length(specs) : 0;
+    g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func((GDestroyNotify)rd_lora_close);
+    g_autofree double *strengths = g_new(double, MAX(n, 1));
+    for (guint i = 0; i < n; i++) {
+        g_autofree char *path = NULL;
+        if (!resdit_lora_spec_parse(specs[i], &path, &strengths[i], error))
+            return FALSE;
+        RdLoraFile *f = rd_lora_open(path, error);
+        if (!f)
+            return FALSE;
+        g_ptr_array_add(files, f);
+    }
+    return n == 0 ||
+           flux_model_set_loras(model, (RdLoraFile *const *)files->pdata, strengths, (int)n, error);
+}
+
 static gboolean run_forward(ForwardOptions *o, const FluxAttentionPlan *plan, GError **error)
 {
     g_autoptr(RdBackend) be = cli_backend_new(o->backend, error);
@@ -115,6 +137,10 @@ static gboolean run_forward(ForwardOptions *o, const FluxAttentionPlan *plan, GE
     FluxModel *model = flux_model_load_with_config(o->transformer, o->config, be, error);
     if (!model)
         return FALSE;
+    if (!apply_loras(model, o->loras, error)) {
+        flux_model_free(model);
+        return FALSE;
+    }
     const FluxConfig *cfg = flux_model_config(model);
     RdSafetensors *st = rd_safetensors_open(o->inputs, error);
     gboolean ok = st != NULL;
@@ -168,20 +194,22 @@ int cli_forward(int argc, char **argv)
 {
     ForwardOptions o = {0};
     cli_method_options_init(&o.method);
-    GOptionEntry entries[] = {{"transformer", 0, 0, G_OPTION_ARG_FILENAME, &o.transformer,
-                               "FLUX transformer: single file or diffusers folder", "PATH"},
-                              {"config", 0, 0, G_OPTION_ARG_FILENAME, &o.config,
-                               "diffusers config.json for a single file of non-standard shape",
-                               "JSON"},
-                              {"inputs", 0, 0, G_OPTION_ARG_FILENAME, &o.inputs,
-                               "safetensors with img, txt, vec, timestep, guidance", "IN"},
-                              {"output", 0, 0, G_OPTION_ARG_FILENAME, &o.output,
-                               "safetensors to write (velocity)", "OUT"},
-                              {"grid", 0, 0, G_OPTION_ARG_STRING, &o.grid,
-                               "image token grid, 1 to 1024 per side (default: square)", "RxC"},
-                              {"backend", 0, 0, G_OPTION_ARG_STRING, &o.backend,
-                               "auto, cuda or cpu (default auto)", "NAME"},
-                              {NULL}};
+    GOptionEntry entries[] = {
+        {"transformer", 0, 0, G_OPTION_ARG_FILENAME, &o.transformer,
+         "FLUX transformer: single file or diffusers folder", "PATH"},
+        {"config", 0, 0, G_OPTION_ARG_FILENAME, &o.config,
+         "diffusers config.json for a single file of non-standard shape", "JSON"},
+        {"inputs", 0, 0, G_OPTION_ARG_FILENAME, &o.inputs,
+         "safetensors with img, txt, vec, timestep, guidance", "IN"},
+        {"output", 0, 0, G_OPTION_ARG_FILENAME, &o.output, "safetensors to write (velocity)",
+         "OUT"},
+        {"grid", 0, 0, G_OPTION_ARG_STRING, &o.grid,
+         "image token grid, 1 to 1024 per side (default: square)", "RxC"},
+        {"backend", 0, 0, G_OPTION_ARG_STRING, &o.backend, "auto, cuda or cpu (default auto)",
+         "NAME"},
+        {"lora", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o.loras,
+         "apply a LoRA at a strength (default 1); repeatable", "FILE[:STRENGTH]"},
+        {NULL}};
     g_autoptr(GOptionContext) ctx = g_option_context_new("- one FLUX forward pass");
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_add_group(ctx, cli_method_option_group(&o.method));

@@ -40,6 +40,7 @@ typedef struct {
     ResditShiftMode shift_mode; /* --shift */
     double mu;
     gboolean no_schedule, inspect, json, quiet, no_history;
+    char **loras; /* --lora FILE[:STRENGTH], repeatable; replaces a record's list */
     CliModelOptions model;
     CliMethodOptions method;
 } GenerateOptions;
@@ -433,6 +434,18 @@ static gboolean build_params(GenerateOptions *o, ResditModel *model, ResditJobPa
         p->random_seed = !o->seed || o->seed_random;
         p->seed = p->random_seed ? 0 : o->seed_value;
     }
+    if (o->loras) { /* the flags' list replaces the record's */
+        resdit_job_params_set_loras(p, NULL, 0);
+        for (char **l = o->loras; *l; l++) {
+            g_autofree char *path = NULL;
+            double strength;
+            if (!resdit_lora_spec_parse(*l, &path, &strength, error)) {
+                g_prefix_error(error, "--lora: ");
+                return FALSE;
+            }
+            resdit_job_params_add_lora(p, path, strength, TRUE);
+        }
+    }
     return resolve_size(o, p, error);
 }
 
@@ -457,6 +470,9 @@ static GOptionContext *make_context(GenerateOptions *o)
          "seed, 0 to 9007199254740991 (2^53 - 1), or random (default; recorded)", "N"},
         {"params-from", 0, 0, G_OPTION_ARG_FILENAME, &o->params_from,
          "start from the parameters recorded in a PNG made by resdit (flags override)", "PNG"},
+        {"lora", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->loras,
+         "apply a LoRA at a strength (default 1; repeatable; replaces a record's LoRAs)",
+         "FILE[:STRENGTH]"},
         {"global-steps", 0, 0, G_OPTION_ARG_STRING, &o->global_steps_text,
          "first steps global-only (default steps * 10 / 35)", "G"},
         {"local-steps", 0, 0, G_OPTION_ARG_STRING, &o->local_steps_text,
@@ -652,6 +668,7 @@ int cli_generate(int argc, char **argv)
     g_option_context_free(ctx);
     cli_model_options_clear(&o.model);
     cli_method_options_clear(&o.method);
+    g_strfreev(o.loras);
     char **texts[] = {&o.prompt,
                       &o.output,
                       &o.preview_dir,

@@ -194,6 +194,44 @@ static void print_text(GPtrArray *found)
     }
 }
 
+static void print_loras_text(GPtrArray *loras, gboolean alone)
+{
+    if (loras->len == 0) {
+        printf("No LoRA found (ComfyUI models/loras, Forge models/Lora, the folders given).\n");
+        return;
+    }
+    if (!alone)
+        printf("LoRAs (resdit generate --lora FILE[:STRENGTH]):\n");
+    for (guint i = 0; i < loras->len; i++) {
+        const ResditLoraInfo *l = g_ptr_array_index(loras, i);
+        printf("%s%-32s %8.1f MB  %s\n", alone ? "" : "  ", l->name, l->size / 1e6, l->path);
+    }
+}
+
+static void print_loras_json(GPtrArray *loras)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_array(b);
+    for (guint i = 0; i < loras->len; i++) {
+        const ResditLoraInfo *l = g_ptr_array_index(loras, i);
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "name");
+        json_builder_add_string_value(b, l->name);
+        json_builder_set_member_name(b, "path");
+        json_builder_add_string_value(b, l->path);
+        json_builder_set_member_name(b, "size");
+        json_builder_add_int_value(b, (gint64)l->size);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    json_generator_set_root(gen, root);
+    json_generator_set_pretty(gen, TRUE);
+    g_autofree char *text = json_generator_to_data(gen, NULL);
+    printf("%s\n", text);
+}
+
 static void add_list(JsonBuilder *b, const char *key, char **values)
 {
     json_builder_set_member_name(b, key);
@@ -252,10 +290,12 @@ static void print_json(GPtrArray *found)
 int cli_models(int argc, char **argv)
 {
     char **dirs = NULL;
-    gboolean json = FALSE;
+    gboolean json = FALSE, loras_only = FALSE;
     GOptionEntry entries[] = {{"models-dir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &dirs,
                                "another folder to search (repeatable)", "DIR"},
                               {"json", 0, 0, G_OPTION_ARG_NONE, &json, "print JSON", NULL},
+                              {"loras", 0, 0, G_OPTION_ARG_NONE, &loras_only,
+                               "list the LoRA files only (with --json: an array of them)", NULL},
                               {NULL}};
     GOptionContext *ctx = g_option_context_new("- list the FLUX models found on this machine");
     g_option_context_set_summary(
@@ -264,19 +304,29 @@ int cli_models(int argc, char **argv)
              "($HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub) and the folders given. "
              "Files are recognised by their tensors, not their names, and put together into "
              "models; each model says where every part comes from, or what it lacks and where "
-             "it looked.");
+             "it looked. LoRA files (ComfyUI models/loras and its yaml's loras, Forge "
+             "models/Lora) are listed after the models.");
     g_option_context_add_main_entries(ctx, entries, NULL);
     GError *error = NULL;
     int rc = 0;
     if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
         rc = cli_fail("%s", error->message) + 1;
         g_error_free(error);
+    } else if (loras_only) {
+        g_autoptr(GPtrArray) loras = resdit_loras_discover((const char *const *)dirs);
+        if (json)
+            print_loras_json(loras);
+        else
+            print_loras_text(loras, TRUE);
     } else {
         g_autoptr(GPtrArray) found = resdit_models_discover((const char *const *)dirs);
-        if (json)
+        if (json) {
             print_json(found);
-        else
+        } else {
             print_text(found);
+            g_autoptr(GPtrArray) loras = resdit_loras_discover((const char *const *)dirs);
+            print_loras_text(loras, FALSE);
+        }
     }
     g_option_context_free(ctx);
     g_strfreev(dirs);

@@ -95,6 +95,15 @@ void job_record_params_to_history(const ResditJobParams *params, const char *mod
     out->model_name = g_strdup(model_name);
     g_free(out->model_fingerprint);
     out->model_fingerprint = g_strdup(fingerprint);
+    GString *loras = g_string_new(NULL);
+    for (int i = 0; i < params->n_loras; i++) {
+        char num[G_ASCII_DTOSTR_BUF_SIZE];
+        g_string_append_printf(loras, "%s %d %s\n",
+                               g_ascii_dtostr(num, sizeof num, params->loras[i].strength),
+                               params->loras[i].enabled ? 1 : 0, params->loras[i].path);
+    }
+    g_free(out->loras);
+    out->loras = g_string_free(loras, FALSE);
 }
 
 void job_record_params_from_history(const HistoryParams *record, ResditJobParams *params)
@@ -126,6 +135,17 @@ void job_record_params_from_history(const HistoryParams *record, ResditJobParams
                          : record->shift_mode == HISTORY_SHIFT_FIXED    ? RESDIT_SHIFT_FIXED
                                                                         : RESDIT_SHIFT_BASE;
     params->mu = record->shift_mu;
+    /* the LoRA lines; a damaged line is skipped */
+    resdit_job_params_set_loras(params, NULL, 0);
+    g_auto(GStrv) lines = g_strsplit(record->loras ? record->loras : "", "\n", -1);
+    for (char **l = lines; *l; l++) {
+        char *end = NULL;
+        double strength = g_ascii_strtod(*l, &end);
+        if (end == *l || end[0] != ' ' || (end[1] != '0' && end[1] != '1') || end[2] != ' ' ||
+            !end[3] || !isfinite(strength))
+            continue;
+        resdit_job_params_add_lora(params, end + 3, strength, end[1] == '1');
+    }
 }
 
 gint64 job_record_begin(HistoryStore *store, const ResditJobParams *params,

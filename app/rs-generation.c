@@ -377,8 +377,7 @@ RsGeneration *rs_generation_new(RsModelHandle *model, const ResditJobParams *par
 {
     RsGeneration *self = g_object_new(RS_TYPE_GENERATION, NULL);
     self->model = rs_model_handle_ref(model);
-    self->params = *params;
-    self->params.prompt = g_strdup(params->prompt);
+    resdit_job_params_copy(&self->params, params); /* its own prompt and LoRA list */
     self->output_folder = g_strdup(output_folder);
     self->history = history != NULL ? g_object_ref(history) : NULL;
     return self;

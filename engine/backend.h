@@ -31,6 +31,8 @@ typedef struct {
     const void *host; /* first element, in the file (mmap) */
     void *device;     /* backend copy, or NULL */
     const char *name; /* tensor name for messages (owned by the checkpoint) */
+    float scale;      /* per-tensor dequantisation factor (fp8 weights requantised by a LoRA
+                       * merge): the value is scale * stored; 0 means 1 */
 } RdWeight;
 
 typedef enum {

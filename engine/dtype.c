@@ -119,6 +119,39 @@ static uint16_t load_u16(const unsigned char *p)
     return v;
 }
 
+/* Nearest of the codes 0..max_code (positive values, increasing with the code), ties to the
+ * even code (the even mantissa), saturating at max_code. */
+static uint8_t f8_encode(float f, float (*decode)(uint8_t), uint8_t max_code, uint8_t nan_code)
+{
+    if (isnan(f))
+        return nan_code;
+    uint8_t sign = signbit(f) ? 0x80 : 0;
+    double a = fabs((double)f);
+    if (a >= decode(max_code))
+        return sign | max_code;
+    unsigned lo = 0, hi = max_code; /* value(lo) <= a < value(hi) */
+    while (hi - lo > 1) {
+        unsigned mid = (lo + hi) / 2;
+        if ((double)decode((uint8_t)mid) <= a)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    double below = a - decode((uint8_t)lo), above = decode((uint8_t)hi) - a;
+    unsigned code = below < above ? lo : above < below ? hi : (lo & 1) ? hi : lo;
+    return sign | (uint8_t)code;
+}
+
+uint8_t rd_f32_to_e4m3(float f)
+{
+    return f8_encode(f, rd_e4m3_to_f32, 0x7e, 0x7f);
+}
+
+uint8_t rd_f32_to_e5m2(float f)
+{
+    return f8_encode(f, rd_e5m2_to_f32, 0x7b, 0x7f);
+}
+
 void rd_convert_to_f32(RdDType dtype, const void *src, float *dst, size_t n)
 {
     switch (dtype) {

@@ -25,6 +25,9 @@ float rd_e4m3_to_f32(uint8_t v);
 float rd_e5m2_to_f32(uint8_t v);
 uint16_t rd_f32_to_bf16(float f); /* round to nearest even */
 uint16_t rd_f32_to_f16(float f);  /* round to nearest even */
+/* Round to nearest even, saturating at the largest finite value (448, 57344); NaN stays NaN. */
+uint8_t rd_f32_to_e4m3(float f);
+uint8_t rd_f32_to_e5m2(float f);
 
 /* Widens n elements of src (any float dtype) into dst. */
 void rd_convert_to_f32(RdDType dtype, const void *src, float *dst, size_t n);

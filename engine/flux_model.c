@@ -349,6 +349,8 @@ void flux_model_free(FluxModel *m)
         return;
     if (m->doubles && m->singles)
         visit_weights(m, release_weight, NULL);
+    rd_lora_state_free(m->lora_state); /* the merged copies, after their device copies */
+    rd_lora_targets_free(m->lora_targets);
     g_free(m->doubles);
     g_free(m->singles);
     rd_safetensors_close(m->st);

@@ -5,6 +5,7 @@
 #include <gio/gio.h>
 
 #include "backend.h"
+#include "lora.h"
 #include "resdit.h"
 #include "resdit_attention.h"
 
@@ -56,3 +57,12 @@ typedef struct {
 gboolean flux_model_forward(FluxModel *model, const FluxInputs *inputs,
                             const FluxAttentionPlan *plan, float *velocity,
                             GCancellable *cancellable, GError **error);
+
+/* Applies n LoRAs (docs/LORA.md) at the given strengths, replacing the ones applied before (n = 0:
+ * none). The transformer parts of every file are checked first: a module the model lacks or of
+ * the wrong shape refuses the whole list and leaves the model as it was. CLIP-L parts are left to
+ * the text encoders; a T5 part is refused. Never reopens the model's files. */
+gboolean flux_model_set_loras(FluxModel *model, RdLoraFile *const *files, const double *strengths,
+                              int n, GError **error);
+/* How many weights hold LoRA-merged copies. */
+guint flux_model_lora_merged(const FluxModel *model);

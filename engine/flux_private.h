@@ -2,6 +2,7 @@
 #pragma once
 
 #include "flux_model.h"
+#include "lora.h"
 #include "safetensors.h"
 
 typedef struct {
@@ -36,6 +37,8 @@ struct FluxModel {
     FluxDoubleBlock *doubles;
     FluxSingleBlock *singles;
     FluxLinear final_shift, final_scale, final_linear;
+    RdLoraTargets *lora_targets; /* built on the first LoRA */
+    RdLoraState *lora_state;
 };
 
 /* Applies a diffusers config.json (attention_head_dim, axes_dims_rope) to c, checking every

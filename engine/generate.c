@@ -153,6 +153,9 @@ ResditImage *resdit_generate(ResditModel *model, const ResditJobParams *params,
                     model->name);
         return NULL;
     }
+    /* the job's LoRAs, merged before the text encoders run (CLIP-L parts) */
+    if (!resdit_model_set_loras(model, params->loras, params->n_loras, error))
+        return NULL;
     reset_peak_rss();
     gint64 start = g_get_monotonic_time();
     if (callbacks && callbacks->progress) {

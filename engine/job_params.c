@@ -1,5 +1,6 @@
 /* Job parameters: defaults, names, and the text/JSON records stored with every image. */
 #include <json-glib/json-glib.h>
+#include <math.h>
 #include <string.h>
 
 #include "json_load.h"
@@ -69,12 +70,21 @@ void resdit_job_params_init(ResditJobParams *p)
 void resdit_job_params_clear(ResditJobParams *p)
 {
     g_clear_pointer(&p->prompt, g_free);
+    rd_job_params_clear_loras(p);
 }
 
 /* "Steps: 35, Sampler: ..., Seed: 1, Size: 4096x4096, ..." after the prompt (AUTOMATIC1111). */
 char *rd_job_parameters_text(const ResditJobParams *p, const RdJobResolved *r)
 {
     GString *s = g_string_new(p->prompt ? p->prompt : "");
+    /* A1111 writes the LoRAs into the prompt line as <lora:NAME:STRENGTH> */
+    for (guint i = 0; r->loras && i < r->loras->len; i++) {
+        const RdAppliedLora *a = g_ptr_array_index(r->loras, i);
+        g_autofree char *name = resdit_lora_name(a->path);
+        char num[G_ASCII_DTOSTR_BUF_SIZE];
+        g_string_append_printf(s, "%s<lora:%s:%s>", s->len ? " " : "", name,
+                               g_ascii_formatd(num, sizeof num, "%g", a->strength));
+    }
     g_string_append_printf(s,
                            "\nSteps: %d, Sampler: Euler (flow matching), Schedule type: "
                            "shift %s (mu %.4g), CFG scale: 1, Distilled CFG Scale: %g, "
@@ -103,6 +113,15 @@ char *rd_job_parameters_text(const ResditJobParams *p, const RdJobResolved *r)
     for (size_t i = 0; i < G_N_ELEMENTS(ablations); i++)
         if (ablations[i].on)
             g_string_append_printf(s, ", ResDiT ablation: %s", ablations[i].name);
+    if (r->loras && r->loras->len) { /* A1111: Lora hashes: "name: first 12 hex digits" */
+        g_string_append(s, ", Lora hashes: \"");
+        for (guint i = 0; i < r->loras->len; i++) {
+            const RdAppliedLora *a = g_ptr_array_index(r->loras, i);
+            g_autofree char *name = resdit_lora_name(a->path);
+            g_string_append_printf(s, "%s%s: %.12s", i ? ", " : "", name, a->sha256);
+        }
+        g_string_append_c(s, '"');
+    }
     g_string_append_printf(s, ", Noise: %s, Version: resdit %s", RD_NOISE_NAME, resdit_version());
     return g_string_free(s, FALSE);
 }
@@ -185,6 +204,20 @@ char *rd_job_parameters_json(const ResditJobParams *p, const RdJobResolved *r)
     member_int(b, "t5_len", r->t5_len);
     add_method(b, &p->method, r);
     member_string(b, "backend", r->backend_name);
+    /* the LoRAs applied: name, file, strength and the file's SHA-256 */
+    json_builder_set_member_name(b, "loras");
+    json_builder_begin_array(b);
+    for (guint i = 0; r->loras && i < r->loras->len; i++) {
+        const RdAppliedLora *a = g_ptr_array_index(r->loras, i);
+        g_autofree char *name = resdit_lora_name(a->path);
+        json_builder_begin_object(b);
+        member_string(b, "name", name);
+        member_string(b, "file", a->path);
+        member_double(b, "strength", a->strength);
+        member_string(b, "sha256", a->sha256);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
     json_builder_end_object(b);
     g_autoptr(JsonGenerator) gen = json_generator_new();
     g_autoptr(JsonNode) root = json_builder_get_root(b);
@@ -274,6 +307,56 @@ static gboolean read_method(JsonObject *m, ResditMethodParams *p, GError **error
            read_bool(m, "uniform_weights", &p->uniform_weights, error);
 }
 
+/* "loras": [{name, file, strength, sha256}]: the file where it was, else a LoRA of that file name
+ * in the model folders (the record may come from another machine). */
+static gboolean read_loras(JsonObject *o, ResditJobParams *p, GError **error)
+{
+    JsonNode *node = json_object_get_member(o, "loras");
+    if (!node)
+        return TRUE;
+    if (!JSON_NODE_HOLDS_ARRAY(node))
+        return bad_record(error, "loras is not an array");
+    JsonArray *a = json_node_get_array(node);
+    ResditJobParams tmp = {0};
+    g_autoptr(GPtrArray) found = NULL;
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+        if (!JSON_NODE_HOLDS_OBJECT(e)) {
+            rd_job_params_clear_loras(&tmp);
+            return bad_record(error, "a LoRA entry is not an object");
+        }
+        JsonObject *l = json_node_get_object(e);
+        const char *file = json_object_get_string_member_with_default(l, "file", NULL);
+        double strength = 1.0;
+        if (!file || !read_double(l, "strength", &strength, error) || !isfinite(strength) ||
+            fabs(strength) > RESDIT_LORA_STRENGTH_MAX) {
+            rd_job_params_clear_loras(&tmp);
+            return error && *error ? FALSE
+                                   : bad_record(error, "a LoRA entry lacks its file or strength");
+        }
+        g_autofree char *path = g_strdup(file);
+        if (!g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
+            g_autofree char *base = g_path_get_basename(file);
+            if (!found)
+                found = resdit_loras_discover(NULL);
+            for (guint k = 0; k < found->len; k++) {
+                const ResditLoraInfo *info = g_ptr_array_index(found, k);
+                g_autofree char *b = g_path_get_basename(info->path);
+                if (strcmp(b, base) == 0) {
+                    g_free(path);
+                    path = g_strdup(info->path);
+                    break;
+                }
+            }
+        }
+        resdit_job_params_add_lora(&tmp, path, strength, TRUE);
+    }
+    rd_job_params_clear_loras(p);
+    p->loras = tmp.loras;
+    p->n_loras = tmp.n_loras;
+    return TRUE;
+}
+
 gboolean resdit_job_params_from_json(ResditJobParams *p, const char *json, GError **error)
 {
     g_autoptr(JsonParser) parser = json_parser_new();
@@ -325,6 +408,8 @@ gboolean resdit_job_params_from_json(ResditJobParams *p, const char *json, GErro
         return bad_record(error, "unknown shift_mode");
     if ((p->shift_mode == RESDIT_SHIFT_FIXED && !read_double(o, "mu", &p->mu, error)) ||
         !read_int(o, "t5_len", &p->t5_len, error))
+        return FALSE;
+    if (!read_loras(o, p, error))
         return FALSE;
     if (json_object_has_member(o, "method")) {
         JsonNode *m = json_object_get_member(o, "method");

@@ -47,6 +47,8 @@ void resdit_model_free(ResditModel *m)
     }
     g_mutex_clear(&m->preview_lock);
     g_mutex_clear(&m->text_lock);
+    if (m->loras)
+        g_ptr_array_unref(m->loras);
     g_free(m->name);
     g_free(m);
 }

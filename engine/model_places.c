@@ -24,6 +24,7 @@ static RdPlace *place_new(RdPlaceKind kind, const char *root)
     p->snapshots = g_ptr_array_new_with_free_func(g_free);
     p->snapshot_names = g_ptr_array_new_with_free_func(g_free);
     p->tokenizers = g_ptr_array_new_with_free_func(g_free);
+    p->loras = g_ptr_array_new_with_free_func(g_free);
     return p;
 }
 
@@ -36,6 +37,7 @@ void rd_place_free(RdPlace *p)
     g_ptr_array_unref(p->snapshots);
     g_ptr_array_unref(p->snapshot_names);
     g_ptr_array_unref(p->tokenizers);
+    g_ptr_array_unref(p->loras);
     g_free(p);
 }
 
@@ -111,7 +113,7 @@ static char *yaml_path(const char *yaml_dir, const char *base, const char *value
 
 /* ComfyUI's extra_model_paths.yaml: top-level sections, each with base_path and one folder (or a
  * "|" block of folders) per model kind. Only that subset of YAML, read line by line. */
-static void read_extra_model_paths(const char *yaml, GPtrArray *weights)
+static void read_extra_model_paths(const char *yaml, GPtrArray *weights, GPtrArray *loras)
 {
     g_autofree char *text = NULL;
     if (!g_file_get_contents(yaml, &text, NULL, NULL))
@@ -120,7 +122,8 @@ static void read_extra_model_paths(const char *yaml, GPtrArray *weights)
     g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
     g_autofree char *base = NULL;
     g_autoptr(GPtrArray) pending = g_ptr_array_new_with_free_func(g_free); /* section's values */
-    gboolean in_block = FALSE, block_wanted = FALSE;
+    g_autoptr(GPtrArray) pending_loras = g_ptr_array_new_with_free_func(g_free);
+    gboolean in_block = FALSE, block_wanted = FALSE, block_loras = FALSE;
     int block_indent = 0;
     for (char **l = lines;; l++) {
         char *line = *l ? *l : "";
@@ -131,7 +134,7 @@ static void read_extra_model_paths(const char *yaml, GPtrArray *weights)
         gboolean blank = line[indent] == '\0' || line[indent] == '\r';
         if (in_block && !blank && indent > block_indent && *l) {
             if (block_wanted)
-                g_ptr_array_add(pending, yaml_scalar(line));
+                g_ptr_array_add(block_loras ? pending_loras : pending, yaml_scalar(line));
             continue;
         }
         in_block = FALSE;
@@ -142,7 +145,13 @@ static void read_extra_model_paths(const char *yaml, GPtrArray *weights)
                 g_autofree char *dir = yaml_path(yaml_dir, base, g_ptr_array_index(pending, i));
                 add_dir(weights, dir);
             }
+            for (guint i = 0; i < pending_loras->len; i++) {
+                g_autofree char *dir =
+                    yaml_path(yaml_dir, base, g_ptr_array_index(pending_loras, i));
+                add_dir(loras, dir);
+            }
             g_ptr_array_set_size(pending, 0);
+            g_ptr_array_set_size(pending_loras, 0);
             g_clear_pointer(&base, g_free);
             if (!*l)
                 break;
@@ -153,15 +162,17 @@ static void read_extra_model_paths(const char *yaml, GPtrArray *weights)
             continue;
         g_autofree char *key = g_strndup(line + indent, (gsize)(colon - line - indent));
         g_autofree char *value = yaml_scalar(colon + 1);
-        gboolean wanted = g_strv_contains(yaml_weight_keys, g_strstrip(key));
+        gboolean is_loras = g_str_equal(g_strstrip(key), "loras");
+        gboolean wanted = is_loras || g_strv_contains(yaml_weight_keys, key);
         if (g_str_equal(key, "base_path"))
             base = g_strdup(value);
         else if (value[0] == '|' || value[0] == '>') {
             in_block = TRUE;
             block_wanted = wanted;
+            block_loras = is_loras;
             block_indent = indent;
         } else if (wanted && value[0])
-            g_ptr_array_add(pending, g_strdup(value));
+            g_ptr_array_add(is_loras ? pending_loras : pending, g_strdup(value));
     }
 }
 
@@ -176,7 +187,9 @@ static RdPlace *comfy_place(const char *root)
     RdPlace *p = place_new(RD_PLACE_COMFYUI, root);
     add_subdirs(p->weights, p->root, comfy_weight_dirs);
     g_autofree char *yaml = g_build_filename(p->root, "extra_model_paths.yaml", NULL);
-    read_extra_model_paths(yaml, p->weights);
+    g_autofree char *loras = g_build_filename(p->root, "models", "loras", NULL);
+    add_dir(p->loras, loras);
+    read_extra_model_paths(yaml, p->weights, p->loras);
     /* Listed even when absent: an error can then say where ComfyUI keeps them. */
     for (const char *const *t = comfy_tokenizer_dirs; *t; t++)
         g_ptr_array_add(p->tokenizers, g_build_filename(p->root, *t, NULL));
@@ -216,6 +229,8 @@ static RdPlace *forge_place(const char *root)
 {
     RdPlace *p = place_new(RD_PLACE_FORGE, root);
     add_subdirs(p->weights, p->root, forge_weight_dirs);
+    static const char *const lora_dirs[] = {"models/Lora", "models/LoRA", "models/loras", NULL};
+    add_subdirs(p->loras, p->root, lora_dirs);
     add_forge_tokenizers(p);
     return p;
 }
@@ -343,6 +358,9 @@ static void add_user_dir(GPtrArray *places, const char *dir)
         static const char *const subs[] = {"diffusion_models", "unet", "checkpoints", "vae",
                                            "clip", "text_encoders", NULL};
         add_subdirs(p->weights, p->root, subs); /* a ComfyUI-style models/ folder */
+        static const char *const lora_subs[] = {"loras", "Lora", NULL};
+        add_dir(p->loras, p->root);
+        add_subdirs(p->loras, p->root, lora_subs);
         add_place(places, p);
     }
 }

@@ -20,6 +20,8 @@ typedef struct {
     GPtrArray *snapshots; /* char *: HF cache snapshot folders, each with its display name */
     GPtrArray *snapshot_names;
     GPtrArray *tokenizers; /* char *: folders that may hold a tokenizer (t5 or clip) */
+    GPtrArray *loras;      /* char *: folders of LoRA files (ComfyUI models/loras and its yaml's
+                            * "loras", Forge models/Lora, a user folder and its loras/, Lora/) */
 } RdPlace;
 
 /* Every place on this machine: the extra folders first, then the usual ones. Folders that do

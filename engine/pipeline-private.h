@@ -22,6 +22,7 @@ typedef struct {
     int t5_len;
     const char *model_name;
     const char *backend_name;
+    const GPtrArray *loras; /* RdAppliedLora of the model, or NULL */
 } RdJobResolved;
 
 char *rd_job_parameters_text(const ResditJobParams *p, const RdJobResolved *r);
@@ -48,7 +49,18 @@ struct ResditModel {
     float projection[3][17]; /* latent (16 channels + 1) -> RGB in [-1, 1], fitted to the VAE */
     GPtrArray *memory_files; /* fds of the self-test model's anonymous files */
     ResditModelPaths *paths; /* where it was opened from (NULL: the self-test model) */
+    GPtrArray *loras;        /* RdAppliedLora: what resdit_model_set_loras merged, or NULL */
 };
+
+/* A LoRA merged into a model: file, strength and the file's SHA-256 (for the records). */
+typedef struct {
+    char *path;
+    double strength;
+    char *sha256;
+} RdAppliedLora;
+
+void rd_applied_lora_free(gpointer applied);
+void rd_job_params_clear_loras(ResditJobParams *params);
 
 RdBackend *rd_backend_for_choice(ResditBackendChoice choice, GError **error);
 /* The backend to decode on: be itself, or a new CPU backend (stored in *extra) when be lacks the

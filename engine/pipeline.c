@@ -299,6 +299,7 @@ static void resolve(Job *job)
     job->res.t5_len = job->cond->txt_len;
     job->res.model_name = model->name;
     job->res.backend_name = model->be->name;
+    job->res.loras = model->loras;
 }
 
 /* Makes the job's first latent: the golden noise of a test, or Philox noise for the seed. */

@@ -51,6 +51,39 @@ typedef struct {
 
 void resdit_method_params_init(ResditMethodParams *params);
 
+/* ---- LoRA (docs/LORA.md) ----------------------------------------------------------------- */
+
+/* One LoRA of a job: W + strength * alpha / rank * up @ down on every linear it names. */
+typedef struct {
+    char *path;       /* the LoRA safetensors file (owned) */
+    double strength;  /* 1 = as trained, 0 = no effect; negative values invert it */
+    gboolean enabled; /* FALSE: kept in the list but not applied (the app's switch) */
+} ResditLora;
+
+/* Strengths a job accepts. */
+#define RESDIT_LORA_STRENGTH_MAX 100.0
+
+/* "FILE[:STRENGTH]" (strength 1 when absent; the last ':' followed by a number splits, so paths
+ * with ':' work). path is g_free'd by the caller. */
+gboolean resdit_lora_spec_parse(const char *spec, char **path, double *strength, GError **error);
+/* The name a LoRA goes by in A1111 parameters (<lora:NAME:STRENGTH>): the file name without
+ * ".safetensors". */
+char *resdit_lora_name(const char *path);
+
+/* A LoRA file found in the model folders. */
+typedef struct {
+    char *name; /* resdit_lora_name */
+    char *path;
+    guint64 size;
+} ResditLoraInfo;
+
+void resdit_lora_info_free(ResditLoraInfo *info);
+/* LoRA files in ComfyUI's models/loras, Forge's and AUTOMATIC1111's models/Lora (and their
+ * extra_model_paths.yaml "loras" entries) and each folder of extra_dirs, sorted by name; only
+ * files whose tensors are LoRA tensors. Returns ResditLoraInfo (free with
+ * resdit_lora_info_free). */
+GPtrArray *resdit_loras_discover(const char *const *extra_dirs);
+
 /* ---- The generation job (engine/pipeline.c) ---------------------------------------------- */
 
 /* Timestep shift (METHOD.md point 7): t' = e^mu / (e^mu + (1/t - 1)). */
@@ -112,6 +145,9 @@ typedef struct {
     int preview_max_side;   /* longer side of preview images in pixels (e.g. 512) */
     ResditBackendChoice backend; /* for front ends opening the model (resdit_model_open): a job
                                   * runs on the backend its model was opened on */
+    ResditLora *loras;           /* n_loras LoRAs applied in this order (owned; cleared by
+                                  * resdit_job_params_clear) */
+    int n_loras;
 } ResditJobParams;
 
 /* Defaults: 1024 x 1024, 35 steps, guidance 3.5, random seed, schedule on with G = L = -1,
@@ -121,6 +157,14 @@ void resdit_job_params_init(ResditJobParams *params);
  * ends that must know the seed before the job starts draw it with this. */
 guint64 resdit_random_seed(void);
 void resdit_job_params_clear(ResditJobParams *params);
+/* dst = a deep copy of src (prompt and LoRA list duplicated); dst is overwritten, not cleared.
+ * Copy job parameters with this, never by assignment: the LoRA list is owned. */
+void resdit_job_params_copy(ResditJobParams *dst, const ResditJobParams *src);
+/* Appends a LoRA (path copied). */
+void resdit_job_params_add_lora(ResditJobParams *params, const char *path, double strength,
+                                gboolean enabled);
+/* Replaces params' LoRA list by a copy of loras[0..n). */
+void resdit_job_params_set_loras(ResditJobParams *params, const ResditLora *loras, int n);
 
 typedef struct {
     int step;          /* steps done so far (0 .. n_steps) */
@@ -183,6 +227,13 @@ typedef struct ResditModel ResditModel;
 /* Opens every part (memory-maps the weights) on the chosen backend. */
 ResditModel *resdit_model_open(const ResditModelPaths *paths, ResditBackendChoice backend,
                                GError **error);
+/* Applies the enabled LoRAs of the list with non-zero strength (n = 0: none) to the transformer
+ * and, for their text-encoder parts, to CLIP-L, replacing the ones applied before; merged from
+ * the weights as opened, so the model's files are not read again from scratch. Every file is
+ * checked first: an unknown module, a wrong shape or a damaged file refuses the whole list and
+ * leaves the model as it was. resdit_generate calls it with the job's list. */
+gboolean resdit_model_set_loras(ResditModel *model, const ResditLora *loras, int n,
+                                GError **error);
 /* The built-in self-test model: tiny FLUX-architecture weights, VAE and text encoders generated
  * deterministically in memory (no file). Its images are noise-like: it checks the machinery. */
 ResditModel *resdit_model_open_selftest(ResditBackendChoice backend, GError **error);

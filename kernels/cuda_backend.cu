@@ -225,6 +225,7 @@ struct ConvertToBf16 {
     const void *src;
     bf16 *dst;
     RdDType dtype;
+    float scale; // per-tensor dequantisation factor (RdWeight.scale; 0 means 1)
     __device__ void operator()(int64_t, int64_t i) const
     {
         float v;
@@ -244,13 +245,21 @@ struct ConvertToBf16 {
         default:
             v = __bfloat162float(((const bf16 *)src)[i]);
         }
+        if (scale != 0.0f)
+            v *= scale;
         dst[i] = __float2bfloat16_rn(v);
     }
 };
 
 void cuda_convert_to_bf16(CudaBackend *cb, RdDType dtype, const void *src, bf16 *dst, size_t n)
 {
-    for_each(cb, 1, (int64_t)n, ConvertToBf16{src, dst, dtype});
+    cuda_convert_to_bf16_scaled(cb, dtype, src, 0.0f, dst, n);
+}
+
+void cuda_convert_to_bf16_scaled(CudaBackend *cb, RdDType dtype, const void *src, float scale,
+                                 bf16 *dst, size_t n)
+{
+    for_each(cb, 1, (int64_t)n, ConvertToBf16{src, dst, dtype, scale});
 }
 
 static gboolean cuda_weight_prepare(RdBackend *be, RdWeight *w, GError **error)
@@ -281,7 +290,8 @@ static gboolean cuda_weight_prepare(RdBackend *be, RdWeight *w, GError **error)
     bf16 *dst = (bf16 *)cuda_try_alloc(cb, n * sizeof(bf16), what, error);
     if (!dst)
         return FALSE;
-    if (w->dtype == RD_BF16) {
+    const gboolean scaled = w->scale != 0.0f && w->scale != 1.0f;
+    if (w->dtype == RD_BF16 && !scaled) {
         cudaCheck(
             cudaMemcpyAsync(dst, w->host, n * sizeof(bf16), cudaMemcpyHostToDevice, cb->stream));
     } else {
@@ -296,7 +306,8 @@ static gboolean cuda_weight_prepare(RdBackend *be, RdWeight *w, GError **error)
             size_t count = MIN(chunk, n - i);
             cudaCheck(cudaMemcpyAsync(staging, (const char *)w->host + i * esize, count * esize,
                                       cudaMemcpyHostToDevice, cb->stream));
-            cuda_convert_to_bf16(cb, w->dtype, staging, dst + i, count);
+            cuda_convert_to_bf16_scaled(cb, w->dtype, staging, scaled ? w->scale : 0.0f, dst + i,
+                                        count);
         }
         cuda_free(cb, staging);
     }

@@ -161,3 +161,6 @@ void cuda_upsample_nearest2x(RdBackend *be, const RdTensor *x, int height, int w
 
 // Converts n elements of a weight file dtype (on the device) to bf16.
 void cuda_convert_to_bf16(CudaBackend *cb, RdDType dtype, const void *src, bf16 *dst, size_t n);
+// The same, times a per-tensor dequantisation scale (0: none).
+void cuda_convert_to_bf16_scaled(CudaBackend *cb, RdDType dtype, const void *src, float scale,
+                                 bf16 *dst, size_t n);

@@ -43,6 +43,7 @@ void history_params_init(HistoryParams *params)
         .backend = g_strdup("cpu"),
         .model_name = g_strdup(""),
         .model_fingerprint = g_strdup(""),
+        .loras = g_strdup(""),
     };
 }
 
@@ -52,6 +53,7 @@ void history_params_clear(HistoryParams *params)
     g_clear_pointer(&params->backend, g_free);
     g_clear_pointer(&params->model_name, g_free);
     g_clear_pointer(&params->model_fingerprint, g_free);
+    g_clear_pointer(&params->loras, g_free);
 }
 
 void history_params_copy(HistoryParams *dest, const HistoryParams *src)
@@ -61,6 +63,7 @@ void history_params_copy(HistoryParams *dest, const HistoryParams *src)
     dest->backend = g_strdup(src->backend);
     dest->model_name = g_strdup(src->model_name);
     dest->model_fingerprint = g_strdup(src->model_fingerprint);
+    dest->loras = g_strdup(src->loras);
 }
 
 gboolean history_params_equal(const HistoryParams *a, const HistoryParams *b)
@@ -75,7 +78,8 @@ gboolean history_params_equal(const HistoryParams *a, const HistoryParams *b)
            !a->no_overlap == !b->no_overlap && !a->uniform_weights == !b->uniform_weights &&
            a->shift_mode == b->shift_mode && a->shift_mu == b->shift_mu &&
            g_strcmp0(a->backend, b->backend) == 0 && g_strcmp0(a->model_name, b->model_name) == 0 &&
-           g_strcmp0(a->model_fingerprint, b->model_fingerprint) == 0;
+           g_strcmp0(a->model_fingerprint, b->model_fingerprint) == 0 &&
+           g_strcmp0(a->loras ? a->loras : "", b->loras ? b->loras : "") == 0;
 }
 
 /* One table drives both directions so a new field cannot be written but not read. */
@@ -115,6 +119,7 @@ static const Field fields[] = {
     FIELD(backend, FIELD_STRING),
     FIELD(model_name, FIELD_STRING),
     FIELD(model_fingerprint, FIELD_STRING),
+    FIELD(loras, FIELD_STRING),
 };
 /* clang-format on */
 

@@ -37,6 +37,7 @@ typedef struct {
     char *backend;   /* "cpu", "cuda" */
     char *model_name;
     char *model_fingerprint; /* cheap fingerprint of the weight files */
+    char *loras; /* the job's LoRAs, one line each: "STRENGTH ENABLED(0/1) PATH\n"; "" = none */
 } HistoryParams;
 
 /* Defaults of the paper's setting (35 steps, G = 10, L = 15, cutoff 0.2, 64-token patches). */

@@ -11,7 +11,11 @@ static void widen_rows(const RdWeight *w, int64_t row0, int64_t rows, float *dst
 {
     size_t esize = rd_dtype_size(w->dtype);
     const char *src = (const char *)w->host + (size_t)(row0 * w->cols) * esize;
-    rd_convert_to_f32(w->dtype, src, dst, (size_t)(rows * w->cols));
+    size_t n = (size_t)(rows * w->cols);
+    rd_convert_to_f32(w->dtype, src, dst, n);
+    if (w->scale != 0.0f && w->scale != 1.0f)
+        for (size_t i = 0; i < n; i++)
+            dst[i] *= w->scale;
 }
 
 void cpu_weight_rows_f32(const RdWeight *w, int64_t row0, int64_t rows, float *dst)
@@ -44,9 +48,12 @@ void cpu_linear(RdBackend *be, const RdTensor *x, const RdWeight *w, const RdWei
     const int64_t blocks = (w->rows + WIDEN_ROWS - 1) / WIDEN_ROWS;
 #pragma omp parallel
     {
-        /* f32 weights at a 4-byte aligned address go to BLAS as they are; others (bf16, f16,
-         * fp8, or f32 at an odd offset of the file) are copied into an aligned f32 block. */
-        const gboolean direct = w->dtype == RD_F32 && (uintptr_t)w->host % _Alignof(float) == 0;
+        /* f32 weights at a 4-byte aligned address without a dequantisation scale go to BLAS as
+         * they are; others (bf16, f16, fp8, a scaled merge, or f32 at an odd offset of the file)
+         * are widened into an aligned f32 block. */
+        const gboolean scaled = w->scale != 0.0f && w->scale != 1.0f;
+        const gboolean direct =
+            w->dtype == RD_F32 && !scaled && (uintptr_t)w->host % _Alignof(float) == 0;
         float *wide = direct ? NULL : g_new(float, (int64_t)WIDEN_ROWS * K);
 #pragma omp for schedule(dynamic)
         for (int64_t blk = 0; blk < blocks; blk++) {

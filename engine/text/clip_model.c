@@ -23,6 +23,8 @@ struct RdClipModel {
     RdTextWeights *weights;
     ClipLayer *layers;
     RdWeight final_w, final_b;
+    RdLoraTargets *lora_targets; /* built on the first LoRA */
+    RdLoraState *lora_state;
 };
 
 static gboolean parse_act(const char *name, RdUnaryOp *op)
@@ -165,6 +167,8 @@ void rd_clip_model_free(RdClipModel *model)
     if (!model)
         return;
     rd_text_weights_close(model->weights);
+    rd_lora_state_free(model->lora_state); /* the merged copies, after their device copies */
+    rd_lora_targets_free(model->lora_targets);
     g_free(model->layers);
     g_free(model);
 }
@@ -268,5 +272,46 @@ gboolean rd_clip_model_forward(RdClipModel *model, const int32_t *ids, int n, in
         *peak_bytes = s.bytes + (size_t)n * c->hidden * sizeof(float) * 2;
     rd_scratch_free(&s);
     g_free(host);
+    return ok;
+}
+
+/* LoRA text-encoder parts name the layers as transformers' CLIPTextModel does
+ * ("text_model.encoder.layers.N.self_attn.q_proj"; kohya's lora_te1_ writes the dots as
+ * underscores). */
+static RdLoraTargets *clip_lora_targets(RdClipModel *m)
+{
+    RdLoraTargets *t = rd_lora_targets_new();
+    for (int i = 0; i < m->cfg.layers; i++) {
+        ClipLayer *l = &m->layers[i];
+        const struct {
+            const char *part;
+            RdWeight *w;
+        } linears[] = {{"self_attn.q_proj", &l->q_w}, {"self_attn.k_proj", &l->k_w},
+                       {"self_attn.v_proj", &l->v_w}, {"self_attn.out_proj", &l->o_w},
+                       {"mlp.fc1", &l->fc1_w},        {"mlp.fc2", &l->fc2_w}};
+        for (size_t k = 0; k < G_N_ELEMENTS(linears); k++) {
+            g_autofree char *name =
+                g_strdup_printf("text_model.encoder.layers.%d.%s", i, linears[k].part);
+            rd_lora_targets_add(t, name, &linears[k].w, 1);
+        }
+    }
+    return t;
+}
+
+gboolean rd_clip_model_set_loras(RdClipModel *m, RdLoraFile *const *files, const double *strengths,
+                                 int n, gboolean check_only, GError **error)
+{
+    if (!m->lora_targets) {
+        m->lora_targets = clip_lora_targets(m);
+        m->lora_state = rd_lora_state_new(m->backend);
+    }
+    RdLoraPlan *plan = NULL;
+    if (n > 0) {
+        plan = rd_lora_plan(m->lora_targets, RD_LORA_CLIP_L, files, strengths, n, error);
+        if (!plan)
+            return FALSE;
+    }
+    gboolean ok = check_only || rd_lora_commit(m->lora_state, plan, error);
+    rd_lora_plan_free(plan);
     return ok;
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "backend.h"
+#include "lora.h"
 
 typedef struct {
     int vocab_size, hidden, intermediate, layers, heads, max_positions;
@@ -20,6 +21,11 @@ typedef struct RdClipModel RdClipModel;
 
 /* path: an encoder folder (config.json + safetensors) or a single weights file (CLIP-L shapes
  * are read from the tensors; heads = hidden / 64). Errors name the file and tensor. */
+/* Merges the CLIP-L parts (lora_te1_, text_encoder.) of n LoRAs, replacing earlier ones; with
+ * check_only, only resolves them (an unknown module or wrong shape fails). lora.h. */
+gboolean rd_clip_model_set_loras(RdClipModel *model, RdLoraFile *const *files,
+                                 const double *strengths, int n, gboolean check_only,
+                                 GError **error);
 RdClipModel *rd_clip_model_load(const char *path, RdBackend *backend, GError **error);
 void rd_clip_model_free(RdClipModel *model);
 const RdClipConfig *rd_clip_model_config(const RdClipModel *model);

@@ -240,3 +240,29 @@ gboolean rd_text_encode(RdTextEncoders *enc, const char *prompt, int t5_len, gbo
         *info = local;
     return TRUE;
 }
+
+gboolean rd_text_encoders_check_loras(RdTextEncoders *enc, RdLoraFile *const *files, int n,
+                                      GError **error)
+{
+    g_autofree double *ones = g_new(double, MAX(n, 1));
+    for (int i = 0; i < n; i++)
+        ones[i] = 1.0;
+    if (enc && enc->clip)
+        return rd_clip_model_set_loras(enc->clip, files, ones, n, TRUE, error);
+    for (int i = 0; i < n; i++)
+        if (rd_lora_count_part(files[i], RD_LORA_CLIP_L) > 0) {
+            g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                        "LoRA %s has CLIP-L parts but this model has no CLIP-L to apply them to",
+                        files[i]->path);
+            return FALSE;
+        }
+    return TRUE;
+}
+
+gboolean rd_text_encoders_set_loras(RdTextEncoders *enc, RdLoraFile *const *files,
+                                    const double *strengths, int n, GError **error)
+{
+    if (!enc || !enc->clip)
+        return TRUE;
+    return rd_clip_model_set_loras(enc->clip, files, strengths, n, FALSE, error);
+}

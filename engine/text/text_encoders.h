@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "backend.h"
+#include "lora.h"
 
 G_BEGIN_DECLS
 
@@ -51,3 +52,10 @@ gboolean rd_text_encoders_count_tokens(RdTextEncoders *enc, const char *prompt, 
 gboolean rd_text_encoders_t5_loaded(const RdTextEncoders *enc);
 
 G_END_DECLS
+
+/* The CLIP-L parts of n LoRAs (lora.h): checked only, or merged (replacing earlier ones). A
+ * NULL enc has no CLIP: a LoRA with CLIP-L parts is then refused by the check. */
+gboolean rd_text_encoders_check_loras(RdTextEncoders *enc, RdLoraFile *const *files, int n,
+                                      GError **error);
+gboolean rd_text_encoders_set_loras(RdTextEncoders *enc, RdLoraFile *const *files,
+                                    const double *strengths, int n, GError **error);

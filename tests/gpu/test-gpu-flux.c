@@ -136,6 +136,44 @@ static void test_tiny_a_fp8(void)
     free_pair(&p);
 }
 
+/* LoRAs merged on both backends (docs/LORA.md): bf16 weights with two LoRAs, fp8 weights
+ * requantised with a per-tensor scale (the CUDA widening honours RdWeight.scale), and a new
+ * strength on the loaded model (device copies replaced). */
+static void set_loras(ModelPair *p, const char *const *files, const double *strengths, int n)
+{
+    RdLoraFile *f[4];
+    GError *error = NULL;
+    for (int i = 0; i < n; i++) {
+        g_autofree char *path = flux_data(files[i]);
+        f[i] = rd_lora_open(path, &error);
+        g_assert_no_error(error);
+    }
+    g_assert_true(flux_model_set_loras(p->cpu, f, strengths, n, &error));
+    g_assert_true(flux_model_set_loras(p->gpu, f, strengths, n, &error));
+    g_assert_no_error(error);
+    for (int i = 0; i < n; i++)
+        rd_lora_close(f[i]);
+}
+
+static void test_tiny_a_lora(void)
+{
+    g_autofree char *config = flux_data("tiny-a/transformer/config.json");
+    ResditMethodParams method = tiny_method();
+    const char *files[] = {"lora-kohya.safetensors", "lora-peft.safetensors"};
+    g_autofree char *bf16 = flux_data("tiny-a.bfl.bf16.safetensors");
+    ModelPair p = load_pair(bf16, config);
+    set_loras(&p, files, (const double[]){0.8, 0.5}, 2);
+    run_modes(&p, "tiny-a bf16 + 2 LoRAs", 16, 24, 7, &method);
+    set_loras(&p, files, (const double[]){-1.5, 0.0}, 2);
+    run_modes(&p, "tiny-a bf16, new strengths", 16, 16, 7, &method);
+    free_pair(&p);
+    g_autofree char *fp8 = flux_data("tiny-a.comfy.fp8.safetensors");
+    p = load_pair(fp8, config);
+    set_loras(&p, files, (const double[]){0.8, 1.0}, 2);
+    run_modes(&p, "tiny-a fp8 + 2 LoRAs", 16, 16, 7, &method);
+    free_pair(&p);
+}
+
 /* Head dim 128 and FLUX's RoPE axes: the flash kernel inside the model. */
 static void test_head_dim_128(void)
 {
@@ -176,6 +214,7 @@ int main(int argc, char **argv)
     g_test_add_func("/gpu/flux/tiny-a", test_tiny_a);
     g_test_add_func("/gpu/flux/tiny-b", test_tiny_b);
     g_test_add_func("/gpu/flux/tiny-a-fp8", test_tiny_a_fp8);
+    g_test_add_func("/gpu/flux/tiny-a-lora", test_tiny_a_lora);
     g_test_add_func("/gpu/flux/head-dim-128", test_head_dim_128);
     return g_test_run();
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pipeline-private.h"
 #include "safetensors.h"
 #include "test-util.h"
 
@@ -645,6 +646,123 @@ static void test_forward(void)
     remove_tree(dir);
 }
 
+static double velocity_error(const char *out, const char *golden_rel, const char *tensor)
+{
+    g_autofree char *golden_path = tu_data_path(golden_rel);
+    g_autoptr(GError) error = NULL;
+    RdSafetensors *got = rd_safetensors_open(out, &error);
+    g_assert_no_error(error);
+    RdSafetensors *golden = rd_safetensors_open(golden_path, &error);
+    g_assert_no_error(error);
+    const RdTensorInfo *v = rd_safetensors_find(got, "velocity");
+    const RdTensorInfo *ref = rd_safetensors_find(golden, tensor);
+    g_assert_cmpint(rd_tensor_info_numel(v), ==, rd_tensor_info_numel(ref));
+    double err = tu_relative_l2(v->data, ref->data, (size_t)rd_tensor_info_numel(ref));
+    rd_safetensors_close(got);
+    rd_safetensors_close(golden);
+    return err;
+}
+
+/* A kohya LoRA for the self-test model (img_in and the first image qkv). */
+static char *selftest_lora(const char *dir)
+{
+    g_autoptr(GError) error = NULL;
+    ResditModel *m = resdit_model_open_selftest(RESDIT_BACKEND_CPU, &error);
+    g_assert_no_error(error);
+    const FluxConfig *c = flux_model_config(m->flux);
+    const int64_t r = 2, C = c->hidden;
+    const struct {
+        const char *name;
+        int64_t rows, cols;
+    } t[] = {{"lora_unet_img_in.lora_down.weight", r, c->in_channels},
+             {"lora_unet_img_in.lora_up.weight", C, r},
+             {"lora_unet_double_blocks_0_img_attn_qkv.lora_down.weight", r, C},
+             {"lora_unet_double_blocks_0_img_attn_qkv.lora_up.weight", 3 * C, r}};
+    RdSafetensorsWriter *w = rd_safetensors_writer_new();
+    g_autoptr(GPtrArray) keep = g_ptr_array_new_with_free_func(g_free);
+    for (size_t i = 0; i < G_N_ELEMENTS(t); i++) {
+        float *v = g_new(float, t[i].rows *t[i].cols);
+        tu_fill_uniform(v, (size_t)(t[i].rows * t[i].cols), -0.4f, 0.4f, 70 + (guint32)i);
+        g_ptr_array_add(keep, v);
+        rd_safetensors_writer_add(w, t[i].name, RD_F32, 2, (int64_t[]){t[i].rows, t[i].cols}, v);
+    }
+    char *path = g_build_filename(dir, "sel-style.safetensors", NULL);
+    g_assert_true(rd_safetensors_writer_save(w, path, &error));
+    rd_safetensors_writer_free(w);
+    resdit_model_free(m);
+    return path;
+}
+
+/* --lora on forward (two formats at once against the hand-merged golden) and on generate (the
+ * PNG records it and --params-from brings it back; a later --lora replaces it). */
+static void test_lora(void)
+{
+    g_autofree char *dir = temp_dir();
+    g_autofree char *out = g_build_filename(dir, "velocity.safetensors", NULL);
+    g_autofree char *transformer = tu_data_path("flux/tiny-a.bfl.f32.safetensors");
+    g_autofree char *config = tu_data_path("flux/tiny-a/transformer/config.json");
+    g_autofree char *inputs = tu_data_path("flux/tiny-a.inputs.8x8.safetensors");
+    g_autofree char *kohya = tu_data_path("flux/lora-kohya.safetensors");
+    g_autofree char *peft = tu_data_path("flux/lora-peft.safetensors");
+    g_autofree char *kohya_s = g_strconcat(kohya, ":0.8", NULL);
+    g_autofree char *peft_s = g_strconcat(peft, ":0.5", NULL);
+    const char *args[] = {"forward", "--transformer", transformer, "--config",  config, "--inputs",
+                          inputs,    "--output",      out,         "--backend", "cpu",  "--lora",
+                          kohya_s,   "--lora",        peft_s,      NULL};
+    Result r = run(args);
+    g_test_message("%s", r.err);
+    g_assert_cmpint(r.status, ==, 0);
+    result_clear(&r);
+    double err = velocity_error(out, "flux/tiny-a.lora.8x8.safetensors", "kohya+peft.f32");
+    g_test_message("forward --lora x2: relative L2 against the golden %.3g", err);
+    g_assert_cmpfloat(err, <=, 1e-4);
+    g_autofree char *huge = g_strconcat(kohya, ":1e9", NULL);
+    const char *bad_strength[] = {"forward", "--transformer", transformer, "--config",
+                                  config,    "--inputs",      inputs,      "--output",
+                                  out,       "--lora",        huge,        NULL};
+    expect_failure(bad_strength, 2, "LoRA strength 1e9 is out of range");
+    const char *not_lora[] = {"forward", "--transformer", transformer, "--config",
+                              config,    "--inputs",      inputs,      "--output",
+                              out,       "--lora",        inputs,      NULL};
+    expect_failure(not_lora, 1, "tensor guidance is not part of a plain LoRA");
+
+    g_autofree char *lora = selftest_lora(dir);
+    g_autofree char *spec = g_strconcat(lora, ":0.6", NULL);
+    g_autofree char *a = g_build_filename(dir, "a.png", NULL);
+    g_autofree char *b = g_build_filename(dir, "b.png", NULL);
+    g_autofree char *c = g_build_filename(dir, "c.png", NULL);
+    const char *gen_a[] = {"generate", "--selftest", "-p",       "a boat", "--seed",  "5",
+                           "--width",  "128",        "--height", "128",    "--steps", "3",
+                           "--lora",   spec,         "-q",       "-o",     a,         NULL};
+    const char *gen_b[] = {"generate", "--selftest", "--params-from", a, "-q", "-o", b, NULL};
+    g_autofree char *off = g_strconcat(lora, ":0", NULL);
+    const char *gen_c[] = {"generate", "--selftest", "--params-from", a, "--lora", off, "-q", "-o",
+                           c,          NULL};
+    Result ra = run(gen_a), rb = run(gen_b), rc = run(gen_c);
+    g_test_message("%s%s%s", ra.err, rb.err, rc.err);
+    g_assert_cmpint(ra.status, ==, 0);
+    g_assert_cmpint(rb.status, ==, 0);
+    g_assert_cmpint(rc.status, ==, 0);
+    gchar *da, *db, *dc;
+    gsize la, lb, lc;
+    g_assert_true(g_file_get_contents(a, &da, &la, NULL));
+    g_assert_true(g_file_get_contents(b, &db, &lb, NULL));
+    g_assert_true(g_file_get_contents(c, &dc, &lc, NULL));
+    g_assert_nonnull(memmem(da, la, "a boat <lora:sel-style:0.6>", 27));
+    g_assert_nonnull(memmem(da, la, "\"sha256\"", 8));
+    /* the same job again, bit for bit (same process code, same environment) */
+    g_assert_true(la == lb && memcmp(da, db, la) == 0);
+    g_assert_null(memmem(dc, lc, "<lora:", 6));
+    g_assert_false(la == lc && memcmp(da, dc, la) == 0);
+    g_free(da);
+    g_free(db);
+    g_free(dc);
+    result_clear(&ra);
+    result_clear(&rb);
+    result_clear(&rc);
+    remove_tree(dir);
+}
+
 static void copy_into(const char *src_rel, const char *dir, const char *rel)
 {
     g_autofree char *src = tu_data_path(src_rel);
@@ -733,5 +851,6 @@ int main(int argc, char **argv)
     g_test_add_func("/cli/generate/model-flags", test_model_flags);
     g_test_add_func("/cli/models", test_models);
     g_test_add_func("/cli/forward", test_forward);
+    g_test_add_func("/cli/lora", test_lora);
     return g_test_run();
 }

@@ -1,0 +1,58 @@
+/* A job's LoRA list through its history row: to HistoryParams, through params_json, and back
+ * into job parameters ("reuse parameters"); damaged lines are skipped. */
+#include "history-params.h"
+#include "job-record.h"
+
+static void test_round_trip(void)
+{
+    ResditJobParams p;
+    resdit_job_params_init(&p);
+    resdit_job_params_add_lora(&p, "/loras/style one.safetensors", 0.75, TRUE);
+    resdit_job_params_add_lora(&p, "/loras/detail.safetensors", -1.25, FALSE);
+    HistoryParams h;
+    job_record_params_to_history(&p, "FLUX.1-dev", "fp", "cpu", &h);
+    g_autofree char *json = history_params_to_json(&h);
+    HistoryParams back;
+    g_autoptr(GError) error = NULL;
+    g_assert_true(history_params_from_json(&back, json, &error));
+    g_assert_no_error(error);
+    g_assert_true(history_params_equal(&h, &back));
+    ResditJobParams q;
+    resdit_job_params_init(&q);
+    job_record_params_from_history(&back, &q);
+    g_assert_cmpint(q.n_loras, ==, 2);
+    g_assert_cmpstr(q.loras[0].path, ==, "/loras/style one.safetensors");
+    g_assert_cmpfloat(q.loras[0].strength, ==, 0.75);
+    g_assert_true(q.loras[0].enabled);
+    g_assert_cmpstr(q.loras[1].path, ==, "/loras/detail.safetensors");
+    g_assert_cmpfloat(q.loras[1].strength, ==, -1.25);
+    g_assert_false(q.loras[1].enabled);
+    /* another list differs; a record without LoRAs (older rows) gives none */
+    HistoryParams other;
+    history_params_copy(&other, &h);
+    g_free(other.loras);
+    other.loras = g_strdup("0.75 1 /loras/style one.safetensors\n");
+    g_assert_false(history_params_equal(&h, &other));
+    g_free(other.loras);
+    other.loras = g_strdup("nonsense\n2 7 /x\n0.5 1 /ok.safetensors\n");
+    job_record_params_from_history(&other, &q);
+    g_assert_cmpint(q.n_loras, ==, 1);
+    g_assert_cmpstr(q.loras[0].path, ==, "/ok.safetensors");
+    HistoryParams old;
+    g_assert_true(history_params_from_json(&old, "{\"format\": 1, \"prompt\": \"x\"}", &error));
+    job_record_params_from_history(&old, &q);
+    g_assert_cmpint(q.n_loras, ==, 0);
+    history_params_clear(&old);
+    history_params_clear(&other);
+    history_params_clear(&back);
+    history_params_clear(&h);
+    resdit_job_params_clear(&p);
+    resdit_job_params_clear(&q);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/job-record/loras", test_round_trip);
+    return g_test_run();
+}
