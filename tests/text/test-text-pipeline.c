@@ -261,7 +261,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     /* The T5 tokenizer search must see no install or cache of the machine's own. */
-    char *home = g_dir_make_tmp("resdit-text-home-XXXXXX", NULL);
+    g_autofree char *home = g_dir_make_tmp("resdit-text-home-XXXXXX", NULL);
     g_setenv("HOME", home, TRUE);
     g_unsetenv("HF_HOME");
     g_unsetenv("HF_HUB_CACHE");
@@ -279,5 +279,6 @@ int main(int argc, char **argv)
     rd_backend_free(backend);
     g_object_unref(pp);
     rd_safetensors_close(goldens);
+    g_rmdir(home);
     return rc;
 }

@@ -143,5 +143,7 @@ int main(int argc, char **argv)
     g_test_add_func("/places/extra-model-paths", test_extra_model_paths);
     g_test_add_func("/places/damaged-yaml", test_damaged_yaml);
     g_test_add_func("/places/hf-refs", test_hf_refs);
-    return g_test_run();
+    int rc = g_test_run();
+    g_free(home);
+    return rc;
 }
