@@ -17,76 +17,16 @@
 #include "rs-window.h"
 #include "ui-test-util.h"
 
-typedef struct {
-    RsWindow *window;
-    RsJobSettings *job;
-    GSettings *settings;
-    char *output;
-    char *history_dir;
-    gboolean finished;
-} Fixture;
-
-static void on_job_finished(RsWindow *window, Fixture *f)
-{
-    f->finished = TRUE;
-}
-
-static gboolean job_finished(gpointer data)
-{
-    return ((Fixture *)data)->finished;
-}
-
-static gboolean model_ready(gpointer data)
-{
-    gboolean ready = FALSE;
-    g_object_get(data, "model-ready", &ready, NULL);
-    return ready;
-}
-
-static void remove_tree(const char *path)
-{
-    GDir *dir = g_dir_open(path, 0, NULL);
-    for (const char *name; dir != NULL && (name = g_dir_read_name(dir)) != NULL;) {
-        char *child = g_build_filename(path, name, NULL);
-        if (g_file_test(child, G_FILE_TEST_IS_DIR))
-            remove_tree(child);
-        else
-            g_unlink(child);
-        g_free(child);
-    }
-    if (dir != NULL)
-        g_dir_close(dir);
-    g_rmdir(path);
-}
+typedef UiStudio Fixture;
 
 static void fixture_set_up(Fixture *f, gconstpointer data)
 {
-    f->settings = g_settings_new("io.github.resdit.Studio");
-    f->output = g_dir_make_tmp("rs-output-XXXXXX", NULL);
-    g_settings_set_string(f->settings, "output-folder", f->output);
-    g_settings_set_string(f->settings, "model", "self-test");
-    f->history_dir = g_dir_make_tmp("rs-history-XXXXXX", NULL);
-    char *db = g_build_filename(f->history_dir, "history.sqlite3", NULL);
-    g_setenv("RESDIT_HISTORY_DB", db, TRUE);
-    g_free(db);
-    f->window = g_object_ref(rs_window_new(ui_test_application()));
-    ui_test_present(GTK_WINDOW(f->window));
-    f->job = rs_window_get_job(f->window);
-    g_signal_connect(f->window, "job-finished", G_CALLBACK(on_job_finished), f);
-    g_assert_true(ui_test_wait_until(model_ready, f->window, 30000));
+    ui_studio_set_up(f, data);
 }
 
 static void fixture_tear_down(Fixture *f, gconstpointer data)
 {
-    gtk_window_destroy(GTK_WINDOW(f->window));
-    ui_test_spin(50);
-    g_assert_finalize_object(f->window);
-    remove_tree(f->output);
-    g_free(f->output);
-    remove_tree(f->history_dir);
-    g_free(f->history_dir);
-    g_settings_reset(f->settings, "output-folder");
-    g_object_unref(f->settings);
+    ui_studio_tear_down(f, data);
 }
 
 static void run_job(Fixture *f, int steps)
@@ -95,7 +35,7 @@ static void run_job(Fixture *f, int steps)
                  "global-steps", 0, "local-steps", 0, NULL);
     f->finished = FALSE;
     g_assert_true(gtk_widget_activate_action(GTK_WIDGET(f->window), "win.generate", NULL));
-    g_assert_true(ui_test_wait_until(job_finished, f, 60000));
+    g_assert_true(ui_test_wait_until(ui_studio_job_finished, f, 60000));
 }
 
 static RsHistorySidebar *sidebar_of(Fixture *f)
@@ -211,7 +151,7 @@ static void test_history_rows(Fixture *f, gconstpointer data)
     rs_history_sidebar_select(sidebar_of(f), 0);
     f->finished = FALSE;
     gtk_widget_activate_action(GTK_WIDGET(sidebar_of(f)), "history.rerun", NULL);
-    g_assert_true(ui_test_wait_until(job_finished, f, 60000));
+    g_assert_true(ui_test_wait_until(ui_studio_job_finished, f, 60000));
     wait_rows(f, 2);
     g_assert_cmpuint(rs_history_item_get_generation(row(f, 0))->params.seed, ==, first_seed);
     gboolean random_seed = FALSE;
@@ -225,7 +165,7 @@ static void test_history_rows(Fixture *f, gconstpointer data)
     gtk_widget_activate_action(GTK_WIDGET(f->window), "win.generate", NULL);
     ui_test_spin(500);
     gtk_widget_activate_action(GTK_WIDGET(f->window), "win.cancel", NULL);
-    g_assert_true(ui_test_wait_until(job_finished, f, 30000));
+    g_assert_true(ui_test_wait_until(ui_studio_job_finished, f, 30000));
     wait_rows(f, 3);
     g_assert_cmpint(rs_history_item_get_generation(row(f, 0))->status, ==,
                     HISTORY_STATUS_CANCELLED);

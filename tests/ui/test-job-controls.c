@@ -11,79 +11,17 @@
 #include "rs-window.h"
 #include "ui-test-util.h"
 
-typedef struct {
-    RsWindow *window;
-    RsJobSettings *job;
-    GSettings *settings;
-    char *output;
-    char *history_dir;
-    gboolean finished;
-} Fixture;
-
-static void on_job_finished(RsWindow *window, Fixture *f)
-{
-    f->finished = TRUE;
-}
-
-static gboolean job_finished(gpointer data)
-{
-    return ((Fixture *)data)->finished;
-}
-
-static gboolean model_ready(gpointer data)
-{
-    gboolean ready = FALSE;
-    g_object_get(data, "model-ready", &ready, NULL);
-    return ready;
-}
-
-static void remove_tree(const char *path)
-{
-    GDir *dir = g_dir_open(path, 0, NULL);
-    for (const char *name; dir != NULL && (name = g_dir_read_name(dir)) != NULL;) {
-        char *child = g_build_filename(path, name, NULL);
-        if (g_file_test(child, G_FILE_TEST_IS_DIR))
-            remove_tree(child);
-        else
-            g_unlink(child);
-        g_free(child);
-    }
-    if (dir != NULL)
-        g_dir_close(dir);
-    g_rmdir(path);
-}
+typedef UiStudio Fixture;
 
 static void fixture_set_up(Fixture *f, gconstpointer data)
 {
-    f->settings = g_settings_new("io.github.resdit.Studio");
-    f->output = g_dir_make_tmp("rs-output-XXXXXX", NULL);
-    g_settings_set_string(f->settings, "output-folder", f->output);
-    g_settings_set_string(f->settings, "model", "self-test");
-    f->history_dir = g_dir_make_tmp("rs-history-XXXXXX", NULL);
-    char *db = g_build_filename(f->history_dir, "history.sqlite3", NULL);
-    g_setenv("RESDIT_HISTORY_DB", db, TRUE);
-    g_free(db);
-    f->window = g_object_ref(rs_window_new(ui_test_application()));
-    ui_test_present(GTK_WINDOW(f->window));
-    f->job = rs_window_get_job(f->window);
-    g_signal_connect(f->window, "job-finished", G_CALLBACK(on_job_finished), f);
-    g_assert_true(ui_test_wait_until(model_ready, f->window, 30000));
+    ui_studio_set_up(f, data);
     g_object_set(f->job, "prompt", "job controls", "random-seed", TRUE, NULL);
 }
 
 static void fixture_tear_down(Fixture *f, gconstpointer data)
 {
-    if (f->window != NULL) {
-        gtk_window_destroy(GTK_WINDOW(f->window));
-        ui_test_spin(50);
-        g_assert_finalize_object(f->window);
-    }
-    remove_tree(f->output);
-    g_free(f->output);
-    remove_tree(f->history_dir);
-    g_free(f->history_dir);
-    g_settings_reset(f->settings, "output-folder");
-    g_object_unref(f->settings);
+    ui_studio_tear_down(f, data);
 }
 
 /* A quick job: the draft size, two steps. */
@@ -156,7 +94,7 @@ static void test_image_actions(Fixture *f, gconstpointer data)
 {
     quick_job(f);
     press_accel(f, "<Control>Return", "win.generate");
-    g_assert_true(ui_test_wait_until(job_finished, f, 60000));
+    g_assert_true(ui_test_wait_until(ui_studio_job_finished, f, 60000));
     g_assert_true(sensitive(f, "save_as_button"));
     g_assert_true(sensitive(f, "open_folder_button"));
     g_assert_true(sensitive(f, "copy_image_button"));
@@ -171,7 +109,7 @@ static void test_image_actions(Fixture *f, gconstpointer data)
     g_assert_false(sensitive(f, "open_folder_button"));
     g_assert_false(sensitive(f, "copy_image_button"));
     press_escape(f);
-    g_assert_true(ui_test_wait_until(job_finished, f, 30000));
+    g_assert_true(ui_test_wait_until(ui_studio_job_finished, f, 30000));
     /* Cancelled: there is no new image to save, and the old one is not offered instead. */
     g_assert_false(sensitive(f, "save_as_button"));
     g_assert_false(sensitive(f, "open_folder_button"));
@@ -197,7 +135,7 @@ static void test_keys(Fixture *f, gconstpointer data)
     g_assert_false(gtk_widget_is_sensitive(GTK_WIDGET(button)));
     g_assert_cmpstr(gtk_label_get_label(progress), ==, "Cancelling…");
     g_free(ui_test_screenshot(GTK_WIDGET(f->window), "job-controls-cancelling"));
-    g_assert_true(ui_test_wait_until(job_finished, f, 30000));
+    g_assert_true(ui_test_wait_until(ui_studio_job_finished, f, 30000));
     g_assert_cmpstr(gtk_button_get_label(button), ==, "_Generate");
     g_assert_true(gtk_widget_is_sensitive(GTK_WIDGET(button)));
     g_assert_false(gtk_revealer_get_reveal_child(
@@ -208,7 +146,7 @@ static void test_keys(Fixture *f, gconstpointer data)
     press_accel(f, "<Control>Return", "win.generate");
     ui_test_spin(100);
     g_assert_true(is_running(f->window));
-    g_assert_true(ui_test_wait_until(job_finished, f, 60000));
+    g_assert_true(ui_test_wait_until(ui_studio_job_finished, f, 60000));
     GDir *dir = g_dir_open(f->output, 0, NULL);
     int n = 0;
     for (const char *name; dir != NULL && (name = g_dir_read_name(dir)) != NULL;)
@@ -279,7 +217,7 @@ static void test_close_asks(Fixture *f, gconstpointer data)
     g_object_unref(window); /* the application keeps it until it is closed */
     f->window = NULL;
     respond(find.found, "stop");
-    g_assert_true(ui_test_wait_until(job_finished, f, 30000));
+    g_assert_true(ui_test_wait_until(ui_studio_job_finished, f, 30000));
     g_assert_true(ui_test_wait_until(window_gone, &alive, 5000));
     /* Cancelled cleanly: no image, no temporary file. */
     GDir *dir = g_dir_open(f->output, 0, NULL);

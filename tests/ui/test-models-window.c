@@ -62,26 +62,6 @@ static void lay_out_models(const char *dir, char **complete, char **partial)
     copy_folder("pipeline/transformer", transformer);
 }
 
-typedef struct {
-    GType type;
-    GtkWindow *found;
-} FindToplevel;
-
-static gboolean toplevel_shown(gpointer data)
-{
-    FindToplevel *find = data;
-    find->found = NULL;
-    GListModel *toplevels = gtk_window_get_toplevels();
-    for (guint i = 0; i < g_list_model_get_n_items(toplevels); i++) {
-        GObject *toplevel = g_list_model_get_item(toplevels, i);
-        if (G_TYPE_CHECK_INSTANCE_TYPE(toplevel, find->type) &&
-            gtk_widget_get_mapped(GTK_WIDGET(toplevel)))
-            find->found = GTK_WINDOW(toplevel);
-        g_object_unref(toplevel);
-    }
-    return find->found != NULL;
-}
-
 static gboolean menu_has_items(gpointer data)
 {
     return g_menu_model_get_n_items(G_MENU_MODEL(data)) >= 2;
@@ -143,9 +123,9 @@ static void test_models_window(void)
     g_assert_true(ui_test_wait_until(menu_has_items, section, 20000));
 
     gtk_widget_activate_action(GTK_WIDGET(window), "win.show-models", NULL);
-    FindToplevel find = {RS_TYPE_MODELS_WINDOW, NULL};
-    g_assert_true(ui_test_wait_until(toplevel_shown, &find, 5000));
-    GtkWindow *models = g_object_ref(find.found);
+    GtkWindow *models = ui_test_wait_for_toplevel(RS_TYPE_MODELS_WINDOW, 5000);
+    g_assert_nonnull(models);
+    g_object_ref(models);
     g_assert_true(gtk_window_get_transient_for(models) == GTK_WINDOW(window));
     g_autoptr(GPtrArray) rows = g_ptr_array_new();
     collect_expanders(GTK_WIDGET(models), rows);
@@ -174,17 +154,18 @@ static void test_models_window(void)
 
     /* The notice's button opens the same window on the help page. */
     gtk_widget_activate_action(GTK_WIDGET(window), "win.show-models-help", NULL);
-    g_assert_true(ui_test_wait_until(toplevel_shown, &find, 5000));
+    GtkWindow *help_window = ui_test_wait_for_toplevel(RS_TYPE_MODELS_WINDOW, 5000);
+    g_assert_nonnull(help_window);
     AdwPreferencesPage *page =
-        adw_preferences_window_get_visible_page(ADW_PREFERENCES_WINDOW(find.found));
+        adw_preferences_window_get_visible_page(ADW_PREFERENCES_WINDOW(help_window));
     g_assert_cmpstr(adw_preferences_page_get_title(page), ==, _("Where to Get FLUX"));
     g_autoptr(GString) help = g_string_new(NULL);
     collect_text(GTK_WIDGET(page), help);
     g_assert_nonnull(strstr(help->str, "flux1-dev.safetensors"));
     g_assert_nonnull(strstr(help->str, "t5_tokenizer"));
-    gtk_test_widget_wait_for_draw(GTK_WIDGET(find.found));
-    g_free(ui_test_screenshot(GTK_WIDGET(find.found), "models-window-help"));
-    gtk_window_destroy(find.found);
+    gtk_test_widget_wait_for_draw(GTK_WIDGET(help_window));
+    g_free(ui_test_screenshot(GTK_WIDGET(help_window), "models-window-help"));
+    gtk_window_destroy(help_window);
 
     g_settings_reset(settings, "model-folders");
     g_settings_reset(settings, "model");

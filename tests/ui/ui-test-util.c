@@ -6,6 +6,8 @@
 
 #include "ui-test-util.h"
 
+#include <glib/gstdio.h>
+
 static RsApplication *test_app;
 
 void ui_test_init(int *argc, char ***argv)
@@ -154,4 +156,95 @@ void ui_test_assert_rgb(guint32 a, guint32 rgb, int tolerance)
         if (ABS(got - want) > tolerance)
             g_error("colour #%06x is not #%06x (+-%d)", a & 0xffffff, rgb, tolerance);
     }
+}
+
+gboolean ui_test_model_ready(gpointer window)
+{
+    gboolean ready = FALSE;
+    g_object_get(window, "model-ready", &ready, NULL);
+    return ready;
+}
+
+void ui_test_remove_tree(const char *path)
+{
+    GDir *dir = g_dir_open(path, 0, NULL);
+    for (const char *name; dir != NULL && (name = g_dir_read_name(dir)) != NULL;) {
+        char *child = g_build_filename(path, name, NULL);
+        if (!g_file_test(child, G_FILE_TEST_IS_SYMLINK) && g_file_test(child, G_FILE_TEST_IS_DIR))
+            ui_test_remove_tree(child);
+        else
+            g_unlink(child);
+        g_free(child);
+    }
+    if (dir != NULL)
+        g_dir_close(dir);
+    g_rmdir(path);
+}
+
+static void on_studio_job_finished(RsWindow *window, UiStudio *f)
+{
+    f->finished = TRUE;
+}
+
+gboolean ui_studio_job_finished(gpointer studio)
+{
+    return ((UiStudio *)studio)->finished;
+}
+
+void ui_studio_set_up(UiStudio *f, gconstpointer data)
+{
+    f->settings = g_settings_new("io.github.resdit.Studio");
+    f->output = g_dir_make_tmp("rs-output-XXXXXX", NULL);
+    g_settings_set_string(f->settings, "output-folder", f->output);
+    g_settings_set_string(f->settings, "model", "self-test");
+    f->history_dir = g_dir_make_tmp("rs-history-XXXXXX", NULL);
+    char *db = g_build_filename(f->history_dir, "history.sqlite3", NULL);
+    g_setenv("RESDIT_HISTORY_DB", db, TRUE);
+    g_free(db);
+    f->window = g_object_ref(rs_window_new(ui_test_application()));
+    ui_test_present(GTK_WINDOW(f->window));
+    f->job = rs_window_get_job(f->window);
+    g_signal_connect(f->window, "job-finished", G_CALLBACK(on_studio_job_finished), f);
+    g_assert_true(ui_test_wait_until(ui_test_model_ready, f->window, 30000));
+}
+
+void ui_studio_tear_down(UiStudio *f, gconstpointer data)
+{
+    if (f->window != NULL) {
+        gtk_window_destroy(GTK_WINDOW(f->window));
+        ui_test_spin(50);
+        g_assert_finalize_object(f->window);
+    }
+    ui_test_remove_tree(f->output);
+    g_free(f->output);
+    ui_test_remove_tree(f->history_dir);
+    g_free(f->history_dir);
+    g_settings_reset(f->settings, "output-folder");
+    g_object_unref(f->settings);
+}
+
+typedef struct {
+    GType type;
+    GtkWindow *found;
+} FindToplevel;
+
+static gboolean toplevel_shown(gpointer data)
+{
+    FindToplevel *find = data;
+    find->found = NULL;
+    GListModel *toplevels = gtk_window_get_toplevels();
+    for (guint i = 0; i < g_list_model_get_n_items(toplevels); i++) {
+        GObject *toplevel = g_list_model_get_item(toplevels, i);
+        if (G_TYPE_CHECK_INSTANCE_TYPE(toplevel, find->type) &&
+            gtk_widget_get_mapped(GTK_WIDGET(toplevel)))
+            find->found = GTK_WINDOW(toplevel);
+        g_object_unref(toplevel);
+    }
+    return find->found != NULL;
+}
+
+GtkWindow *ui_test_wait_for_toplevel(GType type, guint timeout_ms)
+{
+    FindToplevel find = {type, NULL};
+    return ui_test_wait_until(toplevel_shown, &find, timeout_ms) ? find.found : NULL;
 }

@@ -4,6 +4,8 @@
 #include <adwaita.h>
 
 #include "rs-application.h"
+#include "rs-job-settings.h"
+#include "rs-window.h"
 
 G_BEGIN_DECLS
 
@@ -39,5 +41,31 @@ gpointer ui_test_child(gpointer widget, GType type, const char *name);
 
 /* Asserts that colour a (0xAARRGGBB) is within tolerance of rgb (0xRRGGBB) per channel. */
 void ui_test_assert_rgb(guint32 a, guint32 rgb, int tolerance);
+
+/* Waits up to timeout_ms for a mapped toplevel window of that type; returns it, or NULL. */
+GtkWindow *ui_test_wait_for_toplevel(GType type, guint timeout_ms);
+
+/* TRUE once the window's model is open ("model-ready"). */
+gboolean ui_test_model_ready(gpointer window);
+
+/* Removes a temporary tree; links are removed, never followed. */
+void ui_test_remove_tree(const char *path);
+
+/* A main window on the self-test model with an output folder and a history of its own, as the
+ * studio tests use it: set up as a g_test_add fixture, torn down after (the window may have been
+ * closed by the test: window NULL). */
+typedef struct {
+    RsWindow *window;
+    RsJobSettings *job;
+    GSettings *settings;
+    char *output;
+    char *history_dir;
+    gboolean finished; /* set by "job-finished" */
+} UiStudio;
+
+void ui_studio_set_up(UiStudio *f, gconstpointer data);
+void ui_studio_tear_down(UiStudio *f, gconstpointer data);
+/* For ui_test_wait_until: the job that was started last has finished. */
+gboolean ui_studio_job_finished(gpointer studio);
 
 G_END_DECLS
