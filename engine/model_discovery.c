@@ -1,7 +1,9 @@
 /* Finding models on disk: diffusers folders (model_index.json), the Hugging Face cache
- * (models--ORG--NAME/snapshots/HASH), ComfyUI's models/ folders, in that order of preference. */
+ * (models--ORG--NAME/snapshots/HASH), ComfyUI's models/ folders, then the models that come with
+ * the app (data/models), in that order of preference. */
 #include <string.h>
 
+#include "config.h"
 #include "resdit.h"
 
 static gboolean is_dir(const char *path)
@@ -192,6 +194,42 @@ static gboolean already_listed(GPtrArray *out, const ResditModelPaths *p)
     return FALSE;
 }
 
+char *resdit_bundled_models_dir(void)
+{
+    const char *env = g_getenv("RESDIT_DATA_DIR");
+    if (env && *env)
+        return g_build_filename(env, "models", NULL);
+    if (g_file_test(SOURCE_DATADIR "/models", G_FILE_TEST_IS_DIR))
+        return g_strdup(SOURCE_DATADIR "/models");
+    return g_strdup(PKGDATADIR "/models");
+}
+
+static gint compare_names(gconstpointer a, gconstpointer b)
+{
+    return g_strcmp0(*(char *const *)a, *(char *const *)b);
+}
+
+/* The models that come with the app (data/models: the demo model), after every other model so
+ * that a real FLUX model, when there is one, is the first complete one. */
+static void scan_bundled(GPtrArray *out)
+{
+    g_autofree char *dir = resdit_bundled_models_dir();
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    const char *name;
+    while (d && (name = g_dir_read_name(d)))
+        g_ptr_array_add(names, g_strdup(name));
+    g_ptr_array_sort(names, compare_names);
+    for (guint i = 0; i < names->len; i++) {
+        const char *entry = g_ptr_array_index(names, i);
+        g_autofree char *root = g_build_filename(dir, entry, NULL);
+        g_autofree char *label = g_strdup_printf("%s (built in)", entry);
+        ResditModelPaths *p = from_diffusers_root(root, label);
+        if (p)
+            g_ptr_array_add(out, p);
+    }
+}
+
 GPtrArray *resdit_models_discover(const char *const *extra_dirs)
 {
     GPtrArray *found = g_ptr_array_new_with_free_func((GDestroyNotify)resdit_model_paths_free);
@@ -201,6 +239,7 @@ GPtrArray *resdit_models_discover(const char *const *extra_dirs)
     scan_hf_cache(hub, found);
     g_autofree char *comfy = g_build_filename(g_get_home_dir(), "ComfyUI", "models", NULL);
     scan_comfyui_models(comfy, found);
+    scan_bundled(found);
     GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)resdit_model_paths_free);
     for (guint i = 0; i < found->len; i++) {
         ResditModelPaths *p = resdit_model_paths_copy(g_ptr_array_index(found, i));
