@@ -4,7 +4,8 @@
  * each part switched off in turn. Writes a picture grid (rows: variants, columns: the first
  * seeds). Prints figures only; record them in bench/RESULTS.md.
  *
- * Usage: bench-demo [--seeds N] [--size WxH] [--steps S] [--grid FILE.png] [--grid-seeds K]
+ * Usage: bench-demo [--seeds N] [--size WxH] [--steps S] [--global-steps G] [--local-steps L]
+ *                   [--grid FILE.png] [--grid-seeds K]
  *                   [--thumb PX] [--variants a,b,...] [--save-dir DIR]
  * Variants: direct, pe-interp, resdit, no-pes, no-pipe, no-psf, no-gws, no-mop (default: all
  * but no-mop). */
@@ -100,12 +101,14 @@ static ResditModelPaths *find_demo(void)
 
 int main(int argc, char **argv)
 {
-    int seeds = 32, steps = 0, grid_seeds = 4, thumb = 192;
+    int seeds = 32, steps = 0, grid_seeds = 4, thumb = 192, global_steps = -1, local_steps = -1;
     char *size = NULL, *grid_path = NULL, *variant_list = NULL, *save_dir = NULL;
     GOptionEntry entries[] = {
         {"seeds", 0, 0, G_OPTION_ARG_INT, &seeds, "seeds 1..N (32)", "N"},
         {"size", 0, 0, G_OPTION_ARG_STRING, &size, "image size (1024x1024: 4x the base)", "WxH"},
         {"steps", 0, 0, G_OPTION_ARG_INT, &steps, "sampling steps (the model's default)", "S"},
+        {"global-steps", 0, 0, G_OPTION_ARG_INT, &global_steps, "ResDiT G (default)", "G"},
+        {"local-steps", 0, 0, G_OPTION_ARG_INT, &local_steps, "ResDiT L (default)", "L"},
         {"grid", 0, 0, G_OPTION_ARG_FILENAME, &grid_path, "write a picture grid", "FILE"},
         {"grid-seeds", 0, 0, G_OPTION_ARG_INT, &grid_seeds, "columns of the grid (4)", "K"},
         {"thumb", 0, 0, G_OPTION_ARG_INT, &thumb, "grid tile width in pixels (192)", "PX"},
@@ -164,6 +167,8 @@ int main(int argc, char **argv)
             p.random_seed = FALSE;
             p.seed = (guint64)s;
             set_variant(&p, var->name);
+            p.global_steps = global_steps;
+            p.local_steps = local_steps;
             ResditImage *img = resdit_generate(model, &p, NULL, NULL, &error);
             if (!img)
                 g_error("%s seed %d: %s", var->name, s, error->message);
