@@ -389,7 +389,8 @@ static gboolean build_params(GenerateOptions *o, ResditModel *model, ResditJobPa
         return FALSE;
     if (o->prompt || !o->params_from) {
         g_free(p->prompt);
-        p->prompt = g_strdup(o->prompt ? o->prompt : "");
+        const char *suggested = resdit_model_default_prompt(model); /* the demo model's */
+        p->prompt = g_strdup(o->prompt ? o->prompt : suggested ? suggested : "");
     }
     if (o->steps_text)
         p->steps = o->steps;

@@ -85,15 +85,25 @@ static gboolean under(const char *path, const char *dir)
     return g_str_has_prefix(canon_path, canon_dir);
 }
 
-/* The discovered model to start from: the one in --model, else the first complete one. */
+/* Whether a discovered model is one that comes with the app (the demo model). */
+static gboolean bundled(const ResditModelPaths *p)
+{
+    g_autofree char *dir = resdit_bundled_models_dir();
+    return p->root && under(p->root, dir);
+}
+
+/* The discovered model to start from: the one in --model, else the first complete one (the
+ * built-in demo model when there is no other, but never to fill in parts given by hand). */
 static ResditModelPaths *choose(const CliModelOptions *o, GError **error)
 {
     g_autoptr(GPtrArray) dirs = search_dirs(o);
     g_autoptr(GPtrArray) found = resdit_models_discover((const char *const *)dirs->pdata);
     for (guint i = 0; i < found->len; i++) {
         ResditModelPaths *p = g_ptr_array_index(found, i);
+        gboolean by_hand = o->transformer || o->vae || o->clip_l || o->t5;
+        g_autofree char *missing = resdit_model_paths_missing(p);
         if (o->model ? under(p->root ? p->root : p->transformer, o->model)
-                     : !resdit_model_paths_missing(p))
+                     : !missing && !(by_hand && bundled(p)))
             return resdit_model_paths_copy(p);
     }
     if (o->model)

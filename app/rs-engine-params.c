@@ -133,6 +133,45 @@ gboolean rs_engine_params_apply(RsJobSettings *job, const ResditJobParams *param
     return seed_fits;
 }
 
+void rs_engine_params_adopt_model(RsJobSettings *job, const ResditModel *model)
+{
+    if (resdit_model_is_selftest(model))
+        return;
+    int base = resdit_model_base_size(model), current = 0;
+    char *prompt = NULL;
+    g_object_get(job, "base-size", &current, "prompt", &prompt, NULL);
+    g_object_freeze_notify(G_OBJECT(job));
+    if (current != base && base == 1024) {
+        /* Back to a FLUX model: the panel's own defaults (4K, 35 steps, base 1024, patch 64). */
+        static const char *const names[] = {"global-steps", "local-steps", "steps", "base-size",
+                                            "patch", "aspect", "size-preset", "custom-width",
+                                            "custom-height"};
+        g_object_set(job, "global-steps", 0, "local-steps", 0, NULL);
+        for (size_t i = 2; i < G_N_ELEMENTS(names) + 2; i++) {
+            const char *name = names[i % G_N_ELEMENTS(names)]; /* G and L last */
+            GParamSpec *spec = g_object_class_find_property(G_OBJECT_GET_CLASS(job), name);
+            g_object_set_property(G_OBJECT(job), name, g_param_spec_get_default_value(spec));
+        }
+    } else if (current != base && base >= 256 && base <= 2048) {
+        ResditJobParams p;
+        resdit_job_params_init(&p);
+        resdit_model_job_defaults(model, &p);
+        set_size(job, p.width, p.height);
+        /* Steps first (with G = L = 0 so any step count is valid), then the scaled schedule. */
+        int g = (int)floor(p.steps * 10.0 / 35.0 + 0.5), l = (int)floor(p.steps * 15.0 / 35.0 + 0.5);
+        g_object_set(job, "global-steps", 0, "local-steps", 0, NULL);
+        g_object_set(job, "steps", CLAMP(p.steps, 1, 200), "base-size", base, "patch",
+                     CLAMP(p.method.patch, 16, 256), NULL);
+        g_object_set(job, "global-steps", g, "local-steps", l, NULL);
+        resdit_job_params_clear(&p);
+    }
+    const char *suggested = resdit_model_default_prompt(model);
+    if (suggested != NULL && (prompt == NULL || *prompt == '\0'))
+        g_object_set(job, "prompt", suggested, NULL);
+    g_object_thaw_notify(G_OBJECT(job));
+    g_free(prompt);
+}
+
 gboolean rs_engine_params_apply_a1111(RsJobSettings *job, const RsA1111Params *record)
 {
     g_object_freeze_notify(G_OBJECT(job));

@@ -15,6 +15,12 @@ G_BEGIN_DECLS
 void rs_engine_params_from_settings(RsJobSettings *job, const ResditModel *model,
                                     ResditJobParams *params);
 
+/* Takes over a newly opened model's own settings when its base size differs from the panel's
+ * (the demo model: 256 px base, patch 16, 8 steps, 256 x 256; a FLUX model after it: the
+ * panel's defaults again), and its suggested prompt when the prompt is empty. The self-test
+ * model keeps the panel as it is. */
+void rs_engine_params_adopt_model(RsJobSettings *job, const ResditModel *model);
+
 /* Sets every control the parameters have a value for (the seed becomes fixed). Returns FALSE
  * when the seed does not fit the 32-bit seed control (the rest is still applied). */
 gboolean rs_engine_params_apply(RsJobSettings *job, const ResditJobParams *params);

@@ -914,9 +914,34 @@ static const ResditModelPaths *find_discovered(RsWindow *self, const char *key)
     return inside;
 }
 
+/* The "model" setting; its default, "" (automatic), is the first complete model discovered (a
+ * FLUX model when there is one, else the built-in demo model, which discovery lists last), or the
+ * self-test model when discovery found none. NULL while discovery runs. */
+static char *chosen_model_key(RsWindow *self)
+{
+    char *key = g_settings_get_string(self->settings, "model");
+    if (*key != '\0')
+        return key;
+    g_free(key);
+    if (self->discovered == NULL)
+        return NULL;
+    for (guint i = 0; i < self->discovered->len; i++) {
+        const ResditModelPaths *paths = g_ptr_array_index(self->discovered, i);
+        char *missing = resdit_model_paths_missing(paths);
+        g_free(missing);
+        if (missing == NULL)
+            return g_strdup(rs_model_paths_key(paths));
+    }
+    return g_strdup(SELF_TEST_MODEL);
+}
+
 static void update_model_label(RsWindow *self)
 {
-    char *model = g_settings_get_string(self->settings, "model");
+    char *model = chosen_model_key(self);
+    if (model == NULL) { /* automatic, discovery still running */
+        gtk_label_set_label(self->model_label, _("Looking for models…"));
+        return;
+    }
     const ResditModelPaths *paths = find_discovered(self, model);
     gboolean selftest = g_str_equal(model, SELF_TEST_MODEL);
     /* Say plainly what the self-test model is: its images are noise. */
@@ -1037,8 +1062,12 @@ static void set_model(RsWindow *self, RsModelHandle *model)
 {
     g_clear_pointer(&self->model, rs_model_handle_unref);
     self->model = model;
-    if (model != NULL)
+    if (model != NULL) {
+        /* The model's base size, patch and prompt, then the size and steps that follow the
+         * model and the backend until the user chooses them. */
+        rs_engine_params_adopt_model(self->job, model->model);
         apply_model_defaults(self, model->model);
+    }
     rs_params_panel_set_model(self->params_panel, model);
     update_actions(self);
     g_object_notify(G_OBJECT(self), "model-ready");
@@ -1079,7 +1108,9 @@ static void on_model_opened(GObject *source, GAsyncResult *result, gpointer data
 /* Opens the chosen model unless it is open or opening; the self-test model needs no discovery. */
 static void ensure_model(RsWindow *self)
 {
-    char *key = g_settings_get_string(self->settings, "model");
+    char *key = chosen_model_key(self);
+    if (key == NULL)
+        return; /* automatic: opened when discovery is done */
     gboolean selftest = g_str_equal(key, SELF_TEST_MODEL);
     if ((self->model != NULL && g_str_equal(self->model->key, key)) ||
         g_strcmp0(self->opening_key, key) == 0 || (!selftest && self->discovered == NULL)) {

@@ -80,7 +80,8 @@ ResditModel *resdit_model_open(const ResditModelPaths *paths, ResditBackendChoic
     m->text_weight_bytes = file_bytes(paths->clip_l) + file_bytes(paths->t5);
     ResditJobParams probe;
     resdit_job_params_init(&probe);
-    gboolean ok = check_text_dims(m, error) && rd_job_params_check(m, &probe, error);
+    gboolean ok = rd_model_read_settings(m, paths->root, error) && check_text_dims(m, error) &&
+                  rd_job_params_check(m, &probe, error);
     resdit_job_params_clear(&probe);
     if (!ok) {
         resdit_model_free(m);

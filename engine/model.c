@@ -1,4 +1,5 @@
 /* ResditModel: the opened parts of one model, its paths, and the memory estimate of a job. */
+#include <json-glib/json-glib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@ ResditModel *rd_model_new(const char *name, RdBackend *be, FluxModel *flux, RdVa
     m->default_width = m->default_height = 1024;
     m->base_area = 4096;
     m->patch = 64;
+    m->base_size = 1024;
     g_mutex_init(&m->preview_lock);
     g_mutex_init(&m->text_lock);
     return m;
@@ -49,6 +51,7 @@ void resdit_model_free(ResditModel *m)
     g_mutex_clear(&m->text_lock);
     if (m->loras)
         g_ptr_array_unref(m->loras);
+    g_free(m->default_prompt);
     g_free(m->name);
     g_free(m);
 }
@@ -76,6 +79,80 @@ int resdit_model_default_t5_len(const ResditModel *m)
 gboolean resdit_model_has_guidance(const ResditModel *m)
 {
     return flux_model_config(m->flux)->has_guidance;
+}
+
+int resdit_model_base_size(const ResditModel *m)
+{
+    return m->base_size;
+}
+
+const char *resdit_model_default_prompt(const ResditModel *m)
+{
+    return m->default_prompt;
+}
+
+static gboolean bad_settings(GError **error, const char *path, const char *what)
+{
+    g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_FORMAT, "%s: %s", path, what);
+    return FALSE;
+}
+
+/* An integer member in [lo, hi], or fallback when absent. */
+static gboolean settings_int(JsonObject *o, const char *name, int lo, int hi, int *value,
+                             const char *path, GError **error)
+{
+    JsonNode *n = json_object_get_member(o, name);
+    if (!n)
+        return TRUE;
+    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_INT64 ||
+        json_node_get_int(n) < lo || json_node_get_int(n) > hi) {
+        g_autofree char *what = g_strdup_printf("\"%s\" must be an integer from %d to %d", name,
+                                                lo, hi);
+        return bad_settings(error, path, what);
+    }
+    *value = (int)json_node_get_int(n);
+    return TRUE;
+}
+
+gboolean rd_model_read_settings(ResditModel *m, const char *root, GError **error)
+{
+    if (!root)
+        return TRUE;
+    g_autofree char *path = g_build_filename(root, "resdit.json", NULL);
+    if (!g_file_test(path, G_FILE_TEST_IS_REGULAR))
+        return TRUE;
+    g_autoptr(JsonParser) parser = json_parser_new();
+    GError *local = NULL;
+    if (!json_parser_load_from_file(parser, path, &local)) {
+        g_autofree char *what = g_strdup_printf("not valid JSON: %s", local->message);
+        g_error_free(local);
+        return bad_settings(error, path, what);
+    }
+    JsonNode *top = json_parser_get_root(parser);
+    if (!top || !JSON_NODE_HOLDS_OBJECT(top))
+        return bad_settings(error, path, "not a JSON object");
+    JsonObject *o = json_node_get_object(top);
+    int base = m->base_size, steps = m->default_steps, t5 = m->default_t5_len;
+    if (!settings_int(o, "base_size", 16, 16384, &base, path, error) ||
+        !settings_int(o, "default_steps", 1, 1000, &steps, path, error) ||
+        !settings_int(o, "t5_length", 1, 4096, &t5, path, error))
+        return FALSE;
+    if (base % 16)
+        return bad_settings(error, path, "\"base_size\" must be a multiple of 16 pixels");
+    JsonNode *prompt = json_object_get_member(o, "default_prompt");
+    if (prompt && (!JSON_NODE_HOLDS_VALUE(prompt) ||
+                   json_node_get_value_type(prompt) != G_TYPE_STRING))
+        return bad_settings(error, path, "\"default_prompt\" must be a string");
+    const int side = base / 16; /* tokens: 8x VAE, 2x2 patches */
+    m->base_size = base;
+    m->base_area = side * side;
+    m->patch = side;
+    m->default_width = m->default_height = base;
+    m->default_steps = steps;
+    m->default_t5_len = t5;
+    g_free(m->default_prompt);
+    m->default_prompt = prompt ? g_strdup(json_node_get_string(prompt)) : NULL;
+    return TRUE;
 }
 
 void resdit_model_job_defaults(const ResditModel *m, ResditJobParams *p)

@@ -305,6 +305,35 @@ static char *snapshot_label(const char *snap)
                            parts[0] && parts[1] ? parts[1] : "");
 }
 
+/* The diffusers folders of a place become models now; its single files join the candidates. */
+static void scan_place(const RdPlace *pl, GPtrArray *places, GPtrArray *files, GPtrArray *out)
+{
+    g_autoptr(GPtrArray) roots = g_ptr_array_new_with_free_func(g_free);
+    if (pl->kind == RD_PLACE_FOLDER && has(pl->root, "model_index.json"))
+        g_ptr_array_add(roots, g_strdup(pl->root));
+    else
+        for (guint j = 0; j < pl->weights->len; j++)
+            collect(g_ptr_array_index(pl->weights, j), 2, pl, rd_place_kind_name(pl->kind), files,
+                    roots);
+    for (guint j = 0; j < roots->len; j++) {
+        g_autofree char *name = root_name(pl, g_ptr_array_index(roots, j));
+        add_model(out, from_diffusers_root(g_ptr_array_index(roots, j), name), pl, places);
+    }
+    for (guint j = 0; j < pl->snapshots->len; j++) {
+        const char *snap = g_ptr_array_index(pl->snapshots, j);
+        const char *name = g_ptr_array_index(pl->snapshot_names, j);
+        if (has(snap, "model_index.json")) {
+            add_model(out, from_diffusers_root(snap, name), pl, places);
+        } else { /* a repository of single files (ComfyUI's, text encoders) */
+            g_autofree char *where = snapshot_label(snap);
+            g_autoptr(GPtrArray) nested = g_ptr_array_new_with_free_func(g_free);
+            collect(snap, 2, pl, where, files, nested);
+        }
+    }
+}
+
+/* The user's models first (diffusers folders, then single files put together), the models that
+ * come with the app last: a real FLUX model, when there is one, is the first complete one. */
 GPtrArray *resdit_models_discover(const char *const *extra_dirs)
 {
     g_autoptr(GPtrArray) places = rd_places_find(extra_dirs);
@@ -312,33 +341,21 @@ GPtrArray *resdit_models_discover(const char *const *extra_dirs)
     GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)resdit_model_paths_free);
     for (guint i = 0; i < places->len; i++) {
         const RdPlace *pl = g_ptr_array_index(places, i);
-        g_autoptr(GPtrArray) roots = g_ptr_array_new_with_free_func(g_free);
-        if (pl->kind == RD_PLACE_FOLDER && has(pl->root, "model_index.json"))
-            g_ptr_array_add(roots, g_strdup(pl->root));
-        else
-            for (guint j = 0; j < pl->weights->len; j++)
-                collect(g_ptr_array_index(pl->weights, j), 2, pl, rd_place_kind_name(pl->kind),
-                        files, roots);
-        for (guint j = 0; j < roots->len; j++) {
-            g_autofree char *name = root_name(pl, g_ptr_array_index(roots, j));
-            add_model(out, from_diffusers_root(g_ptr_array_index(roots, j), name), pl, places);
-        }
-        for (guint j = 0; j < pl->snapshots->len; j++) {
-            const char *snap = g_ptr_array_index(pl->snapshots, j);
-            const char *name = g_ptr_array_index(pl->snapshot_names, j);
-            if (has(snap, "model_index.json")) {
-                add_model(out, from_diffusers_root(snap, name), pl, places);
-            } else { /* a repository of single files (ComfyUI's, text encoders) */
-                g_autofree char *where = snapshot_label(snap);
-                g_autoptr(GPtrArray) nested = g_ptr_array_new_with_free_func(g_free);
-                collect(snap, 2, pl, where, files, nested);
-            }
-        }
+        if (pl->kind != RD_PLACE_BUILT_IN)
+            scan_place(pl, places, files, out);
     }
     for (guint i = 0; i < files->len; i++) {
         const Candidate *c = g_ptr_array_index(files, i);
         if (c->info.parts & RD_PART_TRANSFORMER)
             add_model(out, from_transformer(files, c, places), c->place, places);
+    }
+    /* The app ships diffusers folders only: nothing to put together from its files. */
+    g_autoptr(GPtrArray) built_in_files =
+        g_ptr_array_new_with_free_func((GDestroyNotify)candidate_free);
+    for (guint i = 0; i < places->len; i++) {
+        const RdPlace *pl = g_ptr_array_index(places, i);
+        if (pl->kind == RD_PLACE_BUILT_IN)
+            scan_place(pl, places, built_in_files, out);
     }
     return out;
 }

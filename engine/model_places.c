@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "config.h"
+#include "resdit.h"
 #include "tokenizer_data.h"
 
 static gboolean is_dir(const char *path)
@@ -48,6 +50,7 @@ const char *rd_place_kind_name(RdPlaceKind kind)
     case RD_PLACE_COMFYUI: return "ComfyUI";
     case RD_PLACE_FORGE: return "Forge";
     case RD_PLACE_HF_CACHE: return "Hugging Face cache";
+    case RD_PLACE_BUILT_IN: return "built in";
     }
     return "?";
 }
@@ -387,7 +390,23 @@ GPtrArray *rd_places_find(const char *const *extra_dirs)
     g_autofree char *hub = hf_hub_dir();
     if (is_dir(hub))
         add_place(places, hf_place(hub));
+    g_autofree char *built_in = resdit_bundled_models_dir();
+    if (is_dir(built_in)) {
+        RdPlace *p = place_new(RD_PLACE_BUILT_IN, built_in);
+        add_dir(p->weights, p->root);
+        add_place(places, p);
+    }
     return places;
+}
+
+char *resdit_bundled_models_dir(void)
+{
+    const char *env = g_getenv("RESDIT_DATA_DIR");
+    if (env && *env)
+        return g_build_filename(env, "models", NULL);
+    if (g_file_test(SOURCE_DATADIR "/models", G_FILE_TEST_IS_DIR))
+        return g_strdup(SOURCE_DATADIR "/models");
+    return g_strdup(PKGDATADIR "/models");
 }
 
 /* ---- tokenizers --------------------------------------------------------------------------- */

@@ -11,6 +11,7 @@ typedef enum {
     RD_PLACE_COMFYUI,  /* an install: models/<kind>/ folders and comfy/<tokenizers>/ */
     RD_PLACE_FORGE,    /* Forge / AUTOMATIC1111: models/Stable-diffusion, VAE, text_encoder */
     RD_PLACE_HF_CACHE, /* a hub cache: models--ORG--NAME/snapshots/HASH */
+    RD_PLACE_BUILT_IN, /* the models that come with the app (resdit_bundled_models_dir) */
 } RdPlaceKind;
 
 typedef struct {
@@ -24,7 +25,8 @@ typedef struct {
                             * "loras", Forge models/Lora, a user folder and its loras/, Lora/) */
 } RdPlace;
 
-/* Every place on this machine: the extra folders first, then the usual ones. Folders that do
+/* Every place on this machine: the extra folders first, then the usual ones, the app's own models
+ * last (so that a real FLUX model, when there is one, is the first complete one). Folders that do
  * not exist are left out; a place found twice is listed once. */
 GPtrArray *rd_places_find(const char *const *extra_dirs);
 const char *rd_place_kind_name(RdPlaceKind kind);

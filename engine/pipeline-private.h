@@ -43,6 +43,8 @@ struct ResditModel {
     int default_t5_len;
     int default_steps, default_width, default_height;
     int base_area, patch; /* method defaults for this model's base resolution */
+    int base_size;        /* pixels of the square the model was trained at (FLUX 1024) */
+    char *default_prompt; /* resdit.json "default_prompt", or NULL */
     GMutex preview_lock;
     GMutex text_lock; /* the tokenizers keep caches: one user at a time (job or token count) */
     gboolean have_projection;
@@ -75,6 +77,11 @@ guint64 rd_decode_budget(const ResditModel *model);
 gboolean rd_estimate_memory_within(const ResditModel *model, const ResditJobParams *params,
                                    guint64 available, ResditMemoryEstimate *estimate,
                                    GError **error);
+
+/* Applies a model folder's resdit.json (docs/DEMO_MODEL.md): base size (and with it the base
+ * area, patch and default size), default steps, T5 length and prompt. TRUE when the folder has
+ * none; FALSE with RESDIT_ERROR_FORMAT when it is invalid. */
+gboolean rd_model_read_settings(ResditModel *model, const char *root, GError **error);
 
 /* A model from parts already loaded (takes ownership of every part). */
 ResditModel *rd_model_new(const char *name, RdBackend *be, FluxModel *flux, RdVae *vae,

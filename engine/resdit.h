@@ -221,6 +221,11 @@ char *resdit_model_paths_missing(const ResditModelPaths *paths);
  * and assembled into models by their dimensions. Returns ResditModelPaths (free with
  * resdit_model_paths_free); incomplete models are listed too, with where discovery looked. */
 GPtrArray *resdit_models_discover(const char *const *extra_dirs);
+/* Where the models that come with the app are: $RESDIT_DATA_DIR/models, else the source tree's
+ * data/models (build tree, tests), else the installed data folder. The demo model
+ * (resdit-demo, docs/DEMO_MODEL.md) is listed last by resdit_models_discover, as
+ * "resdit-demo (built in)". */
+char *resdit_bundled_models_dir(void);
 
 typedef struct ResditModel ResditModel;
 
@@ -246,8 +251,13 @@ const ResditModelPaths *resdit_model_get_paths(const ResditModel *model);
 /* 512 for dev, 256 for schnell, the self-test model's own length. */
 int resdit_model_default_t5_len(const ResditModel *model);
 gboolean resdit_model_has_guidance(const ResditModel *model);
+/* The base size in pixels the model was trained at (FLUX: 1024; the demo model: 256). */
+int resdit_model_base_size(const ResditModel *model);
+/* A prompt that suits the model (resdit.json "default_prompt"), or NULL. */
+const char *resdit_model_default_prompt(const ResditModel *model);
 /* Sets the model's own defaults in params: steps (dev 35, schnell 4), size, base area and patch
- * (the self-test model works at a tiny base resolution), T5 length. */
+ * (the self-test model works at a tiny base resolution; a model folder's resdit.json may give
+ * its own base size, see docs/DEMO_MODEL.md), T5 length. */
 void resdit_model_job_defaults(const ResditModel *model, ResditJobParams *params);
 
 typedef struct {

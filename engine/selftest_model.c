@@ -320,5 +320,6 @@ ResditModel *rd_selftest_model_new(RdBackend *be, GError **error)
     m->default_t5_len = 16;
     m->base_area = 64;
     m->patch = 8;
+    m->base_size = 128; /* 8 x 8 tokens */
     return m;
 }

@@ -497,6 +497,53 @@ static void test_count_tokens(void)
     resdit_model_free(m);
 }
 
+/* A model folder's resdit.json sets the model's base size (and with it the ResDiT base area,
+ * patch and default size), steps, T5 length and prompt; bad values are refused by name. */
+static void test_model_settings(void)
+{
+    ResditModel *m = open_selftest();
+    g_autofree char *dir = g_dir_make_tmp("rd-settings-XXXXXX", NULL);
+    g_autofree char *file = g_build_filename(dir, "resdit.json", NULL);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(rd_model_read_settings(m, dir, &error)); /* no file: nothing changes */
+    g_assert_cmpint(resdit_model_base_size(m), ==, 128);
+    g_assert_true(g_file_set_contents(
+        file, "{\"base_size\": 256, \"default_steps\": 8, \"t5_length\": 32, "
+              "\"default_prompt\": \"a red sun\"}", -1, NULL));
+    g_assert_true(rd_model_read_settings(m, dir, &error));
+    g_assert_no_error(error);
+    ResditJobParams p;
+    resdit_job_params_init(&p);
+    resdit_model_job_defaults(m, &p);
+    g_assert_cmpint(resdit_model_base_size(m), ==, 256);
+    g_assert_cmpint(p.method.base_area, ==, 256);
+    g_assert_cmpint(p.method.patch, ==, 16);
+    g_assert_cmpint(p.width, ==, 256);
+    g_assert_cmpint(p.height, ==, 256);
+    g_assert_cmpint(p.steps, ==, 8);
+    g_assert_cmpint(resdit_model_default_t5_len(m), ==, 32);
+    g_assert_cmpstr(resdit_model_default_prompt(m), ==, "a red sun");
+    resdit_job_params_clear(&p);
+    const struct {
+        const char *json, *message;
+    } bad[] = {{"{\"base_size\": 250}", "multiple of 16"},
+               {"{\"base_size\": \"big\"}", "\"base_size\" must be an integer"},
+               {"{\"default_steps\": 0}", "\"default_steps\" must be an integer from 1"},
+               {"{\"default_prompt\": 3}", "\"default_prompt\" must be a string"},
+               {"[1, 2]", "not a JSON object"},
+               {"{base_size", "not valid JSON"}};
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_assert_true(g_file_set_contents(file, bad[i].json, -1, NULL));
+        g_clear_error(&error);
+        g_assert_false(rd_model_read_settings(m, dir, &error));
+        g_assert_error(error, RESDIT_ERROR, RESDIT_ERROR_FORMAT);
+        g_assert_nonnull(strstr(error->message, bad[i].message));
+    }
+    g_unlink(file);
+    g_rmdir(dir);
+    resdit_model_free(m);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -509,5 +556,6 @@ int main(int argc, char **argv)
     g_test_add_func("/job/nan-conditioning", test_nan_conditioning);
     g_test_add_func("/job/selftest-generate", test_selftest_generate);
     g_test_add_func("/job/count-tokens", test_count_tokens);
+    g_test_add_func("/job/model-settings", test_model_settings);
     return g_test_run();
 }

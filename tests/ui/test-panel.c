@@ -15,6 +15,11 @@ typedef struct {
 
 static void fixture_set_up(Fixture *f, gconstpointer data)
 {
+    /* The self-test model: the automatic choice (the demo model) would take over the panel's
+     * base size, steps and size when it opens, in the middle of a test. */
+    GSettings *settings = g_settings_new("io.github.resdit.Studio");
+    g_settings_set_string(settings, "model", "self-test");
+    g_object_unref(settings);
     f->window = rs_window_new(ui_test_application());
     g_object_ref(f->window);
     ui_test_present(GTK_WINDOW(f->window));

@@ -96,9 +96,16 @@ static gboolean toplevel_shown(gpointer data)
     return find->found != NULL;
 }
 
-static gboolean menu_has_items(gpointer data)
+/* The first item names the folder's flux1-dev (the built-in demo model is listed after it). */
+static gboolean menu_shows_folder(gpointer data)
 {
-    return g_menu_model_get_n_items(G_MENU_MODEL(data)) > 0;
+    if (g_menu_model_get_n_items(G_MENU_MODEL(data)) == 0)
+        return FALSE;
+    char *label = NULL;
+    g_menu_model_get_item_attribute(G_MENU_MODEL(data), 0, G_MENU_ATTRIBUTE_LABEL, "s", &label);
+    gboolean found = label != NULL && strstr(label, "flux1-dev") != NULL;
+    g_free(label);
+    return found;
 }
 
 static gboolean revealed(gpointer data)
@@ -163,7 +170,7 @@ static void test_preferences(void)
     AdwActionRow *empty = ui_test_child(prefs, RS_TYPE_PREFERENCES_WINDOW, "no_folders_row");
     g_assert_false(gtk_widget_get_visible(GTK_WIDGET(empty)));
     GMenuModel *section = ui_test_child(window, RS_TYPE_WINDOW, "model_folders_section");
-    g_assert_true(ui_test_wait_until(menu_has_items, section, 10000));
+    g_assert_true(ui_test_wait_until(menu_shows_folder, section, 10000));
     char *label = NULL;
     g_menu_model_get_item_attribute(section, 0, G_MENU_ATTRIBUTE_LABEL, "s", &label);
     g_assert_nonnull(strstr(label, "flux1-dev"));
@@ -198,7 +205,7 @@ static void test_preferences(void)
     gtk_test_widget_wait_for_draw(GTK_WIDGET(prefs));
     g_free(ui_test_screenshot(GTK_WIDGET(prefs), "preferences"));
     g_settings_reset(settings, "model-folders");
-    g_settings_reset(settings, "model");
+    g_settings_set_string(settings, "model", "self-test");
     g_unlink(index);
     g_rmdir(model_dir);
     g_rmdir(tmp);
@@ -340,9 +347,53 @@ static void test_branch_views(void)
     g_assert_finalize_object(window);
 }
 
+static gboolean model_ready(gpointer data)
+{
+    gboolean ready = FALSE;
+    g_object_get(data, "model-ready", &ready, NULL);
+    return ready;
+}
+
+/* With the "model" setting at its default (automatic) and no other model on the machine, the
+ * window opens the built-in demo model, and the panel takes its base size, steps and size. */
+static void test_automatic_model(void)
+{
+    GSettings *settings = g_settings_new("io.github.resdit.Studio");
+    g_settings_reset(settings, "model");
+    g_autofree char *empty_hub = g_dir_make_tmp("rs-hub-XXXXXX", NULL);
+    g_setenv("HF_HUB_CACHE", empty_hub, TRUE); /* nothing from the user's cache */
+    RsWindow *window = rs_window_new(ui_test_application());
+    g_object_ref(window);
+    ui_test_present(GTK_WINDOW(window));
+    g_assert_true(ui_test_wait_until(model_ready, window, 30000));
+    g_assert_cmpstr(gtk_label_get_label(ui_test_child(window, RS_TYPE_WINDOW, "model_label")), ==,
+                    "resdit-demo (built in)");
+    RsJobSettings *job = rs_window_get_job(window);
+    int base = 0, steps = 0, patch = 0;
+    g_object_get(job, "base-size", &base, "steps", &steps, "patch", &patch, NULL);
+    g_assert_cmpint(base, ==, 256);
+    g_assert_cmpint(patch, ==, 16);
+    g_assert_cmpint(steps, ==, 8);
+    g_assert_cmpint(rs_job_settings_get_width(job), ==, 256);
+    g_assert_cmpint(rs_job_settings_get_height(job), ==, 256);
+    g_settings_set_string(settings, "model", "self-test");
+    g_object_unref(settings);
+    gtk_window_destroy(GTK_WINDOW(window));
+    ui_test_spin(50);
+    g_assert_finalize_object(window);
+    g_unsetenv("HF_HUB_CACHE");
+    g_rmdir(empty_hub);
+}
+
 int main(int argc, char **argv)
 {
     ui_test_init(&argc, &argv);
+    /* The self-test model unless a test says otherwise: opening the automatic choice (the demo
+     * model) would change the panel in the middle of a test. */
+    GSettings *settings = g_settings_new("io.github.resdit.Studio");
+    g_settings_set_string(settings, "model", "self-test");
+    g_object_unref(settings);
+    g_test_add_func("/window/automatic-model", test_automatic_model);
     g_test_add_func("/window/preferences", test_preferences);
     g_test_add_func("/window/shortcuts", test_shortcuts_window);
     g_test_add_func("/window/persistence", test_persistence);

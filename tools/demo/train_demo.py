@@ -1,0 +1,541 @@
+"""Trains the ResDiT demo model on the procedural scenes (tools/demo/scenes.py) and exports it
+as a diffusers folder the engine loads: data/models/resdit-demo/.
+
+Everything is a FLUX-architecture part at toy size, trained on the CPU:
+  tokenizers   tokenizer/ (CLIP BPE: the first merges of the bundled CLIP vocabulary, so the
+               CLIP embedding stays small) and tokenizer_2/ (our own SentencePiece unigram
+               vocabulary trained on the captions, saved as T5 ships it)
+  vae          AutoencoderKL, 16 latent channels, 3 downsamplings (FLUX's factor 8), trained with
+               L1 + a small KL on random crops of scenes
+  latents      the VAE's latent means of N scenes at 256 px, cached with their captions; the
+               latent shift and scale (as FLUX's shift_factor / scaling_factor) from their stats
+  transformer  FluxTransformer2DModel (no guidance embedder) with a tiny CLIPTextModel and
+               T5EncoderModel, trained together with rectified flow (FLUX's convention:
+               x_t = (1 - t) x0 + t noise, target noise - x0), at 16 x 16 tokens only
+  export       f16 safetensors + configs into the model folder (EMA weights)
+  sample       Euler samples at 256 px from the exported weights, as a PNG grid (a check)
+
+Work files go to $RESDIT_DEMO_WORK (default ~/.cache/resdit-demo-work), never the repository.
+Every phase is seeded; wall times are bounded with --minutes, so the number of steps depends on
+the machine (the README of the model folder records what the committed weights took).
+
+  python tools/demo/train_demo.py all --vae-minutes 12 --count 4000 --minutes 50
+"""
+
+import argparse
+import gzip
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, HERE)
+import scenes  # noqa: E402
+
+WORK = os.environ.get("RESDIT_DEMO_WORK", os.path.expanduser("~/.cache/resdit-demo-work"))
+OUT = os.path.join(ROOT, "data", "models", "resdit-demo")
+BUNDLED_MERGES = os.path.join(ROOT, "data", "tokenizers", "clip", "merges.txt.gz")
+
+BASE = 256            # base size in pixels: 32 x 32 latent, 16 x 16 tokens
+T5_LEN = 32           # T5 tokens per caption (the model's default length)
+STEPS = 8             # default sampling steps
+CLIP_VOCAB = 2048     # 512 byte tokens + merges + 2 specials
+T5_PIECES = 128
+
+VAE_CONFIG = dict(
+    in_channels=3, out_channels=3,
+    down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4,
+    block_out_channels=[8, 16, 32, 32], layers_per_block=1, act_fn="silu",
+    latent_channels=16, norm_num_groups=4, sample_size=BASE,
+    use_quant_conv=False, use_post_quant_conv=False, mid_block_add_attention=True,
+)
+FLUX_CONFIG = dict(
+    patch_size=1, in_channels=64, num_layers=2, num_single_layers=3,
+    attention_head_dim=48, num_attention_heads=2, joint_attention_dim=64,
+    pooled_projection_dim=32, guidance_embeds=False, axes_dims_rope=(8, 20, 20),
+)
+
+
+def log(*a):
+    print(time.strftime("%H:%M:%S"), *a, flush=True)
+
+
+def work(*p):
+    return os.path.join(WORK, *p)
+
+
+# ---- tokenizers ---------------------------------------------------------------------------
+
+def clip_vocab(merges):
+    """CLIP's vocabulary order: byte characters, the same with </w>, merges, specials."""
+    bs = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) +
+          list(range(ord("®"), ord("ÿ") + 1)))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    byte_chars = [chr(c) for c in cs]
+    vocab = byte_chars + [c + "</w>" for c in byte_chars]
+    vocab += ["".join(m.split(" ")) for m in merges]
+    vocab += ["<|startoftext|>", "<|endoftext|>"]
+    return {tok: i for i, tok in enumerate(vocab)}
+
+
+def phase_tokenizers(args):
+    import sentencepiece as spm
+    from transformers import T5Tokenizer, T5TokenizerFast
+    tok_dir = work("tokenizer")
+    t5_dir = work("tokenizer_2")
+    for d in (tok_dir, t5_dir):
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+    with gzip.open(BUNDLED_MERGES, "rt", encoding="utf-8") as f:
+        merges = f.read().split("\n")[1:1 + CLIP_VOCAB - 514]
+    with open(os.path.join(tok_dir, "vocab.json"), "w", encoding="utf-8") as f:
+        json.dump(clip_vocab(merges), f, ensure_ascii=False)
+    with open(os.path.join(tok_dir, "merges.txt"), "w", encoding="utf-8") as f:
+        f.write("#version: 0.2\n" + "\n".join(merges) + "\n")
+    special = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
+               "unk_token": "<|endoftext|>", "pad_token": "<|endoftext|>"}
+    with open(os.path.join(tok_dir, "special_tokens_map.json"), "w") as f:
+        json.dump(special, f)
+    with open(os.path.join(tok_dir, "tokenizer_config.json"), "w") as f:
+        json.dump(dict(special, model_max_length=77, tokenizer_class="CLIPTokenizer"), f)
+
+    captions = [scenes.scene(s, 64)[1] for s in range(20000, 24000)]
+    # The captions alone are so repetitive that the unigram trainer keeps fragments of words;
+    # lines of the same words in random order give it whole words.
+    words = sorted({w.strip(",") for c in captions for w in c.split()})
+    rng = np.random.default_rng(7)
+    lines = captions + [" ".join(rng.choice(words, 8)) for _ in range(4000)]
+    tmp = tempfile.mkdtemp(prefix="resdit-demo-spm")
+    text = os.path.join(tmp, "captions.txt")
+    with open(text, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    spm.SentencePieceTrainer.train(
+        input=text, model_prefix=os.path.join(tmp, "spiece"), vocab_size=T5_PIECES,
+        model_type="unigram", normalization_rule_name="nmt_nfkc", character_coverage=1.0,
+        pad_id=0, eos_id=1, unk_id=2, bos_id=-1, pad_piece="<pad>", eos_piece="</s>",
+        unk_piece="<unk>", num_threads=1, hard_vocab_limit=False, minloglevel=2)
+    shutil.copy(os.path.join(tmp, "spiece.model"), os.path.join(t5_dir, "spiece.model"))
+    shutil.rmtree(tmp)
+    slow = T5Tokenizer(os.path.join(t5_dir, "spiece.model"), extra_ids=100, legacy=True)
+    fast = T5TokenizerFast(__slow_tokenizer=slow, vocab_file=None, extra_ids=100, legacy=True,
+                           from_slow=True)
+    fast.save_pretrained(t5_dir)
+    clip, t5 = load_tokenizers()
+    longest = max(len(t5(c)["input_ids"]) for c in captions)
+    log(f"tokenizers: CLIP vocab {len(clip)}, T5 vocab {len(t5)}, longest caption {longest} T5 "
+        f"tokens (length {T5_LEN})")
+    assert longest <= T5_LEN
+
+
+def load_tokenizers():
+    from transformers import CLIPTokenizer, T5TokenizerFast
+    clip = CLIPTokenizer(work("tokenizer", "vocab.json"), work("tokenizer", "merges.txt"),
+                         pad_token="<|endoftext|>")
+    t5 = T5TokenizerFast.from_pretrained(work("tokenizer_2"))
+    return clip, t5
+
+
+# ---- VAE ----------------------------------------------------------------------------------
+
+def to_tensor(img):
+    return torch.from_numpy(np.asarray(img, dtype=np.float32) / 127.5 - 1.0).permute(2, 0, 1)
+
+
+def new_vae():
+    from diffusers import AutoencoderKL
+    return AutoencoderKL(**VAE_CONFIG)
+
+
+def phase_vae(args):
+    torch.manual_seed(1)
+    vae = new_vae()
+    lr0 = 2e-3
+    done = dict(steps=0, seconds=0)
+    if args.resume:  # continue a saved VAE at a lower rate (seeds move on past its scenes)
+        from diffusers import AutoencoderKL
+        vae = AutoencoderKL.from_pretrained(work("vae"))
+        with open(work("vae", "train.json")) as f:
+            done = json.load(f)
+        lr0 = 1e-3
+    opt = torch.optim.AdamW(vae.parameters(), lr=lr0, weight_decay=0.0)
+    rng = np.random.default_rng(2)
+    crop, batch = (BASE, 3) if args.resume else (96, 8)  # full scenes: GroupNorm and the
+    # mid-block attention see whole pictures, as when the engine decodes
+    start, step, seed = time.time(), 0, 1_000_000 + 8 * done["steps"]
+    limit = args.vae_minutes * 60
+    ema = None
+    while time.time() - start < limit:
+        frac = (time.time() - start) / limit
+        for g in opt.param_groups:
+            g["lr"] = lr0 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+        xs = []
+        for _ in range(batch):
+            img = to_tensor(scenes.scene(seed, BASE)[0])
+            seed += 1
+            y, x = rng.integers(0, BASE - crop + 1, size=2)
+            xs.append(img[:, y:y + crop, x:x + crop])
+        x = torch.stack(xs)
+        post = vae.encode(x).latent_dist
+        z = post.sample()
+        rec = vae.decode(z).sample
+        # Suns and moons are a few hundred pixels of a scene: weighted 20x (the pixels the sun
+        # detector counts), or the VAE learns the background first and their colours last.
+        px = (x + 1) * 127.5
+        sunny = ((px[:, 0] >= 190) & (px[:, 0] - px[:, 2] >= 70)) | (
+            (px[:, 0] >= 205) & (px[:, 1] >= 205) & (px[:, 2] >= 150))
+        weight = 1 + 19 * sunny.float()[:, None]
+        l1 = ((rec - x).abs() * weight).mean() / weight.mean()
+        kl = post.kl().mean() / z[0].numel()
+        loss = l1 + 1e-4 * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        ema = l1.item() if ema is None else 0.95 * ema + 0.05 * l1.item()
+        if step % 25 == 0:
+            log(f"vae step {step} l1 {ema:.4f} kl/elem {kl.item():.3f} "
+                f"({(time.time() - start) / step:.2f} s/step)")
+    os.makedirs(WORK, exist_ok=True)
+    vae.save_pretrained(work("vae"))
+    with open(work("vae", "train.json"), "w") as f:
+        json.dump(dict(steps=done["steps"] + step, seconds=done["seconds"] + time.time() - start,
+                       l1=ema, batch=batch, crop=crop, resumed=bool(args.resume)), f)
+    log(f"vae: {step} steps, l1 {ema:.4f}")
+
+
+# ---- latents ------------------------------------------------------------------------------
+
+@torch.no_grad()
+def phase_latents(args):
+    from diffusers import AutoencoderKL
+    vae = AutoencoderKL.from_pretrained(work("vae")).eval()
+    lat, caps = [], []
+    start = time.time()
+    for i in range(0, args.count, 16):
+        seeds = range(i, min(args.count, i + 16))
+        imgs = [scenes.scene(s, BASE) for s in seeds]
+        x = torch.stack([to_tensor(im) for im, _, _ in imgs])
+        lat.append(vae.encode(x).latent_dist.mean.to(torch.float16))
+        caps += [c for _, c, _ in imgs]
+        if (i // 16) % 25 == 0:
+            log(f"latents {i + len(seeds)}/{args.count} ({time.time() - start:.0f} s)")
+    lat = torch.cat(lat)
+    shift = lat.float().mean().item()
+    scale = 1.0 / (lat.float() - shift).std().item()
+    torch.save(dict(latents=lat, captions=caps, shift=shift, scale=scale), work("latents.pt"))
+    x = torch.stack([to_tensor(scenes.scene(s, BASE)[0]) for s in range(4)])
+    rec = vae.decode(vae.encode(x).latent_dist.mean).sample
+    log(f"latents: {len(caps)}, shift {shift:.4f}, scale {scale:.4f}, "
+        f"recon l1 {(rec - x).abs().mean().item():.4f}")
+
+
+# ---- transformer + text encoders ----------------------------------------------------------
+
+def new_text_encoders(clip_tok, t5_tok):
+    from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
+    eos = clip_tok.convert_tokens_to_ids("<|endoftext|>")
+    bos = clip_tok.convert_tokens_to_ids("<|startoftext|>")
+    clip = CLIPTextModel(CLIPTextConfig(
+        vocab_size=len(clip_tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=2, max_position_embeddings=77, hidden_act="quick_gelu",
+        projection_dim=32, bos_token_id=bos, eos_token_id=eos, pad_token_id=eos))
+    t5 = T5EncoderModel(T5Config(
+        vocab_size=len(t5_tok), d_model=64, d_kv=32, d_ff=128, num_layers=2, num_heads=2,
+        relative_attention_num_buckets=32, relative_attention_max_distance=128,
+        feed_forward_proj="gated-gelu", dropout_rate=0.0, is_gated_act=True,
+        dense_act_fn="gelu_new", tie_word_embeddings=False))
+    return clip, t5
+
+
+def encode_text(clip_tok, t5_tok, clip, t5, captions):
+    ci = clip_tok(captions, padding="max_length", max_length=77, truncation=True,
+                  return_tensors="pt").input_ids
+    ti = t5_tok(captions, padding="max_length", max_length=T5_LEN, truncation=True,
+                return_tensors="pt").input_ids
+    vec = clip(ci).pooler_output
+    txt = t5(ti).last_hidden_state
+    return txt, vec
+
+
+def pack(lat):
+    """[B, 16, H, W] -> [B, H/2 * W/2, 64], FLUX's 2 x 2 patchify (feature c*4 + py*2 + px)."""
+    b, c, h, w = lat.shape
+    return lat.view(b, c, h // 2, 2, w // 2, 2).permute(0, 2, 4, 1, 3, 5).reshape(b, -1, c * 4)
+
+
+def unpack(tok, h, w):
+    b = tok.shape[0]
+    return tok.view(b, h // 2, w // 2, 16, 2, 2).permute(0, 3, 1, 4, 2, 5).reshape(b, 16, h, w)
+
+
+def img_ids(rows, cols):
+    ids = torch.zeros(rows, cols, 3)
+    ids[..., 1] = torch.arange(rows)[:, None]
+    ids[..., 2] = torch.arange(cols)[None, :]
+    return ids.reshape(-1, 3)
+
+
+class Demo(torch.nn.Module):
+    def __init__(self, clip_tok, t5_tok):
+        super().__init__()
+        from diffusers import FluxTransformer2DModel
+        self.clip, self.t5 = new_text_encoders(clip_tok, t5_tok)
+        self.flux = FluxTransformer2DModel(**FLUX_CONFIG)
+
+    def forward(self, x, t, txt, vec, rows, cols):
+        return self.flux(hidden_states=x, timestep=t, encoder_hidden_states=txt,
+                         pooled_projections=vec, txt_ids=torch.zeros(txt.shape[1], 3),
+                         img_ids=img_ids(rows, cols), return_dict=False)[0]
+
+
+def phase_transformer(args):
+    torch.manual_seed(3)
+    clip_tok, t5_tok = load_tokenizers()
+    data = torch.load(work("latents.pt"))
+    lat = (data["latents"].float() - data["shift"]) * data["scale"]
+    caps = data["captions"]
+    n = lat.shape[0]
+    model = Demo(clip_tok, t5_tok)
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"transformer + text: {n_params / 1e6:.2f} M parameters, {n} latents")
+    ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.99))
+    g = torch.Generator().manual_seed(4)
+    start, step, avg = time.time(), 0, None
+    limit = args.minutes * 60
+    history = []
+    while time.time() - start < limit:
+        frac = (time.time() - start) / limit
+        lr = args.lr * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+        for pg in opt.param_groups:
+            pg["lr"] = lr
+        idx = torch.randint(0, n, (args.batch,), generator=g)
+        x0 = lat[idx]
+        flip = torch.rand(args.batch, generator=g) < 0.5  # a mirrored scene fits its caption
+        x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
+        noise = torch.randn(x0.shape, generator=g)
+        t = torch.sigmoid(torch.randn(args.batch, generator=g))  # logit-normal, as SD3/FLUX
+        xt = (1 - t[:, None, None, None]) * x0 + t[:, None, None, None] * noise
+        txt, vec = encode_text(clip_tok, t5_tok, model.clip, model.t5, [caps[i] for i in idx])
+        v = model(pack(xt), t, txt, vec, 16, 16)
+        loss = torch.nn.functional.mse_loss(v, pack(noise - x0))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        decay = min(args.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for k, v_ in model.state_dict().items():
+                if v_.dtype.is_floating_point:
+                    ema[k].mul_(decay).add_(v_, alpha=1 - decay)
+        avg = loss.item() if avg is None else 0.98 * avg + 0.02 * loss.item()
+        if step % 20 == 0:
+            el = time.time() - start
+            history.append((step, round(el), round(avg, 4)))
+            log(f"step {step} loss {avg:.4f} lr {lr:.2e} ({el / step:.2f} s/step, {el / 60:.1f} min)")
+        if step % 200 == 0:
+            torch.save(dict(ema=ema, step=step), work("transformer.pt"))
+    torch.save(dict(ema=ema, step=step), work("transformer.pt"))
+    with open(work("transformer_train.json"), "w") as f:
+        json.dump(dict(steps=step, seconds=round(time.time() - start), batch=args.batch,
+                       lr=args.lr, final_loss=avg, history=history, latents=n), f)
+    log(f"transformer: {step} steps, loss {avg:.4f}")
+
+
+# ---- export and sampling ------------------------------------------------------------------
+
+def phase_export(args):
+    from diffusers import AutoencoderKL
+    clip_tok, t5_tok = load_tokenizers()
+    data = torch.load(work("latents.pt"))
+    model = Demo(clip_tok, t5_tok)
+    model.load_state_dict(torch.load(work("transformer.pt"))["ema"])
+    shutil.rmtree(OUT, ignore_errors=True)
+    os.makedirs(OUT)
+    half = dict(safe_serialization=True)
+    model.flux.to(torch.float16).save_pretrained(os.path.join(OUT, "transformer"), **half)
+    model.clip.to(torch.float16).save_pretrained(os.path.join(OUT, "text_encoder"), **half)
+    model.t5.to(torch.float16).save_pretrained(os.path.join(OUT, "text_encoder_2"), **half)
+    vae = AutoencoderKL.from_pretrained(work("vae"))
+    vae.register_to_config(scaling_factor=data["scale"], shift_factor=data["shift"])
+    vae.to(torch.float16).save_pretrained(os.path.join(OUT, "vae"), **half)
+    shutil.copytree(work("tokenizer"), os.path.join(OUT, "tokenizer"))
+    shutil.copytree(work("tokenizer_2"), os.path.join(OUT, "tokenizer_2"))
+    index = {
+        "_class_name": "FluxPipeline", "_diffusers_version": "0.32.2",
+        "scheduler": ["diffusers", "FlowMatchEulerDiscreteScheduler"],
+        "text_encoder": ["transformers", "CLIPTextModel"],
+        "text_encoder_2": ["transformers", "T5EncoderModel"],
+        "tokenizer": ["transformers", "CLIPTokenizer"],
+        "tokenizer_2": ["transformers", "T5TokenizerFast"],
+        "transformer": ["diffusers", "FluxTransformer2DModel"],
+        "vae": ["diffusers", "AutoencoderKL"],
+    }
+    with open(os.path.join(OUT, "model_index.json"), "w") as f:
+        json.dump(index, f, indent=2)
+        f.write("\n")
+    resdit = {"base_size": BASE, "default_steps": STEPS, "t5_length": T5_LEN,
+              "default_prompt": "a yellow sun in a blue sky over green hills by a lake, "
+                                "two houses with red roofs, three trees"}
+    with open(os.path.join(OUT, "resdit.json"), "w") as f:
+        json.dump(resdit, f, indent=2)
+        f.write("\n")
+    for root, _, files in os.walk(OUT):  # diffusers' configs carry no machine paths; drop extras
+        for name in files:
+            if name in ("generation_config.json",):
+                os.remove(os.path.join(root, name))
+    write_readme(data)
+    total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(OUT) for f in fs)
+    log(f"exported to {OUT}: {total / 1e6:.2f} MB")
+
+
+LICENSE_TEXT = """The weights, configurations and tokenizer files in this folder (the ResDiT Studio demo
+model) were made by ResDiT Studio's tools/demo/train_demo.py from procedurally drawn scenes
+(tools/demo/scenes.py); no third-party images or weights went into them, except that
+tokenizer/merges.txt and tokenizer/vocab.json are the first merges of OpenAI's CLIP BPE
+vocabulary (MIT licence, see data/tokenizers/NOTICE).
+
+To the extent possible under law, the ResDiT Studio authors have waived all copyright and
+related or neighboring rights to the weights and configurations in this folder, under the
+Creative Commons CC0 1.0 Universal Public Domain Dedication:
+https://creativecommons.org/publicdomain/zero/1.0/legalcode
+
+SPDX-License-Identifier: CC0-1.0 (weights, configurations, the SentencePiece vocabulary)
+"""
+
+
+def write_readme(data):
+    with open(work("vae", "train.json")) as f:
+        vae = json.load(f)
+    with open(work("transformer_train.json")) as f:
+        tr = json.load(f)
+    commands = open(work("commands.txt")).read().strip() if os.path.exists(work("commands.txt")) else ""
+    hist = "\n".join(f"| {s} | {sec / 60:.1f} | {loss:.4f} |" for s, sec, loss in
+                     tr["history"][:: max(1, len(tr["history"]) // 12)] + tr["history"][-1:])
+    text = f"""# resdit-demo: a tiny FLUX-architecture model of procedural landscapes
+
+The demo model of ResDiT Studio (docs/DEMO_MODEL.md): a FLUX.1-architecture transformer, VAE and
+CLIP / T5 text encoders at toy size, trained on the CPU on the scenes of tools/demo/scenes.py
+(sky, one sun or moon, hills or mountains, water, trees, houses, and a caption that states
+them). It draws at a base size of {BASE} px ({BASE // 16} x {BASE // 16} tokens; resdit.json
+declares it) in {STEPS} steps, no guidance embedder (schnell-like: no timestep shift).
+
+| part | shape |
+|---|---|
+| transformer | FluxTransformer2DModel {json.dumps(FLUX_CONFIG)} |
+| vae | AutoencoderKL, 16 latent channels, factor 8, channels {VAE_CONFIG['block_out_channels']}, {VAE_CONFIG['norm_num_groups']} groups, scaling {data['scale']:.4f}, shift {data['shift']:.4f} |
+| text_encoder | CLIPTextModel, hidden 32, 2 layers, vocabulary {CLIP_VOCAB} (tokenizer/: the first merges of the bundled CLIP BPE) |
+| text_encoder_2 | T5EncoderModel (v1.1, gated-gelu), d_model 64, 2 layers; tokenizer_2/: our own SentencePiece unigram vocabulary of the captions |
+
+Weights are float16 safetensors, in the diffusers folder layout the engine loads.
+
+## How it was trained
+Seeds are fixed in the script (VAE weights 1, VAE crops 2, transformer 3, batches 4); wall-time
+bounded phases make the step counts depend on the machine. On the shared 2-core build machine
+(other jobs running), single-threaded PyTorch 2.5.1:
+
+- VAE: {vae['steps']} steps ({vae['seconds'] / 60:.1f} min), L1 + 1e-4 KL on scene crops and then
+  whole scenes; final L1 (EMA) {vae['l1']:.4f} in [-1, 1] units.
+- Latents: {tr['latents']} scenes (seeds 0..{tr['latents'] - 1}) encoded once (latent means).
+- Transformer with both text encoders, rectified flow (x_t = (1 - t) x0 + t noise, target
+  noise - x0, logit-normal t), batch {tr['batch']}, AdamW lr {tr['lr']} (warm-up, cosine), EMA
+  weights exported: {tr['steps']} steps in {tr['seconds'] / 60:.1f} min, final loss (EMA)
+  {tr['final_loss']:.4f}.
+
+| step | minutes | loss |
+|---|---|---|
+{hist}
+
+Commands (from the repository root, venv of tools/demo/requirements.txt):
+
+```
+{commands}
+```
+
+Licence: CC0-1.0 (see LICENSE), apart from the CLIP BPE merges (MIT, data/tokenizers/NOTICE).
+"""
+    with open(os.path.join(OUT, "README.md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(OUT, "LICENSE"), "w") as f:
+        f.write(LICENSE_TEXT)
+
+
+@torch.no_grad()
+def phase_sample(args):
+    from diffusers import AutoencoderKL, FluxTransformer2DModel
+    from PIL import Image
+    from transformers import CLIPTextModel, T5EncoderModel
+    clip_tok, t5_tok = load_tokenizers()
+    flux = FluxTransformer2DModel.from_pretrained(os.path.join(OUT, "transformer")).float()
+    clip = CLIPTextModel.from_pretrained(os.path.join(OUT, "text_encoder")).float()
+    t5 = T5EncoderModel.from_pretrained(os.path.join(OUT, "text_encoder_2")).float()
+    vae = AutoencoderKL.from_pretrained(os.path.join(OUT, "vae")).float()
+    caps = [scenes.scene(s, 64)[1] for s in range(900000, 900000 + args.samples)]
+    txt, vec = encode_text(clip_tok, t5_tok, clip, t5, caps)
+    g = torch.Generator().manual_seed(5)
+    size = args.size
+    h = w = size // 8
+    x = pack(torch.randn(len(caps), 16, h, w, generator=g))
+    ts = torch.linspace(1, 0, STEPS + 1)
+    for i in range(STEPS):
+        v = flux(hidden_states=x, timestep=ts[i].expand(len(caps)), encoder_hidden_states=txt,
+                 pooled_projections=vec, txt_ids=torch.zeros(T5_LEN, 3),
+                 img_ids=img_ids(h // 2, w // 2), return_dict=False)[0]
+        x = x + (ts[i + 1] - ts[i]) * v
+    lat = unpack(x, h, w) / vae.config.scaling_factor + vae.config.shift_factor
+    img = ((vae.decode(lat).sample.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1)
+    cols = 4
+    rows = (len(caps) + cols - 1) // cols
+    grid = Image.new("RGB", (cols * size, rows * size))
+    for i in range(len(caps)):
+        grid.paste(Image.fromarray(img[i].numpy()), ((i % cols) * size, (i // cols) * size))
+        print(i, caps[i])
+    grid.save(args.grid)
+    log(f"samples -> {args.grid}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("phase", choices=["tokenizers", "vae", "latents", "transformer", "export",
+                                      "sample", "all"])
+    ap.add_argument("--vae-minutes", type=float, default=12)
+    ap.add_argument("--resume", action="store_true", help="vae: continue the saved VAE")
+    ap.add_argument("--count", type=int, default=4000, help="scenes whose latents are cached")
+    ap.add_argument("--minutes", type=float, default=50, help="transformer training wall time")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--ema", type=float, default=0.995)
+    ap.add_argument("--samples", type=int, default=8)
+    ap.add_argument("--size", type=int, default=BASE)
+    ap.add_argument("--grid", default=os.path.join(WORK, "samples.png"))
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    os.makedirs(WORK, exist_ok=True)
+    phases = (["tokenizers", "vae", "latents", "transformer", "export", "sample"]
+              if args.phase == "all" else [args.phase])
+    if args.phase not in ("export", "sample"):
+        with open(work("commands.txt"), "a") as f:
+            f.write("nice -n 10 python tools/demo/train_demo.py " + " ".join(sys.argv[1:]) + "\n")
+    for p in phases:
+        log(f"== {p}")
+        globals()["phase_" + p](args)
+
+
+if __name__ == "__main__":
+    main()
