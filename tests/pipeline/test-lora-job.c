@@ -210,9 +210,9 @@ static void test_discover(void)
     g_autofree char *yaml_text =
         g_strdup_printf("mine:\n  base_path: %s\n  loras: more-loras\n", tmpdir);
     g_assert_true(g_file_set_contents(yaml, yaml_text, -1, NULL));
-    g_autofree char *a = write_lora(m, "ComfyUI/models/loras/flux/alpha.safetensors", FALSE);
-    g_autofree char *b = write_lora(m, "more-loras/beta.safetensors", FALSE);
-    g_autofree char *c = write_lora(m, "forge/models/Lora/gamma.safetensors", FALSE);
+    g_free(write_lora(m, "ComfyUI/models/loras/flux/alpha.safetensors", FALSE));
+    g_free(write_lora(m, "more-loras/beta.safetensors", FALSE));
+    g_free(write_lora(m, "forge/models/Lora/gamma.safetensors", FALSE));
     /* not a LoRA: a file of other tensors in a LoRA folder */
     RdSafetensorsWriter *w = rd_safetensors_writer_new();
     float v[4] = {1, 2, 3, 4};
