@@ -14,8 +14,8 @@ static const char *const demo_prompts[] = {
     "a yellow sun in a purple sky over blue mountains by a lake, four trees",
     "an orange sun in a blue sky over brown hills, two houses with red roofs, one tree",
     "a red sun in a pale sky over green hills by a lake, three houses with blue roofs",
-    "a yellow sun in a pale sky over purple mountains by a sea, one house with a grey roof, "
-    "two trees",
+    /* one literal: clang warns about concatenated literals in an array */
+    "a yellow sun in a pale sky over purple mountains by a sea, one house with a grey roof, two trees",
 };
 
 static inline const char *demo_prompt(guint64 seed)
