@@ -17,7 +17,7 @@
 #include "cli-options.h"
 #include "cli.h"
 #include "job-record.h"
-#include "rs-png-text.h"
+#include "png_text.h"
 #include "resdit.h"
 
 #define EXIT_CANCELLED 130
@@ -357,12 +357,12 @@ static gboolean resolve_size(GenerateOptions *o, ResditJobParams *p, GError **er
     return TRUE;
 }
 
-/* Only the record's text chunk is read (rs-png-text.c), never the image: its header may claim
+/* Only the record's text chunk is read (png_text.c), never the image: its header may claim
  * any size. */
 static gboolean apply_record(const char *png, ResditJobParams *p, GError **error)
 {
     g_autoptr(GError) read_error = NULL;
-    g_autofree char *json = rs_png_read_text(png, "resdit", &read_error);
+    g_autofree char *json = rd_png_read_text(png, "resdit", &read_error);
     if (json == NULL) {
         gboolean exists = g_file_test(png, G_FILE_TEST_IS_REGULAR);
         g_set_error(error, RESDIT_ERROR, exists ? RESDIT_ERROR_FORMAT : RESDIT_ERROR_IO,

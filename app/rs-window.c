@@ -15,7 +15,7 @@
 #include "rs-model-handle.h"
 #include "rs-models-window.h"
 #include "rs-params-panel.h"
-#include "rs-png-text.h"
+#include "png_text.h"
 #include "rs-window.h"
 
 #include "job-record.h"
@@ -605,7 +605,7 @@ static void open_folder_action(GtkWidget *widget, const char *action_name, GVari
 static gboolean load_engine_record(RsWindow *self, const char *path)
 {
     /* the text chunk only: decoding would trust the header's claimed size */
-    char *json = rs_png_read_text(path, "resdit", NULL);
+    char *json = rd_png_read_text(path, "resdit", NULL);
     if (json == NULL)
         return FALSE;
     ResditJobParams params;
@@ -625,7 +625,7 @@ static gboolean load_engine_record(RsWindow *self, const char *path)
 
 static gboolean load_a1111_record(RsWindow *self, const char *path)
 {
-    char *text = rs_png_read_text(path, "parameters", NULL);
+    char *text = rd_png_read_text(path, "parameters", NULL);
     RsA1111Params record;
     gboolean ok = rs_a1111_parse(text, &record);
     if (ok && !rs_engine_params_apply_a1111(self->job, &record))

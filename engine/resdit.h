@@ -302,8 +302,8 @@ ResditImage *resdit_generate(ResditModel *model, const ResditJobParams *params,
                              const ResditCallbacks *callbacks, GCancellable *cancellable,
                              GError **error);
 void resdit_image_free(ResditImage *image);
-/* Reads the JSON record ("resdit" chunk) of a PNG this engine wrote; NULL with
- * RESDIT_ERROR_FORMAT when the file has none. */
+/* Reads the JSON record ("resdit" chunk) of a PNG this engine wrote, without decoding the image;
+ * NULL with RESDIT_ERROR_FORMAT when the file has none. */
 char *resdit_png_read_parameters(const char *path, GError **error);
 /* Fills params from such a record (the seed used becomes a fixed seed; fields the record does
  * not have keep their values), so that the job makes the same image again. */

@@ -1,5 +1,6 @@
 /* resdit_image_save_png: the image with its parameters, AUTOMATIC1111-style ("parameters" tEXt,
  * Latin-1 safe) and as JSON ("resdit" iTXt, UTF-8). */
+#include "png_text.h"
 #include "png_writer.h"
 #include "resdit.h"
 
@@ -32,16 +33,12 @@ gboolean resdit_save_rgb_png(const char *path, int width, int height, const guin
 
 char *resdit_png_read_parameters(const char *path, GError **error)
 {
-    int w, h;
-    GHashTable *texts = NULL;
-    guint8 *rgb = rd_png_read_rgb8(path, &w, &h, &texts, error);
-    if (!rgb)
-        return NULL;
-    g_free(rgb);
-    char *json = g_strdup(g_hash_table_lookup(texts, "resdit"));
-    g_hash_table_unref(texts);
-    if (!json)
+    g_autoptr(GError) read_error = NULL;
+    char *json = rd_png_read_text(path, "resdit", &read_error);
+    if (g_error_matches(read_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_FORMAT,
                     "%s has no resdit parameter record (was it made by resdit?)", path);
+    else if (read_error)
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_IO, "%s", read_error->message);
     return json;
 }

@@ -96,6 +96,29 @@ gboolean rd_png_write_rgb8(const char *path, int width, int height, const guint8
     return ok;
 }
 
+/* A text chunk larger than this is refused by libpng (its length field can claim gigabytes). */
+#define MAX_TEXT_CHUNK_BYTES (16u << 20)
+
+static void collect_texts(png_structp png, png_infop info, GHashTable *texts)
+{
+    png_textp text;
+    int n = 0;
+    png_get_text(png, info, &text, &n);
+    for (int i = 0; i < n; i++)
+        g_hash_table_replace(texts, g_strdup(text[i].key), g_strdup(text[i].text));
+}
+
+/* The header and every chunk before the image data; the caller's setjmp catches libpng's errors. */
+static void read_header(png_structp png, png_infop info, FILE *file)
+{
+    png_init_io(png, file);
+    /* Larger than any image the engine makes (4K and beyond); a forged header asking for
+     * 10^6 x 10^6 pixels stops here instead of in the allocator. */
+    png_set_user_limits(png, RD_PNG_MAX_SIDE, RD_PNG_MAX_SIDE);
+    png_set_chunk_malloc_max(png, MAX_TEXT_CHUNK_BYTES);
+    png_read_info(png, info);
+}
+
 static guint8 *decode(png_structp png, png_infop info, FILE *file, int *width, int *height,
                       GHashTable *texts)
 {
@@ -104,11 +127,10 @@ static guint8 *decode(png_structp png, png_infop info, FILE *file, int *width, i
         g_free(rgb);
         return NULL;
     }
-    png_init_io(png, file);
-    /* Larger than any image the engine makes (4K and beyond); a forged header asking for
-     * 10^6 x 10^6 pixels stops here instead of in the allocator. */
-    png_set_user_limits(png, RD_PNG_MAX_SIDE, RD_PNG_MAX_SIDE);
-    png_read_info(png, info);
+    read_header(png, info, file);
+    if ((guint64)png_get_image_width(png, info) * png_get_image_height(png, info) >
+        RD_PNG_MAX_PIXELS)
+        return NULL;
     png_set_expand(png);
     png_set_strip_16(png);
     png_set_strip_alpha(png);
@@ -122,24 +144,27 @@ static guint8 *decode(png_structp png, png_infop info, FILE *file, int *width, i
     for (int y = 0; y < *height; y++)
         png_read_row(png, rgb + (size_t)y * *width * 3, NULL);
     png_read_end(png, info);
-    png_textp text;
-    int n = 0;
-    png_get_text(png, info, &text, &n);
-    for (int i = 0; i < n; i++)
-        g_hash_table_insert(texts, g_strdup(text[i].key), g_strdup(text[i].text));
+    collect_texts(png, info, texts);
     return rgb;
 }
 
-guint8 *rd_png_read_rgb8(const char *path, int *width, int *height, GHashTable **texts,
-                         GError **error)
+static FILE *open_png(const char *path, GError **error)
 {
     FILE *file = g_fopen(path, "rb");
     if (!file) {
         int err = errno;
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_IO, "Cannot open %s: %s", path,
                     g_strerror(err));
-        return NULL;
     }
+    return file;
+}
+
+guint8 *rd_png_read_rgb8(const char *path, int *width, int *height, GHashTable **texts,
+                         GError **error)
+{
+    FILE *file = open_png(path, error);
+    if (!file)
+        return NULL;
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     GHashTable *table = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);

@@ -14,6 +14,8 @@ gboolean rd_png_write_rgb8(const char *path, int width, int height, const guint8
                            const RdPngText *texts, int n_texts, GError **error);
 /* The largest width or height rd_png_read_rgb8 accepts (4x the engine's 4K images). */
 #define RD_PNG_MAX_SIDE 16384
+/* The most pixels rd_png_read_rgb8 decodes (8192 x 8192: 192 MiB of RGB8). */
+#define RD_PNG_MAX_PIXELS (8192u * 8192u)
 
 /* Reads back an RGB8 PNG and its text chunks (for tests and "import parameters"). texts gets
  * key -> value (g_free'd strings). */

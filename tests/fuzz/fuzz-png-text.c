@@ -1,10 +1,10 @@
 /* Fuzz target for reading parameters back from a PNG: the engine's reader (libpng, every text
- * chunk, then the "resdit" JSON record) and the app's chunk scanner (rs_png_read_text, used to
+ * chunk, then the "resdit" JSON record) and the app's chunk scanner (rd_png_read_text, used to
  * import parameters without decoding the image). */
 #include "fuzz-util.h"
 
 #include "resdit.h"
-#include "rs-png-text.h"
+#include "png_text.h"
 
 static void parse_record(const char *json)
 {
@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g_free(json);
     const char *keywords[] = {"resdit", "parameters"};
     for (size_t i = 0; i < G_N_ELEMENTS(keywords); i++) {
-        char *text = rs_png_read_text(path, keywords[i], &error);
+        char *text = rd_png_read_text(path, keywords[i], &error);
         g_assert((text == NULL) == (error != NULL));
         g_assert(text == NULL || g_utf8_validate(text, -1, NULL));
         g_clear_error(&error);

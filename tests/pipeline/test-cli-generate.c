@@ -38,6 +38,14 @@ static Result run(const char *const *args)
     return r;
 }
 
+/* On a wrong exit status the command's own words come first: they say why. */
+#define assert_status(r, expected)                                                                \
+    do {                                                                                           \
+        if ((r).status != (expected))                                                              \
+            g_printerr("resdit exited with %d; its stderr:\n%s\n", (r).status, (r).err);            \
+        g_assert_cmpint((r).status, ==, (expected));                                               \
+    } while (0)
+
 static void result_clear(Result *r)
 {
     g_free(r->out);
@@ -87,8 +95,8 @@ static void test_same_seed_same_file(void)
                             "--width",  "192",        "--height", "128",       "--steps", "4",
                             "-q",       "-o",         b,          NULL};
     Result ra = run(args_a), rb = run(args_b);
-    g_assert_cmpint(ra.status, ==, 0);
-    g_assert_cmpint(rb.status, ==, 0);
+    assert_status(ra, 0);
+    assert_status(rb, 0);
     gchar *da, *db;
     gsize la, lb;
     g_assert_true(g_file_get_contents(a, &da, &la, NULL));
@@ -111,8 +119,8 @@ static void test_same_seed_same_file(void)
                             "0.7",      "-q",         "-o",      c,       NULL};
     const char *args_d[] = {"generate", "--selftest", "--params-from", c, "-q", "-o", d, NULL};
     Result rc = run(args_c), rd = run(args_d);
-    g_assert_cmpint(rc.status, ==, 0);
-    g_assert_cmpint(rd.status, ==, 0);
+    assert_status(rc, 0);
+    assert_status(rd, 0);
     gchar *dc, *dd;
     gsize lc, ld;
     g_assert_true(g_file_get_contents(c, &dc, &lc, NULL));
@@ -145,7 +153,7 @@ static void test_json_events_and_previews(void)
                           "-o",       out,
                           NULL};
     Result r = run(args);
-    g_assert_cmpint(r.status, ==, 0);
+    assert_status(r, 0);
     g_auto(GStrv) lines = g_strsplit(g_strchomp(r.out), "\n", -1);
     int progress = 0, previews = 0, extra = 0, done = 0;
     for (char **l = lines; *l; l++) {
@@ -211,7 +219,7 @@ static JsonArray *history_rows(JsonParser *parser)
 {
     const char *args[] = {"history", "list", "--json", NULL};
     Result r = run(args);
-    g_assert_cmpint(r.status, ==, 0);
+    assert_status(r, 0);
     g_autoptr(GError) error = NULL;
     g_assert_true(json_parser_load_from_data(parser, r.out, -1, &error));
     result_clear(&r);
@@ -228,13 +236,13 @@ static void test_history(void)
     const char *kept[] = {"generate", "--selftest", "-p", "a red fox in snow", "--width", "256",
                           "--height", "256", "--seed", "77", "-q", "-o", out, NULL};
     Result r = run(kept);
-    g_assert_cmpint(r.status, ==, 0);
+    assert_status(r, 0);
     result_clear(&r);
     g_autofree char *skipped_out = g_build_filename(dir, "skipped.png", NULL);
     const char *skipped[] = {"generate", "--selftest", "-p", "not recorded", "--width", "256",
                              "--height", "256", "-q", "--no-history", "-o", skipped_out, NULL};
     r = run(skipped);
-    g_assert_cmpint(r.status, ==, 0);
+    assert_status(r, 0);
     result_clear(&r);
 
     g_autoptr(JsonParser) parser = json_parser_new();
@@ -256,7 +264,7 @@ static void expect_failure(const char *const *args, int status, const char *need
 {
     Result r = run(args);
     g_test_message("%s", r.err);
-    g_assert_cmpint(r.status, ==, status);
+    assert_status(r, status);
     g_assert_nonnull(strstr(r.err, needle));
     result_clear(&r);
 }
@@ -270,7 +278,7 @@ static void test_bad_inputs(void)
                                 "1",        "--width",    "200", "--height", "120",
                                 "--steps",  "2",          "-o",  out,        NULL};
     Result r = run(round_args);
-    g_assert_cmpint(r.status, ==, 0);
+    assert_status(r, 0);
     g_assert_nonnull(strstr(r.err, "200x120 is not a multiple of 16 pixels; using 208x128"));
     result_clear(&r);
     g_assert_true(g_file_test(out, G_FILE_TEST_IS_REGULAR));
@@ -374,7 +382,7 @@ static void test_params_from_claimed_size(void)
     const char *args[] = {"generate", "--selftest", "--params-from", bomb, "-q", "-o", out, NULL};
     Result r = run(args);
     g_test_message("%s", r.err);
-    g_assert_cmpint(r.status, ==, 0);
+    assert_status(r, 0);
     result_clear(&r);
     gchar *data;
     gsize len;
@@ -461,7 +469,7 @@ static void test_bad_numbers(void)
                              "-q",       "--json",     "-o", out,   NULL};
     Result r = run(largest);
     g_test_message("%s", r.err);
-    g_assert_cmpint(r.status, ==, 0);
+    assert_status(r, 0);
     g_assert_nonnull(strstr(r.out, "\"seed\":\"9007199254740991\""));
     g_assert_nonnull(strstr(r.out, "\"width\":16"));
     result_clear(&r);
@@ -538,7 +546,7 @@ static void test_model_flags(void)
                            NULL};
     Result r = run(files);
     g_test_message("%s", r.err);
-    g_assert_cmpint(r.status, ==, 0);
+    assert_status(r, 0);
     g_assert_true(g_file_test(out, G_FILE_TEST_IS_REGULAR));
     result_clear(&r);
     const char *partial[] = {
@@ -548,7 +556,7 @@ static void test_model_flags(void)
         "-o",       out,           NULL};
     r = run(partial);
     g_test_message("%s", r.err);
-    g_assert_cmpint(r.status, ==, 0);
+    assert_status(r, 0);
     result_clear(&r);
     const char *incomplete[] = {"generate", "--model", text, "-o", out, NULL};
     expect_failure(incomplete, 1, "transformer, vae missing");
@@ -598,7 +606,7 @@ static void test_forward(void)
                           out,       "--backend",     "cpu",       NULL};
     Result r = run(args);
     g_test_message("%s", r.err);
-    g_assert_cmpint(r.status, ==, 0);
+    assert_status(r, 0);
     result_clear(&r);
     g_autoptr(GError) error = NULL;
     RdSafetensors *got = rd_safetensors_open(out, &error);
@@ -711,7 +719,7 @@ static void test_lora(void)
                           kohya_s,   "--lora",        peft_s,      NULL};
     Result r = run(args);
     g_test_message("%s", r.err);
-    g_assert_cmpint(r.status, ==, 0);
+    assert_status(r, 0);
     result_clear(&r);
     double err = velocity_error(out, "flux/tiny-a.lora.8x8.safetensors", "kohya+peft.f32");
     g_test_message("forward --lora x2: relative L2 against the golden %.3g", err);
@@ -740,9 +748,9 @@ static void test_lora(void)
                            c,          NULL};
     Result ra = run(gen_a), rb = run(gen_b), rc = run(gen_c);
     g_test_message("%s%s%s", ra.err, rb.err, rc.err);
-    g_assert_cmpint(ra.status, ==, 0);
-    g_assert_cmpint(rb.status, ==, 0);
-    g_assert_cmpint(rc.status, ==, 0);
+    assert_status(ra, 0);
+    assert_status(rb, 0);
+    assert_status(rc, 0);
     gchar *da, *db, *dc;
     gsize la, lb, lc;
     g_assert_true(g_file_get_contents(a, &da, &la, NULL));
@@ -804,7 +812,7 @@ static void test_models(void)
     g_setenv("HF_HUB_CACHE", hub, TRUE);
     const char *args[] = {"models", "--json", "--models-dir", comfy_root, NULL};
     Result r = run(args);
-    g_assert_cmpint(r.status, ==, 0);
+    assert_status(r, 0);
     g_autoptr(JsonParser) p = json_parser_new();
     g_assert_true(json_parser_load_from_data(p, r.out, -1, NULL));
     JsonArray *list = json_node_get_array(json_parser_get_root(p));
@@ -828,7 +836,7 @@ static void test_models(void)
     result_clear(&r);
     const char *text_args[] = {"models", "--models-dir", comfy_root, NULL};
     r = run(text_args);
-    g_assert_cmpint(r.status, ==, 0);
+    assert_status(r, 0);
     g_assert_nonnull(strstr(r.out, "missing:       t5\n"));
     g_assert_nonnull(strstr(r.out, "looked for the missing parts in:"));
     result_clear(&r);

@@ -4,7 +4,7 @@
 
 #include "resdit.h"
 #include "rs-a1111.h"
-#include "rs-png-text.h"
+#include "png_text.h"
 
 static void test_full_record(void)
 {
@@ -96,25 +96,25 @@ static void test_png_text_chunks(void)
 {
     char *path = write_png("rs-a1111-text.png", FALSE, "parameters", "p\nSteps: 3, Seed: 5");
     GError *error = NULL;
-    char *text = rs_png_read_text(path, "parameters", &error);
+    char *text = rd_png_read_text(path, "parameters", &error);
     g_assert_no_error(error);
     g_assert_cmpstr(text, ==, "p\nSteps: 3, Seed: 5");
     g_free(text);
-    g_assert_null(rs_png_read_text(path, "resdit", &error));
+    g_assert_null(rd_png_read_text(path, "resdit", &error));
     g_assert_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
     g_clear_error(&error);
     g_unlink(path);
     g_free(path);
 
     path = write_png("rs-a1111-itxt.png", TRUE, "parameters", "Käse über alles\nSteps: 9");
-    text = rs_png_read_text(path, "parameters", &error);
+    text = rd_png_read_text(path, "parameters", &error);
     g_assert_no_error(error);
     g_assert_cmpstr(text, ==, "Käse über alles\nSteps: 9");
     g_free(text);
     g_unlink(path);
     g_free(path);
 
-    g_assert_null(rs_png_read_text("/nonexistent/x.png", "parameters", &error));
+    g_assert_null(rd_png_read_text("/nonexistent/x.png", "parameters", &error));
     g_assert_nonnull(error);
     g_clear_error(&error);
 }
@@ -138,7 +138,7 @@ static void test_engine_png_round_trip(void)
     GError *error = NULL;
     g_assert_true(resdit_image_save_png(&image, path, &error));
     g_assert_no_error(error);
-    char *text = rs_png_read_text(path, "parameters", &error);
+    char *text = rd_png_read_text(path, "parameters", &error);
     g_assert_no_error(error);
     RsA1111Params p;
     g_assert_true(rs_a1111_parse(text, &p));

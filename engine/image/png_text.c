@@ -1,5 +1,5 @@
 /* Reads a text chunk of a PNG file without decoding the image. */
-#include "rs-png-text.h"
+#include "png_text.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -70,7 +70,7 @@ static char *scan_chunks(FILE *file, const char *keyword)
     return NULL;
 }
 
-char *rs_png_read_text(const char *path, const char *keyword, GError **error)
+char *rd_png_read_text(const char *path, const char *keyword, GError **error)
 {
     FILE *file = fopen(path, "rb");
     if (file == NULL) {

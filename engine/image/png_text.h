@@ -9,6 +9,6 @@ G_BEGIN_DECLS
  * tEXt), or NULL with G_FILE_ERROR_NOENT when the file is not a PNG or has no such chunk. Stops at
  * the first IDAT: text chunks written before the image data are found without reading the pixels.
  */
-char *rs_png_read_text(const char *path, const char *keyword, GError **error);
+char *rd_png_read_text(const char *path, const char *keyword, GError **error);
 
 G_END_DECLS
