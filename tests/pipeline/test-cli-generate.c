@@ -42,7 +42,8 @@ static Result run(const char *const *args)
 #define assert_status(r, expected)                                                                \
     do {                                                                                           \
         if ((r).status != (expected))                                                              \
-            g_printerr("resdit exited with %d; its stderr:\n%s\n", (r).status, (r).err);            \
+            g_printerr("resdit exited with %d; its stderr:\n%s\nits stdout:\n%s\n", (r).status,     \
+                       (r).err, (r).out);                                                          \
         g_assert_cmpint((r).status, ==, (expected));                                               \
     } while (0)
 

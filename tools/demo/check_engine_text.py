@@ -2,7 +2,7 @@
 tokenizers and the CLIP / T5 outputs of `resdit encode-text` against transformers, from the
 exported folder (data/models/resdit-demo).
 
-  python tools/demo/check_engine_text.py build/app/resdit
+  python tools/demo/check_engine_text.py build/app/cli/resdit
 """
 import os
 import subprocess
@@ -20,7 +20,7 @@ from train_demo import OUT, T5_LEN  # noqa: E402
 
 
 def main():
-    resdit = sys.argv[1] if len(sys.argv) > 1 else "build/app/resdit"
+    resdit = sys.argv[1] if len(sys.argv) > 1 else "build/app/cli/resdit"
     clip_tok = CLIPTokenizer.from_pretrained(os.path.join(OUT, "tokenizer"), pad_token="<|endoftext|>")
     t5_tok = T5TokenizerFast.from_pretrained(os.path.join(OUT, "tokenizer_2"))
     clip = CLIPTextModel.from_pretrained(os.path.join(OUT, "text_encoder")).float().eval()
