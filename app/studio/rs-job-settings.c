@@ -25,6 +25,7 @@ struct _RsJobSettings {
     double shift_mu;
     gboolean no_pes, no_pipe, no_psf, no_overlap, uniform_weights;
     gboolean inspect_branches;
+    GVariant *loras; /* a(sdb): path, strength, enabled */
 };
 
 G_DEFINE_FINAL_TYPE(RsJobSettings, rs_job_settings, G_TYPE_OBJECT)
@@ -56,6 +57,7 @@ enum {
     PROP_NO_OVERLAP,
     PROP_UNIFORM_WEIGHTS,
     PROP_INSPECT_BRANCHES,
+    PROP_LORAS,
     N_PROPS
 };
 
@@ -118,6 +120,19 @@ static void set_string(char **field, const GValue *value)
 {
     g_free(*field);
     *field = g_value_dup_string(value);
+}
+
+/* Notifies only on a change: the LoRA list widget rebuilds its rows on each notification. */
+static void set_loras(RsJobSettings *self, GVariant *loras)
+{
+    g_autoptr(GVariant) empty =
+        g_variant_ref_sink(g_variant_new_array(G_VARIANT_TYPE("(sdb)"), NULL, 0));
+    GVariant *value = loras != NULL ? loras : empty;
+    if (self->loras != NULL && g_variant_equal(self->loras, value))
+        return;
+    g_clear_pointer(&self->loras, g_variant_unref);
+    self->loras = g_variant_ref_sink(value);
+    g_object_notify_by_pspec(G_OBJECT(self), props[PROP_LORAS]);
 }
 
 static void rs_job_settings_set_property(GObject *object, guint id, const GValue *value,
@@ -204,6 +219,9 @@ static void rs_job_settings_set_property(GObject *object, guint id, const GValue
     case PROP_INSPECT_BRANCHES:
         self->inspect_branches = g_value_get_boolean(value);
         break;
+    case PROP_LORAS:
+        set_loras(self, g_value_get_variant(value));
+        return;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
         return;
@@ -290,6 +308,9 @@ static void rs_job_settings_get_property(GObject *object, guint id, GValue *valu
     case PROP_INSPECT_BRANCHES:
         g_value_set_boolean(value, self->inspect_branches);
         break;
+    case PROP_LORAS:
+        g_value_set_variant(value, self->loras);
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
         break;
@@ -298,6 +319,7 @@ static void rs_job_settings_get_property(GObject *object, guint id, GValue *valu
 
 static void rs_job_settings_finalize(GObject *object)
 {
+    g_clear_pointer(&RS_JOB_SETTINGS(object)->loras, g_variant_unref);
     RsJobSettings *self = RS_JOB_SETTINGS(object);
     g_free(self->prompt);
     g_free(self->aspect);
@@ -357,6 +379,9 @@ static void rs_job_settings_class_init(RsJobSettingsClass *klass)
     props[PROP_NO_OVERLAP] = bool_prop("no-overlap", FALSE);
     props[PROP_UNIFORM_WEIGHTS] = bool_prop("uniform-weights", FALSE);
     props[PROP_INSPECT_BRANCHES] = bool_prop("inspect-branches", FALSE);
+    /* The LoRA list, in the order they apply: (path, strength, enabled). */
+    props[PROP_LORAS] = g_param_spec_variant("loras", NULL, NULL, G_VARIANT_TYPE("a(sdb)"), NULL,
+                                            RW | G_PARAM_EXPLICIT_NOTIFY);
     g_object_class_install_properties(object_class, N_PROPS, props);
 }
 
@@ -377,6 +402,7 @@ static void rs_job_settings_init(RsJobSettings *self)
     self->base_size = 1024;
     self->shift_mode = g_strdup("base");
     self->shift_mu = 1.15;
+    self->loras = g_variant_ref_sink(g_variant_new_array(G_VARIANT_TYPE("(sdb)"), NULL, 0));
     update_size(self);
 }
 
@@ -385,12 +411,27 @@ RsJobSettings *rs_job_settings_new(void)
     return g_object_new(RS_TYPE_JOB_SETTINGS, NULL);
 }
 
+/* GSettings maps no GVariant property by itself: the LoRA list goes through as it is. */
+static gboolean variant_from_settings(GValue *value, GVariant *variant, gpointer data)
+{
+    g_value_set_variant(value, variant);
+    return TRUE;
+}
+
+static GVariant *variant_to_settings(const GValue *value, const GVariantType *type, gpointer data)
+{
+    GVariant *variant = g_value_get_variant(value);
+    return variant != NULL && g_variant_is_of_type(variant, type) ? g_variant_ref(variant) : NULL;
+}
+
 void rs_job_settings_bind(RsJobSettings *self, GSettings *settings)
 {
     /* Steps first, so the stored schedule is checked against the stored step count. */
     g_settings_bind(settings, "steps", self, "steps", G_SETTINGS_BIND_DEFAULT);
     for (gsize i = 0; i < G_N_ELEMENTS(persisted); i++)
         g_settings_bind(settings, persisted[i], self, persisted[i], G_SETTINGS_BIND_DEFAULT);
+    g_settings_bind_with_mapping(settings, "loras", self, "loras", G_SETTINGS_BIND_DEFAULT,
+                                 variant_from_settings, variant_to_settings, NULL, NULL);
     g_object_set(self, "inspect-branches",
                  g_settings_get_boolean(settings, "inspect-branches-default"), NULL);
 }

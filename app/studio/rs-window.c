@@ -1203,6 +1203,7 @@ static void discover_models(RsWindow *self)
     char **folders = g_settings_get_strv(self->settings, "model-folders");
     rs_models_discover_async((const char *const *)folders, self->discovery_cancellable,
                              on_models_discovered, self);
+    rs_params_panel_discover_loras(self->params_panel, (const char *const *)folders);
     g_strfreev(folders);
 }
 
