@@ -252,7 +252,7 @@ int cli_forward(int argc, char **argv)
     cli_method_options_init(&o.method);
     GOptionEntry entries[] = {
         {"transformer", 0, 0, G_OPTION_ARG_FILENAME, &o.transformer,
-         "FLUX (single file or diffusers folder) or SD3 transformer (diffusers folder)", "PATH"},
+         "FLUX or SD3 transformer: single file or diffusers folder", "PATH"},
         {"config", 0, 0, G_OPTION_ARG_FILENAME, &o.config,
          "diffusers config.json for a single file of non-standard shape", "JSON"},
         {"inputs", 0, 0, G_OPTION_ARG_FILENAME, &o.inputs,

@@ -27,9 +27,12 @@ static char *sd3_data(const char *fmt, ...)
     return tu_data_path(rel);
 }
 
+static gboolean stability_layout; /* the test loads <config>.stability.safetensors */
+
 static Sd3Model *load(const char *config)
 {
-    g_autofree char *path = sd3_data("%s/transformer", config);
+    g_autofree char *path = stability_layout ? sd3_data("%s.stability.safetensors", config)
+                                             : sd3_data("%s/transformer", config);
     g_autoptr(GError) error = NULL;
     Sd3Model *m = sd3_model_load(path, be, &error);
     g_assert_no_error(error);
@@ -92,9 +95,8 @@ static double model_bound(const Sd3Config *c, const Sd3Inputs *in)
     return tu_network_bound(depth, k, TU_U_F32);
 }
 
-static void test_direct(gconstpointer data)
+static void check_direct(const char *config)
 {
-    const char *config = data;
     Sd3Model *m = load(config);
     const Sd3Config *c = sd3_model_config(m);
     g_assert_cmpint(c->layers, ==, 3);
@@ -123,6 +125,21 @@ static void test_direct(gconstpointer data)
         inputs_clear(&x);
     }
     sd3_model_free(m);
+}
+
+static void test_direct(gconstpointer data)
+{
+    stability_layout = FALSE;
+    check_direct(data);
+}
+
+/* Stability's single files (sd35m-tiny's with ComfyUI's "model.diffusion_model." prefix): the
+ * same numbers from the fused qkv and the (shift, scale) modulations. */
+static void test_stability(gconstpointer data)
+{
+    stability_layout = TRUE;
+    check_direct(data);
+    stability_layout = FALSE;
 }
 
 /* A grid larger than the position table is refused with a message, never read out of bounds. */
@@ -164,6 +181,8 @@ static void test_not_sd3(void)
     g_autofree char *sd3 = sd3_data("sd3-tiny/transformer");
     g_assert_false(sd3_weights_recognise(flux));
     g_assert_true(sd3_weights_recognise(sd3));
+    g_autofree char *single = sd3_data("sd35m-tiny.stability.safetensors");
+    g_assert_true(sd3_weights_recognise(single));
     g_autoptr(GError) error = NULL;
     g_assert_null(sd3_model_load(flux, be, &error));
     g_assert_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL);
@@ -177,6 +196,8 @@ int main(int argc, char **argv)
     for (gsize i = 0; i < G_N_ELEMENTS(configs); i++) {
         g_autofree char *path = g_strdup_printf("/sd3/direct/%s", configs[i]);
         g_test_add_data_func(path, configs[i], test_direct);
+        g_autofree char *single = g_strdup_printf("/sd3/stability/%s", configs[i]);
+        g_test_add_data_func(single, configs[i], test_stability);
     }
     g_test_add_func("/sd3/grid-beyond-table", test_grid_beyond_table);
     g_test_add_func("/sd3/cancel", test_cancel);

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Tiny SD3 / SD3.5 transformers (diffusers' SD3Transformer2DModel, random weights), their
-diffusers folders, inputs and outputs, written under tests/data/sd3/.
+diffusers folders and Stability single files, inputs and outputs, written under tests/data/sd3/.
 
 Inputs and outputs use the engine's token layout, the one FLUX uses: the 16-channel latent packed
 2x2, token (i, j) holding feature c*4 + a*2 + b = latent[c, 2i+a, 2j+b]; `timestep` is sigma in
@@ -97,6 +97,85 @@ def forward(model, inputs, rows, cols):
     return pack(out)
 
 
+BLOCK_RULES = [  # diffusers module -> Stability module (or fused qkv and its third)
+    ("norm1.linear", "x_block.adaLN_modulation.1"),
+    ("norm1_context.linear", "context_block.adaLN_modulation.1"),
+    ("attn.to_out.0", "x_block.attn.proj"),
+    ("attn.to_add_out", "context_block.attn.proj"),
+    ("attn.norm_q", "x_block.attn.ln_q"),
+    ("attn.norm_k", "x_block.attn.ln_k"),
+    ("attn.norm_added_q", "context_block.attn.ln_q"),
+    ("attn.norm_added_k", "context_block.attn.ln_k"),
+    ("attn2.to_out.0", "x_block.attn2.proj"),
+    ("attn2.norm_q", "x_block.attn2.ln_q"),
+    ("attn2.norm_k", "x_block.attn2.ln_k"),
+    ("ff.net.0.proj", "x_block.mlp.fc1"),
+    ("ff.net.2", "x_block.mlp.fc2"),
+    ("ff_context.net.0.proj", "context_block.mlp.fc1"),
+    ("ff_context.net.2", "context_block.mlp.fc2"),
+]
+FUSED = [("attn.to_", "x_block.attn.qkv"), ("attn.add_", "context_block.attn.qkv"),
+         ("attn2.to_", "x_block.attn2.qkv")]
+TOP_RULES = [
+    ("pos_embed.proj", "x_embedder.proj"),
+    ("time_text_embed.timestep_embedder.linear_1", "t_embedder.mlp.0"),
+    ("time_text_embed.timestep_embedder.linear_2", "t_embedder.mlp.2"),
+    ("time_text_embed.text_embedder.linear_1", "y_embedder.mlp.0"),
+    ("time_text_embed.text_embedder.linear_2", "y_embedder.mlp.2"),
+    ("context_embedder", "context_embedder"),
+    ("norm_out.linear", "final_layer.adaLN_modulation.1"),
+    ("proj_out", "final_layer.linear"),
+]
+
+
+def swap_halves(t):
+    a, b = t.chunk(2, dim=0)
+    return torch.cat([b, a], dim=0)
+
+
+def to_stability(sd, num_layers):
+    """diffusers names -> Stability's single-file names (fused qkv; (shift, scale) order in the
+    final and the last block's context modulation)."""
+    out = {"pos_embed": sd["pos_embed.pos_embed"]}
+    for d, st in TOP_RULES:
+        for p in ("weight", "bias"):
+            t = sd[f"{d}.{p}"]
+            out[f"{st}.{p}"] = swap_halves(t) if d == "norm_out.linear" else t
+    for i in range(num_layers):
+        pre = f"transformer_blocks.{i}."
+        for d, st in BLOCK_RULES:
+            for p in ("weight", "bias"):
+                if pre + d + "." + p in sd:
+                    t = sd[pre + d + "." + p]
+                    if d == "norm1_context.linear" and i == num_layers - 1:
+                        t = swap_halves(t)
+                    out[f"joint_blocks.{i}.{st}.{p}"] = t
+        for d, st in FUSED:
+            names = ["q", "k", "v"] if d != "attn.add_" else ["q_proj", "k_proj", "v_proj"]
+            for p in ("weight", "bias"):
+                parts = [sd.get(f"{pre}{d}{n}.{p}") for n in names]
+                if parts[0] is not None:
+                    out[f"joint_blocks.{i}.{st}.{p}"] = torch.cat(parts, dim=0)
+    return out
+
+
+def write_single_file(name, model):
+    """Stability's layout (with ComfyUI's prefix for the MMDiT-X model), checked against
+    diffusers' own converter, which must give the state dict back exactly."""
+    from diffusers.loaders.single_file_utils import convert_sd3_transformer_checkpoint_to_diffusers
+
+    sd = {k: v.detach().to(torch.float32).contiguous() for k, v in model.state_dict().items()}
+    single = to_stability(sd, CONFIGS[name]["num_layers"])
+    back = convert_sd3_transformer_checkpoint_to_diffusers(dict(single))
+    if set(back) != set(sd) or any(not torch.equal(back[k], sd[k]) for k in sd):
+        raise RuntimeError(f"{name}: diffusers' converter does not invert our Stability mapping")
+    prefix = "model.diffusion_model." if name == "sd35m-tiny" else ""
+    meta = {"attention_head_dim": str(CONFIGS[name]["attention_head_dim"])}
+    save_file({prefix + k: v.contiguous() for k, v in single.items()},
+              os.path.join(DATA_DIR, f"{name}.stability.safetensors"), metadata=meta)
+    print(f"{name}: Stability layout checked against diffusers' converter ({len(single)} tensors)")
+
+
 def main():
     torch.set_num_threads(1)
     shutil.rmtree(DATA_DIR, ignore_errors=True)
@@ -104,6 +183,7 @@ def main():
     for name in sorted(CONFIGS):
         model = build(name)
         model.save_pretrained(os.path.join(DATA_DIR, name, "transformer"), safe_serialization=True)
+        write_single_file(name, model)
         ref = model.to(torch.float64)
         ref.time_text_embed.time_proj.forward = exact_timestep_projection
         for rows, cols in GRIDS:

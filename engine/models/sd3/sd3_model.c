@@ -23,6 +23,7 @@ typedef struct {
     RdTensor vec_silu; /* [1, hidden]: SiLU of the conditioning vector */
     RdTensor mod_img;  /* [1, 9 hidden] */
     RdTensor mod_txt;  /* [1, 6 hidden] */
+    gboolean shift_first;
 } Forward;
 
 static RdTensor rows(const RdTensor *t, int64_t row0, int64_t n)
@@ -190,8 +191,8 @@ static void joint_block(Forward *f, const Sd3Block *b)
     /* Text: the same six chunks, or (scale, shift) alone in the last block. */
     RdTensor cmod = rd_tensor_view(&f->mod_txt, 0, 1, 0, (b->context_pre_only ? 2 : 6) * C);
     linear(f, &f->vec_silu, &b->ctx_mod, &cmod);
-    RdTensor cshift = chunk(&cmod, b->context_pre_only ? 1 : 0, C);
-    RdTensor cscale = chunk(&cmod, b->context_pre_only ? 0 : 1, C);
+    gboolean swapped = b->context_pre_only && !f->shift_first; /* diffusers: (scale, shift) */
+    RdTensor cshift = chunk(&cmod, swapped ? 1 : 0, C), cscale = chunk(&cmod, swapped ? 0 : 1, C);
     norm_modulate(f, &x_txt, &ln_txt, &cshift, &cscale, &hat_txt);
 
     RdTensor q_img = rows(&f->q, T, N), k_img = rows(&f->k, T, N), v_img = rows(&f->v, T, N);
@@ -241,7 +242,8 @@ static void final_layer(Forward *f, const Sd3Model *m, float *velocity)
     const int64_t C = f->cfg->hidden, T = f->txt_len, N = f->img_len;
     RdTensor mod = rd_tensor_view(&f->mod_img, 0, 1, 0, 2 * C);
     linear(f, &f->vec_silu, &m->final_mod, &mod);
-    RdTensor scale = chunk(&mod, 0, C), shift = chunk(&mod, 1, C);
+    RdTensor scale = chunk(&mod, m->shift_first ? 1 : 0, C);
+    RdTensor shift = chunk(&mod, m->shift_first ? 0 : 1, C);
     RdTensor x = rows(&f->x, T, N), ln = rows(&f->ln, T, N), hat = rows(&f->normed, T, N);
     norm_modulate(f, &x, &ln, &shift, &scale, &hat);
     linear(f, &hat, &m->final_out, &f->out);
@@ -296,7 +298,7 @@ gboolean sd3_model_forward(Sd3Model *m, const Sd3Inputs *in, float *velocity,
                     m->cfg.pos_max * 16, m->cfg.pos_max * 16);
         return FALSE;
     }
-    Forward f = {.be = m->be, .cfg = &m->cfg, .txt_len = in->txt_len};
+    Forward f = {.be = m->be, .cfg = &m->cfg, .txt_len = in->txt_len, .shift_first = m->shift_first};
     f.img_len = (int64_t)in->grid_rows * in->grid_cols;
     f.tokens = f.txt_len + f.img_len;
     gboolean ok = forward_alloc(&f, error);

@@ -1,6 +1,6 @@
 /* The SD3 / SD3.5 transformer (MMDiT; SD3.5's q/k RMSNorm; SD3.5 Medium's MMDiT-X second
- * attention), loaded from a diffusers folder, with one plain forward pass over the backend op
- * table. Tokens in and out use FLUX's packing: the 16-channel latent in 2x2 patches, token (i, j)
+ * attention), loaded from a diffusers folder or a Stability single file, with one plain forward
+ * pass over the backend op table. Tokens in and out use FLUX's packing: the 16-channel latent in 2x2 patches, token (i, j)
  * holding feature c*4 + a*2 + b = latent[c, 2i+a, 2j+b]. */
 #pragma once
 
@@ -24,8 +24,8 @@ typedef struct {
 
 typedef struct Sd3Model Sd3Model;
 
-/* path: a diffusers transformer folder (config.json + safetensors, sharded or not) or a model
- * root holding one in transformer/. */
+/* path: a diffusers transformer folder (config.json + safetensors, sharded or not), a model root
+ * holding one in transformer/, or a Stability single file (ComfyUI's prefix or none). */
 Sd3Model *sd3_model_load(const char *path, RdBackend *backend, GError **error);
 void sd3_model_free(Sd3Model *model);
 const Sd3Config *sd3_model_config(const Sd3Model *model);

@@ -33,7 +33,8 @@ struct Sd3Model {
     RdWeight pos_table;   /* [pos_max * pos_max, hidden] */
     Sd3Linear time_in1, time_in2, vec_in1, vec_in2, txt_in;
     Sd3Block *blocks;
-    Sd3Linear final_mod;  /* [2 hidden, hidden]: scale shift */
+    Sd3Linear final_mod;  /* [2 hidden, hidden]: scale shift (shift scale when shift_first) */
+    gboolean shift_first; /* Stability's order in the final and last-context modulations */
     Sd3Linear final_out;  /* [64, hidden] in diffusers' (a, b, c) order */
 };
 

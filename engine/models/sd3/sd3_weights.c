@@ -1,9 +1,14 @@
-/* SD3 transformer weights from a diffusers folder. The architecture is read from the tensors
- * themselves (blocks, q/k norms, MMDiT-X layers, the last block's text side); config.json only
- * gives the head size, which no shape tells. */
+/* SD3 transformer weights from a diffusers folder or one of Stability's single files
+ * (sd3.5_large.safetensors, sd3_medium*.safetensors; with "model.diffusion_model." as ComfyUI and
+ * the all-in-one files name them). The loader asks for diffusers names; in a single file each is
+ * translated to Stability's (fused q/k/v become row views, nothing is copied). The architecture
+ * is read from the tensors (blocks, q/k norms, MMDiT-X layers, the last block's text side); the
+ * head size, which no shape tells, from config.json, the file's metadata, the q/k norm length,
+ * or SD3's 64. */
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "json_load.h"
 #include "resdit.h"
@@ -11,12 +16,102 @@
 
 typedef struct {
     Sd3Model *m;
+    gboolean stability; /* Stability's names (else diffusers') */
+    const char *prefix; /* before every Stability name: "" or "model.diffusion_model." */
     GError **error;
 } Loader;
 
+typedef struct {
+    const char *diffusers, *stability;
+    int third; /* -1, or which third (q, k, v) of a fused qkv */
+} NameRule;
+
+/* Modules inside transformer_blocks.N / joint_blocks.N. */
+static const NameRule block_rules[] = {
+    {"norm1.linear", "x_block.adaLN_modulation.1", -1},
+    {"norm1_context.linear", "context_block.adaLN_modulation.1", -1},
+    {"attn.to_q", "x_block.attn.qkv", 0},
+    {"attn.to_k", "x_block.attn.qkv", 1},
+    {"attn.to_v", "x_block.attn.qkv", 2},
+    {"attn.add_q_proj", "context_block.attn.qkv", 0},
+    {"attn.add_k_proj", "context_block.attn.qkv", 1},
+    {"attn.add_v_proj", "context_block.attn.qkv", 2},
+    {"attn.to_out.0", "x_block.attn.proj", -1},
+    {"attn.to_add_out", "context_block.attn.proj", -1},
+    {"attn.norm_q", "x_block.attn.ln_q", -1},
+    {"attn.norm_k", "x_block.attn.ln_k", -1},
+    {"attn.norm_added_q", "context_block.attn.ln_q", -1},
+    {"attn.norm_added_k", "context_block.attn.ln_k", -1},
+    {"attn2.to_q", "x_block.attn2.qkv", 0},
+    {"attn2.to_k", "x_block.attn2.qkv", 1},
+    {"attn2.to_v", "x_block.attn2.qkv", 2},
+    {"attn2.to_out.0", "x_block.attn2.proj", -1},
+    {"attn2.norm_q", "x_block.attn2.ln_q", -1},
+    {"attn2.norm_k", "x_block.attn2.ln_k", -1},
+    {"ff.net.0.proj", "x_block.mlp.fc1", -1},
+    {"ff.net.2", "x_block.mlp.fc2", -1},
+    {"ff_context.net.0.proj", "context_block.mlp.fc1", -1},
+    {"ff_context.net.2", "context_block.mlp.fc2", -1},
+};
+
+static const NameRule top_rules[] = {
+    {"pos_embed.proj", "x_embedder.proj", -1},
+    {"time_text_embed.timestep_embedder.linear_1", "t_embedder.mlp.0", -1},
+    {"time_text_embed.timestep_embedder.linear_2", "t_embedder.mlp.2", -1},
+    {"time_text_embed.text_embedder.linear_1", "y_embedder.mlp.0", -1},
+    {"time_text_embed.text_embedder.linear_2", "y_embedder.mlp.2", -1},
+    {"context_embedder", "context_embedder", -1},
+    {"norm_out.linear", "final_layer.adaLN_modulation.1", -1},
+    {"proj_out", "final_layer.linear", -1},
+};
+
+static char *apply_rules(const NameRule *rules, gsize n, const char *module, const char *param,
+                         const char *block, int *third)
+{
+    for (gsize i = 0; i < n; i++)
+        if (strcmp(module, rules[i].diffusers) == 0) {
+            *third = rules[i].third;
+            return g_strconcat(block, rules[i].stability, ".", param, NULL);
+        }
+    return NULL;
+}
+
+/* Stability's name of a diffusers tensor name (without the prefix), or NULL. */
+static char *stability_name(const char *diffusers, int *third)
+{
+    *third = -1;
+    if (strcmp(diffusers, "pos_embed.pos_embed") == 0)
+        return g_strdup("pos_embed");
+    const char *dot = strrchr(diffusers, '.');
+    if (dot == NULL)
+        return NULL;
+    g_autofree char *module = g_strndup(diffusers, (gsize)(dot - diffusers));
+    int index, used = 0;
+    if (sscanf(module, "transformer_blocks.%d.%n", &index, &used) == 1 && used > 0) {
+        g_autofree char *block = g_strdup_printf("joint_blocks.%d.", index);
+        return apply_rules(block_rules, G_N_ELEMENTS(block_rules), module + used, dot + 1, block,
+                           third);
+    }
+    return apply_rules(top_rules, G_N_ELEMENTS(top_rules), module, dot + 1, "", third);
+}
+
+/* The tensor holding a diffusers-named weight; *third says which third of it (-1: all). */
+static const RdTensorInfo *find_part(Loader *ld, const char *name, int *third)
+{
+    *third = -1;
+    if (!ld->stability)
+        return rd_safetensors_find(ld->m->st, name);
+    g_autofree char *mapped = stability_name(name, third);
+    if (mapped == NULL)
+        return NULL;
+    g_autofree char *full = g_strconcat(ld->prefix, mapped, NULL);
+    return rd_safetensors_find(ld->m->st, full);
+}
+
 static const RdTensorInfo *find(Loader *ld, const char *name)
 {
-    return rd_safetensors_find(ld->m->st, name);
+    int third;
+    return find_part(ld, name, &third);
 }
 
 static gboolean fail(Loader *ld, const char *what, const char *name)
@@ -30,11 +125,14 @@ static gboolean fail(Loader *ld, const char *what, const char *name)
  * kernel [out, in, 2, 2] is the matrix [out, in * 4]); a vector when cols == 0. */
 static gboolean get(Loader *ld, const char *name, int64_t rows, int64_t cols, RdWeight *out)
 {
-    const RdTensorInfo *t = find(ld, name);
+    int third;
+    const RdTensorInfo *t = find_part(ld, name, &third);
     if (t == NULL)
         return fail(ld, "is missing: the file is not a complete SD3 transformer", name);
-    int64_t want = rows * (cols > 0 ? cols : 1);
-    gboolean leading = t->ndim >= 1 && (t->shape[0] == rows || (t->ndim == 3 && t->shape[0] == 1));
+    int64_t parts = third >= 0 ? 3 : 1;
+    int64_t want = parts * rows * (cols > 0 ? cols : 1);
+    gboolean leading = t->ndim >= 1 && (t->shape[0] == parts * rows ||
+                                        (t->ndim == 3 && t->shape[0] == 1 && parts == 1));
     if (!leading || rd_tensor_info_numel(t) != want || t->dtype == RD_I64) {
         g_autofree char *what = g_strdup_printf(
             "has the wrong shape or type (expected %" G_GINT64_FORMAT " x %" G_GINT64_FORMAT
@@ -42,7 +140,8 @@ static gboolean get(Loader *ld, const char *name, int64_t rows, int64_t cols, Rd
             rows, cols > 0 ? cols : 1);
         return fail(ld, what, name);
     }
-    *out = (RdWeight){t->dtype, rows, cols > 0 ? cols : 1, t->data, NULL, t->name, 0};
+    RdWeight whole = {t->dtype, parts * rows, cols > 0 ? cols : 1, t->data, NULL, t->name, 0};
+    *out = third >= 0 ? rd_weight_rows(&whole, third * rows, rows) : whole;
     return TRUE;
 }
 
@@ -67,19 +166,20 @@ static int64_t dim(Loader *ld, const char *name, int axis)
     return t != NULL && axis < t->ndim ? t->shape[axis] : -1;
 }
 
-/* attention_head_dim from config.json beside the weights (64 in every SD3 release). */
+/* attention_head_dim from config.json beside the weights; 0 when there is none. */
 static int head_dim_from_config(const char *config_path, GError **error)
 {
     if (config_path == NULL || !g_file_test(config_path, G_FILE_TEST_EXISTS))
-        return 64;
+        return 0;
     g_autoptr(JsonParser) parser = json_parser_new();
     if (!rd_json_load_file(parser, config_path, error))
         return -1;
     JsonNode *root = json_parser_get_root(parser);
     JsonObject *o = JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
-    gint64 v = 64;
-    if (o != NULL && json_object_has_member(o, "attention_head_dim") &&
-        !rd_json_get_int(o, "attention_head_dim", &v))
+    gint64 v = 0;
+    if (o == NULL || !json_object_has_member(o, "attention_head_dim"))
+        return 0;
+    if (!rd_json_get_int(o, "attention_head_dim", &v))
         v = -1;
     if (v < 1 || v > 1024) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
@@ -88,6 +188,18 @@ static int head_dim_from_config(const char *config_path, GError **error)
         return -1;
     }
     return (int)v;
+}
+
+/* A single file has no config: its metadata ("attention_head_dim", as the tiny test files carry
+ * it), else the q/k norm's length, else SD3's 64. */
+static int head_dim_of_file(Loader *ld)
+{
+    g_autofree char *meta = rd_safetensors_metadata(ld->m->st, "attention_head_dim");
+    gint64 v = meta != NULL ? g_ascii_strtoll(meta, NULL, 10) : 0;
+    if (v >= 1 && v <= 1024)
+        return (int)v;
+    int64_t norm = dim(ld, "transformer_blocks.0.attn.norm_q.weight", 0);
+    return norm >= 1 && norm <= 1024 ? (int)norm : 64;
 }
 
 static gboolean infer_config(Loader *ld, const char *config_path)
@@ -107,6 +219,8 @@ static gboolean infer_config(Loader *ld, const char *config_path)
     c->head_dim = head_dim_from_config(config_path, ld->error);
     if (c->head_dim < 0)
         return FALSE;
+    if (c->head_dim == 0)
+        c->head_dim = head_dim_of_file(ld);
     if (c->hidden % c->head_dim != 0) {
         g_set_error(ld->error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
                     "%s: hidden size %d is not a multiple of the head size %d",
@@ -208,6 +322,32 @@ static char *resolve_path(const char *path, char **config_path)
     return dir;
 }
 
+static const char *const stability_prefixes[] = {"", "model.diffusion_model."};
+
+/* The joint blocks' text projections, the patch convolution and the position table: FLUX has
+ * the first (in diffusers' names) but neither of the others. */
+static gboolean is_sd3(Loader *ld)
+{
+    return find(ld, "transformer_blocks.0.attn.add_q_proj.weight") != NULL &&
+           find(ld, "pos_embed.proj.weight") != NULL && find(ld, "pos_embed.pos_embed") != NULL;
+}
+
+/* Diffusers' names, or Stability's with or without ComfyUI's prefix. */
+static gboolean detect_layout(Loader *ld)
+{
+    if (is_sd3(ld))
+        return TRUE;
+    ld->stability = TRUE;
+    for (gsize i = 0; i < G_N_ELEMENTS(stability_prefixes); i++) {
+        ld->prefix = stability_prefixes[i];
+        if (is_sd3(ld))
+            return TRUE;
+    }
+    ld->stability = FALSE;
+    ld->prefix = "";
+    return FALSE;
+}
+
 gboolean sd3_weights_load(Sd3Model *m, const char *path, GError **error)
 {
     g_autofree char *config_path = NULL;
@@ -215,15 +355,15 @@ gboolean sd3_weights_load(Sd3Model *m, const char *path, GError **error)
     m->st = rd_safetensors_open(target, error);
     if (m->st == NULL)
         return FALSE;
-    Loader ld = {m, error};
-    if (find(&ld, "context_embedder.weight") == NULL ||
-        find(&ld, "transformer_blocks.0.attn.add_q_proj.weight") == NULL) {
+    Loader ld = {m, FALSE, "", error};
+    if (!detect_layout(&ld)) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
-                    "%s is not an SD3 transformer in the diffusers layout (no "
-                    "context_embedder.weight or transformer_blocks.0.attn.add_q_proj.weight)",
+                    "%s is not an SD3 transformer (neither diffusers' transformer_blocks.0.attn."
+                    "add_q_proj nor Stability's joint_blocks.0.context_block.attn.qkv)",
                     rd_safetensors_path(m->st));
         return FALSE;
     }
+    m->shift_first = ld.stability;
     if (!infer_config(&ld, config_path) || !load_embedders(&ld))
         return FALSE;
     m->blocks = g_new0(Sd3Block, m->cfg.layers);
@@ -240,9 +380,10 @@ gboolean sd3_weights_recognise(const char *path)
 {
     g_autofree char *config_path = NULL;
     g_autofree char *target = resolve_path(path, &config_path);
-    RdSafetensors *st = rd_safetensors_open(target, NULL);
-    gboolean yes = st != NULL && rd_safetensors_find(st, "context_embedder.weight") != NULL &&
-                   rd_safetensors_find(st, "pos_embed.pos_embed") != NULL;
-    rd_safetensors_close(st);
+    Sd3Model probe = {0};
+    probe.st = rd_safetensors_open(target, NULL);
+    Loader ld = {&probe, FALSE, "", NULL};
+    gboolean yes = probe.st != NULL && detect_layout(&ld);
+    rd_safetensors_close(probe.st);
     return yes;
 }
