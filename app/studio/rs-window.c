@@ -677,12 +677,12 @@ static void update_queue_rows(RsWindow *self)
 {
     guint n = n_waiting(self);
     for (guint i = 0; i < n; i++) {
+        /* The rows are the action rows themselves (AdwActionRow is a GtkListBoxRow). */
         GtkListBoxRow *row = gtk_list_box_get_row_at_index(self->queue_list, (int)i);
-        GtkWidget *child = row != NULL ? gtk_list_box_row_get_child(row) : NULL;
-        if (child == NULL)
+        if (row == NULL)
             continue;
-        gtk_widget_set_sensitive(g_object_get_data(G_OBJECT(child), "rs-queue-up"), i > 0);
-        gtk_widget_set_sensitive(g_object_get_data(G_OBJECT(child), "rs-queue-down"), i + 1 < n);
+        gtk_widget_set_sensitive(g_object_get_data(G_OBJECT(row), "rs-queue-up"), i > 0);
+        gtk_widget_set_sensitive(g_object_get_data(G_OBJECT(row), "rs-queue-down"), i + 1 < n);
     }
 }
 
