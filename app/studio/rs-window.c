@@ -89,6 +89,7 @@ struct _RsWindow {
     GtkMenuButton *queue_button;
     GtkLabel *queue_count_label;
     GtkListBox *queue_list;
+    GtkWidget *queue_running_box;
     AdwActionRow *queue_running_row;
     GtkRevealer *progress_revealer;
     GtkProgressBar *progress_bar;
@@ -292,8 +293,7 @@ static void update_queue_button(RsWindow *self)
         ngettext("Job Queue: %u waiting", "Job Queue: %u waiting", n), n);
     gtk_widget_set_tooltip_text(GTK_WIDGET(self->queue_button), tooltip);
     g_free(tooltip);
-    gtk_widget_set_visible(gtk_widget_get_parent(GTK_WIDGET(self->queue_running_row)),
-                           is_generating(self));
+    gtk_widget_set_visible(self->queue_running_box, is_generating(self));
     if (!is_busy(self) && n == 0)
         gtk_menu_button_popdown(self->queue_button);
 }
@@ -424,13 +424,16 @@ static void job_succeeded(RsWindow *self, RsGeneration *generation)
     char *text = g_strdup_printf(_("Done in %.1f s · seed %s"), image->seconds_total, seed);
     gtk_label_set_label(self->progress_label, text);
     g_free(text);
+    g_free(seed);
+    /* A batch or a queue says so once, for its last image (the history has them all). */
+    if (n_waiting(self) > 0)
+        return;
     char *name = g_path_get_basename(self->image_path);
     AdwToast *toast = adw_toast_new_format(_("Saved “%s”"), name);
     adw_toast_set_button_label(toast, _("Open Folder"));
     adw_toast_set_action_name(toast, "win.open-folder");
     adw_toast_overlay_add_toast(self->toast_overlay, toast);
     g_free(name);
-    g_free(seed);
 }
 
 static gboolean close_when_idle(gpointer data)
@@ -625,9 +628,11 @@ static void generate_action(GtkWidget *widget, const char *action_name, GVariant
     } else if (self->model != NULL) {
         queue_from_settings(self, rs_job_settings_get_batch_count(self->job));
     } else if (self->opening_key != NULL && !self->generate_pending) {
-        /* The job starts as soon as the model is open (on_model_opened). */
+        /* The job starts (or, behind a job still running on the previous model, is queued) as
+         * soon as the model is open (on_model_opened). */
         self->generate_pending = TRUE;
-        start_clock(self);
+        if (!is_generating(self))
+            start_clock(self);
         update_actions(self);
     }
 }
@@ -1305,10 +1310,14 @@ static void on_model_opened(GObject *source, GAsyncResult *result, gpointer data
         return;
     }
     set_model(self, model);
-    if (self->generate_pending)
+    if (self->generate_pending) {
         queue_from_settings(self, rs_job_settings_get_batch_count(self->job));
-    else
+        /* Queued behind a job of the previous model rather than started: nothing pends now. */
+        self->generate_pending = FALSE;
+        update_actions(self);
+    } else {
         start_next(self); /* jobs queued before the model changed */
+    }
 }
 
 /* Opens the chosen model unless it is open or opening; the self-test model needs no discovery. */
@@ -1616,6 +1625,7 @@ static void rs_window_class_init(RsWindowClass *klass)
     gtk_widget_class_bind_template_child(widget_class, RsWindow, queue_button);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, queue_count_label);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, queue_list);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, queue_running_box);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, queue_running_row);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, progress_revealer);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, progress_bar);
