@@ -301,8 +301,8 @@ static void update_queue_button(RsWindow *self)
 static void update_actions(RsWindow *self)
 {
     gboolean busy = is_busy(self);
-    /* Generate only starts and Cancel only stops: a second Ctrl+Enter never cancels. */
-    /* During a job Generate queues the next one (with the model open: it fixes the parameters). */
+    /* Generate only starts and Cancel only stops: a second Ctrl+Enter never cancels. During a
+     * job Generate queues the next one (the open model fixes its parameters). */
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.generate",
                                   self->model != NULL ||
                                       (self->opening_key != NULL && !self->generate_pending));
