@@ -289,8 +289,8 @@ static void update_queue_button(RsWindow *self)
     char *count = g_strdup_printf("%u", n);
     gtk_label_set_label(self->queue_count_label, count);
     g_free(count);
-    char *tooltip = g_strdup_printf(
-        ngettext("Job Queue: %u waiting", "Job Queue: %u waiting", n), n);
+    char *tooltip =
+        g_strdup_printf(ngettext("Job Queue: %u waiting", "Job Queue: %u waiting", n), n);
     gtk_widget_set_tooltip_text(GTK_WIDGET(self->queue_button), tooltip);
     g_free(tooltip);
     gtk_widget_set_visible(self->queue_running_box, is_generating(self));
@@ -525,8 +525,8 @@ static void start_job(RsWindow *self, RsQueuedJob *job)
     if (self->generation != NULL)
         g_signal_handlers_disconnect_by_data(self->generation, self);
     g_clear_object(&self->generation);
-    self->generation = rs_generation_new(self->model, params, rs_queued_job_get_output_folder(job),
-                                         self->history);
+    self->generation =
+        rs_generation_new(self->model, params, rs_queued_job_get_output_folder(job), self->history);
     g_signal_connect_object(self->generation, "preview", G_CALLBACK(on_job_preview), self, 0);
     g_signal_connect_object(self->generation, "progress", G_CALLBACK(on_job_progress), self, 0);
     g_signal_connect_object(self->generation, "finished", G_CALLBACK(on_job_finished), self, 0);
@@ -1553,9 +1553,8 @@ static gboolean rs_window_close_request(GtkWindow *window)
     }
     /* Queued jobs are named too: closing drops them. */
     const char *running = _("The image being generated is not finished and will not be saved.");
-    char *queued = g_strdup_printf(ngettext("%u queued job will not run.",
-                                            "%u queued jobs will not run.", waiting),
-                                   waiting);
+    char *queued = g_strdup_printf(
+        ngettext("%u queued job will not run.", "%u queued jobs will not run.", waiting), waiting);
     char *body = !is_busy(self) ? g_strdup(queued)
                  : waiting > 0  ? g_strdup_printf("%s %s", running, queued)
                                 : g_strdup(running);

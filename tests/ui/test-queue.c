@@ -321,8 +321,8 @@ static void test_reorder(Fixture *f, gconstpointer data)
     g_assert_false(gtk_widget_is_sensitive(g_object_get_data(G_OBJECT(last), "rs-queue-down")));
     AdwActionRow *running = ui_test_child(f->studio.window, RS_TYPE_WINDOW, "queue_running_row");
     g_assert_cmpstr(adw_preferences_row_get_title(ADW_PREFERENCES_ROW(running)), ==, "long");
-    g_free(ui_test_screenshot(GTK_WIDGET(gtk_menu_button_get_popover(queue_button)),
-                              "queue-popover"));
+    g_free(
+        ui_test_screenshot(GTK_WIDGET(gtk_menu_button_get_popover(queue_button)), "queue-popover"));
     gtk_menu_button_popdown(queue_button);
 
     /* Cancel stops the running job only: the queue goes on, in the new order. */
@@ -419,8 +419,7 @@ static void test_batch(Fixture *f, gconstpointer data)
     seeds = seeds_from(3);
     g_assert_cmpuint(seeds->len, ==, 3);
     for (guint i = 1; i < 3; i++)
-        g_assert_cmpuint(g_array_index(seeds, guint64, i - 1), <,
-                         g_array_index(seeds, guint64, i));
+        g_assert_cmpuint(g_array_index(seeds, guint64, i - 1), <, g_array_index(seeds, guint64, i));
     g_array_unref(seeds);
 }
 
@@ -504,7 +503,7 @@ int main(int argc, char **argv)
     g_test_add("/queue/reorder", Fixture, NULL, fixture_set_up, test_reorder, fixture_tear_down);
     g_test_add("/queue/remove", Fixture, NULL, fixture_set_up, test_remove, fixture_tear_down);
     g_test_add("/queue/batch", Fixture, NULL, fixture_set_up, test_batch, fixture_tear_down);
-    g_test_add("/queue/close-names-queued", Fixture, NULL, fixture_set_up,
-               test_close_names_queued, fixture_tear_down);
+    g_test_add("/queue/close-names-queued", Fixture, NULL, fixture_set_up, test_close_names_queued,
+               fixture_tear_down);
     return g_test_run();
 }
