@@ -16,6 +16,7 @@ struct _RsJobSettings {
     double guidance;
     gboolean random_seed;
     guint seed;
+    int batch_count;
     int global_steps, local_steps;
     double cutoff;
     double sigma;
@@ -43,6 +44,7 @@ enum {
     PROP_GUIDANCE,
     PROP_RANDOM_SEED,
     PROP_SEED,
+    PROP_BATCH_COUNT,
     PROP_GLOBAL_STEPS,
     PROP_LOCAL_STEPS,
     PROP_CUTOFF,
@@ -68,7 +70,7 @@ static const char *const persisted[] = {
     "prompt",   "aspect",      "size-preset", "custom-width",    "custom-height", "steps",
     "guidance", "random-seed", "seed",        "global-steps",    "local-steps",   "cutoff",
     "sigma",    "patch",       "base-size",   "shift-mode",      "shift-mu",      "no-pes",
-    "no-pipe",  "no-psf",      "no-overlap",  "uniform-weights",
+    "no-pipe",  "no-psf",      "no-overlap",  "uniform-weights", "batch-count",
 };
 
 static void update_size(RsJobSettings *self)
@@ -183,6 +185,9 @@ static void rs_job_settings_set_property(GObject *object, guint id, const GValue
     case PROP_SEED:
         self->seed = g_value_get_uint(value);
         break;
+    case PROP_BATCH_COUNT:
+        self->batch_count = g_value_get_int(value);
+        break;
     case PROP_CUTOFF:
         self->cutoff = g_value_get_double(value);
         break;
@@ -265,6 +270,9 @@ static void rs_job_settings_get_property(GObject *object, guint id, GValue *valu
         break;
     case PROP_SEED:
         g_value_set_uint(value, self->seed);
+        break;
+    case PROP_BATCH_COUNT:
+        g_value_set_int(value, self->batch_count);
         break;
     case PROP_GLOBAL_STEPS:
         g_value_set_int(value, self->global_steps);
@@ -365,6 +373,8 @@ static void rs_job_settings_class_init(RsJobSettingsClass *klass)
     props[PROP_GUIDANCE] = double_prop("guidance", 0, 20, 3.5);
     props[PROP_RANDOM_SEED] = bool_prop("random-seed", TRUE);
     props[PROP_SEED] = g_param_spec_uint("seed", NULL, NULL, 0, G_MAXUINT32, 42, RW);
+    /* How many jobs one Generate queues: seed, seed + 1, ... (or a drawn seed each). */
+    props[PROP_BATCH_COUNT] = int_prop("batch-count", 1, RS_MAX_BATCH_COUNT, 1);
     props[PROP_GLOBAL_STEPS] = int_prop("global-steps", 0, 200, 10);
     props[PROP_LOCAL_STEPS] = int_prop("local-steps", 0, 200, 15);
     props[PROP_CUTOFF] = double_prop("cutoff", 0, 1, 0.2);
@@ -395,6 +405,7 @@ static void rs_job_settings_init(RsJobSettings *self)
     self->guidance = 3.5;
     self->random_seed = TRUE;
     self->seed = 42;
+    self->batch_count = 1;
     self->global_steps = 10;
     self->local_steps = 15;
     self->cutoff = 0.2;
@@ -464,6 +475,11 @@ int rs_job_settings_get_local_steps(RsJobSettings *self)
 guint rs_job_settings_get_seed(RsJobSettings *self)
 {
     return self->seed;
+}
+
+int rs_job_settings_get_batch_count(RsJobSettings *self)
+{
+    return self->batch_count;
 }
 
 guint rs_job_settings_roll_seed(RsJobSettings *self)

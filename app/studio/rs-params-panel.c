@@ -36,6 +36,7 @@ struct _RsParamsPanel {
     GtkSpinButton *seed_spin;
     GtkButton *dice_button;
     GtkButton *copy_seed_button;
+    GtkSpinButton *batch_count_spin;
     GtkSpinButton *global_steps_spin;
     GtkSpinButton *local_steps_spin;
     GtkAdjustment *global_steps_adjustment;
@@ -409,6 +410,7 @@ void rs_params_panel_set_job(RsParamsPanel *self, RsJobSettings *job)
     for (gsize i = 0; i < G_N_ELEMENTS(seed_controls); i++)
         g_object_bind_property(job, "random-seed", seed_controls[i], "sensitive",
                                G_BINDING_SYNC_CREATE | G_BINDING_INVERT_BOOLEAN);
+    bind_spin(job, "batch-count", self->batch_count_spin);
     bind_schedule(self, job);
     bind_advanced(self, job);
     rs_lora_list_set_job(self->lora_list, job);
@@ -459,6 +461,7 @@ static void rs_params_panel_class_init(RsParamsPanelClass *klass)
     CHILD(seed_spin);
     CHILD(dice_button);
     CHILD(copy_seed_button);
+    CHILD(batch_count_spin);
     CHILD(global_steps_spin);
     CHILD(local_steps_spin);
     CHILD(global_steps_adjustment);
