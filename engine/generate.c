@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "pipeline-private.h"
+#include "sd3_model.h"
 #include "selftest_model.h"
 #include "text_encoders.h"
 
@@ -47,6 +48,13 @@ static guint64 file_bytes(const char *path)
 ResditModel *resdit_model_open(const ResditModelPaths *paths, ResditBackendChoice backend,
                                GError **error)
 {
+    if (paths->transformer && sd3_weights_recognise(paths->transformer)) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                    "%s is an SD3 transformer: generating with SD3 is not supported yet (resdit "
+                    "forward runs it); choose a FLUX model",
+                    paths->transformer);
+        return NULL;
+    }
     g_autofree char *missing = resdit_model_paths_missing(paths);
     gboolean all_parts = paths->transformer && paths->vae && paths->clip_l && paths->t5;
     if (missing && !all_parts) { /* a missing tokenizer: the text encoder says what and where */

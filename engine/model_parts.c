@@ -87,7 +87,10 @@ static const char *identify_other(RdSafetensors *st)
     static const struct {
         const char *suffix, *what;
     } known[] = {
-        {"joint_blocks.0.x_block.attn.qkv.weight", "an SD3 transformer (not supported yet)"},
+        {"joint_blocks.0.x_block.attn.qkv.weight",
+         "an SD3 transformer (`resdit forward` runs it; generating with SD3 is not supported yet)"},
+        {"pos_embed.pos_embed",
+         "an SD3 transformer (`resdit forward` runs it; generating with SD3 is not supported yet)"},
         /* parts whose shapes are off: still named for what they look like */
         {"decoder.conv_in.weight", "a VAE (autoencoder)"},
         {"encoder.conv_in.weight", "a VAE (autoencoder)"},
