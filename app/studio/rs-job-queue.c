@@ -133,6 +133,7 @@ guint rs_job_queue_push(RsJobQueue *self, const ResditJobParams *params, const c
     g_return_val_if_fail(!params->random_seed, 0);
     RsQueuedJob *job = g_object_new(RS_TYPE_QUEUED_JOB, NULL);
     job->id = ++last_id; /* main thread only */
+    resdit_job_params_clear(&job->params); /* the copy overwrites, it does not free */
     resdit_job_params_copy(&job->params, params);
     job->output_folder = g_strdup(output_folder);
     g_ptr_array_add(self->jobs, job);
