@@ -45,6 +45,12 @@ gboolean rd_backend_cuda_available(char **reason)
         *reason = g_strdup("this build has no CUDA backend");
     return FALSE;
 }
+
+gboolean rd_cuda_memory(guint64 *free_bytes, guint64 *total_bytes)
+{
+    *free_bytes = *total_bytes = 0;
+    return FALSE;
+}
 #endif
 
 RdBackend *rd_backend_new(RdBackendChoice choice, GError **error)

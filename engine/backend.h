@@ -149,6 +149,8 @@ typedef enum {
 /* NULL with an error naming the cause when the CUDA backend is not built or no device works. */
 RdBackend *rd_backend_cuda_new(GError **error);
 gboolean rd_backend_cuda_available(char **reason);
+/* Free and total memory of the current CUDA device; FALSE when there is none. */
+gboolean rd_cuda_memory(guint64 *free_bytes, guint64 *total_bytes);
 RdBackend *rd_backend_new(RdBackendChoice choice, GError **error);
 
 /* Destroys a backend made by any constructor above. */

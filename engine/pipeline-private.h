@@ -4,6 +4,7 @@
 
 #include "backend.h"
 #include "flux_model.h"
+#include "memory_plan.h"
 #include "resdit.h"
 #include "vae.h"
 
@@ -73,6 +74,11 @@ guint64 rd_model_weight_bytes(const ResditModel *model);
 guint64 rd_host_available(void);
 /* Memory the VAE decode may use before it switches to bands. */
 guint64 rd_decode_budget(const ResditModel *model);
+/* The memory plan of a job on the model's backend, with available bytes (0 = unknown), taking only
+ * the paths the engine executes (memory_plan.h). */
+gboolean rd_model_memory_plan(const ResditModel *model, const ResditJobParams *params,
+                              guint64 available, RdPlanTarget *target, RdMemoryPlan *plan,
+                              GError **error);
 /* resdit_estimate_memory against a given number of available bytes (0 = unknown: no check). */
 gboolean rd_estimate_memory_within(const ResditModel *model, const ResditJobParams *params,
                                    guint64 available, ResditMemoryEstimate *estimate,

@@ -112,6 +112,21 @@ extern "C" gboolean rd_backend_cuda_available(char **reason)
     return probe_device(reason) ? TRUE : FALSE;
 }
 
+extern "C" gboolean rd_cuda_memory(guint64 *free_bytes, guint64 *total_bytes)
+{
+    *free_bytes = *total_bytes = 0;
+    if (!probe_device(NULL))
+        return FALSE;
+    size_t f = 0, t = 0;
+    if (cudaMemGetInfo(&f, &t) != cudaSuccess) {
+        cudaGetLastError();
+        return FALSE;
+    }
+    *free_bytes = f;
+    *total_bytes = t;
+    return TRUE;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Memory
 
