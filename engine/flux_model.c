@@ -188,7 +188,8 @@ static gboolean forward_alloc(Forward *f, GError **error)
          be->tensor_alloc(be, &f->out, f->img_len, f->cfg->in_channels) &&
          be->tensor_alloc(be, &f->vec_silu, 1, C) && be->tensor_alloc(be, &f->mod_txt, 1, 6 * C) &&
          be->tensor_alloc(be, &f->mod_img, 1, 6 * C);
-    if (!ok)
+    /* the backend's own words first: they name the size asked and the memory free */
+    if (!ok && rd_backend_check(be, error))
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY,
                     "not enough memory for the activations of %" G_GINT64_FORMAT
                     " tokens; try a smaller image size",
@@ -256,18 +257,20 @@ gboolean flux_model_forward(FluxModel *m, const FluxInputs *in, const FluxAttent
         embed_inputs(&f, m, in);
         conditioning(&f, m, in);
     }
+    /* an op that ran out of device memory for its scratch did nothing: stop at the next block */
     for (int i = 0; ok && i < m->cfg.double_blocks; i++) {
-        ok = !cancelled(cancellable, error);
+        ok = !cancelled(cancellable, error) && rd_backend_check(m->be, error);
         if (ok)
             double_block(&f, &m->doubles[i]);
     }
     for (int i = 0; ok && i < m->cfg.single_blocks; i++) {
-        ok = !cancelled(cancellable, error);
+        ok = !cancelled(cancellable, error) && rd_backend_check(m->be, error);
         if (ok)
             single_block(&f, &m->singles[i]);
     }
     if (ok)
         final_layer(&f, m, velocity);
+    ok = ok && rd_backend_check(m->be, error);
     forward_free(&f);
     return ok;
 }

@@ -14,8 +14,10 @@
 #define GIB (G_GUINT64_CONSTANT(1) << 30)
 #define MIB (G_GUINT64_CONSTANT(1) << 20)
 
-/* Taken from the card before the job: the CUDA context, cuBLAS/cuBLASLt and cuFFT code. */
+/* Taken from the card before the job: the CUDA context, cuBLAS/cuBLASLt and cuFFT code; and
+ * 1/64 of the card kept free for the pool's granularity (2 MiB) and fragmentation. */
 #define CUDA_RESERVE (512 * MIB)
+#define CUDA_SLACK_DIVISOR 64
 /* kernels/cuda_backend.cu: WORKSPACE_BYTES, IM2COL_BYTES. */
 #define CUDA_GEMM_WORKSPACE (32 * MIB)
 #define CUDA_IM2COL (128 * MIB)
@@ -40,7 +42,7 @@ void rd_plan_target_cuda(RdPlanTarget *t, guint64 card_bytes)
 {
     memset(t, 0, sizeof *t);
     t->card_bytes = card_bytes;
-    t->reserve_bytes = CUDA_RESERVE;
+    t->reserve_bytes = CUDA_RESERVE + card_bytes / CUDA_SLACK_DIVISOR;
     t->act_bytes = 2;
     t->fp8_gemm = TRUE;
     t->gemm_workspace = CUDA_GEMM_WORKSPACE;
@@ -493,7 +495,8 @@ static void evaluate(const RdModelInventory *mi, const RdPlanJob *job, const RdP
         guint64 left = p->usable > decode_fixed ? p->usable - decode_fixed : 0;
         /* rd_vae_decode_bytes counts f32 activations */
         guint64 budget_f32 = left / (guint64)target->act_bytes * sizeof(float);
-        budget_f32 = MIN(budget_f32, target->decode_budget);
+        budget_f32 = target->bands_from_budget ? target->decode_budget
+                                               : MIN(budget_f32, target->decode_budget);
         p->vae_band_rows = rd_vae_band_rows_for_budget(mi->vae_model, lh, lw, budget_f32);
         p->vae_decode = rd_vae_decode_bytes(mi->vae_model, lh, lw, p->vae_band_rows) /
                         sizeof(float) * (guint64)target->act_bytes;

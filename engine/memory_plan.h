@@ -83,7 +83,7 @@ const char *rd_weight_format_name(RdWeightFormat format);
 /* What the engine can run, and where. */
 typedef struct {
     guint64 card_bytes;     /* memory of the device (host memory for the CPU backend) */
-    guint64 reserve_bytes;  /* taken before the job: CUDA context and library code */
+    guint64 reserve_bytes;  /* not for the job: CUDA context and library code, pool slack */
     int act_bytes;          /* bytes per activation element: 2 (bf16 on CUDA), 4 (f32 on CPU) */
     gboolean weights_mapped; /* CPU: weights are read from the mapped file in its dtype */
     gboolean fp8_gemm;      /* cuBLASLt fp8 GEMMs (sm_89+); else fp8 is dequantised per block */
@@ -91,6 +91,8 @@ typedef struct {
     guint64 conv_scratch;   /* the VAE convolution's im2col band */
     gboolean fft_on_device; /* PSF buffers and cuFFT work areas count against the card */
     guint64 decode_budget;  /* the most the VAE decode may use before it takes bands */
+    gboolean bands_from_budget; /* the job's rule (pipeline.c): bands from decode_budget alone;
+                                 * FALSE: also no taller than what is left on the card */
     /* Execution paths: a plan that needs one the engine lacks is only reported. */
     gboolean can_fp8, can_stream, can_t5_first;
 } RdPlanTarget;

@@ -295,6 +295,7 @@ gboolean rd_model_memory_plan(const ResditModel *m, const ResditJobParams *p, gu
     }
     /* the job's own decode budget, so that the bands planned are the bands decoded */
     target->decode_budget = rd_decode_budget(m);
+    target->bands_from_budget = TRUE;
     RdPlanJob job;
     rd_plan_job_from_params(&job, p, m->default_t5_len);
     return rd_memory_plan(&mi, &job, target, TRUE, plan, error);

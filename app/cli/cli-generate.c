@@ -751,6 +751,14 @@ static int dry_run(GenerateOptions *o)
             rc = plan.fits ? 0 : 1;
             if (!plan.fits)
                 cli_fail("%s", plan.reason);
+            /* what the engine as built would need for the same job */
+            RdMemoryPlan built = {0};
+            if (!plan.executable && rd_memory_plan(&mi, &job, &target, TRUE, &built, NULL))
+                printf("as this build runs it (%s weights resident, T5 beside them): peak %.2f GB, "
+                       "%s\n",
+                       rd_weight_format_name(built.format), built.peak / 1e9,
+                       built.fits ? "fits" : "does not fit");
+            rd_memory_plan_clear(&built);
         }
     }
     if (error) {
