@@ -553,12 +553,12 @@ extern "C" RdBackend *rd_backend_cuda_new(GError **error)
             cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, cb->device),
             "shared memory limit", error) &&
         runtime_ok(cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking), "stream creation",
-                   error) &&
-        (pool_props.location.id = cb->device, true) &&
-        // a private pool: its high-water mark is ours alone, and trimming it frees only ours
-        runtime_ok(cudaMemPoolCreate(&cb->pool, &pool_props), "memory pool", error) &&
-        runtime_ok(cudaMemPoolSetAttribute(cb->pool, cudaMemPoolAttrReleaseThreshold, &keep_all),
-                   "memory pool setup", error);
+                   error);
+    // a private pool: its high-water mark is ours alone, and trimming it frees only ours
+    pool_props.location.id = cb->device;
+    ok = ok && runtime_ok(cudaMemPoolCreate(&cb->pool, &pool_props), "memory pool", error) &&
+         runtime_ok(cudaMemPoolSetAttribute(cb->pool, cudaMemPoolAttrReleaseThreshold, &keep_all),
+                    "memory pool setup", error);
     // what the libraries allocate for their handles counts in the peak figure
     const size_t used_before = ok ? cuda_device_used() : 0;
     ok = ok && blas_ok(cublasLtCreate(&cb->lt), "cublasLtCreate", error) &&
