@@ -551,7 +551,9 @@ gboolean rd_memory_plan(const RdModelInventory *mi, const RdPlanJob *job,
 
     const gboolean fp8_file = tf->all.matrix_dtype == RD_F8_E4M3;
     const RdWeightFormat fp8 = fp8_file ? RD_WEIGHTS_FP8_FILE : RD_WEIGHTS_FP8_QUANTISED;
-    const gboolean t5_first = !only_executable || target->can_t5_first;
+    /* mapped weights (CPU) count whole whatever the order: T5 first changes nothing there */
+    const gboolean t5_first =
+        !target->weights_mapped && (!only_executable || target->can_t5_first);
     /* Candidates from the best quality and speed to the least: bf16 resident, fp8 resident,
      * fp8 with 1, 2, ... blocks streamed. The mapped CPU target has one. */
     GArray *cands = g_array_new(FALSE, FALSE, sizeof(Candidate));

@@ -487,6 +487,19 @@ static void test_cli_dry_run(void)
         if (i == 1)
             g_assert_null(strstr(out, "streaming: none"));
     }
+    /* without --vram on the CPU backend: host memory; a model folder found by discovery (the
+     * demo model: real files) */
+    g_autofree char *demo = g_test_build_filename(G_TEST_DIST, "..", "data", "models",
+                                                  "resdit-demo", NULL);
+    const char *cpu[] = {"generate", "--dry-run", "--backend", "cpu", "--model", demo,
+                         "--no-history", NULL};
+    g_autofree char *cpu_out = NULL, *cpu_err = NULL;
+    int status = run_cli(cpu, &cpu_out, &cpu_err);
+    g_test_message("--backend cpu: exit %d\n%s%s", status, cpu_out, cpu_err);
+    g_assert_cmpint(status, ==, 0); /* a few hundred MB */
+    g_assert_nonnull(strstr(cpu_out, "on the CPU backend"));
+    g_assert_nonnull(strstr(cpu_out, "as in the file (memory-mapped)"));
+    g_assert_nonnull(strstr(cpu_out, "this build runs it: yes"));
     /* --vram alone is a usage error; nothing is generated */
     const char *alone[] = {"generate", "--vram", "24G", "--selftest", NULL};
     g_autofree char *out = NULL, *err = NULL;
