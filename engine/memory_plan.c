@@ -1,7 +1,6 @@
 /* The memory planner (memory_plan.h). */
 #include "memory_plan.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
@@ -419,13 +418,19 @@ typedef struct {
     gboolean t5_first;
 } Candidate;
 
-/* Block indices from the largest to the smallest (stable): the order blocks are streamed in. */
-static const RdTransformerInventory *sort_inv;
-static int by_size(const void *a, const void *b)
+/* Block indices from the largest to the smallest (stable): the order blocks are streamed in.
+ * An insertion sort: no state shared between threads (the app plans on its UI thread while a
+ * job may plan on another), and at most RD_PLAN_MAX_BLOCKS entries. */
+static void order_by_size(const RdTransformerInventory *tf, int *order)
 {
-    const int i = *(const int *)a, j = *(const int *)b;
-    const guint64 x = sort_inv->block_elements[i], y = sort_inv->block_elements[j];
-    return x > y ? -1 : x < y ? 1 : i - j;
+    for (int i = 0; i < tf->n_blocks; i++) {
+        int j = i;
+        while (j > 0 && tf->block_elements[order[j - 1]] < tf->block_elements[i]) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
 }
 
 static void evaluate(const RdModelInventory *mi, const RdPlanJob *job, const RdPlanTarget *target,
@@ -543,11 +548,7 @@ gboolean rd_memory_plan(const RdModelInventory *mi, const RdPlanJob *job,
         return FALSE;
     }
     int order[RD_PLAN_MAX_BLOCKS];
-    for (int i = 0; i < tf->n_blocks; i++)
-        order[i] = i;
-    sort_inv = tf;
-    qsort(order, (size_t)tf->n_blocks, sizeof(int), by_size);
-    sort_inv = NULL;
+    order_by_size(tf, order);
 
     const gboolean fp8_file = tf->all.matrix_dtype == RD_F8_E4M3;
     const RdWeightFormat fp8 = fp8_file ? RD_WEIGHTS_FP8_FILE : RD_WEIGHTS_FP8_QUANTISED;
