@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "flux_model.h"
 #include "safetensors.h"
+#include "sd3_model.h"
 
 /* The most text tokens a FLUX job uses (T5 up to 4096, as the engine allows). */
 #define MAX_TXT_TOKENS 4096
@@ -129,11 +130,71 @@ static gboolean apply_loras(FluxModel *model, char **specs, GError **error)
            flux_model_set_loras(model, (RdLoraFile *const *)files->pdata, strengths, (int)n, error);
 }
 
+static gboolean write_velocity(const char *path, const float *velocity, int64_t tokens,
+                               int channels, GError **error)
+{
+    RdSafetensorsWriter *w = rd_safetensors_writer_new();
+    int64_t shape[3] = {1, tokens, channels};
+    rd_safetensors_writer_add(w, "velocity", RD_F32, 3, shape, velocity);
+    gboolean ok = rd_safetensors_writer_save(w, path, error);
+    rd_safetensors_writer_free(w);
+    return ok;
+}
+
+/* SD3 and SD3.5: the same inputs (no guidance), plain attention only so far. */
+static gboolean run_forward_sd3(ForwardOptions *o, const FluxAttentionPlan *plan, RdBackend *be,
+                                GError **error)
+{
+    if (plan->mode != RESDIT_MODE_DIRECT || (o->loras && o->loras[0])) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
+                    "%s is an SD3 transformer: it runs in --mode direct without --lora for now "
+                    "(ResDiT's modes and LoRAs are FLUX-only so far)",
+                    o->transformer);
+        return FALSE;
+    }
+    Sd3Model *model = sd3_model_load(o->transformer, be, error);
+    if (!model)
+        return FALSE;
+    const Sd3Config *cfg = sd3_model_config(model);
+    RdSafetensors *st = rd_safetensors_open(o->inputs, error);
+    gboolean ok = st != NULL;
+    const RdTensorInfo *img_info = ok ? rd_safetensors_find(st, "img") : NULL;
+    const RdTensorInfo *txt_info = ok ? rd_safetensors_find(st, "txt") : NULL;
+    if (ok && (!img_info || !txt_info)) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_FORMAT, "%s: needs tensors img and txt",
+                    o->inputs);
+        ok = FALSE;
+    }
+    Sd3Inputs in = {0};
+    g_autofree float *img = NULL, *txt = NULL, *vec = NULL, *t = NULL, *velocity = NULL;
+    int64_t tokens = 0, txt_len = 0;
+    ok = ok &&
+         tensor_rows(st, img_info, cfg->in_channels, MAX_IMG_TOKENS, "tokens", &tokens, error) &&
+         tensor_rows(st, txt_info, cfg->txt_dim, MAX_TXT_TOKENS, "text tokens", &txt_len, error) &&
+         grid_for(o->grid, tokens, &in.grid_rows, &in.grid_cols, error) &&
+         (img = input_tensor(st, "img", tokens * cfg->in_channels, error)) &&
+         (txt = input_tensor(st, "txt", txt_len * cfg->txt_dim, error)) &&
+         (vec = input_tensor(st, "vec", cfg->vec_dim, error)) &&
+         (t = input_tensor(st, "timestep", 1, error));
+    if (ok) {
+        in = (Sd3Inputs){img, txt, vec, (int)txt_len, in.grid_rows, in.grid_cols, t[0]};
+        velocity = g_new(float, tokens * cfg->in_channels);
+        ok = sd3_model_forward(model, &in, velocity, NULL, error) &&
+             write_velocity(o->output, velocity, tokens, cfg->in_channels, error);
+    }
+    if (st)
+        rd_safetensors_close(st);
+    sd3_model_free(model);
+    return ok;
+}
+
 static gboolean run_forward(ForwardOptions *o, const FluxAttentionPlan *plan, GError **error)
 {
     g_autoptr(RdBackend) be = cli_backend_new(o->backend, error);
     if (!be)
         return FALSE;
+    if (sd3_weights_recognise(o->transformer))
+        return run_forward_sd3(o, plan, be, error);
     FluxModel *model = flux_model_load_with_config(o->transformer, o->config, be, error);
     if (!model)
         return FALSE;
@@ -177,13 +238,8 @@ static gboolean run_forward(ForwardOptions *o, const FluxAttentionPlan *plan, GE
         velocity = g_new(float, tokens * cfg->in_channels);
         ok = flux_model_forward(model, &in, plan, velocity, NULL, error);
     }
-    if (ok) {
-        RdSafetensorsWriter *w = rd_safetensors_writer_new();
-        int64_t shape[3] = {1, tokens, cfg->in_channels};
-        rd_safetensors_writer_add(w, "velocity", RD_F32, 3, shape, velocity);
-        ok = rd_safetensors_writer_save(w, o->output, error);
-        rd_safetensors_writer_free(w);
-    }
+    if (ok)
+        ok = write_velocity(o->output, velocity, tokens, cfg->in_channels, error);
     if (st)
         rd_safetensors_close(st);
     flux_model_free(model);
@@ -196,7 +252,7 @@ int cli_forward(int argc, char **argv)
     cli_method_options_init(&o.method);
     GOptionEntry entries[] = {
         {"transformer", 0, 0, G_OPTION_ARG_FILENAME, &o.transformer,
-         "FLUX transformer: single file or diffusers folder", "PATH"},
+         "FLUX or SD3 transformer: single file or diffusers folder", "PATH"},
         {"config", 0, 0, G_OPTION_ARG_FILENAME, &o.config,
          "diffusers config.json for a single file of non-standard shape", "JSON"},
         {"inputs", 0, 0, G_OPTION_ARG_FILENAME, &o.inputs,
@@ -210,7 +266,7 @@ int cli_forward(int argc, char **argv)
         {"lora", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o.loras,
          "apply a LoRA at a strength (default 1); repeatable", "FILE[:STRENGTH]"},
         {NULL}};
-    g_autoptr(GOptionContext) ctx = g_option_context_new("- one FLUX forward pass");
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- one transformer forward pass (FLUX, SD3)");
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_add_group(ctx, cli_method_option_group(&o.method));
     g_autoptr(GError) error = NULL;

@@ -176,21 +176,20 @@ static void on_preview(const ResditPreview *pv, gpointer data)
     }
 }
 
-/* ---- the job on the main thread, Ctrl-C on a signal thread ------------------------------ */
+/* ---- the job on a worker thread, Ctrl-C on the main loop --------------------------------- */
 
-/* The job runs on the main thread: the OpenMP team it starts then lives until the process ends.
- * Run on a thread that exits first, its team was torn down while LeakSanitizer stopped the
- * process at exit, and the sanitizer build's tracer crashed now and then ("Tracer caught signal
- * 11", exit 1 after the image was written). */
 static gboolean quit_loop(gpointer data)
 {
     g_main_loop_quit(((Run *)data)->loop);
     return G_SOURCE_REMOVE;
 }
 
-static gpointer signal_thread(gpointer data)
+static gpointer worker(gpointer data)
 {
-    g_main_loop_run(((Run *)data)->loop);
+    Run *run = data;
+    ResditCallbacks cb = {on_progress, on_preview, run};
+    run->image = resdit_generate(run->model, &run->params, &cb, run->cancellable, &run->error);
+    g_idle_add(quit_loop, run);
     return NULL;
 }
 
@@ -210,11 +209,9 @@ static void run_job(Run *run)
     run->loop = g_main_loop_new(NULL, FALSE);
     guint sig = g_unix_signal_add(SIGINT, on_sigint, run);
     guint term = g_unix_signal_add(SIGTERM, on_sigint, run);
-    GThread *signals = g_thread_new("resdit-signals", signal_thread, run);
-    ResditCallbacks cb = {on_progress, on_preview, run};
-    run->image = resdit_generate(run->model, &run->params, &cb, run->cancellable, &run->error);
-    g_idle_add(quit_loop, run); /* an idle, not g_main_loop_quit: the loop may not run yet */
-    g_thread_join(signals);
+    GThread *thread = g_thread_new("resdit-generate", worker, run);
+    g_main_loop_run(run->loop);
+    g_thread_join(thread);
     g_source_remove(sig);
     g_source_remove(term);
     g_main_loop_unref(run->loop);

@@ -12,6 +12,30 @@ static ResditShiftMode shift_mode_of(const char *name)
     return mode;
 }
 
+static void loras_from_settings(RsJobSettings *job, ResditJobParams *params)
+{
+    g_autoptr(GVariant) loras = NULL;
+    g_object_get(job, "loras", &loras, NULL);
+    resdit_job_params_set_loras(params, NULL, 0);
+    GVariantIter iter;
+    const char *path;
+    double strength;
+    gboolean enabled;
+    g_variant_iter_init(&iter, loras);
+    while (g_variant_iter_next(&iter, "(&sdb)", &path, &strength, &enabled))
+        resdit_job_params_add_lora(params, path, strength, enabled);
+}
+
+static GVariant *loras_to_variant(const ResditJobParams *params)
+{
+    GVariantBuilder b;
+    g_variant_builder_init(&b, G_VARIANT_TYPE("a(sdb)"));
+    for (int i = 0; i < params->n_loras; i++)
+        g_variant_builder_add(&b, "(sdb)", params->loras[i].path, params->loras[i].strength,
+                              params->loras[i].enabled);
+    return g_variant_builder_end(&b);
+}
+
 void rs_engine_params_from_settings(RsJobSettings *job, const ResditModel *model,
                                     ResditJobParams *params)
 {
@@ -40,6 +64,7 @@ void rs_engine_params_from_settings(RsJobSettings *job, const ResditModel *model
     params->schedule = TRUE;
     params->shift_mode = shift_mode_of(shift);
     g_free(shift);
+    loras_from_settings(job, params);
     if (!selftest) {
         int side = base_size / 16;
         params->method.base_area = side * side;
@@ -129,6 +154,7 @@ gboolean rs_engine_params_apply(RsJobSettings *job, const ResditJobParams *param
                           : (int)lround(sqrt(params->method.base_area));
     if (base_tokens * 16 >= 256)
         g_object_set(job, "base-size", base_tokens * 16, NULL);
+    g_object_set(job, "loras", loras_to_variant(params), NULL);
     g_object_thaw_notify(G_OBJECT(job));
     return seed_fits;
 }

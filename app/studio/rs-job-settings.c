@@ -16,6 +16,7 @@ struct _RsJobSettings {
     double guidance;
     gboolean random_seed;
     guint seed;
+    int batch_count;
     int global_steps, local_steps;
     double cutoff;
     double sigma;
@@ -25,6 +26,7 @@ struct _RsJobSettings {
     double shift_mu;
     gboolean no_pes, no_pipe, no_psf, no_overlap, uniform_weights;
     gboolean inspect_branches;
+    GVariant *loras; /* a(sdb): path, strength, enabled */
 };
 
 G_DEFINE_FINAL_TYPE(RsJobSettings, rs_job_settings, G_TYPE_OBJECT)
@@ -42,6 +44,7 @@ enum {
     PROP_GUIDANCE,
     PROP_RANDOM_SEED,
     PROP_SEED,
+    PROP_BATCH_COUNT,
     PROP_GLOBAL_STEPS,
     PROP_LOCAL_STEPS,
     PROP_CUTOFF,
@@ -56,6 +59,7 @@ enum {
     PROP_NO_OVERLAP,
     PROP_UNIFORM_WEIGHTS,
     PROP_INSPECT_BRANCHES,
+    PROP_LORAS,
     N_PROPS
 };
 
@@ -66,7 +70,7 @@ static const char *const persisted[] = {
     "prompt",   "aspect",      "size-preset", "custom-width",    "custom-height", "steps",
     "guidance", "random-seed", "seed",        "global-steps",    "local-steps",   "cutoff",
     "sigma",    "patch",       "base-size",   "shift-mode",      "shift-mu",      "no-pes",
-    "no-pipe",  "no-psf",      "no-overlap",  "uniform-weights",
+    "no-pipe",  "no-psf",      "no-overlap",  "uniform-weights", "batch-count",
 };
 
 static void update_size(RsJobSettings *self)
@@ -120,6 +124,19 @@ static void set_string(char **field, const GValue *value)
     *field = g_value_dup_string(value);
 }
 
+/* Notifies only on a change: the LoRA list widget rebuilds its rows on each notification. */
+static void set_loras(RsJobSettings *self, GVariant *loras)
+{
+    g_autoptr(GVariant) empty =
+        g_variant_ref_sink(g_variant_new_array(G_VARIANT_TYPE("(sdb)"), NULL, 0));
+    GVariant *value = loras != NULL ? loras : empty;
+    if (self->loras != NULL && g_variant_equal(self->loras, value))
+        return;
+    g_clear_pointer(&self->loras, g_variant_unref);
+    self->loras = g_variant_ref_sink(value);
+    g_object_notify_by_pspec(G_OBJECT(self), props[PROP_LORAS]);
+}
+
 static void rs_job_settings_set_property(GObject *object, guint id, const GValue *value,
                                          GParamSpec *pspec)
 {
@@ -168,6 +185,9 @@ static void rs_job_settings_set_property(GObject *object, guint id, const GValue
     case PROP_SEED:
         self->seed = g_value_get_uint(value);
         break;
+    case PROP_BATCH_COUNT:
+        self->batch_count = g_value_get_int(value);
+        break;
     case PROP_CUTOFF:
         self->cutoff = g_value_get_double(value);
         break;
@@ -204,6 +224,9 @@ static void rs_job_settings_set_property(GObject *object, guint id, const GValue
     case PROP_INSPECT_BRANCHES:
         self->inspect_branches = g_value_get_boolean(value);
         break;
+    case PROP_LORAS:
+        set_loras(self, g_value_get_variant(value));
+        return;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
         return;
@@ -248,6 +271,9 @@ static void rs_job_settings_get_property(GObject *object, guint id, GValue *valu
     case PROP_SEED:
         g_value_set_uint(value, self->seed);
         break;
+    case PROP_BATCH_COUNT:
+        g_value_set_int(value, self->batch_count);
+        break;
     case PROP_GLOBAL_STEPS:
         g_value_set_int(value, self->global_steps);
         break;
@@ -290,6 +316,9 @@ static void rs_job_settings_get_property(GObject *object, guint id, GValue *valu
     case PROP_INSPECT_BRANCHES:
         g_value_set_boolean(value, self->inspect_branches);
         break;
+    case PROP_LORAS:
+        g_value_set_variant(value, self->loras);
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
         break;
@@ -298,6 +327,7 @@ static void rs_job_settings_get_property(GObject *object, guint id, GValue *valu
 
 static void rs_job_settings_finalize(GObject *object)
 {
+    g_clear_pointer(&RS_JOB_SETTINGS(object)->loras, g_variant_unref);
     RsJobSettings *self = RS_JOB_SETTINGS(object);
     g_free(self->prompt);
     g_free(self->aspect);
@@ -343,6 +373,8 @@ static void rs_job_settings_class_init(RsJobSettingsClass *klass)
     props[PROP_GUIDANCE] = double_prop("guidance", 0, 20, 3.5);
     props[PROP_RANDOM_SEED] = bool_prop("random-seed", TRUE);
     props[PROP_SEED] = g_param_spec_uint("seed", NULL, NULL, 0, G_MAXUINT32, 42, RW);
+    /* How many jobs one Generate queues: seed, seed + 1, ... (or a drawn seed each). */
+    props[PROP_BATCH_COUNT] = int_prop("batch-count", 1, RS_MAX_BATCH_COUNT, 1);
     props[PROP_GLOBAL_STEPS] = int_prop("global-steps", 0, 200, 10);
     props[PROP_LOCAL_STEPS] = int_prop("local-steps", 0, 200, 15);
     props[PROP_CUTOFF] = double_prop("cutoff", 0, 1, 0.2);
@@ -357,6 +389,9 @@ static void rs_job_settings_class_init(RsJobSettingsClass *klass)
     props[PROP_NO_OVERLAP] = bool_prop("no-overlap", FALSE);
     props[PROP_UNIFORM_WEIGHTS] = bool_prop("uniform-weights", FALSE);
     props[PROP_INSPECT_BRANCHES] = bool_prop("inspect-branches", FALSE);
+    /* The LoRA list, in the order they apply: (path, strength, enabled). */
+    props[PROP_LORAS] = g_param_spec_variant("loras", NULL, NULL, G_VARIANT_TYPE("a(sdb)"), NULL,
+                                            RW | G_PARAM_EXPLICIT_NOTIFY);
     g_object_class_install_properties(object_class, N_PROPS, props);
 }
 
@@ -370,6 +405,7 @@ static void rs_job_settings_init(RsJobSettings *self)
     self->guidance = 3.5;
     self->random_seed = TRUE;
     self->seed = 42;
+    self->batch_count = 1;
     self->global_steps = 10;
     self->local_steps = 15;
     self->cutoff = 0.2;
@@ -377,6 +413,7 @@ static void rs_job_settings_init(RsJobSettings *self)
     self->base_size = 1024;
     self->shift_mode = g_strdup("base");
     self->shift_mu = 1.15;
+    self->loras = g_variant_ref_sink(g_variant_new_array(G_VARIANT_TYPE("(sdb)"), NULL, 0));
     update_size(self);
 }
 
@@ -385,12 +422,27 @@ RsJobSettings *rs_job_settings_new(void)
     return g_object_new(RS_TYPE_JOB_SETTINGS, NULL);
 }
 
+/* GSettings maps no GVariant property by itself: the LoRA list goes through as it is. */
+static gboolean variant_from_settings(GValue *value, GVariant *variant, gpointer data)
+{
+    g_value_set_variant(value, variant);
+    return TRUE;
+}
+
+static GVariant *variant_to_settings(const GValue *value, const GVariantType *type, gpointer data)
+{
+    GVariant *variant = g_value_get_variant(value);
+    return variant != NULL && g_variant_is_of_type(variant, type) ? g_variant_ref(variant) : NULL;
+}
+
 void rs_job_settings_bind(RsJobSettings *self, GSettings *settings)
 {
     /* Steps first, so the stored schedule is checked against the stored step count. */
     g_settings_bind(settings, "steps", self, "steps", G_SETTINGS_BIND_DEFAULT);
     for (gsize i = 0; i < G_N_ELEMENTS(persisted); i++)
         g_settings_bind(settings, persisted[i], self, persisted[i], G_SETTINGS_BIND_DEFAULT);
+    g_settings_bind_with_mapping(settings, "loras", self, "loras", G_SETTINGS_BIND_DEFAULT,
+                                 variant_from_settings, variant_to_settings, NULL, NULL);
     g_object_set(self, "inspect-branches",
                  g_settings_get_boolean(settings, "inspect-branches-default"), NULL);
 }
@@ -423,6 +475,11 @@ int rs_job_settings_get_local_steps(RsJobSettings *self)
 guint rs_job_settings_get_seed(RsJobSettings *self)
 {
     return self->seed;
+}
+
+int rs_job_settings_get_batch_count(RsJobSettings *self)
+{
+    return self->batch_count;
 }
 
 guint rs_job_settings_roll_seed(RsJobSettings *self)

@@ -6,6 +6,8 @@
 
 G_BEGIN_DECLS
 
+#define RS_MAX_BATCH_COUNT 32
+
 #define RS_TYPE_JOB_SETTINGS (rs_job_settings_get_type())
 G_DECLARE_FINAL_TYPE(RsJobSettings, rs_job_settings, RS, JOB_SETTINGS, GObject)
 
@@ -20,6 +22,8 @@ int rs_job_settings_get_steps(RsJobSettings *self);
 int rs_job_settings_get_global_steps(RsJobSettings *self);
 int rs_job_settings_get_local_steps(RsJobSettings *self);
 guint rs_job_settings_get_seed(RsJobSettings *self);
+/* How many images one Generate queues (1 to RS_MAX_BATCH_COUNT). */
+int rs_job_settings_get_batch_count(RsJobSettings *self);
 
 /* Draws a new seed, switches to a fixed seed and returns it. */
 guint rs_job_settings_roll_seed(RsJobSettings *self);

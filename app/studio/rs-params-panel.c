@@ -7,6 +7,7 @@
 #include "rs-engine-params.h"
 #include "rs-memory-estimate.h"
 #include "rs-params-panel.h"
+#include "rs-lora-list.h"
 #include "rs-schedule-bar.h"
 #include "rs-size.h"
 
@@ -16,6 +17,7 @@ struct _RsParamsPanel {
     RsJobSettings *job;
     RsModelHandle *model;
 
+    RsLoraList *lora_list;
     GtkTextView *prompt_view;
     GtkLabel *prompt_hint;
     GtkLabel *token_label;
@@ -34,6 +36,7 @@ struct _RsParamsPanel {
     GtkSpinButton *seed_spin;
     GtkButton *dice_button;
     GtkButton *copy_seed_button;
+    GtkSpinButton *batch_count_spin;
     GtkSpinButton *global_steps_spin;
     GtkSpinButton *local_steps_spin;
     GtkAdjustment *global_steps_adjustment;
@@ -407,8 +410,15 @@ void rs_params_panel_set_job(RsParamsPanel *self, RsJobSettings *job)
     for (gsize i = 0; i < G_N_ELEMENTS(seed_controls); i++)
         g_object_bind_property(job, "random-seed", seed_controls[i], "sensitive",
                                G_BINDING_SYNC_CREATE | G_BINDING_INVERT_BOOLEAN);
+    bind_spin(job, "batch-count", self->batch_count_spin);
     bind_schedule(self, job);
     bind_advanced(self, job);
+    rs_lora_list_set_job(self->lora_list, job);
+}
+
+void rs_params_panel_discover_loras(RsParamsPanel *self, const char *const *extra_dirs)
+{
+    rs_lora_list_discover(self->lora_list, extra_dirs);
 }
 
 static void rs_params_panel_dispose(GObject *object)
@@ -430,8 +440,10 @@ static void rs_params_panel_class_init(RsParamsPanelClass *klass)
     object_class->dispose = rs_params_panel_dispose;
 
     g_type_ensure(RS_TYPE_SCHEDULE_BAR);
+    g_type_ensure(RS_TYPE_LORA_LIST);
     gtk_widget_class_set_template_from_resource(widget_class,
                                                 "/io/github/resdit/Studio/rs-params-panel.ui");
+    CHILD(lora_list);
     CHILD(prompt_view);
     CHILD(prompt_hint);
     CHILD(token_label);
@@ -449,6 +461,7 @@ static void rs_params_panel_class_init(RsParamsPanelClass *klass)
     CHILD(seed_spin);
     CHILD(dice_button);
     CHILD(copy_seed_button);
+    CHILD(batch_count_spin);
     CHILD(global_steps_spin);
     CHILD(local_steps_spin);
     CHILD(global_steps_adjustment);

@@ -15,6 +15,9 @@ void rs_params_panel_set_job(RsParamsPanel *self, RsJobSettings *job);
 /* The open model: the memory estimate becomes the engine's for it (NULL: FLUX.1-dev's formula). */
 void rs_params_panel_set_model(RsParamsPanel *self, RsModelHandle *model);
 
+/* LoRA files in the usual model folders and in extra_dirs go into the LoRA list. */
+void rs_params_panel_discover_loras(RsParamsPanel *self, const char *const *extra_dirs);
+
 /* FALSE (with a hint under the prompt, which gets the focus) when the prompt is empty. */
 gboolean rs_params_panel_check_prompt(RsParamsPanel *self);
 

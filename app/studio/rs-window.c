@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "history-store.h"
 #include "rs-a1111.h"
@@ -11,6 +12,7 @@
 #include "rs-engine-params.h"
 #include "rs-generation.h"
 #include "rs-history-sidebar.h"
+#include "rs-job-queue.h"
 #include "rs-job-text.h"
 #include "rs-model-handle.h"
 #include "rs-models-window.h"
@@ -46,6 +48,7 @@ struct _RsWindow {
     char *opening_key;    /* the model being opened, or NULL */
     GCancellable *model_cancellable;
     RsGeneration *generation; /* the running or last job */
+    RsJobQueue *queue;        /* the jobs waiting for it */
     GCancellable *generation_cancellable;
     char *image_path; /* the last image written */
     HistoryStore *history;
@@ -83,6 +86,11 @@ struct _RsWindow {
     RsCanvas *canvas;
     AdwToastOverlay *toast_overlay;
     GtkButton *generate_button;
+    GtkMenuButton *queue_button;
+    GtkLabel *queue_count_label;
+    GtkListBox *queue_list;
+    GtkWidget *queue_running_box;
+    AdwActionRow *queue_running_row;
     GtkRevealer *progress_revealer;
     GtkProgressBar *progress_bar;
     GtkLabel *progress_label;
@@ -266,12 +274,38 @@ static gboolean is_busy(RsWindow *self)
     return is_generating(self) || self->generate_pending;
 }
 
+/* Jobs are queued that have not started yet. */
+static guint n_waiting(RsWindow *self)
+{
+    return self->queue != NULL ? rs_job_queue_get_n_jobs(self->queue) : 0;
+}
+
+/* The queue button shows while anything runs or waits; its count is the waiting jobs. */
+static void update_queue_button(RsWindow *self)
+{
+    guint n = n_waiting(self);
+    gtk_widget_set_visible(GTK_WIDGET(self->queue_button), is_busy(self) || n > 0);
+    gtk_widget_set_visible(GTK_WIDGET(self->queue_count_label), n > 0);
+    char *count = g_strdup_printf("%u", n);
+    gtk_label_set_label(self->queue_count_label, count);
+    g_free(count);
+    char *tooltip =
+        g_strdup_printf(ngettext("Job Queue: %u waiting", "Job Queue: %u waiting", n), n);
+    gtk_widget_set_tooltip_text(GTK_WIDGET(self->queue_button), tooltip);
+    g_free(tooltip);
+    gtk_widget_set_visible(self->queue_running_box, is_generating(self));
+    if (!is_busy(self) && n == 0)
+        gtk_menu_button_popdown(self->queue_button);
+}
+
 static void update_actions(RsWindow *self)
 {
     gboolean busy = is_busy(self);
-    /* Generate only starts and Cancel only stops: a second Ctrl+Enter never cancels. */
+    /* Generate only starts and Cancel only stops: a second Ctrl+Enter never cancels. During a
+     * job Generate queues the next one (the open model fixes its parameters). */
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.generate",
-                                  !busy && (self->model != NULL || self->opening_key != NULL));
+                                  self->model != NULL ||
+                                      (self->opening_key != NULL && !self->generate_pending));
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.cancel", busy && !self->cancelling);
     gtk_actionable_set_action_name(GTK_ACTIONABLE(self->generate_button),
                                    busy ? "win.cancel" : "win.generate");
@@ -296,6 +330,7 @@ static void update_actions(RsWindow *self)
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.open-folder", has_file);
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.copy-image",
                                   self->frames[RS_BRANCH_FINAL].texture != NULL);
+    update_queue_button(self);
 }
 
 /* ---- the engine job ------------------------------------------------------------------------ */
@@ -389,13 +424,16 @@ static void job_succeeded(RsWindow *self, RsGeneration *generation)
     char *text = g_strdup_printf(_("Done in %.1f s · seed %s"), image->seconds_total, seed);
     gtk_label_set_label(self->progress_label, text);
     g_free(text);
+    g_free(seed);
+    /* A batch or a queue says so once, for its last image (the history has them all). */
+    if (n_waiting(self) > 0)
+        return;
     char *name = g_path_get_basename(self->image_path);
     AdwToast *toast = adw_toast_new_format(_("Saved “%s”"), name);
     adw_toast_set_button_label(toast, _("Open Folder"));
     adw_toast_set_action_name(toast, "win.open-folder");
     adw_toast_overlay_add_toast(self->toast_overlay, toast);
     g_free(name);
-    g_free(seed);
 }
 
 static gboolean close_when_idle(gpointer data)
@@ -403,6 +441,8 @@ static gboolean close_when_idle(gpointer data)
     gtk_window_close(GTK_WINDOW(data));
     return G_SOURCE_REMOVE;
 }
+
+static void start_next(RsWindow *self);
 
 static void on_job_finished(RsGeneration *generation, RsWindow *self)
 {
@@ -435,28 +475,69 @@ static void on_job_finished(RsGeneration *generation, RsWindow *self)
      * the middle of the job's signal). */
     if (self->close_when_stopped)
         g_idle_add_full(G_PRIORITY_DEFAULT, close_when_idle, g_object_ref(self), g_object_unref);
+    else
+        start_next(self);
 }
 
-static void start_generation(RsWindow *self)
+/* The parameters on show, with the seed fixed (a random one drawn), and the output folder. */
+static char *params_from_settings(RsWindow *self, ResditJobParams *params)
 {
-    ResditJobParams params;
-    resdit_job_params_init(&params);
-    rs_engine_params_from_settings(self->job, self->model->model, &params);
-    params.preview_every = g_settings_get_int(self->settings, "preview-interval");
-    params.preview_max_side = PREVIEW_MAX_SIDE;
-    /* The seed used is always on show (and copyable), a drawn one too. */
-    g_object_set(self->job, "seed", (guint)params.seed, NULL);
+    rs_engine_params_from_settings(self->job, self->model->model, params);
+    params->preview_every = g_settings_get_int(self->settings, "preview-interval");
+    params->preview_max_side = PREVIEW_MAX_SIDE;
     char *setting = g_settings_get_string(self->settings, "output-folder");
     char *folder = rs_output_folder(setting);
+    g_free(setting);
+    return folder;
+}
+
+/* "1024 × 768 · seed 42" */
+static char *job_summary(const ResditJobParams *params)
+{
+    char *seed = g_strdup_printf("%" G_GUINT64_FORMAT, params->seed);
+    /* Translators: width, height and seed of a queued job */
+    char *text = g_strdup_printf(_("%d × %d · seed %s"), params->width, params->height, seed);
+    g_free(seed);
+    return text;
+}
+
+/* A prompt as a row title: its first line, escaped (row titles are markup). */
+static char *job_title(const ResditJobParams *params)
+{
+    const char *prompt = params->prompt != NULL ? params->prompt : "";
+    const char *end = strchr(prompt, '\n');
+    char *line = end != NULL ? g_strndup(prompt, end - prompt) : g_strdup(prompt);
+    char *title = g_markup_escape_text(line, -1);
+    g_free(line);
+    return title;
+}
+
+static void start_job(RsWindow *self, RsQueuedJob *job)
+{
+    const ResditJobParams *params = rs_queued_job_get_params(job);
+    /* The seed used is always on show (and copyable), a drawn one too; a fixed seed stays as
+     * the user set it (a batch runs seed, seed + 1, ...). */
+    gboolean random_seed = FALSE;
+    g_object_get(self->job, "random-seed", &random_seed, NULL);
+    if (random_seed && params->seed <= G_MAXUINT32)
+        g_object_set(self->job, "seed", (guint)params->seed, NULL);
 
     if (self->generation != NULL)
         g_signal_handlers_disconnect_by_data(self->generation, self);
     g_clear_object(&self->generation);
-    self->generation = rs_generation_new(self->model, &params, folder, self->history);
+    self->generation =
+        rs_generation_new(self->model, params, rs_queued_job_get_output_folder(job), self->history);
     g_signal_connect_object(self->generation, "preview", G_CALLBACK(on_job_preview), self, 0);
     g_signal_connect_object(self->generation, "progress", G_CALLBACK(on_job_progress), self, 0);
     g_signal_connect_object(self->generation, "finished", G_CALLBACK(on_job_finished), self, 0);
     self->generation_cancellable = g_cancellable_new();
+
+    char *title = job_title(params);
+    char *summary = job_summary(params);
+    adw_preferences_row_set_title(ADW_PREFERENCES_ROW(self->queue_running_row), title);
+    adw_action_row_set_subtitle(self->queue_running_row, summary);
+    g_free(summary);
+    g_free(title);
 
     rs_window_clear_frames(self);
     /* The image actions act on the new image once it is saved, never on the previous one. */
@@ -469,9 +550,48 @@ static void start_generation(RsWindow *self)
     update_progress_label(self);
     rs_generation_start(self->generation, self->generation_cancellable);
     update_actions(self);
+}
+
+/* Starts the first waiting job, when none runs and the model is open (else it waits: a job
+ * ending, or the model opening, calls this again). */
+static void start_next(RsWindow *self)
+{
+    if (is_generating(self) || self->model == NULL || self->close_when_stopped)
+        return;
+    RsQueuedJob *job = rs_job_queue_pop(self->queue);
+    if (job != NULL) {
+        start_job(self, job);
+        g_object_unref(job);
+    }
+}
+
+/* Queues n jobs with the parameters on show: the seed, seed + 1, ... when it is fixed, a new
+ * random seed each under Random Seed. The first starts at once when nothing runs. */
+static void queue_from_settings(RsWindow *self, int n)
+{
+    gboolean random_seed = FALSE;
+    g_object_get(self->job, "random-seed", &random_seed, NULL);
+    ResditJobParams params;
+    resdit_job_params_init(&params);
+    char *folder = params_from_settings(self, &params);
+    guint64 first = params.seed;
+    for (int i = 0; i < n; i++) {
+        if (i > 0)
+            /* Wraps within the seed field's 32 bits, so every seed can be set there again. */
+            params.seed = random_seed ? g_random_int() : (guint32)(first + (guint64)i);
+        rs_job_queue_push(self->queue, &params, folder);
+    }
     g_free(folder);
-    g_free(setting);
     resdit_job_params_clear(&params);
+    gboolean was_running = is_generating(self);
+    start_next(self);
+    if (was_running) {
+        guint waiting = n_waiting(self);
+        char *text = g_strdup_printf(
+            ngettext("Queued: %u job waiting", "Queued: %u jobs waiting", waiting), waiting);
+        show_toast(self, text);
+        g_free(text);
+    }
 }
 
 /* Stops the running job; the window goes back to idle when the engine has stopped
@@ -499,19 +619,108 @@ static void cancel_action(GtkWidget *widget, const char *action_name, GVariant *
     cancel_job(RS_WINDOW(widget));
 }
 
+/* Generate: a batch of jobs with the parameters on show; during a job they wait in the queue. */
 static void generate_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
     RsWindow *self = RS_WINDOW(widget);
-    if (is_busy(self) || !rs_params_panel_check_prompt(self->params_panel)) {
+    if (!rs_params_panel_check_prompt(self->params_panel)) {
         return;
     } else if (self->model != NULL) {
-        start_generation(self);
-    } else if (self->opening_key != NULL) {
-        /* The job starts as soon as the model is open (on_model_opened). */
+        queue_from_settings(self, rs_job_settings_get_batch_count(self->job));
+    } else if (self->opening_key != NULL && !self->generate_pending) {
+        /* The job starts (or, behind a job still running on the previous model, is queued) as
+         * soon as the model is open (on_model_opened). */
         self->generate_pending = TRUE;
-        start_clock(self);
+        if (!is_generating(self))
+            start_clock(self);
         update_actions(self);
     }
+}
+
+/* ---- the queue popover ---------------------------------------------------------------------- */
+
+static GtkWidget *queue_row_button(const char *icon, const char *tooltip, const char *action,
+                                   guint id)
+{
+    GtkWidget *button = gtk_button_new_from_icon_name(icon);
+    gtk_widget_set_valign(button, GTK_ALIGN_CENTER);
+    gtk_widget_set_tooltip_text(button, tooltip);
+    gtk_widget_add_css_class(button, "flat");
+    gtk_actionable_set_action_name(GTK_ACTIONABLE(button), action);
+    gtk_actionable_set_action_target_value(GTK_ACTIONABLE(button), g_variant_new_uint32(id));
+    return button;
+}
+
+/* A waiting job: its prompt, size and seed, and buttons to move it up or down and remove it. */
+static GtkWidget *create_queue_row(gpointer item, gpointer data)
+{
+    RsQueuedJob *job = item;
+    const ResditJobParams *params = rs_queued_job_get_params(job);
+    guint id = rs_queued_job_get_id(job);
+    GtkWidget *row = adw_action_row_new();
+    char *title = job_title(params);
+    char *summary = job_summary(params);
+    adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row), title);
+    adw_action_row_set_subtitle(ADW_ACTION_ROW(row), summary);
+    adw_action_row_set_title_lines(ADW_ACTION_ROW(row), 1);
+    g_free(summary);
+    g_free(title);
+    GtkWidget *up = queue_row_button("go-up-symbolic", _("Move Up"), "win.queue-up", id);
+    GtkWidget *down = queue_row_button("go-down-symbolic", _("Move Down"), "win.queue-down", id);
+    adw_action_row_add_suffix(ADW_ACTION_ROW(row), up);
+    adw_action_row_add_suffix(ADW_ACTION_ROW(row), down);
+    g_object_set_data(G_OBJECT(row), "rs-queue-up", up);
+    g_object_set_data(G_OBJECT(row), "rs-queue-down", down);
+    adw_action_row_add_suffix(ADW_ACTION_ROW(row),
+                              queue_row_button("edit-delete-symbolic", _("Remove from the Queue"),
+                                               "win.queue-remove", id));
+    return row;
+}
+
+/* The first job cannot move up, the last one not down. */
+static void update_queue_rows(RsWindow *self)
+{
+    guint n = n_waiting(self);
+    for (guint i = 0; i < n; i++) {
+        /* The rows are the action rows themselves (AdwActionRow is a GtkListBoxRow). */
+        GtkListBoxRow *row = gtk_list_box_get_row_at_index(self->queue_list, (int)i);
+        if (row == NULL)
+            continue;
+        gtk_widget_set_sensitive(g_object_get_data(G_OBJECT(row), "rs-queue-up"), i > 0);
+        gtk_widget_set_sensitive(g_object_get_data(G_OBJECT(row), "rs-queue-down"), i + 1 < n);
+    }
+}
+
+static void on_queue_changed(RsWindow *self)
+{
+    update_queue_button(self);
+}
+
+static void queue_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+    RsWindow *self = RS_WINDOW(widget);
+    guint id = g_variant_get_uint32(parameter);
+    if (g_str_equal(action_name, "win.queue-remove"))
+        rs_job_queue_remove(self->queue, id);
+    else
+        rs_job_queue_move(self->queue, id, g_str_equal(action_name, "win.queue-up") ? -1 : 1);
+}
+
+RsJobQueue *rs_window_get_queue(RsWindow *self)
+{
+    return self->queue;
+}
+
+static void setup_queue(RsWindow *self)
+{
+    self->queue = rs_job_queue_new();
+    gtk_list_box_bind_model(self->queue_list, G_LIST_MODEL(self->queue), create_queue_row, self,
+                            NULL);
+    /* After the list box's own handler: the rows are there. */
+    g_signal_connect_object(self->queue, "items-changed", G_CALLBACK(update_queue_rows), self,
+                            G_CONNECT_SWAPPED);
+    g_signal_connect_object(self->queue, "notify::n-jobs", G_CALLBACK(on_queue_changed), self,
+                            G_CONNECT_SWAPPED);
 }
 
 /* ---- image actions ------------------------------------------------------------------------- */
@@ -745,11 +954,11 @@ static void on_history_reuse(RsHistorySidebar *sidebar, RsHistoryItem *item, RsW
     show_toast(self, _("Parameters restored"));
 }
 
+/* Runs a history row again, at once or after the jobs already queued. */
 static void run_again(RsWindow *self, RsHistoryItem *item, gboolean new_seed)
 {
-    if (is_generating(self) || self->model == NULL) {
-        show_toast(self, is_generating(self) ? _("Wait for the running job to finish")
-                                             : _("The model is not open yet"));
+    if (self->model == NULL) {
+        show_toast(self, _("The model is not open yet"));
         return;
     }
     /* The row's seed (or a new one) is for this job only: Random Seed stays as the user set it. */
@@ -758,7 +967,7 @@ static void run_again(RsWindow *self, RsHistoryItem *item, gboolean new_seed)
     reuse_parameters(self, item);
     if (new_seed)
         rs_job_settings_roll_seed(self->job);
-    start_generation(self);
+    queue_from_settings(self, 1);
     g_object_set(self->job, "random-seed", random_seed, NULL);
 }
 
@@ -1101,8 +1310,14 @@ static void on_model_opened(GObject *source, GAsyncResult *result, gpointer data
         return;
     }
     set_model(self, model);
-    if (self->generate_pending)
-        start_generation(self);
+    if (self->generate_pending) {
+        queue_from_settings(self, rs_job_settings_get_batch_count(self->job));
+        /* Queued behind a job of the previous model rather than started: nothing pends now. */
+        self->generate_pending = FALSE;
+        update_actions(self);
+    } else {
+        start_next(self); /* jobs queued before the model changed */
+    }
 }
 
 /* Opens the chosen model unless it is open or opening; the self-test model needs no discovery. */
@@ -1203,6 +1418,7 @@ static void discover_models(RsWindow *self)
     char **folders = g_settings_get_strv(self->settings, "model-folders");
     rs_models_discover_async((const char *const *)folders, self->discovery_cancellable,
                              on_models_discovered, self);
+    rs_params_panel_discover_loras(self->params_panel, (const char *const *)folders);
     g_strfreev(folders);
 }
 
@@ -1293,6 +1509,7 @@ static void rs_window_dispose(GObject *object)
     /* Dismissing the toasts (undo of a delete) still needs the history; deletes whose toast
      * is not dismissed with the window are made final here. */
     gtk_widget_dispose_template(GTK_WIDGET(self), RS_TYPE_WINDOW);
+    g_clear_object(&self->queue);
     if (self->pending_deletes != NULL) {
         for (guint i = 0; i < self->pending_deletes->len; i++)
             purge_pending(g_ptr_array_index(self->pending_deletes, i));
@@ -1311,6 +1528,7 @@ static void on_close_response(AdwMessageDialog *dialog, const char *response, Rs
     self->close_dialog = NULL;
     if (!g_str_equal(response, "stop"))
         return;
+    rs_job_queue_clear(self->queue); /* the user saw them in the question */
     if (is_generating(self)) {
         self->close_when_stopped = TRUE;
         cancel_job(self);
@@ -1325,7 +1543,8 @@ static void on_close_response(AdwMessageDialog *dialog, const char *response, Rs
 static gboolean rs_window_close_request(GtkWindow *window)
 {
     RsWindow *self = RS_WINDOW(window);
-    if (!is_busy(self))
+    guint waiting = n_waiting(self);
+    if (!is_busy(self) && waiting == 0)
         return GTK_WINDOW_CLASS(rs_window_parent_class)->close_request(window);
     if (self->close_when_stopped)
         return TRUE; /* closes as soon as the engine has stopped */
@@ -1333,10 +1552,17 @@ static gboolean rs_window_close_request(GtkWindow *window)
         gtk_window_present(GTK_WINDOW(self->close_dialog));
         return TRUE;
     }
-    GtkWidget *dialog =
-        adw_message_dialog_new(window, _("Stop the Generation?"),
-                               _("The image being generated is not finished and will not be "
-                                 "saved."));
+    /* Queued jobs are named too: closing drops them. */
+    const char *running = _("The image being generated is not finished and will not be saved.");
+    char *queued = g_strdup_printf(
+        ngettext("%u queued job will not run.", "%u queued jobs will not run.", waiting), waiting);
+    char *body = !is_busy(self) ? g_strdup(queued)
+                 : waiting > 0  ? g_strdup_printf("%s %s", running, queued)
+                                : g_strdup(running);
+    GtkWidget *dialog = adw_message_dialog_new(
+        window, is_busy(self) ? _("Stop the Generation?") : _("Drop the Queued Jobs?"), body);
+    g_free(body);
+    g_free(queued);
     adw_message_dialog_add_responses(ADW_MESSAGE_DIALOG(dialog), "keep", _("_Keep Generating"),
                                      "stop", _("_Stop and Close"), NULL);
     adw_message_dialog_set_response_appearance(ADW_MESSAGE_DIALOG(dialog), "stop",
@@ -1396,6 +1622,11 @@ static void rs_window_class_init(RsWindowClass *klass)
     gtk_widget_class_bind_template_child(widget_class, RsWindow, canvas);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, toast_overlay);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, generate_button);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, queue_button);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, queue_count_label);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, queue_list);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, queue_running_box);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, queue_running_row);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, progress_revealer);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, progress_bar);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, progress_label);
@@ -1415,6 +1646,9 @@ static void rs_window_class_init(RsWindowClass *klass)
     gtk_widget_class_install_action(widget_class, "win.zoom-100", NULL, zoom_action);
     gtk_widget_class_install_action(widget_class, "win.generate", NULL, generate_action);
     gtk_widget_class_install_action(widget_class, "win.cancel", NULL, cancel_action);
+    gtk_widget_class_install_action(widget_class, "win.queue-up", "u", queue_action);
+    gtk_widget_class_install_action(widget_class, "win.queue-down", "u", queue_action);
+    gtk_widget_class_install_action(widget_class, "win.queue-remove", "u", queue_action);
     gtk_widget_class_install_action(widget_class, "win.open-model-folder", NULL,
                                     open_model_folder_action);
     gtk_widget_class_install_action(widget_class, "win.save-as", NULL, save_as_action);
@@ -1538,6 +1772,7 @@ static void rs_window_init(RsWindow *self)
     setup_drop_target(self);
     open_history(self);
     setup_history_sidebar(self);
+    setup_queue(self);
     update_actions(self);
     setup_model_picker(self);
     if (DEVELOPMENT_BUILD)

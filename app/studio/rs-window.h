@@ -4,6 +4,7 @@
 #include <adwaita.h>
 
 #include "rs-application.h"
+#include "rs-job-queue.h"
 #include "rs-job-settings.h"
 
 G_BEGIN_DECLS
@@ -23,6 +24,10 @@ typedef enum {
 RsWindow *rs_window_new(RsApplication *app);
 
 RsJobSettings *rs_window_get_job(RsWindow *self);
+
+/* The jobs waiting for the running one (Generate during a job, a batch, Re-run from the
+ * history); the window starts the first when a job ends. */
+RsJobQueue *rs_window_get_queue(RsWindow *self);
 
 /* Shows the latest frame of a branch: enables its view and, when that view is selected, puts it
  * on the canvas. step is 1-based; phase names the schedule phase it was made in. */

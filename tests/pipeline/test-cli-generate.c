@@ -596,6 +596,41 @@ static void write_sparse_inputs(const char *path, gint64 img_tokens, gint64 txt_
 /* One forward pass on the tiny-a goldens; numbers and claimed tensor sizes are checked before
  * anything is allocated: a sparse inputs file claiming 2^32 tokens (256 GiB of img) aborted on
  * the allocation, --grid 100000x100000 overflowed rows * cols. */
+/* `resdit forward` on an SD3.5 Medium-structured transformer: the same inputs as FLUX (no
+ * guidance), a grid that is not square; ResDiT's modes are refused for it, by name. */
+static void test_forward_sd3(void)
+{
+    g_autofree char *dir = temp_dir();
+    g_autofree char *out = g_build_filename(dir, "velocity.safetensors", NULL);
+    g_autofree char *transformer = tu_data_path("sd3/sd35m-tiny/transformer");
+    g_autofree char *inputs = tu_data_path("sd3/sd35m-tiny.inputs.8x12.safetensors");
+    g_autofree char *golden_path = tu_data_path("sd3/sd35m-tiny.direct.8x12.safetensors");
+    const char *args[] = {"forward", "--transformer", transformer, "--inputs", inputs,
+                          "--grid",  "8x12",          "--output",  out,        "--backend",
+                          "cpu",     NULL};
+    Result r = run(args);
+    assert_status(r, 0);
+    result_clear(&r);
+    g_autoptr(GError) error = NULL;
+    RdSafetensors *got = rd_safetensors_open(out, &error);
+    g_assert_no_error(error);
+    RdSafetensors *golden = rd_safetensors_open(golden_path, &error);
+    g_assert_no_error(error);
+    const RdTensorInfo *v = rd_safetensors_find(got, "velocity");
+    const RdTensorInfo *ref = rd_safetensors_find(golden, "velocity");
+    g_assert_cmpint(rd_tensor_info_numel(v), ==, rd_tensor_info_numel(ref));
+    double err = tu_relative_l2(v->data, ref->data, (size_t)rd_tensor_info_numel(ref));
+    g_test_message("SD3: relative L2 against the golden: %.3g", err);
+    g_assert_cmpfloat(err, <=, 1e-4);
+    rd_safetensors_close(got);
+    rd_safetensors_close(golden);
+    const char *fused[] = {"forward", "--transformer", transformer, "--inputs", inputs,
+                           "--grid",  "8x12",          "--output",  out,        "--mode",
+                           "fused",   NULL};
+    expect_failure(fused, 2, "is an SD3 transformer: it runs in --mode direct");
+    remove_tree(dir);
+}
+
 static void test_forward(void)
 {
     g_autofree char *dir = temp_dir();
@@ -860,6 +895,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cli/generate/model-flags", test_model_flags);
     g_test_add_func("/cli/models", test_models);
     g_test_add_func("/cli/forward", test_forward);
+    g_test_add_func("/cli/forward-sd3", test_forward_sd3);
     g_test_add_func("/cli/lora", test_lora);
     return g_test_run();
 }

@@ -1,7 +1,7 @@
 /* ui suite: the controls around a running job. The image actions never act on the previous image
- * while a new one is on its way; Ctrl+Enter only starts, Escape cancels, Cancel says
- * "Cancelling…" until the engine has stopped; closing the window or Ctrl+Q during a job asks
- * first and stops the job cleanly. */
+ * while a new one is on its way; Ctrl+Enter only starts (during a job: queues), Escape cancels,
+ * Cancel says "Cancelling…" until the engine has stopped; closing the window or Ctrl+Q during a
+ * job asks first and stops the job cleanly. */
 #include "config.h"
 
 #include <glib/gstdio.h>
@@ -115,26 +115,37 @@ static void test_image_actions(Fixture *f, gconstpointer data)
     g_assert_false(sensitive(f, "open_folder_button"));
 }
 
-/* Ctrl+Enter starts a job and never cancels one; Escape cancels; Cancel says "Cancelling…" until
- * the engine has stopped, then the window is idle again. */
+/* Ctrl+Enter starts a job and never cancels one (during a job it queues the next); Escape cancels
+ * the running job; Cancel says "Cancelling…" until the engine has stopped, then the queued job
+ * runs, and after it the window is idle again. */
 static void test_keys(Fixture *f, gconstpointer data)
 {
     long_job(f);
     GtkButton *button = ui_test_child(f->window, RS_TYPE_WINDOW, "generate_button");
     GtkLabel *progress = ui_test_child(f->window, RS_TYPE_WINDOW, "progress_label");
+    RsJobQueue *queue = rs_window_get_queue(f->window);
     press_accel(f, "<Control>Return", "win.generate");
     ui_test_spin(300);
     g_assert_cmpstr(gtk_button_get_label(button), ==, "_Cancel");
+    g_assert_cmpuint(rs_job_queue_get_n_jobs(queue), ==, 0);
     press_accel(f, "<Control>Return", "win.generate");
     ui_test_spin(1500);
     g_assert_false(f->finished);
     g_assert_cmpstr(gtk_button_get_label(button), ==, "_Cancel");
+    g_assert_cmpuint(rs_job_queue_get_n_jobs(queue), ==, 1);
 
     press_escape(f);
     g_assert_cmpstr(gtk_button_get_label(button), ==, "Cancelling…");
     g_assert_false(gtk_widget_is_sensitive(GTK_WIDGET(button)));
     g_assert_cmpstr(gtk_label_get_label(progress), ==, "Cancelling…");
     g_free(ui_test_screenshot(GTK_WIDGET(f->window), "job-controls-cancelling"));
+    g_assert_true(ui_test_wait_until(ui_studio_job_finished, f, 30000));
+    /* The queued job took over; cancelling it leaves nothing to run. */
+    g_assert_cmpuint(rs_job_queue_get_n_jobs(queue), ==, 0);
+    g_assert_cmpstr(gtk_button_get_label(button), ==, "_Cancel");
+    f->finished = FALSE;
+    ui_test_spin(300);
+    press_escape(f);
     g_assert_true(ui_test_wait_until(ui_studio_job_finished, f, 30000));
     g_assert_cmpstr(gtk_button_get_label(button), ==, "_Generate");
     g_assert_true(gtk_widget_is_sensitive(GTK_WIDGET(button)));
