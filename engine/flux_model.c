@@ -19,7 +19,7 @@ typedef struct {
     RdTensor mod_txt;  /* [1, 6 hidden]: modulation of the text stream */
     RdTensor mod_img;  /* [1, 6 hidden]: of the image stream, the single blocks, the final layer */
     ResditAttention *attention;
-    gboolean failed;   /* an input embedding's temporaries could not be allocated */
+    gboolean failed; /* an input embedding's temporaries could not be allocated */
 } Forward;
 
 static RdTensor rows(const RdTensor *t, int64_t row0, int64_t n)

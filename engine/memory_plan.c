@@ -177,7 +177,8 @@ gboolean rd_transformer_inventory(const RdSafetensors *st, RdTransformerInventor
     /* ComfyUI's all-in-one checkpoints hold the VAE and text encoders beside
      * model.diffusion_model.* */
     static const char *const comfy[] = {"model.diffusion_model.", NULL};
-    const gboolean prefixed = rd_safetensors_find(st, "model.diffusion_model.img_in.weight") != NULL;
+    const gboolean prefixed =
+        rd_safetensors_find(st, "model.diffusion_model.img_in.weight") != NULL;
     rd_part_inventory(st, prefixed ? comfy : NULL, &inv->all);
     static const char *const img_in[] = {"img_in.weight", "x_embedder.weight", NULL};
     static const char *const txt_in[] = {"txt_in.weight", "context_embedder.weight", NULL};
@@ -209,8 +210,10 @@ gboolean rd_transformer_inventory(const RdSafetensors *st, RdTransformerInventor
     }
     inv->heads = inv->hidden / inv->head_dim;
     /* blocks: double ones first, then single ones, in index order */
-    guint64 de[RD_PLAN_MAX_BLOCKS] = {0}, dm[RD_PLAN_MAX_BLOCKS] = {0}, dt[RD_PLAN_MAX_BLOCKS] = {0};
-    guint64 se[RD_PLAN_MAX_BLOCKS] = {0}, sm[RD_PLAN_MAX_BLOCKS] = {0}, stt[RD_PLAN_MAX_BLOCKS] = {0};
+    guint64 de[RD_PLAN_MAX_BLOCKS] = {0}, dm[RD_PLAN_MAX_BLOCKS] = {0},
+            dt[RD_PLAN_MAX_BLOCKS] = {0};
+    guint64 se[RD_PLAN_MAX_BLOCKS] = {0}, sm[RD_PLAN_MAX_BLOCKS] = {0},
+            stt[RD_PLAN_MAX_BLOCKS] = {0};
     int n_double = 0, n_single = 0;
     for (guint i = 0; i < rd_safetensors_count(st); i++) {
         const RdTensorInfo *t = rd_safetensors_get(st, i);
@@ -253,8 +256,10 @@ gboolean rd_t5_inventory(const RdSafetensors *st, RdT5Inventory *inv, GError **e
     memset(inv, 0, sizeof *inv);
     static const char *const prefixes[] = {"encoder.", "shared.", NULL};
     rd_part_inventory(st, prefixes, &inv->all);
-    const RdTensorInfo *wi = rd_safetensors_find(st, "encoder.block.0.layer.1.DenseReluDense.wi_0.weight");
-    const RdTensorInfo *q = rd_safetensors_find(st, "encoder.block.0.layer.0.SelfAttention.q.weight");
+    const RdTensorInfo *wi =
+        rd_safetensors_find(st, "encoder.block.0.layer.1.DenseReluDense.wi_0.weight");
+    const RdTensorInfo *q =
+        rd_safetensors_find(st, "encoder.block.0.layer.0.SelfAttention.q.weight");
     const RdTensorInfo *bias = rd_safetensors_find(
         st, "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight");
     inv->d_ff = dim_of(wi, 0);
@@ -441,15 +446,14 @@ static void evaluate(const RdModelInventory *mi, const RdPlanJob *job, const RdP
     p->format = c->format;
     p->t5_first = c->t5_first;
     p->streamed_blocks = c->streamed;
-    p->usable = target->card_bytes > target->reserve_bytes
-                    ? target->card_bytes - target->reserve_bytes
-                    : 0;
+    p->usable =
+        target->card_bytes > target->reserve_bytes ? target->card_bytes - target->reserve_bytes : 0;
     /* transformer weights */
     if (target->weights_mapped) {
         p->transformer_weights = tf->all.file_bytes;
     } else {
-        guint64 total = format_bytes(tf->all.elements, tf->all.matrix_elements, tf->all.tensors,
-                                     c->format);
+        guint64 total =
+            format_bytes(tf->all.elements, tf->all.matrix_elements, tf->all.tensors, c->format);
         guint64 streamed = 0, largest = 0, largest_bf16 = 0;
         for (int k = 0; k < tf->n_blocks; k++) {
             const int b = order[k];
@@ -472,14 +476,14 @@ static void evaluate(const RdModelInventory *mi, const RdPlanJob *job, const RdP
     /* T5 activations (t5_model.c: x, h, q, k, v, attn, gate, up and the position bias) */
     if (mi->t5.all.present) {
         const guint64 n = (guint64)job->t5_len;
-        p->t5_activations =
-            (guint64)target->act_bytes *
-            (n * (2 * (guint64)mi->t5.d_model + 4 * (guint64)mi->t5.inner + 2 * (guint64)mi->t5.d_ff) +
-             (guint64)mi->t5.heads * n * n);
+        p->t5_activations = (guint64)target->act_bytes *
+                            (n * (2 * (guint64)mi->t5.d_model + 4 * (guint64)mi->t5.inner +
+                                  2 * (guint64)mi->t5.d_ff) +
+                             (guint64)mi->t5.heads * n * n);
     }
     forward_terms(tf, job, target, &p->fwd);
-    p->activations = p->fwd.forward + p->fwd.attention + p->fwd.tables + p->fwd.patch_tables +
-                     p->fwd.embed_temp;
+    p->activations =
+        p->fwd.forward + p->fwd.attention + p->fwd.tables + p->fwd.patch_tables + p->fwd.embed_temp;
     const guint64 psf = target->fft_on_device ? p->fwd.psf : 0;
     p->workspace = target->gemm_workspace + psf;
     /* host buffers that count where the backend's memory is host memory */
@@ -491,8 +495,7 @@ static void evaluate(const RdModelInventory *mi, const RdPlanJob *job, const RdP
     const guint64 transformer = p->transformer_weights + p->stream_buffers + p->dequant_scratch;
     const guint64 always = p->clip_weights + p->vae_weights;
     p->peak_encode = always + p->t5_weights + p->t5_activations + (c->t5_first ? 0 : transformer);
-    p->peak_sample =
-        always + transformer + p->activations + p->workspace + host_latents;
+    p->peak_sample = always + transformer + p->activations + p->workspace + host_latents;
     /* VAE: the largest band that fits what is left (never above the job's decode budget) */
     const guint64 decode_fixed =
         always + transformer + target->gemm_workspace + target->conv_scratch + host_image;
@@ -553,8 +556,7 @@ gboolean rd_memory_plan(const RdModelInventory *mi, const RdPlanJob *job,
     const gboolean fp8_file = tf->all.matrix_dtype == RD_F8_E4M3;
     const RdWeightFormat fp8 = fp8_file ? RD_WEIGHTS_FP8_FILE : RD_WEIGHTS_FP8_QUANTISED;
     /* mapped weights (CPU) count whole whatever the order: T5 first changes nothing there */
-    const gboolean t5_first =
-        !target->weights_mapped && (!only_executable || target->can_t5_first);
+    const gboolean t5_first = !target->weights_mapped && (!only_executable || target->can_t5_first);
     /* Candidates from the best quality and speed to the least: bf16 resident, fp8 resident,
      * fp8 with 1, 2, ... blocks streamed. The mapped CPU target has one. */
     GArray *cands = g_array_new(FALSE, FALSE, sizeof(Candidate));
@@ -602,7 +604,8 @@ char *rd_memory_plan_describe(const RdMemoryPlan *p, const RdPlanTarget *target)
         g_string_append_printf(s,
                                "streaming: %d blocks from pinned host memory (%.2f GB host, "
                                "%.2f GB of device buffers)\n",
-                               p->streamed_blocks, p->streamed_bytes / 1e9, p->stream_buffers / 1e9);
+                               p->streamed_blocks, p->streamed_bytes / 1e9,
+                               p->stream_buffers / 1e9);
     else
         g_string_append(s, "streaming: none\n");
     g_string_append_printf(s, "text encoders: T5 %s\n",
@@ -613,8 +616,8 @@ char *rd_memory_plan_describe(const RdMemoryPlan *p, const RdPlanTarget *target)
                            "sample: %.2f GB (transformer %.2f GB, activations %.2f GB, "
                            "workspace %.2f GB)\n",
                            p->peak_encode / 1e9, p->t5_weights / 1e9, p->t5_activations / 1e9,
-                           p->peak_sample / 1e9, p->transformer_weights / 1e9,
-                           p->activations / 1e9, p->workspace / 1e9);
+                           p->peak_sample / 1e9, p->transformer_weights / 1e9, p->activations / 1e9,
+                           p->workspace / 1e9);
     g_string_append_printf(s, "decode: %.2f GB (VAE bands of %d latent rows, %.2f GB)\n",
                            p->peak_decode / 1e9, p->vae_band_rows, p->vae_decode / 1e9);
     g_string_append_printf(s, "predicted peak: %.2f GB of %.2f GB usable (%s)\n", p->peak / 1e9,

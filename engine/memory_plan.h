@@ -82,15 +82,15 @@ const char *rd_weight_format_name(RdWeightFormat format);
 
 /* What the engine can run, and where. */
 typedef struct {
-    guint64 card_bytes;     /* memory of the device (host memory for the CPU backend) */
-    guint64 reserve_bytes;  /* not for the job: CUDA context and library code, pool slack */
-    int act_bytes;          /* bytes per activation element: 2 (bf16 on CUDA), 4 (f32 on CPU) */
-    gboolean weights_mapped; /* CPU: weights are read from the mapped file in its dtype */
-    gboolean fp8_gemm;      /* cuBLASLt fp8 GEMMs (sm_89+); else fp8 is dequantised per block */
-    guint64 gemm_workspace; /* cuBLASLt workspace */
-    guint64 conv_scratch;   /* the VAE convolution's im2col band */
-    gboolean fft_on_device; /* PSF buffers and cuFFT work areas count against the card */
-    guint64 decode_budget;  /* the most the VAE decode may use before it takes bands */
+    guint64 card_bytes;         /* memory of the device (host memory for the CPU backend) */
+    guint64 reserve_bytes;      /* not for the job: CUDA context and library code, pool slack */
+    int act_bytes;              /* bytes per activation element: 2 (bf16 on CUDA), 4 (f32 on CPU) */
+    gboolean weights_mapped;    /* CPU: weights are read from the mapped file in its dtype */
+    gboolean fp8_gemm;          /* cuBLASLt fp8 GEMMs (sm_89+); else fp8 is dequantised per block */
+    guint64 gemm_workspace;     /* cuBLASLt workspace */
+    guint64 conv_scratch;       /* the VAE convolution's im2col band */
+    gboolean fft_on_device;     /* PSF buffers and cuFFT work areas count against the card */
+    guint64 decode_budget;      /* the most the VAE decode may use before it takes bands */
     gboolean bands_from_budget; /* the job's rule (pipeline.c): bands from decode_budget alone;
                                  * FALSE: also no taller than what is left on the card */
     /* Execution paths: a plan that needs one the engine lacks is only reported. */
@@ -116,36 +116,36 @@ void rd_plan_job_from_params(RdPlanJob *job, const ResditJobParams *params, int 
 
 typedef struct {
     /* transformer forward (bytes) */
-    guint64 forward;     /* the residual stream, norms, q k v, MLP, projection, output */
-    guint64 attention;   /* the attention's rotated q and k, patch buffers, fused output */
-    guint64 tables;      /* RoPE tables (direct, global), splice weights (f32) */
-    guint64 patch_tables;/* PIPE tables of each patch shape, built in the first local layer */
-    guint64 embed_temp;  /* the input embeddings' temporaries (freed before the blocks) */
-    guint64 psf;         /* PSF buffers and cuFFT work areas of each patch shape */
+    guint64 forward;      /* the residual stream, norms, q k v, MLP, projection, output */
+    guint64 attention;    /* the attention's rotated q and k, patch buffers, fused output */
+    guint64 tables;       /* RoPE tables (direct, global), splice weights (f32) */
+    guint64 patch_tables; /* PIPE tables of each patch shape, built in the first local layer */
+    guint64 embed_temp;   /* the input embeddings' temporaries (freed before the blocks) */
+    guint64 psf;          /* PSF buffers and cuFFT work areas of each patch shape */
 } RdForwardTerms;
 
 typedef struct {
     gboolean fits;
-    gboolean executable; /* every path the plan takes is implemented in this build */
-    char *reason;        /* why nothing fits, or NULL */
+    gboolean executable;  /* every path the plan takes is implemented in this build */
+    char *reason;         /* why nothing fits, or NULL */
     char *not_executable; /* the paths the plan needs that this build lacks, or NULL */
     RdWeightFormat format;
-    gboolean t5_first;   /* T5 runs and is freed before the transformer loads */
-    int streamed_blocks; /* blocks kept in pinned host memory, copied in per step */
-    guint64 streamed_bytes; /* pinned host memory they take */
-    guint64 stream_buffers; /* device slots they are copied into (two, double-buffered) */
-    guint64 dequant_scratch; /* bf16 copy of one block for fp8 without fp8 GEMMs */
+    gboolean t5_first;           /* T5 runs and is freed before the transformer loads */
+    int streamed_blocks;         /* blocks kept in pinned host memory, copied in per step */
+    guint64 streamed_bytes;      /* pinned host memory they take */
+    guint64 stream_buffers;      /* device slots they are copied into (two, double-buffered) */
+    guint64 dequant_scratch;     /* bf16 copy of one block for fp8 without fp8 GEMMs */
     guint64 transformer_weights; /* resident on the device */
     guint64 t5_weights, clip_weights, vae_weights;
     guint64 t5_activations;
     RdForwardTerms fwd;
-    guint64 activations;  /* forward + attention + tables + patch tables + embed temp */
-    guint64 workspace;    /* library work areas: cuBLASLt, cuFFT (psf) */
-    int vae_band_rows;    /* latent rows per band (the latent height: untiled) */
-    guint64 vae_decode;   /* the decode's activations with that band */
+    guint64 activations; /* forward + attention + tables + patch tables + embed temp */
+    guint64 workspace;   /* library work areas: cuBLASLt, cuFFT (psf) */
+    int vae_band_rows;   /* latent rows per band (the latent height: untiled) */
+    guint64 vae_decode;  /* the decode's activations with that band */
     guint64 peak_encode, peak_sample, peak_decode;
-    guint64 peak;         /* the largest of the three */
-    guint64 usable;       /* card - reserve */
+    guint64 peak;   /* the largest of the three */
+    guint64 usable; /* card - reserve */
 } RdMemoryPlan;
 
 /* Plans the job. With only_executable, candidates that need a path the engine lacks are skipped

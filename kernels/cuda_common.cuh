@@ -62,11 +62,11 @@ typedef struct CudaBackend {
     cublasHandle_t blas;
     void *workspace;
     size_t workspace_size;
-    size_t library_bytes;       // device memory cuBLAS and cuFFT took outside the pool
-    size_t library_bytes_high;  // its high-water mark since the last peak reset
-    GError *error;              // the first run-time failure inside an op (out of memory), kept
-                                // until rd_backend_check hands it to the engine
-    void *fft_work;             // spectral.cu: the work area every cuFFT plan shares (pool)
+    size_t library_bytes;      // device memory cuBLAS and cuFFT took outside the pool
+    size_t library_bytes_high; // its high-water mark since the last peak reset
+    GError *error;             // the first run-time failure inside an op (out of memory), kept
+                               // until rd_backend_check hands it to the engine
+    void *fft_work;            // spectral.cu: the work area every cuFFT plan shares (pool)
     size_t fft_work_size;
     size_t im2col_bytes;        // image_ops.cu: the convolution's band scratch
     struct GemmCache *gemms;    // linear.cu

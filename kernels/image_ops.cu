@@ -135,7 +135,6 @@ static void device_group_sums(CudaBackend *cb, const RdTensor *x, int groups, do
     launchCheck();
 }
 
-
 void cuda_group_sums(RdBackend *be, const RdTensor *x, int groups, double *sum, double *sumsq)
 {
     CudaBackend *cb = cuda_backend(be);

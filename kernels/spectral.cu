@@ -14,8 +14,8 @@ typedef struct {
     int h, w, channels;
     cufftHandle forward, inverse;
     bool have_forward, have_inverse; // handles are plain ints: 0 may be a valid one
-    float *real;            // [h * w, channels]
-    cufftComplex *spectrum; // [h * (w / 2 + 1), channels]
+    float *real;                     // [h * w, channels]
+    cufftComplex *spectrum;          // [h * (w / 2 + 1), channels]
 } SpectralPlan;
 
 struct SpectralCache {
@@ -64,8 +64,9 @@ static bool make_plan(CudaBackend *cb, cufftHandle *plan, bool *made, int rank, 
     if (r == CUFFT_SUCCESS)
         r = cufftSetStream(*plan, cb->stream);
     if (r != CUFFT_SUCCESS)
-        plan_error(cb, r, type == CUFFT_R2C ? "the PSF's forward transform"
-                                            : "the PSF's inverse transform",
+        plan_error(cb, r,
+                   type == CUFFT_R2C ? "the PSF's forward transform"
+                                     : "the PSF's inverse transform",
                    *work);
     return r == CUFFT_SUCCESS;
 }
@@ -131,10 +132,10 @@ static SpectralPlan *plan_get(CudaBackend *cb, int h, int w, int channels)
     // come from the pool
     const size_t before = cuda_device_used();
     size_t work_forward = 0, work_inverse = 0;
-    bool ok = make_plan(cb, &p->forward, &p->have_forward, rank, n_r, re_r, se_r, channels, CUFFT_R2C,
-                        &work_forward) &&
-              make_plan(cb, &p->inverse, &p->have_inverse, rank, n_r, se_r, re_r, channels, CUFFT_C2R,
-                        &work_inverse);
+    bool ok = make_plan(cb, &p->forward, &p->have_forward, rank, n_r, re_r, se_r, channels,
+                        CUFFT_R2C, &work_forward) &&
+              make_plan(cb, &p->inverse, &p->have_inverse, rank, n_r, se_r, re_r, channels,
+                        CUFFT_C2R, &work_inverse);
     cuda_library_bytes(cb, (ptrdiff_t)cuda_device_used() - (ptrdiff_t)before);
     ok = ok && work_area(cb, MAX(MAX(work_forward, work_inverse), (size_t)16), p);
     if (!ok) {

@@ -42,9 +42,9 @@ typedef struct {
     ResditShiftMode shift_mode; /* --shift */
     double mu;
     gboolean no_schedule, inspect, json, quiet, no_history;
-    gboolean dry_run;  /* --dry-run: print the memory plan, generate nothing */
-    char *vram;        /* --vram SIZE: plan for a card of that size */
-    char **loras; /* --lora FILE[:STRENGTH], repeatable; replaces a record's list */
+    gboolean dry_run; /* --dry-run: print the memory plan, generate nothing */
+    char *vram;       /* --vram SIZE: plan for a card of that size */
+    char **loras;     /* --lora FILE[:STRENGTH], repeatable; replaces a record's list */
     CliModelOptions model;
     CliMethodOptions method;
 } GenerateOptions;
@@ -671,10 +671,20 @@ static gboolean parse_bytes(const char *text, guint64 *bytes, GError **error)
     static const struct {
         const char *suffix;
         double factor;
-    } units[] = {{"", 1},          {"b", 1},          {"k", 1024.0},    {"kib", 1024.0},
-                 {"kb", 1e3},      {"m", 1048576.0},  {"mib", 1048576.0}, {"mb", 1e6},
-                 {"g", 1073741824.0}, {"gib", 1073741824.0}, {"gb", 1e9},
-                 {"t", 1099511627776.0}, {"tib", 1099511627776.0}, {"tb", 1e12}};
+    } units[] = {{"", 1},
+                 {"b", 1},
+                 {"k", 1024.0},
+                 {"kib", 1024.0},
+                 {"kb", 1e3},
+                 {"m", 1048576.0},
+                 {"mib", 1048576.0},
+                 {"mb", 1e6},
+                 {"g", 1073741824.0},
+                 {"gib", 1073741824.0},
+                 {"gb", 1e9},
+                 {"t", 1099511627776.0},
+                 {"tib", 1099511627776.0},
+                 {"tb", 1e12}};
     char *end = NULL;
     const double v = text && g_ascii_isdigit(text[0]) ? g_ascii_strtod(text, &end) : -1;
     if (v > 0 && end) {

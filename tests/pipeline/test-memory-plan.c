@@ -42,7 +42,8 @@ static void add(Header *h, const char *dtype, int esize, const char *name, int n
         g_string_append_printf(h->json, "%s%" G_GINT64_FORMAT, i ? "," : "", shape[i]);
         n *= (guint64)shape[i];
     }
-    g_string_append_printf(h->json, "],\"data_offsets\":[%" G_GUINT64_FORMAT ",%" G_GUINT64_FORMAT "]}",
+    g_string_append_printf(h->json,
+                           "],\"data_offsets\":[%" G_GUINT64_FORMAT ",%" G_GUINT64_FORMAT "]}",
                            h->offset, h->offset + n * (guint64)esize);
     h->offset += n * (guint64)esize;
 }
@@ -357,8 +358,8 @@ static void test_inventory(void)
 {
     Files f;
     files_make(&f);
-    ResditModelPaths paths = {.transformer = f.transformer, .vae = f.vae, .clip_l = f.clip,
-                              .t5 = f.t5};
+    ResditModelPaths paths = {
+        .transformer = f.transformer, .vae = f.vae, .clip_l = f.clip, .t5 = f.t5};
     RdModelInventory mi;
     g_autoptr(GError) error = NULL;
     g_assert_true(rd_model_inventory_from_paths(&paths, &mi, &error));
@@ -472,10 +473,10 @@ static void test_cli_dry_run(void)
                  {"6G", 1, "needs at least"},
                  {"lots", 2, "--vram 'lots'"}};
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
-        const char *args[] = {"generate",    "--dry-run",     "--vram",     cases[i].vram,
-                              "--size",      "4k",            "--transformer", f.transformer,
-                              "--vae",       f.vae,           "--clip-l",   f.clip,
-                              "--t5",        f.t5,            "--no-history", NULL};
+        const char *args[] = {"generate", "--dry-run", "--vram",        cases[i].vram,
+                              "--size",   "4k",        "--transformer", f.transformer,
+                              "--vae",    f.vae,       "--clip-l",      f.clip,
+                              "--t5",     f.t5,        "--no-history",  NULL};
         g_autofree char *out = NULL, *err = NULL;
         int status = run_cli(args, &out, &err);
         g_test_message("--vram %s: exit %d\n%s%s", cases[i].vram, status, out, err);
@@ -489,10 +490,10 @@ static void test_cli_dry_run(void)
     }
     /* without --vram on the CPU backend: host memory; a model folder found by discovery (the
      * demo model: real files) */
-    g_autofree char *demo = g_test_build_filename(G_TEST_DIST, "..", "data", "models",
-                                                  "resdit-demo", NULL);
-    const char *cpu[] = {"generate", "--dry-run", "--backend", "cpu", "--model", demo,
-                         "--no-history", NULL};
+    g_autofree char *demo =
+        g_test_build_filename(G_TEST_DIST, "..", "data", "models", "resdit-demo", NULL);
+    const char *cpu[] = {"generate", "--dry-run", "--backend",    "cpu",
+                         "--model",  demo,        "--no-history", NULL};
     g_autofree char *cpu_out = NULL, *cpu_err = NULL;
     int status = run_cli(cpu, &cpu_out, &cpu_err);
     g_test_message("--backend cpu: exit %d\n%s%s", status, cpu_out, cpu_err);
@@ -590,8 +591,12 @@ static void test_counting_allocator(void)
     g_assert_no_error(error);
     g_assert_true(plan.executable);
 
-    counter = (Counter){m->be->tensor_alloc, m->be->table_alloc, m->be->tensor_free,
-                        g_hash_table_new(NULL, NULL), 0, 0};
+    counter = (Counter){m->be->tensor_alloc,
+                        m->be->table_alloc,
+                        m->be->tensor_free,
+                        g_hash_table_new(NULL, NULL),
+                        0,
+                        0};
     m->be->tensor_alloc = counting_alloc;
     m->be->table_alloc = counting_table;
     m->be->tensor_free = counting_free;
