@@ -8,6 +8,16 @@
 #include "pipeline-private.h"
 #include "schedule.h"
 
+void rd_model_defaults_init(ResditModel *m, gboolean has_guidance)
+{
+    m->default_t5_len = has_guidance ? 512 : 256;
+    m->default_steps = has_guidance ? 35 : 4;
+    m->default_width = m->default_height = 1024;
+    m->base_area = 4096;
+    m->patch = 64;
+    m->base_size = 1024;
+}
+
 ResditModel *rd_model_new(const char *name, RdBackend *be, FluxModel *flux, RdVae *vae,
                           RdTextEncoders *text, GDestroyNotify text_free)
 {
@@ -18,13 +28,7 @@ ResditModel *rd_model_new(const char *name, RdBackend *be, FluxModel *flux, RdVa
     m->vae = vae;
     m->text = text;
     m->text_free = text_free;
-    const FluxConfig *fc = flux_model_config(flux);
-    m->default_t5_len = fc->has_guidance ? 512 : 256;
-    m->default_steps = fc->has_guidance ? 35 : 4;
-    m->default_width = m->default_height = 1024;
-    m->base_area = 4096;
-    m->patch = 64;
-    m->base_size = 1024;
+    rd_model_defaults_init(m, flux_model_config(flux)->has_guidance);
     g_mutex_init(&m->preview_lock);
     g_mutex_init(&m->text_lock);
     return m;

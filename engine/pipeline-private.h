@@ -89,6 +89,10 @@ gboolean rd_estimate_memory_within(const ResditModel *model, const ResditJobPara
  * none; FALSE with RESDIT_ERROR_FORMAT when it is invalid. */
 gboolean rd_model_read_settings(ResditModel *model, const char *root, GError **error);
 
+/* A FLUX model's defaults (dev with guidance: 35 steps, T5 512; schnell: 4, 256; 1024 px base),
+ * before rd_model_read_settings; also for dry runs, which plan without opening the model. */
+void rd_model_defaults_init(ResditModel *model, gboolean has_guidance);
+
 /* A model from parts already loaded (takes ownership of every part). */
 ResditModel *rd_model_new(const char *name, RdBackend *be, FluxModel *flux, RdVae *vae,
                           RdTextEncoders *text, GDestroyNotify text_free);

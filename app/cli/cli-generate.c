@@ -388,13 +388,12 @@ static gboolean build_params(GenerateOptions *o, ResditModel *model, ResditJobPa
                              GError **error)
 {
     resdit_job_params_init(p);
-    if (model) /* NULL: a dry run, which sets the defaults it reads from the headers afterwards */
-        resdit_model_job_defaults(model, p);
+    resdit_model_job_defaults(model, p);
     if (o->params_from && !apply_record(o->params_from, p, error))
         return FALSE;
     if (o->prompt || !o->params_from) {
         g_free(p->prompt);
-        const char *suggested = model ? resdit_model_default_prompt(model) : NULL; /* the demo's */
+        const char *suggested = resdit_model_default_prompt(model); /* the demo model's */
         p->prompt = g_strdup(o->prompt ? o->prompt : suggested ? suggested : "");
     }
     if (o->steps_text)
@@ -740,13 +739,17 @@ static int dry_run(GenerateOptions *o)
     RdMemoryPlan plan = {0};
     g_autofree char *where = NULL;
     int rc = 1;
-    if (paths && rd_model_inventory_from_paths(paths, &mi, &error) &&
-        build_params(o, NULL, &p, &error) && dry_run_target(o, &target, &where, &error)) {
-        const gboolean dev = mi.transformer.guidance;
-        if (!o->steps_text && !o->params_from)
-            p.steps = dev ? 35 : 4;
+    /* the model's defaults as opening it would set them (resdit.json included), without the
+     * weights */
+    ResditModel defaults = {0};
+    gboolean ok = paths && rd_model_inventory_from_paths(paths, &mi, &error);
+    if (ok)
+        rd_model_defaults_init(&defaults, mi.transformer.guidance);
+    ok = ok && rd_model_read_settings(&defaults, paths->root, &error) &&
+         build_params(o, &defaults, &p, &error) && dry_run_target(o, &target, &where, &error);
+    if (ok) {
         RdPlanJob job;
-        rd_plan_job_from_params(&job, &p, dev ? 512 : 256);
+        rd_plan_job_from_params(&job, &p, defaults.default_t5_len);
         if (rd_memory_plan(&mi, &job, &target, FALSE, &plan, &error)) {
             g_autofree char *text = rd_memory_plan_describe(&plan, &target);
             printf("plan for %s, %dx%d, %d steps (%s steps at most), on %s:\n%s", paths->name,
@@ -774,6 +777,7 @@ static int dry_run(GenerateOptions *o)
         g_error_free(error);
     }
     rd_memory_plan_clear(&plan);
+    g_free(defaults.default_prompt);
     rd_model_inventory_clear(&mi);
     resdit_job_params_clear(&p);
     resdit_model_paths_free(paths);
