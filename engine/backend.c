@@ -25,6 +25,17 @@ RdWeight rd_weight_rows(const RdWeight *w, int64_t row0, int64_t rows)
     return v;
 }
 
+gboolean rd_backend_check(RdBackend *be, GError **error)
+{
+    return !be->check || be->check(be, error);
+}
+
+void rd_backend_trim(RdBackend *be)
+{
+    if (be->trim)
+        be->trim(be);
+}
+
 int64_t rd_tensor_numel(const RdTensor *t)
 {
     return t->rows * t->cols;
@@ -43,6 +54,12 @@ gboolean rd_backend_cuda_available(char **reason)
 {
     if (reason)
         *reason = g_strdup("this build has no CUDA backend");
+    return FALSE;
+}
+
+gboolean rd_cuda_memory(guint64 *free_bytes, guint64 *total_bytes)
+{
+    *free_bytes = *total_bytes = 0;
     return FALSE;
 }
 #endif

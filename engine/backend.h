@@ -69,6 +69,12 @@ struct RdBackend {
     gboolean (*weight_prepare)(RdBackend *be, RdWeight *w, GError **error);
     void (*weight_release)(RdBackend *be, RdWeight *w);
     void (*synchronize)(RdBackend *be);
+    /* Optional (NULL: nothing to report or free). check: FALSE with the first run-time failure
+     * an op met since the last check (out of device memory for its scratch: the op did
+     * nothing), which it hands over. trim: gives memory the backend keeps cached back to the
+     * device, after a job or under memory pressure. */
+    gboolean (*check)(RdBackend *be, GError **error);
+    void (*trim)(RdBackend *be);
 
     /* y = x w^T (+ bias). x [M, K], w [N, K], y [M, N]. */
     void (*linear)(RdBackend *be, const RdTensor *x, const RdWeight *w, const RdWeight *bias,
@@ -136,6 +142,8 @@ struct RdBackend {
 RdBackend *rd_backend_cpu_new(void);
 
 /* Small helpers shared by every caller of the table. */
+gboolean rd_backend_check(RdBackend *be, GError **error); /* TRUE when be has no check op */
+void rd_backend_trim(RdBackend *be);
 RdTensor rd_tensor_view(const RdTensor *t, int64_t row0, int64_t rows, int64_t col0, int64_t cols);
 RdWeight rd_weight_rows(const RdWeight *w, int64_t row0, int64_t rows);
 int64_t rd_tensor_numel(const RdTensor *t);
@@ -149,6 +157,8 @@ typedef enum {
 /* NULL with an error naming the cause when the CUDA backend is not built or no device works. */
 RdBackend *rd_backend_cuda_new(GError **error);
 gboolean rd_backend_cuda_available(char **reason);
+/* Free and total memory of the current CUDA device; FALSE when there is none. */
+gboolean rd_cuda_memory(guint64 *free_bytes, guint64 *total_bytes);
 RdBackend *rd_backend_new(RdBackendChoice choice, GError **error);
 
 /* Destroys a backend made by any constructor above. */

@@ -19,6 +19,7 @@ typedef struct {
     RdTensor mod_txt;  /* [1, 6 hidden]: modulation of the text stream */
     RdTensor mod_img;  /* [1, 6 hidden]: of the image stream, the single blocks, the final layer */
     ResditAttention *attention;
+    gboolean failed; /* an input embedding's temporaries could not be allocated */
 } Forward;
 
 static RdTensor rows(const RdTensor *t, int64_t row0, int64_t n)
@@ -61,10 +62,20 @@ static void embed_add(Forward *f, const float *input, int64_t in_dim, const Flux
                       const FluxLinear *l2, RdTensor *acc)
 {
     RdBackend *be = f->be;
-    RdTensor in, hidden, out;
-    be->tensor_alloc(be, &in, 1, in_dim);
-    be->tensor_alloc(be, &hidden, 1, f->cfg->hidden);
-    be->tensor_alloc(be, &out, 1, f->cfg->hidden);
+    RdTensor in = {0}, hidden = {0}, out = {0};
+    if (f->failed)
+        return;
+    /* out of memory: nothing is added; the backend's check (or the forward's) reports it */
+    if (!be->tensor_alloc(be, &in, 1, in_dim) ||
+        !be->tensor_alloc(be, &hidden, 1, f->cfg->hidden) ||
+        !be->tensor_alloc(be, &out, 1, f->cfg->hidden)) {
+        RdTensor *ts[] = {&in, &hidden, &out};
+        for (size_t i = 0; i < G_N_ELEMENTS(ts); i++)
+            if (ts[i]->data)
+                be->tensor_free(be, ts[i]);
+        f->failed = TRUE;
+        return;
+    }
     be->upload(be, input, &in);
     linear(f, &in, l1, &hidden);
     be->unary(be, RD_UNARY_SILU, &hidden);
@@ -188,7 +199,8 @@ static gboolean forward_alloc(Forward *f, GError **error)
          be->tensor_alloc(be, &f->out, f->img_len, f->cfg->in_channels) &&
          be->tensor_alloc(be, &f->vec_silu, 1, C) && be->tensor_alloc(be, &f->mod_txt, 1, 6 * C) &&
          be->tensor_alloc(be, &f->mod_img, 1, 6 * C);
-    if (!ok)
+    /* the backend's own words first: they name the size asked and the memory free */
+    if (!ok && rd_backend_check(be, error))
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY,
                     "not enough memory for the activations of %" G_GINT64_FORMAT
                     " tokens; try a smaller image size",
@@ -210,13 +222,19 @@ static void embed_inputs(Forward *f, const FluxModel *m, const FluxInputs *in)
 {
     RdBackend *be = f->be;
     RdTensor img_in, txt_in;
-    be->tensor_alloc(be, &img_in, f->img_len, m->cfg.in_channels);
+    if (!be->tensor_alloc(be, &img_in, f->img_len, m->cfg.in_channels)) {
+        f->failed = TRUE;
+        return;
+    }
     be->upload(be, in->img, &img_in);
     RdTensor x_img = rows(&f->x, f->txt_len, f->img_len);
     linear(f, &img_in, &m->img_in, &x_img);
     be->tensor_free(be, &img_in);
     if (f->txt_len > 0) {
-        be->tensor_alloc(be, &txt_in, f->txt_len, m->cfg.txt_dim);
+        if (!be->tensor_alloc(be, &txt_in, f->txt_len, m->cfg.txt_dim)) {
+            f->failed = TRUE;
+            return;
+        }
         be->upload(be, in->txt, &txt_in);
         RdTensor x_txt = rows(&f->x, 0, f->txt_len);
         linear(f, &txt_in, &m->txt_in, &x_txt);
@@ -254,20 +272,27 @@ gboolean flux_model_forward(FluxModel *m, const FluxInputs *in, const FluxAttent
     }
     if (ok) {
         embed_inputs(&f, m, in);
-        conditioning(&f, m, in);
+        if (!f.failed)
+            conditioning(&f, m, in);
+        if (f.failed && rd_backend_check(m->be, error))
+            g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY,
+                        "not enough memory for the input embeddings; try a smaller image size");
+        ok = !f.failed;
     }
+    /* an op that ran out of device memory for its scratch did nothing: stop at the next block */
     for (int i = 0; ok && i < m->cfg.double_blocks; i++) {
-        ok = !cancelled(cancellable, error);
+        ok = !cancelled(cancellable, error) && rd_backend_check(m->be, error);
         if (ok)
             double_block(&f, &m->doubles[i]);
     }
     for (int i = 0; ok && i < m->cfg.single_blocks; i++) {
-        ok = !cancelled(cancellable, error);
+        ok = !cancelled(cancellable, error) && rd_backend_check(m->be, error);
         if (ok)
             single_block(&f, &m->singles[i]);
     }
     if (ok)
         final_layer(&f, m, velocity);
+    ok = ok && rd_backend_check(m->be, error);
     forward_free(&f);
     return ok;
 }

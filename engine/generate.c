@@ -166,6 +166,7 @@ ResditImage *resdit_generate(ResditModel *model, const ResditJobParams *params,
     if (!resdit_model_set_loras(model, params->loras, params->n_loras, error))
         return NULL;
     reset_peak_rss();
+    rd_backend_check(model->be, NULL); /* a failure left by an earlier job is not this job's */
     gint64 start = g_get_monotonic_time();
     if (callbacks && callbacks->progress) {
         ResditProgress pr = {0, params->steps, RESDIT_PHASE_ENCODING, 0, -1};
@@ -180,12 +181,19 @@ ResditImage *resdit_generate(ResditModel *model, const ResditJobParams *params,
     gboolean encoded = rd_text_encode(model->text, params->prompt ? params->prompt : "", t5_len,
                                       !model->selftest, &txt, &vec, &info, cancellable, error);
     g_mutex_unlock(&model->text_lock);
+    encoded = encoded && rd_backend_check(model->be, error);
+    /* the T5 weights were released: give their memory back before the transformer's work */
+    rd_backend_trim(model->be);
     if (!encoded)
         return NULL;
     RdConditioning cond = {txt, vec, t5_len, NULL, (g_get_monotonic_time() - start) / 1e6};
     ResditImage *image = rd_pipeline_run(model, params, &cond, callbacks, NULL, cancellable, error);
     g_free(txt);
     g_free(vec);
+    /* activations stay cached in the backend's pool during a job; none between jobs */
+    rd_backend_trim(model->be);
+    if (model->vae_be)
+        rd_backend_trim(model->vae_be);
     if (image)
         image->peak_bytes = MAX(peak_rss(), (guint64)info.peak_bytes);
     return image;

@@ -4,8 +4,19 @@
 #include <unistd.h>
 
 #include "flux_private.h"
+#include "memory_plan.h"
 #include "pipeline-private.h"
 #include "schedule.h"
+
+void rd_model_defaults_init(ResditModel *m, gboolean has_guidance)
+{
+    m->default_t5_len = has_guidance ? 512 : 256;
+    m->default_steps = has_guidance ? 35 : 4;
+    m->default_width = m->default_height = 1024;
+    m->base_area = 4096;
+    m->patch = 64;
+    m->base_size = 1024;
+}
 
 ResditModel *rd_model_new(const char *name, RdBackend *be, FluxModel *flux, RdVae *vae,
                           RdTextEncoders *text, GDestroyNotify text_free)
@@ -17,13 +28,7 @@ ResditModel *rd_model_new(const char *name, RdBackend *be, FluxModel *flux, RdVa
     m->vae = vae;
     m->text = text;
     m->text_free = text_free;
-    const FluxConfig *fc = flux_model_config(flux);
-    m->default_t5_len = fc->has_guidance ? 512 : 256;
-    m->default_steps = fc->has_guidance ? 35 : 4;
-    m->default_width = m->default_height = 1024;
-    m->base_area = 4096;
-    m->patch = 64;
-    m->base_size = 1024;
+    rd_model_defaults_init(m, flux_model_config(flux)->has_guidance);
     g_mutex_init(&m->preview_lock);
     g_mutex_init(&m->text_lock);
     return m;
@@ -248,15 +253,6 @@ guint64 rd_host_available(void)
     return line ? g_ascii_strtoull(line + 13, NULL, 10) * 1024 : 0;
 }
 
-/* Activations of one transformer forward: the residual stream, q, k, v, norm and projection
- * buffers, the MLP's wide buffer, and the copies the local and fused modes gather. */
-static guint64 transformer_bytes(const FluxConfig *c, int txt_len, int64_t img_tokens)
-{
-    guint64 tokens = (guint64)txt_len + (guint64)img_tokens;
-    guint64 per_token = (guint64)(7 + 4) * c->hidden + c->mlp_hidden + 3 * c->in_channels;
-    return tokens * per_token * sizeof(float);
-}
-
 guint64 rd_model_weight_bytes(const ResditModel *m)
 {
     guint64 bytes = rd_vae_weight_bytes(m->vae) + m->text_weight_bytes;
@@ -273,26 +269,59 @@ gboolean resdit_estimate_memory(const ResditModel *m, const ResditJobParams *p,
     return rd_estimate_memory_within(m, p, available, e, error);
 }
 
+/* The model's inventory for the planner: the transformer from its headers, the VAE as opened, the
+ * text encoders by their bytes (as bf16-equivalent elements). */
+static gboolean model_inventory(const ResditModel *m, RdModelInventory *mi, GError **error)
+{
+    memset(mi, 0, sizeof *mi);
+    if (!rd_transformer_inventory(m->flux->st, &mi->transformer, error))
+        return FALSE;
+    const guint64 vae = rd_vae_weight_bytes(m->vae);
+    mi->vae = (RdPartInventory){.present = TRUE, .elements = vae / 2, .file_bytes = vae};
+    mi->clip = (RdPartInventory){.present = m->text_weight_bytes > 0,
+                                 .elements = m->text_weight_bytes / 2,
+                                 .file_bytes = m->text_weight_bytes};
+    mi->vae_model = m->vae;
+    return TRUE;
+}
+
+gboolean rd_model_memory_plan(const ResditModel *m, const ResditJobParams *p, guint64 available,
+                              RdPlanTarget *target, RdMemoryPlan *plan, GError **error)
+{
+    RdModelInventory mi;
+    if (!model_inventory(m, &mi, error))
+        return FALSE;
+    if (strcmp(m->be->name, "cpu") == 0) {
+        rd_plan_target_cpu(target, available);
+    } else {
+        rd_plan_target_cuda(target, available);
+        target->reserve_bytes = 0; /* available is what the device has free */
+    }
+    /* the job's own decode budget, so that the bands planned are the bands decoded */
+    target->decode_budget = rd_decode_budget(m);
+    target->bands_from_budget = TRUE;
+    RdPlanJob job;
+    rd_plan_job_from_params(&job, p, m->default_t5_len);
+    return rd_memory_plan(&mi, &job, target, TRUE, plan, error);
+}
+
 gboolean rd_estimate_memory_within(const ResditModel *m, const ResditJobParams *p,
                                    guint64 available, ResditMemoryEstimate *e, GError **error)
 {
     memset(e, 0, sizeof *e);
     if (!rd_job_params_check(m, p, error))
         return FALSE;
-    const FluxConfig *fc = flux_model_config(m->flux);
-    const int lh = p->height / 8, lw = p->width / 8;
-    const int t5 = p->t5_len > 0 ? p->t5_len : m->default_t5_len;
-    guint64 latent = (guint64)16 * lh * lw * sizeof(float) * 6; /* x, v, x0, previews */
-    guint64 flux = transformer_bytes(fc, t5, (int64_t)(lh / 2) * (lw / 2)) + latent;
-    int band = rd_vae_band_rows_for_budget(m->vae, lh, lw, rd_decode_budget(m));
-    guint64 vae = rd_vae_decode_bytes(m->vae, lh, lw, band) +
-                  (guint64)p->width * p->height * 3 * (sizeof(float) + 1);
-    e->activations = MAX(flux, vae);
-    e->weights = rd_model_weight_bytes(m);
-    /* Weights are memory-mapped on the CPU: they count against memory only as they page in,
-     * but a whole step touches all of them. */
-    e->total = e->weights + e->activations;
+    RdPlanTarget target;
+    RdMemoryPlan plan;
+    if (!rd_model_memory_plan(m, p, available, &target, &plan, error))
+        return FALSE;
+    e->weights = plan.transformer_weights + plan.clip_weights + plan.vae_weights + plan.t5_weights;
+    e->activations = MAX(plan.activations + plan.workspace, plan.vae_decode);
+    e->total = plan.peak;
     e->available = available;
+    e->weight_format = target.weights_mapped ? "file" : rd_weight_format_name(plan.format);
+    e->streamed_blocks = plan.streamed_blocks;
+    rd_memory_plan_clear(&plan);
     if (e->available && e->total > e->available) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY,
                     "A %dx%d image needs about %.1f GB (weights %.1f GB, activations %.1f GB) but "

@@ -4,6 +4,7 @@
 
 #include "backend.h"
 #include "flux_model.h"
+#include "memory_plan.h"
 #include "resdit.h"
 #include "vae.h"
 
@@ -73,6 +74,11 @@ guint64 rd_model_weight_bytes(const ResditModel *model);
 guint64 rd_host_available(void);
 /* Memory the VAE decode may use before it switches to bands. */
 guint64 rd_decode_budget(const ResditModel *model);
+/* The memory plan of a job on the model's backend, with available bytes (0 = unknown), taking only
+ * the paths the engine executes (memory_plan.h). */
+gboolean rd_model_memory_plan(const ResditModel *model, const ResditJobParams *params,
+                              guint64 available, RdPlanTarget *target, RdMemoryPlan *plan,
+                              GError **error);
 /* resdit_estimate_memory against a given number of available bytes (0 = unknown: no check). */
 gboolean rd_estimate_memory_within(const ResditModel *model, const ResditJobParams *params,
                                    guint64 available, ResditMemoryEstimate *estimate,
@@ -82,6 +88,10 @@ gboolean rd_estimate_memory_within(const ResditModel *model, const ResditJobPara
  * area, patch and default size), default steps, T5 length and prompt. TRUE when the folder has
  * none; FALSE with RESDIT_ERROR_FORMAT when it is invalid. */
 gboolean rd_model_read_settings(ResditModel *model, const char *root, GError **error);
+
+/* A FLUX model's defaults (dev with guidance: 35 steps, T5 512; schnell: 4, 256; 1024 px base),
+ * before rd_model_read_settings; also for dry runs, which plan without opening the model. */
+void rd_model_defaults_init(ResditModel *model, gboolean has_guidance);
 
 /* A model from parts already loaded (takes ownership of every part). */
 ResditModel *rd_model_new(const char *name, RdBackend *be, FluxModel *flux, RdVae *vae,

@@ -274,6 +274,9 @@ static gboolean decode(Job *job, const float *latent, ResditImage *image, GError
         return FALSE;
     }
     gboolean ok = rd_vae_decode(vae, latent, job->lh, job->lw, band, rgb, job->cancellable, error);
+    /* an op that ran out of device memory for its scratch did nothing */
+    RdBackend *vae_be = job->model->vae_be ? job->model->vae_be : job->model->be;
+    ok = ok && rd_backend_check(vae_be, error);
     if (ok && !all_finite(rgb, n))
         ok = not_finite(error, "VAE", rd_vae_path(vae), "when it decodes the image");
     if (ok)

@@ -276,6 +276,9 @@ typedef struct {
     guint64 activations; /* peak bytes of activations (transformer or VAE, whichever is larger) */
     guint64 total;
     guint64 available;   /* bytes the backend reports free (0 = unknown) */
+    const char *weight_format; /* the transformer's weights: "file" (memory-mapped, CPU), "bf16",
+                                * or an fp8 format (engine/memory_plan.h) */
+    int streamed_blocks;       /* blocks streamed from host memory each step */
 } ResditMemoryEstimate;
 
 /* Checks params and estimates the memory of the job; FALSE with RESDIT_ERROR_INVALID_ARGUMENT

@@ -106,8 +106,12 @@ static const PatchRope *patch_rope(ResditAttention *ra, int h, int w)
             pos[((int64_t)r * w + c) * 3 + 1] = (float)r;
             pos[((int64_t)r * w + c) * 3 + 2] = (float)c;
         }
-    if (!rd_rope_tensors_new(ra->be, &ra->rope, pos, (int64_t)h * w, &pr.table))
+    if (!rd_rope_tensors_new(ra->be, &ra->rope, pos, (int64_t)h * w, &pr.table)) {
+        /* a backend with a check op keeps the failure for the forward's next rd_backend_check */
+        if (ra->be->check)
+            return NULL;
         g_error("out of memory building a PIPE table");
+    }
     g_array_append_val(ra->patch_ropes, pr);
     return &g_array_index(ra->patch_ropes, PatchRope, ra->patch_ropes->len - 1);
 }
@@ -188,11 +192,13 @@ ResditAttention *resdit_attention_new(RdBackend *be, const RdRopeSpec *rope, int
             ra->plan.mode = fused_equivalent(ra);
     }
     ok = ok && alloc_scratch(ra);
-    if (!ok) {
+    if (!ok && rd_backend_check(be, error)) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY,
                     "not enough memory for the attention buffers of a %d x %d token grid; "
                     "try a smaller image size",
                     grid_rows, grid_cols);
+    }
+    if (!ok) {
         resdit_attention_free(ra);
         return NULL;
     }
@@ -282,8 +288,10 @@ static RdTensor local_patch(ResditAttention *ra, const RdTensor *q_src, const Rd
     }
     if (!ra->plan.method.no_pipe) {
         const PatchRope *pr = patch_rope(ra, win.h, win.w);
-        be->rope(be, &qp, &pr->table.cos, &pr->table.sin, ra->heads, ra->head_dim);
-        be->rope(be, &kp_img, &pr->table.cos, &pr->table.sin, ra->heads, ra->head_dim);
+        if (pr) { /* NULL: out of memory, reported by the forward's next backend check */
+            be->rope(be, &qp, &pr->table.cos, &pr->table.sin, ra->heads, ra->head_dim);
+            be->rope(be, &kp_img, &pr->table.cos, &pr->table.sin, ra->heads, ra->head_dim);
+        }
     }
     RdTensor op = rows_of(&ra->o_patch, 0, n);
     be->attention(be, &qp, &kp, &vp, &op, ra->heads, ra->head_dim, NULL);

@@ -97,11 +97,7 @@ struct Scratch {
 
 static void *scratch_alloc(CudaBackend *cb, size_t bytes)
 {
-    GError *error = NULL;
-    void *ptr = cuda_try_alloc(cb, bytes, "attention tiles", &error);
-    if (!ptr)
-        cuda_fatal("attention", error->message, __FILE__, __LINE__);
-    return ptr;
+    return cuda_op_alloc(cb, bytes, "attention tiles"); // NULL: kept for rd_backend_check
 }
 
 static void gemm_bf16_f32(CudaBackend *cb, cublasOperation_t ta, int m, int n, int k,
@@ -153,6 +149,12 @@ static void run(CudaBackend *cb, const RdTensor *q, const RdTensor *k, const RdT
     t.s = (float *)scratch_alloc(cb, (size_t)(qc * ld) * sizeof(float));
     t.p = (bf16 *)scratch_alloc(cb, (size_t)(qc * ld) * sizeof(bf16));
     t.o = (float *)scratch_alloc(cb, (size_t)(qc * (head_dim + 2)) * sizeof(float));
+    if (!t.s || !t.p || !t.o) { // out of memory: the output is left as it was
+        cuda_free(cb, t.s);
+        cuda_free(cb, t.p);
+        cuda_free(cb, t.o);
+        return;
+    }
     t.m = t.o + qc * head_dim;
     t.l = t.m + qc;
     for (int h = 0; h < heads; h++)

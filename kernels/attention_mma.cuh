@@ -25,6 +25,8 @@
 // The PTX helpers (cp.async, ldmatrix, mma.sync, bf16 packing). A host build of the kernel
 // (tests/kernel-emu) includes its emulation of them, which defines RD_WARP_EMULATION, first.
 #ifndef RD_WARP_EMULATION
+#include <atomic>
+
 #include "attention_mma_ptx.cuh"
 #endif
 
@@ -258,16 +260,21 @@ static inline float softmax_scale_log2(int head_dim)
 }
 
 #ifndef RD_WARP_EMULATION
-// Shared memory above 48 KB must be opted into once per kernel and device.
+// Shared memory above 48 KB must be opted into once per kernel and device. Several threads may
+// run jobs (one backend each, on any device): a bit per device, set after the attribute is, so a
+// thread that sees the bit knows the attribute holds; two threads that both miss it both set
+// it, which is harmless.
 template <int D, bool K_LDMATRIX> static void prepare_kernel()
 {
-    static bool done = false;
-    if (!done) {
-        cudaCheck(cudaFuncSetAttribute(flash_kernel<D, K_LDMATRIX>,
-                                       cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       smem_bytes<D>()));
-        done = true;
-    }
+    static std::atomic<uint64_t> done{0};
+    int device = 0;
+    cudaCheck(cudaGetDevice(&device));
+    const uint64_t bit = device < 64 ? (uint64_t)1 << device : 0;
+    if (bit && (done.load(std::memory_order_acquire) & bit))
+        return;
+    cudaCheck(cudaFuncSetAttribute(flash_kernel<D, K_LDMATRIX>,
+                                   cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes<D>()));
+    done.fetch_or(bit, std::memory_order_release);
 }
 
 template <int D, bool K_LDMATRIX>

@@ -1,6 +1,7 @@
 // CUDA backend entry points: device probing, the op table, memory, uploads and weights.
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cuda_backend.h"
 #include "for_each.cuh"
@@ -40,15 +41,50 @@ const char *cufft_result_string(cufftResult result)
     }
 }
 
+size_t cuda_device_used(void)
+{
+    size_t free_bytes = 0, total_bytes = 0;
+    if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    return total_bytes - free_bytes;
+}
+
+void cuda_library_bytes(CudaBackend *cb, ptrdiff_t delta)
+{
+    if (delta < 0 && (size_t)-delta > cb->library_bytes)
+        cb->library_bytes = 0;
+    else
+        cb->library_bytes += delta;
+    cb->library_bytes_high = MAX(cb->library_bytes_high, cb->library_bytes);
+}
+
+// Gives the pool's cached blocks back to the device (after a job, under memory pressure).
+static void trim_pool(CudaBackend *cb)
+{
+    cudaCheck(cudaStreamSynchronize(cb->stream));
+    cudaCheck(cudaMemPoolTrimTo(cb->pool, 0));
+}
+
 void *cuda_try_alloc(CudaBackend *cb, size_t bytes, const char *what, GError **error)
 {
     void *ptr = NULL;
-    cudaError_t err = cudaMallocAsync(&ptr, bytes ? bytes : 16, cb->stream);
+    const size_t asked = bytes ? bytes : 16;
+    cudaError_t err = cudaMallocFromPoolAsync(&ptr, asked, cb->pool, cb->stream);
+    if (err == cudaErrorMemoryAllocation) {
+        // memory pressure: what the pool caches may be in pieces too small, or other pools and
+        // libraries may need it; give it back and try once more
+        cudaGetLastError();
+        trim_pool(cb);
+        err = cudaMallocFromPoolAsync(&ptr, asked, cb->pool, cb->stream);
+    }
     if (err == cudaSuccess)
         return ptr;
     cudaGetLastError(); // reset the last-error state (allocation failures are not sticky)
     size_t free_bytes = 0, total_bytes = 0;
     cudaMemGetInfo(&free_bytes, &total_bytes);
+    cudaGetLastError();
     // A size beyond the whole device can come back as an invalid value: still out of memory.
     const bool out_of_memory = err == cudaErrorMemoryAllocation || bytes > total_bytes;
     g_set_error(error, RESDIT_ERROR,
@@ -58,6 +94,38 @@ void *cuda_try_alloc(CudaBackend *cb, size_t bytes, const char *what, GError **e
                 bytes / 1048576.0, what, cudaGetErrorString(err), free_bytes / 1048576.0,
                 total_bytes / 1048576.0);
     return NULL;
+}
+
+void cuda_op_fail(CudaBackend *cb, GError *error)
+{
+    if (!cb->error)
+        cb->error = error;
+    else
+        g_error_free(error);
+}
+
+void *cuda_op_alloc(CudaBackend *cb, size_t bytes, const char *what)
+{
+    GError *error = NULL;
+    void *ptr = cuda_try_alloc(cb, bytes, what, &error);
+    if (!ptr)
+        cuda_op_fail(cb, error);
+    return ptr;
+}
+
+static gboolean cuda_check(RdBackend *be, GError **error)
+{
+    CudaBackend *cb = cuda_backend(be);
+    if (!cb->error)
+        return TRUE;
+    g_propagate_error(error, cb->error);
+    cb->error = NULL;
+    return FALSE;
+}
+
+static void cuda_trim(RdBackend *be)
+{
+    trim_pool(cuda_backend(be));
 }
 
 void cuda_free(CudaBackend *cb, void *ptr)
@@ -95,8 +163,14 @@ static bool probe_device(char **reason)
             *reason = g_strdup("no CUDA device found");
         return false;
     }
-    int major = 0;
-    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0);
+    int device = 0, major = 0;
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) {
+        cudaGetLastError();
+        if (reason)
+            *reason = g_strdup("the current CUDA device cannot be queried");
+        return false;
+    }
     if (major < 8) {
         if (reason)
             *reason = g_strdup_printf("the CUDA device has compute capability %d.x; this backend "
@@ -112,6 +186,21 @@ extern "C" gboolean rd_backend_cuda_available(char **reason)
     return probe_device(reason) ? TRUE : FALSE;
 }
 
+extern "C" gboolean rd_cuda_memory(guint64 *free_bytes, guint64 *total_bytes)
+{
+    *free_bytes = *total_bytes = 0;
+    if (!probe_device(NULL))
+        return FALSE;
+    size_t f = 0, t = 0;
+    if (cudaMemGetInfo(&f, &t) != cudaSuccess) {
+        cudaGetLastError();
+        return FALSE;
+    }
+    *free_bytes = f;
+    *total_bytes = t;
+    return TRUE;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Memory
 
@@ -119,7 +208,7 @@ static gboolean cuda_tensor_alloc_dtype(RdBackend *be, RdTensor *t, int64_t rows
                                         RdDType dtype)
 {
     size_t bytes = (size_t)(rows * cols) * rd_dtype_size(dtype);
-    t->data = cuda_try_alloc(cuda_backend(be), bytes, "a tensor", NULL);
+    t->data = cuda_op_alloc(cuda_backend(be), bytes, "a tensor");
     t->rows = rows;
     t->cols = cols;
     t->stride = cols;
@@ -157,7 +246,7 @@ static void cuda_upload(RdBackend *be, const float *host, RdTensor *dst)
     GError *error = NULL;
     float *staging = (float *)cuda_try_alloc(cb, pitch * dst->rows, "an upload", &error);
     if (!staging)
-        cuda_fatal("upload", error->message, __FILE__, __LINE__);
+        return (void)cuda_op_fail(cb, error);
     cudaCheck(
         cudaMemcpyAsync(staging, host, pitch * dst->rows, cudaMemcpyHostToDevice, cb->stream));
     RdTensor src = {staging, dst->rows, dst->cols, dst->cols, RD_F32};
@@ -177,8 +266,10 @@ static void cuda_download(RdBackend *be, const RdTensor *src, float *host)
     } else {
         GError *error = NULL;
         float *staging = (float *)cuda_try_alloc(cb, pitch * src->rows, "a download", &error);
-        if (!staging)
-            cuda_fatal("download", error->message, __FILE__, __LINE__);
+        if (!staging) { // the caller's buffer is left as it was; rd_backend_check reports why
+            cuda_op_fail(cb, error);
+            return;
+        }
         RdTensor dst = {staging, src->rows, src->cols, src->cols, RD_F32};
         cuda_copy(be, src, &dst);
         cudaCheck(
@@ -332,7 +423,9 @@ extern "C" size_t rd_cuda_peak_bytes(RdBackend *be)
     uint64_t high = 0;
     cudaCheck(cudaStreamSynchronize(cb->stream));
     cudaCheck(cudaMemPoolGetAttribute(cb->pool, cudaMemPoolAttrUsedMemHigh, &high));
-    return (size_t)high + cb->workspace_size;
+    // The workspace, im2col bands, PSF buffers and cuFFT's work area all come from the pool (in
+    // high); what cuBLAS and cuFFT allocated themselves is added.
+    return (size_t)high + cb->library_bytes_high;
 }
 
 extern "C" void rd_cuda_reset_peak(RdBackend *be)
@@ -341,6 +434,7 @@ extern "C" void rd_cuda_reset_peak(RdBackend *be)
     uint64_t zero = 0;
     cudaCheck(cudaStreamSynchronize(cb->stream));
     cudaCheck(cudaMemPoolSetAttribute(cb->pool, cudaMemPoolAttrUsedMemHigh, &zero));
+    cb->library_bytes_high = cb->library_bytes;
 }
 
 extern "C" void rd_cuda_set_im2col_bytes(RdBackend *be, size_t bytes)
@@ -371,7 +465,12 @@ static void cuda_destroy(RdBackend *be)
         cublasLtDestroy(cb->lt);
     if (cb->blas)
         cublasDestroy(cb->blas);
+    if (cb->pool) {
+        cudaMemPoolTrimTo(cb->pool, 0);
+        cudaMemPoolDestroy(cb->pool);
+    }
     cudaStreamDestroy(cb->stream);
+    g_clear_error(&cb->error);
     g_free(cb);
 }
 
@@ -386,6 +485,8 @@ static void fill_table(RdBackend *be)
     be->weight_prepare = cuda_weight_prepare;
     be->weight_release = cuda_weight_release;
     be->synchronize = cuda_synchronize;
+    be->check = cuda_check;
+    be->trim = cuda_trim;
     be->linear = cuda_linear;
     be->layer_norm = cuda_layer_norm;
     be->rms_norm = cuda_rms_norm;
@@ -437,8 +538,14 @@ extern "C" RdBackend *rd_backend_cuda_new(GError **error)
     CudaBackend *cb = g_new0(CudaBackend, 1);
     fill_table(&cb->base);
     cudaDeviceProp prop;
+    // Freed blocks stay in the pool while a job runs (activations come and go every layer);
+    // rd_backend_trim gives them back after each job and under memory pressure.
     uint64_t keep_all = UINT64_MAX;
     int optin = 0;
+    cudaMemPoolProps pool_props;
+    memset(&pool_props, 0, sizeof pool_props);
+    pool_props.allocType = cudaMemAllocationTypePinned;
+    pool_props.location.type = cudaMemLocationTypeDevice;
     gboolean ok =
         runtime_ok(cudaGetDevice(&cb->device), "cudaGetDevice", error) &&
         runtime_ok(cudaGetDeviceProperties(&prop, cb->device), "device properties", error) &&
@@ -446,14 +553,19 @@ extern "C" RdBackend *rd_backend_cuda_new(GError **error)
             cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, cb->device),
             "shared memory limit", error) &&
         runtime_ok(cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking), "stream creation",
-                   error) &&
-        runtime_ok(cudaDeviceGetDefaultMemPool(&cb->pool, cb->device), "memory pool", error) &&
-        // Keep freed blocks in the pool: activations come and go every layer.
-        runtime_ok(cudaMemPoolSetAttribute(cb->pool, cudaMemPoolAttrReleaseThreshold, &keep_all),
-                   "memory pool setup", error) &&
-        blas_ok(cublasLtCreate(&cb->lt), "cublasLtCreate", error) &&
-        blas_ok(cublasCreate(&cb->blas), "cublasCreate", error) &&
-        blas_ok(cublasSetStream(cb->blas, cb->stream), "cublasSetStream", error);
+                   error);
+    // a private pool: its high-water mark is ours alone, and trimming it frees only ours
+    pool_props.location.id = cb->device;
+    ok = ok && runtime_ok(cudaMemPoolCreate(&cb->pool, &pool_props), "memory pool", error) &&
+         runtime_ok(cudaMemPoolSetAttribute(cb->pool, cudaMemPoolAttrReleaseThreshold, &keep_all),
+                    "memory pool setup", error);
+    // what the libraries allocate for their handles counts in the peak figure
+    const size_t used_before = ok ? cuda_device_used() : 0;
+    ok = ok && blas_ok(cublasLtCreate(&cb->lt), "cublasLtCreate", error) &&
+         blas_ok(cublasCreate(&cb->blas), "cublasCreate", error) &&
+         blas_ok(cublasSetStream(cb->blas, cb->stream), "cublasSetStream", error);
+    if (ok)
+        cuda_library_bytes(cb, (ptrdiff_t)cuda_device_used() - (ptrdiff_t)used_before);
     if (ok) {
         cb->sm_count = prop.multiProcessorCount;
         cb->smem_optin = (size_t)optin;

@@ -12,7 +12,8 @@ extern "C" {
 
 /* A [rows, cols] f32 tensor in device memory (RoPE cos/sin tables, splice weights). */
 gboolean rd_cuda_tensor_alloc_f32(RdBackend *be, RdTensor *t, int64_t rows, int64_t cols);
-/* Highest device memory in use (tensors, weights, workspaces) since the last reset. Synchronises.
+/* Highest device memory in use (the pool's tensors, weights and work areas, plus what cuBLAS and
+ * cuFFT allocated themselves) since the last reset. Synchronises.
  */
 size_t rd_cuda_peak_bytes(RdBackend *be);
 void rd_cuda_reset_peak(RdBackend *be);

@@ -62,6 +62,12 @@ typedef struct CudaBackend {
     cublasHandle_t blas;
     void *workspace;
     size_t workspace_size;
+    size_t library_bytes;      // device memory cuBLAS and cuFFT took outside the pool
+    size_t library_bytes_high; // its high-water mark since the last peak reset
+    GError *error;             // the first run-time failure inside an op (out of memory), kept
+                               // until rd_backend_check hands it to the engine
+    void *fft_work;            // spectral.cu: the work area every cuFFT plan shares (pool)
+    size_t fft_work_size;
     size_t im2col_bytes;        // image_ops.cu: the convolution's band scratch
     struct GemmCache *gemms;    // linear.cu
     struct SpectralCache *ffts; // spectral.cu
@@ -74,8 +80,19 @@ static inline CudaBackend *cuda_backend(RdBackend *be)
 
 // Stream-ordered allocation from the backend's pool; on failure a GError with the size asked
 // (RESDIT_ERROR_OUT_OF_MEMORY) and NULL.
+// When the pool cannot provide the memory, the stream is synchronised, the pool trimmed and the
+// allocation tried once more (memory pressure).
 void *cuda_try_alloc(CudaBackend *cb, size_t bytes, const char *what, GError **error);
 void cuda_free(CudaBackend *cb, void *ptr);
+// Scratch for an op: on failure the error (size asked, free memory) is kept in cb->error for
+// rd_backend_check and NULL comes back; the op then does nothing.
+void *cuda_op_alloc(CudaBackend *cb, size_t bytes, const char *what);
+// Keeps the first failure of an op (takes ownership of error).
+void cuda_op_fail(CudaBackend *cb, GError *error);
+// Device memory in use (total - free), for what the libraries allocate themselves.
+size_t cuda_device_used(void);
+// Adds (or with a negative delta, removes) library allocations to the peak figure.
+void cuda_library_bytes(CudaBackend *cb, ptrdiff_t delta);
 
 // ---------------------------------------------------------------------------------------------
 // Tensor access in kernels. Activations are bf16; a few tables (RoPE cos/sin, splice weights)

@@ -35,16 +35,21 @@ struct Im2col {
     }
 };
 
-// Scratch for bands of `band` pixels, halving the band while the pool cannot provide it.
+// Scratch for bands of `band` pixels, halving the band while the pool cannot provide it; NULL
+// (the failure kept for rd_backend_check) when not even the smallest band fits.
 static bf16 *im2col_scratch(CudaBackend *cb, int64_t kdim, int64_t *band)
 {
     for (;;) {
+        const bool last = *band <= IM2COL_MIN_PIXELS;
+        GError *error = NULL;
         bf16 *cols = (bf16 *)cuda_try_alloc(cb, (size_t)(*band * kdim) * sizeof(bf16),
-                                            "the convolution's im2col band", NULL);
+                                            "the convolution's im2col band", last ? &error : NULL);
         if (cols)
             return cols;
-        if (*band <= IM2COL_MIN_PIXELS)
-            cuda_fatal("conv2d", "out of GPU memory for the im2col band", __FILE__, __LINE__);
+        if (last) {
+            cuda_op_fail(cb, error);
+            return NULL;
+        }
         *band = *band / 2 > IM2COL_MIN_PIXELS ? *band / 2 : IM2COL_MIN_PIXELS;
     }
 }
@@ -65,6 +70,8 @@ void cuda_conv2d(RdBackend *be, const RdTensor *x, int height, int width, const 
     band = band < 1 ? 1 : band;
     band = band < pixels ? band : pixels;
     bf16 *cols = im2col_scratch(cb, kdim, &band);
+    if (!cols)
+        return; // out of memory: rd_backend_check reports it
     const DevTensor xd = dev_tensor(x);
     for (int64_t p0 = 0; p0 < pixels; p0 += band) {
         const int64_t np = pixels - p0 < band ? pixels - p0 : band;
@@ -128,19 +135,12 @@ static void device_group_sums(CudaBackend *cb, const RdTensor *x, int groups, do
     launchCheck();
 }
 
-static void *scratch_or_abort(CudaBackend *cb, size_t bytes, const char *what)
-{
-    GError *error = NULL;
-    void *p = cuda_try_alloc(cb, bytes, what, &error);
-    if (!p)
-        cuda_fatal(what, error->message, __FILE__, __LINE__);
-    return p;
-}
-
 void cuda_group_sums(RdBackend *be, const RdTensor *x, int groups, double *sum, double *sumsq)
 {
     CudaBackend *cb = cuda_backend(be);
-    double *dev = (double *)scratch_or_abort(cb, 2 * (size_t)groups * sizeof(double), "group sums");
+    double *dev = (double *)cuda_op_alloc(cb, 2 * (size_t)groups * sizeof(double), "group sums");
+    if (!dev)
+        return; // out of memory: the sums stay as they were; rd_backend_check reports it
     device_group_sums(cb, x, groups, dev);
     double *host = g_new(double, 2 * (size_t)groups);
     cudaCheck(cudaMemcpyAsync(host, dev, 2 * (size_t)groups * sizeof(double),
@@ -198,8 +198,10 @@ void cuda_group_norm(RdBackend *be, const RdTensor *x, int groups, const RdWeigh
     const bf16 *b = bias ? weight_device(bias) : NULL;
     // One scratch block: the sums (doubles first, so the floats after them stay aligned).
     const size_t sum_bytes = 2 * (size_t)groups * sizeof(double);
-    char *scratch = (char *)scratch_or_abort(cb, sum_bytes + 2 * (size_t)C * sizeof(float),
-                                             "group norm statistics");
+    char *scratch = (char *)cuda_op_alloc(cb, sum_bytes + 2 * (size_t)C * sizeof(float),
+                                          "group norm statistics");
+    if (!scratch)
+        return; // out of memory: rd_backend_check reports it
     double *sums = (double *)scratch;
     float *scale = (float *)(scratch + sum_bytes), *shift = scale + C;
     device_group_sums(cb, x, groups, sums);

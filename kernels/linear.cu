@@ -127,6 +127,15 @@ struct AddBias {
     }
 };
 
+struct FillBias {
+    DevTensor y;
+    const bf16 *bias;
+    __device__ void operator()(int64_t r, int64_t c) const
+    {
+        dev_store(y, r, c, __bfloat162float(bias[c]));
+    }
+};
+
 void cuda_linear(RdBackend *be, const RdTensor *x, const RdWeight *w, const RdWeight *bias,
                  RdTensor *y)
 {
@@ -173,10 +182,14 @@ void cuda_linear(RdBackend *be, const RdTensor *x, const RdWeight *w, const RdWe
             cuda_fatal("cublasLtMatmul", cublasGetStatusString(status), __FILE__, __LINE__);
         p->has_algo = false; // the heuristic's pick does not run here: cuBLAS from now on
     }
+    // With a bias, y starts as the bias (a bf16 value copied: exact) and the GEMM adds into it
+    // (beta = 1): the sum is formed in f32 and rounded to bf16 once, as the Lt epilogue does.
+    // Adding the bias after a bf16 result would round twice.
+    if (bd)
+        for_each(cb, y->rows, y->cols, FillBias{dev_tensor(y), bd});
+    const float one = 1.0f;
     cublasCheck(cublasGemmEx(cb->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)key.n, (int)key.m, (int)key.k,
                              &alpha, wd, CUDA_R_16BF, (int)key.k, x->data, CUDA_R_16BF,
-                             (int)key.ldx, &beta, y->data, CUDA_R_16BF, (int)key.ldy,
+                             (int)key.ldx, bd ? &one : &beta, y->data, CUDA_R_16BF, (int)key.ldy,
                              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-    if (bd)
-        for_each(cb, y->rows, y->cols, AddBias{dev_tensor(y), bd});
 }

@@ -17,6 +17,8 @@
 #include "cli-options.h"
 #include "cli.h"
 #include "job-record.h"
+#include "memory_plan.h"
+#include "pipeline-private.h"
 #include "png_text.h"
 #include "resdit.h"
 
@@ -40,7 +42,9 @@ typedef struct {
     ResditShiftMode shift_mode; /* --shift */
     double mu;
     gboolean no_schedule, inspect, json, quiet, no_history;
-    char **loras; /* --lora FILE[:STRENGTH], repeatable; replaces a record's list */
+    gboolean dry_run; /* --dry-run: print the memory plan, generate nothing */
+    char *vram;       /* --vram SIZE: plan for a card of that size */
+    char **loras;     /* --lora FILE[:STRENGTH], repeatable; replaces a record's list */
     CliModelOptions model;
     CliMethodOptions method;
 } GenerateOptions;
@@ -492,6 +496,14 @@ static GOptionContext *make_context(GenerateOptions *o)
          "longer side of previews in pixels, 16 to 16384 (default 512)", "PX"},
         {"inspect-branches", 0, 0, G_OPTION_ARG_NONE, &o->inspect,
          "in fused steps also preview the global and local predictions (extra passes)", NULL},
+        {"dry-run", 0, 0, G_OPTION_ARG_NONE, &o->dry_run,
+         "print the memory plan (weight format, streaming, predicted peak) from the files' headers "
+         "and exit: 0 when the job fits, 1 when nothing fits",
+         NULL},
+        {"vram", 0, 0, G_OPTION_ARG_STRING, &o->vram,
+         "with --dry-run: plan for a card of SIZE (24G or 24GiB = 24 x 2^30 bytes, 24GB = 24 x "
+         "10^9; default: this machine's device or host memory)",
+         "SIZE"},
         {"json", 0, 0, G_OPTION_ARG_NONE, &o->json, "one JSON object per event on stdout", NULL},
         {"quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet, "no progress bar or notes", NULL},
         {"no-history", 0, 0, G_OPTION_ARG_NONE, &o->no_history,
@@ -650,6 +662,128 @@ static int generate(GenerateOptions *o)
     return rc;
 }
 
+/* ---- --dry-run ---------------------------------------------------------------------------- */
+
+/* "24G", "24GiB" (binary), "24GB" (decimal), "12.5G", "25769803776": bytes. */
+static gboolean parse_bytes(const char *text, guint64 *bytes, GError **error)
+{
+    static const struct {
+        const char *suffix;
+        double factor;
+    } units[] = {{"", 1},
+                 {"b", 1},
+                 {"k", 1024.0},
+                 {"kib", 1024.0},
+                 {"kb", 1e3},
+                 {"m", 1048576.0},
+                 {"mib", 1048576.0},
+                 {"mb", 1e6},
+                 {"g", 1073741824.0},
+                 {"gib", 1073741824.0},
+                 {"gb", 1e9},
+                 {"t", 1099511627776.0},
+                 {"tib", 1099511627776.0},
+                 {"tb", 1e12}};
+    char *end = NULL;
+    const double v = text && g_ascii_isdigit(text[0]) ? g_ascii_strtod(text, &end) : -1;
+    if (v > 0 && end) {
+        g_autofree char *unit = g_ascii_strdown(end, -1);
+        for (size_t i = 0; i < G_N_ELEMENTS(units); i++)
+            if (strcmp(unit, units[i].suffix) == 0 && v * units[i].factor >= 1 &&
+                v * units[i].factor <= 1e15) {
+                *bytes = (guint64)(v * units[i].factor);
+                return TRUE;
+            }
+    }
+    g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
+                "--vram '%s': expected a size such as 24G, 24GiB, 24GB or 12.5G", text ? text : "");
+    return FALSE;
+}
+
+/* The target of a dry run: --vram, else the CUDA device's free memory, else host memory. */
+static gboolean dry_run_target(const GenerateOptions *o, RdPlanTarget *target, char **where,
+                               GError **error)
+{
+    guint64 bytes = 0, free_bytes = 0, total = 0;
+    if (o->vram) {
+        if (!parse_bytes(o->vram, &bytes, error))
+            return FALSE;
+        rd_plan_target_cuda(target, bytes);
+        *where = g_strdup_printf("a %.1f GiB card (fp8 GEMMs assumed: sm_89 or newer)",
+                                 bytes / 1073741824.0);
+        return TRUE;
+    }
+    const gboolean cpu = o->model.backend && strcmp(o->model.backend, "cpu") == 0;
+    if (!cpu && rd_cuda_memory(&free_bytes, &total)) {
+        rd_plan_target_cuda(target, free_bytes);
+        target->reserve_bytes = 0; /* what is free now */
+        *where = g_strdup_printf("this machine's device (%.1f of %.1f GiB free)",
+                                 free_bytes / 1073741824.0, total / 1073741824.0);
+        return TRUE;
+    }
+    rd_plan_target_cpu(target, rd_host_available());
+    *where = g_strdup_printf("the CPU backend (%.1f GiB of host memory available)",
+                             target->card_bytes / 1073741824.0);
+    return TRUE;
+}
+
+static int dry_run(GenerateOptions *o)
+{
+    GError *error = NULL;
+    if (o->model.selftest)
+        return cli_fail("--dry-run plans a model from its files; the self-test model has none") + 1;
+    ResditModelPaths *paths = cli_model_paths(&o->model, &error);
+    RdModelInventory mi = {0};
+    ResditJobParams p = {0};
+    RdPlanTarget target;
+    RdMemoryPlan plan = {0};
+    g_autofree char *where = NULL;
+    int rc = 1;
+    /* the model's defaults as opening it would set them (resdit.json included), without the
+     * weights */
+    ResditModel defaults = {0};
+    gboolean ok = paths && rd_model_inventory_from_paths(paths, &mi, &error);
+    if (ok)
+        rd_model_defaults_init(&defaults, mi.transformer.guidance);
+    ok = ok && rd_model_read_settings(&defaults, paths->root, &error) &&
+         build_params(o, &defaults, &p, &error) && dry_run_target(o, &target, &where, &error);
+    if (ok) {
+        RdPlanJob job;
+        rd_plan_job_from_params(&job, &p, defaults.default_t5_len);
+        if (rd_memory_plan(&mi, &job, &target, FALSE, &plan, &error)) {
+            g_autofree char *text = rd_memory_plan_describe(&plan, &target);
+            printf("plan for %s, %dx%d, %d steps (%s steps at most), on %s:\n%s", paths->name,
+                   p.width, p.height, p.steps, resdit_mode_name(job.worst_mode), where, text);
+            printf("fits: %s\n", plan.fits ? "yes" : "no");
+            if (plan.fits)
+                printf("this build runs it: %s%s%s\n", plan.executable ? "yes" : "no (needs ",
+                       plan.executable ? "" : plan.not_executable, plan.executable ? "" : ")");
+            rc = plan.fits ? 0 : 1;
+            if (!plan.fits)
+                cli_fail("%s", plan.reason);
+            /* what the engine as built would need for the same job */
+            RdMemoryPlan built = {0};
+            if (!plan.executable && rd_memory_plan(&mi, &job, &target, TRUE, &built, NULL))
+                printf("as this build runs it (%s weights resident, T5 beside them): peak %.2f GB, "
+                       "%s\n",
+                       rd_weight_format_name(built.format), built.peak / 1e9,
+                       built.fits ? "fits" : "does not fit");
+            rd_memory_plan_clear(&built);
+        }
+    }
+    if (error) {
+        rc = g_error_matches(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT) ? 2 : 1;
+        cli_fail("%s", error->message);
+        g_error_free(error);
+    }
+    rd_memory_plan_clear(&plan);
+    g_free(defaults.default_prompt);
+    rd_model_inventory_clear(&mi);
+    resdit_job_params_clear(&p);
+    resdit_model_paths_free(paths);
+    return rc;
+}
+
 int cli_generate(int argc, char **argv)
 {
     GenerateOptions o = {.preview_every = 1, .preview_size = 512};
@@ -663,8 +797,10 @@ int cli_generate(int argc, char **argv)
         g_error_free(error);
     } else if (argc > 1) {
         rc = cli_fail("unexpected argument '%s' (quote the prompt: -p \"...\")", argv[1]) + 1;
+    } else if (o.vram && !o.dry_run) {
+        rc = cli_fail("--vram goes with --dry-run (see resdit generate --help)") + 1;
     } else {
-        rc = generate(&o);
+        rc = o.dry_run ? dry_run(&o) : generate(&o);
     }
     g_option_context_free(ctx);
     cli_model_options_clear(&o.model);
@@ -686,7 +822,8 @@ int cli_generate(int argc, char **argv)
                       &o.local_steps_text,
                       &o.t5_len_text,
                       &o.preview_every_text,
-                      &o.preview_size_text};
+                      &o.preview_size_text,
+                      &o.vram};
     for (size_t i = 0; i < G_N_ELEMENTS(texts); i++)
         g_clear_pointer(texts[i], g_free);
     return rc;

@@ -14,5 +14,8 @@ typedef struct {
 void cli_model_options_init(CliModelOptions *o);
 void cli_model_options_clear(CliModelOptions *o);
 GOptionGroup *cli_model_option_group(CliModelOptions *o);
+/* Where the parts of the model the options name are (--model, discovery, the four files), without
+ * opening anything; not for --selftest. */
+ResditModelPaths *cli_model_paths(const CliModelOptions *o, GError **error);
 /* Opens the model the options name (verbose: says which one on stderr). */
 ResditModel *cli_model_open(const CliModelOptions *o, gboolean verbose, GError **error);

@@ -114,13 +114,8 @@ static ResditModelPaths *choose(const CliModelOptions *o, GError **error)
     return NULL;
 }
 
-ResditModel *cli_model_open(const CliModelOptions *o, gboolean verbose, GError **error)
+ResditModelPaths *cli_model_paths(const CliModelOptions *o, GError **error)
 {
-    ResditBackendChoice backend;
-    if (!parse_backend(o->backend, &backend, error))
-        return NULL;
-    if (o->selftest)
-        return resdit_model_open_selftest(backend, error);
     gboolean all_files = o->transformer && o->vae && o->clip_l && o->t5;
     ResditModelPaths *paths = all_files ? g_new0(ResditModelPaths, 1) : choose(o, error);
     if (!paths && error && *error)
@@ -149,6 +144,19 @@ ResditModel *cli_model_open(const CliModelOptions *o, gboolean verbose, GError *
         }
     if (!paths->name)
         paths->name = g_path_get_basename(paths->transformer ? paths->transformer : "FLUX.1");
+    return paths;
+}
+
+ResditModel *cli_model_open(const CliModelOptions *o, gboolean verbose, GError **error)
+{
+    ResditBackendChoice backend;
+    if (!parse_backend(o->backend, &backend, error))
+        return NULL;
+    if (o->selftest)
+        return resdit_model_open_selftest(backend, error);
+    ResditModelPaths *paths = cli_model_paths(o, error);
+    if (!paths)
+        return NULL;
     if (verbose)
         fprintf(stderr, "resdit: loading %s\n", paths->name);
     ResditModel *model = resdit_model_open(paths, backend, error);
