@@ -8,6 +8,7 @@
 #include "history-store.h"
 #include "rs-a1111.h"
 #include "rs-canvas.h"
+#include "rs-compare-view.h"
 #include "rs-engine-params.h"
 #include "rs-generation.h"
 #include "rs-history-sidebar.h"
@@ -81,6 +82,9 @@ struct _RsWindow {
     GtkLabel *zoom_label;
     GtkStack *canvas_stack;
     RsCanvas *canvas;
+    RsCompareView *compare_view;
+    gboolean compare;        /* the canvas shows the compare view */
+    gboolean direct_compare; /* the running job is "Compare Without ResDiT" */
     AdwToastOverlay *toast_overlay;
     GtkButton *generate_button;
     GtkRevealer *progress_revealer;
@@ -92,6 +96,9 @@ struct _RsWindow {
 };
 
 G_DEFINE_FINAL_TYPE(RsWindow, rs_window, ADW_TYPE_APPLICATION_WINDOW)
+
+static void set_compare(RsWindow *self, gboolean compare);
+static gboolean can_compare_direct(RsWindow *self);
 
 static const char *const branch_ids[RS_N_BRANCHES] = {"global", "local", "fused", "final"};
 
@@ -150,8 +157,9 @@ static void show_view(RsWindow *self)
     /* Reflect the view on its toggle; the toggled handler ignores the already-shown view. */
     gtk_toggle_button_set_active(self->view_buttons[self->view], TRUE);
     rs_canvas_set_texture(self->canvas, frame->texture);
-    gtk_stack_set_visible_child_name(self->canvas_stack,
-                                     frame->texture != NULL ? "canvas" : "empty");
+    gtk_stack_set_visible_child_name(self->canvas_stack, self->compare            ? "compare"
+                                                         : frame->texture != NULL ? "canvas"
+                                                                                  : "empty");
     if (frame->texture != NULL) {
         /* Translators: "<branch> · step <k> of <n> · <phase>" under the canvas */
         char *text = g_strdup_printf(_("%s · step %d of %d · %s"), branch_label(self->view),
@@ -161,7 +169,7 @@ static void show_view(RsWindow *self)
     } else {
         gtk_label_set_label(self->frame_label, "");
     }
-    gtk_widget_set_visible(GTK_WIDGET(self->frame_label), frame->texture != NULL);
+    gtk_widget_set_visible(GTK_WIDGET(self->frame_label), frame->texture != NULL && !self->compare);
     update_zoom_actions(self);
 }
 
@@ -196,6 +204,11 @@ void rs_window_show_frame(RsWindow *self, RsBranch branch, GdkTexture *texture, 
     g_free(frame->phase);
     frame->phase = g_strdup(phase);
     gtk_widget_set_sensitive(GTK_WIDGET(self->view_buttons[branch]), TRUE);
+    /* The compare view keeps the ResDiT job's branches while the job without ResDiT runs. */
+    if (!self->direct_compare)
+        rs_compare_view_set_source(self->compare_view, (RsCompareSource)branch, texture);
+    else if (branch == RS_BRANCH_FINAL)
+        rs_compare_view_set_source(self->compare_view, RS_COMPARE_DIRECT, texture);
     /* The first frame and the final image take the canvas; later frames of other branches wait
      * until the user switches to them. */
     gboolean first = self->frames[self->view].texture == NULL;
@@ -213,6 +226,8 @@ void rs_window_clear_frames(RsWindow *self)
         g_clear_pointer(&self->frames[b].phase, g_free);
         gtk_widget_set_sensitive(GTK_WIDGET(self->view_buttons[b]), FALSE);
     }
+    if (!self->direct_compare)
+        rs_compare_view_clear(self->compare_view);
     self->view = RS_BRANCH_FINAL;
     g_object_notify(G_OBJECT(self), "view");
     show_view(self);
@@ -296,6 +311,8 @@ static void update_actions(RsWindow *self)
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.open-folder", has_file);
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.copy-image",
                                   self->frames[RS_BRANCH_FINAL].texture != NULL);
+    gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.compare-direct",
+                                  can_compare_direct(self));
 }
 
 /* ---- the engine job ------------------------------------------------------------------------ */
@@ -429,6 +446,13 @@ static void on_job_finished(RsGeneration *generation, RsWindow *self)
         g_free(text);
     }
     g_clear_object(&self->generation_cancellable);
+    if (self->direct_compare) {
+        self->direct_compare = FALSE;
+        if (error == NULL) {
+            rs_compare_view_set_pair(self->compare_view, RS_COMPARE_FINAL, RS_COMPARE_DIRECT);
+            set_compare(self, TRUE);
+        }
+    }
     update_actions(self);
     g_signal_emit_by_name(self, "job-finished");
     /* The user asked to close during the job: now that the engine has stopped, close (not in
@@ -437,22 +461,16 @@ static void on_job_finished(RsGeneration *generation, RsWindow *self)
         g_idle_add_full(G_PRIORITY_DEFAULT, close_when_idle, g_object_ref(self), g_object_unref);
 }
 
-static void start_generation(RsWindow *self)
+/* Runs params (its seed fixed) on the open model. */
+static void run_job(RsWindow *self, const ResditJobParams *params)
 {
-    ResditJobParams params;
-    resdit_job_params_init(&params);
-    rs_engine_params_from_settings(self->job, self->model->model, &params);
-    params.preview_every = g_settings_get_int(self->settings, "preview-interval");
-    params.preview_max_side = PREVIEW_MAX_SIDE;
-    /* The seed used is always on show (and copyable), a drawn one too. */
-    g_object_set(self->job, "seed", (guint)params.seed, NULL);
     char *setting = g_settings_get_string(self->settings, "output-folder");
     char *folder = rs_output_folder(setting);
 
     if (self->generation != NULL)
         g_signal_handlers_disconnect_by_data(self->generation, self);
     g_clear_object(&self->generation);
-    self->generation = rs_generation_new(self->model, &params, folder, self->history);
+    self->generation = rs_generation_new(self->model, params, folder, self->history);
     g_signal_connect_object(self->generation, "preview", G_CALLBACK(on_job_preview), self, 0);
     g_signal_connect_object(self->generation, "progress", G_CALLBACK(on_job_progress), self, 0);
     g_signal_connect_object(self->generation, "finished", G_CALLBACK(on_job_finished), self, 0);
@@ -471,6 +489,66 @@ static void start_generation(RsWindow *self)
     update_actions(self);
     g_free(folder);
     g_free(setting);
+}
+
+static void start_generation(RsWindow *self)
+{
+    ResditJobParams params;
+    resdit_job_params_init(&params);
+    rs_engine_params_from_settings(self->job, self->model->model, &params);
+    params.preview_every = g_settings_get_int(self->settings, "preview-interval");
+    params.preview_max_side = PREVIEW_MAX_SIDE;
+    /* The seed used is always on show (and copyable), a drawn one too. */
+    g_object_set(self->job, "seed", (guint)params.seed, NULL);
+    self->direct_compare = FALSE;
+    run_job(self, &params);
+    resdit_job_params_clear(&params);
+}
+
+/* ---- comparing ----------------------------------------------------------------------------- */
+
+static void set_compare(RsWindow *self, gboolean compare)
+{
+    compare = !!compare;
+    if (self->compare == compare)
+        return;
+    self->compare = compare;
+    show_view(self);
+    g_object_notify(G_OBJECT(self), "compare");
+}
+
+/* The image on the canvas is the last job's, made with ResDiT: it can be made again without. */
+static gboolean can_compare_direct(RsWindow *self)
+{
+    if (is_busy(self) || self->model == NULL || self->generation == NULL ||
+        rs_generation_get_image(self->generation) == NULL ||
+        g_strcmp0(self->image_path, rs_generation_get_image_path(self->generation)) != 0)
+        return FALSE;
+    const ResditJobParams *params = rs_generation_get_params(self->generation);
+    return params->schedule || params->fixed_mode != RESDIT_MODE_DIRECT;
+}
+
+/* "Compare Without ResDiT": the same prompt, size, steps and seed with plain (direct) attention
+ * at every step; when it is done the compare view shows the two with the split slider. */
+static void compare_direct_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+    RsWindow *self = RS_WINDOW(widget);
+    if (!can_compare_direct(self))
+        return;
+    ResditJobParams params;
+    resdit_job_params_init(&params);
+    resdit_job_params_copy(&params, rs_generation_get_params(self->generation));
+    params.seed = rs_generation_get_image(self->generation)->seed;
+    params.random_seed = FALSE;
+    params.schedule = FALSE;
+    params.fixed_mode = RESDIT_MODE_DIRECT;
+    params.inspect_branches = FALSE;
+    /* The ResDiT image and its branches stay in the compare view; the new job fills "Without
+     * ResDiT" (rs_window_show_frame). */
+    rs_compare_view_set_source(self->compare_view, RS_COMPARE_DIRECT, NULL);
+    self->direct_compare = TRUE;
+    rs_compare_view_set_pair(self->compare_view, RS_COMPARE_FINAL, RS_COMPARE_DIRECT);
+    run_job(self, &params);
     resdit_job_params_clear(&params);
 }
 
@@ -1240,12 +1318,14 @@ static void open_model_folder_action(GtkWidget *widget, const char *action_name,
     gtk_native_dialog_show(GTK_NATIVE_DIALOG(self->folder_chooser));
 }
 
-enum { PROP_0, PROP_VIEW, PROP_MODEL_READY };
+enum { PROP_0, PROP_VIEW, PROP_MODEL_READY, PROP_COMPARE };
 
 static void rs_window_get_property(GObject *object, guint id, GValue *value, GParamSpec *pspec)
 {
     if (id == PROP_MODEL_READY)
         g_value_set_boolean(value, RS_WINDOW(object)->model != NULL);
+    else if (id == PROP_COMPARE)
+        g_value_set_boolean(value, RS_WINDOW(object)->compare);
     else
         g_value_set_string(value, branch_ids[RS_WINDOW(object)->view]);
 }
@@ -1253,7 +1333,10 @@ static void rs_window_get_property(GObject *object, guint id, GValue *value, GPa
 static void rs_window_set_property(GObject *object, guint id, const GValue *value,
                                    GParamSpec *pspec)
 {
-    select_view(RS_WINDOW(object), g_value_get_string(value));
+    if (id == PROP_COMPARE)
+        set_compare(RS_WINDOW(object), g_value_get_boolean(value));
+    else
+        select_view(RS_WINDOW(object), g_value_get_string(value));
 }
 
 static void rs_window_dispose(GObject *object)
@@ -1366,12 +1449,17 @@ static void rs_window_class_init(RsWindowClass *klass)
         object_class, PROP_MODEL_READY,
         g_param_spec_boolean("model-ready", NULL, NULL, FALSE,
                              G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+    g_object_class_install_property(
+        object_class, PROP_COMPARE,
+        g_param_spec_boolean("compare", NULL, NULL, FALSE,
+                             G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
     /* The engine job has ended (done, cancelled or failed) and the window shows it. */
     g_signal_new("job-finished", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                  G_TYPE_NONE, 0);
 
     g_type_ensure(RS_TYPE_PARAMS_PANEL);
     g_type_ensure(RS_TYPE_CANVAS);
+    g_type_ensure(RS_TYPE_COMPARE_VIEW);
     g_type_ensure(RS_TYPE_HISTORY_SIDEBAR);
     gtk_widget_class_set_template_from_resource(widget_class,
                                                 "/io/github/resdit/Studio/rs-window.ui");
@@ -1394,6 +1482,9 @@ static void rs_window_class_init(RsWindowClass *klass)
     gtk_widget_class_bind_template_child(widget_class, RsWindow, zoom_label);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, canvas_stack);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, canvas);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, compare_view);
+    gtk_widget_class_bind_template_child_full(widget_class, "compare_button", FALSE, 0);
+    gtk_widget_class_bind_template_child_full(widget_class, "compare_direct_button", FALSE, 0);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, toast_overlay);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, generate_button);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, progress_revealer);
@@ -1409,6 +1500,9 @@ static void rs_window_class_init(RsWindowClass *klass)
     gtk_widget_class_bind_template_child_full(widget_class, "open_folder_button", FALSE, 0);
 
     gtk_widget_class_install_property_action(widget_class, "win.view", "view");
+    gtk_widget_class_install_property_action(widget_class, "win.compare", "compare");
+    gtk_widget_class_install_action(widget_class, "win.compare-direct", NULL,
+                                    compare_direct_action);
     gtk_widget_class_install_action(widget_class, "win.zoom-in", NULL, zoom_action);
     gtk_widget_class_install_action(widget_class, "win.zoom-out", NULL, zoom_action);
     gtk_widget_class_install_action(widget_class, "win.zoom-best-fit", NULL, zoom_action);
