@@ -16,6 +16,7 @@
 #include "rs-model-handle.h"
 #include "rs-models-window.h"
 #include "rs-params-panel.h"
+#include "rs-run-guard.h"
 #include "png_text.h"
 #include "rs-window.h"
 
@@ -85,6 +86,7 @@ struct _RsWindow {
     RsCompareView *compare_view;
     gboolean compare;        /* the canvas shows the compare view */
     gboolean direct_compare; /* the running job is "Compare Without ResDiT" */
+    RsRunGuard *run_guard;   /* inhibits suspend during a job, notifies when a long one ends */
     AdwToastOverlay *toast_overlay;
     GtkButton *generate_button;
     GtkRevealer *progress_revealer;
@@ -236,6 +238,11 @@ void rs_window_clear_frames(RsWindow *self)
 RsJobSettings *rs_window_get_job(RsWindow *self)
 {
     return self->job;
+}
+
+RsRunGuard *rs_window_get_run_guard(RsWindow *self)
+{
+    return self->run_guard;
 }
 
 static void zoom_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
@@ -428,10 +435,14 @@ static void on_job_finished(RsGeneration *generation, RsWindow *self)
     const GError *error = rs_generation_get_error(generation);
     if (error == NULL) {
         job_succeeded(self, generation);
+        rs_run_guard_end(self->run_guard, _("Image Ready"),
+                         gtk_label_get_label(self->progress_label));
     } else if (g_error_matches(error, RESDIT_ERROR, RESDIT_ERROR_CANCELLED)) {
+        rs_run_guard_end(self->run_guard, NULL, NULL);
         gtk_revealer_set_reveal_child(self->progress_revealer, FALSE);
         show_toast(self, _("Generation cancelled, nothing was saved"));
     } else {
+        rs_run_guard_end(self->run_guard, _("Generation Failed"), error->message);
         gtk_revealer_set_reveal_child(self->progress_revealer, FALSE);
         show_error(self,
                    g_error_matches(error, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY)
@@ -486,6 +497,7 @@ static void run_job(RsWindow *self, const ResditJobParams *params)
     self->last_progress_time = 0;
     update_progress_label(self);
     rs_generation_start(self->generation, self->generation_cancellable);
+    rs_run_guard_begin(self->run_guard);
     update_actions(self);
     g_free(folder);
     g_free(setting);
@@ -1360,6 +1372,7 @@ static void rs_window_dispose(GObject *object)
     if (self->generation != NULL)
         g_signal_handlers_disconnect_by_data(self->generation, self);
     g_clear_object(&self->generation);
+    g_clear_object(&self->run_guard);
     g_clear_pointer(&self->model, rs_model_handle_unref);
     g_clear_pointer(&self->opening_key, g_free);
     g_clear_pointer(&self->discovered, g_ptr_array_unref);
@@ -1615,6 +1628,7 @@ static void rs_window_init(RsWindow *self)
     self->settings = g_settings_new("io.github.resdit.Studio");
     self->job = rs_job_settings_new();
     self->view = RS_BRANCH_FINAL;
+    self->run_guard = rs_run_guard_new(GTK_WINDOW(self));
     rs_job_settings_bind(self->job, self->settings);
     watch_user_choices(self);
     rs_params_panel_set_job(self->params_panel, self->job);

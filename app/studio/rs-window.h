@@ -5,6 +5,7 @@
 
 #include "rs-application.h"
 #include "rs-job-settings.h"
+#include "rs-run-guard.h"
 
 G_BEGIN_DECLS
 
@@ -23,6 +24,8 @@ typedef enum {
 RsWindow *rs_window_new(RsApplication *app);
 
 RsJobSettings *rs_window_get_job(RsWindow *self);
+/* Suspend inhibition and the end-of-job notification (rs-run-guard.h). */
+RsRunGuard *rs_window_get_run_guard(RsWindow *self);
 
 /* Shows the latest frame of a branch: enables its view and, when that view is selected, puts it
  * on the canvas. step is 1-based; phase names the schedule phase it was made in. */
