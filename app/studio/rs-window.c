@@ -10,6 +10,7 @@
 #include "rs-canvas.h"
 #include "rs-compare-view.h"
 #include "rs-engine-params.h"
+#include "rs-export-dialog.h"
 #include "rs-generation.h"
 #include "rs-history-sidebar.h"
 #include "rs-job-text.h"
@@ -315,6 +316,7 @@ static void update_actions(RsWindow *self)
     }
     gboolean has_file = self->image_path != NULL;
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.save-as", has_file);
+    gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.export", has_file);
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.open-folder", has_file);
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.copy-image",
                                   self->frames[RS_BRANCH_FINAL].texture != NULL);
@@ -650,6 +652,27 @@ static void save_as_action(GtkWidget *widget, const char *action_name, GVariant 
     g_free(name);
     g_signal_connect(self->save_chooser, "response", G_CALLBACK(on_save_as_response), self);
     gtk_native_dialog_show(GTK_NATIVE_DIALOG(self->save_chooser));
+}
+
+static void on_export_done(const char *dest, const GError *error, gpointer data)
+{
+    RsWindow *self = RS_WINDOW(data);
+    if (error != NULL) {
+        show_error(self, _("Could Not Export the Image"), error);
+        return;
+    }
+    char *name = g_path_get_basename(dest);
+    AdwToast *toast = adw_toast_new_format(_("Exported “%s”"), name);
+    adw_toast_overlay_add_toast(self->toast_overlay, toast);
+    g_free(name);
+}
+
+/* Export As: PNG, JPEG or WebP, with or without the parameters (rs-export-dialog.c). */
+static void export_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+    RsWindow *self = RS_WINDOW(widget);
+    if (self->image_path != NULL)
+        rs_export_dialog_show(GTK_WINDOW(self), self->image_path, on_export_done, G_OBJECT(self));
 }
 
 static void copy_image_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
@@ -1509,6 +1532,7 @@ static void rs_window_class_init(RsWindowClass *klass)
     gtk_widget_class_bind_template_child(widget_class, RsWindow, history_flap);
     gtk_widget_class_bind_template_child_full(widget_class, "history_button", FALSE, 0);
     gtk_widget_class_bind_template_child_full(widget_class, "save_as_button", FALSE, 0);
+    gtk_widget_class_bind_template_child_full(widget_class, "export_button", FALSE, 0);
     gtk_widget_class_bind_template_child_full(widget_class, "copy_image_button", FALSE, 0);
     gtk_widget_class_bind_template_child_full(widget_class, "open_folder_button", FALSE, 0);
 
@@ -1525,6 +1549,7 @@ static void rs_window_class_init(RsWindowClass *klass)
     gtk_widget_class_install_action(widget_class, "win.open-model-folder", NULL,
                                     open_model_folder_action);
     gtk_widget_class_install_action(widget_class, "win.save-as", NULL, save_as_action);
+    gtk_widget_class_install_action(widget_class, "win.export", NULL, export_action);
     gtk_widget_class_install_action(widget_class, "win.copy-image", NULL, copy_image_action);
     gtk_widget_class_install_action(widget_class, "win.open-folder", NULL, open_folder_action);
     gtk_widget_class_install_action(widget_class, "win.show-models", NULL, show_models_action);
