@@ -83,6 +83,7 @@ static void set_accels(GtkApplication *app)
         {"win.generate", {"<Control>Return", NULL}},
         {"win.save-as", {"<Control>s", NULL}},
         {"win.export", {"<Control><Shift>e", NULL}},
+        {"win.fullscreen", {"F11", NULL}},
         {"win.show-history", {"F9", NULL}},
         {"win.search-history", {"<Control>f", NULL}},
         {"win.zoom-in", {"<Control>plus", "<Control>equal", NULL}},

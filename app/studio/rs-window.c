@@ -11,8 +11,10 @@
 #include "rs-compare-view.h"
 #include "rs-engine-params.h"
 #include "rs-export-dialog.h"
+#include "rs-fullscreen.h"
 #include "rs-generation.h"
 #include "rs-history-sidebar.h"
+#include "rs-image-drag.h"
 #include "rs-job-text.h"
 #include "rs-model-handle.h"
 #include "rs-models-window.h"
@@ -322,6 +324,9 @@ static void update_actions(RsWindow *self)
                                   self->frames[RS_BRANCH_FINAL].texture != NULL);
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.compare-direct",
                                   can_compare_direct(self));
+    /* Escape cancels a job; only without one does it leave fullscreen (add_zoom_keys). */
+    gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.leave-fullscreen",
+                                  !busy && gtk_window_is_fullscreen(GTK_WINDOW(self)));
 }
 
 /* ---- the engine job ------------------------------------------------------------------------ */
@@ -673,6 +678,20 @@ static void export_action(GtkWidget *widget, const char *action_name, GVariant *
     RsWindow *self = RS_WINDOW(widget);
     if (self->image_path != NULL)
         rs_export_dialog_show(GTK_WINDOW(self), self->image_path, on_export_done, G_OBJECT(self));
+}
+
+static void leave_fullscreen_action(GtkWidget *widget, const char *action_name,
+                                    GVariant *parameter)
+{
+    if (!is_busy(RS_WINDOW(widget)))
+        gtk_window_unfullscreen(GTK_WINDOW(widget));
+}
+
+/* The file a drag out of the canvas offers: the saved image, when it is the one on show. */
+static const char *drag_path(gpointer data)
+{
+    RsWindow *self = RS_WINDOW(data);
+    return self->view == RS_BRANCH_FINAL ? self->image_path : NULL;
 }
 
 static void copy_image_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
@@ -1533,6 +1552,7 @@ static void rs_window_class_init(RsWindowClass *klass)
     gtk_widget_class_bind_template_child_full(widget_class, "history_button", FALSE, 0);
     gtk_widget_class_bind_template_child_full(widget_class, "save_as_button", FALSE, 0);
     gtk_widget_class_bind_template_child_full(widget_class, "export_button", FALSE, 0);
+    gtk_widget_class_bind_template_child_full(widget_class, "fullscreen_button", FALSE, 0);
     gtk_widget_class_bind_template_child_full(widget_class, "copy_image_button", FALSE, 0);
     gtk_widget_class_bind_template_child_full(widget_class, "open_folder_button", FALSE, 0);
 
@@ -1550,6 +1570,9 @@ static void rs_window_class_init(RsWindowClass *klass)
                                     open_model_folder_action);
     gtk_widget_class_install_action(widget_class, "win.save-as", NULL, save_as_action);
     gtk_widget_class_install_action(widget_class, "win.export", NULL, export_action);
+    gtk_widget_class_install_property_action(widget_class, "win.fullscreen", "fullscreened");
+    gtk_widget_class_install_action(widget_class, "win.leave-fullscreen", NULL,
+                                    leave_fullscreen_action);
     gtk_widget_class_install_action(widget_class, "win.copy-image", NULL, copy_image_action);
     gtk_widget_class_install_action(widget_class, "win.open-folder", NULL, open_folder_action);
     gtk_widget_class_install_action(widget_class, "win.show-models", NULL, show_models_action);
@@ -1636,6 +1659,8 @@ static void add_zoom_keys(RsWindow *self)
         {GDK_KEY_KP_Subtract, "win.zoom-out"}, {GDK_KEY_0, "win.zoom-best-fit"},
         {GDK_KEY_KP_0, "win.zoom-best-fit"},   {GDK_KEY_1, "win.zoom-100"},
         {GDK_KEY_KP_1, "win.zoom-100"},        {GDK_KEY_Escape, "win.cancel"},
+        /* tried when win.cancel is disabled: no job runs */
+        {GDK_KEY_Escape, "win.leave-fullscreen"},
     };
     GtkEventController *controller = gtk_shortcut_controller_new();
     for (gsize i = 0; i < G_N_ELEMENTS(keys); i++)
@@ -1669,6 +1694,10 @@ static void rs_window_init(RsWindow *self)
         g_signal_connect(self->view_buttons[b], "toggled", G_CALLBACK(on_view_toggled), self);
     gtk_toggle_button_set_active(self->view_buttons[RS_BRANCH_FINAL], TRUE);
     setup_drop_target(self);
+    rs_image_drag_attach(self->canvas, drag_path, self);
+    AdwFlap *flaps[] = {self->params_flap, self->history_flap};
+    rs_fullscreen_attach(GTK_WINDOW(self), flaps, G_N_ELEMENTS(flaps));
+    g_signal_connect_swapped(self, "notify::fullscreened", G_CALLBACK(update_actions), self);
     open_history(self);
     setup_history_sidebar(self);
     update_actions(self);
