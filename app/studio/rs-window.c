@@ -13,6 +13,7 @@
 #include "rs-export-dialog.h"
 #include "rs-fullscreen.h"
 #include "rs-generation.h"
+#include "rs-history-gallery.h"
 #include "rs-history-sidebar.h"
 #include "rs-image-drag.h"
 #include "rs-job-text.h"
@@ -88,6 +89,8 @@ struct _RsWindow {
     RsCanvas *canvas;
     RsCompareView *compare_view;
     gboolean compare;        /* the canvas shows the compare view */
+    gboolean gallery;        /* the canvas area shows the history gallery */
+    RsHistoryGallery *history_gallery;
     gboolean direct_compare; /* the running job is "Compare Without ResDiT" */
     RsRunGuard *run_guard;   /* inhibits suspend during a job, notifies when a long one ends */
     AdwToastOverlay *toast_overlay;
@@ -162,7 +165,8 @@ static void show_view(RsWindow *self)
     /* Reflect the view on its toggle; the toggled handler ignores the already-shown view. */
     gtk_toggle_button_set_active(self->view_buttons[self->view], TRUE);
     rs_canvas_set_texture(self->canvas, frame->texture);
-    gtk_stack_set_visible_child_name(self->canvas_stack, self->compare            ? "compare"
+    gtk_stack_set_visible_child_name(self->canvas_stack, self->gallery            ? "gallery"
+                                                         : self->compare          ? "compare"
                                                          : frame->texture != NULL ? "canvas"
                                                                                   : "empty");
     if (frame->texture != NULL) {
@@ -174,7 +178,8 @@ static void show_view(RsWindow *self)
     } else {
         gtk_label_set_label(self->frame_label, "");
     }
-    gtk_widget_set_visible(GTK_WIDGET(self->frame_label), frame->texture != NULL && !self->compare);
+    gtk_widget_set_visible(GTK_WIDGET(self->frame_label),
+                           frame->texture != NULL && !self->compare && !self->gallery);
     update_zoom_actions(self);
 }
 
@@ -532,8 +537,26 @@ static void set_compare(RsWindow *self, gboolean compare)
     if (self->compare == compare)
         return;
     self->compare = compare;
+    if (compare && self->gallery) {
+        self->gallery = FALSE;
+        g_object_notify(G_OBJECT(self), "gallery");
+    }
     show_view(self);
     g_object_notify(G_OBJECT(self), "compare");
+}
+
+static void set_gallery(RsWindow *self, gboolean gallery)
+{
+    gallery = !!gallery;
+    if (self->gallery == gallery)
+        return;
+    self->gallery = gallery;
+    if (gallery && self->compare) {
+        self->compare = FALSE;
+        g_object_notify(G_OBJECT(self), "compare");
+    }
+    show_view(self);
+    g_object_notify(G_OBJECT(self), "gallery");
 }
 
 /* The image on the canvas is the last job's, made with ResDiT: it can be made again without. */
@@ -916,13 +939,14 @@ static void on_history_show_in_folder(RsHistorySidebar *sidebar, RsHistoryItem *
  * window: the toast's end, or the window's, purges it, whichever comes first. */
 typedef struct {
     HistoryStore *store;
-    gint64 id;
+    GArray *ids;      /* gint64: the rows deleted together (one toast) */
     gboolean settled; /* undone or purged */
 } PendingDelete;
 
 static void pending_delete_clear(gpointer data)
 {
     g_object_unref(((PendingDelete *)data)->store);
+    g_array_unref(((PendingDelete *)data)->ids);
 }
 
 static void pending_delete_release(gpointer data, GClosure *closure)
@@ -939,12 +963,14 @@ static void on_undo_delete(AdwToast *toast, PendingDelete *pending)
 {
     if (pending->settled)
         return;
-    GError *error = NULL;
-    pending->settled = history_store_undelete(pending->store, pending->id, &error);
-    if (error != NULL) {
-        g_message("Undo of history row %" G_GINT64_FORMAT " failed: %s", pending->id,
-                  error->message);
-        g_error_free(error);
+    pending->settled = TRUE;
+    for (guint i = 0; i < pending->ids->len; i++) {
+        gint64 id = g_array_index(pending->ids, gint64, i);
+        GError *error = NULL;
+        if (!history_store_undelete(pending->store, id, &error)) {
+            g_message("Undo of history row %" G_GINT64_FORMAT " failed: %s", id, error->message);
+            g_error_free(error);
+        }
     }
 }
 
@@ -954,12 +980,15 @@ static void purge_pending(PendingDelete *pending)
     if (pending->settled)
         return;
     pending->settled = TRUE;
-    GError *error = NULL;
-    if (!history_store_purge(pending->store, pending->id, &error)) {
-        g_message("Purging history row %" G_GINT64_FORMAT " failed: %s (it is purged at the "
-                  "next start)",
-                  pending->id, error->message);
-        g_error_free(error);
+    for (guint i = 0; i < pending->ids->len; i++) {
+        gint64 id = g_array_index(pending->ids, gint64, i);
+        GError *error = NULL;
+        if (!history_store_purge(pending->store, id, &error)) {
+            g_message("Purging history row %" G_GINT64_FORMAT " failed: %s (it is purged at the "
+                      "next start)",
+                      id, error->message);
+            g_error_free(error);
+        }
     }
 }
 
@@ -968,19 +997,34 @@ static void on_delete_toast_dismissed(AdwToast *toast, PendingDelete *pending)
     purge_pending(pending);
 }
 
-static void delete_row(RsWindow *self, gint64 id)
+/* Deletes rows (one undo toast for them all). */
+static void delete_rows(RsWindow *self, const gint64 *ids, guint n)
 {
-    GError *error = NULL;
-    if (!history_store_delete(self->history, id, &error)) {
-        show_error(self, _("Could Not Delete the Image"), error);
-        g_error_free(error);
+    GArray *deleted = g_array_new(FALSE, FALSE, sizeof(gint64));
+    for (guint i = 0; i < n; i++) {
+        GError *error = NULL;
+        if (!history_store_delete(self->history, ids[i], &error)) {
+            show_error(self, _("Could Not Delete the Image"), error);
+            g_error_free(error);
+            break;
+        }
+        g_array_append_val(deleted, ids[i]);
+    }
+    if (deleted->len == 0) {
+        g_array_unref(deleted);
         return;
     }
     PendingDelete *pending = g_rc_box_new0(PendingDelete);
     pending->store = g_object_ref(self->history);
-    pending->id = id;
+    pending->ids = deleted;
     g_ptr_array_add(self->pending_deletes, pending);
-    AdwToast *toast = adw_toast_new(_("Image deleted"));
+    char *title = deleted->len == 1
+                      ? g_strdup(_("Image deleted"))
+                      : g_strdup_printf(g_dngettext(GETTEXT_PACKAGE, "%u image deleted",
+                                                    "%u images deleted", deleted->len),
+                                        deleted->len);
+    AdwToast *toast = adw_toast_new(title);
+    g_free(title);
     adw_toast_set_button_label(toast, _("_Undo"));
     adw_toast_set_priority(toast, ADW_TOAST_PRIORITY_HIGH);
     g_signal_connect_data(toast, "button-clicked", G_CALLBACK(on_undo_delete),
@@ -993,7 +1037,24 @@ static void delete_row(RsWindow *self, gint64 id)
 /* Deleting is undone from its toast, so it does not ask first. */
 static void on_history_delete(RsHistorySidebar *sidebar, RsHistoryItem *item, RsWindow *self)
 {
-    delete_row(self, rs_history_item_get_generation(item)->id);
+    gint64 id = rs_history_item_get_generation(item)->id;
+    delete_rows(self, &id, 1);
+}
+
+static void on_gallery_delete(RsHistoryGallery *gallery, GPtrArray *items, RsWindow *self)
+{
+    gint64 *ids = g_new(gint64, MAX(items->len, 1));
+    for (guint i = 0; i < items->len; i++)
+        ids[i] = rs_history_item_get_generation(g_ptr_array_index(items, i))->id;
+    delete_rows(self, ids, items->len);
+    g_free(ids);
+}
+
+/* An image opened from the gallery: selected in the sidebar (same model), shown on the canvas. */
+static void on_gallery_activated(RsHistoryGallery *gallery, guint position, RsWindow *self)
+{
+    rs_history_sidebar_select(self->history_sidebar, position);
+    set_gallery(self, FALSE);
 }
 
 static void search_history_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
@@ -1019,6 +1080,10 @@ static void setup_history_sidebar(RsWindow *self)
     g_signal_connect(self->history_sidebar, "show-in-folder", G_CALLBACK(on_history_show_in_folder),
                      self);
     g_signal_connect(self->history_sidebar, "delete", G_CALLBACK(on_history_delete), self);
+    rs_history_gallery_set_model(self->history_gallery,
+                                 G_LIST_MODEL(rs_history_sidebar_get_model(self->history_sidebar)));
+    g_signal_connect(self->history_gallery, "delete", G_CALLBACK(on_gallery_delete), self);
+    g_signal_connect(self->history_gallery, "activated", G_CALLBACK(on_gallery_activated), self);
 }
 
 /* ---- the model picker ---------------------------------------------------------------------- */
@@ -1372,7 +1437,7 @@ static void open_model_folder_action(GtkWidget *widget, const char *action_name,
     gtk_native_dialog_show(GTK_NATIVE_DIALOG(self->folder_chooser));
 }
 
-enum { PROP_0, PROP_VIEW, PROP_MODEL_READY, PROP_COMPARE };
+enum { PROP_0, PROP_VIEW, PROP_MODEL_READY, PROP_COMPARE, PROP_GALLERY };
 
 static void rs_window_get_property(GObject *object, guint id, GValue *value, GParamSpec *pspec)
 {
@@ -1380,6 +1445,8 @@ static void rs_window_get_property(GObject *object, guint id, GValue *value, GPa
         g_value_set_boolean(value, RS_WINDOW(object)->model != NULL);
     else if (id == PROP_COMPARE)
         g_value_set_boolean(value, RS_WINDOW(object)->compare);
+    else if (id == PROP_GALLERY)
+        g_value_set_boolean(value, RS_WINDOW(object)->gallery);
     else
         g_value_set_string(value, branch_ids[RS_WINDOW(object)->view]);
 }
@@ -1389,6 +1456,8 @@ static void rs_window_set_property(GObject *object, guint id, const GValue *valu
 {
     if (id == PROP_COMPARE)
         set_compare(RS_WINDOW(object), g_value_get_boolean(value));
+    else if (id == PROP_GALLERY)
+        set_gallery(RS_WINDOW(object), g_value_get_boolean(value));
     else
         select_view(RS_WINDOW(object), g_value_get_string(value));
 }
@@ -1426,6 +1495,8 @@ static void rs_window_dispose(GObject *object)
         g_clear_object(&self->frames[b].texture);
         g_clear_pointer(&self->frames[b].phase, g_free);
     }
+    if (self->history_gallery != NULL)
+        rs_history_gallery_set_model(self->history_gallery, NULL);
     if (self->history_sidebar != NULL)
         rs_history_sidebar_set_store(self->history_sidebar, NULL);
     /* Dismissing the toasts (undo of a delete) still needs the history; deletes whose toast
@@ -1508,6 +1579,10 @@ static void rs_window_class_init(RsWindowClass *klass)
         object_class, PROP_COMPARE,
         g_param_spec_boolean("compare", NULL, NULL, FALSE,
                              G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+    g_object_class_install_property(
+        object_class, PROP_GALLERY,
+        g_param_spec_boolean("gallery", NULL, NULL, FALSE,
+                             G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
     /* The engine job has ended (done, cancelled or failed) and the window shows it. */
     g_signal_new("job-finished", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                  G_TYPE_NONE, 0);
@@ -1515,6 +1590,7 @@ static void rs_window_class_init(RsWindowClass *klass)
     g_type_ensure(RS_TYPE_PARAMS_PANEL);
     g_type_ensure(RS_TYPE_CANVAS);
     g_type_ensure(RS_TYPE_COMPARE_VIEW);
+    g_type_ensure(RS_TYPE_HISTORY_GALLERY);
     g_type_ensure(RS_TYPE_HISTORY_SIDEBAR);
     gtk_widget_class_set_template_from_resource(widget_class,
                                                 "/io/github/resdit/Studio/rs-window.ui");
@@ -1538,6 +1614,8 @@ static void rs_window_class_init(RsWindowClass *klass)
     gtk_widget_class_bind_template_child(widget_class, RsWindow, canvas_stack);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, canvas);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, compare_view);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, history_gallery);
+    gtk_widget_class_bind_template_child_full(widget_class, "gallery_button", FALSE, 0);
     gtk_widget_class_bind_template_child_full(widget_class, "compare_button", FALSE, 0);
     gtk_widget_class_bind_template_child_full(widget_class, "compare_direct_button", FALSE, 0);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, toast_overlay);
@@ -1558,6 +1636,7 @@ static void rs_window_class_init(RsWindowClass *klass)
 
     gtk_widget_class_install_property_action(widget_class, "win.view", "view");
     gtk_widget_class_install_property_action(widget_class, "win.compare", "compare");
+    gtk_widget_class_install_property_action(widget_class, "win.gallery", "gallery");
     gtk_widget_class_install_action(widget_class, "win.compare-direct", NULL,
                                     compare_direct_action);
     gtk_widget_class_install_action(widget_class, "win.zoom-in", NULL, zoom_action);

@@ -1,0 +1,208 @@
+/* RsHistoryGallery: see rs-history-gallery.h. */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "rs-history-gallery.h"
+#include "rs-history-sidebar.h"
+
+#define CELL_SIZE 160
+
+struct _RsHistoryGallery {
+    GtkWidget parent_instance;
+    GtkWidget *box;
+    GtkMultiSelection *selection;
+    GtkGridView *grid;
+    GtkLabel *count_label;
+    GtkButton *delete_button;
+};
+
+G_DEFINE_FINAL_TYPE(RsHistoryGallery, rs_history_gallery, GTK_TYPE_WIDGET)
+
+enum { SIGNAL_ACTIVATED, SIGNAL_DELETE, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+static void setup_cell(GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer data)
+{
+    GtkWidget *overlay = gtk_overlay_new();
+    GtkWidget *picture = gtk_picture_new();
+    gtk_picture_set_content_fit(GTK_PICTURE(picture), GTK_CONTENT_FIT_CONTAIN);
+    gtk_widget_set_size_request(picture, CELL_SIZE, CELL_SIZE);
+    gtk_widget_add_css_class(picture, "history-thumbnail");
+    gtk_overlay_set_child(GTK_OVERLAY(overlay), picture);
+    GtkWidget *badge = gtk_label_new(NULL);
+    gtk_widget_set_halign(badge, GTK_ALIGN_START);
+    gtk_widget_set_valign(badge, GTK_ALIGN_END);
+    gtk_widget_set_margin_start(badge, 4);
+    gtk_widget_set_margin_bottom(badge, 4);
+    gtk_widget_add_css_class(badge, "history-badge");
+    gtk_widget_add_css_class(badge, "caption");
+    gtk_overlay_add_overlay(GTK_OVERLAY(overlay), badge);
+    gtk_list_item_set_child(list_item, overlay);
+}
+
+static const char *const badge_classes[] = {"queued",    "running", "success",
+                                            "cancelled", "error",   "warning"};
+
+static void bind_cell(GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer data)
+{
+    RsHistoryItem *item = gtk_list_item_get_item(list_item);
+    const HistoryGeneration *gen = rs_history_item_get_generation(item);
+    GtkWidget *overlay = gtk_list_item_get_child(list_item);
+    GtkWidget *picture = gtk_overlay_get_child(GTK_OVERLAY(overlay));
+    GtkWidget *badge = gtk_widget_get_next_sibling(picture);
+    GdkTexture *thumbnail = rs_history_item_get_thumbnail(item);
+    gtk_picture_set_paintable(GTK_PICTURE(picture),
+                              thumbnail != NULL ? GDK_PAINTABLE(thumbnail) : NULL);
+    gtk_widget_set_tooltip_text(overlay, gen->params.prompt != NULL && gen->params.prompt[0]
+                                             ? gen->params.prompt
+                                             : _("(no prompt)"));
+    /* Done images need no badge; the others say what happened. */
+    gtk_widget_set_visible(badge, gen->status != HISTORY_STATUS_DONE);
+    gtk_label_set_label(GTK_LABEL(badge), rs_history_status_label(gen->status));
+    for (gsize i = 0; i < G_N_ELEMENTS(badge_classes); i++)
+        gtk_widget_remove_css_class(badge, badge_classes[i]);
+    gtk_widget_add_css_class(
+        badge, badge_classes[MIN((gsize)gen->status, G_N_ELEMENTS(badge_classes) - 1)]);
+}
+
+static void unbind_cell(GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer data)
+{
+    GtkWidget *overlay = gtk_list_item_get_child(list_item);
+    gtk_picture_set_paintable(GTK_PICTURE(gtk_overlay_get_child(GTK_OVERLAY(overlay))), NULL);
+}
+
+GPtrArray *rs_history_gallery_get_selected(RsHistoryGallery *self)
+{
+    GPtrArray *items = g_ptr_array_new_with_free_func(g_object_unref);
+    GtkBitset *selected = gtk_selection_model_get_selection(GTK_SELECTION_MODEL(self->selection));
+    GtkBitsetIter iter;
+    guint position;
+    for (gboolean ok = gtk_bitset_iter_init_first(&iter, selected, &position); ok;
+         ok = gtk_bitset_iter_next(&iter, &position))
+        g_ptr_array_add(items, g_list_model_get_item(G_LIST_MODEL(self->selection), position));
+    gtk_bitset_unref(selected);
+    return items;
+}
+
+static void update_count(RsHistoryGallery *self)
+{
+    GtkBitset *selected = gtk_selection_model_get_selection(GTK_SELECTION_MODEL(self->selection));
+    guint64 n = gtk_bitset_get_size(selected);
+    gtk_bitset_unref(selected);
+    guint total = g_list_model_get_n_items(G_LIST_MODEL(self->selection));
+    char *text = n > 0 ? g_strdup_printf(g_dngettext(GETTEXT_PACKAGE, "%u of %u image selected",
+                                                     "%u of %u images selected", total),
+                                         (guint)n, total)
+                       : g_strdup_printf(g_dngettext(GETTEXT_PACKAGE, "%u image", "%u images",
+                                                     total),
+                                         total);
+    gtk_label_set_label(self->count_label, text);
+    g_free(text);
+    gtk_widget_set_sensitive(GTK_WIDGET(self->delete_button), n > 0);
+}
+
+static void on_delete_clicked(RsHistoryGallery *self)
+{
+    GPtrArray *items = rs_history_gallery_get_selected(self);
+    if (items->len > 0) {
+        gtk_selection_model_unselect_all(GTK_SELECTION_MODEL(self->selection));
+        g_signal_emit(self, signals[SIGNAL_DELETE], 0, items);
+    }
+    g_ptr_array_unref(items);
+}
+
+static void on_select_all(RsHistoryGallery *self)
+{
+    gtk_selection_model_select_all(GTK_SELECTION_MODEL(self->selection));
+}
+
+static void on_activate(GtkGridView *grid, guint position, RsHistoryGallery *self)
+{
+    g_signal_emit(self, signals[SIGNAL_ACTIVATED], 0, position);
+}
+
+void rs_history_gallery_set_model(RsHistoryGallery *self, GListModel *model)
+{
+    gtk_multi_selection_set_model(self->selection, model);
+    update_count(self);
+}
+
+GtkSelectionModel *rs_history_gallery_get_selection(RsHistoryGallery *self)
+{
+    return GTK_SELECTION_MODEL(self->selection);
+}
+
+static void rs_history_gallery_init(RsHistoryGallery *self)
+{
+    self->box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 0);
+    gtk_widget_set_parent(self->box, GTK_WIDGET(self));
+
+    GtkWidget *bar = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 6);
+    gtk_widget_set_margin_top(bar, 6);
+    gtk_widget_set_margin_bottom(bar, 6);
+    gtk_widget_set_margin_start(bar, 12);
+    gtk_widget_set_margin_end(bar, 6);
+    self->count_label = GTK_LABEL(gtk_label_new(NULL));
+    gtk_widget_set_hexpand(GTK_WIDGET(self->count_label), TRUE);
+    gtk_label_set_xalign(self->count_label, 0);
+    gtk_widget_add_css_class(GTK_WIDGET(self->count_label), "dim-label");
+    gtk_box_append(GTK_BOX(bar), GTK_WIDGET(self->count_label));
+    GtkWidget *select_all = gtk_button_new_with_mnemonic(_("Select _All"));
+    g_signal_connect_swapped(select_all, "clicked", G_CALLBACK(on_select_all), self);
+    gtk_box_append(GTK_BOX(bar), select_all);
+    self->delete_button = GTK_BUTTON(gtk_button_new_with_mnemonic(_("_Delete")));
+    gtk_widget_add_css_class(GTK_WIDGET(self->delete_button), "destructive-action");
+    gtk_widget_set_tooltip_text(GTK_WIDGET(self->delete_button),
+                                _("Delete the Selected Images (can be undone)"));
+    g_signal_connect_swapped(self->delete_button, "clicked", G_CALLBACK(on_delete_clicked), self);
+    gtk_box_append(GTK_BOX(bar), GTK_WIDGET(self->delete_button));
+    gtk_box_append(GTK_BOX(self->box), bar);
+
+    GtkListItemFactory *factory = gtk_signal_list_item_factory_new();
+    g_signal_connect(factory, "setup", G_CALLBACK(setup_cell), self);
+    g_signal_connect(factory, "bind", G_CALLBACK(bind_cell), self);
+    g_signal_connect(factory, "unbind", G_CALLBACK(unbind_cell), self);
+    self->selection = gtk_multi_selection_new(NULL);
+    g_signal_connect_swapped(self->selection, "selection-changed", G_CALLBACK(update_count), self);
+    g_signal_connect_swapped(self->selection, "items-changed", G_CALLBACK(update_count), self);
+    self->grid = GTK_GRID_VIEW(
+        gtk_grid_view_new(GTK_SELECTION_MODEL(g_object_ref(self->selection)), factory));
+    gtk_grid_view_set_max_columns(self->grid, 12);
+    gtk_grid_view_set_enable_rubberband(self->grid, TRUE);
+    g_signal_connect(self->grid, "activate", G_CALLBACK(on_activate), self);
+    GtkWidget *scrolled = gtk_scrolled_window_new();
+    gtk_scrolled_window_set_policy(GTK_SCROLLED_WINDOW(scrolled), GTK_POLICY_NEVER,
+                                   GTK_POLICY_AUTOMATIC);
+    gtk_scrolled_window_set_child(GTK_SCROLLED_WINDOW(scrolled), GTK_WIDGET(self->grid));
+    gtk_widget_set_vexpand(scrolled, TRUE);
+    gtk_box_append(GTK_BOX(self->box), scrolled);
+    update_count(self);
+}
+
+static void rs_history_gallery_dispose(GObject *object)
+{
+    RsHistoryGallery *self = RS_HISTORY_GALLERY(object);
+    if (self->selection != NULL)
+        g_signal_handlers_disconnect_by_data(self->selection, self);
+    g_clear_pointer(&self->box, gtk_widget_unparent);
+    g_clear_object(&self->selection);
+    G_OBJECT_CLASS(rs_history_gallery_parent_class)->dispose(object);
+}
+
+static void rs_history_gallery_class_init(RsHistoryGalleryClass *klass)
+{
+    G_OBJECT_CLASS(klass)->dispose = rs_history_gallery_dispose;
+    gtk_widget_class_set_layout_manager_type(GTK_WIDGET_CLASS(klass), GTK_TYPE_BIN_LAYOUT);
+    gtk_widget_class_set_css_name(GTK_WIDGET_CLASS(klass), "history-gallery");
+    signals[SIGNAL_ACTIVATED] =
+        g_signal_new("activated", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                     NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
+    signals[SIGNAL_DELETE] = g_signal_new("delete", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
+                                          NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_PTR_ARRAY);
+}
+
+GtkWidget *rs_history_gallery_new(void)
+{
+    return g_object_new(RS_TYPE_HISTORY_GALLERY, NULL);
+}
