@@ -43,6 +43,16 @@ static gboolean has_n_items(gpointer data)
     return g_list_model_get_n_items(w->model) == w->n;
 }
 
+static gboolean newest_done(gpointer model)
+{
+    if (g_list_model_get_n_items(model) == 0)
+        return FALSE;
+    RsHistoryItem *item = g_list_model_get_item(model, 0);
+    gboolean done = rs_history_item_get_generation(item)->status == HISTORY_STATUS_DONE;
+    g_object_unref(item);
+    return done;
+}
+
 static guint count_files(const char *dir)
 {
     guint n = 0;
@@ -77,6 +87,10 @@ static void test_gallery(Fixture *f, gconstpointer data)
     CountWait wait = {G_LIST_MODEL(selection), 3};
     g_assert_true(ui_test_wait_until(has_n_items, &wait, 30000));
 
+    /* A row's update replaces it in the model, which unselects it: let the last job's "done"
+     * reach the model (the store is polled every 2 s) before selecting. */
+    g_assert_true(ui_test_wait_until(newest_done, selection, 30000));
+    ui_test_spin(2500);
     g_assert_true(gtk_widget_activate_action(GTK_WIDGET(f->window), "win.gallery", NULL));
     GtkStack *stack = ui_test_child(f->window, RS_TYPE_WINDOW, "canvas_stack");
     g_assert_cmpstr(gtk_stack_get_visible_child_name(stack), ==, "gallery");
@@ -92,12 +106,11 @@ static void test_gallery(Fixture *f, gconstpointer data)
     RsHistoryItem *middle = g_list_model_get_item(G_LIST_MODEL(selection), 1);
     gint64 kept = rs_history_item_get_generation(middle)->id;
     g_object_unref(middle);
-    ui_test_spin(100);
-    g_free(ui_test_screenshot(GTK_WIDGET(f->window), "gallery-selected"));
     /* the Delete button, as the user presses it */
     GtkWidget *button = find_widget(GTK_WIDGET(gallery), GTK_TYPE_BUTTON, "destructive-action");
     g_assert_nonnull(button);
     g_assert_true(gtk_widget_is_sensitive(button));
+    g_free(ui_test_screenshot(GTK_WIDGET(f->window), "gallery-selected"));
     g_signal_emit_by_name(button, "clicked");
     wait.n = 1;
     g_assert_true(ui_test_wait_until(has_n_items, &wait, 30000));
