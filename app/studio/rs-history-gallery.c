@@ -12,6 +12,8 @@ struct _RsHistoryGallery {
     GtkWidget parent_instance;
     GtkWidget *box;
     GtkMultiSelection *selection;
+    RsHistoryModel *model;
+    GtkDropDown *filter_dropdown;
     GtkGridView *grid;
     GtkLabel *count_label;
     GtkButton *delete_button;
@@ -119,12 +121,46 @@ static void on_select_all(RsHistoryGallery *self)
 
 static void on_activate(GtkGridView *grid, guint position, RsHistoryGallery *self)
 {
-    g_signal_emit(self, signals[SIGNAL_ACTIVATED], 0, position);
+    RsHistoryItem *item = g_list_model_get_item(G_LIST_MODEL(self->selection), position);
+    if (item != NULL)
+        g_signal_emit(self, signals[SIGNAL_ACTIVATED], 0, item);
+    g_clear_object(&item);
 }
 
-void rs_history_gallery_set_model(RsHistoryGallery *self, GListModel *model)
+static const struct {
+    const char *id;
+    guint mask;
+} filters[] = {
+    {"all", 0},
+    {"done", 1u << HISTORY_STATUS_DONE},
+    {"cancelled", 1u << HISTORY_STATUS_CANCELLED},
+    {"failed", (1u << HISTORY_STATUS_FAILED) | (1u << HISTORY_STATUS_INTERRUPTED)},
+};
+
+static void apply_filter(RsHistoryGallery *self)
 {
-    gtk_multi_selection_set_model(self->selection, model);
+    guint i = gtk_drop_down_get_selected(self->filter_dropdown);
+    if (self->model != NULL && i < G_N_ELEMENTS(filters))
+        rs_history_model_set_status_mask(self->model, filters[i].mask);
+    update_count(self);
+}
+
+void rs_history_gallery_set_filter(RsHistoryGallery *self, const char *filter)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(filters); i++)
+        if (g_strcmp0(filter, filters[i].id) == 0)
+            gtk_drop_down_set_selected(self->filter_dropdown, i);
+}
+
+void rs_history_gallery_set_store(RsHistoryGallery *self, HistoryStore *store)
+{
+    gtk_multi_selection_set_model(self->selection, NULL);
+    g_clear_object(&self->model);
+    if (store != NULL) {
+        self->model = rs_history_model_new(store);
+        gtk_multi_selection_set_model(self->selection, G_LIST_MODEL(self->model));
+        apply_filter(self);
+    }
     update_count(self);
 }
 
@@ -148,6 +184,12 @@ static void rs_history_gallery_init(RsHistoryGallery *self)
     gtk_label_set_xalign(self->count_label, 0);
     gtk_widget_add_css_class(GTK_WIDGET(self->count_label), "dim-label");
     gtk_box_append(GTK_BOX(bar), GTK_WIDGET(self->count_label));
+    const char *filter_labels[] = {_("All"), _("Done"), _("Cancelled"), _("Failed"), NULL};
+    self->filter_dropdown = GTK_DROP_DOWN(gtk_drop_down_new_from_strings(filter_labels));
+    gtk_widget_set_tooltip_text(GTK_WIDGET(self->filter_dropdown), _("Show Images by Status"));
+    g_signal_connect_swapped(self->filter_dropdown, "notify::selected", G_CALLBACK(apply_filter),
+                             self);
+    gtk_box_append(GTK_BOX(bar), GTK_WIDGET(self->filter_dropdown));
     GtkWidget *select_all = gtk_button_new_with_mnemonic(_("Select _All"));
     g_signal_connect_swapped(select_all, "clicked", G_CALLBACK(on_select_all), self);
     gtk_box_append(GTK_BOX(bar), select_all);
@@ -187,6 +229,7 @@ static void rs_history_gallery_dispose(GObject *object)
         g_signal_handlers_disconnect_by_data(self->selection, self);
     g_clear_pointer(&self->box, gtk_widget_unparent);
     g_clear_object(&self->selection);
+    g_clear_object(&self->model);
     G_OBJECT_CLASS(rs_history_gallery_parent_class)->dispose(object);
 }
 
@@ -197,7 +240,7 @@ static void rs_history_gallery_class_init(RsHistoryGalleryClass *klass)
     gtk_widget_class_set_css_name(GTK_WIDGET_CLASS(klass), "history-gallery");
     signals[SIGNAL_ACTIVATED] =
         g_signal_new("activated", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                     NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
+                     NULL, G_TYPE_NONE, 1, RS_TYPE_HISTORY_ITEM);
     signals[SIGNAL_DELETE] = g_signal_new("delete", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
                                           NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_PTR_ARRAY);
 }

@@ -1,8 +1,8 @@
-/* RsHistoryGallery: the history as a grid of thumbnails on the canvas area, over the same model
- * as the history sidebar (its search applies). Several images can be selected (Ctrl/Shift+click,
- * Ctrl+A, Select All) and deleted at once; activating an image (double click, Enter) opens it.
- * The window does the work; the gallery emits
- *   activated (guint position)   delete (GPtrArray of RsHistoryItem: the selected rows) */
+/* RsHistoryGallery: the history as a grid of thumbnails on the canvas area, with a filter by
+ * status (all, done, cancelled, failed or interrupted). Several images can be selected
+ * (Ctrl/Shift+click, rubber band, Ctrl+A, Select All) and deleted at once; activating an image
+ * (double click, Enter) opens it. The window does the work; the gallery emits
+ *   activated (RsHistoryItem)   delete (GPtrArray of RsHistoryItem: the selected rows) */
 #pragma once
 
 #include <gtk/gtk.h>
@@ -16,8 +16,10 @@ G_DECLARE_FINAL_TYPE(RsHistoryGallery, rs_history_gallery, RS, HISTORY_GALLERY, 
 
 GtkWidget *rs_history_gallery_new(void);
 
-/* The rows to show (NULL: none). */
-void rs_history_gallery_set_model(RsHistoryGallery *self, GListModel *model);
+/* Shows the store's rows (NULL: none), in a model of the gallery's own. */
+void rs_history_gallery_set_store(RsHistoryGallery *self, HistoryStore *store);
+/* The status filter: "all", "done", "cancelled", "failed" (failed and interrupted). */
+void rs_history_gallery_set_filter(RsHistoryGallery *self, const char *filter);
 GtkSelectionModel *rs_history_gallery_get_selection(RsHistoryGallery *self);
 /* The selected rows, newest first (free with g_ptr_array_unref). */
 GPtrArray *rs_history_gallery_get_selected(RsHistoryGallery *self);

@@ -56,6 +56,7 @@ struct _RsWindow {
     char *image_path; /* the last image written */
     HistoryStore *history;
     GCancellable *history_load_cancellable;
+    RsHistoryItem *history_loading; /* the row whose image is being loaded (sidebar or gallery) */
     GPtrArray *pending_deletes; /* PendingDelete, purged at the latest when the window goes */
 
     /* The job's clock: the progress line moves every second, whatever the engine reports. */
@@ -839,7 +840,7 @@ static void on_history_image_loaded(GObject *source, GAsyncResult *result, gpoin
         return; /* another row was chosen, or the window went away */
     }
     RsWindow *self = RS_WINDOW(data);
-    RsHistoryItem *item = rs_history_sidebar_get_selected(self->history_sidebar);
+    RsHistoryItem *item = self->history_loading;
     if (texture == NULL) {
         char *text = g_strdup_printf(_("The image could not be shown: %s"), error->message);
         show_toast(self, text);
@@ -864,6 +865,7 @@ static void on_history_selected(RsHistorySidebar *sidebar, RsHistoryItem *item, 
     if (self->history_load_cancellable != NULL)
         g_cancellable_cancel(self->history_load_cancellable);
     g_clear_object(&self->history_load_cancellable);
+    g_set_object(&self->history_loading, item);
     const HistoryGeneration *gen = item != NULL ? rs_history_item_get_generation(item) : NULL;
     /* A running job keeps the canvas. */
     if (gen == NULL || is_generating(self))
@@ -1050,11 +1052,11 @@ static void on_gallery_delete(RsHistoryGallery *gallery, GPtrArray *items, RsWin
     g_free(ids);
 }
 
-/* An image opened from the gallery: selected in the sidebar (same model), shown on the canvas. */
-static void on_gallery_activated(RsHistoryGallery *gallery, guint position, RsWindow *self)
+/* An image opened from the gallery: shown on the canvas, as a sidebar row would be. */
+static void on_gallery_activated(RsHistoryGallery *gallery, RsHistoryItem *item, RsWindow *self)
 {
-    rs_history_sidebar_select(self->history_sidebar, position);
     set_gallery(self, FALSE);
+    on_history_selected(self->history_sidebar, item, self);
 }
 
 static void search_history_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
@@ -1080,8 +1082,7 @@ static void setup_history_sidebar(RsWindow *self)
     g_signal_connect(self->history_sidebar, "show-in-folder", G_CALLBACK(on_history_show_in_folder),
                      self);
     g_signal_connect(self->history_sidebar, "delete", G_CALLBACK(on_history_delete), self);
-    rs_history_gallery_set_model(self->history_gallery,
-                                 G_LIST_MODEL(rs_history_sidebar_get_model(self->history_sidebar)));
+    rs_history_gallery_set_store(self->history_gallery, self->history);
     g_signal_connect(self->history_gallery, "delete", G_CALLBACK(on_gallery_delete), self);
     g_signal_connect(self->history_gallery, "activated", G_CALLBACK(on_gallery_activated), self);
 }
@@ -1484,6 +1485,7 @@ static void rs_window_dispose(GObject *object)
         g_signal_handlers_disconnect_by_data(self->generation, self);
     g_clear_object(&self->generation);
     g_clear_object(&self->run_guard);
+    g_clear_object(&self->history_loading);
     g_clear_pointer(&self->model, rs_model_handle_unref);
     g_clear_pointer(&self->opening_key, g_free);
     g_clear_pointer(&self->discovered, g_ptr_array_unref);
@@ -1496,7 +1498,7 @@ static void rs_window_dispose(GObject *object)
         g_clear_pointer(&self->frames[b].phase, g_free);
     }
     if (self->history_gallery != NULL)
-        rs_history_gallery_set_model(self->history_gallery, NULL);
+        rs_history_gallery_set_store(self->history_gallery, NULL);
     if (self->history_sidebar != NULL)
         rs_history_sidebar_set_store(self->history_sidebar, NULL);
     /* Dismissing the toasts (undo of a delete) still needs the history; deletes whose toast
