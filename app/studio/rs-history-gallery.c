@@ -14,6 +14,8 @@ struct _RsHistoryGallery {
     GtkMultiSelection *selection;
     RsHistoryModel *model;
     GtkDropDown *filter_dropdown;
+    GtkWidget *menu;             /* the context menu (GtkPopoverMenu) */
+    RsHistoryItem *menu_item;    /* the image it was opened on */
     GtkGridView *grid;
     GtkLabel *count_label;
     GtkButton *delete_button;
@@ -21,12 +23,46 @@ struct _RsHistoryGallery {
 
 G_DEFINE_FINAL_TYPE(RsHistoryGallery, rs_history_gallery, GTK_TYPE_WIDGET)
 
-enum { SIGNAL_ACTIVATED, SIGNAL_DELETE, N_SIGNALS };
+enum { SIGNAL_ACTIVATED, SIGNAL_DELETE, SIGNAL_REUSE, SIGNAL_SHOW_IN_FOLDER, N_SIGNALS };
 static guint signals[N_SIGNALS];
+
+static void on_secondary_click(GtkGestureClick *gesture, int n_press, double x, double y,
+                               GtkListItem *list_item)
+{
+    GtkWidget *cell = gtk_event_controller_get_widget(GTK_EVENT_CONTROLLER(gesture));
+    RsHistoryGallery *self =
+        RS_HISTORY_GALLERY(gtk_widget_get_ancestor(cell, RS_TYPE_HISTORY_GALLERY));
+    graphene_point_t p;
+    if (self == NULL ||
+        !gtk_widget_compute_point(cell, GTK_WIDGET(self), &GRAPHENE_POINT_INIT(x, y), &p))
+        return;
+    gtk_gesture_set_state(GTK_GESTURE(gesture), GTK_EVENT_SEQUENCE_CLAIMED);
+    rs_history_gallery_popup_menu(self, gtk_list_item_get_position(list_item), p.x, p.y);
+}
+
+static void on_long_press(GtkListItem *list_item, double x, double y, GtkGestureLongPress *press)
+{
+    GtkWidget *cell = gtk_event_controller_get_widget(GTK_EVENT_CONTROLLER(press));
+    RsHistoryGallery *self =
+        RS_HISTORY_GALLERY(gtk_widget_get_ancestor(cell, RS_TYPE_HISTORY_GALLERY));
+    graphene_point_t p;
+    if (self != NULL &&
+        gtk_widget_compute_point(cell, GTK_WIDGET(self), &GRAPHENE_POINT_INIT(x, y), &p))
+        rs_history_gallery_popup_menu(self, gtk_list_item_get_position(list_item), p.x, p.y);
+}
 
 static void setup_cell(GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer data)
 {
     GtkWidget *overlay = gtk_overlay_new();
+    /* right click (or a long press) opens the context menu */
+    GtkGesture *click = gtk_gesture_click_new();
+    gtk_gesture_single_set_button(GTK_GESTURE_SINGLE(click), GDK_BUTTON_SECONDARY);
+    g_signal_connect(click, "pressed", G_CALLBACK(on_secondary_click), list_item);
+    gtk_widget_add_controller(overlay, GTK_EVENT_CONTROLLER(click));
+    GtkGesture *press = gtk_gesture_long_press_new();
+    gtk_gesture_single_set_touch_only(GTK_GESTURE_SINGLE(press), TRUE);
+    g_signal_connect_swapped(press, "pressed", G_CALLBACK(on_long_press), list_item);
+    gtk_widget_add_controller(overlay, GTK_EVENT_CONTROLLER(press));
     GtkWidget *picture = gtk_picture_new();
     gtk_picture_set_content_fit(GTK_PICTURE(picture), GTK_CONTENT_FIT_CONTAIN);
     gtk_widget_set_size_request(picture, CELL_SIZE, CELL_SIZE);
@@ -152,6 +188,66 @@ void rs_history_gallery_set_filter(RsHistoryGallery *self, const char *filter)
             gtk_drop_down_set_selected(self->filter_dropdown, i);
 }
 
+/* ---- the context menu ---------------------------------------------------------------------- */
+
+void rs_history_gallery_popup_menu(RsHistoryGallery *self, guint position, double x, double y)
+{
+    RsHistoryItem *item = g_list_model_get_item(G_LIST_MODEL(self->selection), position);
+    if (item == NULL)
+        return;
+    /* The menu acts on the image it was opened on; an image outside the selection becomes it. */
+    if (!gtk_selection_model_is_selected(GTK_SELECTION_MODEL(self->selection), position))
+        gtk_selection_model_select_item(GTK_SELECTION_MODEL(self->selection), position, TRUE);
+    g_set_object(&self->menu_item, item);
+    g_object_unref(item);
+    const HistoryGeneration *gen = rs_history_item_get_generation(self->menu_item);
+    gtk_widget_action_set_enabled(GTK_WIDGET(self), "gallery.open", gen->image_path != NULL);
+    gtk_widget_action_set_enabled(GTK_WIDGET(self), "gallery.show-in-folder",
+                                  gen->image_path != NULL);
+    gtk_popover_set_pointing_to(GTK_POPOVER(self->menu), &(GdkRectangle){(int)x, (int)y, 1, 1});
+    gtk_popover_popup(GTK_POPOVER(self->menu));
+}
+
+GtkPopover *rs_history_gallery_get_menu(RsHistoryGallery *self)
+{
+    return GTK_POPOVER(self->menu);
+}
+
+static void menu_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+    RsHistoryGallery *self = RS_HISTORY_GALLERY(widget);
+    if (self->menu_item == NULL)
+        return;
+    RsHistoryItem *item = g_object_ref(self->menu_item);
+    if (g_str_equal(action_name, "gallery.open"))
+        g_signal_emit(self, signals[SIGNAL_ACTIVATED], 0, item);
+    else if (g_str_equal(action_name, "gallery.reuse"))
+        g_signal_emit(self, signals[SIGNAL_REUSE], 0, item);
+    else if (g_str_equal(action_name, "gallery.show-in-folder"))
+        g_signal_emit(self, signals[SIGNAL_SHOW_IN_FOLDER], 0, item);
+    else /* delete: the selection, which holds the item */
+        on_delete_clicked(self);
+    g_object_unref(item);
+}
+
+static GtkWidget *build_menu(RsHistoryGallery *self)
+{
+    GMenu *menu = g_menu_new();
+    g_menu_append(menu, _("_Open"), "gallery.open");
+    g_menu_append(menu, _("_Reuse Parameters"), "gallery.reuse");
+    g_menu_append(menu, _("Show in _Folder"), "gallery.show-in-folder");
+    GMenu *danger = g_menu_new();
+    g_menu_append(danger, _("_Delete"), "gallery.delete");
+    g_menu_append_section(menu, NULL, G_MENU_MODEL(danger));
+    g_object_unref(danger);
+    GtkWidget *popover = gtk_popover_menu_new_from_model(G_MENU_MODEL(menu));
+    g_object_unref(menu);
+    gtk_popover_set_has_arrow(GTK_POPOVER(popover), FALSE);
+    gtk_widget_set_halign(popover, GTK_ALIGN_START);
+    gtk_widget_set_parent(popover, GTK_WIDGET(self));
+    return popover;
+}
+
 void rs_history_gallery_set_store(RsHistoryGallery *self, HistoryStore *store)
 {
     gtk_multi_selection_set_model(self->selection, NULL);
@@ -219,6 +315,7 @@ static void rs_history_gallery_init(RsHistoryGallery *self)
     gtk_scrolled_window_set_child(GTK_SCROLLED_WINDOW(scrolled), GTK_WIDGET(self->grid));
     gtk_widget_set_vexpand(scrolled, TRUE);
     gtk_box_append(GTK_BOX(self->box), scrolled);
+    self->menu = build_menu(self);
     update_count(self);
 }
 
@@ -227,6 +324,8 @@ static void rs_history_gallery_dispose(GObject *object)
     RsHistoryGallery *self = RS_HISTORY_GALLERY(object);
     if (self->selection != NULL)
         g_signal_handlers_disconnect_by_data(self->selection, self);
+    g_clear_pointer(&self->menu, gtk_widget_unparent);
+    g_clear_object(&self->menu_item);
     g_clear_pointer(&self->box, gtk_widget_unparent);
     g_clear_object(&self->selection);
     g_clear_object(&self->model);
@@ -241,6 +340,16 @@ static void rs_history_gallery_class_init(RsHistoryGalleryClass *klass)
     signals[SIGNAL_ACTIVATED] =
         g_signal_new("activated", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                      NULL, G_TYPE_NONE, 1, RS_TYPE_HISTORY_ITEM);
+    signals[SIGNAL_REUSE] =
+        g_signal_new("reuse", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                     G_TYPE_NONE, 1, RS_TYPE_HISTORY_ITEM);
+    signals[SIGNAL_SHOW_IN_FOLDER] =
+        g_signal_new("show-in-folder", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                     NULL, G_TYPE_NONE, 1, RS_TYPE_HISTORY_ITEM);
+    const char *actions[] = {"gallery.open", "gallery.reuse", "gallery.show-in-folder",
+                             "gallery.delete"};
+    for (gsize i = 0; i < G_N_ELEMENTS(actions); i++)
+        gtk_widget_class_install_action(GTK_WIDGET_CLASS(klass), actions[i], NULL, menu_action);
     signals[SIGNAL_DELETE] = g_signal_new("delete", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
                                           NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_PTR_ARRAY);
 }

@@ -1,8 +1,10 @@
 /* RsHistoryGallery: the history as a grid of thumbnails on the canvas area, with a filter by
  * status (all, done, cancelled, failed or interrupted). Several images can be selected
  * (Ctrl/Shift+click, rubber band, Ctrl+A, Select All) and deleted at once; activating an image
- * (double click, Enter) opens it. The window does the work; the gallery emits
- *   activated (RsHistoryItem)   delete (GPtrArray of RsHistoryItem: the selected rows) */
+ * (double click, Enter) opens it. A right click (or a long press) opens a context menu: Open,
+ * Reuse Parameters, Show in Folder, Delete. The window does the work; the gallery emits
+ *   activated (RsHistoryItem)   reuse (RsHistoryItem)   show-in-folder (RsHistoryItem)
+ *   delete (GPtrArray of RsHistoryItem: the selected rows) */
 #pragma once
 
 #include <gtk/gtk.h>
@@ -23,5 +25,10 @@ void rs_history_gallery_set_filter(RsHistoryGallery *self, const char *filter);
 GtkSelectionModel *rs_history_gallery_get_selection(RsHistoryGallery *self);
 /* The selected rows, newest first (free with g_ptr_array_unref). */
 GPtrArray *rs_history_gallery_get_selected(RsHistoryGallery *self);
+
+/* Opens the context menu on the image at position, pointing at (x, y) in the gallery (what a
+ * right click does); an image outside the selection becomes the selection. */
+void rs_history_gallery_popup_menu(RsHistoryGallery *self, guint position, double x, double y);
+GtkPopover *rs_history_gallery_get_menu(RsHistoryGallery *self);
 
 G_END_DECLS

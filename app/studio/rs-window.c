@@ -1085,6 +1085,10 @@ static void setup_history_sidebar(RsWindow *self)
     rs_history_gallery_set_store(self->history_gallery, self->history);
     g_signal_connect(self->history_gallery, "delete", G_CALLBACK(on_gallery_delete), self);
     g_signal_connect(self->history_gallery, "activated", G_CALLBACK(on_gallery_activated), self);
+    /* the sidebar's handlers use only the item */
+    g_signal_connect(self->history_gallery, "reuse", G_CALLBACK(on_history_reuse), self);
+    g_signal_connect(self->history_gallery, "show-in-folder",
+                     G_CALLBACK(on_history_show_in_folder), self);
 }
 
 /* ---- the model picker ---------------------------------------------------------------------- */

@@ -116,6 +116,23 @@ static void test_gallery(Fixture *f, gconstpointer data)
     wait.n = 3;
     g_assert_true(ui_test_wait_until(has_n_items, &wait, 30000));
 
+    /* The context menu (a right click): Reuse Parameters restores the image's prompt. */
+    g_assert_true(gtk_widget_activate_action(GTK_WIDGET(f->window), "win.gallery", NULL));
+    g_object_set(f->job, "prompt", "something else", NULL);
+    rs_history_gallery_popup_menu(gallery, 1, 60, 60);
+    GtkPopover *menu = rs_history_gallery_get_menu(gallery);
+    g_assert_true(gtk_widget_get_visible(GTK_WIDGET(menu)));
+    g_assert_true(gtk_selection_model_is_selected(selection, 1));
+    ui_test_spin(200);
+    g_free(ui_test_screenshot(GTK_WIDGET(f->window), "gallery-menu"));
+    g_assert_true(gtk_widget_activate_action(GTK_WIDGET(gallery), "gallery.reuse", NULL));
+    gtk_popover_popdown(menu);
+    char *prompt = NULL;
+    g_object_get(f->job, "prompt", &prompt, NULL);
+    g_assert_cmpstr(prompt, ==, "gallery");
+    g_free(prompt);
+    g_assert_true(gtk_widget_activate_action(GTK_WIDGET(f->window), "win.gallery", NULL));
+
     /* A row's update replaces it in the model, which unselects it: let the last job's "done"
      * reach the model (the store is polled every 2 s) before selecting. */
     g_assert_true(ui_test_wait_until(newest_done, selection, 30000));
