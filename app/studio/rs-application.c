@@ -52,7 +52,19 @@ static void quit(GSimpleAction *action, GVariant *param, gpointer user_data)
     g_list_free_full(windows, g_object_unref);
 }
 
+/* A notification's click: back to the window (the last one used). */
+static void show_window(GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+    GtkApplication *app = GTK_APPLICATION(user_data);
+    GtkWindow *window = gtk_application_get_active_window(app);
+    if (window != NULL)
+        gtk_window_present(window);
+    else
+        g_application_activate(G_APPLICATION(app));
+}
+
 static const GActionEntry app_actions[] = {
+    {.name = "show-window", .activate = show_window},
     {.name = "about", .activate = show_about},
     {.name = "preferences", .activate = show_preferences},
     {.name = "quit", .activate = quit},
@@ -70,6 +82,8 @@ static void set_accels(GtkApplication *app)
         {"win.show-help-overlay", {"<Control>question", NULL}},
         {"win.generate", {"<Control>Return", NULL}},
         {"win.save-as", {"<Control>s", NULL}},
+        {"win.export", {"<Control><Shift>e", NULL}},
+        {"win.fullscreen", {"F11", NULL}},
         {"win.show-history", {"F9", NULL}},
         {"win.search-history", {"<Control>f", NULL}},
         {"win.zoom-in", {"<Control>plus", "<Control>equal", NULL}},

@@ -60,6 +60,7 @@ struct _RsHistoryModel {
     GObject parent_instance;
     HistoryStore *store;
     char *search;
+    guint status_mask; /* HistoryQuery.status_mask: 0 = every status */
     guint n_items;
     GHashTable *pages; /* page number -> GPtrArray of RsHistoryItem */
     guint n_loaded_pages;
@@ -72,7 +73,7 @@ G_DEFINE_FINAL_TYPE_WITH_CODE(RsHistoryModel, rs_history_model, G_TYPE_OBJECT,
 
 static void fill_query(RsHistoryModel *self, HistoryQuery *query)
 {
-    *query = (HistoryQuery){.search = self->search};
+    *query = (HistoryQuery){.search = self->search, .status_mask = self->status_mask};
 }
 
 static GPtrArray *load_page(RsHistoryModel *self, guint page)
@@ -204,6 +205,14 @@ void rs_history_model_set_search(RsHistoryModel *self, const char *search)
         return;
     g_free(self->search);
     self->search = g_strdup(words);
+    reload(self);
+}
+
+void rs_history_model_set_status_mask(RsHistoryModel *self, guint mask)
+{
+    if (mask == self->status_mask)
+        return;
+    self->status_mask = mask;
     reload(self);
 }
 

@@ -24,6 +24,8 @@ G_DECLARE_FINAL_TYPE(RsHistoryModel, rs_history_model, RS, HISTORY_MODEL, GObjec
 RsHistoryModel *rs_history_model_new(HistoryStore *store);
 /* Words of the prompt to look for (FTS), or NULL/"" for every row. */
 void rs_history_model_set_search(RsHistoryModel *self, const char *search);
+/* Only rows whose status bit (1 << HistoryStatus) is in mask; 0 for every status. */
+void rs_history_model_set_status_mask(RsHistoryModel *self, guint mask);
 /* How many pages have been read from the store (for the paging test). */
 guint rs_history_model_get_n_loaded_pages(RsHistoryModel *self);
 

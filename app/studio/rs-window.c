@@ -9,14 +9,20 @@
 #include "history-store.h"
 #include "rs-a1111.h"
 #include "rs-canvas.h"
+#include "rs-compare-view.h"
 #include "rs-engine-params.h"
+#include "rs-export-dialog.h"
+#include "rs-fullscreen.h"
 #include "rs-generation.h"
+#include "rs-history-gallery.h"
 #include "rs-history-sidebar.h"
+#include "rs-image-drag.h"
 #include "rs-job-queue.h"
 #include "rs-job-text.h"
 #include "rs-model-handle.h"
 #include "rs-models-window.h"
 #include "rs-params-panel.h"
+#include "rs-run-guard.h"
 #include "png_text.h"
 #include "rs-window.h"
 
@@ -53,6 +59,7 @@ struct _RsWindow {
     char *image_path; /* the last image written */
     HistoryStore *history;
     GCancellable *history_load_cancellable;
+    RsHistoryItem *history_loading; /* the row whose image is being loaded (sidebar or gallery) */
     GPtrArray *pending_deletes; /* PendingDelete, purged at the latest when the window goes */
 
     /* The job's clock: the progress line moves every second, whatever the engine reports. */
@@ -84,6 +91,13 @@ struct _RsWindow {
     GtkLabel *zoom_label;
     GtkStack *canvas_stack;
     RsCanvas *canvas;
+    RsCompareView *compare_view;
+    gboolean compare;        /* the canvas shows the compare view */
+    gboolean gallery;        /* the canvas area shows the history gallery */
+    RsHistoryGallery *history_gallery;
+    gboolean direct_compare; /* the running job is "Compare Without ResDiT" */
+    guint direct_compare_id; /* that job in the queue (0: none) */
+    RsRunGuard *run_guard;   /* inhibits suspend during a job, notifies when a long one ends */
     AdwToastOverlay *toast_overlay;
     GtkButton *generate_button;
     GtkMenuButton *queue_button;
@@ -100,6 +114,9 @@ struct _RsWindow {
 };
 
 G_DEFINE_FINAL_TYPE(RsWindow, rs_window, ADW_TYPE_APPLICATION_WINDOW)
+
+static void set_compare(RsWindow *self, gboolean compare);
+static gboolean can_compare_direct(RsWindow *self);
 
 static const char *const branch_ids[RS_N_BRANCHES] = {"global", "local", "fused", "final"};
 
@@ -158,8 +175,10 @@ static void show_view(RsWindow *self)
     /* Reflect the view on its toggle; the toggled handler ignores the already-shown view. */
     gtk_toggle_button_set_active(self->view_buttons[self->view], TRUE);
     rs_canvas_set_texture(self->canvas, frame->texture);
-    gtk_stack_set_visible_child_name(self->canvas_stack,
-                                     frame->texture != NULL ? "canvas" : "empty");
+    gtk_stack_set_visible_child_name(self->canvas_stack, self->gallery            ? "gallery"
+                                                         : self->compare          ? "compare"
+                                                         : frame->texture != NULL ? "canvas"
+                                                                                  : "empty");
     if (frame->texture != NULL) {
         /* Translators: "<branch> · step <k> of <n> · <phase>" under the canvas */
         char *text = g_strdup_printf(_("%s · step %d of %d · %s"), branch_label(self->view),
@@ -169,7 +188,8 @@ static void show_view(RsWindow *self)
     } else {
         gtk_label_set_label(self->frame_label, "");
     }
-    gtk_widget_set_visible(GTK_WIDGET(self->frame_label), frame->texture != NULL);
+    gtk_widget_set_visible(GTK_WIDGET(self->frame_label),
+                           frame->texture != NULL && !self->compare && !self->gallery);
     update_zoom_actions(self);
 }
 
@@ -204,6 +224,11 @@ void rs_window_show_frame(RsWindow *self, RsBranch branch, GdkTexture *texture, 
     g_free(frame->phase);
     frame->phase = g_strdup(phase);
     gtk_widget_set_sensitive(GTK_WIDGET(self->view_buttons[branch]), TRUE);
+    /* The compare view keeps the ResDiT job's branches while the job without ResDiT runs. */
+    if (!self->direct_compare)
+        rs_compare_view_set_source(self->compare_view, (RsCompareSource)branch, texture);
+    else if (branch == RS_BRANCH_FINAL)
+        rs_compare_view_set_source(self->compare_view, RS_COMPARE_DIRECT, texture);
     /* The first frame and the final image take the canvas; later frames of other branches wait
      * until the user switches to them. */
     gboolean first = self->frames[self->view].texture == NULL;
@@ -221,6 +246,8 @@ void rs_window_clear_frames(RsWindow *self)
         g_clear_pointer(&self->frames[b].phase, g_free);
         gtk_widget_set_sensitive(GTK_WIDGET(self->view_buttons[b]), FALSE);
     }
+    if (!self->direct_compare)
+        rs_compare_view_clear(self->compare_view);
     self->view = RS_BRANCH_FINAL;
     g_object_notify(G_OBJECT(self), "view");
     show_view(self);
@@ -229,6 +256,11 @@ void rs_window_clear_frames(RsWindow *self)
 RsJobSettings *rs_window_get_job(RsWindow *self)
 {
     return self->job;
+}
+
+RsRunGuard *rs_window_get_run_guard(RsWindow *self)
+{
+    return self->run_guard;
 }
 
 static void zoom_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
@@ -327,10 +359,16 @@ static void update_actions(RsWindow *self)
     }
     gboolean has_file = self->image_path != NULL;
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.save-as", has_file);
+    gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.export", has_file);
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.open-folder", has_file);
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.copy-image",
                                   self->frames[RS_BRANCH_FINAL].texture != NULL);
     update_queue_button(self);
+    gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.compare-direct",
+                                  can_compare_direct(self));
+    /* Escape cancels a job; only without one does it leave fullscreen (add_zoom_keys). */
+    gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.leave-fullscreen",
+                                  !busy && gtk_window_is_fullscreen(GTK_WINDOW(self)));
 }
 
 /* ---- the engine job ------------------------------------------------------------------------ */
@@ -451,10 +489,14 @@ static void on_job_finished(RsGeneration *generation, RsWindow *self)
     const GError *error = rs_generation_get_error(generation);
     if (error == NULL) {
         job_succeeded(self, generation);
+        rs_run_guard_end(self->run_guard, _("Image Ready"),
+                         gtk_label_get_label(self->progress_label));
     } else if (g_error_matches(error, RESDIT_ERROR, RESDIT_ERROR_CANCELLED)) {
+        rs_run_guard_end(self->run_guard, NULL, NULL);
         gtk_revealer_set_reveal_child(self->progress_revealer, FALSE);
         show_toast(self, _("Generation cancelled, nothing was saved"));
     } else {
+        rs_run_guard_end(self->run_guard, _("Generation Failed"), error->message);
         gtk_revealer_set_reveal_child(self->progress_revealer, FALSE);
         show_error(self,
                    g_error_matches(error, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY)
@@ -469,6 +511,13 @@ static void on_job_finished(RsGeneration *generation, RsWindow *self)
         g_free(text);
     }
     g_clear_object(&self->generation_cancellable);
+    if (self->direct_compare) {
+        self->direct_compare = FALSE;
+        if (error == NULL) {
+            rs_compare_view_set_pair(self->compare_view, RS_COMPARE_FINAL, RS_COMPARE_DIRECT);
+            set_compare(self, TRUE);
+        }
+    }
     update_actions(self);
     g_signal_emit_by_name(self, "job-finished");
     /* The user asked to close during the job: now that the engine has stopped, close (not in
@@ -479,16 +528,21 @@ static void on_job_finished(RsGeneration *generation, RsWindow *self)
         start_next(self);
 }
 
+static char *output_folder(RsWindow *self)
+{
+    char *setting = g_settings_get_string(self->settings, "output-folder");
+    char *folder = rs_output_folder(setting);
+    g_free(setting);
+    return folder;
+}
+
 /* The parameters on show, with the seed fixed (a random one drawn), and the output folder. */
 static char *params_from_settings(RsWindow *self, ResditJobParams *params)
 {
     rs_engine_params_from_settings(self->job, self->model->model, params);
     params->preview_every = g_settings_get_int(self->settings, "preview-interval");
     params->preview_max_side = PREVIEW_MAX_SIDE;
-    char *setting = g_settings_get_string(self->settings, "output-folder");
-    char *folder = rs_output_folder(setting);
-    g_free(setting);
-    return folder;
+    return output_folder(self);
 }
 
 /* "1024 × 768 · seed 42" */
@@ -515,6 +569,9 @@ static char *job_title(const ResditJobParams *params)
 static void start_job(RsWindow *self, RsQueuedJob *job)
 {
     const ResditJobParams *params = rs_queued_job_get_params(job);
+    /* "Compare Without ResDiT" is queued like any job; the compare view waits for that one. */
+    self->direct_compare =
+        self->direct_compare_id != 0 && rs_queued_job_get_id(job) == self->direct_compare_id;
     /* The seed used is always on show (and copyable), a drawn one too; a fixed seed stays as
      * the user set it (a batch runs seed, seed + 1, ...). */
     gboolean random_seed = FALSE;
@@ -549,6 +606,7 @@ static void start_job(RsWindow *self, RsQueuedJob *job)
     self->last_progress_time = 0;
     update_progress_label(self);
     rs_generation_start(self->generation, self->generation_cancellable);
+    rs_run_guard_begin(self->run_guard);
     update_actions(self);
 }
 
@@ -592,6 +650,73 @@ static void queue_from_settings(RsWindow *self, int n)
         show_toast(self, text);
         g_free(text);
     }
+}
+
+/* ---- comparing ----------------------------------------------------------------------------- */
+
+static void set_compare(RsWindow *self, gboolean compare)
+{
+    compare = !!compare;
+    if (self->compare == compare)
+        return;
+    self->compare = compare;
+    if (compare && self->gallery) {
+        self->gallery = FALSE;
+        g_object_notify(G_OBJECT(self), "gallery");
+    }
+    show_view(self);
+    g_object_notify(G_OBJECT(self), "compare");
+}
+
+static void set_gallery(RsWindow *self, gboolean gallery)
+{
+    gallery = !!gallery;
+    if (self->gallery == gallery)
+        return;
+    self->gallery = gallery;
+    if (gallery && self->compare) {
+        self->compare = FALSE;
+        g_object_notify(G_OBJECT(self), "compare");
+    }
+    show_view(self);
+    g_object_notify(G_OBJECT(self), "gallery");
+}
+
+/* The image on the canvas is the last job's, made with ResDiT: it can be made again without. */
+static gboolean can_compare_direct(RsWindow *self)
+{
+    if (is_busy(self) || self->model == NULL || self->generation == NULL ||
+        rs_generation_get_image(self->generation) == NULL ||
+        g_strcmp0(self->image_path, rs_generation_get_image_path(self->generation)) != 0)
+        return FALSE;
+    const ResditJobParams *params = rs_generation_get_params(self->generation);
+    return params->schedule || params->fixed_mode != RESDIT_MODE_DIRECT;
+}
+
+/* "Compare Without ResDiT": the same prompt, size, steps and seed with plain (direct) attention
+ * at every step; when it is done the compare view shows the two with the split slider. */
+static void compare_direct_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+    RsWindow *self = RS_WINDOW(widget);
+    if (!can_compare_direct(self))
+        return;
+    ResditJobParams params = {0}; /* the copy fills it */
+    resdit_job_params_copy(&params, rs_generation_get_params(self->generation));
+    params.seed = rs_generation_get_image(self->generation)->seed;
+    params.random_seed = FALSE;
+    params.schedule = FALSE;
+    params.fixed_mode = RESDIT_MODE_DIRECT;
+    params.inspect_branches = FALSE;
+    /* The ResDiT image and its branches stay in the compare view; the new job fills "Without
+     * ResDiT" (rs_window_show_frame). */
+    rs_compare_view_set_source(self->compare_view, RS_COMPARE_DIRECT, NULL);
+    rs_compare_view_set_pair(self->compare_view, RS_COMPARE_FINAL, RS_COMPARE_DIRECT);
+    /* Nothing runs (can_compare_direct), so the queue is empty and this job starts at once. */
+    char *folder = output_folder(self);
+    self->direct_compare_id = rs_job_queue_push(self->queue, &params, folder);
+    g_free(folder);
+    resdit_job_params_clear(&params);
+    start_next(self);
 }
 
 /* Stops the running job; the window goes back to idle when the engine has stopped
@@ -771,6 +896,41 @@ static void save_as_action(GtkWidget *widget, const char *action_name, GVariant 
     gtk_native_dialog_show(GTK_NATIVE_DIALOG(self->save_chooser));
 }
 
+static void on_export_done(const char *dest, const GError *error, gpointer data)
+{
+    RsWindow *self = RS_WINDOW(data);
+    if (error != NULL) {
+        show_error(self, _("Could Not Export the Image"), error);
+        return;
+    }
+    char *name = g_path_get_basename(dest);
+    AdwToast *toast = adw_toast_new_format(_("Exported “%s”"), name);
+    adw_toast_overlay_add_toast(self->toast_overlay, toast);
+    g_free(name);
+}
+
+/* Export As: PNG, JPEG or WebP, with or without the parameters (rs-export-dialog.c). */
+static void export_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+    RsWindow *self = RS_WINDOW(widget);
+    if (self->image_path != NULL)
+        rs_export_dialog_show(GTK_WINDOW(self), self->image_path, on_export_done, G_OBJECT(self));
+}
+
+static void leave_fullscreen_action(GtkWidget *widget, const char *action_name,
+                                    GVariant *parameter)
+{
+    if (!is_busy(RS_WINDOW(widget)))
+        gtk_window_unfullscreen(GTK_WINDOW(widget));
+}
+
+/* The file a drag out of the canvas offers: the saved image, when it is the one on show. */
+static const char *drag_path(gpointer data)
+{
+    RsWindow *self = RS_WINDOW(data);
+    return self->view == RS_BRANCH_FINAL ? self->image_path : NULL;
+}
+
 static void copy_image_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
 {
     RsWindow *self = RS_WINDOW(widget);
@@ -893,7 +1053,7 @@ static void on_history_image_loaded(GObject *source, GAsyncResult *result, gpoin
         return; /* another row was chosen, or the window went away */
     }
     RsWindow *self = RS_WINDOW(data);
-    RsHistoryItem *item = rs_history_sidebar_get_selected(self->history_sidebar);
+    RsHistoryItem *item = self->history_loading;
     if (texture == NULL) {
         char *text = g_strdup_printf(_("The image could not be shown: %s"), error->message);
         show_toast(self, text);
@@ -918,6 +1078,7 @@ static void on_history_selected(RsHistorySidebar *sidebar, RsHistoryItem *item, 
     if (self->history_load_cancellable != NULL)
         g_cancellable_cancel(self->history_load_cancellable);
     g_clear_object(&self->history_load_cancellable);
+    g_set_object(&self->history_loading, item);
     const HistoryGeneration *gen = item != NULL ? rs_history_item_get_generation(item) : NULL;
     /* A running job keeps the canvas. */
     if (gen == NULL || is_generating(self))
@@ -993,13 +1154,14 @@ static void on_history_show_in_folder(RsHistorySidebar *sidebar, RsHistoryItem *
  * window: the toast's end, or the window's, purges it, whichever comes first. */
 typedef struct {
     HistoryStore *store;
-    gint64 id;
+    GArray *ids;      /* gint64: the rows deleted together (one toast) */
     gboolean settled; /* undone or purged */
 } PendingDelete;
 
 static void pending_delete_clear(gpointer data)
 {
     g_object_unref(((PendingDelete *)data)->store);
+    g_array_unref(((PendingDelete *)data)->ids);
 }
 
 static void pending_delete_release(gpointer data, GClosure *closure)
@@ -1016,12 +1178,14 @@ static void on_undo_delete(AdwToast *toast, PendingDelete *pending)
 {
     if (pending->settled)
         return;
-    GError *error = NULL;
-    pending->settled = history_store_undelete(pending->store, pending->id, &error);
-    if (error != NULL) {
-        g_message("Undo of history row %" G_GINT64_FORMAT " failed: %s", pending->id,
-                  error->message);
-        g_error_free(error);
+    pending->settled = TRUE;
+    for (guint i = 0; i < pending->ids->len; i++) {
+        gint64 id = g_array_index(pending->ids, gint64, i);
+        GError *error = NULL;
+        if (!history_store_undelete(pending->store, id, &error)) {
+            g_message("Undo of history row %" G_GINT64_FORMAT " failed: %s", id, error->message);
+            g_error_free(error);
+        }
     }
 }
 
@@ -1031,12 +1195,15 @@ static void purge_pending(PendingDelete *pending)
     if (pending->settled)
         return;
     pending->settled = TRUE;
-    GError *error = NULL;
-    if (!history_store_purge(pending->store, pending->id, &error)) {
-        g_message("Purging history row %" G_GINT64_FORMAT " failed: %s (it is purged at the "
-                  "next start)",
-                  pending->id, error->message);
-        g_error_free(error);
+    for (guint i = 0; i < pending->ids->len; i++) {
+        gint64 id = g_array_index(pending->ids, gint64, i);
+        GError *error = NULL;
+        if (!history_store_purge(pending->store, id, &error)) {
+            g_message("Purging history row %" G_GINT64_FORMAT " failed: %s (it is purged at the "
+                      "next start)",
+                      id, error->message);
+            g_error_free(error);
+        }
     }
 }
 
@@ -1045,19 +1212,34 @@ static void on_delete_toast_dismissed(AdwToast *toast, PendingDelete *pending)
     purge_pending(pending);
 }
 
-static void delete_row(RsWindow *self, gint64 id)
+/* Deletes rows (one undo toast for them all). */
+static void delete_rows(RsWindow *self, const gint64 *ids, guint n)
 {
-    GError *error = NULL;
-    if (!history_store_delete(self->history, id, &error)) {
-        show_error(self, _("Could Not Delete the Image"), error);
-        g_error_free(error);
+    GArray *deleted = g_array_new(FALSE, FALSE, sizeof(gint64));
+    for (guint i = 0; i < n; i++) {
+        GError *error = NULL;
+        if (!history_store_delete(self->history, ids[i], &error)) {
+            show_error(self, _("Could Not Delete the Image"), error);
+            g_error_free(error);
+            break;
+        }
+        g_array_append_val(deleted, ids[i]);
+    }
+    if (deleted->len == 0) {
+        g_array_unref(deleted);
         return;
     }
     PendingDelete *pending = g_rc_box_new0(PendingDelete);
     pending->store = g_object_ref(self->history);
-    pending->id = id;
+    pending->ids = deleted;
     g_ptr_array_add(self->pending_deletes, pending);
-    AdwToast *toast = adw_toast_new(_("Image deleted"));
+    char *title = deleted->len == 1
+                      ? g_strdup(_("Image deleted"))
+                      : g_strdup_printf(g_dngettext(GETTEXT_PACKAGE, "%u image deleted",
+                                                    "%u images deleted", deleted->len),
+                                        deleted->len);
+    AdwToast *toast = adw_toast_new(title);
+    g_free(title);
     adw_toast_set_button_label(toast, _("_Undo"));
     adw_toast_set_priority(toast, ADW_TOAST_PRIORITY_HIGH);
     g_signal_connect_data(toast, "button-clicked", G_CALLBACK(on_undo_delete),
@@ -1070,7 +1252,24 @@ static void delete_row(RsWindow *self, gint64 id)
 /* Deleting is undone from its toast, so it does not ask first. */
 static void on_history_delete(RsHistorySidebar *sidebar, RsHistoryItem *item, RsWindow *self)
 {
-    delete_row(self, rs_history_item_get_generation(item)->id);
+    gint64 id = rs_history_item_get_generation(item)->id;
+    delete_rows(self, &id, 1);
+}
+
+static void on_gallery_delete(RsHistoryGallery *gallery, GPtrArray *items, RsWindow *self)
+{
+    gint64 *ids = g_new(gint64, MAX(items->len, 1));
+    for (guint i = 0; i < items->len; i++)
+        ids[i] = rs_history_item_get_generation(g_ptr_array_index(items, i))->id;
+    delete_rows(self, ids, items->len);
+    g_free(ids);
+}
+
+/* An image opened from the gallery: shown on the canvas, as a sidebar row would be. */
+static void on_gallery_activated(RsHistoryGallery *gallery, RsHistoryItem *item, RsWindow *self)
+{
+    set_gallery(self, FALSE);
+    on_history_selected(self->history_sidebar, item, self);
 }
 
 static void search_history_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
@@ -1096,6 +1295,13 @@ static void setup_history_sidebar(RsWindow *self)
     g_signal_connect(self->history_sidebar, "show-in-folder", G_CALLBACK(on_history_show_in_folder),
                      self);
     g_signal_connect(self->history_sidebar, "delete", G_CALLBACK(on_history_delete), self);
+    rs_history_gallery_set_store(self->history_gallery, self->history);
+    g_signal_connect(self->history_gallery, "delete", G_CALLBACK(on_gallery_delete), self);
+    g_signal_connect(self->history_gallery, "activated", G_CALLBACK(on_gallery_activated), self);
+    /* the sidebar's handlers use only the item */
+    g_signal_connect(self->history_gallery, "reuse", G_CALLBACK(on_history_reuse), self);
+    g_signal_connect(self->history_gallery, "show-in-folder",
+                     G_CALLBACK(on_history_show_in_folder), self);
 }
 
 /* ---- the model picker ---------------------------------------------------------------------- */
@@ -1456,12 +1662,16 @@ static void open_model_folder_action(GtkWidget *widget, const char *action_name,
     gtk_native_dialog_show(GTK_NATIVE_DIALOG(self->folder_chooser));
 }
 
-enum { PROP_0, PROP_VIEW, PROP_MODEL_READY };
+enum { PROP_0, PROP_VIEW, PROP_MODEL_READY, PROP_COMPARE, PROP_GALLERY };
 
 static void rs_window_get_property(GObject *object, guint id, GValue *value, GParamSpec *pspec)
 {
     if (id == PROP_MODEL_READY)
         g_value_set_boolean(value, RS_WINDOW(object)->model != NULL);
+    else if (id == PROP_COMPARE)
+        g_value_set_boolean(value, RS_WINDOW(object)->compare);
+    else if (id == PROP_GALLERY)
+        g_value_set_boolean(value, RS_WINDOW(object)->gallery);
     else
         g_value_set_string(value, branch_ids[RS_WINDOW(object)->view]);
 }
@@ -1469,7 +1679,12 @@ static void rs_window_get_property(GObject *object, guint id, GValue *value, GPa
 static void rs_window_set_property(GObject *object, guint id, const GValue *value,
                                    GParamSpec *pspec)
 {
-    select_view(RS_WINDOW(object), g_value_get_string(value));
+    if (id == PROP_COMPARE)
+        set_compare(RS_WINDOW(object), g_value_get_boolean(value));
+    else if (id == PROP_GALLERY)
+        set_gallery(RS_WINDOW(object), g_value_get_boolean(value));
+    else
+        select_view(RS_WINDOW(object), g_value_get_string(value));
 }
 
 static void rs_window_dispose(GObject *object)
@@ -1493,6 +1708,8 @@ static void rs_window_dispose(GObject *object)
     if (self->generation != NULL)
         g_signal_handlers_disconnect_by_data(self->generation, self);
     g_clear_object(&self->generation);
+    g_clear_object(&self->run_guard);
+    g_clear_object(&self->history_loading);
     g_clear_pointer(&self->model, rs_model_handle_unref);
     g_clear_pointer(&self->opening_key, g_free);
     g_clear_pointer(&self->discovered, g_ptr_array_unref);
@@ -1504,6 +1721,8 @@ static void rs_window_dispose(GObject *object)
         g_clear_object(&self->frames[b].texture);
         g_clear_pointer(&self->frames[b].phase, g_free);
     }
+    if (self->history_gallery != NULL)
+        rs_history_gallery_set_store(self->history_gallery, NULL);
     if (self->history_sidebar != NULL)
         rs_history_sidebar_set_store(self->history_sidebar, NULL);
     /* Dismissing the toasts (undo of a delete) still needs the history; deletes whose toast
@@ -1592,12 +1811,22 @@ static void rs_window_class_init(RsWindowClass *klass)
         object_class, PROP_MODEL_READY,
         g_param_spec_boolean("model-ready", NULL, NULL, FALSE,
                              G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+    g_object_class_install_property(
+        object_class, PROP_COMPARE,
+        g_param_spec_boolean("compare", NULL, NULL, FALSE,
+                             G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+    g_object_class_install_property(
+        object_class, PROP_GALLERY,
+        g_param_spec_boolean("gallery", NULL, NULL, FALSE,
+                             G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
     /* The engine job has ended (done, cancelled or failed) and the window shows it. */
     g_signal_new("job-finished", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                  G_TYPE_NONE, 0);
 
     g_type_ensure(RS_TYPE_PARAMS_PANEL);
     g_type_ensure(RS_TYPE_CANVAS);
+    g_type_ensure(RS_TYPE_COMPARE_VIEW);
+    g_type_ensure(RS_TYPE_HISTORY_GALLERY);
     g_type_ensure(RS_TYPE_HISTORY_SIDEBAR);
     gtk_widget_class_set_template_from_resource(widget_class,
                                                 "/io/github/resdit/Studio/rs-window.ui");
@@ -1620,6 +1849,11 @@ static void rs_window_class_init(RsWindowClass *klass)
     gtk_widget_class_bind_template_child(widget_class, RsWindow, zoom_label);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, canvas_stack);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, canvas);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, compare_view);
+    gtk_widget_class_bind_template_child(widget_class, RsWindow, history_gallery);
+    gtk_widget_class_bind_template_child_full(widget_class, "gallery_button", FALSE, 0);
+    gtk_widget_class_bind_template_child_full(widget_class, "compare_button", FALSE, 0);
+    gtk_widget_class_bind_template_child_full(widget_class, "compare_direct_button", FALSE, 0);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, toast_overlay);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, generate_button);
     gtk_widget_class_bind_template_child(widget_class, RsWindow, queue_button);
@@ -1636,10 +1870,16 @@ static void rs_window_class_init(RsWindowClass *klass)
     gtk_widget_class_bind_template_child(widget_class, RsWindow, history_flap);
     gtk_widget_class_bind_template_child_full(widget_class, "history_button", FALSE, 0);
     gtk_widget_class_bind_template_child_full(widget_class, "save_as_button", FALSE, 0);
+    gtk_widget_class_bind_template_child_full(widget_class, "export_button", FALSE, 0);
+    gtk_widget_class_bind_template_child_full(widget_class, "fullscreen_button", FALSE, 0);
     gtk_widget_class_bind_template_child_full(widget_class, "copy_image_button", FALSE, 0);
     gtk_widget_class_bind_template_child_full(widget_class, "open_folder_button", FALSE, 0);
 
     gtk_widget_class_install_property_action(widget_class, "win.view", "view");
+    gtk_widget_class_install_property_action(widget_class, "win.compare", "compare");
+    gtk_widget_class_install_property_action(widget_class, "win.gallery", "gallery");
+    gtk_widget_class_install_action(widget_class, "win.compare-direct", NULL,
+                                    compare_direct_action);
     gtk_widget_class_install_action(widget_class, "win.zoom-in", NULL, zoom_action);
     gtk_widget_class_install_action(widget_class, "win.zoom-out", NULL, zoom_action);
     gtk_widget_class_install_action(widget_class, "win.zoom-best-fit", NULL, zoom_action);
@@ -1652,6 +1892,10 @@ static void rs_window_class_init(RsWindowClass *klass)
     gtk_widget_class_install_action(widget_class, "win.open-model-folder", NULL,
                                     open_model_folder_action);
     gtk_widget_class_install_action(widget_class, "win.save-as", NULL, save_as_action);
+    gtk_widget_class_install_action(widget_class, "win.export", NULL, export_action);
+    gtk_widget_class_install_property_action(widget_class, "win.fullscreen", "fullscreened");
+    gtk_widget_class_install_action(widget_class, "win.leave-fullscreen", NULL,
+                                    leave_fullscreen_action);
     gtk_widget_class_install_action(widget_class, "win.copy-image", NULL, copy_image_action);
     gtk_widget_class_install_action(widget_class, "win.open-folder", NULL, open_folder_action);
     gtk_widget_class_install_action(widget_class, "win.show-models", NULL, show_models_action);
@@ -1738,6 +1982,8 @@ static void add_zoom_keys(RsWindow *self)
         {GDK_KEY_KP_Subtract, "win.zoom-out"}, {GDK_KEY_0, "win.zoom-best-fit"},
         {GDK_KEY_KP_0, "win.zoom-best-fit"},   {GDK_KEY_1, "win.zoom-100"},
         {GDK_KEY_KP_1, "win.zoom-100"},        {GDK_KEY_Escape, "win.cancel"},
+        /* tried when win.cancel is disabled: no job runs */
+        {GDK_KEY_Escape, "win.leave-fullscreen"},
     };
     GtkEventController *controller = gtk_shortcut_controller_new();
     for (gsize i = 0; i < G_N_ELEMENTS(keys); i++)
@@ -1755,6 +2001,7 @@ static void rs_window_init(RsWindow *self)
     self->settings = g_settings_new("io.github.resdit.Studio");
     self->job = rs_job_settings_new();
     self->view = RS_BRANCH_FINAL;
+    self->run_guard = rs_run_guard_new(GTK_WINDOW(self));
     rs_job_settings_bind(self->job, self->settings);
     watch_user_choices(self);
     rs_params_panel_set_job(self->params_panel, self->job);
@@ -1770,6 +2017,10 @@ static void rs_window_init(RsWindow *self)
         g_signal_connect(self->view_buttons[b], "toggled", G_CALLBACK(on_view_toggled), self);
     gtk_toggle_button_set_active(self->view_buttons[RS_BRANCH_FINAL], TRUE);
     setup_drop_target(self);
+    rs_image_drag_attach(self->canvas, drag_path, self);
+    AdwFlap *flaps[] = {self->params_flap, self->history_flap};
+    rs_fullscreen_attach(GTK_WINDOW(self), flaps, G_N_ELEMENTS(flaps));
+    g_signal_connect_swapped(self, "notify::fullscreened", G_CALLBACK(update_actions), self);
     open_history(self);
     setup_history_sidebar(self);
     setup_queue(self);

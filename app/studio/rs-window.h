@@ -6,6 +6,7 @@
 #include "rs-application.h"
 #include "rs-job-queue.h"
 #include "rs-job-settings.h"
+#include "rs-run-guard.h"
 
 G_BEGIN_DECLS
 
@@ -24,6 +25,8 @@ typedef enum {
 RsWindow *rs_window_new(RsApplication *app);
 
 RsJobSettings *rs_window_get_job(RsWindow *self);
+/* Suspend inhibition and the end-of-job notification (rs-run-guard.h). */
+RsRunGuard *rs_window_get_run_guard(RsWindow *self);
 
 /* The jobs waiting for the running one (Generate during a job, a batch, Re-run from the
  * history); the window starts the first when a job ends. */
