@@ -170,6 +170,8 @@ static void filter_init(Filter *f, const HistoryQuery *q, gboolean listing)
         g_string_append(f->where, " AND g.width = :width");
     if (q->height > 0)
         g_string_append(f->where, " AND g.height = :height");
+    if (q->created_after > 0)
+        g_string_append(f->where, " AND g.created_at >= :created_after");
 }
 
 static void filter_clear(Filter *f)
@@ -200,6 +202,7 @@ static void filter_bind(const Filter *f, const HistoryQuery *q, sqlite3_stmt *st
     bind_named_text(stmt, ":model", q->model);
     bind_named_int64(stmt, ":width", q->width);
     bind_named_int64(stmt, ":height", q->height);
+    bind_named_int64(stmt, ":created_after", q->created_after);
 }
 
 typedef struct {

@@ -72,6 +72,7 @@ typedef struct {
     guint status_mask;  /* bit (1 << HistoryStatus) per status wanted, 0 = all */
     const char *model;  /* model name, exact */
     int width, height;  /* exact size */
+    gint64 created_after; /* g_get_real_time() units: rows created at or after it (0 = any) */
 } HistoryQuery;
 
 typedef enum {

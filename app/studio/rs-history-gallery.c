@@ -14,6 +14,7 @@ struct _RsHistoryGallery {
     GtkMultiSelection *selection;
     RsHistoryModel *model;
     GtkDropDown *filter_dropdown;
+    GtkDropDown *period_dropdown;
     GtkWidget *menu;             /* the context menu (GtkPopoverMenu) */
     RsHistoryItem *menu_item;    /* the image it was opened on */
     GtkGridView *grid;
@@ -181,6 +182,42 @@ static void apply_filter(RsHistoryGallery *self)
     update_count(self);
 }
 
+static const char *const periods[] = {"any", "today", "week", "month"};
+
+/* The start of the chosen period in g_get_real_time() units: local midnight today, 7 or 30
+ * days before it; 0 for any time. */
+static gint64 period_start(guint period)
+{
+    if (period == 0 || period >= G_N_ELEMENTS(periods))
+        return 0;
+    GDateTime *now = g_date_time_new_now_local();
+    GDateTime *midnight = g_date_time_new_local(g_date_time_get_year(now),
+                                                g_date_time_get_month(now),
+                                                g_date_time_get_day_of_month(now), 0, 0, 0);
+    int days_back[] = {0, 0, 7, 30};
+    GDateTime *start = g_date_time_add_days(midnight, -days_back[period]);
+    gint64 us = g_date_time_to_unix(start) * G_USEC_PER_SEC;
+    g_date_time_unref(start);
+    g_date_time_unref(midnight);
+    g_date_time_unref(now);
+    return us;
+}
+
+static void apply_period(RsHistoryGallery *self)
+{
+    if (self->model != NULL)
+        rs_history_model_set_created_after(
+            self->model, period_start(gtk_drop_down_get_selected(self->period_dropdown)));
+    update_count(self);
+}
+
+void rs_history_gallery_set_period(RsHistoryGallery *self, const char *period)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(periods); i++)
+        if (g_strcmp0(period, periods[i]) == 0)
+            gtk_drop_down_set_selected(self->period_dropdown, i);
+}
+
 void rs_history_gallery_set_filter(RsHistoryGallery *self, const char *filter)
 {
     for (guint i = 0; i < G_N_ELEMENTS(filters); i++)
@@ -256,6 +293,7 @@ void rs_history_gallery_set_store(RsHistoryGallery *self, HistoryStore *store)
         self->model = rs_history_model_new(store);
         gtk_multi_selection_set_model(self->selection, G_LIST_MODEL(self->model));
         apply_filter(self);
+        apply_period(self);
     }
     update_count(self);
 }
@@ -286,6 +324,13 @@ static void rs_history_gallery_init(RsHistoryGallery *self)
     g_signal_connect_swapped(self->filter_dropdown, "notify::selected", G_CALLBACK(apply_filter),
                              self);
     gtk_box_append(GTK_BOX(bar), GTK_WIDGET(self->filter_dropdown));
+    const char *period_labels[] = {_("Any Time"), _("Today"), _("Last 7 Days"), _("Last 30 Days"),
+                                   NULL};
+    self->period_dropdown = GTK_DROP_DOWN(gtk_drop_down_new_from_strings(period_labels));
+    gtk_widget_set_tooltip_text(GTK_WIDGET(self->period_dropdown), _("Show Images by Date"));
+    g_signal_connect_swapped(self->period_dropdown, "notify::selected", G_CALLBACK(apply_period),
+                             self);
+    gtk_box_append(GTK_BOX(bar), GTK_WIDGET(self->period_dropdown));
     GtkWidget *select_all = gtk_button_new_with_mnemonic(_("Select _All"));
     g_signal_connect_swapped(select_all, "clicked", G_CALLBACK(on_select_all), self);
     gtk_box_append(GTK_BOX(bar), select_all);

@@ -22,6 +22,8 @@ GtkWidget *rs_history_gallery_new(void);
 void rs_history_gallery_set_store(RsHistoryGallery *self, HistoryStore *store);
 /* The status filter: "all", "done", "cancelled", "failed" (failed and interrupted). */
 void rs_history_gallery_set_filter(RsHistoryGallery *self, const char *filter);
+/* The date filter: "any", "today", "week" (the last 7 days), "month" (the last 30). */
+void rs_history_gallery_set_period(RsHistoryGallery *self, const char *period);
 GtkSelectionModel *rs_history_gallery_get_selection(RsHistoryGallery *self);
 /* The selected rows, newest first (free with g_ptr_array_unref). */
 GPtrArray *rs_history_gallery_get_selected(RsHistoryGallery *self);

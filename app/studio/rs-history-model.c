@@ -61,6 +61,7 @@ struct _RsHistoryModel {
     HistoryStore *store;
     char *search;
     guint status_mask; /* HistoryQuery.status_mask: 0 = every status */
+    gint64 created_after; /* HistoryQuery.created_after: 0 = any time */
     guint n_items;
     GHashTable *pages; /* page number -> GPtrArray of RsHistoryItem */
     guint n_loaded_pages;
@@ -73,7 +74,9 @@ G_DEFINE_FINAL_TYPE_WITH_CODE(RsHistoryModel, rs_history_model, G_TYPE_OBJECT,
 
 static void fill_query(RsHistoryModel *self, HistoryQuery *query)
 {
-    *query = (HistoryQuery){.search = self->search, .status_mask = self->status_mask};
+    *query = (HistoryQuery){.search = self->search,
+                            .status_mask = self->status_mask,
+                            .created_after = self->created_after};
 }
 
 static GPtrArray *load_page(RsHistoryModel *self, guint page)
@@ -213,6 +216,14 @@ void rs_history_model_set_status_mask(RsHistoryModel *self, guint mask)
     if (mask == self->status_mask)
         return;
     self->status_mask = mask;
+    reload(self);
+}
+
+void rs_history_model_set_created_after(RsHistoryModel *self, gint64 created_after)
+{
+    if (created_after == self->created_after)
+        return;
+    self->created_after = created_after;
     reload(self);
 }
 

@@ -26,6 +26,8 @@ RsHistoryModel *rs_history_model_new(HistoryStore *store);
 void rs_history_model_set_search(RsHistoryModel *self, const char *search);
 /* Only rows whose status bit (1 << HistoryStatus) is in mask; 0 for every status. */
 void rs_history_model_set_status_mask(RsHistoryModel *self, guint mask);
+/* Only rows created at or after this time (g_get_real_time() units; 0: any time). */
+void rs_history_model_set_created_after(RsHistoryModel *self, gint64 created_after);
 /* How many pages have been read from the store (for the paging test). */
 guint rs_history_model_get_n_loaded_pages(RsHistoryModel *self);
 

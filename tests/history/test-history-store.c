@@ -247,6 +247,37 @@ static void test_search_and_filters(Fixture *f, gconstpointer data)
     g_assert_no_error(error);
 }
 
+/* The gallery's date filter: rows created at or after a time. */
+static void test_created_after(Fixture *f, gconstpointer data)
+{
+    gint64 old = add_job(f->store, "ten days ago", "dev", 1024, 1024, HISTORY_STATUS_DONE);
+    gint64 recent = add_job(f->store, "two days ago", "dev", 1024, 1024, HISTORY_STATUS_DONE);
+    gint64 today = add_job(f->store, "today", "dev", 1024, 1024, HISTORY_STATUS_DONE);
+    g_clear_object(&f->store);
+    const gint64 day = G_GINT64_CONSTANT(86400) * G_USEC_PER_SEC, now = g_get_real_time();
+    sqlite3 *db = ht_sqlite_open(f->path);
+    const struct {
+        gint64 id, days;
+    } ages[] = {{old, 10}, {recent, 2}};
+    for (gsize i = 0; i < G_N_ELEMENTS(ages); i++) {
+        g_autofree char *sql =
+            g_strdup_printf("UPDATE generations SET created_at = %" G_GINT64_FORMAT
+                            " WHERE id = %" G_GINT64_FORMAT,
+                            now - ages[i].days * day, ages[i].id);
+        g_assert_cmpint(sqlite3_exec(db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+    }
+    sqlite3_close(db);
+    g_autoptr(GError) error = NULL;
+    f->store = history_store_open(f->path, &error);
+    g_assert_no_error(error);
+    HistoryStore *s = f->store;
+    assert_ids(s, (HistoryQuery){.created_after = now - 7 * day}, 2, today, recent);
+    assert_ids(s, (HistoryQuery){.created_after = now - 30 * day}, 3, today, recent, old);
+    assert_ids(s, (HistoryQuery){.created_after = now - day}, 1, today);
+    assert_ids(s, (HistoryQuery){.created_after = now + day}, 0);
+    assert_ids(s, (HistoryQuery){.created_after = now - 7 * day, .search = "days"}, 1, recent);
+}
+
 static void test_delete_undo(Fixture *f, gconstpointer data)
 {
     g_autoptr(GError) error = NULL;
@@ -467,6 +498,7 @@ int main(int argc, char **argv)
     ADD("failed-and-queued", test_failed_and_queued);
     ADD("paging", test_paging);
     ADD("search-and-filters", test_search_and_filters);
+    ADD("created-after", test_created_after);
     ADD("delete-undo", test_delete_undo);
     ADD("changes", test_changes);
     ADD("threads", test_threads);

@@ -115,6 +115,11 @@ static void test_gallery(Fixture *f, gconstpointer data)
     rs_history_gallery_set_filter(gallery, "done");
     wait.n = 3;
     g_assert_true(ui_test_wait_until(has_n_items, &wait, 30000));
+    /* The date filter: every image is from today (the store's own test moves rows in time). */
+    rs_history_gallery_set_period(gallery, "today");
+    ui_test_spin(100);
+    g_assert_true(ui_test_wait_until(has_n_items, &wait, 30000));
+    rs_history_gallery_set_period(gallery, "any");
 
     /* The context menu (a right click): Reuse Parameters restores the image's prompt. */
     g_assert_true(gtk_widget_activate_action(GTK_WIDGET(f->window), "win.gallery", NULL));
