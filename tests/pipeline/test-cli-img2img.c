@@ -241,6 +241,7 @@ static void test_vae_encode_decode(void)
     int bw, bh;
     g_autofree guint8 *decoded = resdit_png_load_rgb(back, &bw, &bh, &error);
     g_assert_no_error(error);
+    g_assert_nonnull(decoded);
     g_assert_cmpint(bw, ==, w);
     g_assert_cmpint(bh, ==, h);
 
