@@ -288,6 +288,12 @@ gboolean rd_estimate_memory_within(const ResditModel *m, const ResditJobParams *
     guint64 vae = rd_vae_decode_bytes(m->vae, lh, lw, band) +
                   (guint64)p->width * p->height * 3 * (sizeof(float) + 1);
     e->activations = MAX(flux, vae);
+    if (p->init_image && p->strength < 1) { /* the init image: read, fitted, encoded */
+        int enc_band = rd_vae_encode_band_rows_for_budget(m->vae, lh, lw, rd_decode_budget(m));
+        guint64 enc = rd_vae_encode_bytes(m->vae, lh, lw, enc_band) +
+                      (guint64)p->width * p->height * 3 * sizeof(float) * 2;
+        e->activations = MAX(e->activations, enc);
+    }
     e->weights = rd_model_weight_bytes(m);
     /* Weights are memory-mapped on the CPU: they count against memory only as they page in,
      * but a whole step touches all of them. */
