@@ -2,7 +2,8 @@
  * given image sides, with random weights in FLUX's encoder layout (channels 128/256/512/512, 2
  * resnets per level, 32 groups: "flux") or a tiny one (16/16/32/32, 8 groups: "tiny"), banded
  * under the pipeline's budget (a quarter of the free memory, at least 2 GiB) or untiled.
- * Usage: bench-vae-encode [flux|tiny] [untiled] SIDE...   (default: tiny 1024 4096)
+ * Usage: bench-vae-encode [flux|tiny] [untiled] [estimate] SIDE...   (default: tiny 1024 4096;
+ *        "estimate" prints the band plan and the memory estimate without encoding)
  * Prints figures only; record them in bench/RESULTS.md. */
 #include <math.h>
 #include <stdio.h>
@@ -114,7 +115,7 @@ int main(int argc, char **argv)
     static const int flux[4] = {128, 256, 512, 512}, tiny[4] = {16, 16, 32, 32};
     const int *ch = tiny;
     int groups = 8, sides[16], n_sides = 0;
-    gboolean untiled = FALSE;
+    gboolean untiled = FALSE, estimate_only = FALSE;
     for (int i = 1; i < argc; i++) {
         if (g_str_equal(argv[i], "flux"))
             ch = flux, groups = 32;
@@ -122,6 +123,8 @@ int main(int argc, char **argv)
             ch = tiny, groups = 8;
         else if (g_str_equal(argv[i], "untiled"))
             untiled = TRUE;
+        else if (g_str_equal(argv[i], "estimate"))
+            estimate_only = TRUE;
         else if (n_sides < 16 && atoi(argv[i]) >= 8 && atoi(argv[i]) % 8 == 0)
             sides[n_sides++] = atoi(argv[i]);
         else {
@@ -151,6 +154,14 @@ int main(int argc, char **argv)
     printf("| image | band rows (latent) | seconds | peak RSS GB | estimate GB |\n|---|---|---|---|---|\n");
     for (int i = 0; i < n_sides; i++) {
         const int side = sides[i], lat = side / 8;
+        if (estimate_only) {
+            int band = untiled ? 0 : rd_vae_encode_band_rows_for_budget(vae, lat, lat, budget);
+            printf("| %dx%d | %d of %d (+%d halo) | - | - | %.2f (untiled %.2f) |\n", side, side,
+                   band ? band : lat, lat, vae->enc.halo,
+                   rd_vae_encode_bytes(vae, lat, lat, band) / 1e9,
+                   rd_vae_encode_bytes(vae, lat, lat, 0) / 1e9);
+            continue;
+        }
         g_file_set_contents("/proc/self/clear_refs", "5", 1, NULL);
         float *rgb = g_new(float, (size_t)side * side * 3);
         rd_noise_normal(7, rgb, (size_t)side * side * 3);
