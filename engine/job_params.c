@@ -65,11 +65,21 @@ void resdit_job_params_init(ResditJobParams *p)
     resdit_method_params_init(&p->method);
     p->preview_max_side = 512;
     p->backend = RESDIT_BACKEND_AUTO;
+    p->strength = 1.0;
+}
+
+void resdit_job_params_set_init_image(ResditJobParams *p, const char *path, double strength)
+{
+    char *copy = g_strdup(path);
+    g_free(p->init_image);
+    p->init_image = copy;
+    p->strength = path ? strength : 1.0;
 }
 
 void resdit_job_params_clear(ResditJobParams *p)
 {
     g_clear_pointer(&p->prompt, g_free);
+    g_clear_pointer(&p->init_image, g_free);
     rd_job_params_clear_loras(p);
 }
 
@@ -121,6 +131,12 @@ char *rd_job_parameters_text(const ResditJobParams *p, const RdJobResolved *r)
             g_string_append_printf(s, "%s%s: %.12s", i ? ", " : "", name, a->sha256);
         }
         g_string_append_c(s, '"');
+    }
+    if (p->init_image) { /* A1111's img2img key, and the source image's hash */
+        char num[G_ASCII_DTOSTR_BUF_SIZE];
+        g_string_append_printf(s, ", Denoising strength: %s, Init image hash: %.12s",
+                               g_ascii_formatd(num, sizeof num, "%g", p->strength),
+                               r->init_sha256 ? r->init_sha256 : "");
     }
     g_string_append_printf(s, ", Noise: %s, Version: resdit %s", RD_NOISE_NAME, resdit_version());
     return g_string_free(s, FALSE);
@@ -218,6 +234,15 @@ char *rd_job_parameters_json(const ResditJobParams *p, const RdJobResolved *r)
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
+    if (p->init_image) { /* image to image: the source, its SHA-256, the strength */
+        json_builder_set_member_name(b, "init_image");
+        json_builder_begin_object(b);
+        member_string(b, "path", p->init_image);
+        member_string(b, "sha256", r->init_sha256 ? r->init_sha256 : "");
+        member_double(b, "strength", p->strength);
+        member_int(b, "start_step", r->start_step);
+        json_builder_end_object(b);
+    }
     json_builder_end_object(b);
     g_autoptr(JsonGenerator) gen = json_generator_new();
     g_autoptr(JsonNode) root = json_builder_get_root(b);
@@ -357,6 +382,27 @@ static gboolean read_loras(JsonObject *o, ResditJobParams *p, GError **error)
     return TRUE;
 }
 
+/* "init_image": {path, sha256, strength}: the job starts from that file again. */
+static gboolean read_init_image(JsonObject *o, ResditJobParams *p, GError **error)
+{
+    if (!json_object_has_member(o, "init_image"))
+        return TRUE;
+    JsonNode *node = json_object_get_member(o, "init_image");
+    if (!JSON_NODE_HOLDS_OBJECT(node))
+        return bad_record(error, "init_image is not an object");
+    JsonObject *init = json_node_get_object(node);
+    const char *path = rd_json_get_string(init, "path");
+    double strength = 1.0;
+    if (!path || !*path)
+        return bad_record(error, "init_image has no path");
+    if (!read_double(init, "strength", &strength, error))
+        return FALSE;
+    if (!isfinite(strength) || strength < 0 || strength > 1)
+        return bad_record(error, "init_image strength is not between 0 and 1");
+    resdit_job_params_set_init_image(p, path, strength);
+    return TRUE;
+}
+
 gboolean resdit_job_params_from_json(ResditJobParams *p, const char *json, GError **error)
 {
     g_autoptr(JsonParser) parser = json_parser_new();
@@ -409,7 +455,7 @@ gboolean resdit_job_params_from_json(ResditJobParams *p, const char *json, GErro
     if ((p->shift_mode == RESDIT_SHIFT_FIXED && !read_double(o, "mu", &p->mu, error)) ||
         !read_int(o, "t5_len", &p->t5_len, error))
         return FALSE;
-    if (!read_loras(o, p, error))
+    if (!read_loras(o, p, error) || !read_init_image(o, p, error))
         return FALSE;
     if (json_object_has_member(o, "method")) {
         JsonNode *m = json_object_get_member(o, "method");

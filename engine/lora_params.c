@@ -74,6 +74,7 @@ void resdit_job_params_copy(ResditJobParams *dst, const ResditJobParams *src)
 {
     *dst = *src;
     dst->prompt = g_strdup(src->prompt);
+    dst->init_image = g_strdup(src->init_image);
     dst->loras = NULL;
     dst->n_loras = 0;
     resdit_job_params_set_loras(dst, src->loras, src->n_loras);

@@ -318,6 +318,14 @@ gboolean rd_estimate_memory_within(const ResditModel *m, const ResditJobParams *
     e->weights = plan.transformer_weights + plan.clip_weights + plan.vae_weights + plan.t5_weights;
     e->activations = MAX(plan.activations + plan.workspace, plan.vae_decode);
     e->total = plan.peak;
+    if (p->init_image && p->strength < 1) { /* the init image: read, fitted, encoded */
+        const int lh = p->height / 8, lw = p->width / 8;
+        int enc_band = rd_vae_encode_band_rows_for_budget(m->vae, lh, lw, rd_decode_budget(m));
+        guint64 enc = rd_vae_encode_bytes(m->vae, lh, lw, enc_band) +
+                      (guint64)p->width * p->height * 3 * sizeof(float) * 2;
+        e->activations = MAX(e->activations, enc);
+        e->total = MAX(e->total, e->weights + enc);
+    }
     e->available = available;
     e->weight_format = target.weights_mapped ? "file" : rd_weight_format_name(plan.format);
     e->streamed_blocks = plan.streamed_blocks;

@@ -24,6 +24,8 @@ typedef struct {
     const char *model_name;
     const char *backend_name;
     const GPtrArray *loras; /* RdAppliedLora of the model, or NULL */
+    const char *init_sha256; /* SHA-256 of the init image's file (hex), or NULL */
+    int start_step;          /* steps of the full schedule skipped (image to image) */
 } RdJobResolved;
 
 char *rd_job_parameters_text(const ResditJobParams *p, const RdJobResolved *r);

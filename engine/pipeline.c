@@ -3,6 +3,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "image_load.h"
+#include "lora.h"
 #include "noise.h"
 #include "pipeline-private.h"
 #include "schedule.h"
@@ -73,6 +75,12 @@ gboolean rd_job_params_check(const ResditModel *model, const ResditJobParams *p,
         return invalid(error, "Give both base grid rows and columns, or neither");
     if (p->preview_every < 0 || p->preview_max_side < 0)
         return invalid(error, "Preview settings must not be negative");
+    if (!isfinite(p->strength) || p->strength < 0 || p->strength > 1)
+        return invalid(error, "The strength must be between 0 and 1 (got %g)", p->strength);
+    if (!p->init_image && p->strength != 1)
+        return invalid(error, "A strength below 1 needs an init image to start from");
+    if (p->init_image && !*p->init_image)
+        return invalid(error, "The init image path is empty");
     if (p->t5_len < 0 || p->t5_len > 4096)
         return invalid(error, "The T5 length must be between 1 and 4096 (got %d)", p->t5_len);
     if (model) {
@@ -101,6 +109,8 @@ typedef struct {
     int lh, lw, channels, grid_rows, grid_cols;
     size_t n_tokens_elems;
     double *t;
+    float *init_latent; /* the encoded init image [C, lh, lw], or NULL */
+    char *init_sha256;
     gint64 start_us;
     double avg_step;
 } Job;
@@ -212,7 +222,7 @@ static gboolean sample(Job *job, float *tokens, GError **error)
     float *velocity = g_new(float, job->n_tokens_elems);
     float *scratch = job->p->inspect_branches ? g_new(float, job->n_tokens_elems) : NULL;
     gboolean ok = TRUE;
-    for (int step = 0; ok && step < job->p->steps; step++) {
+    for (int step = job->res.start_step; ok && step < job->p->steps; step++) {
         ResditMode mode = step_mode(job, step);
         report(job, step, rd_phase_for_mode(mode));
         gint64 t0 = g_get_monotonic_time();
@@ -305,7 +315,9 @@ static void resolve(Job *job)
     job->res.loras = model->loras;
 }
 
-/* Makes the job's first latent: the golden noise of a test, or Philox noise for the seed. */
+/* Makes the job's first latent: the golden noise of a test, or Philox noise for the seed;
+ * with an init image (1 - S) * latent + S * noise at strength S (S = 1: the noise exactly, as
+ * 0 * latent + 1 * noise; S = 0: the latent exactly). */
 static float *initial_tokens(Job *job)
 {
     size_t n = job->n_tokens_elems;
@@ -314,9 +326,87 @@ static float *initial_tokens(Job *job)
         memcpy(latent, job->cond->noise, n * sizeof(float));
     else
         rd_noise_normal(job->res.seed, latent, n);
+    if (job->init_latent) {
+        const float s = (float)job->p->strength;
+        for (size_t i = 0; i < n; i++)
+            latent[i] = (1.0f - s) * job->init_latent[i] + s * latent[i];
+    }
     rd_patchify(latent, job->channels, job->lh, job->lw, tokens);
     g_free(latent);
     return tokens;
+}
+
+/* The VAE that encodes the init image: the model's, or a CPU copy of it when the model's
+ * backend has no encoder ops (CUDA for now). *owned is set when it is a copy. */
+static RdVae *encoder_vae(ResditModel *model, RdVae **owned, RdBackend **owned_be, GError **error)
+{
+    RdVae *vae = model->vae;
+    *owned = NULL;
+    *owned_be = NULL;
+    if (rd_vae_encode_supported(vae) || !rd_vae_has_encoder(vae))
+        return vae; /* (rd_vae_encode says what is missing) */
+    RdSafetensors *st = rd_safetensors_open(rd_vae_path(vae), error);
+    if (!st)
+        return NULL;
+    *owned_be = rd_backend_cpu_new();
+    *owned = rd_vae_load_safetensors(st, rd_vae_config(vae), *owned_be, error);
+    if (!*owned) {
+        rd_backend_free(*owned_be);
+        *owned_be = NULL;
+    }
+    return *owned;
+}
+
+/* Reads, hashes and fits the init image; encodes it unless the strength is 1 (its weight 0). */
+static gboolean prepare_init(Job *job, GError **error)
+{
+    const ResditJobParams *p = job->p;
+    int w0, h0;
+    g_autofree guint8 *rgb8 = resdit_png_load_rgb(p->init_image, &w0, &h0, error);
+    if (!rgb8)
+        return FALSE;
+    job->init_sha256 = rd_lora_file_sha256(p->init_image, error);
+    if (!job->init_sha256)
+        return FALSE;
+    if (p->strength >= 1)
+        return TRUE;
+    float *rgb = rd_image_fit(rgb8, w0, h0, p->width, p->height);
+    if (!rgb) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY,
+                    "Not enough memory to resize the init image to %dx%d", p->width, p->height);
+        return FALSE;
+    }
+    RdVae *copy = NULL;
+    RdBackend *copy_be = NULL;
+    RdVae *vae = encoder_vae(job->model, &copy, &copy_be, error);
+    gboolean ok = vae != NULL;
+    if (ok) {
+        int band = rd_vae_encode_band_rows_for_budget(vae, job->lh, job->lw,
+                                                      rd_decode_budget(job->model));
+        job->init_latent = g_new(float, job->n_tokens_elems);
+        ok = rd_vae_encode(vae, rgb, job->lh, job->lw, band, job->init_latent, job->cancellable,
+                           error);
+        if (ok && !all_finite(job->init_latent, job->n_tokens_elems))
+            ok = not_finite(error, "VAE encoder", rd_vae_path(vae), "when it encodes the image");
+    }
+    rd_vae_free(copy);
+    if (copy_be)
+        rd_backend_free(copy_be);
+    g_free(rgb);
+    return ok;
+}
+
+/* The first step of an image-to-image job: the last of the full schedule whose t is at least
+ * the strength, which then starts at t = strength exactly (strength 1: step 0, t = 1 as in text
+ * to image; strength 0: no step). */
+static int start_step(double *t, int steps, double strength)
+{
+    int k = 0;
+    while (k < steps && t[k + 1] >= strength)
+        k++;
+    if (k < steps)
+        t[k] = strength;
+    return k;
 }
 
 ResditImage *rd_pipeline_run(ResditModel *model, const ResditJobParams *p,
@@ -349,6 +439,17 @@ ResditImage *rd_pipeline_run(ResditModel *model, const ResditJobParams *p,
         return NULL;
     job.t = g_new(double, p->steps + 1);
     rd_sampler_timesteps(p->steps, job.res.mu, job.t);
+    if (p->init_image) {
+        report(&job, 0, RESDIT_PHASE_ENCODING);
+        if (!prepare_init(&job, error)) {
+            g_free(job.t);
+            g_free(job.init_latent);
+            g_free(job.init_sha256);
+            return NULL;
+        }
+        job.res.start_step = start_step(job.t, p->steps, p->strength);
+        job.res.init_sha256 = job.init_sha256;
+    }
 
     ResditImage *image = g_new0(ResditImage, 1);
     image->width = p->width;
@@ -372,13 +473,16 @@ ResditImage *rd_pipeline_run(ResditModel *model, const ResditJobParams *p,
     }
     g_free(latent);
     g_free(job.t);
+    g_free(job.init_latent);
     if (!ok) {
+        g_free(job.init_sha256);
         resdit_image_free(image);
         return NULL;
     }
     image->seconds_total = elapsed(&job);
     image->parameters = rd_job_parameters_text(p, &job.res);
     image->parameters_json = rd_job_parameters_json(p, &job.res);
+    g_free(job.init_sha256);
     if (cb && cb->preview) {
         ResditPreview pv = {p->steps,     RESDIT_PHASE_DECODING, RESDIT_BRANCH_FINAL, FALSE,
                             image->width, image->height,         image->rgb};

@@ -148,18 +148,24 @@ typedef struct {
     ResditLora *loras;           /* n_loras LoRAs applied in this order (owned; cleared by
                                   * resdit_job_params_clear) */
     int n_loras;
+    char *init_image;            /* image-to-image: a PNG the job starts from (owned), or NULL;
+                                  * see docs/GENERATE.md ("Image to image") */
+    double strength;             /* with init_image: 0 keeps the image, 1 ignores it (1 default);
+                                  * sampling starts at t = strength */
 } ResditJobParams;
 
 /* Defaults: 1024 x 1024, 35 steps, guidance 3.5, random seed, schedule on with G = L = -1,
- * shift base, method defaults, previews off, backend auto. */
+ * shift base, method defaults, previews off, backend auto, no init image, strength 1. */
 void resdit_job_params_init(ResditJobParams *params);
 /* A fresh random seed (53 bits, exact in JSON), as the engine draws for random_seed jobs; front
  * ends that must know the seed before the job starts draw it with this. */
 guint64 resdit_random_seed(void);
 void resdit_job_params_clear(ResditJobParams *params);
-/* dst = a deep copy of src (prompt and LoRA list duplicated); dst is overwritten, not cleared.
+/* dst = a deep copy of src (prompt, init image and LoRA list duplicated); dst is overwritten, not cleared.
  * Copy job parameters with this, never by assignment: the LoRA list is owned. */
 void resdit_job_params_copy(ResditJobParams *dst, const ResditJobParams *src);
+/* Sets (a copy of) the init image and the strength; path NULL: text to image again. */
+void resdit_job_params_set_init_image(ResditJobParams *params, const char *path, double strength);
 /* Appends a LoRA (path copied). */
 void resdit_job_params_add_lora(ResditJobParams *params, const char *path, double strength,
                                 gboolean enabled);
@@ -315,6 +321,14 @@ gboolean resdit_job_params_from_json(ResditJobParams *params, const char *json, 
 /* A box-filtered copy whose longer side is at most max_side pixels, as PNG data (history
  * thumbnails). */
 GBytes *resdit_image_thumbnail_png(const ResditImage *image, int max_side, GError **error);
+
+/* Images a job or `resdit vae encode` reads (init images, upscale sources). */
+#define RESDIT_IMAGE_MAX_SIDE 32768
+#define RESDIT_IMAGE_MAX_PIXELS (1 << 28)
+/* Reads a PNG's pixels as RGB8 (grey, palette and 16-bit converted, alpha composited over
+ * white); g_free the result. RESDIT_ERROR_IO when the file is missing, RESDIT_ERROR_FORMAT when
+ * it is not a PNG, damaged, or larger than the limits above. */
+guint8 *resdit_png_load_rgb(const char *path, int *width, int *height, GError **error);
 
 /* Writes an RGB8 image (a preview frame) as a PNG, atomically. */
 gboolean resdit_save_rgb_png(const char *path, int width, int height, const guint8 *rgb,

@@ -244,6 +244,38 @@ static void add_resnet(RdMemoryCheckpoint *ck, const char *prefix, int cin, int 
         add_conv(ck, sc, cout, cin, 1);
 }
 
+/* The encoder, the decoder's mirror (diffusers names): image-to-image and upscale tests. The
+ * tensors are seeded by name, so the decoder's weights do not depend on it. */
+static void add_encoder(RdMemoryCheckpoint *ck)
+{
+    const int top = vae_channels[0];
+    add_conv(ck, "encoder.conv_in", vae_channels[3], 3, 3);
+    int cin = vae_channels[3];
+    for (int l = 0; l < 4; l++) {
+        const int c = vae_channels[3 - l];
+        for (int j = 0; j < 2; j++) {
+            g_autofree char *name = g_strdup_printf("encoder.down_blocks.%d.resnets.%d", l, j);
+            add_resnet(ck, name, j == 0 ? cin : c, c);
+        }
+        cin = c;
+        if (l < 3) {
+            g_autofree char *name =
+                g_strdup_printf("encoder.down_blocks.%d.downsamplers.0.conv", l);
+            add_conv(ck, name, c, c, 3);
+        }
+    }
+    add_resnet(ck, "encoder.mid_block.resnets.0", top, top);
+    add_norm(ck, "encoder.mid_block.attentions.0.group_norm", top);
+    const char *proj[] = {"to_q", "to_k", "to_v", "to_out.0"};
+    for (size_t i = 0; i < G_N_ELEMENTS(proj); i++) {
+        g_autofree char *name = g_strdup_printf("encoder.mid_block.attentions.0.%s", proj[i]);
+        add_linear(ck, name, top, top, 1.0f);
+    }
+    add_resnet(ck, "encoder.mid_block.resnets.1", top, top);
+    add_norm(ck, "encoder.conv_norm_out", top);
+    add_conv(ck, "encoder.conv_out", 32, top, 3); /* mean and log variance of 16 channels */
+}
+
 int rd_selftest_vae(GError **error)
 {
     RdMemoryCheckpoint *ck = rd_memory_checkpoint_new();
@@ -271,6 +303,7 @@ int rd_selftest_vae(GError **error)
     }
     add_norm(ck, "decoder.conv_norm_out", cin);
     add_conv(ck, "decoder.conv_out", 3, cin, 3);
+    add_encoder(ck);
     return rd_memory_checkpoint_finish(ck, "resdit-selftest-vae", error);
 }
 

@@ -44,7 +44,12 @@ typedef struct {
     gboolean no_schedule, inspect, json, quiet, no_history;
     gboolean dry_run; /* --dry-run: print the memory plan, generate nothing */
     char *vram;       /* --vram SIZE: plan for a card of that size */
-    char **loras;     /* --lora FILE[:STRENGTH], repeatable; replaces a record's list */
+    char **loras; /* --lora FILE[:STRENGTH], repeatable; replaces a record's list */
+    char *init_image, *strength_text; /* --init-image, --strength (image to image) */
+    double strength;
+    char *record_model; /* upscale: the model named by the source's record */
+    gboolean upscale;   /* resdit upscale: init_image is the source, its record the parameters */
+    int source_w, source_h; /* upscale: the source image's size */
     CliModelOptions model;
     CliMethodOptions method;
 } GenerateOptions;
@@ -311,6 +316,8 @@ static gboolean parse_numbers(GenerateOptions *o, GError **error)
                                                     MAX_SIDE, &o->preview_size, error)) &&
            (!o->size || parse_size(o->size, &o->longer, error)) &&
            (!o->aspect || parse_aspect(o->aspect, &o->ratio, error)) &&
+           (!o->strength_text ||
+            cli_number_double(o->strength_text, "--strength", 0, 1, &o->strength, error)) &&
            (!o->shift || parse_shift(o, error)) && (!o->seed || parse_seed(o, error)) &&
            cli_method_params(&o->method, &method, error); /* checked again on the job's values */
 }
@@ -439,6 +446,21 @@ static gboolean build_params(GenerateOptions *o, ResditModel *model, ResditJobPa
         p->random_seed = !o->seed || o->seed_random;
         p->seed = p->random_seed ? 0 : o->seed_value;
     }
+    if (o->strength_text && !o->init_image) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
+                    "--strength goes with --init-image (the image to start from)");
+        return FALSE;
+    }
+    if (o->init_image) /* default strength: 0.75 from an init image, 0.35 to upscale */
+        resdit_job_params_set_init_image(p, o->init_image,
+                                         o->strength_text ? o->strength
+                                         : o->upscale     ? 0.35
+                                                          : 0.75);
+    if (o->upscale && !o->width_text && !o->height_text && !o->aspect) {
+        /* the source's aspect at the requested size (--size, else the record's longer side) */
+        o->ratio = (double)o->source_w / o->source_h;
+        o->aspect = g_strdup("source");
+    }
     if (o->loras) { /* the flags' list replaces the record's */
         resdit_job_params_set_loras(p, NULL, 0);
         for (char **l = o->loras; *l; l++) {
@@ -475,6 +497,11 @@ static GOptionContext *make_context(GenerateOptions *o)
          "seed, 0 to 9007199254740991 (2^53 - 1), or random (default; recorded)", "N"},
         {"params-from", 0, 0, G_OPTION_ARG_FILENAME, &o->params_from,
          "start from the parameters recorded in a PNG made by resdit (flags override)", "PNG"},
+        {"init-image", 0, 0, G_OPTION_ARG_FILENAME, &o->init_image,
+         "image to image: start from this PNG (resized to cover the size, centre-cropped)",
+         "PNG"},
+        {"strength", 0, 0, G_OPTION_ARG_STRING, &o->strength_text,
+         "with --init-image: 0 keeps the image, 1 ignores it (default 0.75; upscale 0.35)", "S"},
         {"lora", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->loras,
          "apply a LoRA at a strength (default 1; repeatable; replaces a record's LoRAs)",
          "FILE[:STRENGTH]"},
@@ -509,7 +536,16 @@ static GOptionContext *make_context(GenerateOptions *o)
         {"no-history", 0, 0, G_OPTION_ARG_NONE, &o->no_history,
          "do not record the job in the history shared with the app ($RESDIT_HISTORY_DB)", NULL},
         {NULL}};
-    GOptionContext *ctx = g_option_context_new("- generate an image");
+    GOptionContext *ctx =
+        g_option_context_new(o->upscale ? "IMAGE - upscale an image" : "- generate an image");
+    if (o->upscale)
+        g_option_context_set_summary(
+            ctx, "Upscales IMAGE (e.g. --size 4k): the image, resized to the new size, is encoded "
+                 "and resampled from t = --strength (0.35).\nA PNG made by resdit gives the "
+                 "prompt, model, seed and settings (flags override); any other PNG needs "
+                 "--prompt.\nExit status: 0 written, 1 error, 2 bad usage, 130 cancelled "
+                 "(nothing written).");
+    else
     g_option_context_set_summary(
         ctx, "Generates an image with FLUX.1 and ResDiT and writes it as a PNG with its "
              "parameters.\nThe model: --model, or --transformer/--vae/--clip-l/--t5, or "
@@ -602,7 +638,10 @@ static int generate(GenerateOptions *o)
 {
     Run run = {.o = o, .tty = isatty(STDERR_FILENO)};
     GError *error = NULL;
-    run.model = cli_model_open(&o->model, !o->quiet && !o->json, &error);
+    run.model = o->record_model && !cli_model_options_given(&o->model)
+                    ? cli_model_open_named(&o->model, o->record_model, !o->quiet && !o->json,
+                                           &error)
+                    : cli_model_open(&o->model, !o->quiet && !o->json, &error);
     if (!run.model || !build_params(o, run.model, &run.params, &error)) {
         int rc = g_error_matches(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT) ? 2 : 1;
         report_error(&run, error);
@@ -784,47 +823,109 @@ static int dry_run(GenerateOptions *o)
     return rc;
 }
 
-int cli_generate(int argc, char **argv)
+/* resdit upscale IMAGE: the source becomes the init image; a resdit PNG's record gives the
+ * parameters (as --params-from) and the model; any other PNG needs --prompt. */
+static int upscale(GenerateOptions *o, const char *source)
 {
-    GenerateOptions o = {.preview_every = 1, .preview_size = 512};
-    cli_method_options_init(&o.method);
-    cli_model_options_init(&o.model);
-    GOptionContext *ctx = make_context(&o);
+    GError *error = NULL;
+    int w, h;
+    g_autofree guint8 *rgb = resdit_png_load_rgb(source, &w, &h, &error);
+    if (!rgb) {
+        int rc = cli_fail("%s", error->message);
+        g_error_free(error);
+        return rc;
+    }
+    o->source_w = w;
+    o->source_h = h;
+    g_autofree char *json = rd_png_read_text(source, "resdit", NULL);
+    if (json) {
+        g_autoptr(JsonParser) parser = json_parser_new();
+        JsonNode *root = json_parser_load_from_data(parser, json, -1, NULL)
+                             ? json_parser_get_root(parser)
+                             : NULL;
+        JsonObject *obj = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
+        JsonNode *model = obj ? json_object_get_member(obj, "model") : NULL;
+        if (model && JSON_NODE_HOLDS_VALUE(model) &&
+            json_node_get_value_type(model) == G_TYPE_STRING)
+            o->record_model = g_strdup(json_node_get_string(model));
+        o->params_from = g_strdup(source);
+    } else if (!o->prompt) {
+        return cli_fail("%s has no resdit parameters (it was not made by resdit or ResDiT "
+                        "Studio): give the prompt with --prompt",
+                        source) +
+               1;
+    }
+    if (o->init_image)
+        return cli_fail("resdit upscale takes the image as its argument, not --init-image") + 1;
+    o->init_image = g_strdup(source);
+    if (!o->size && !o->width_text && !o->height_text) {
+        o->size = g_strdup("4k");
+        o->longer = 4096;
+    }
+    return generate(o);
+}
+
+static int run_command(GenerateOptions *o, int argc, char **argv)
+{
+    cli_method_options_init(&o->method);
+    cli_model_options_init(&o->model);
+    GOptionContext *ctx = make_context(o);
     GError *error = NULL;
     int rc;
-    if (!g_option_context_parse(ctx, &argc, &argv, &error) || !parse_numbers(&o, &error)) {
-        rc = cli_fail("%s (see resdit generate --help)", error->message) + 1;
+    const char *help = o->upscale ? "resdit upscale --help" : "resdit generate --help";
+    if (!g_option_context_parse(ctx, &argc, &argv, &error) || !parse_numbers(o, &error)) {
+        rc = cli_fail("%s (see %s)", error->message, help) + 1;
         g_error_free(error);
-    } else if (argc > 1) {
+    } else if (o->upscale && argc != 2) {
+        rc = cli_fail(argc < 2 ? "which image? resdit upscale IMAGE --size 4k (see %s)"
+                               : "one image at a time (see %s)",
+                      help) +
+             1;
+    } else if (!o->upscale && argc > 1) {
         rc = cli_fail("unexpected argument '%s' (quote the prompt: -p \"...\")", argv[1]) + 1;
-    } else if (o.vram && !o.dry_run) {
-        rc = cli_fail("--vram goes with --dry-run (see resdit generate --help)") + 1;
+    } else if (o->vram && !o->dry_run) {
+        rc = cli_fail("--vram goes with --dry-run (see %s)", help) + 1;
     } else {
-        rc = o.dry_run ? dry_run(&o) : generate(&o);
+        rc = o->upscale ? upscale(o, argv[1]) : o->dry_run ? dry_run(o) : generate(o);
     }
     g_option_context_free(ctx);
-    cli_model_options_clear(&o.model);
-    cli_method_options_clear(&o.method);
-    g_strfreev(o.loras);
-    char **texts[] = {&o.prompt,
-                      &o.output,
-                      &o.preview_dir,
-                      &o.aspect,
-                      &o.size,
-                      &o.shift,
-                      &o.seed,
-                      &o.params_from,
-                      &o.width_text,
-                      &o.height_text,
-                      &o.steps_text,
-                      &o.guidance_text,
-                      &o.global_steps_text,
-                      &o.local_steps_text,
-                      &o.t5_len_text,
-                      &o.preview_every_text,
-                      &o.preview_size_text,
-                      &o.vram};
+    cli_model_options_clear(&o->model);
+    cli_method_options_clear(&o->method);
+    g_strfreev(o->loras);
+    char **texts[] = {&o->prompt,
+                      &o->init_image,
+                      &o->strength_text,
+                      &o->record_model,
+                      &o->output,
+                      &o->preview_dir,
+                      &o->aspect,
+                      &o->size,
+                      &o->shift,
+                      &o->seed,
+                      &o->params_from,
+                      &o->width_text,
+                      &o->height_text,
+                      &o->steps_text,
+                      &o->guidance_text,
+                      &o->global_steps_text,
+                      &o->local_steps_text,
+                      &o->t5_len_text,
+                      &o->preview_every_text,
+                      &o->preview_size_text,
+                      &o->vram};
     for (size_t i = 0; i < G_N_ELEMENTS(texts); i++)
         g_clear_pointer(texts[i], g_free);
     return rc;
+}
+
+int cli_generate(int argc, char **argv)
+{
+    GenerateOptions o = {.preview_every = 1, .preview_size = 512};
+    return run_command(&o, argc, argv);
+}
+
+int cli_upscale(int argc, char **argv)
+{
+    GenerateOptions o = {.preview_every = 1, .preview_size = 512, .upscale = TRUE};
+    return run_command(&o, argc, argv);
 }

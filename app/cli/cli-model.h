@@ -19,3 +19,9 @@ GOptionGroup *cli_model_option_group(CliModelOptions *o);
 ResditModelPaths *cli_model_paths(const CliModelOptions *o, GError **error);
 /* Opens the model the options name (verbose: says which one on stderr). */
 ResditModel *cli_model_open(const CliModelOptions *o, gboolean verbose, GError **error);
+/* Whether any option names a model. */
+gboolean cli_model_options_given(const CliModelOptions *o);
+/* Opens the model of that display name (as a PNG record names it): the self-test model, or a
+ * complete discovered model (searching --models-dir too). */
+ResditModel *cli_model_open_named(const CliModelOptions *o, const char *name, gboolean verbose,
+                                  GError **error);

@@ -350,3 +350,39 @@ int cli_models(int argc, char **argv)
     g_strfreev(dirs);
     return rc;
 }
+
+gboolean cli_model_options_given(const CliModelOptions *o)
+{
+    return o->selftest || o->model || o->transformer || o->vae || o->clip_l || o->t5;
+}
+
+ResditModel *cli_model_open_named(const CliModelOptions *o, const char *name, gboolean verbose,
+                                  GError **error)
+{
+    ResditBackendChoice backend;
+    if (!parse_backend(o->backend, &backend, error))
+        return NULL;
+    ResditModel *selftest = NULL;
+    if (g_str_has_prefix(name, "Self-test model")) { /* its name is not a place: open it */
+        selftest = resdit_model_open_selftest(backend, error);
+        if (!selftest || g_strcmp0(resdit_model_name(selftest), name) == 0)
+            return selftest;
+        resdit_model_free(selftest);
+    }
+    g_autoptr(GPtrArray) dirs = search_dirs(o); /* NULL-terminated */
+    g_autoptr(GPtrArray) found = resdit_models_discover((const char *const *)dirs->pdata);
+    for (guint i = 0; i < found->len; i++) {
+        const ResditModelPaths *p = g_ptr_array_index(found, i);
+        g_autofree char *missing = resdit_model_paths_missing(p);
+        if (!missing && g_strcmp0(p->name, name) == 0) {
+            if (verbose)
+                fprintf(stderr, "resdit: loading %s (the model the image was made with)\n", name);
+            return resdit_model_open(p, backend, error);
+        }
+    }
+    g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                "The model the image was made with (%s) was not found; give --model DIR (or "
+                "--transformer, --vae, --clip-l and --t5)",
+                name);
+    return NULL;
+}

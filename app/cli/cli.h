@@ -10,6 +10,8 @@ typedef struct {
 int cli_forward(int argc, char **argv);
 int cli_backends(int argc, char **argv);
 int cli_generate(int argc, char **argv);
+int cli_upscale(int argc, char **argv);
+int cli_vae(int argc, char **argv);
 int cli_models(int argc, char **argv);
 int cli_encode_text(int argc, char **argv);
 int cli_tokenize(int argc, char **argv);

@@ -44,6 +44,9 @@ void history_params_init(HistoryParams *params)
         .model_name = g_strdup(""),
         .model_fingerprint = g_strdup(""),
         .loras = g_strdup(""),
+        .init_image = g_strdup(""),
+        .init_sha256 = g_strdup(""),
+        .strength = 1.0,
     };
 }
 
@@ -54,6 +57,8 @@ void history_params_clear(HistoryParams *params)
     g_clear_pointer(&params->model_name, g_free);
     g_clear_pointer(&params->model_fingerprint, g_free);
     g_clear_pointer(&params->loras, g_free);
+    g_clear_pointer(&params->init_image, g_free);
+    g_clear_pointer(&params->init_sha256, g_free);
 }
 
 void history_params_copy(HistoryParams *dest, const HistoryParams *src)
@@ -64,6 +69,8 @@ void history_params_copy(HistoryParams *dest, const HistoryParams *src)
     dest->model_name = g_strdup(src->model_name);
     dest->model_fingerprint = g_strdup(src->model_fingerprint);
     dest->loras = g_strdup(src->loras);
+    dest->init_image = g_strdup(src->init_image);
+    dest->init_sha256 = g_strdup(src->init_sha256);
 }
 
 gboolean history_params_equal(const HistoryParams *a, const HistoryParams *b)
@@ -79,7 +86,12 @@ gboolean history_params_equal(const HistoryParams *a, const HistoryParams *b)
            a->shift_mode == b->shift_mode && a->shift_mu == b->shift_mu &&
            g_strcmp0(a->backend, b->backend) == 0 && g_strcmp0(a->model_name, b->model_name) == 0 &&
            g_strcmp0(a->model_fingerprint, b->model_fingerprint) == 0 &&
-           g_strcmp0(a->loras ? a->loras : "", b->loras ? b->loras : "") == 0;
+           g_strcmp0(a->loras ? a->loras : "", b->loras ? b->loras : "") == 0 &&
+           g_strcmp0(a->init_image ? a->init_image : "", b->init_image ? b->init_image : "") ==
+               0 &&
+           g_strcmp0(a->init_sha256 ? a->init_sha256 : "",
+                     b->init_sha256 ? b->init_sha256 : "") == 0 &&
+           a->strength == b->strength;
 }
 
 /* One table drives both directions so a new field cannot be written but not read. */
@@ -120,6 +132,9 @@ static const Field fields[] = {
     FIELD(model_name, FIELD_STRING),
     FIELD(model_fingerprint, FIELD_STRING),
     FIELD(loras, FIELD_STRING),
+    FIELD(init_image, FIELD_STRING),
+    FIELD(init_sha256, FIELD_STRING),
+    FIELD(strength, FIELD_DOUBLE),
 };
 /* clang-format on */
 

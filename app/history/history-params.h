@@ -38,6 +38,9 @@ typedef struct {
     char *model_name;
     char *model_fingerprint; /* cheap fingerprint of the weight files */
     char *loras; /* the job's LoRAs, one line each: "STRENGTH ENABLED(0/1) PATH\n"; "" = none */
+    char *init_image;  /* image to image / upscale: the source PNG; "" = text to image */
+    char *init_sha256; /* the source file's SHA-256 (hex) when the job began; "" = none */
+    double strength;   /* with init_image: 0 keeps the image, 1 ignores it */
 } HistoryParams;
 
 /* Defaults of the paper's setting (35 steps, G = 10, L = 15, cutoff 0.2, 64-token patches). */

@@ -104,6 +104,21 @@ void job_record_params_to_history(const ResditJobParams *params, const char *mod
     }
     g_free(out->loras);
     out->loras = g_string_free(loras, FALSE);
+    /* the source of an image-to-image job, hashed as the job begins ("" when unreadable: the
+     * job itself then fails with the reason) */
+    g_free(out->init_image);
+    g_free(out->init_sha256);
+    out->init_image = g_strdup(params->init_image ? params->init_image : "");
+    out->init_sha256 = NULL;
+    g_autoptr(GMappedFile) source =
+        params->init_image ? g_mapped_file_new(params->init_image, FALSE, NULL) : NULL;
+    if (source)
+        out->init_sha256 = g_compute_checksum_for_data(
+            G_CHECKSUM_SHA256, (const guchar *)g_mapped_file_get_contents(source),
+            g_mapped_file_get_length(source));
+    if (!out->init_sha256)
+        out->init_sha256 = g_strdup("");
+    out->strength = params->init_image ? params->strength : 1.0;
 }
 
 void job_record_params_from_history(const HistoryParams *record, ResditJobParams *params)
@@ -135,6 +150,10 @@ void job_record_params_from_history(const HistoryParams *record, ResditJobParams
                          : record->shift_mode == HISTORY_SHIFT_FIXED    ? RESDIT_SHIFT_FIXED
                                                                         : RESDIT_SHIFT_BASE;
     params->mu = record->shift_mu;
+    resdit_job_params_set_init_image(params,
+                                     record->init_image && *record->init_image ? record->init_image
+                                                                               : NULL,
+                                     record->strength);
     /* the LoRA lines; a damaged line is skipped */
     resdit_job_params_set_loras(params, NULL, 0);
     g_auto(GStrv) lines = g_strsplit(record->loras ? record->loras : "", "\n", -1);

@@ -104,6 +104,7 @@ RdBackend *rd_backend_cpu_new(void)
     be->grid_splice = cpu_grid_splice;
     be->spectral_fuse = cpu_spectral_fuse;
     be->conv2d = cpu_conv2d;
+    be->conv2d_down2 = cpu_conv2d_down2;
     be->group_norm = cpu_group_norm;
     be->group_sums = cpu_group_sums;
     be->upsample_nearest2x = cpu_upsample_nearest2x;

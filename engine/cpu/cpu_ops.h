@@ -35,6 +35,8 @@ void cpu_conv2d(RdBackend *be, const RdTensor *x, int height, int width, const R
 void cpu_group_norm(RdBackend *be, const RdTensor *x, int groups, const RdWeight *weight,
                     const RdWeight *bias, float eps, RdTensor *y);
 void cpu_group_sums(RdBackend *be, const RdTensor *x, int groups, double *sum, double *sumsq);
+void cpu_conv2d_down2(RdBackend *be, const RdTensor *x, int height, int width, const RdWeight *w,
+                      const RdWeight *bias, RdTensor *y);
 void cpu_upsample_nearest2x(RdBackend *be, const RdTensor *x, int height, int width,
                             RdTensor *y);
 

@@ -1,4 +1,4 @@
-/* Convolution, GroupNorm and upsampling on channels-last grids (the VAE decoder). The 3x3
+/* Convolution, GroupNorm and upsampling on channels-last grids (the VAE). The 3x3
  * convolution gathers a band of output rows into columns (im2col) and multiplies with CBLAS, so
  * the scratch memory stays bounded whatever the image size. */
 #include "cpu_ops.h"
@@ -9,17 +9,18 @@
 
 #define CONV_BAND_PIXELS 16384
 
-/* cols[p, (ci, ky, kx)] for the output pixels p0 .. p0 + np - 1. */
-static void im2col(const RdTensor *x, int height, int width, int kernel, int64_t p0, int64_t np,
-                   float *cols)
+/* cols[p, (ci, ky, kx)] for the output pixels p0 .. p0 + np - 1 of an out_w wide output: output
+ * pixel (oy, ox) reads input (oy * stride + ky - pad, ox * stride + kx - pad), zero outside. */
+static void im2col(const RdTensor *x, int height, int width, int kernel, int stride, int pad,
+                   int out_w, int64_t p0, int64_t np, float *cols)
 {
-    const int64_t cin = x->cols, kk = (int64_t)kernel * kernel, pad = kernel / 2;
+    const int64_t cin = x->cols, kk = (int64_t)kernel * kernel;
     for (int64_t i = 0; i < np; i++) {
-        int64_t p = p0 + i, py = p / width, px = p % width;
+        int64_t p = p0 + i, py = p / out_w, px = p % out_w;
         float *dst = cols + i * cin * kk;
         for (int ky = 0; ky < kernel; ky++) {
             for (int kx = 0; kx < kernel; kx++) {
-                int64_t sy = py + ky - pad, sx = px + kx - pad;
+                int64_t sy = py * stride + ky - pad, sx = px * stride + kx - pad;
                 gboolean inside = sy >= 0 && sy < height && sx >= 0 && sx < width;
                 const float *src = inside ? &RD_AT(x, sy * width + sx, 0) : NULL;
                 int64_t k = ky * kernel + kx;
@@ -30,11 +31,16 @@ static void im2col(const RdTensor *x, int height, int width, int kernel, int64_t
     }
 }
 
-void cpu_conv2d(RdBackend *be, const RdTensor *x, int height, int width, const RdWeight *w,
-                const RdWeight *bias, int kernel, RdTensor *y)
+/* The convolution of both ops: out_h x out_w output pixels, stride 1 with padding kernel / 2, or
+ * stride 2 without leading padding (a missing last row/column reads zeros). */
+static void conv_any(const RdTensor *x, int height, int width, const RdWeight *w,
+                     const RdWeight *bias, int kernel, int stride, RdTensor *y)
 {
-    const int64_t pixels = (int64_t)height * width, kdim = x->cols * kernel * kernel;
-    g_assert(x->rows == pixels && y->rows == pixels && w->cols == kdim && y->cols == w->rows);
+    const int out_h = stride == 1 ? height : height / 2, out_w = stride == 1 ? width : width / 2;
+    const int pad = stride == 1 ? kernel / 2 : 0;
+    const int64_t pixels = (int64_t)out_h * out_w, kdim = x->cols * kernel * kernel;
+    g_assert(x->rows == (int64_t)height * width && y->rows == pixels && w->cols == kdim &&
+             y->cols == w->rows);
     float *wf = g_new(float, w->rows * w->cols);
     cpu_weight_rows_f32(w, 0, w->rows, wf);
     float *b = NULL;
@@ -48,16 +54,17 @@ void cpu_conv2d(RdBackend *be, const RdTensor *x, int height, int width, const R
     band = MAX(256, MIN(band, (pixels + 2 * g_get_num_processors() - 1) /
                                   (2 * g_get_num_processors())));
     const int64_t n_bands = (pixels + band - 1) / band;
+    const gboolean direct = kernel == 1 && stride == 1;
 #pragma omp parallel
     {
-        float *cols = kernel == 1 ? NULL : g_new(float, band * kdim);
+        float *cols = direct ? NULL : g_new(float, band * kdim);
 #pragma omp for schedule(dynamic)
         for (int64_t bi = 0; bi < n_bands; bi++) {
             int64_t p0 = bi * band, np = MIN(band, pixels - p0);
-            const float *a = &RD_AT(x, p0, 0);
+            const float *a = &RD_AT(x, direct ? p0 : 0, 0);
             int lda = (int)x->stride;
-            if (kernel != 1) {
-                im2col(x, height, width, kernel, p0, np, cols);
+            if (!direct) {
+                im2col(x, height, width, kernel, stride, pad, out_w, p0, np, cols);
                 a = cols;
                 lda = (int)kdim;
             }
@@ -77,6 +84,19 @@ void cpu_conv2d(RdBackend *be, const RdTensor *x, int height, int width, const R
     }
     g_free(b);
     g_free(wf);
+}
+
+void cpu_conv2d(RdBackend *be, const RdTensor *x, int height, int width, const RdWeight *w,
+                const RdWeight *bias, int kernel, RdTensor *y)
+{
+    conv_any(x, height, width, w, bias, kernel, 1, y);
+}
+
+void cpu_conv2d_down2(RdBackend *be, const RdTensor *x, int height, int width, const RdWeight *w,
+                      const RdWeight *bias, RdTensor *y)
+{
+    g_assert(height % 2 == 0 && width % 2 == 0);
+    conv_any(x, height, width, w, bias, 3, 2, y);
 }
 
 void cpu_group_norm(RdBackend *be, const RdTensor *x, int groups, const RdWeight *weight,

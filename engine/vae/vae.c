@@ -160,27 +160,31 @@ static gboolean load_levels(RdVae *vae, GError **error)
     return TRUE;
 }
 
-static gboolean load_attention(RdVae *vae, GError **error)
+/* part: "decoder" or "encoder" */
+static gboolean load_attention(RdVae *vae, const char *part, MidAttention *at, GError **error)
 {
-    const char *p = vae->bfl ? "decoder.mid.attn_1" : "decoder.mid_block.attentions.0";
+    g_autofree char *p = g_strconcat(part, vae->bfl ? ".mid.attn_1" : ".mid_block.attentions.0",
+                                     NULL);
     const char *names[4][2] = {
         {"q", "to_q"}, {"k", "to_k"}, {"v", "to_v"}, {"proj_out", "to_out.0"}};
-    RdWeight *w[4] = {&vae->q, &vae->k, &vae->v, &vae->proj};
-    RdWeight *b[4] = {&vae->qb, &vae->kb, &vae->vb, &vae->projb};
-    const int C = vae->config.top_channels;
+    RdWeight *w[4] = {&at->q, &at->k, &at->v, &at->proj};
+    RdWeight *b[4] = {&at->qb, &at->kb, &at->vb, &at->projb};
+    const RdTensorInfo *probe = NULL;
     g_autofree char *norm = g_strconcat(p, vae->bfl ? ".norm" : ".group_norm", NULL);
-    if (!load_norm(vae, norm, &vae->attn_norm, error))
+    if (!load_norm(vae, norm, &at->norm, error))
         return FALSE;
+    const int C = (int)at->norm.w.rows;
     for (int i = 0; i < 4; i++) {
         g_autofree char *wn = g_strdup_printf("%s.%s.weight", p, names[i][vae->bfl ? 0 : 1]);
         g_autofree char *bn = g_strdup_printf("%s.%s.bias", p, names[i][vae->bfl ? 0 : 1]);
-        if (!weight(vae, wn, C, w[i], error) || !weight(vae, bn, 1, b[i], error))
-            return FALSE;
-        if (w[i]->cols != C) {
+        probe = find(vae, wn);
+        if (probe && rd_tensor_info_numel(probe) != (int64_t)C * C) {
             g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
                         "VAE attention weight %s is not %d x %d", wn, C, C);
             return FALSE;
         }
+        if (!weight(vae, wn, C, w[i], error) || !weight(vae, bn, 1, b[i], error))
+            return FALSE;
     }
     return TRUE;
 }
@@ -201,6 +205,127 @@ static int compute_halo(const RdVae *vae)
     return (int)ceil(rows) + 1;
 }
 
+static int total_upscale(const RdVae *vae)
+{
+    int s = 1;
+    for (int l = 0; l < vae->config.levels; l++)
+        s *= vae->up[l].has_upsample ? 2 : 1;
+    return s;
+}
+
+/* ---- the encoder ------------------------------------------------------------------------- */
+
+static char *down_prefix(RdVae *vae, int level)
+{
+    return g_strdup_printf(vae->bfl ? "encoder.down.%d" : "encoder.down_blocks.%d", level);
+}
+
+/* Context rows (latent units) the banded down path needs each side of a band: one pixel row
+ * per 3x3 convolution at full resolution (conv_in, two per resnet) and two for each stride-2
+ * convolution (it reads rows 2y .. 2y + 2), in latent rows at that resolution. */
+static int encoder_halo(const RdVae *vae, int scale)
+{
+    const Encoder *e = &vae->enc;
+    double rows = 1.0 / scale; /* conv_in */
+    for (int l = 0; l < e->banded_levels; l++) {
+        rows += 2.0 * e->down[l].n_res / scale + 2.0 / scale;
+        scale /= 2;
+    }
+    return (int)ceil(rows) + 1;
+}
+
+static gboolean load_encoder(RdVae *vae, GError **error)
+{
+    Encoder *e = &vae->enc;
+    if (!find(vae, "encoder.conv_in.weight"))
+        return TRUE; /* a decoder-only file: encoding says so */
+    if (!load_conv(vae, "encoder.conv_in", &e->conv_in, error))
+        return FALSE;
+    for (e->levels = 0;; e->levels++) {
+        g_autofree char *lp = down_prefix(vae, e->levels);
+        g_autofree char *probe =
+            g_strconcat(lp, vae->bfl ? ".block.0.conv1.weight" : ".resnets.0.conv1.weight", NULL);
+        if (!find(vae, probe))
+            break;
+        if (e->levels == VAE_MAX_LEVELS) {
+            g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                        "%s has more than %d encoder down levels", rd_safetensors_path(vae->st),
+                        VAE_MAX_LEVELS);
+            return FALSE;
+        }
+        DownLevel *d = &e->down[e->levels];
+        for (d->n_res = 0; d->n_res < VAE_MAX_RESNETS; d->n_res++) {
+            g_autofree char *rp = g_strdup_printf(vae->bfl ? "%s.block.%d" : "%s.resnets.%d", lp,
+                                                  d->n_res);
+            g_autofree char *rprobe = g_strconcat(rp, ".conv1.weight", NULL);
+            if (!find(vae, rprobe))
+                break;
+            if (!load_resnet(vae, rp, &d->res[d->n_res], error))
+                return FALSE;
+        }
+        g_autofree char *dc =
+            g_strconcat(lp, vae->bfl ? ".downsample.conv" : ".downsamplers.0.conv", NULL);
+        g_autofree char *dw = g_strconcat(dc, ".weight", NULL);
+        d->has_downsample = find(vae, dw) != NULL;
+        if (d->has_downsample && !load_conv(vae, dc, &d->downsample, error))
+            return FALSE;
+        if (d->has_downsample && d->downsample.kernel != 3) {
+            g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                        "VAE downsampling %s is not a 3x3 convolution", dc);
+            return FALSE;
+        }
+    }
+    int scale = 1;
+    for (e->banded_levels = 0;
+         e->banded_levels < e->levels && e->down[e->banded_levels].has_downsample;)
+        e->banded_levels++, scale *= 2;
+    for (int l = e->banded_levels; l < e->levels; l++)
+        if (e->down[l].has_downsample) {
+            g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                        "VAE encoder level %d downsamples after a level that does not", l);
+            return FALSE;
+        }
+    const char *mid0 = vae->bfl ? "encoder.mid.block_1" : "encoder.mid_block.resnets.0";
+    const char *mid1 = vae->bfl ? "encoder.mid.block_2" : "encoder.mid_block.resnets.1";
+    if (e->levels < 1 || !load_resnet(vae, mid0, &e->mid0, error) ||
+        !load_attention(vae, "encoder", &e->attn, error) ||
+        !load_resnet(vae, mid1, &e->mid1, error) ||
+        !load_norm(vae, vae->bfl ? "encoder.norm_out" : "encoder.conv_norm_out", &e->norm_out,
+                   error) ||
+        !load_conv(vae, "encoder.conv_out", &e->conv_out, error)) {
+        if (e->levels < 1)
+            g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL, "%s has no encoder down levels",
+                        rd_safetensors_path(vae->st));
+        return FALSE;
+    }
+    e->has_quant = find(vae, "quant_conv.weight") != NULL;
+    if (e->has_quant && !load_conv(vae, "quant_conv", &e->quant, error))
+        return FALSE;
+    const int moments = e->has_quant ? e->quant.cout : e->conv_out.cout;
+    if (e->conv_in.cin != 3 || moments != 2 * vae->config.latent_channels ||
+        e->conv_in.kernel != 3 || scale != total_upscale(vae)) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                    "The VAE encoder in %s does not match its decoder (%d input channels, %d "
+                    "moments for %d latent channels, %dx downsampling)",
+                    rd_safetensors_path(vae->st), e->conv_in.cin, moments,
+                    vae->config.latent_channels, scale);
+        return FALSE;
+    }
+    for (int l = 0; l < e->levels; l++)
+        for (int j = 0; j < e->down[l].n_res; j++)
+            if (e->down[l].res[j].conv1.cout % vae->config.groups != 0 ||
+                e->down[l].res[j].conv1.cin % vae->config.groups != 0) {
+                g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                            "VAE encoder channels (%d) are not a multiple of the %d GroupNorm "
+                            "groups",
+                            e->down[l].res[j].conv1.cout, vae->config.groups);
+                return FALSE;
+            }
+    e->halo = encoder_halo(vae, scale);
+    e->present = TRUE;
+    return TRUE;
+}
+
 static gboolean load_all(RdVae *vae, GError **error)
 {
     detect_prefix(vae);
@@ -214,7 +339,8 @@ static gboolean load_all(RdVae *vae, GError **error)
     vae->has_post_quant = find(vae, "post_quant_conv.weight") != NULL;
     if (vae->has_post_quant && !load_conv(vae, "post_quant_conv", &vae->post_quant, error))
         return FALSE;
-    if (!load_resnet(vae, mid0, &vae->mid0, error) || !load_attention(vae, error) ||
+    if (!load_resnet(vae, mid0, &vae->mid0, error) ||
+        !load_attention(vae, "decoder", &vae->attn, error) ||
         !load_resnet(vae, mid1, &vae->mid1, error) || !load_levels(vae, error) ||
         !load_norm(vae, vae->bfl ? "decoder.norm_out" : "decoder.conv_norm_out", &vae->norm_out,
                    error) ||
@@ -229,7 +355,7 @@ static gboolean load_all(RdVae *vae, GError **error)
                 return FALSE;
             }
     vae->halo = compute_halo(vae);
-    return TRUE;
+    return load_encoder(vae, error);
 }
 
 gboolean rd_vae_backend_supported(const RdBackend *backend)
@@ -364,6 +490,34 @@ static void release_resnet(RdVae *vae, Resnet *r)
         release_conv(vae, &r->shortcut);
 }
 
+static void release_attention(RdVae *vae, MidAttention *at)
+{
+    RdWeight *ws[] = {&at->q, &at->qb, &at->k,      &at->kb,      &at->v,
+                      &at->vb, &at->proj, &at->projb, &at->norm.w, &at->norm.b};
+    for (size_t i = 0; i < G_N_ELEMENTS(ws); i++)
+        release(vae, ws[i]);
+}
+
+static void release_encoder(RdVae *vae)
+{
+    Encoder *e = &vae->enc;
+    release_conv(vae, &e->conv_in);
+    release_conv(vae, &e->conv_out);
+    if (e->has_quant)
+        release_conv(vae, &e->quant);
+    for (int l = 0; l < e->levels; l++) {
+        for (int j = 0; j < e->down[l].n_res; j++)
+            release_resnet(vae, &e->down[l].res[j]);
+        if (e->down[l].has_downsample)
+            release_conv(vae, &e->down[l].downsample);
+    }
+    release_resnet(vae, &e->mid0);
+    release_resnet(vae, &e->mid1);
+    release_attention(vae, &e->attn);
+    release(vae, &e->norm_out.w);
+    release(vae, &e->norm_out.b);
+}
+
 void rd_vae_free(RdVae *vae)
 {
     if (!vae)
@@ -374,17 +528,16 @@ void rd_vae_free(RdVae *vae)
         release_conv(vae, &vae->post_quant);
     release_resnet(vae, &vae->mid0);
     release_resnet(vae, &vae->mid1);
-    RdWeight *ws[] = {&vae->q,           &vae->qb,          &vae->k,          &vae->kb,
-                      &vae->v,           &vae->vb,          &vae->proj,       &vae->projb,
-                      &vae->attn_norm.w, &vae->attn_norm.b, &vae->norm_out.w, &vae->norm_out.b};
-    for (size_t i = 0; i < G_N_ELEMENTS(ws); i++)
-        release(vae, ws[i]);
+    release_attention(vae, &vae->attn);
+    release(vae, &vae->norm_out.w);
+    release(vae, &vae->norm_out.b);
     for (int l = 0; l < vae->config.levels; l++) {
         for (int j = 0; j < vae->up[l].n_res; j++)
             release_resnet(vae, &vae->up[l].res[j]);
         if (vae->up[l].has_upsample)
             release_conv(vae, &vae->up[l].upsample);
     }
+    release_encoder(vae);
     if (vae->st)
         rd_safetensors_close(vae->st);
     g_free(vae);
@@ -407,7 +560,9 @@ guint64 rd_vae_weight_bytes(const RdVae *vae)
         const RdTensorInfo *t = rd_safetensors_get(vae->st, i);
         const char *name = g_str_has_prefix(t->name, vae->prefix) ? t->name + strlen(vae->prefix)
                                                                    : "";
-        if (g_str_has_prefix(name, "decoder.") || g_str_has_prefix(name, "post_quant"))
+        if (g_str_has_prefix(name, "decoder.") || g_str_has_prefix(name, "post_quant") ||
+            (vae->enc.present &&
+             (g_str_has_prefix(name, "encoder.") || g_str_has_prefix(name, "quant_conv"))))
             bytes += t->nbytes;
     }
     return bytes;

@@ -40,7 +40,7 @@ void rd_vae_free(RdVae *vae);
 const RdVaeConfig *rd_vae_config(const RdVae *vae);
 /* The file the weights were read from. */
 const char *rd_vae_path(const RdVae *vae);
-/* Bytes of the decoder's weights. */
+/* Bytes of the decoder's weights (and the encoder's, when the file has one). */
 guint64 rd_vae_weight_bytes(const RdVae *vae);
 
 /* Bytes of backend memory a decode of a height x width latent needs with bands of band_rows
@@ -60,3 +60,26 @@ gboolean rd_vae_decode(RdVae *vae, const float *latent, int height, int width, i
 /* The same with an explicit number of statistics passes (1 = per-band statistics). */
 gboolean rd_vae_decode_passes(RdVae *vae, const float *latent, int height, int width, int band_rows,
                               int passes, float *rgb, GCancellable *cancellable, GError **error);
+
+/* ---- the encoder (vae_encode.c) ----
+ * Banded like the decoder, the other way round: conv_in and the levels that downsample run on
+ * bands of latent rows (pixel rows band * 8) with a halo of context rows, GroupNorm with the
+ * previous pass's whole-image statistics; the levels at latent resolution, the mid block (its
+ * attention over every latent position), norm_out and conv_out on the whole latent. */
+
+/* Whether the file has encoder.* tensors, and whether this backend can run them too. */
+gboolean rd_vae_has_encoder(const RdVae *vae);
+gboolean rd_vae_encode_supported(const RdVae *vae);
+/* Pixels per latent row and column (8 for FLUX); 1 without an encoder. */
+int rd_vae_downscale(const RdVae *vae);
+/* rgb [8h * 8w * 3] in [-1, 1] (float, pixel-major) -> latent [C, h, w] (channels first, as
+ * sampled) = (mean - shift_factor) * scaling_factor, the mean of the encoder's distribution.
+ * band_rows: latent rows per band of the down path (0 = untiled). */
+gboolean rd_vae_encode(RdVae *vae, const float *rgb, int height, int width, int band_rows,
+                       float *latent, GCancellable *cancellable, GError **error);
+gboolean rd_vae_encode_passes(RdVae *vae, const float *rgb, int height, int width, int band_rows,
+                              int passes, float *latent, GCancellable *cancellable,
+                              GError **error);
+/* Bytes of backend memory an encode of an image with a height x width latent needs. */
+guint64 rd_vae_encode_bytes(const RdVae *vae, int height, int width, int band_rows);
+int rd_vae_encode_band_rows_for_budget(const RdVae *vae, int height, int width, guint64 budget);

@@ -1,31 +1,12 @@
-/* The decoder's forward pass: whole-latent head (conv_in, mid block), banded up path. */
+/* The decoder's forward pass: whole-latent head (conv_in, mid block), banded up path; and the
+ * building blocks it shares with the encoder (vae_encode.c). */
 #include <math.h>
 #include <string.h>
 
 #include "resdit.h"
 #include "vae-private.h"
 
-/* GroupNorm statistics of the up path, one entry per GroupNorm layer in call order: sums
- * gathered over the core rows of every band (so over the whole image exactly once). */
-typedef struct {
-    int layers, groups;
-    double *sum, *sumsq, *count; /* [layers * groups] */
-} GnStats;
-
-typedef struct {
-    RdVae *vae;
-    RdBackend *be;
-    gboolean failed;      /* an allocation failed */
-    gboolean in_band;     /* in the up path (else the whole-latent head: plain GroupNorm) */
-    int gn_layer;         /* index of the next up-path GroupNorm in this band */
-    int scale;            /* upsampling so far */
-    int core0, core1;     /* the band's own latent rows, relative to its first (context) row */
-    int width;            /* latent width */
-    GnStats *record;      /* accumulate the statistics of this pass, or NULL */
-    const GnStats *apply; /* normalise with these statistics instead of the band's, or NULL */
-} Ctx;
-
-static GnStats *gn_stats_new(int layers, int groups)
+GnStats *vae_gn_stats_new(int layers, int groups)
 {
     GnStats *st = g_new0(GnStats, 1);
     st->layers = layers;
@@ -36,7 +17,7 @@ static GnStats *gn_stats_new(int layers, int groups)
     return st;
 }
 
-static void gn_stats_free(GnStats *st)
+void vae_gn_stats_free(GnStats *st)
 {
     if (!st)
         return;
@@ -46,7 +27,7 @@ static void gn_stats_free(GnStats *st)
     g_free(st);
 }
 
-static RdTensor alloc(Ctx *cx, int64_t rows, int64_t cols)
+RdTensor vae_alloc(Ctx *cx, int64_t rows, int64_t cols)
 {
     RdTensor t = {0};
     if (cx->failed || !cx->be->tensor_alloc(cx->be, &t, rows, cols)) {
@@ -69,16 +50,16 @@ static RdTensor alloc_table(Ctx *cx, int64_t cols)
     return t;
 }
 
-static void release_tensor(Ctx *cx, RdTensor *t)
+void vae_release_tensor(Ctx *cx, RdTensor *t)
 {
     if (t->data)
         cx->be->tensor_free(cx->be, t);
     t->data = NULL;
 }
 
-static RdTensor conv(Ctx *cx, const Conv *c, const RdTensor *x, int height, int width)
+RdTensor vae_conv(Ctx *cx, const Conv *c, const RdTensor *x, int height, int width)
 {
-    RdTensor y = alloc(cx, x->rows, c->cout);
+    RdTensor y = vae_alloc(cx, x->rows, c->cout);
     if (!cx->failed)
         cx->be->conv2d(cx->be, x, height, width, &c->w, &c->b, c->kernel, &y);
     return y;
@@ -124,17 +105,17 @@ static void apply_stats(Ctx *cx, const Norm *n, const RdTensor *x, int layer, Rd
         cx->be->upload(cx->be, b, &tb);
         cx->be->modulate(cx->be, x, &tb, &ta, y);
     }
-    release_tensor(cx, &ta);
-    release_tensor(cx, &tb);
+    vae_release_tensor(cx, &ta);
+    vae_release_tensor(cx, &tb);
     g_free(gw);
     g_free(gb);
     g_free(a);
     g_free(b);
 }
 
-static RdTensor norm_silu(Ctx *cx, const Norm *n, const RdTensor *x)
+RdTensor vae_norm_silu(Ctx *cx, const Norm *n, const RdTensor *x)
 {
-    RdTensor y = alloc(cx, x->rows, x->cols);
+    RdTensor y = vae_alloc(cx, x->rows, x->cols);
     int layer = cx->in_band ? cx->gn_layer++ : -1;
     if (!cx->failed && layer >= 0 && cx->record)
         record_stats(cx, x, layer);
@@ -148,72 +129,74 @@ static RdTensor norm_silu(Ctx *cx, const Norm *n, const RdTensor *x)
 }
 
 /* out = shortcut(x) + conv2(silu(norm2(conv1(silu(norm1(x)))))); frees x. */
-static RdTensor resnet(Ctx *cx, const Resnet *r, RdTensor *x, int height, int width)
+RdTensor vae_resnet(Ctx *cx, const Resnet *r, RdTensor *x, int height, int width)
 {
-    RdTensor a = norm_silu(cx, &r->norm1, x);
-    RdTensor h = conv(cx, &r->conv1, &a, height, width);
-    release_tensor(cx, &a);
-    a = norm_silu(cx, &r->norm2, &h);
-    release_tensor(cx, &h);
-    RdTensor out = conv(cx, &r->conv2, &a, height, width);
-    release_tensor(cx, &a);
+    RdTensor a = vae_norm_silu(cx, &r->norm1, x);
+    RdTensor h = vae_conv(cx, &r->conv1, &a, height, width);
+    vae_release_tensor(cx, &a);
+    a = vae_norm_silu(cx, &r->norm2, &h);
+    vae_release_tensor(cx, &h);
+    RdTensor out = vae_conv(cx, &r->conv2, &a, height, width);
+    vae_release_tensor(cx, &a);
     if (r->has_shortcut) {
-        RdTensor s = conv(cx, &r->shortcut, x, height, width);
+        RdTensor s = vae_conv(cx, &r->shortcut, x, height, width);
         if (!cx->failed)
             cx->be->gated_add(cx->be, &out, NULL, &s);
-        release_tensor(cx, &s);
+        vae_release_tensor(cx, &s);
     } else if (!cx->failed) {
         cx->be->gated_add(cx->be, &out, NULL, x);
     }
-    release_tensor(cx, x);
+    vae_release_tensor(cx, x);
     return out;
 }
 
 /* x += proj(attention(q, k, v)) over every position, single head of all channels; the queries
  * run in chunks so only k and v are full-size. */
-static void mid_attention(Ctx *cx, RdTensor *x)
+void vae_mid_attention(Ctx *cx, const MidAttention *at, RdTensor *x)
 {
     RdVae *vae = cx->vae;
     RdBackend *be = cx->be;
     const int64_t n = x->rows, C = x->cols;
-    RdTensor hn = alloc(cx, n, C), k = alloc(cx, n, C), v = alloc(cx, n, C);
+    RdTensor hn = vae_alloc(cx, n, C), k = vae_alloc(cx, n, C), v = vae_alloc(cx, n, C);
     const int64_t chunk = MIN(n, ATTENTION_CHUNK);
-    RdTensor q = alloc(cx, chunk, C), o = alloc(cx, chunk, C), p = alloc(cx, chunk, C);
+    RdTensor q = vae_alloc(cx, chunk, C), o = vae_alloc(cx, chunk, C), p = vae_alloc(cx, chunk, C);
     if (!cx->failed) {
-        be->group_norm(be, x, vae->config.groups, &vae->attn_norm.w, &vae->attn_norm.b,
+        be->group_norm(be, x, vae->config.groups, &at->norm.w, &at->norm.b,
                        GROUP_NORM_EPS, &hn);
-        be->linear(be, &hn, &vae->k, &vae->kb, &k);
-        be->linear(be, &hn, &vae->v, &vae->vb, &v);
+        be->linear(be, &hn, &at->k, &at->kb, &k);
+        be->linear(be, &hn, &at->v, &at->vb, &v);
         for (int64_t r0 = 0; r0 < n; r0 += chunk) {
             int64_t rows = MIN(chunk, n - r0);
             RdTensor hq = rd_tensor_view(&hn, r0, rows, 0, C);
             RdTensor qv = rd_tensor_view(&q, 0, rows, 0, C), ov = rd_tensor_view(&o, 0, rows, 0, C);
             RdTensor pv = rd_tensor_view(&p, 0, rows, 0, C), xv = rd_tensor_view(x, r0, rows, 0, C);
-            be->linear(be, &hq, &vae->q, &vae->qb, &qv);
+            be->linear(be, &hq, &at->q, &at->qb, &qv);
             be->attention(be, &qv, &k, &v, &ov, 1, (int)C, NULL);
-            be->linear(be, &ov, &vae->proj, &vae->projb, &pv);
+            be->linear(be, &ov, &at->proj, &at->projb, &pv);
             be->gated_add(be, &xv, NULL, &pv);
         }
     }
     RdTensor *all[] = {&hn, &k, &v, &q, &o, &p};
     for (size_t i = 0; i < G_N_ELEMENTS(all); i++)
-        release_tensor(cx, all[i]);
+        vae_release_tensor(cx, all[i]);
 }
 
-static gboolean oom(Ctx *cx, GError **error)
+gboolean vae_oom(Ctx *cx, GError **error)
 {
     if (!cx->failed)
         return FALSE;
     g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY,
-                "Out of %s memory while decoding the image; try a smaller size", cx->be->name);
+                "Out of %s memory while %s the image; try a smaller size", cx->be->name,
+                cx->task ? cx->task : "decoding");
     return TRUE;
 }
 
-static gboolean cancelled(GCancellable *cancellable, GError **error)
+gboolean vae_cancelled(Ctx *cx, GCancellable *cancellable, GError **error)
 {
     if (!g_cancellable_is_cancelled(cancellable))
         return FALSE;
-    g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_CANCELLED, "Cancelled while decoding");
+    g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_CANCELLED, "Cancelled while %s",
+                cx->task ? cx->task : "decoding");
     return TRUE;
 }
 
@@ -229,21 +212,21 @@ static RdTensor decode_head(Ctx *cx, const float *latent, int height, int width)
     for (int c = 0; c < C; c++)
         for (int64_t p = 0; p < n; p++)
             host[p * C + c] = latent[c * n + p] * inv + shift;
-    RdTensor z = alloc(cx, n, C);
+    RdTensor z = vae_alloc(cx, n, C);
     if (!cx->failed)
         cx->be->upload(cx->be, host, &z);
     g_free(host);
     if (vae->has_post_quant) {
-        RdTensor zq = conv(cx, &vae->post_quant, &z, height, width);
-        release_tensor(cx, &z);
+        RdTensor zq = vae_conv(cx, &vae->post_quant, &z, height, width);
+        vae_release_tensor(cx, &z);
         z = zq;
     }
-    RdTensor x = conv(cx, &vae->conv_in, &z, height, width);
-    release_tensor(cx, &z);
-    x = resnet(cx, &vae->mid0, &x, height, width);
+    RdTensor x = vae_conv(cx, &vae->conv_in, &z, height, width);
+    vae_release_tensor(cx, &z);
+    x = vae_resnet(cx, &vae->mid0, &x, height, width);
     if (!cx->failed)
-        mid_attention(cx, &x);
-    return resnet(cx, &vae->mid1, &x, height, width);
+        vae_mid_attention(cx, &vae->attn, &x);
+    return vae_resnet(cx, &vae->mid1, &x, height, width);
 }
 
 /* The up path on rows [r0, r1) of the head output; returns [(r1-r0)*8 * w*8, 3]. */
@@ -257,29 +240,29 @@ static RdTensor decode_band(Ctx *cx, const RdTensor *head, int r0, int r1, int w
     cx->scale = 1;
     cx->width = width;
     RdTensor view = rd_tensor_view(head, (int64_t)r0 * width, (int64_t)h * width, 0, head->cols);
-    RdTensor x = alloc(cx, view.rows, view.cols);
+    RdTensor x = vae_alloc(cx, view.rows, view.cols);
     if (!cx->failed)
         cx->be->copy(cx->be, &view, &x);
     for (int l = 0; l < vae->config.levels; l++) {
         const UpLevel *up = &vae->up[l];
         for (int j = 0; j < up->n_res; j++)
-            x = resnet(cx, &up->res[j], &x, h, w);
+            x = vae_resnet(cx, &up->res[j], &x, h, w);
         if (up->has_upsample) {
-            RdTensor big = alloc(cx, x.rows * 4, x.cols);
+            RdTensor big = vae_alloc(cx, x.rows * 4, x.cols);
             if (!cx->failed)
                 cx->be->upsample_nearest2x(cx->be, &x, h, w, &big);
-            release_tensor(cx, &x);
+            vae_release_tensor(cx, &x);
             h *= 2;
             w *= 2;
             cx->scale *= 2;
-            x = conv(cx, &up->upsample, &big, h, w);
-            release_tensor(cx, &big);
+            x = vae_conv(cx, &up->upsample, &big, h, w);
+            vae_release_tensor(cx, &big);
         }
     }
-    RdTensor a = norm_silu(cx, &vae->norm_out, &x);
-    release_tensor(cx, &x);
-    RdTensor rgb = conv(cx, &vae->conv_out, &a, h, w);
-    release_tensor(cx, &a);
+    RdTensor a = vae_norm_silu(cx, &vae->norm_out, &x);
+    vae_release_tensor(cx, &x);
+    RdTensor rgb = vae_conv(cx, &vae->conv_out, &a, h, w);
+    vae_release_tensor(cx, &a);
     *scale_out = w / width;
     cx->in_band = FALSE;
     return rgb;
@@ -316,8 +299,8 @@ static gboolean up_pass(Ctx *cx, const RdTensor *head, int height, int width, in
         cx->core0 = r0 - c0;
         cx->core1 = r1 - c0;
         RdTensor out = decode_band(cx, head, c0, c1, width, &scale);
-        if (oom(cx, error) || cancelled(cancellable, error)) {
-            release_tensor(cx, &out);
+        if (vae_oom(cx, error) || vae_cancelled(cx, cancellable, error)) {
+            vae_release_tensor(cx, &out);
             ok = FALSE;
             break;
         }
@@ -328,7 +311,7 @@ static gboolean up_pass(Ctx *cx, const RdTensor *head, int height, int width, in
             size_t count = (size_t)(r1 - r0) * s * out_w * 3;
             memcpy(rgb + (size_t)r0 * s * out_w * 3, band + skip, count * sizeof(float));
         }
-        release_tensor(cx, &out);
+        vae_release_tensor(cx, &out);
     }
     g_free(band);
     return ok;
@@ -343,23 +326,23 @@ gboolean rd_vae_decode_passes(RdVae *vae, const float *latent, int height, int w
         passes = 1; /* one band: its statistics are the image's */
     }
     RdTensor head = decode_head(&cx, latent, height, width);
-    if (oom(&cx, error) || cancelled(cancellable, error)) {
-        release_tensor(&cx, &head);
+    if (vae_oom(&cx, error) || vae_cancelled(&cx, cancellable, error)) {
+        vae_release_tensor(&cx, &head);
         return FALSE;
     }
     gboolean ok = TRUE;
     GnStats *prev = NULL;
     for (int pass = 1; ok && pass <= MAX(passes, 1); pass++) {
         gboolean last = pass >= passes;
-        GnStats *rec = last ? NULL : gn_stats_new(up_path_norms(vae), vae->config.groups);
+        GnStats *rec = last ? NULL : vae_gn_stats_new(up_path_norms(vae), vae->config.groups);
         cx.record = rec;
         cx.apply = prev;
         ok = up_pass(&cx, &head, height, width, band_rows, last ? rgb : NULL, cancellable, error);
-        gn_stats_free(prev);
+        vae_gn_stats_free(prev);
         prev = rec;
     }
-    gn_stats_free(prev);
-    release_tensor(&cx, &head);
+    vae_gn_stats_free(prev);
+    vae_release_tensor(&cx, &head);
     return ok;
 }
 

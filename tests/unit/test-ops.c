@@ -517,6 +517,55 @@ static void test_spectral_identities(void)
     be->tensor_free(be, &out);
 }
 
+/* The VAE encoder's downsampling: 3x3, stride 2, one zero row/column padded at the bottom and
+ * right; a plain loop in double, each element bounded by 9 Cin products and the bias. */
+static void check_conv_down2(int h, int w, int cin, int cout)
+{
+    RdTensor x = tensor((int64_t)h * w, cin, 70), y = tensor((int64_t)h / 2 * (w / 2), cout, 71);
+    const int64_t kdim = (int64_t)cin * 9, npix = (int64_t)h / 2 * (w / 2);
+    float *wt = g_new(float, cout * kdim), *b = g_new(float, cout);
+    tu_fill_uniform(wt, (size_t)(cout * kdim), -0.5f, 0.5f, 72);
+    tu_fill_uniform(b, (size_t)cout, -0.5f, 0.5f, 73);
+    RdWeight rw = weight_f32(wt, cout, kdim), rb = weight_f32(b, cout, 1);
+    be->conv2d_down2(be, &x, h, w, &rw, &rb, &y);
+    const float *xd = x.data;
+    float *ref = g_new(float, npix * cout);
+    double *bound = g_new(double, npix * cout);
+    for (int oy = 0; oy < h / 2; oy++)
+        for (int ox = 0; ox < w / 2; ox++)
+            for (int co = 0; co < cout; co++) {
+                double s = b[co], mag = fabs(b[co]);
+                for (int ci = 0; ci < cin; ci++)
+                    for (int ky = 0; ky < 3; ky++)
+                        for (int kx = 0; kx < 3; kx++) {
+                            int sy = 2 * oy + ky, sx = 2 * ox + kx;
+                            if (sy >= h || sx >= w)
+                                continue; /* the bottom/right padding */
+                            double p = (double)xd[((int64_t)sy * w + sx) * cin + ci] *
+                                       wt[co * kdim + ci * 9 + ky * 3 + kx];
+                            s += p;
+                            mag += fabs(p);
+                        }
+                int64_t i = ((int64_t)oy * (w / 2) + ox) * cout + co;
+                ref[i] = (float)s;
+                bound[i] = tu_dot_bound((int)kdim + 1, mag, TU_U_F32);
+            }
+    tu_assert_within("conv2d_down2", y.data, ref, bound, (size_t)(npix * cout));
+    g_free(wt);
+    g_free(b);
+    g_free(ref);
+    g_free(bound);
+    be->tensor_free(be, &x);
+    be->tensor_free(be, &y);
+}
+
+static void test_conv_down2(void)
+{
+    check_conv_down2(8, 6, 3, 5);   /* non-square, the encoder's first level has 3 inputs */
+    check_conv_down2(2, 2, 4, 4);   /* one output pixel: most taps in the padding */
+    check_conv_down2(34, 40, 8, 6); /* several bands of output pixels */
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -532,6 +581,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ops/grid", test_grid);
     g_test_add_func("/ops/spectral", test_spectral);
     g_test_add_func("/ops/spectral-identities", test_spectral_identities);
+    g_test_add_func("/ops/conv2d-down2", test_conv_down2);
     int status = g_test_run();
     rd_backend_free(be);
     return status;
