@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "flux_private.h"
+#include "timestep_embedding.h"
 
 typedef struct {
     RdBackend *be;
@@ -45,18 +46,6 @@ static void norm_modulate(Forward *f, const RdTensor *x, const RdTensor *shift,
     f->be->modulate(f->be, out, shift, scale, out);
 }
 
-/* Sinusoidal embedding of t * 1000 into 256 values, cosine half first. Angles reach 1000 and
- * more, where float32 arguments are off by 1e-4 rad, so they are computed in double. */
-static void timestep_embedding(float t, float *out)
-{
-    const int half = 128;
-    for (int i = 0; i < half; i++) {
-        double arg = (double)t * 1000.0 * exp(-log(10000.0) * i / half);
-        out[i] = (float)cos(arg);
-        out[half + i] = (float)sin(arg);
-    }
-}
-
 /* MLPEmbedder: Linear, SiLU, Linear, added into acc. */
 static void embed_add(Forward *f, const float *input, int64_t in_dim, const FluxLinear *l1,
                       const FluxLinear *l2, RdTensor *acc)
@@ -88,13 +77,13 @@ static void embed_add(Forward *f, const float *input, int64_t in_dim, const Flux
 
 static void conditioning(Forward *f, const FluxModel *m, const FluxInputs *in)
 {
-    float emb[256];
+    float emb[RD_TIMESTEP_CHANNELS];
     f->be->fill(f->be, &f->vec_silu, 0.0f);
-    timestep_embedding(in->timestep, emb);
-    embed_add(f, emb, 256, &m->time_in1, &m->time_in2, &f->vec_silu);
+    rd_timestep_embedding(in->timestep, emb);
+    embed_add(f, emb, RD_TIMESTEP_CHANNELS, &m->time_in1, &m->time_in2, &f->vec_silu);
     if (m->cfg.has_guidance) {
-        timestep_embedding(in->guidance, emb);
-        embed_add(f, emb, 256, &m->guidance_in1, &m->guidance_in2, &f->vec_silu);
+        rd_timestep_embedding(in->guidance, emb);
+        embed_add(f, emb, RD_TIMESTEP_CHANNELS, &m->guidance_in1, &m->guidance_in2, &f->vec_silu);
     }
     embed_add(f, in->vec, m->cfg.vec_dim, &m->vec_in1, &m->vec_in2, &f->vec_silu);
     f->be->unary(f->be, RD_UNARY_SILU, &f->vec_silu); /* every modulation reads SiLU(vec) */

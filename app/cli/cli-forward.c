@@ -141,6 +141,50 @@ static gboolean write_velocity(const char *path, const float *velocity, int64_t 
     return ok;
 }
 
+/* The tensors of --inputs, checked against the model's widths. */
+typedef struct {
+    float *img, *txt, *vec, *timestep, *guidance; /* guidance: NULL unless asked for */
+    int64_t tokens, txt_len;
+    int grid_rows, grid_cols;
+} ForwardInputs;
+
+static void forward_inputs_clear(ForwardInputs *in)
+{
+    g_free(in->img);
+    g_free(in->txt);
+    g_free(in->vec);
+    g_free(in->timestep);
+    g_free(in->guidance);
+}
+
+static gboolean read_inputs(const ForwardOptions *o, int in_channels, int txt_dim, int vec_dim,
+                            gboolean guidance, ForwardInputs *in, GError **error)
+{
+    memset(in, 0, sizeof *in);
+    RdSafetensors *st = rd_safetensors_open(o->inputs, error);
+    if (!st)
+        return FALSE;
+    const RdTensorInfo *img_info = rd_safetensors_find(st, "img");
+    const RdTensorInfo *txt_info = rd_safetensors_find(st, "txt");
+    gboolean ok = img_info && txt_info;
+    if (!ok)
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_FORMAT, "%s: needs tensors img and txt",
+                    o->inputs);
+    ok = ok &&
+         tensor_rows(st, img_info, in_channels, MAX_IMG_TOKENS, "tokens", &in->tokens, error) &&
+         tensor_rows(st, txt_info, txt_dim, MAX_TXT_TOKENS, "text tokens", &in->txt_len, error) &&
+         grid_for(o->grid, in->tokens, &in->grid_rows, &in->grid_cols, error) &&
+         (in->img = input_tensor(st, "img", in->tokens * in_channels, error)) &&
+         (in->txt = input_tensor(st, "txt", in->txt_len * txt_dim, error)) &&
+         (in->vec = input_tensor(st, "vec", vec_dim, error)) &&
+         (in->timestep = input_tensor(st, "timestep", 1, error)) &&
+         (!guidance || (in->guidance = input_tensor(st, "guidance", 1, error)));
+    rd_safetensors_close(st);
+    if (!ok)
+        forward_inputs_clear(in);
+    return ok;
+}
+
 /* SD3 and SD3.5: the same inputs (no guidance), plain attention only so far. */
 static gboolean run_forward_sd3(ForwardOptions *o, const FluxAttentionPlan *plan, RdBackend *be,
                                 GError **error)
@@ -156,34 +200,16 @@ static gboolean run_forward_sd3(ForwardOptions *o, const FluxAttentionPlan *plan
     if (!model)
         return FALSE;
     const Sd3Config *cfg = sd3_model_config(model);
-    RdSafetensors *st = rd_safetensors_open(o->inputs, error);
-    gboolean ok = st != NULL;
-    const RdTensorInfo *img_info = ok ? rd_safetensors_find(st, "img") : NULL;
-    const RdTensorInfo *txt_info = ok ? rd_safetensors_find(st, "txt") : NULL;
-    if (ok && (!img_info || !txt_info)) {
-        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_FORMAT, "%s: needs tensors img and txt",
-                    o->inputs);
-        ok = FALSE;
-    }
-    Sd3Inputs in = {0};
-    g_autofree float *img = NULL, *txt = NULL, *vec = NULL, *t = NULL, *velocity = NULL;
-    int64_t tokens = 0, txt_len = 0;
-    ok = ok &&
-         tensor_rows(st, img_info, cfg->in_channels, MAX_IMG_TOKENS, "tokens", &tokens, error) &&
-         tensor_rows(st, txt_info, cfg->txt_dim, MAX_TXT_TOKENS, "text tokens", &txt_len, error) &&
-         grid_for(o->grid, tokens, &in.grid_rows, &in.grid_cols, error) &&
-         (img = input_tensor(st, "img", tokens * cfg->in_channels, error)) &&
-         (txt = input_tensor(st, "txt", txt_len * cfg->txt_dim, error)) &&
-         (vec = input_tensor(st, "vec", cfg->vec_dim, error)) &&
-         (t = input_tensor(st, "timestep", 1, error));
+    ForwardInputs in;
+    gboolean ok = read_inputs(o, cfg->in_channels, cfg->txt_dim, cfg->vec_dim, FALSE, &in, error);
     if (ok) {
-        in = (Sd3Inputs){img, txt, vec, (int)txt_len, in.grid_rows, in.grid_cols, t[0]};
-        velocity = g_new(float, tokens * cfg->in_channels);
-        ok = sd3_model_forward(model, &in, velocity, NULL, error) &&
-             write_velocity(o->output, velocity, tokens, cfg->in_channels, error);
+        Sd3Inputs x = {in.img,       in.txt,       in.vec, (int)in.txt_len,
+                       in.grid_rows, in.grid_cols, in.timestep[0]};
+        g_autofree float *velocity = g_new(float, in.tokens * cfg->in_channels);
+        ok = sd3_model_forward(model, &x, velocity, NULL, error) &&
+             write_velocity(o->output, velocity, in.tokens, cfg->in_channels, error);
+        forward_inputs_clear(&in);
     }
-    if (st)
-        rd_safetensors_close(st);
     sd3_model_free(model);
     return ok;
 }
@@ -198,50 +224,19 @@ static gboolean run_forward(ForwardOptions *o, const FluxAttentionPlan *plan, GE
     FluxModel *model = flux_model_load_with_config(o->transformer, o->config, be, error);
     if (!model)
         return FALSE;
-    if (!apply_loras(model, o->loras, error)) {
-        flux_model_free(model);
-        return FALSE;
-    }
     const FluxConfig *cfg = flux_model_config(model);
-    RdSafetensors *st = rd_safetensors_open(o->inputs, error);
-    gboolean ok = st != NULL;
-    const RdTensorInfo *img_info = ok ? rd_safetensors_find(st, "img") : NULL;
-    const RdTensorInfo *txt_info = ok ? rd_safetensors_find(st, "txt") : NULL;
-    if (ok && (!img_info || !txt_info)) {
-        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_FORMAT, "%s: needs tensors img and txt",
-                    o->inputs);
-        ok = FALSE;
-    }
-    FluxInputs in = {0};
-    g_autofree float *img = NULL, *txt = NULL, *vec = NULL, *t = NULL, *g = NULL;
-    g_autofree float *velocity = NULL;
-    int64_t tokens = 0, txt_len = 0;
-    ok = ok &&
-         tensor_rows(st, img_info, cfg->in_channels, MAX_IMG_TOKENS, "tokens", &tokens, error) &&
-         tensor_rows(st, txt_info, cfg->txt_dim, MAX_TXT_TOKENS, "text tokens", &txt_len, error) &&
-         grid_for(o->grid, tokens, &in.grid_rows, &in.grid_cols, error);
+    ForwardInputs in;
+    gboolean ok = apply_loras(model, o->loras, error) &&
+                  read_inputs(o, cfg->in_channels, cfg->txt_dim, cfg->vec_dim, cfg->has_guidance,
+                              &in, error);
     if (ok) {
-        in.txt_len = (int)txt_len;
-        ok = (img = input_tensor(st, "img", tokens * cfg->in_channels, error)) &&
-             (txt = input_tensor(st, "txt", txt_len * cfg->txt_dim, error)) &&
-             (vec = input_tensor(st, "vec", cfg->vec_dim, error)) &&
-             (t = input_tensor(st, "timestep", 1, error));
-        if (ok && cfg->has_guidance)
-            ok = (g = input_tensor(st, "guidance", 1, error)) != NULL;
+        FluxInputs x = {in.img,       in.txt,       in.vec,         (int)in.txt_len,
+                        in.grid_rows, in.grid_cols, in.timestep[0], in.guidance ? in.guidance[0] : 0};
+        g_autofree float *velocity = g_new(float, in.tokens * cfg->in_channels);
+        ok = flux_model_forward(model, &x, plan, velocity, NULL, error) &&
+             write_velocity(o->output, velocity, in.tokens, cfg->in_channels, error);
+        forward_inputs_clear(&in);
     }
-    if (ok) {
-        in.img = img;
-        in.txt = txt;
-        in.vec = vec;
-        in.timestep = t[0];
-        in.guidance = g ? g[0] : 0.0f;
-        velocity = g_new(float, tokens * cfg->in_channels);
-        ok = flux_model_forward(model, &in, plan, velocity, NULL, error);
-    }
-    if (ok)
-        ok = write_velocity(o->output, velocity, tokens, cfg->in_channels, error);
-    if (st)
-        rd_safetensors_close(st);
     flux_model_free(model);
     return ok;
 }

@@ -6,6 +6,7 @@
 
 #include "resdit.h"
 #include "sd3_private.h"
+#include "timestep_embedding.h"
 
 typedef struct {
     RdBackend *be;
@@ -43,18 +44,6 @@ static void linear(Forward *f, const RdTensor *x, const Sd3Linear *l, RdTensor *
 
 /* ---- embeddings ---------------------------------------------------------------------------- */
 
-/* Sinusoidal embedding of 1000 * t into 256 values, cosine half first (diffusers' Timesteps with
- * flip_sin_to_cos), in double: f32 angles near 1000 are off by 1e-4 rad. */
-static void timestep_embedding(float t, float *out)
-{
-    const int half = 128;
-    for (int i = 0; i < half; i++) {
-        double arg = (double)t * 1000.0 * exp(-log(10000.0) * i / half);
-        out[i] = (float)cos(arg);
-        out[half + i] = (float)sin(arg);
-    }
-}
-
 /* Linear, SiLU, Linear of a host vector, added into acc. */
 static void embed_add(Forward *f, const float *input, int64_t in_dim, const Sd3Linear *l1,
                       const Sd3Linear *l2, RdTensor *acc)
@@ -76,10 +65,10 @@ static void embed_add(Forward *f, const float *input, int64_t in_dim, const Sd3L
 
 static void conditioning(Forward *f, const Sd3Model *m, const Sd3Inputs *in)
 {
-    float emb[256];
-    timestep_embedding(in->timestep, emb);
+    float emb[RD_TIMESTEP_CHANNELS];
+    rd_timestep_embedding(in->timestep, emb);
     f->be->fill(f->be, &f->vec_silu, 0.0f);
-    embed_add(f, emb, 256, &m->time_in1, &m->time_in2, &f->vec_silu);
+    embed_add(f, emb, RD_TIMESTEP_CHANNELS, &m->time_in1, &m->time_in2, &f->vec_silu);
     embed_add(f, in->vec, m->cfg.vec_dim, &m->vec_in1, &m->vec_in2, &f->vec_silu);
     f->be->unary(f->be, RD_UNARY_SILU, &f->vec_silu); /* every modulation reads SiLU(temb) */
 }
