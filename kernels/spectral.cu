@@ -160,7 +160,7 @@ void cuda_spectral_cache_free(CudaBackend *cb)
     cb->fft_work_size = 0;
 }
 
-// Device twin of engine/psf_mask.c's resdit_psf_low_pass (the host decides the shortcuts with
+// Device twin of engine/resdit/psf_mask.c's resdit_psf_low_pass (the host decides the shortcuts with
 // resdit_psf_mask_kind itself); same double arithmetic, so the same bins.
 __device__ static inline double normalised_frequency(int k, int n)
 {
