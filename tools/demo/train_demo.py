@@ -310,11 +310,17 @@ def phase_transformer(args):
     caps = data["captions"]
     n = lat.shape[0]
     model = Demo(clip_tok, t5_tok)
+    done = 0
+    if args.resume:  # continue the saved EMA weights (a fresh optimiser warms up again)
+        saved = torch.load(work("transformer.pt"))
+        model.load_state_dict(saved["ema"])
+        done = saved["step"]
+        g_seed = 4 + done  # new batches, not a replay of the first run's
     n_params = sum(p.numel() for p in model.parameters())
     log(f"transformer + text: {n_params / 1e6:.2f} M parameters, {n} latents")
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.99))
-    g = torch.Generator().manual_seed(4)
+    g = torch.Generator().manual_seed(g_seed if args.resume else 4)
     start, step, avg = time.time(), 0, None
     limit = args.minutes * 60
     history = []
@@ -349,10 +355,10 @@ def phase_transformer(args):
             history.append((step, round(el), round(avg, 4)))
             log(f"step {step} loss {avg:.4f} lr {lr:.2e} ({el / step:.2f} s/step, {el / 60:.1f} min)")
         if step % 200 == 0:
-            torch.save(dict(ema=ema, step=step), work("transformer.pt"))
-    torch.save(dict(ema=ema, step=step), work("transformer.pt"))
+            torch.save(dict(ema=ema, step=done + step), work("transformer.pt"))
+    torch.save(dict(ema=ema, step=done + step), work("transformer.pt"))
     with open(work("transformer_train.json"), "w") as f:
-        json.dump(dict(steps=step, seconds=round(time.time() - start), batch=args.batch,
+        json.dump(dict(steps=done + step, resumed_from=done, seconds=round(time.time() - start), batch=args.batch,
                        lr=args.lr, final_loss=avg, history=history, latents=n), f)
     log(f"transformer: {step} steps, loss {avg:.4f}")
 
@@ -514,7 +520,7 @@ def main():
     ap.add_argument("phase", choices=["tokenizers", "vae", "latents", "transformer", "export",
                                       "sample", "all"])
     ap.add_argument("--vae-minutes", type=float, default=12)
-    ap.add_argument("--resume", action="store_true", help="vae: continue the saved VAE")
+    ap.add_argument("--resume", action="store_true", help="vae or transformer: continue the saved weights")
     ap.add_argument("--count", type=int, default=4000, help="scenes whose latents are cached")
     ap.add_argument("--minutes", type=float, default=50, help="transformer training wall time")
     ap.add_argument("--batch", type=int, default=32)
