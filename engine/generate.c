@@ -55,6 +55,13 @@ ResditModel *resdit_model_open(const ResditModelPaths *paths, ResditBackendChoic
                     paths->transformer);
         return NULL;
     }
+    if (paths->family == RESDIT_FAMILY_SD3) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                    "%s is an SD3 model: `resdit forward` runs its transformer, but generating "
+                    "images with SD3 is not supported in this version yet; choose a FLUX model",
+                    paths->name ? paths->name : paths->transformer);
+        return NULL;
+    }
     g_autofree char *missing = resdit_model_paths_missing(paths);
     gboolean all_parts = paths->transformer && paths->vae && paths->clip_l && paths->t5;
     if (missing && !all_parts) { /* a missing tokenizer: the text encoder says what and where */

@@ -189,6 +189,11 @@ RdBackend *rd_backend_for_choice(ResditBackendChoice choice, GError **error)
 
 /* ---- paths ------------------------------------------------------------------------------- */
 
+const char *resdit_model_family_name(ResditModelFamily family)
+{
+    return family == RESDIT_FAMILY_SD3 ? "SD3" : "FLUX";
+}
+
 void resdit_model_paths_clear(ResditModelPaths *p)
 {
     g_clear_pointer(&p->name, g_free);
@@ -196,6 +201,7 @@ void resdit_model_paths_clear(ResditModelPaths *p)
     g_clear_pointer(&p->transformer, g_free);
     g_clear_pointer(&p->vae, g_free);
     g_clear_pointer(&p->clip_l, g_free);
+    g_clear_pointer(&p->clip_g, g_free);
     g_clear_pointer(&p->t5, g_free);
     g_clear_pointer(&p->clip_tokenizer, g_free);
     g_clear_pointer(&p->t5_tokenizer, g_free);
@@ -210,7 +216,9 @@ ResditModelPaths *resdit_model_paths_copy(const ResditModelPaths *p)
     c->root = g_strdup(p->root);
     c->transformer = g_strdup(p->transformer);
     c->vae = g_strdup(p->vae);
+    c->family = p->family;
     c->clip_l = g_strdup(p->clip_l);
+    c->clip_g = g_strdup(p->clip_g);
     c->t5 = g_strdup(p->t5);
     c->clip_tokenizer = g_strdup(p->clip_tokenizer);
     c->t5_tokenizer = g_strdup(p->t5_tokenizer);
@@ -230,12 +238,17 @@ void resdit_model_paths_free(ResditModelPaths *p)
 char *resdit_model_paths_missing(const ResditModelPaths *p)
 {
     GString *s = g_string_new(NULL);
+    const gboolean sd3 = p->family == RESDIT_FAMILY_SD3;
     const struct {
         const char *path, *name;
-    } parts[] = {
-        {p->transformer, "transformer"}, {p->vae, "vae"}, {p->clip_l, "clip-l"}, {p->t5, "t5"}};
+        gboolean needed;
+    } parts[] = {{p->transformer, "transformer", TRUE},
+                 {p->vae, "vae", TRUE},
+                 {p->clip_l, "clip-l", TRUE},
+                 {p->clip_g, "clip-g", sd3},
+                 {p->t5, "t5", !sd3}};
     for (size_t i = 0; i < G_N_ELEMENTS(parts); i++)
-        if (!parts[i].path)
+        if (parts[i].needed && !parts[i].path)
             g_string_append_printf(s, "%s%s", s->len ? ", " : "", parts[i].name);
     if (p->t5 && !p->t5_tokenizer && p->t5_tokenizer_searched)
         g_string_append_printf(s, "%st5-tokenizer", s->len ? ", " : "");

@@ -1,8 +1,8 @@
 /* Finding models on disk. Every weights file in the places people keep them (model_places.c) is
- * identified by its tensors (model_parts.c), never by its name; each FLUX transformer becomes a
- * model, completed with the VAE and text encoders whose dimensions fit it, from its own file
- * (all-in-one checkpoints), its own place, then any other place; each T5 gets a tokenizer from
- * beside it, its place, then anywhere. Diffusers folders (and Hugging Face snapshots of them)
+ * identified by its tensors (model_parts.c), never by its name; each FLUX or SD3 transformer
+ * becomes a model, completed with the VAE and text encoders whose dimensions fit it, from its own
+ * file (all-in-one checkpoints), its own place, then any other place (SD3's VAE only from its own
+ * checkpoint or folder); each T5 gets a tokenizer from beside it, its place, then anywhere. Diffusers folders (and Hugging Face snapshots of them)
  * are models as they stand. */
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -83,9 +83,9 @@ static char *root_file(const char *root, RdPartKind kind)
     return NULL;
 }
 
-/* model_index.json names the pipeline ("FluxPipeline"): a FLUX folder even while a part is
- * still downloading. */
-static gboolean is_flux_index(const char *root)
+/* The family model_index.json names ("FluxPipeline", "StableDiffusion3Pipeline"): a model even
+ * while a part is still downloading. */
+static gboolean index_family(const char *root, RdFamily *family)
 {
     g_autofree char *path = g_build_filename(root, "model_index.json", NULL);
     g_autoptr(JsonParser) parser = json_parser_new();
@@ -95,26 +95,49 @@ static gboolean is_flux_index(const char *root)
     const char *cls = node && JSON_NODE_HOLDS_OBJECT(node)
                           ? rd_json_get_string(json_node_get_object(node), "_class_name")
                           : NULL;
-    return cls && strstr(cls, "Flux") != NULL;
+    if (cls && strstr(cls, "Flux"))
+        *family = RD_FAMILY_FLUX;
+    else if (cls && strstr(cls, "StableDiffusion3"))
+        *family = RD_FAMILY_SD3;
+    else
+        return FALSE;
+    return TRUE;
 }
 
-/* A diffusers root is a FLUX model when its index says so or its transformer is one. */
+static ResditModelFamily family_of(RdFamily family)
+{
+    return family == RD_FAMILY_SD3 ? RESDIT_FAMILY_SD3 : RESDIT_FAMILY_FLUX;
+}
+
+/* A diffusers root is a model when its index says so or its transformer is one. FLUX keeps CLIP-L
+ * in text_encoder/ and T5 in text_encoder_2/; SD3 CLIP-L, CLIP-G and T5 in text_encoder/,
+ * text_encoder_2/ and text_encoder_3/. */
 static ResditModelPaths *from_diffusers_root(const char *root, const char *name)
 {
     g_autofree char *transformer = component(root, "transformer", RD_PART_TRANSFORMER);
     if (!transformer)
         transformer = root_file(root, RD_PART_TRANSFORMER);
-    if (!transformer && !is_flux_index(root))
+    RdPartInfo info;
+    RdFamily family = RD_FAMILY_FLUX;
+    if (transformer && rd_part_identify(transformer, &info))
+        family = info.family;
+    else if (!index_family(root, &family))
         return NULL;
     ResditModelPaths *p = g_new0(ResditModelPaths, 1);
     p->name = g_strdup(name);
     p->root = g_strdup(root);
+    p->family = family_of(family);
     p->transformer = g_steal_pointer(&transformer);
     p->vae = component(root, "vae", RD_PART_VAE);
     if (!p->vae)
         p->vae = root_file(root, RD_PART_VAE);
     p->clip_l = component(root, "text_encoder", RD_PART_CLIP);
-    p->t5 = component(root, "text_encoder_2", RD_PART_T5);
+    if (family == RD_FAMILY_SD3) {
+        p->clip_g = component(root, "text_encoder_2", RD_PART_CLIP);
+        p->t5 = component(root, "text_encoder_3", RD_PART_T5);
+    } else {
+        p->t5 = component(root, "text_encoder_2", RD_PART_T5);
+    }
     return p;
 }
 
@@ -172,15 +195,62 @@ static void collect(const char *dir, int depth, const RdPlace *place, const char
 
 /* ---- assembling --------------------------------------------------------------------------- */
 
+/* Parts are not borrowed from another family's checkpoint (SD3's VAE and CLIP-L have FLUX's
+ * shapes but not its weights). */
+static gboolean may_lend(const Candidate *c, const Candidate *t)
+{
+    return !(c->info.parts & RD_PART_TRANSFORMER) || c->info.family == t->info.family;
+}
+
 static const Candidate *fitting(GPtrArray *files, const Candidate *t, RdPartKind kind,
                                 const RdPlace *only)
 {
     for (guint i = 0; i < files->len; i++) {
         const Candidate *c = g_ptr_array_index(files, i);
-        if ((!only || c->place == only) && rd_part_fits(&t->info, kind, &c->info))
+        if ((!only || c->place == only) && may_lend(c, t) &&
+            rd_part_fits(&t->info, kind, &c->info))
             return c;
     }
     return NULL;
+}
+
+/* A lone CLIP of exactly `hidden` width, in `only` or anywhere. */
+static const Candidate *lone_clip(GPtrArray *files, const Candidate *t, int hidden,
+                                  const RdPlace *only)
+{
+    for (guint i = 0; i < files->len; i++) {
+        const Candidate *c = g_ptr_array_index(files, i);
+        if ((!only || c->place == only) && may_lend(c, t) && (c->info.parts & RD_PART_CLIP) &&
+            !c->info.clip_g_hidden && c->info.clip_hidden == hidden)
+            return c;
+    }
+    return NULL;
+}
+
+/* SD3's CLIP-L and CLIP-G: both from the transformer's own file, else two lone CLIPs whose
+ * widths add up to the pooled width (the narrower is CLIP-L), from its place first. */
+static void complete_clip_pair(GPtrArray *files, const Candidate *t, ResditModelPaths *p)
+{
+    if (rd_part_has_clip_pair(&t->info, &t->info)) {
+        p->clip_l = g_strdup(t->path);
+        p->clip_g = g_strdup(t->path);
+        return;
+    }
+    const RdPlace *where[2] = {t->place, NULL};
+    for (int w = 0; w < 2 && !p->clip_l; w++)
+        for (guint i = 0; i < files->len; i++) {
+            const Candidate *l = g_ptr_array_index(files, i);
+            int width = l->info.clip_hidden;
+            if (!(l->info.parts & RD_PART_CLIP) || l->info.clip_g_hidden || !may_lend(l, t) ||
+                (where[w] && l->place != where[w]) || 2 * width >= t->info.vec_dim)
+                continue;
+            const Candidate *g = lone_clip(files, t, t->info.vec_dim - width, where[w]);
+            if (g) {
+                p->clip_l = g_strdup(l->path);
+                p->clip_g = g_strdup(g->path);
+                break;
+            }
+        }
 }
 
 /* The part from the transformer's own file, its own place, else any place. */
@@ -250,16 +320,25 @@ static ResditModelPaths *from_transformer(GPtrArray *files, const Candidate *t, 
     p->name = g_strdup_printf("%s (%s)", base, t->label);
     p->root = g_strdup(t->place->root);
     p->transformer = g_strdup(t->path);
+    p->t5 = complete_part(files, t, RD_PART_T5);
+    if (t->info.family == RD_FAMILY_SD3) {
+        /* FLUX's and SD3's VAEs have the same shapes: only the checkpoint's own is SD3's */
+        p->family = RESDIT_FAMILY_SD3;
+        if (rd_part_fits(&t->info, RD_PART_VAE, &t->info))
+            p->vae = g_strdup(t->path);
+        complete_clip_pair(files, t, p);
+        return p;
+    }
     p->vae = complete_part(files, t, RD_PART_VAE);
     p->clip_l = complete_part(files, t, RD_PART_CLIP);
-    p->t5 = complete_part(files, t, RD_PART_T5);
     return p;
 }
 
 static void finish(ResditModelPaths *p, const RdPlace *place, GPtrArray *places)
 {
     find_tokenizers(p, place, places);
-    if (!p->transformer || !p->vae || !p->clip_l || !p->t5)
+    gboolean sd3 = p->family == RESDIT_FAMILY_SD3;
+    if (!p->transformer || !p->vae || !p->clip_l || (sd3 ? !p->clip_g : !p->t5))
         p->searched = searched_places(places);
 }
 

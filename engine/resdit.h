@@ -196,14 +196,26 @@ typedef struct {
     gpointer user_data;
 } ResditCallbacks;
 
+/* The architecture of a model's transformer. */
+typedef enum {
+    RESDIT_FAMILY_FLUX, /* FLUX.1 dev and schnell (and the demo model) */
+    RESDIT_FAMILY_SD3,  /* SD3 Medium, SD3.5 Large / Large Turbo / Medium */
+} ResditModelFamily;
+
+/* "FLUX" or "SD3". */
+const char *resdit_model_family_name(ResditModelFamily family);
+
 /* Where the parts of a model are; NULL for a part that is not there. */
 typedef struct {
     char *name;        /* display name ("FLUX.1-dev (diffusers folder)") */
     char *root;        /* the folder it was found in, or NULL for single files */
+    ResditModelFamily family;
     char *transformer; /* file or folder */
     char *vae;
     char *clip_l;      /* CLIP-L: file or diffusers folder (with tokenizer) */
-    char *t5;          /* T5-XXL: file or diffusers folder (with tokenizer) */
+    char *clip_g;      /* SD3's OpenCLIP bigG (CLIP-G): file or folder; NULL for FLUX */
+    char *t5;          /* T5-XXL: file or diffusers folder (with tokenizer); optional for SD3
+                        * (the reference then uses zeros) */
     char *clip_tokenizer; /* CLIP vocab.json + merges.txt folder, when not beside the weights;
                              NULL: beside them, or the bundled vocabulary */
     char *t5_tokenizer;   /* T5 tokenizer.json / spiece.model (file or folder); NULL: beside the
@@ -216,8 +228,8 @@ typedef struct {
 void resdit_model_paths_clear(ResditModelPaths *paths);
 ResditModelPaths *resdit_model_paths_copy(const ResditModelPaths *paths);
 void resdit_model_paths_free(ResditModelPaths *paths);
-/* Comma-separated names of the missing parts ("vae, t5", "t5-tokenizer" when discovery found
- * none), or NULL when complete. */
+/* Comma-separated names of the missing parts ("vae, t5", "clip-g" for SD3, "t5-tokenizer" when
+ * discovery found none), or NULL when complete. SD3 runs without T5 (as diffusers does). */
 char *resdit_model_paths_missing(const ResditModelPaths *paths);
 
 /* Finds models in the usual places: each folder in extra_dirs (a diffusers folder, an install,

@@ -178,24 +178,35 @@ static void print_text(GPtrArray *found)
     printf("%s\n  complete (generated in memory, no files)\n\n",
            "selftest: built-in self-test model");
     if (found->len == 0)
-        printf("No FLUX model found in ComfyUI or Forge installs, the Hugging Face cache or the "
+        printf("No FLUX or SD3 model found in ComfyUI or Forge installs, the Hugging Face cache or the "
                "folders given.\nGive --model DIR or the four files (see resdit generate --help); "
                "docs/MODELS.md says where to get FLUX.\n");
     for (guint i = 0; i < found->len; i++) {
         ResditModelPaths *p = g_ptr_array_index(found, i);
         g_autofree char *missing = resdit_model_paths_missing(p);
+        const gboolean sd3 = p->family == RESDIT_FAMILY_SD3;
         printf("%s\n  %s\n", p->name, missing ? "incomplete" : "complete");
+        printf("  family:        %s\n", resdit_model_family_name(p->family));
         if (p->root)
             printf("  folder:        %s\n", p->root);
-        const char *labels[] = {"transformer", "vae", "clip-l", "t5", "clip tokenizer",
-                                "t5 tokenizer"};
-        const char *values[] = {p->transformer, p->vae, p->clip_l, p->t5,
+        const char *labels[] = {"transformer", "vae", "clip-l", "clip-g", "t5",
+                                "clip tokenizer", "t5 tokenizer"};
+        const char *values[] = {p->transformer, p->vae, p->clip_l, p->clip_g, p->t5,
                                 p->clip_tokenizer ? p->clip_tokenizer
                                 : p->clip_l       ? "beside the weights, or bundled"
                                                   : NULL,
                                 p->t5_tokenizer};
-        for (int k = 0; k < 6; k++)
-            printf("  %-14s %s\n", labels[k], values[k] ? values[k] : "MISSING");
+        for (int k = 0; k < 7; k++) {
+            if (!sd3 && k == 3)
+                continue; /* FLUX has no CLIP-G */
+            const char *none = sd3 && k >= 4 && !p->t5 ? "none (optional for SD3: zeros, as "
+                                                         "diffusers runs without T5)"
+                                                       : "MISSING";
+            printf("  %-14s %s\n", labels[k], values[k] ? values[k] : none);
+        }
+        if (sd3)
+            printf("  note:          `resdit forward` runs SD3 transformers; generating images "
+                   "with SD3 is not supported in this version yet\n");
         if (missing) {
             printf("  missing:       %s\n", missing);
             if (p->searched)
@@ -278,9 +289,11 @@ static void print_json(GPtrArray *found)
         json_builder_begin_object(b);
         add_path(b, "name", p->name);
         add_path(b, "root", p->root);
+        add_path(b, "family", resdit_model_family_name(p->family));
         add_path(b, "transformer", p->transformer);
         add_path(b, "vae", p->vae);
         add_path(b, "clip_l", p->clip_l);
+        add_path(b, "clip_g", p->clip_g);
         add_path(b, "t5", p->t5);
         add_path(b, "clip_tokenizer", p->clip_tokenizer);
         add_path(b, "t5_tokenizer", p->t5_tokenizer);
