@@ -41,7 +41,7 @@ sys.path.insert(0, HERE)
 import scenes  # noqa: E402
 
 WORK = os.environ.get("RESDIT_DEMO_WORK", os.path.expanduser("~/.cache/resdit-demo-work"))
-OUT = os.path.join(ROOT, "data", "models", "resdit-demo")
+OUT = os.environ.get("RESDIT_DEMO_OUT", os.path.join(ROOT, "data", "models", "resdit-demo"))
 BUNDLED_MERGES = os.path.join(ROOT, "data", "tokenizers", "clip", "merges.txt.gz")
 
 BASE = 256            # base size in pixels: 32 x 32 latent, 16 x 16 tokens
@@ -425,6 +425,22 @@ SPDX-License-Identifier: CC0-1.0 (weights, configurations, the SentencePiece voc
 """
 
 
+def runs_text(tr):
+    """The transformer's training runs: one, or a first run continued with --resume."""
+    last = f"{tr['steps'] - tr.get('resumed_from', 0)} steps in {tr['seconds'] / 60:.1f} min at lr {tr['lr']}"
+    if not tr.get("resumed_from"):
+        return last
+    first = work("transformer_train-run1.json")
+    if os.path.exists(first):
+        with open(first) as f:
+            run1 = json.load(f)
+        before = f"{run1['steps']} steps in {run1['seconds'] / 60:.1f} min at lr {run1['lr']}"
+    else:
+        before = f"{tr['resumed_from']} steps"
+    return (f"{before}, then resumed (--resume, a fresh optimiser) for {last}: {tr['steps']} "
+            f"steps in all (the table shows the resumed run, steps counted from its start)")
+
+
 def write_readme(data):
     with open(work("vae", "train.json")) as f:
         vae = json.load(f)
@@ -459,9 +475,8 @@ bounded phases make the step counts depend on the machine. On the shared 2-core 
   whole scenes; final L1 (EMA) {vae['l1']:.4f} in [-1, 1] units.
 - Latents: {tr['latents']} scenes (seeds 0..{tr['latents'] - 1}) encoded once (latent means).
 - Transformer with both text encoders, rectified flow (x_t = (1 - t) x0 + t noise, target
-  noise - x0, logit-normal t), batch {tr['batch']}, AdamW lr {tr['lr']} (warm-up, cosine), EMA
-  weights exported: {tr['steps']} steps in {tr['seconds'] / 60:.1f} min, final loss (EMA)
-  {tr['final_loss']:.4f}.
+  noise - x0, logit-normal t), batch {tr['batch']}, AdamW (warm-up, cosine), EMA weights
+  exported: {runs_text(tr)}, final loss (EMA) {tr['final_loss']:.4f}.
 
 | step | minutes | loss |
 |---|---|---|
