@@ -361,6 +361,15 @@ int rd_clip_tokenizer_pad(const RdClipTokenizer *tok)
     return tok->pad;
 }
 
+gboolean rd_clip_tokenizer_set_pad(RdClipTokenizer *tok, const char *token)
+{
+    int id = vocab_get(tok, token);
+    if (id < 0)
+        return FALSE;
+    tok->pad = id;
+    return TRUE;
+}
+
 /* --- text cleanup (BERT's BasicTokenizer without accent stripping or punctuation split) --- */
 
 static gboolean is_cjk(gunichar c)
