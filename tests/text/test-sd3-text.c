@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clip_tokenizer.h"
 #include "resdit.h"
 #include "safetensors.h"
 #include "sd3_text.h"
@@ -373,6 +374,33 @@ static void test_bad_input(void)
     rd_sd3_text_free(enc);
 }
 
+/* Single files without a tokenizer folder take the bundled CLIP vocabulary (too large for the tiny
+ * models: refused, naming CLIP-G); CLIP-G then pads with "!" (id 0 of CLIP's vocabulary), as
+ * SD3's tokenizer_2 and Stability's reference do. */
+static void test_bundled_vocabulary(void)
+{
+    if (!ensure_backend())
+        return;
+    g_autofree char *clip_l = data_path("clip_l.safetensors");
+    g_autofree char *clip_g = data_path("clip_g.safetensors");
+    g_autofree char *tok_l = data_path("tiny/tokenizer");
+    RdSd3TextSources src = {.clip_l = clip_l, .clip_g = clip_g, .clip_l_tokenizer = tok_l,
+                            .joint_dim = JOINT_DIM};
+    assert_load_fails(&src, RESDIT_ERROR_MODEL, "the CLIP-G tokenizer (49408 tokens");
+    GError *error = NULL;
+    RdClipTokenizer *tok = rd_clip_tokenizer_load(NULL, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(rd_clip_tokenizer_pad(tok), ==, rd_clip_tokenizer_eos(tok));
+    g_assert_true(rd_clip_tokenizer_set_pad(tok, "!"));
+    g_assert_false(rd_clip_tokenizer_set_pad(tok, "no-such-token"));
+    int32_t ids[77];
+    g_assert_true(rd_clip_tokenizer_encode(tok, "a photo of a cat", 77, ids, NULL, &error));
+    const int32_t want[] = {49406, 320, 1125, 539, 320, 2368, 49407};
+    for (int i = 0; i < 77; i++)
+        g_assert_cmpint(ids[i], ==, i < 7 ? want[i] : 0);
+    rd_clip_tokenizer_free(tok);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -391,6 +419,7 @@ int main(int argc, char **argv)
     g_test_add_func("/sd3-text/bundled-checkpoint", test_bundled_checkpoint);
     g_test_add_func("/sd3-text/root-discovery", test_root_discovery);
     g_test_add_func("/sd3-text/bad-input", test_bad_input);
+    g_test_add_func("/sd3-text/bundled-vocabulary", test_bundled_vocabulary);
     int rc = g_test_run();
     if (backend)
         rd_backend_free(backend);

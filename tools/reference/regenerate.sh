@@ -1,5 +1,5 @@
 #!/bin/sh
-# Regenerate every file under tests/data/flux/ and tests/data/sd3/ (about half a minute on one core).
+# Regenerate every file under tests/data/flux/, tests/data/sd3/ and tests/data/sd3-text/ (about half a minute on one core).
 # PYTHON: the reference venv's interpreter (see tools/reference/README.md).
 set -eu
 PYTHON="${PYTHON:-python3}"
@@ -8,3 +8,4 @@ here="$(dirname "$0")"
 "$PYTHON" "$here/resdit_reference.py"
 "$PYTHON" "$here/make_lora_goldens.py"
 "$PYTHON" "$here/make_sd3_goldens.py"
+"$PYTHON" "$here/make_sd3_text_goldens.py"
