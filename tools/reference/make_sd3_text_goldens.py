@@ -37,7 +37,6 @@ import torch
 from diffusers import (FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel,
                        StableDiffusion3Pipeline)
 from safetensors.numpy import save_file
-from safetensors.torch import save_file as save_torch_file
 from transformers import (CLIPTextConfig, CLIPTextModelWithProjection, CLIPTokenizer, T5Config,
                           T5EncoderModel, T5TokenizerFast)
 
@@ -128,6 +127,24 @@ def write_g_tokenizer(folder, tmp):
     return CLIPTokenizer.from_pretrained(folder)
 
 
+def save_with_metadata(tensors, path, metadata):
+    """safetensors.torch.save_file orders "__metadata__" by a hash map, so the bytes change from run
+    to run; this writes the same format with a fixed order."""
+    header, offset, blobs = {"__metadata__": dict(sorted(metadata.items()))}, 0, []
+    for name in sorted(tensors):
+        t = tensors[name]
+        assert t.dtype == torch.float16
+        data = t.contiguous().numpy().tobytes()
+        header[name] = {"dtype": "F16", "shape": list(t.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+        blobs.append(data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(len(text).to_bytes(8, "little") + text + b"".join(blobs))
+
+
 def half_state(model, prefix, skip=()):
     return {prefix + k: v.half().contiguous() for k, v in model.state_dict().items()
             if k not in skip}
@@ -154,13 +171,13 @@ def write_models(clip_l, clip_g, t5):
     bundled.update(half_state(t5, "text_encoders.t5xxl.transformer.", t5_skip))
     # What the tensors cannot tell for these tiny shapes (real files: heads 64 wide, gelu for
     # OpenCLIP's 1280), in the metadata the C loader reads for single files.
-    save_torch_file(bundled, os.path.join(OUT, "sd3-text-tiny.bundled.safetensors"),
-                    metadata={"clip_l_num_attention_heads": "2",
-                              "clip_g_num_attention_heads": "3", "clip_g_hidden_act": "gelu"})
-    save_torch_file(half_state(clip_l, ""), os.path.join(OUT, "clip_l.safetensors"),
-                    metadata={"clip_num_attention_heads": "2"})
-    save_torch_file(half_state(clip_g, ""), os.path.join(OUT, "clip_g.safetensors"),
-                    metadata={"clip_num_attention_heads": "3", "clip_hidden_act": "gelu"})
+    save_with_metadata(bundled, os.path.join(OUT, "sd3-text-tiny.bundled.safetensors"),
+                       {"clip_l_num_attention_heads": "2",
+                        "clip_g_num_attention_heads": "3", "clip_g_hidden_act": "gelu"})
+    save_with_metadata(half_state(clip_l, ""), os.path.join(OUT, "clip_l.safetensors"),
+                       {"clip_num_attention_heads": "2"})
+    save_with_metadata(half_state(clip_g, ""), os.path.join(OUT, "clip_g.safetensors"),
+                       {"clip_num_attention_heads": "3", "clip_hidden_act": "gelu"})
 
 
 def main():
