@@ -376,8 +376,9 @@ static void test_bad_input(void)
 
 /* Single files without a tokenizer folder take the bundled CLIP vocabulary (too large for the tiny
  * models: refused, naming CLIP-G); CLIP-G then pads with "!" (id 0 of CLIP's vocabulary), as
- * SD3's tokenizer_2 and Stability's reference do. */
-static void test_bundled_vocabulary(void)
+ * SD3's tokenizer_2 and Stability's reference do. A folder may say its pad token in
+ * tokenizer_config.json alone. */
+static void test_pad_token(void)
 {
     if (!ensure_backend())
         return;
@@ -399,6 +400,24 @@ static void test_bundled_vocabulary(void)
     for (int i = 0; i < 77; i++)
         g_assert_cmpint(ids[i], ==, i < 7 ? want[i] : 0);
     rd_clip_tokenizer_free(tok);
+
+    /* a tokenizer folder that says pad_token only in tokenizer_config.json */
+    g_autofree char *dir = g_dir_make_tmp("resdit-sd3-text-XXXXXX", NULL);
+    const char *files[] = {"vocab.json", "merges.txt"};
+    for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
+        g_autofree char *from = data_path("tiny/tokenizer_2");
+        g_autofree char *target = g_build_filename(from, files[i], NULL);
+        g_autofree char *link = g_build_filename(dir, files[i], NULL);
+        g_assert_cmpint(symlink(target, link), ==, 0);
+    }
+    g_autofree char *config = g_build_filename(dir, "tokenizer_config.json", NULL);
+    g_assert_true(g_file_set_contents(
+        config, "{\"model_max_length\": 77, \"pad_token\": {\"content\": \"!\"}}", -1, NULL));
+    tok = rd_clip_tokenizer_load(dir, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(rd_clip_tokenizer_pad(tok), ==, 0);
+    rd_clip_tokenizer_free(tok);
+    remove_links(dir);
 }
 
 int main(int argc, char **argv)
@@ -419,7 +438,7 @@ int main(int argc, char **argv)
     g_test_add_func("/sd3-text/bundled-checkpoint", test_bundled_checkpoint);
     g_test_add_func("/sd3-text/root-discovery", test_root_discovery);
     g_test_add_func("/sd3-text/bad-input", test_bad_input);
-    g_test_add_func("/sd3-text/bundled-vocabulary", test_bundled_vocabulary);
+    g_test_add_func("/sd3-text/pad-token", test_pad_token);
     int rc = g_test_run();
     if (backend)
         rd_backend_free(backend);
