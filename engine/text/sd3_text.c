@@ -25,9 +25,9 @@ struct RdSd3Text {
 };
 
 typedef struct {
-    const char *role;      /* "clip_l", "clip_g" */
-    const char *name;      /* for messages */
-    const char *encoder;   /* diffusers component folders */
+    const char *role;    /* "clip_l", "clip_g" */
+    const char *name;    /* for messages */
+    const char *encoder; /* diffusers component folders */
     const char *tokenizer;
 } ClipRole;
 
@@ -159,9 +159,11 @@ static gboolean load_t5(RdSd3Text *enc, const RdSd3TextSources *src, GError **er
 
 static gboolean check_shapes(RdSd3Text *enc, const RdSd3TextSources *src, GError **error)
 {
-    const RdClipConfig *l = rd_clip_model_config(enc->clip_l), *g = rd_clip_model_config(enc->clip_g);
+    const RdClipConfig *l = rd_clip_model_config(enc->clip_l),
+                       *g = rd_clip_model_config(enc->clip_g);
     enc->clip_len = l->max_positions;
-    enc->vec_dim = rd_clip_model_projected_dim(enc->clip_l) + rd_clip_model_projected_dim(enc->clip_g);
+    enc->vec_dim =
+        rd_clip_model_projected_dim(enc->clip_l) + rd_clip_model_projected_dim(enc->clip_g);
     if (enc->t5) {
         enc->txt_dim = rd_t5_model_config(enc->t5)->d_model;
         if (src->joint_dim > 0 && src->joint_dim != enc->txt_dim) {
@@ -202,7 +204,8 @@ RdSd3Text *rd_sd3_text_load(const RdSd3TextSources *src, RdBackend *backend, GEr
                     "SD3 needs both CLIP-L and CLIP-G: give the model folder or both files");
         ok = FALSE;
     }
-    ok = ok && load_clip(enc, l, src->clip_l_tokenizer, &ROLE_L, &enc->tok_l, &enc->clip_l, error) &&
+    ok = ok &&
+         load_clip(enc, l, src->clip_l_tokenizer, &ROLE_L, &enc->tok_l, &enc->clip_l, error) &&
          load_clip(enc, g, src->clip_g_tokenizer, &ROLE_G, &enc->tok_g, &enc->clip_g, error) &&
          load_t5(enc, src, error) && check_shapes(enc, src, error);
     if (!ok) {
@@ -257,8 +260,7 @@ static gboolean check_t5_len(int t5_len, GError **error)
 }
 
 gboolean rd_sd3_text_tokenize(RdSd3Text *enc, const char *prompt, int t5_len, int32_t *ids_l,
-                              int32_t *ids_g, int32_t *ids_t5, RdSd3TextInfo *info,
-                              GError **error)
+                              int32_t *ids_g, int32_t *ids_t5, RdSd3TextInfo *info, GError **error)
 {
     if (!check_t5_len(t5_len, error))
         return FALSE;
@@ -297,7 +299,7 @@ static gboolean encode_one(RdSd3Text *enc, const char *prompt, int t5_len, float
     const int hg = rd_clip_model_config(enc->clip_g)->hidden;
     g_autofree int32_t *ids_l = g_new(int32_t, n), *ids_g = g_new(int32_t, n);
     g_autofree int32_t *ids_t5 = g_new(int32_t, t5_len > 0 ? t5_len : 1);
-    g_autofree float *h_l = g_new(float, (size_t)n * hl), *h_g = g_new(float, (size_t)n * hg);
+    g_autofree float *h_l = g_new(float, (size_t)n *hl), *h_g = g_new(float, (size_t)n *hg);
     size_t peak_l = 0, peak_g = 0, peak_t5 = 0;
     gboolean ok =
         rd_sd3_text_tokenize(enc, prompt, t5_len, ids_l, ids_g, ids_t5, info, error) &&

@@ -28,9 +28,10 @@ typedef struct {
     const char *root;
     const char *clip_l, *clip_g, *t5;
     const char *clip_l_tokenizer, *clip_g_tokenizer, *t5_tokenizer;
-    gboolean without_t5; /* run without T5 even when one is found (diffusers' text_encoder_3=None) */
-    int joint_dim;       /* the transformer's joint_attention_dim (4096 in every SD3); 0: T5's
-                            d_model, 4096 without T5. A T5 of another width is an error. */
+    gboolean
+        without_t5; /* run without T5 even when one is found (diffusers' text_encoder_3=None) */
+    int joint_dim;  /* the transformer's joint_attention_dim (4096 in every SD3); 0: T5's
+                       d_model, 4096 without T5. A T5 of another width is an error. */
 } RdSd3TextSources;
 
 /* T5 missing from root (no text_encoder_3/, no t5xxl keys) and not given is not an error: the
@@ -55,8 +56,7 @@ typedef struct {
 
 /* The ids each encoder sees: ids_l, ids_g [77], ids_t5 [t5_len] (NULL or unused without T5). */
 gboolean rd_sd3_text_tokenize(RdSd3Text *enc, const char *prompt, int t5_len, int32_t *ids_l,
-                              int32_t *ids_g, int32_t *ids_t5, RdSd3TextInfo *info,
-                              GError **error);
+                              int32_t *ids_g, int32_t *ids_t5, RdSd3TextInfo *info, GError **error);
 
 /* Encodes prompt into txt [rd_sd3_text_txt_rows(t5_len), txt_dim] and vec [vec_dim], and, when
  * neg_txt is not NULL, negative (NULL = "", diffusers' default) the same way into neg_txt and

@@ -95,8 +95,9 @@ static gboolean is_tokenizer_file(const char *base, RdTextKind kind)
 
 gboolean rd_text_paths_resolve(const char *path, RdTextKind kind, RdTextPaths *out, GError **error)
 {
-    return rd_text_paths_resolve_in(path, kind, kind == RD_TEXT_CLIP ? "text_encoder" : "text_encoder_2",
-                                    kind == RD_TEXT_CLIP ? "tokenizer" : "tokenizer_2", out, error);
+    gboolean clip = kind == RD_TEXT_CLIP;
+    return rd_text_paths_resolve_in(path, kind, clip ? "text_encoder" : "text_encoder_2",
+                                    clip ? "tokenizer" : "tokenizer_2", out, error);
 }
 
 gboolean rd_text_paths_resolve_in(const char *path, RdTextKind kind, const char *encoder,

@@ -17,7 +17,7 @@ static RdSafetensors *goldens;
 static JsonArray *cases;
 static RdBackend *backend;
 
-#define JOINT_DIM 48 /* the tiny T5's d_model and the tiny transformer's joint_attention_dim */
+#define JOINT_DIM 48  /* the tiny T5's d_model and the tiny transformer's joint_attention_dim */
 #define CLIP_WIDTH 40 /* CLIP-L 16 + CLIP-G 24 features: the rest of the CLIP rows are zeros */
 
 static char *data_path(const char *name)
@@ -61,8 +61,8 @@ static void check_txt(const char *what, const float *got, const float *ref, int 
             gboolean pad = r < 77 ? c >= CLIP_WIDTH : !with_t5;
             size_t i = (size_t)r * JOINT_DIM + c;
             if (pad && (ref[i] != 0.0f || got[i] != 0.0f))
-                g_error("%s: [%d, %d] should be padding: got %g, reference %g", what, r, c,
-                        got[i], ref[i]);
+                g_error("%s: [%d, %d] should be padding: got %g, reference %g", what, r, c, got[i],
+                        ref[i]);
         }
 }
 
@@ -144,8 +144,8 @@ static RdSd3Text *load_root(gboolean without_t5)
 {
     g_autofree char *root = data_path("tiny");
     g_autofree char *t5_tok = tt_path("tiny/tokenizer_2");
-    RdSd3TextSources src = {.root = root, .t5_tokenizer = t5_tok, .without_t5 = without_t5,
-                            .joint_dim = JOINT_DIM};
+    RdSd3TextSources src = {
+        .root = root, .t5_tokenizer = t5_tok, .without_t5 = without_t5, .joint_dim = JOINT_DIM};
     return load_ok(&src);
 }
 
@@ -169,8 +169,8 @@ static void test_tokenize(void)
     JsonObject *c = json_array_get_object_element(cases, 0);
     int32_t ids_l[77], ids_g[77], ids_t5[32];
     GError *error = NULL;
-    g_assert_true(rd_sd3_text_tokenize(enc, json_object_get_string_member(c, "prompt"), 32,
-                                       ids_l, ids_g, ids_t5, NULL, &error));
+    g_assert_true(rd_sd3_text_tokenize(enc, json_object_get_string_member(c, "prompt"), 32, ids_l,
+                                       ids_g, ids_t5, NULL, &error));
     g_assert_no_error(error);
     assert_ids("CLIP-L ids", ids_l, "cat.ids_l");
     assert_ids("CLIP-G ids", ids_g, "cat.ids_g");
@@ -204,8 +204,11 @@ static void test_separate_files(void)
     g_autofree char *tok_l = data_path("tiny/tokenizer");
     g_autofree char *tok_g = data_path("tiny/tokenizer_2");
     g_autofree char *tok_t5 = tt_path("tiny/tokenizer_2");
-    RdSd3TextSources src = {.clip_l = clip_l, .clip_g = clip_g, .t5 = t5,
-                            .clip_l_tokenizer = tok_l, .clip_g_tokenizer = tok_g,
+    RdSd3TextSources src = {.clip_l = clip_l,
+                            .clip_g = clip_g,
+                            .t5 = t5,
+                            .clip_l_tokenizer = tok_l,
+                            .clip_g_tokenizer = tok_g,
                             .t5_tokenizer = tok_t5};
     RdSd3Text *enc = load_ok(&src);
     check_cases(enc, "vec");
@@ -227,8 +230,8 @@ static void test_bundled_checkpoint(void)
     g_autofree char *tok_l = data_path("tiny/tokenizer");
     g_autofree char *tok_g = data_path("tiny/tokenizer_2");
     g_autofree char *tok_t5 = tt_path("tiny/tokenizer_2");
-    RdSd3TextSources src = {.root = file, .clip_l_tokenizer = tok_l, .clip_g_tokenizer = tok_g,
-                            .t5_tokenizer = tok_t5};
+    RdSd3TextSources src = {
+        .root = file, .clip_l_tokenizer = tok_l, .clip_g_tokenizer = tok_g, .t5_tokenizer = tok_t5};
     RdSd3Text *enc = load_ok(&src);
     g_assert_true(rd_sd3_text_has_t5(enc));
     check_cases(enc, "vec_bundled");
@@ -338,8 +341,11 @@ static void test_bad_input(void)
     assert_load_fails(&src, RESDIT_ERROR_INVALID_ARGUMENT, "both CLIP-L and CLIP-G");
     src = (RdSd3TextSources){.root = "/nonexistent/sd3"};
     assert_load_fails(&src, RESDIT_ERROR_IO, "does not exist");
-    src = (RdSd3TextSources){.clip_l = clip_l, .clip_g = clip_g, .t5 = clip_g,
-                             .clip_l_tokenizer = tok_l, .clip_g_tokenizer = tok_g,
+    src = (RdSd3TextSources){.clip_l = clip_l,
+                             .clip_g = clip_g,
+                             .t5 = clip_g,
+                             .clip_l_tokenizer = tok_l,
+                             .clip_g_tokenizer = tok_g,
                              .t5_tokenizer = tok_t5};
     assert_load_fails(&src, RESDIT_ERROR_MODEL, "is a CLIP text encoder, not a T5");
     /* the CLIP-G asked of a checkpoint that bundles only a CLIP-L is not that CLIP-L */
@@ -354,19 +360,19 @@ static void test_bad_input(void)
     float *txt = NULL, *vec = NULL;
     GError *error = NULL;
     for (int len = -1; len <= 513; len += 514) {
-        g_assert_false(rd_sd3_text_encode(enc, "a cat", NULL, len == -1 ? 0 : len, &txt, &vec,
-                                          NULL, NULL, NULL, NULL, &error));
+        g_assert_false(rd_sd3_text_encode(enc, "a cat", NULL, len == -1 ? 0 : len, &txt, &vec, NULL,
+                                          NULL, NULL, NULL, &error));
         g_assert_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT);
         g_clear_error(&error);
     }
-    g_assert_false(rd_sd3_text_encode(enc, "bad \xff utf-8", NULL, 32, &txt, &vec, NULL, NULL,
-                                      NULL, NULL, &error));
+    g_assert_false(rd_sd3_text_encode(enc, "bad \xff utf-8", NULL, 32, &txt, &vec, NULL, NULL, NULL,
+                                      NULL, &error));
     g_assert_nonnull(error);
     g_clear_error(&error);
     GCancellable *cancel = g_cancellable_new();
     g_cancellable_cancel(cancel);
-    g_assert_false(rd_sd3_text_encode(enc, "a cat", NULL, 32, &txt, &vec, NULL, NULL, NULL,
-                                      cancel, &error));
+    g_assert_false(
+        rd_sd3_text_encode(enc, "a cat", NULL, 32, &txt, &vec, NULL, NULL, NULL, cancel, &error));
     g_assert_error(error, RESDIT_ERROR, RESDIT_ERROR_CANCELLED);
     g_clear_error(&error);
     g_object_unref(cancel);
@@ -385,8 +391,8 @@ static void test_pad_token(void)
     g_autofree char *clip_l = data_path("clip_l.safetensors");
     g_autofree char *clip_g = data_path("clip_g.safetensors");
     g_autofree char *tok_l = data_path("tiny/tokenizer");
-    RdSd3TextSources src = {.clip_l = clip_l, .clip_g = clip_g, .clip_l_tokenizer = tok_l,
-                            .joint_dim = JOINT_DIM};
+    RdSd3TextSources src = {
+        .clip_l = clip_l, .clip_g = clip_g, .clip_l_tokenizer = tok_l, .joint_dim = JOINT_DIM};
     assert_load_fails(&src, RESDIT_ERROR_MODEL, "the CLIP-G tokenizer (49408 tokens");
     GError *error = NULL;
     RdClipTokenizer *tok = rd_clip_tokenizer_load(NULL, &error);
