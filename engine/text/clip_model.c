@@ -321,9 +321,10 @@ typedef struct {
     float *projected;   /* [projected_dim] text_projection(pooled) */
 } ClipOutputs;
 
-/* text_projection (no bias) of the pooled row, or a copy without one. */
-static gboolean project(RdClipModel *m, RdScratch *s, const float *pooled, float *out,
-                        GError **error)
+/* text_projection (no bias) of the pooled row, or a copy without one. in and proj are the
+ * caller's: the scratch keeps their addresses until it is freed. */
+static gboolean project(RdClipModel *m, RdScratch *s, RdTensor *in, RdTensor *proj,
+                        const float *pooled, float *out, GError **error)
 {
     const int H = m->cfg.hidden, P = m->cfg.projection_dim;
     if (P <= 0) {
@@ -331,13 +332,12 @@ static gboolean project(RdClipModel *m, RdScratch *s, const float *pooled, float
         return TRUE;
     }
     RdBackend *be = m->backend;
-    RdTensor in, proj;
-    if (!rd_scratch_alloc(s, &in, 1, H, "CLIP", error) ||
-        !rd_scratch_alloc(s, &proj, 1, P, "CLIP", error))
+    if (!rd_scratch_alloc(s, in, 1, H, "CLIP", error) ||
+        !rd_scratch_alloc(s, proj, 1, P, "CLIP", error))
         return FALSE;
-    be->upload(be, pooled, &in);
-    be->linear(be, &in, &m->proj_w, NULL, &proj);
-    be->download(be, &proj, out);
+    be->upload(be, pooled, in);
+    be->linear(be, in, &m->proj_w, NULL, proj);
+    be->download(be, proj, out);
     return TRUE;
 }
 
@@ -355,7 +355,7 @@ static gboolean clip_pass(RdClipModel *model, const int32_t *ids, int n, int eos
     float *host = g_new(float, (size_t)n * c->hidden);
     RdScratch s;
     rd_scratch_init(&s, be);
-    RdTensor x, h, q, k, v, attn, mlp;
+    RdTensor x, h, q, k, v, attn, mlp, pooled_in, projected;
     gboolean ok = embed(model, ids, n, host, error) &&
                   rd_scratch_alloc(&s, &x, n, c->hidden, "CLIP", error) &&
                   rd_scratch_alloc(&s, &h, n, c->hidden, "CLIP", error) &&
@@ -380,7 +380,7 @@ static gboolean clip_pass(RdClipModel *model, const int32_t *ids, int n, int eos
         if (out->pooled)
             memcpy(out->pooled, pooled, row);
         if (out->projected)
-            ok = project(model, &s, pooled, out->projected, error);
+            ok = project(model, &s, &pooled_in, &projected, pooled, out->projected, error);
     }
     if (peak_bytes)
         *peak_bytes = s.bytes + (size_t)n * row * 2;
