@@ -276,6 +276,23 @@ gboolean rd_sd3_text_tokenize(RdSd3Text *enc, const char *prompt, int t5_len, in
     return ok;
 }
 
+gboolean rd_sd3_text_count_tokens(RdSd3Text *enc, const char *prompt, int *clip, int *t5,
+                                  GError **error)
+{
+    GArray *ids_l = rd_clip_tokenizer_tokenize(enc->tok_l, prompt, error);
+    GArray *ids_t5 = ids_l && enc->t5 ? rd_t5_tokenizer_tokenize(enc->tok_t5, prompt, error) : NULL;
+    gboolean ok = ids_l && (!enc->t5 || ids_t5);
+    if (ok) {
+        *clip = (int)ids_l->len + 2;             /* BOS, EOS */
+        *t5 = ids_t5 ? (int)ids_t5->len + 1 : 0; /* EOS */
+    }
+    if (ids_l)
+        g_array_unref(ids_l);
+    if (ids_t5)
+        g_array_unref(ids_t5);
+    return ok;
+}
+
 static int eos_of(const RdClipModel *model, const RdClipTokenizer *tok)
 {
     const RdClipConfig *c = rd_clip_model_config(model);

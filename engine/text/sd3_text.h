@@ -58,6 +58,11 @@ typedef struct {
 gboolean rd_sd3_text_tokenize(RdSd3Text *enc, const char *prompt, int t5_len, int32_t *ids_l,
                               int32_t *ids_g, int32_t *ids_t5, RdSd3TextInfo *info, GError **error);
 
+/* How many tokens prompt takes, before any cut: clip (CLIP-L's, with BOS and EOS; CLIP-G's BPE
+ * is the same) and t5 (with EOS; 0 without T5). */
+gboolean rd_sd3_text_count_tokens(RdSd3Text *enc, const char *prompt, int *clip, int *t5,
+                                  GError **error);
+
 /* Encodes prompt into txt [rd_sd3_text_txt_rows(t5_len), txt_dim] and vec [vec_dim], and, when
  * neg_txt is not NULL, negative (NULL = "", diffusers' default) the same way into neg_txt and
  * neg_vec, for classifier-free guidance. Outputs are g_free'd by the caller. t5_len is diffusers'

@@ -119,6 +119,19 @@ static void check_cases(RdSd3Text *enc, const char *vec_key)
         g_assert_cmpint(info.clip_g_dropped, ==, json_object_get_int_member(c, "clip_dropped"));
         g_assert_cmpint(info.t5_dropped, ==, json_object_get_int_member(c, "t5_dropped"));
         g_assert_cmpuint(info.peak_bytes, >, 0);
+        int n_clip = 0, n_t5 = 0;
+        g_assert_true(rd_sd3_text_count_tokens(enc, prompt, &n_clip, &n_t5, &error));
+        g_assert_no_error(error);
+        if (info.clip_l_dropped > 0)
+            g_assert_cmpint(n_clip, ==, 77 + info.clip_l_dropped);
+        else
+            g_assert_cmpint(n_clip, <=, 77);
+        if (!with_t5)
+            g_assert_cmpint(n_t5, ==, 0);
+        else if (info.t5_dropped > 0)
+            g_assert_cmpint(n_t5, ==, t5_len + info.t5_dropped);
+        else
+            g_assert_cmpint(n_t5, <=, t5_len);
         g_free(txt);
         g_free(vec);
         g_free(ntxt);
