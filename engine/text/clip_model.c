@@ -23,6 +23,8 @@ struct RdClipModel {
     RdTextWeights *weights;
     ClipLayer *layers;
     RdWeight final_w, final_b;
+    RdWeight proj_w; /* text_projection, when cfg.projection_dim > 0 */
+    char *meta;      /* metadata key prefix of a single file: "clip_", "clip_g_" (bundled) */
     RdLoraTargets *lora_targets; /* built on the first LoRA */
     RdLoraState *lora_state;
 };
@@ -52,15 +54,33 @@ static int count_layers(const RdTextWeights *w)
     }
 }
 
-/* The tensors cannot tell the head count: CLIP-L's heads are 64 wide; a single file of another
- * shape (the tests' tiny CLIP) says it in its metadata ("clip_num_attention_heads"). */
+/* A "__metadata__" entry of a single file about this encoder: "clip_<key>", or "clip_g_<key>" for
+ * the CLIP-G of a checkpoint that bundles several. */
+static char *single_file_meta(RdClipModel *m, const char *key)
+{
+    g_autofree char *full = g_strconcat(m->meta, key, NULL);
+    return rd_text_weights_metadata(m->weights, full);
+}
+
+/* The tensors cannot tell the head count: CLIP-L's and OpenCLIP's heads are 64 wide; a single file
+ * of another shape (the tests' tiny CLIPs) says it in its metadata ("clip_num_attention_heads"). */
 static int heads_without_config(RdClipModel *m)
 {
-    g_autofree char *heads = rd_text_weights_metadata(m->weights, "clip_num_attention_heads");
+    g_autofree char *heads = single_file_meta(m, "num_attention_heads");
     guint64 v;
     if (heads && g_ascii_string_to_unsigned(heads, 10, 1, 4096, &v, NULL))
         return (int)v;
     return MAX(1, m->cfg.hidden / 64);
+}
+
+/* Nor the activation: OpenAI's CLIP-L (768) uses quick GELU, OpenCLIP ViT-H (1024) and bigG (1280,
+ * SD3's CLIP-G) the exact one; a tiny single file says it ("clip_hidden_act"). */
+static char *act_without_config(RdClipModel *m)
+{
+    char *act = single_file_meta(m, "hidden_act");
+    if (act)
+        return act;
+    return g_strdup(m->cfg.hidden == 1024 || m->cfg.hidden == 1280 ? "gelu" : "quick_gelu");
 }
 
 /* Config from config.json when there is one, else from the tensors (CLIP-L defaults). */
@@ -86,7 +106,8 @@ static gboolean read_config(RdClipModel *m, const char *path, GError **error)
     c->eps = (float)rd_text_config_double(text, "layer_norm_eps", 1e-5);
     c->eos_token_id = rd_text_config_int(text, "eos_token_id", -1);
     c->eos_by_argmax = c->eos_token_id == 2;
-    const char *act = rd_text_config_string(text, "hidden_act", "quick_gelu");
+    g_autofree char *default_act = act_without_config(m);
+    const char *act = rd_text_config_string(text, "hidden_act", default_act);
     gboolean ok = TRUE;
     if (!parse_act(act, &c->act)) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL, "%s: unsupported hidden_act \"%s\"",
@@ -138,12 +159,55 @@ static gboolean bind_layer(RdClipModel *m, int i, GError **error)
            bind_pair(m, i, "mlp.fc2", H, I, &l->fc2_w, &l->fc2_b, error);
 }
 
+/* text_projection sits beside text_model. (transformers' CLIPTextModelWithProjection, ComfyUI's
+ * clip_g.safetensors, Stability's bundled text_encoders.clip_g.transformer.). */
+static gboolean bind_projection(RdClipModel *m, GError **error)
+{
+    const char *prefix = rd_text_weights_prefix(m->weights);
+    g_autofree char *outer = g_str_has_suffix(prefix, "text_model.")
+                                 ? g_strndup(prefix, strlen(prefix) - strlen("text_model."))
+                                 : g_strdup(prefix);
+    g_autofree char *full = g_strconcat(outer, "text_projection.weight", NULL);
+    const RdTensorInfo *info = rd_text_weights_find_full(m->weights, full);
+    if (!info)
+        return TRUE;
+    if (info->ndim != 2 || info->shape[1] != m->cfg.hidden) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+                    "%s: tensor %s is not a [projection, %d] matrix", info->file, info->name,
+                    m->cfg.hidden);
+        return FALSE;
+    }
+    m->cfg.projection_dim = (int)info->shape[0];
+    return rd_text_weights_bind_full(m->weights, outer, "text_projection.weight", -1,
+                                     m->cfg.hidden, &m->proj_w, error);
+}
+
+/* "text_encoders.clip_g." -> "clip_g_"; anything else "clip_". */
+static char *meta_prefix(const char *prefer)
+{
+    if (!prefer || !g_str_has_prefix(prefer, "text_encoders."))
+        return g_strdup("clip_");
+    g_autofree char *role = g_strdup(prefer + strlen("text_encoders."));
+    g_strdelimit(role, ".", '\0');
+    return g_strconcat(role, "_", NULL);
+}
+
 RdClipModel *rd_clip_model_load(const char *path, RdBackend *backend, GError **error)
+{
+    return rd_clip_model_load_within(path, NULL, backend, error);
+}
+
+RdClipModel *rd_clip_model_load_within(const char *path, const char *prefer, RdBackend *backend,
+                                       GError **error)
 {
     RdClipModel *m = g_new0(RdClipModel, 1);
     m->backend = backend;
-    m->weights = rd_text_weights_open(path, "a CLIP text encoder", PROBE, T5_PROBE, "a T5 encoder",
-                                      backend, error);
+    m->weights = rd_text_weights_open_within(path, prefer, "a CLIP text encoder", PROBE, T5_PROBE,
+                                             "a T5 encoder", backend, error);
+    m->meta = meta_prefix(prefer && m->weights &&
+                                  g_str_has_prefix(rd_text_weights_prefix(m->weights), prefer)
+                              ? prefer
+                              : NULL);
     gboolean ok = m->weights && read_config(m, path, error);
     if (ok) {
         m->layers = g_new0(ClipLayer, m->cfg.layers);
@@ -153,7 +217,8 @@ RdClipModel *rd_clip_model_load(const char *path, RdBackend *backend, GError **e
              rd_text_weights_bind(m->weights, "final_layer_norm.weight", 1, m->cfg.hidden,
                                   &m->final_w, error) &&
              rd_text_weights_bind(m->weights, "final_layer_norm.bias", 1, m->cfg.hidden,
-                                  &m->final_b, error);
+                                  &m->final_b, error) &&
+             bind_projection(m, error);
     }
     if (!ok) {
         rd_clip_model_free(m);
@@ -170,12 +235,28 @@ void rd_clip_model_free(RdClipModel *model)
     rd_lora_state_free(model->lora_state); /* the merged copies, after their device copies */
     rd_lora_targets_free(model->lora_targets);
     g_free(model->layers);
+    g_free(model->meta);
     g_free(model);
 }
 
 const RdClipConfig *rd_clip_model_config(const RdClipModel *model)
 {
     return &model->cfg;
+}
+
+const char *rd_clip_model_key_prefix(const RdClipModel *model)
+{
+    return rd_text_weights_prefix(model->weights);
+}
+
+void rd_clip_model_drop_projection(RdClipModel *model)
+{
+    model->cfg.projection_dim = 0; /* its weight stays bound and is released with the others */
+}
+
+int rd_clip_model_projected_dim(const RdClipModel *model)
+{
+    return model->cfg.projection_dim > 0 ? model->cfg.projection_dim : model->cfg.hidden;
 }
 
 size_t rd_clip_model_weight_bytes(const RdClipModel *model)
@@ -233,8 +314,35 @@ static void run_layer(RdClipModel *m, const ClipLayer *l, RdTensor *x, RdTensor 
     be->gated_add(be, x, NULL, h);
 }
 
-gboolean rd_clip_model_forward(RdClipModel *model, const int32_t *ids, int n, int eos_id,
-                               float *hidden, float *pooled, size_t *peak_bytes, GError **error)
+typedef struct {
+    float *hidden;      /* [n, H] final hidden state (after the final norm) */
+    float *penultimate; /* [n, H] hidden_states[-2]: the input of the last layer, no norm */
+    float *pooled;      /* [H] final hidden state at the pool index */
+    float *projected;   /* [projected_dim] text_projection(pooled) */
+} ClipOutputs;
+
+/* text_projection (no bias) of the pooled row, or a copy without one. in and proj are the
+ * caller's: the scratch keeps their addresses until it is freed. */
+static gboolean project(RdClipModel *m, RdScratch *s, RdTensor *in, RdTensor *proj,
+                        const float *pooled, float *out, GError **error)
+{
+    const int H = m->cfg.hidden, P = m->cfg.projection_dim;
+    if (P <= 0) {
+        memcpy(out, pooled, (size_t)H * sizeof(float));
+        return TRUE;
+    }
+    RdBackend *be = m->backend;
+    if (!rd_scratch_alloc(s, in, 1, H, "CLIP", error) ||
+        !rd_scratch_alloc(s, proj, 1, P, "CLIP", error))
+        return FALSE;
+    be->upload(be, pooled, in);
+    be->linear(be, in, &m->proj_w, NULL, proj);
+    be->download(be, proj, out);
+    return TRUE;
+}
+
+static gboolean clip_pass(RdClipModel *model, const int32_t *ids, int n, int eos_id,
+                          const ClipOutputs *out, size_t *peak_bytes, GError **error)
 {
     const RdClipConfig *c = &model->cfg;
     if (n <= 0 || n > c->max_positions) {
@@ -243,10 +351,11 @@ gboolean rd_clip_model_forward(RdClipModel *model, const int32_t *ids, int n, in
         return FALSE;
     }
     RdBackend *be = model->backend;
+    const size_t row = (size_t)c->hidden * sizeof(float);
     float *host = g_new(float, (size_t)n * c->hidden);
     RdScratch s;
     rd_scratch_init(&s, be);
-    RdTensor x, h, q, k, v, attn, mlp;
+    RdTensor x, h, q, k, v, attn, mlp, pooled_in, projected;
     gboolean ok = embed(model, ids, n, host, error) &&
                   rd_scratch_alloc(&s, &x, n, c->hidden, "CLIP", error) &&
                   rd_scratch_alloc(&s, &h, n, c->hidden, "CLIP", error) &&
@@ -257,22 +366,42 @@ gboolean rd_clip_model_forward(RdClipModel *model, const int32_t *ids, int n, in
                   rd_scratch_alloc(&s, &mlp, n, c->intermediate, "CLIP", error);
     if (ok) {
         be->upload(be, host, &x);
-        for (int i = 0; i < c->layers; i++)
+        for (int i = 0; i < c->layers; i++) {
+            if (i == c->layers - 1 && out->penultimate)
+                be->download(be, &x, out->penultimate);
             run_layer(model, &model->layers[i], &x, &h, &q, &k, &v, &attn, &mlp);
+        }
         be->layer_norm(be, &x, &model->final_w, &model->final_b, c->eps, &x);
         be->download(be, &x, host);
-        if (hidden)
-            memcpy(hidden, host, (size_t)n * c->hidden * sizeof(float));
-        if (pooled)
-            memcpy(pooled,
-                   host + (size_t)rd_clip_model_pool_index(model, ids, n, eos_id) * c->hidden,
-                   (size_t)c->hidden * sizeof(float));
+        if (out->hidden)
+            memcpy(out->hidden, host, (size_t)n * row);
+        const float *pooled = host + (size_t)rd_clip_model_pool_index(model, ids, n, eos_id) *
+                                         c->hidden;
+        if (out->pooled)
+            memcpy(out->pooled, pooled, row);
+        if (out->projected)
+            ok = project(model, &s, &pooled_in, &projected, pooled, out->projected, error);
     }
     if (peak_bytes)
-        *peak_bytes = s.bytes + (size_t)n * c->hidden * sizeof(float) * 2;
+        *peak_bytes = s.bytes + (size_t)n * row * 2;
     rd_scratch_free(&s);
     g_free(host);
     return ok;
+}
+
+gboolean rd_clip_model_forward(RdClipModel *model, const int32_t *ids, int n, int eos_id,
+                               float *hidden, float *pooled, size_t *peak_bytes, GError **error)
+{
+    const ClipOutputs out = {.hidden = hidden, .pooled = pooled};
+    return clip_pass(model, ids, n, eos_id, &out, peak_bytes, error);
+}
+
+gboolean rd_clip_model_forward_penultimate(RdClipModel *model, const int32_t *ids, int n,
+                                           int eos_id, float *penultimate, float *projected,
+                                           size_t *peak_bytes, GError **error)
+{
+    const ClipOutputs out = {.penultimate = penultimate, .projected = projected};
+    return clip_pass(model, ids, n, eos_id, &out, peak_bytes, error);
 }
 
 /* LoRA text-encoder parts name the layers as transformers' CLIPTextModel does

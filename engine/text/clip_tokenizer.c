@@ -221,10 +221,10 @@ static void derive_vocab(RdClipTokenizer *tok, GPtrArray *merges)
     vocab_add(tok, g_strdup(EOS_TOKEN), id++);
 }
 
-/* A special token's text from special_tokens_map.json: a string or {"content": ...}. */
-static char *special_token(const char *folder, const char *key)
+/* A special token's text from one JSON file of the folder: a string or {"content": ...}. */
+static char *special_token_in(const char *folder, const char *file, const char *key)
 {
-    char *path = g_build_filename(folder, "special_tokens_map.json", NULL);
+    char *path = g_build_filename(folder, file, NULL);
     JsonParser *parser = json_parser_new();
     char *value = NULL;
     if (rd_json_load_file(parser, path, NULL)) {
@@ -238,6 +238,14 @@ static char *special_token(const char *folder, const char *key)
     g_object_unref(parser);
     g_free(path);
     return value;
+}
+
+/* special_tokens_map.json, else tokenizer_config.json (where SDXL's and SD3's tokenizer_2 also say
+ * pad_token "!"), as transformers reads them. */
+static char *special_token(const char *folder, const char *key)
+{
+    char *value = special_token_in(folder, "special_tokens_map.json", key);
+    return value ? value : special_token_in(folder, "tokenizer_config.json", key);
 }
 
 static gboolean resolve_specials(RdClipTokenizer *tok, const char *folder, GError **error)
@@ -359,6 +367,15 @@ int rd_clip_tokenizer_eos(const RdClipTokenizer *tok)
 int rd_clip_tokenizer_pad(const RdClipTokenizer *tok)
 {
     return tok->pad;
+}
+
+gboolean rd_clip_tokenizer_set_pad(RdClipTokenizer *tok, const char *token)
+{
+    int id = vocab_get(tok, token);
+    if (id < 0)
+        return FALSE;
+    tok->pad = id;
+    return TRUE;
 }
 
 /* --- text cleanup (BERT's BasicTokenizer without accent stripping or punctuation split) --- */

@@ -17,6 +17,8 @@ int rd_clip_tokenizer_vocab_size(const RdClipTokenizer *tok);
 int rd_clip_tokenizer_bos(const RdClipTokenizer *tok);
 int rd_clip_tokenizer_eos(const RdClipTokenizer *tok);
 int rd_clip_tokenizer_pad(const RdClipTokenizer *tok);
+/* Pads with token instead (SD3's CLIP-G pads with "!"); FALSE when the vocabulary lacks it. */
+gboolean rd_clip_tokenizer_set_pad(RdClipTokenizer *tok, const char *token);
 
 /* The BPE ids of text, without BOS/EOS. Invalid UTF-8 is an error. */
 GArray *rd_clip_tokenizer_tokenize(RdClipTokenizer *tok, const char *text, GError **error);

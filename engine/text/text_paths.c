@@ -34,10 +34,10 @@ static gboolean is_tokenizer_dir(const char *dir, RdTextKind kind)
 
 /* A tokenizer folder beside a component folder (text_encoder -> tokenizer), or the folder itself.
  */
-static char *tokenizer_near(const char *component, RdTextKind kind)
+static char *tokenizer_near(const char *component, RdTextKind kind, const char *tokenizer)
 {
     char *parent = g_path_get_dirname(component);
-    char *sibling = child_dir(parent, kind == RD_TEXT_CLIP ? "tokenizer" : "tokenizer_2");
+    char *sibling = child_dir(parent, tokenizer);
     g_free(parent);
     if (sibling && is_tokenizer_dir(sibling, kind))
         return sibling;
@@ -60,10 +60,9 @@ static char *fallback_tokenizer(RdTextKind kind)
     return kind == RD_TEXT_CLIP ? NULL : bundled_t5();
 }
 
-static void resolve_dir(const char *path, RdTextKind kind, RdTextPaths *out)
+static void resolve_dir(const char *path, RdTextKind kind, const char *encoder,
+                        const char *tokenizer, RdTextPaths *out)
 {
-    const char *encoder = kind == RD_TEXT_CLIP ? "text_encoder" : "text_encoder_2";
-    const char *tokenizer = kind == RD_TEXT_CLIP ? "tokenizer" : "tokenizer_2";
     char *enc_dir = child_dir(path, encoder), *tok_dir = child_dir(path, tokenizer);
     if (enc_dir || tok_dir || has_file(path, "model_index.json")) { /* a model root */
         out->weights = enc_dir;
@@ -74,7 +73,7 @@ static void resolve_dir(const char *path, RdTextKind kind, RdTextPaths *out)
     }
     if (has_file(path, "config.json") || !is_tokenizer_dir(path, kind)) { /* encoder folder */
         out->weights = g_strdup(path);
-        out->tokenizer = tokenizer_near(path, kind);
+        out->tokenizer = tokenizer_near(path, kind, tokenizer);
         if (!out->tokenizer)
             out->tokenizer = fallback_tokenizer(kind);
         return;
@@ -96,13 +95,21 @@ static gboolean is_tokenizer_file(const char *base, RdTextKind kind)
 
 gboolean rd_text_paths_resolve(const char *path, RdTextKind kind, RdTextPaths *out, GError **error)
 {
+    gboolean clip = kind == RD_TEXT_CLIP;
+    return rd_text_paths_resolve_in(path, kind, clip ? "text_encoder" : "text_encoder_2",
+                                    clip ? "tokenizer" : "tokenizer_2", out, error);
+}
+
+gboolean rd_text_paths_resolve_in(const char *path, RdTextKind kind, const char *encoder,
+                                  const char *tokenizer, RdTextPaths *out, GError **error)
+{
     *out = (RdTextPaths){NULL, NULL};
     if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_IO, "%s does not exist", path);
         return FALSE;
     }
     if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
-        resolve_dir(path, kind, out);
+        resolve_dir(path, kind, encoder, tokenizer, out);
         return TRUE;
     }
     char *base = g_path_get_basename(path), *dir = g_path_get_dirname(path);
@@ -111,7 +118,7 @@ gboolean rd_text_paths_resolve(const char *path, RdTextKind kind, RdTextPaths *o
     } else { /* a weights file: a tokenizer beside it (diffusers layout), else the bundled one */
         out->weights = g_strdup(path);
         if (has_file(dir, "config.json"))
-            out->tokenizer = tokenizer_near(dir, kind);
+            out->tokenizer = tokenizer_near(dir, kind, tokenizer);
         else if (kind == RD_TEXT_T5)
             out->tokenizer = rd_tokenizer_find_file(dir, t5_files);
         if (!out->tokenizer)

@@ -14,6 +14,11 @@ typedef struct {
 } RdTextPaths;
 
 gboolean rd_text_paths_resolve(const char *path, RdTextKind kind, RdTextPaths *out, GError **error);
+/* The same with other component names than FLUX's (text_encoder/tokenizer for CLIP,
+ * text_encoder_2/tokenizer_2 for T5): SD3's CLIP-G is text_encoder_2/tokenizer_2, its T5
+ * text_encoder_3/tokenizer_3. */
+gboolean rd_text_paths_resolve_in(const char *path, RdTextKind kind, const char *encoder,
+                                  const char *tokenizer, RdTextPaths *out, GError **error);
 void rd_text_paths_clear(RdTextPaths *paths);
 /* The error for a T5 path without tokenizer data: what is missing, where it looked (searched,
  * NULL-terminated, may be NULL) and where to put it. */

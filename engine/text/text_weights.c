@@ -12,11 +12,11 @@ struct RdTextWeights {
     size_t bytes;
 };
 
-static char *find_prefix(RdSafetensors *st, const char *suffix)
+static char *find_prefix(RdSafetensors *st, const char *within, const char *suffix)
 {
     for (guint i = 0; i < rd_safetensors_count(st); i++) {
         const char *name = rd_safetensors_get(st, i)->name;
-        if (g_str_has_suffix(name, suffix))
+        if ((!within || g_str_has_prefix(name, within)) && g_str_has_suffix(name, suffix))
             return g_strndup(name, strlen(name) - strlen(suffix));
     }
     return NULL;
@@ -26,12 +26,23 @@ RdTextWeights *rd_text_weights_open(const char *path, const char *model_name, co
                                     const char *other_probe, const char *other_name,
                                     RdBackend *backend, GError **error)
 {
+    return rd_text_weights_open_within(path, NULL, model_name, probe, other_probe, other_name,
+                                       backend, error);
+}
+
+RdTextWeights *rd_text_weights_open_within(const char *path, const char *prefer,
+                                           const char *model_name, const char *probe,
+                                           const char *other_probe, const char *other_name,
+                                           RdBackend *backend, GError **error)
+{
     RdSafetensors *st = rd_safetensors_open(path, error);
     if (!st)
         return NULL;
-    char *prefix = find_prefix(st, probe);
+    char *prefix = prefer ? find_prefix(st, prefer, probe) : NULL;
+    if (!prefix)
+        prefix = find_prefix(st, NULL, probe);
     if (!prefix) {
-        char *other = other_probe ? find_prefix(st, other_probe) : NULL;
+        char *other = other_probe ? find_prefix(st, NULL, other_probe) : NULL;
         if (other)
             g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
                         "%s is %s, not %s: check which file is given for which encoder",
@@ -64,6 +75,11 @@ void rd_text_weights_close(RdTextWeights *w)
     g_free(w);
 }
 
+const char *rd_text_weights_prefix(const RdTextWeights *w)
+{
+    return w->prefix;
+}
+
 const char *rd_text_weights_path(const RdTextWeights *w)
 {
     return rd_safetensors_path(w->st);
@@ -87,18 +103,24 @@ const RdTensorInfo *rd_text_weights_find(const RdTextWeights *w, const char *nam
     return info;
 }
 
+const RdTensorInfo *rd_text_weights_find_full(const RdTextWeights *w, const char *full_name)
+{
+    return rd_safetensors_find(w->st, full_name);
+}
+
 static gboolean is_float(RdDType t)
 {
     return t == RD_F32 || t == RD_F16 || t == RD_BF16 || t == RD_F8_E4M3 || t == RD_F8_E5M2;
 }
 
-static const RdTensorInfo *checked(RdTextWeights *w, const char *name, int64_t rows, int64_t cols,
-                                   GError **error)
+static const RdTensorInfo *checked(RdTextWeights *w, const char *prefix, const char *name,
+                                   int64_t rows, int64_t cols, GError **error)
 {
-    const RdTensorInfo *info = rd_text_weights_find(w, name);
+    g_autofree char *full = g_strconcat(prefix, name, NULL);
+    const RdTensorInfo *info = rd_safetensors_find(w->st, full);
     if (!info) {
-        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL, "%s: missing tensor %s%s",
-                    rd_text_weights_path(w), w->prefix, name);
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL, "%s: missing tensor %s",
+                    rd_text_weights_path(w), full);
         return NULL;
     }
     if (!is_float(info->dtype)) {
@@ -132,7 +154,13 @@ static const RdTensorInfo *checked(RdTextWeights *w, const char *name, int64_t r
 gboolean rd_text_weights_bind(RdTextWeights *w, const char *name, int64_t rows, int64_t cols,
                               RdWeight *out, GError **error)
 {
-    const RdTensorInfo *info = checked(w, name, rows, cols, error);
+    return rd_text_weights_bind_full(w, w->prefix, name, rows, cols, out, error);
+}
+
+gboolean rd_text_weights_bind_full(RdTextWeights *w, const char *prefix, const char *name,
+                                   int64_t rows, int64_t cols, RdWeight *out, GError **error)
+{
+    const RdTensorInfo *info = checked(w, prefix, name, rows, cols, error);
     if (!info)
         return FALSE;
     *out = (RdWeight){
@@ -153,7 +181,7 @@ gboolean rd_text_weights_bind(RdTextWeights *w, const char *name, int64_t rows, 
 gboolean rd_text_weights_gather(RdTextWeights *w, const char *name, const int32_t *ids, int n,
                                 int64_t cols, float *out, GError **error)
 {
-    const RdTensorInfo *info = checked(w, name, -1, cols, error);
+    const RdTensorInfo *info = checked(w, w->prefix, name, -1, cols, error);
     if (!info)
         return FALSE;
     int64_t rows = info->ndim == 2 ? info->shape[0] : 1;
