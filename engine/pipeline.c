@@ -7,6 +7,7 @@
 #include "lora.h"
 #include "noise.h"
 #include "pipeline-private.h"
+#include "flow_match.h"
 #include "schedule.h"
 
 #define ETA_SMOOTHING 0.3 /* weight of the newest step in the moving average of step times */
