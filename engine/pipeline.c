@@ -85,13 +85,13 @@ gboolean rd_job_params_check(const ResditModel *model, const ResditJobParams *p,
     if (p->t5_len < 0 || p->t5_len > 4096)
         return invalid(error, "The T5 length must be between 1 and 4096 (got %d)", p->t5_len);
     if (model) {
-        const FluxConfig *fc = flux_model_config(model->flux);
+        const RdDenoiserInfo *info = rd_denoiser_info(model->denoiser);
         const RdVaeConfig *vc = rd_vae_config(model->vae);
-        if (fc->in_channels != vc->latent_channels * 4) {
+        if (info->in_channels != vc->latent_channels * 4) {
             g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
                         "The transformer takes %d channels but the VAE has %d latent channels "
                         "(x4 = %d): the VAE does not belong to this model",
-                        fc->in_channels, vc->latent_channels, vc->latent_channels * 4);
+                        info->in_channels, vc->latent_channels, vc->latent_channels * 4);
             return FALSE;
         }
     }
@@ -166,10 +166,11 @@ static gboolean not_finite(GError **error, const char *what, const char *file, c
 static gboolean forward(Job *job, const float *tokens, int step, ResditMode mode, float *velocity,
                         GError **error)
 {
-    FluxInputs in = {tokens,         job->cond->txt, job->cond->vec,      job->cond->txt_len,
-                     job->grid_rows, job->grid_cols, (float)job->t[step], (float)job->p->guidance};
-    FluxAttentionPlan plan = {mode, job->p->method};
-    return flux_model_forward(job->model->flux, &in, &plan, velocity, job->cancellable, error);
+    RdDenoiserInputs in = {tokens,         job->cond->txt, job->cond->vec,
+                           job->cond->txt_len, job->grid_rows, job->grid_cols,
+                           (float)job->t[step], (float)job->p->guidance};
+    ResditAttentionPlan plan = {mode, job->p->method};
+    return rd_denoiser_forward(job->model->denoiser, &in, &plan, velocity, job->cancellable, error);
 }
 
 static void emit_preview(Job *job, const float *tokens, const float *velocity, int step,
@@ -230,7 +231,7 @@ static gboolean sample(Job *job, float *tokens, GError **error)
         ok = forward(job, tokens, step, mode, velocity, error);
         if (ok && !all_finite(velocity, job->n_tokens_elems)) {
             g_autofree char *when = g_strdup_printf("at step %d of %d", step + 1, job->p->steps);
-            ok = not_finite(error, "transformer", flux_model_path(job->model->flux), when);
+            ok = not_finite(error, "transformer", rd_denoiser_path(job->model->denoiser), when);
         }
         if (ok && wants_preview(job, step)) {
             emit_preview(job, tokens, velocity, step, mode, FALSE);
@@ -305,9 +306,12 @@ static void resolve(Job *job)
     if (p->schedule)
         rd_schedule_resolve(p->steps, p->global_steps, p->local_steps, &job->res.global_steps,
                             &job->res.local_steps, NULL);
-    const FluxConfig *fc = flux_model_config(model->flux);
-    job->res.mu = rd_sampler_mu(p->shift_mode, p->mu, fc->has_guidance, job->grid_rows,
-                                job->grid_cols, &p->method);
+    const RdDenoiserInfo *info = rd_denoiser_info(model->denoiser);
+    if (info->shift == RD_SHIFT_FIXED && p->shift_mode != RESDIT_SHIFT_FIXED)
+        job->res.mu = info->fixed_mu; /* the model's own shift does not depend on the size */
+    else
+        job->res.mu = rd_sampler_mu(p->shift_mode, p->mu, info->shift == RD_SHIFT_RESOLUTION,
+                                    job->grid_rows, job->grid_cols, &p->method);
     rd_base_grid(job->grid_rows, job->grid_cols, &p->method, &job->res.base_rows,
                  &job->res.base_cols);
     job->res.t5_len = job->cond->txt_len;
@@ -416,13 +420,13 @@ ResditImage *rd_pipeline_run(ResditModel *model, const ResditJobParams *p,
 {
     if (!rd_job_params_check(model, p, error))
         return NULL;
-    const FluxConfig *fc = flux_model_config(model->flux);
-    if (!all_finite(cond->txt, (size_t)cond->txt_len * fc->txt_dim)) {
+    const RdDenoiserInfo *info = rd_denoiser_info(model->denoiser);
+    if (!all_finite(cond->txt, (size_t)cond->txt_len * info->txt_dim)) {
         not_finite(error, "T5 text encoder", model->paths ? model->paths->t5 : NULL,
                    "for this prompt");
         return NULL;
     }
-    if (!all_finite(cond->vec, (size_t)fc->vec_dim)) {
+    if (!all_finite(cond->vec, (size_t)info->vec_dim)) {
         not_finite(error, "CLIP text encoder", model->paths ? model->paths->clip_l : NULL,
                    "for this prompt");
         return NULL;
