@@ -2,6 +2,7 @@
  * tables by their formula, learned ones bilinearly), and the method's invariants on the tiny
  * SD3 models (tools/reference/make_sd3_goldens.py: pos_embed_max_size 24, a learned table;
  * base grid 8 x 8 here, patch 8). */
+#include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
 
@@ -353,6 +354,93 @@ static void test_fused_spectrum(void)
     sd3_model_free(m);
 }
 
+/* sd3-tiny with diffusers' own sin-cos table (tools/reference/make_sd3_resdit_goldens.py), in a
+ * temporary diffusers folder: every tensor of sd3-tiny but the table. */
+static char *sincos_copy(void)
+{
+    g_autofree char *src = tu_data_path("sd3/sd3-tiny/transformer/diffusion_pytorch_model.safetensors");
+    g_autofree char *cfg = tu_data_path("sd3/sd3-tiny/transformer/config.json");
+    g_autofree char *table_path = tu_data_path("sd3/sd3-tiny.sincos-table.safetensors");
+    g_autoptr(GError) error = NULL;
+    char *dir = g_dir_make_tmp("sd3-sincos-XXXXXX", &error);
+    g_assert_no_error(error);
+    RdSafetensors *st = rd_safetensors_open(src, &error);
+    g_assert_no_error(error);
+    RdSafetensors *table = rd_safetensors_open(table_path, &error);
+    g_assert_no_error(error);
+    const RdTensorInfo *sincos = rd_safetensors_find(table, "pos_embed.pos_embed");
+    g_assert_nonnull(sincos);
+    RdSafetensorsWriter *w = rd_safetensors_writer_new();
+    for (guint i = 0; i < rd_safetensors_count(st); i++) {
+        const RdTensorInfo *t = rd_safetensors_get(st, i);
+        const RdTensorInfo *use = strcmp(t->name, "pos_embed.pos_embed") == 0 ? sincos : t;
+        g_assert_cmpint(rd_tensor_info_numel(use), ==, rd_tensor_info_numel(t));
+        rd_safetensors_writer_add(w, t->name, use->dtype, t->ndim, t->shape, use->data);
+    }
+    g_autofree char *dst = g_build_filename(dir, "diffusion_pytorch_model.safetensors", NULL);
+    g_assert_true(rd_safetensors_writer_save(w, dst, &error));
+    g_assert_no_error(error);
+    rd_safetensors_writer_free(w);
+    rd_safetensors_close(st);
+    rd_safetensors_close(table);
+    g_autofree char *json = NULL;
+    g_assert_true(g_file_get_contents(cfg, &json, NULL, NULL));
+    g_autofree char *cfg_dst = g_build_filename(dir, "config.json", NULL);
+    g_assert_true(g_file_set_contents(cfg_dst, json, -1, NULL));
+    return dir;
+}
+
+/* Two f32 evaluations of the tiny SD3 network in different orders (as test-sd3.c's bound): the
+ * embedders, seven reductions per joint block, the final two; the longest reduction the MLP, the
+ * tokens of one pass, the text or the timestep frequencies. Local and fused add a splice (one
+ * rounding per patch) and, fused, the FFT (2 log2(64) + 2 roundings of sums over a patch). */
+static double tiny_bound(const Sd3Config *c, int txt_len, int tokens, int extra)
+{
+    int depth = 2 + 7 * c->layers + 2 + extra;
+    int64_t k = MAX(MAX(256, c->mlp_hidden), MAX(txt_len + tokens, MAX(c->txt_dim, c->vec_dim)));
+    return tu_network_bound(depth, k, TU_U_F32);
+}
+
+/* Global (PES read by the formula between entries), local (PIPE, MOP, GWS) and fused (PSF) against
+ * diffusers running each branch as whole passes in float64. */
+static void test_goldens(void)
+{
+    g_autofree char *dir = sincos_copy();
+    g_autoptr(GError) error = NULL;
+    Sd3Model *m = sd3_model_load(dir, be, &error);
+    g_assert_no_error(error);
+    g_assert_true(sd3_model_pos_table_is_sincos(m));
+    int64_t n_img, n_txt, n_vec, n_t;
+    g_autofree float *img = golden("sd3-tiny.inputs.10x12.resdit.safetensors", "img", &n_img);
+    g_autofree float *txt = golden("sd3-tiny.inputs.10x12.resdit.safetensors", "txt", &n_txt);
+    g_autofree float *vec = golden("sd3-tiny.inputs.10x12.resdit.safetensors", "vec", &n_vec);
+    g_autofree float *t = golden("sd3-tiny.inputs.10x12.resdit.safetensors", "timestep", &n_t);
+    const Sd3Config *c = sd3_model_config(m);
+    g_assert_cmpint(n_img, ==, 10 * 12 * 64);
+    Inputs x = {.in = {img, txt, vec, (int)(n_txt / c->txt_dim), 10, 12, t[0]}};
+    const char *modes[] = {"global", "local", "fused"};
+    const int extra[] = {0, 1, 2 * 6 + 3};
+    for (gsize i = 0; i < G_N_ELEMENTS(modes); i++) {
+        ResditAttentionPlan plan = tiny_plan(RESDIT_MODE_DIRECT);
+        g_assert_true(resdit_mode_from_name(modes[i], &plan.mode));
+        g_autofree float *v = run(m, &x, &plan);
+        int64_t n;
+        g_autofree float *ref = golden("sd3-tiny.resdit.10x12.safetensors", modes[i], &n);
+        g_assert_cmpint(n, ==, n_img);
+        int tokens = i == 0 ? 120 : 64;
+        double err = tu_assert_network_close(modes[i], v, ref, (size_t)n,
+                                             tiny_bound(c, x.in.txt_len, tokens, extra[i]));
+        g_test_message("%s: relative L2 %.3g against diffusers", modes[i], err);
+        g_assert_cmpfloat(err, <=, 1e-4);
+    }
+    sd3_model_free(m);
+    g_autofree char *file = g_build_filename(dir, "diffusion_pytorch_model.safetensors", NULL);
+    g_autofree char *cfg = g_build_filename(dir, "config.json", NULL);
+    g_remove(file);
+    g_remove(cfg);
+    g_rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -368,6 +456,7 @@ int main(int argc, char **argv)
         g_test_add_data_func(p2, configs[i], test_cutoffs);
     }
     g_test_add_func("/sd3/resdit/fused-spectrum", test_fused_spectrum);
+    g_test_add_func("/sd3/resdit/goldens", test_goldens);
     int rc = g_test_run();
     rd_backend_free(be);
     return rc;
