@@ -106,6 +106,10 @@ typedef struct {
     int txt_len;
     const float *noise; /* [16, H/8, W/8] or NULL: from the seed */
     double encode_seconds;
+    /* Classifier-free guidance (RD_GUIDANCE_CFG models): the negative prompt's embeddings, of the
+     * same widths; NULL when the model embeds its guidance or the scale is at most 1. */
+    const float *neg_txt, *neg_vec;
+    int neg_txt_len;
 } RdConditioning;
 
 /* Sampling and decoding after the text encoders. final_latent (optional) receives the sampled

@@ -111,6 +111,7 @@ typedef struct {
     size_t n_tokens_elems;
     double *t;
     float *init_latent; /* the encoded init image [C, lh, lw], or NULL */
+    float *uncond;      /* the negative prompt's velocity (classifier-free guidance), or NULL */
     char *init_sha256;
     gint64 start_us;
     double avg_step;
@@ -163,14 +164,35 @@ static gboolean not_finite(GError **error, const char *what, const char *file, c
     return FALSE;
 }
 
+/* Classifier-free guidance is on for a model that takes it, at a scale above 1 (as diffusers). */
+static gboolean uses_cfg(const ResditModel *model, const ResditJobParams *p)
+{
+    return rd_denoiser_info(model->denoiser)->guidance == RD_GUIDANCE_CFG && p->guidance > 1.0;
+}
+
 static gboolean forward(Job *job, const float *tokens, int step, ResditMode mode, float *velocity,
                         GError **error)
 {
-    RdDenoiserInputs in = {tokens,         job->cond->txt, job->cond->vec,
-                           job->cond->txt_len, job->grid_rows, job->grid_cols,
+    const RdConditioning *c = job->cond;
+    RdDenoiserInputs in = {tokens,         c->txt,         c->vec,
+                           c->txt_len,     job->grid_rows, job->grid_cols,
                            (float)job->t[step], (float)job->p->guidance};
     ResditAttentionPlan plan = {mode, job->p->method};
-    return rd_denoiser_forward(job->model->denoiser, &in, &plan, velocity, job->cancellable, error);
+    RdDenoiser *d = job->model->denoiser;
+    if (!rd_denoiser_forward(d, &in, &plan, velocity, job->cancellable, error))
+        return FALSE;
+    if (!uses_cfg(job->model, job->p))
+        return TRUE;
+    /* v = v_neg + g (v_pos - v_neg), in float as diffusers (the two passes are its batch of two) */
+    in.txt = c->neg_txt;
+    in.vec = c->neg_vec;
+    in.txt_len = c->neg_txt_len;
+    if (!rd_denoiser_forward(d, &in, &plan, job->uncond, job->cancellable, error))
+        return FALSE;
+    const float g = (float)job->p->guidance;
+    for (size_t i = 0; i < job->n_tokens_elems; i++)
+        velocity[i] = job->uncond[i] + g * (velocity[i] - job->uncond[i]);
+    return TRUE;
 }
 
 static void emit_preview(Job *job, const float *tokens, const float *velocity, int step,
@@ -421,6 +443,13 @@ ResditImage *rd_pipeline_run(ResditModel *model, const ResditJobParams *p,
     if (!rd_job_params_check(model, p, error))
         return NULL;
     const RdDenoiserInfo *info = rd_denoiser_info(model->denoiser);
+    if (uses_cfg(model, p) && (!cond->neg_txt || !cond->neg_vec || cond->neg_txt_len < 1)) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
+                    "%s models guide with a negative prompt at a guidance scale above 1 (got "
+                    "%g): the job has no negative prompt embeddings",
+                    info->family_name, p->guidance);
+        return NULL;
+    }
     if (!all_finite(cond->txt, (size_t)cond->txt_len * info->txt_dim)) {
         not_finite(error, "T5 text encoder", model->paths ? model->paths->t5 : NULL,
                    "for this prompt");
@@ -429,6 +458,12 @@ ResditImage *rd_pipeline_run(ResditModel *model, const ResditJobParams *p,
     if (!all_finite(cond->vec, (size_t)info->vec_dim)) {
         not_finite(error, "CLIP text encoder", model->paths ? model->paths->clip_l : NULL,
                    "for this prompt");
+        return NULL;
+    }
+    if (uses_cfg(model, p) &&
+        (!all_finite(cond->neg_txt, (size_t)cond->neg_txt_len * info->txt_dim) ||
+         !all_finite(cond->neg_vec, (size_t)info->vec_dim))) {
+        not_finite(error, "text encoders", NULL, "for the negative prompt");
         return NULL;
     }
     Job job = {model, p, cond, cb, cancellable};
@@ -443,7 +478,10 @@ ResditImage *rd_pipeline_run(ResditModel *model, const ResditJobParams *p,
     if (p->preview_every > 0 && cb && cb->preview && !rd_preview_fit_projection(model, error))
         return NULL;
     job.t = g_new(double, p->steps + 1);
-    rd_sampler_timesteps(p->steps, job.res.mu, job.t);
+    if (info->spacing == RD_SPACING_TRAIN_RANGE)
+        rd_sampler_timesteps_train_range(p->steps, job.res.mu, job.t);
+    else
+        rd_sampler_timesteps(p->steps, job.res.mu, job.t);
     if (p->init_image) {
         report(&job, 0, RESDIT_PHASE_ENCODING);
         if (!prepare_init(&job, error)) {
@@ -462,6 +500,8 @@ ResditImage *rd_pipeline_run(ResditModel *model, const ResditJobParams *p,
     image->seed = job.res.seed;
     image->seconds_encoding = cond->encode_seconds;
     float *tokens = initial_tokens(&job);
+    if (uses_cfg(model, p))
+        job.uncond = g_new(float, job.n_tokens_elems);
     gint64 t_sample = g_get_monotonic_time();
     gboolean ok = sample(&job, tokens, error);
     image->seconds_sampling = (g_get_monotonic_time() - t_sample) / 1e6;
@@ -478,6 +518,7 @@ ResditImage *rd_pipeline_run(ResditModel *model, const ResditJobParams *p,
     }
     g_free(latent);
     g_free(job.t);
+    g_free(job.uncond);
     g_free(job.init_latent);
     if (!ok) {
         g_free(job.init_sha256);

@@ -43,6 +43,13 @@ typedef enum {
     RD_SHIFT_FIXED,      /* a fixed mu: SD3's shift 3.0 is mu = ln 3 */
 } RdShiftKind;
 
+/* Where the sampler's unshifted sigmas end before the final 0. */
+typedef enum {
+    RD_SPACING_TO_ZERO,     /* linspace(1, 0, steps + 1) (FLUX, as diffusers' FluxPipeline) */
+    RD_SPACING_TRAIN_RANGE, /* linspace(1, shift(1/1000), steps), then 0: the default spacing of
+                             * diffusers' FlowMatchEulerDiscreteScheduler (SD3) */
+} RdSigmaSpacing;
+
 typedef struct {
     RdDenoiserFamily family;
     const char *family_name; /* "FLUX.1", "SD3" */
@@ -54,6 +61,7 @@ typedef struct {
     RdGuidanceKind guidance;
     RdShiftKind shift;
     double fixed_mu;      /* RD_SHIFT_FIXED */
+    RdSigmaSpacing spacing;
     double vae_scaling;   /* the latent's scaling and shift: FLUX 0.3611 / 0.1159, */
     double vae_shift;     /* SD3 1.5305 / 0.0609 */
     gboolean loras;       /* LoRA merging is supported */

@@ -33,6 +33,24 @@ void rd_sampler_timesteps(int steps, double mu, double *t)
     }
 }
 
+static double shifted(double e, double t)
+{
+    return t <= 0.0 ? 0.0 : e / (e + (1.0 / t - 1.0));
+}
+
+void rd_sampler_timesteps_train_range(int steps, double mu, double *t)
+{
+    const double e = exp(mu);
+    /* the scheduler's sigma_min: its 1/1000 shifted in float, as its constructor computes it */
+    const float s = 0.001f, shift = (float)e;
+    const double lo = (double)(shift * s / (1.0f + (shift - 1.0f) * s));
+    for (int i = 0; i < steps; i++) {
+        double lin = steps == 1 ? 1.0 : 1.0 + i * (lo - 1.0) / (steps - 1);
+        t[i] = shifted(e, lin);
+    }
+    t[steps] = 0.0;
+}
+
 void rd_euler_step(float *x, const float *v, size_t n, double t, double t_next)
 {
     const float dt = (float)t_next - (float)t;

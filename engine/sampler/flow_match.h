@@ -18,6 +18,11 @@ double rd_sampler_mu(ResditShiftMode mode, double fixed_mu, gboolean shifted, in
  * t' = e^mu / (e^mu + (1/t - 1)) (t = 0 stays 0). */
 void rd_sampler_timesteps(int steps, double mu, double *t);
 
+/* diffusers' FlowMatchEulerDiscreteScheduler default spacing (SD3): the scheduler's shifted
+ * training range [shift(1/1000), 1] in float, spaced linearly in steps points, shifted again, then
+ * 0 (steps + 1 times). */
+void rd_sampler_timesteps_train_range(int steps, double mu, double *t);
+
 /* x += (t_next - t) * v, in float like the reference. */
 void rd_euler_step(float *x, const float *v, size_t n, double t, double t_next);
 /* x0 prediction at time t: x - t * v. */

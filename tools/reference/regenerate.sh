@@ -1,5 +1,6 @@
 #!/bin/sh
-# Regenerate every file under tests/data/flux/ and tests/data/sd3/ (about half a minute on one core).
+# Regenerate every file under tests/data/flux/, tests/data/sd3/ and tests/data/sd3-pipeline/ (about
+# half a minute on one core; the SD3 pipeline golden reads the VAE of make_pipeline_goldens.py).
 # PYTHON: the reference venv's interpreter (see tools/reference/README.md).
 set -eu
 PYTHON="${PYTHON:-python3}"
@@ -9,3 +10,4 @@ here="$(dirname "$0")"
 "$PYTHON" "$here/make_lora_goldens.py"
 "$PYTHON" "$here/make_sd3_goldens.py"
 "$PYTHON" "$here/make_sd3_resdit_goldens.py"
+"$PYTHON" "$here/make_sd3_pipeline_goldens.py"

@@ -46,6 +46,7 @@ RdDenoiser *rd_flux_denoiser_new(FluxModel *flux)
         .guidance = c->has_guidance ? RD_GUIDANCE_EMBEDDED : RD_GUIDANCE_NONE,
         .shift = c->has_guidance ? RD_SHIFT_RESOLUTION : RD_SHIFT_NONE,
         .fixed_mu = 0.0,
+        .spacing = RD_SPACING_TO_ZERO,
         .vae_scaling = 0.3611,
         .vae_shift = 0.1159,
         .loras = TRUE,

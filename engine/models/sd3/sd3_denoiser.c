@@ -43,6 +43,7 @@ RdDenoiser *rd_sd3_denoiser_new(Sd3Model *sd3)
         .guidance = RD_GUIDANCE_CFG,
         .shift = RD_SHIFT_FIXED,
         .fixed_mu = log(3.0), /* diffusers' shift 3.0: t' = 3t / (1 + 2t) */
+        .spacing = RD_SPACING_TRAIN_RANGE,
         .vae_scaling = 1.5305,
         .vae_shift = 0.0609,
         .loras = FALSE,
