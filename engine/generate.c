@@ -70,7 +70,10 @@ ResditModel *resdit_model_open(const ResditModelPaths *paths, ResditBackendChoic
     RdBackend *vae_be_extra = NULL;
     RdBackend *vae_be = rd_vae_backend_for(be, &vae_be_extra);
     RdDenoiser *denoiser = rd_denoiser_load(paths->transformer, NULL, be, error);
-    RdVae *vae = denoiser ? rd_vae_load(paths->vae, vae_be, error) : NULL;
+    const RdDenoiserInfo *info = denoiser ? rd_denoiser_info(denoiser) : NULL;
+    RdVae *vae = info ? rd_vae_load_scaled(paths->vae, info->vae_scaling, info->vae_shift, vae_be,
+                                           error)
+                      : NULL;
     RdTextEncoders *text = vae ? rd_text_encoders_load(paths->clip_l, paths->t5, paths->clip_tokenizer,
                                                     paths->t5_tokenizer, be, error) : NULL;
     if (!text) {

@@ -52,12 +52,13 @@ static Golden load_golden(void)
     return g;
 }
 
-/* sd3-tiny and the tiny VAE's decoder with SD3's latent constants, as the interface gives them. */
+/* sd3-tiny and the tiny VAE's decoder as a single file (no config.json) with SD3's latent
+ * constants, as the interface gives them to rd_vae_load_scaled (what resdit_model_open does). */
 static ResditModel *tiny_sd3(void)
 {
     RdBackend *be = rd_backend_cpu_new();
     g_autofree char *tdir = tu_data_path("sd3/sd3-tiny/transformer");
-    g_autofree char *vfile = tu_data_path("vae/diffusers/diffusion_pytorch_model.safetensors");
+    g_autofree char *vfile = tu_data_path("pipeline/ae-tiny.bfl.safetensors");
     g_autoptr(GError) error = NULL;
     Sd3Model *sd3 = sd3_model_load(tdir, be, &error);
     g_assert_no_error(error);
@@ -65,11 +66,10 @@ static ResditModel *tiny_sd3(void)
     const RdDenoiserInfo *info = rd_denoiser_info(d);
     g_assert_cmpfloat(info->vae_scaling, ==, 1.5305);
     g_assert_cmpfloat(info->vae_shift, ==, 0.0609);
-    RdSafetensors *st = rd_safetensors_open(vfile, &error);
+    RdVae *vae = rd_vae_load_scaled(vfile, info->vae_scaling, info->vae_shift, be, &error);
     g_assert_no_error(error);
-    const RdVaeConfig cfg = {16, 0, 0, 4, info->vae_scaling, info->vae_shift};
-    RdVae *vae = rd_vae_load_safetensors(st, &cfg, be, &error);
-    g_assert_no_error(error);
+    g_assert_cmpfloat(rd_vae_config(vae)->scaling_factor, ==, 1.5305);
+    g_assert_cmpfloat(rd_vae_config(vae)->shift_factor, ==, 0.0609);
     ResditModel *m = rd_model_new("sd3 tiny", be, d, vae, NULL, NULL);
     m->base_area = 64;
     m->patch = 8;
