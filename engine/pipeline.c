@@ -174,9 +174,9 @@ static gboolean forward(Job *job, const float *tokens, int step, ResditMode mode
                         GError **error)
 {
     const RdConditioning *c = job->cond;
-    RdDenoiserInputs in = {tokens,         c->txt,         c->vec,
-                           c->txt_len,     job->grid_rows, job->grid_cols,
-                           (float)job->t[step], (float)job->p->guidance};
+    RdDenoiserInputs in = {
+        tokens,         c->txt,         c->vec,       c->txt_len, job->grid_rows,
+        job->grid_cols, (float)job->t[step], (float)job->p->guidance};
     ResditAttentionPlan plan = {mode, job->p->method};
     RdDenoiser *d = job->model->denoiser;
     if (!rd_denoiser_forward(d, &in, &plan, velocity, job->cancellable, error))

@@ -207,9 +207,9 @@ static gboolean run_forward(ForwardOptions *o, const ResditAttentionPlan *plan, 
                   read_inputs(o, info->in_channels, info->txt_dim, info->vec_dim, guidance, &in,
                               error);
     if (ok) {
-        RdDenoiserInputs x = {in.img,         in.txt,         in.vec,
-                              (int)in.txt_len, in.grid_rows,   in.grid_cols,
-                              in.timestep[0], guidance ? in.guidance[0] : 0};
+        RdDenoiserInputs x = {
+            in.img,       in.txt,       in.vec,         (int)in.txt_len,
+            in.grid_rows, in.grid_cols, in.timestep[0], guidance ? in.guidance[0] : 0};
         g_autofree float *velocity = g_new(float, in.tokens * info->in_channels);
         ok = rd_denoiser_forward(model, &x, plan, velocity, NULL, error) &&
              write_velocity(o->output, velocity, in.tokens, info->in_channels, error);

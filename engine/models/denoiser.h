@@ -33,7 +33,7 @@ typedef enum {
 typedef enum {
     RD_GUIDANCE_NONE,     /* FLUX schnell */
     RD_GUIDANCE_EMBEDDED, /* FLUX dev: the guidance value is embedded like the timestep */
-    RD_GUIDANCE_CFG,      /* SD3: classifier-free guidance, a conditional and an unconditional pass */
+    RD_GUIDANCE_CFG, /* SD3: classifier-free guidance, a conditional and an unconditional pass */
 } RdGuidanceKind;
 
 /* The sampler's shift (mu in t' = e^mu / (e^mu + 1/t - 1)). */
@@ -60,11 +60,11 @@ typedef struct {
     RdPositionScheme positions;
     RdGuidanceKind guidance;
     RdShiftKind shift;
-    double fixed_mu;      /* RD_SHIFT_FIXED */
+    double fixed_mu; /* RD_SHIFT_FIXED */
     RdSigmaSpacing spacing;
-    double vae_scaling;   /* the latent's scaling and shift: FLUX 0.3611 / 0.1159, */
-    double vae_shift;     /* SD3 1.5305 / 0.0609 */
-    gboolean loras;       /* LoRA merging is supported */
+    double vae_scaling; /* the latent's scaling and shift: FLUX 0.3611 / 0.1159, */
+    double vae_shift;   /* SD3 1.5305 / 0.0609 */
+    gboolean loras;     /* LoRA merging is supported */
 } RdDenoiserInfo;
 
 typedef struct {
@@ -81,13 +81,12 @@ typedef struct RdDenoiser RdDenoiser;
 
 typedef struct {
     /* velocity: [grid_rows * grid_cols, in_channels]; the ResDiT mode and parameters in plan. */
-    gboolean (*forward)(RdDenoiser *d, const RdDenoiserInputs *in,
-                        const ResditAttentionPlan *plan, float *velocity,
-                        GCancellable *cancellable, GError **error);
+    gboolean (*forward)(RdDenoiser *d, const RdDenoiserInputs *in, const ResditAttentionPlan *plan,
+                        float *velocity, GCancellable *cancellable, GError **error);
     RdSafetensors *(*weights)(const RdDenoiser *d); /* the open weights (memory planner) */
     /* NULL when info.loras is FALSE. */
-    gboolean (*set_loras)(RdDenoiser *d, RdLoraFile *const *files, const double *strengths,
-                          int n, GError **error);
+    gboolean (*set_loras)(RdDenoiser *d, RdLoraFile *const *files, const double *strengths, int n,
+                          GError **error);
     void (*free_impl)(void *impl);
 } RdDenoiserOps;
 

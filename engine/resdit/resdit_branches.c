@@ -90,8 +90,7 @@ static gboolean local_passes(Branches *b, GError **error)
                     be->gated_add(be, &local, NULL, &gp);
                     be->scale_add(be, &local, 0.5f, 0.0f);
                 } else {
-                    be->spectral_fuse(be, &gp, &local, win.h, win.w, b->plan.method.cutoff,
-                                      &local);
+                    be->spectral_fuse(be, &gp, &local, win.h, win.w, b->plan.method.cutoff, &local);
                 }
             }
             be->grid_splice(be, &local, &b->row_weight[i], &b->col_weight[j], &b->out, b->cols,
@@ -132,10 +131,10 @@ static gboolean branches_alloc(Branches *b)
 {
     RdBackend *be = b->be;
     const ResditMethodParams *m = &b->plan.method;
-    b->row_part = resdit_axis_partition_new(b->rows, m->patch, m->sigma, m->no_overlap,
-                                            m->uniform_weights);
-    b->col_part = resdit_axis_partition_new(b->cols, m->patch, m->sigma, m->no_overlap,
-                                            m->uniform_weights);
+    b->row_part =
+        resdit_axis_partition_new(b->rows, m->patch, m->sigma, m->no_overlap, m->uniform_weights);
+    b->col_part =
+        resdit_axis_partition_new(b->cols, m->patch, m->sigma, m->no_overlap, m->uniform_weights);
     if (b->plan.mode == RESDIT_MODE_FUSED && !m->no_psf)
         b->plan.mode = fused_equivalent(b);
     if (b->plan.mode == RESDIT_MODE_GLOBAL)
@@ -146,8 +145,8 @@ static gboolean branches_alloc(Branches *b)
     for (int i = 0; i < b->col_part->count; i++)
         max_w = MAX(max_w, b->col_part->size[i]);
     const int64_t n = (int64_t)max_h * max_w, ch = b->channels;
-    b->host_img = g_new(float, n * ch);
-    b->host_velocity = g_new(float, n * ch);
+    b->host_img = g_new(float, n *ch);
+    b->host_velocity = g_new(float, n *ch);
     b->host_points = g_new(float, n * 2);
     gboolean ok = TRUE;
     b->row_weight = upload_axis_weights(be, b->row_part, &ok);

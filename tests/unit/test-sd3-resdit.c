@@ -42,7 +42,7 @@ static void reference_at(double row_x, double col_x, float *out)
 
 static float *sincos_table(void)
 {
-    float *t = g_new(float, SIZE * SIZE * DIM);
+    float *t = g_new(float, SIZE *SIZE *DIM);
     const float div = (float)SIZE / BASE;
     for (int i = 0; i < SIZE; i++)
         for (int j = 0; j < SIZE; j++)
@@ -68,7 +68,7 @@ static void test_table_detect(void)
     t[(5 * SIZE + 7) * DIM + 3] += 0.01f;
     sd3_pos_table_open(&pt, t, RD_F32, SIZE, DIM);
     g_assert_false(pt.sincos);
-    g_autofree float *random = g_new(float, SIZE * SIZE * DIM);
+    g_autofree float *random = g_new(float, SIZE *SIZE *DIM);
     tu_fill_uniform(random, SIZE * SIZE * DIM, -1.0f, 1.0f, 7);
     sd3_pos_table_open(&pt, random, RD_F32, SIZE, DIM);
     g_assert_false(pt.sincos);
@@ -89,7 +89,7 @@ static void test_table_sincos_points(void)
             points[(r * grid + c) * 2] = (float)(top + r * 0.5);
             points[(r * grid + c) * 2 + 1] = (float)(top + c * 0.5);
         }
-    g_autofree float *got = g_new(float, n * DIM);
+    g_autofree float *got = g_new(float, n *DIM);
     g_autoptr(GError) error = NULL;
     g_assert_true(sd3_pos_table_read(&pt, points, n, got, &error));
     g_assert_no_error(error);
@@ -117,7 +117,7 @@ static void test_table_sincos_points(void)
  * double, one rounding to f32); entries exactly; outside the table an error naming the point. */
 static void test_table_learned(void)
 {
-    g_autofree float *t = g_new(float, SIZE * SIZE * DIM);
+    g_autofree float *t = g_new(float, SIZE *SIZE *DIM);
     tu_fill_uniform(t, SIZE * SIZE * DIM, -1.0f, 1.0f, 11);
     Sd3PosTable pt;
     sd3_pos_table_open(&pt, t, RD_F32, SIZE, DIM);
@@ -136,8 +136,8 @@ static void test_table_learned(void)
             double v01 = fc > 0 ? t[(r0 * SIZE + c0 + 1) * DIM + k] : 0;
             double v10 = fr > 0 ? t[((r0 + 1) * SIZE + c0) * DIM + k] : 0;
             double v11 = fr > 0 && fc > 0 ? t[((r0 + 1) * SIZE + c0 + 1) * DIM + k] : 0;
-            ref[k] = (float)((1 - fr) * (1 - fc) * v00 + (1 - fr) * fc * v01 +
-                             fr * (1 - fc) * v10 + fr * fc * v11);
+            ref[k] = (float)((1 - fr) * (1 - fc) * v00 + (1 - fr) * fc * v01 + fr * (1 - fc) * v10 +
+                             fr * fc * v11);
         }
         float eps = fr == 0 && fc == 0 ? 0.0f : 2 * TU_U_F32;
         tu_assert_close("bilinear", got + p * DIM, ref, DIM, eps, 0.0f);
@@ -179,10 +179,10 @@ static void inputs_make(Inputs *x, const Sd3Model *m, const char *config, int ro
     int64_t txt_n, vec_n;
     x->txt = golden(file, "txt", &txt_n);
     x->vec = golden(file, "vec", &vec_n);
-    x->img = g_new(float, (size_t)rows * cols * 64);
+    x->img = g_new(float, (size_t)rows *cols * 64);
     tu_fill_uniform(x->img, (size_t)rows * cols * 64, -1.0f, 1.0f, 5);
     x->in = (Sd3Inputs){x->img, x->txt, x->vec, (int)(txt_n / sd3_model_config(m)->txt_dim),
-                        rows, cols, 0.7f};
+                        rows,   cols,   0.7f};
 }
 
 static void inputs_clear(Inputs *x)
@@ -314,8 +314,8 @@ static void test_fused_spectrum(void)
     g_assert_cmpint(resdit_psf_mask_kind(R, C, 0.5), ==, RESDIT_PSF_MASK_MIXED);
     g_autofree float *g = run(m, &x, &global), *l = run(m, &x, &local), *f = run(m, &x, &fused);
     g_assert_cmpfloat(tu_relative_l2(g, l, R * C * CH), >, 1e-3);
-    g_autofree float *ref = g_new(float, R * C * CH);
-    g_autofree double *bound = g_new(double, R * C * CH);
+    g_autofree float *ref = g_new(float, R *C *CH);
+    g_autofree double *bound = g_new(double, R *C *CH);
     const int N = R * C;
     const double eps = tu_gamma(2 * log2((double)N) + 2, TU_U_F32);
     double spec_re[R * C], spec_im[R * C];
@@ -358,7 +358,8 @@ static void test_fused_spectrum(void)
  * temporary diffusers folder: every tensor of sd3-tiny but the table. */
 static char *sincos_copy(void)
 {
-    g_autofree char *src = tu_data_path("sd3/sd3-tiny/transformer/diffusion_pytorch_model.safetensors");
+    g_autofree char *src =
+        tu_data_path("sd3/sd3-tiny/transformer/diffusion_pytorch_model.safetensors");
     g_autofree char *cfg = tu_data_path("sd3/sd3-tiny/transformer/config.json");
     g_autofree char *table_path = tu_data_path("sd3/sd3-tiny.sincos-table.safetensors");
     g_autoptr(GError) error = NULL;

@@ -9,7 +9,7 @@
 static gboolean forward(RdDenoiser *d, const RdDenoiserInputs *in, const ResditAttentionPlan *plan,
                         float *velocity, GCancellable *cancellable, GError **error)
 {
-    Sd3Inputs x = {in->img,       in->txt,       in->vec, in->txt_len,
+    Sd3Inputs x = {in->img,       in->txt,       in->vec,     in->txt_len,
                    in->grid_rows, in->grid_cols, in->timestep};
     return sd3_model_forward_plan(d->impl, &x, plan, velocity, cancellable, error);
 }

@@ -17,7 +17,7 @@ static void sincos_1d(int quarter, double x, float *out)
 void sd3_sincos_embed(int dim, double row_x, double col_x, float *out)
 {
     const int quarter = dim / 4;
-    sincos_1d(quarter, col_x, out);         /* diffusers' meshgrid puts the column first */
+    sincos_1d(quarter, col_x, out); /* diffusers' meshgrid puts the column first */
     sincos_1d(quarter, row_x, out + 2 * quarter);
 }
 
@@ -53,7 +53,7 @@ static gboolean matches_formula(const Sd3PosTable *t, double base)
     const double tol = rounding_of(t->dtype);
     const int half = t->dim / 2;
     const float div = (float)(t->size / base);
-    g_autofree float *axis = g_new(float, (size_t)t->size * half);
+    g_autofree float *axis = g_new(float, (size_t)t->size *half);
     for (int i = 0; i < t->size; i++)
         sincos_1d(t->dim / 4, (double)((float)i / div), axis + (size_t)i * half);
     g_autofree float *file = g_new(float, t->dim);
