@@ -81,7 +81,7 @@ static void bench_steps(void)
     ResditModel *selftest = rd_selftest_model_new(rd_backend_cpu_new(), &error);
     if (!selftest)
         g_error("%s", error->message);
-    bench_modes("self-test", selftest->flux, 64, 8, 16);
+    bench_modes("self-test", rd_denoiser_flux(selftest->denoiser), 64, 8, 16);
     resdit_model_free(selftest);
 
     const FluxConfig mid = {

@@ -15,14 +15,14 @@ static void free_text(gpointer text)
 /* Checks that the encoders produce what the transformer takes. */
 static gboolean check_text_dims(const ResditModel *m, GError **error)
 {
-    const FluxConfig *fc = flux_model_config(m->flux);
+    const RdDenoiserInfo *info = rd_denoiser_info(m->denoiser);
     int txt = rd_text_encoders_txt_dim(m->text), vec = rd_text_encoders_vec_dim(m->text);
-    if (txt == fc->txt_dim && vec == fc->vec_dim)
+    if (txt == info->txt_dim && vec == info->vec_dim)
         return TRUE;
     g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
                 "The text encoders give %d (T5) and %d (CLIP) features but the transformer takes "
                 "%d and %d: they belong to another model",
-                txt, vec, fc->txt_dim, fc->vec_dim);
+                txt, vec, info->txt_dim, info->vec_dim);
     return FALSE;
 }
 
@@ -76,20 +76,23 @@ ResditModel *resdit_model_open(const ResditModelPaths *paths, ResditBackendChoic
         return NULL;
     RdBackend *vae_be_extra = NULL;
     RdBackend *vae_be = rd_vae_backend_for(be, &vae_be_extra);
-    FluxModel *flux = flux_model_load(paths->transformer, be, error);
-    RdVae *vae = flux ? rd_vae_load(paths->vae, vae_be, error) : NULL;
+    RdDenoiser *denoiser = rd_denoiser_load(paths->transformer, NULL, be, error);
+    const RdDenoiserInfo *info = denoiser ? rd_denoiser_info(denoiser) : NULL;
+    RdVae *vae = info ? rd_vae_load_scaled(paths->vae, info->vae_scaling, info->vae_shift, vae_be,
+                                           error)
+                      : NULL;
     RdTextEncoders *text = vae ? rd_text_encoders_load(paths->clip_l, paths->t5, paths->clip_tokenizer,
                                                     paths->t5_tokenizer, be, error) : NULL;
     if (!text) {
         rd_vae_free(vae);
-        flux_model_free(flux);
+        rd_denoiser_free(denoiser);
         if (vae_be_extra)
             rd_backend_free(vae_be_extra);
         rd_backend_free(be);
         return NULL;
     }
     ResditModel *m =
-        rd_model_new(paths->name ? paths->name : "FLUX.1", be, flux, vae, text, free_text);
+        rd_model_new(paths->name ? paths->name : "FLUX.1", be, denoiser, vae, text, free_text);
     m->vae_be = vae_be_extra;
     m->paths = resdit_model_paths_copy(paths);
     m->text_weight_bytes = file_bytes(paths->clip_l) + file_bytes(paths->t5);

@@ -137,10 +137,10 @@ gboolean resdit_model_set_loras(ResditModel *m, const ResditLora *loras, int n, 
     int nf = (int)files->len;
     /* the text encoders' part is checked before the transformer changes */
     if (!rd_text_encoders_check_loras(m->text, fv, nf, error) ||
-        !flux_model_set_loras(m->flux, fv, sv, nf, error))
+        !rd_denoiser_set_loras(m->denoiser, fv, sv, nf, error))
         return FALSE;
     if (!rd_text_encoders_set_loras(m->text, fv, sv, nf, error)) {
-        flux_model_set_loras(m->flux, NULL, NULL, 0, NULL);
+        rd_denoiser_set_loras(m->denoiser, NULL, NULL, 0, NULL);
         g_clear_pointer(&m->loras, g_ptr_array_unref);
         return FALSE;
     }

@@ -7,7 +7,7 @@
 #include "psf_mask.h"
 #include "resdit_partition.h"
 #include "safetensors.h"
-#include "sampler/schedule.h"
+#include "resdit/schedule.h"
 #include "vae/vae.h"
 
 #define GIB (G_GUINT64_CONSTANT(1) << 30)

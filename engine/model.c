@@ -3,7 +3,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "flux_private.h"
 #include "memory_plan.h"
 #include "pipeline-private.h"
 #include "schedule.h"
@@ -18,17 +17,17 @@ void rd_model_defaults_init(ResditModel *m, gboolean has_guidance)
     m->base_size = 1024;
 }
 
-ResditModel *rd_model_new(const char *name, RdBackend *be, FluxModel *flux, RdVae *vae,
+ResditModel *rd_model_new(const char *name, RdBackend *be, RdDenoiser *denoiser, RdVae *vae,
                           RdTextEncoders *text, GDestroyNotify text_free)
 {
     ResditModel *m = g_new0(ResditModel, 1);
     m->name = g_strdup(name);
     m->be = be;
-    m->flux = flux;
+    m->denoiser = denoiser;
     m->vae = vae;
     m->text = text;
     m->text_free = text_free;
-    rd_model_defaults_init(m, flux_model_config(flux)->has_guidance);
+    rd_model_defaults_init(m, rd_denoiser_info(denoiser)->guidance == RD_GUIDANCE_EMBEDDED);
     g_mutex_init(&m->preview_lock);
     g_mutex_init(&m->text_lock);
     return m;
@@ -43,7 +42,7 @@ void resdit_model_free(ResditModel *m)
     rd_vae_free(m->vae);
     if (m->vae_be)
         rd_backend_free(m->vae_be);
-    flux_model_free(m->flux);
+    rd_denoiser_free(m->denoiser);
     resdit_model_paths_free(m->paths);
     if (m->be)
         rd_backend_free(m->be);
@@ -83,7 +82,7 @@ int resdit_model_default_t5_len(const ResditModel *m)
 
 gboolean resdit_model_has_guidance(const ResditModel *m)
 {
-    return flux_model_config(m->flux)->has_guidance;
+    return rd_denoiser_info(m->denoiser)->guidance == RD_GUIDANCE_EMBEDDED;
 }
 
 int resdit_model_base_size(const ResditModel *m)
@@ -269,8 +268,9 @@ guint64 rd_host_available(void)
 guint64 rd_model_weight_bytes(const ResditModel *m)
 {
     guint64 bytes = rd_vae_weight_bytes(m->vae) + m->text_weight_bytes;
-    for (guint i = 0; i < rd_safetensors_count(m->flux->st); i++)
-        bytes += rd_safetensors_get(m->flux->st, i)->nbytes;
+    const RdSafetensors *st = rd_denoiser_weights(m->denoiser);
+    for (guint i = 0; i < rd_safetensors_count(st); i++)
+        bytes += rd_safetensors_get(st, i)->nbytes;
     return bytes;
 }
 
@@ -287,7 +287,7 @@ gboolean resdit_estimate_memory(const ResditModel *m, const ResditJobParams *p,
 static gboolean model_inventory(const ResditModel *m, RdModelInventory *mi, GError **error)
 {
     memset(mi, 0, sizeof *mi);
-    if (!rd_transformer_inventory(m->flux->st, &mi->transformer, error))
+    if (!rd_transformer_inventory(rd_denoiser_weights(m->denoiser), &mi->transformer, error))
         return FALSE;
     const guint64 vae = rd_vae_weight_bytes(m->vae);
     mi->vae = (RdPartInventory){.present = TRUE, .elements = vae / 2, .file_bytes = vae};

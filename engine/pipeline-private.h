@@ -3,7 +3,7 @@
 #pragma once
 
 #include "backend.h"
-#include "flux_model.h"
+#include "denoiser.h"
 #include "memory_plan.h"
 #include "resdit.h"
 #include "vae.h"
@@ -37,7 +37,7 @@ struct ResditModel {
     char *name;
     gboolean selftest;
     RdBackend *be;
-    FluxModel *flux;
+    RdDenoiser *denoiser; /* the transformer, behind the model interface */
     RdVae *vae;
     RdBackend *vae_be;    /* the VAE's backend when the model's lacks the VAE ops (CPU), or NULL */
     RdTextEncoders *text; /* NULL: the job needs embeddings given directly */
@@ -91,12 +91,12 @@ gboolean rd_estimate_memory_within(const ResditModel *model, const ResditJobPara
  * none; FALSE with RESDIT_ERROR_FORMAT when it is invalid. */
 gboolean rd_model_read_settings(ResditModel *model, const char *root, GError **error);
 
-/* A FLUX model's defaults (dev with guidance: 35 steps, T5 512; schnell: 4, 256; 1024 px base),
+/* A model's defaults (dev with guidance: 35 steps, T5 512; schnell: 4, 256; 1024 px base),
  * before rd_model_read_settings; also for dry runs, which plan without opening the model. */
 void rd_model_defaults_init(ResditModel *model, gboolean has_guidance);
 
 /* A model from parts already loaded (takes ownership of every part). */
-ResditModel *rd_model_new(const char *name, RdBackend *be, FluxModel *flux, RdVae *vae,
+ResditModel *rd_model_new(const char *name, RdBackend *be, RdDenoiser *denoiser, RdVae *vae,
                           RdTextEncoders *text, GDestroyNotify text_free);
 
 /* Text conditioning and, for tests, a fixed initial noise. */
@@ -106,6 +106,10 @@ typedef struct {
     int txt_len;
     const float *noise; /* [16, H/8, W/8] or NULL: from the seed */
     double encode_seconds;
+    /* Classifier-free guidance (RD_GUIDANCE_CFG models): the negative prompt's embeddings, of the
+     * same widths; NULL when the model embeds its guidance or the scale is at most 1. */
+    const float *neg_txt, *neg_vec;
+    int neg_txt_len;
 } RdConditioning;
 
 /* Sampling and decoding after the text encoders. final_latent (optional) receives the sampled

@@ -7,6 +7,7 @@
 #include "lora.h"
 #include "noise.h"
 #include "pipeline-private.h"
+#include "flow_match.h"
 #include "schedule.h"
 
 #define ETA_SMOOTHING 0.3 /* weight of the newest step in the moving average of step times */
@@ -84,13 +85,13 @@ gboolean rd_job_params_check(const ResditModel *model, const ResditJobParams *p,
     if (p->t5_len < 0 || p->t5_len > 4096)
         return invalid(error, "The T5 length must be between 1 and 4096 (got %d)", p->t5_len);
     if (model) {
-        const FluxConfig *fc = flux_model_config(model->flux);
+        const RdDenoiserInfo *info = rd_denoiser_info(model->denoiser);
         const RdVaeConfig *vc = rd_vae_config(model->vae);
-        if (fc->in_channels != vc->latent_channels * 4) {
+        if (info->in_channels != vc->latent_channels * 4) {
             g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
                         "The transformer takes %d channels but the VAE has %d latent channels "
                         "(x4 = %d): the VAE does not belong to this model",
-                        fc->in_channels, vc->latent_channels, vc->latent_channels * 4);
+                        info->in_channels, vc->latent_channels, vc->latent_channels * 4);
             return FALSE;
         }
     }
@@ -110,6 +111,7 @@ typedef struct {
     size_t n_tokens_elems;
     double *t;
     float *init_latent; /* the encoded init image [C, lh, lw], or NULL */
+    float *uncond;      /* the negative prompt's velocity (classifier-free guidance), or NULL */
     char *init_sha256;
     gint64 start_us;
     double avg_step;
@@ -162,13 +164,35 @@ static gboolean not_finite(GError **error, const char *what, const char *file, c
     return FALSE;
 }
 
+/* Classifier-free guidance is on for a model that takes it, at a scale above 1 (as diffusers). */
+static gboolean uses_cfg(const ResditModel *model, const ResditJobParams *p)
+{
+    return rd_denoiser_info(model->denoiser)->guidance == RD_GUIDANCE_CFG && p->guidance > 1.0;
+}
+
 static gboolean forward(Job *job, const float *tokens, int step, ResditMode mode, float *velocity,
                         GError **error)
 {
-    FluxInputs in = {tokens,         job->cond->txt, job->cond->vec,      job->cond->txt_len,
-                     job->grid_rows, job->grid_cols, (float)job->t[step], (float)job->p->guidance};
-    FluxAttentionPlan plan = {mode, job->p->method};
-    return flux_model_forward(job->model->flux, &in, &plan, velocity, job->cancellable, error);
+    const RdConditioning *c = job->cond;
+    RdDenoiserInputs in = {
+        tokens,         c->txt,         c->vec,       c->txt_len, job->grid_rows,
+        job->grid_cols, (float)job->t[step], (float)job->p->guidance};
+    ResditAttentionPlan plan = {mode, job->p->method};
+    RdDenoiser *d = job->model->denoiser;
+    if (!rd_denoiser_forward(d, &in, &plan, velocity, job->cancellable, error))
+        return FALSE;
+    if (!uses_cfg(job->model, job->p))
+        return TRUE;
+    /* v = v_neg + g (v_pos - v_neg), in float as diffusers (the two passes are its batch of two) */
+    in.txt = c->neg_txt;
+    in.vec = c->neg_vec;
+    in.txt_len = c->neg_txt_len;
+    if (!rd_denoiser_forward(d, &in, &plan, job->uncond, job->cancellable, error))
+        return FALSE;
+    const float g = (float)job->p->guidance;
+    for (size_t i = 0; i < job->n_tokens_elems; i++)
+        velocity[i] = job->uncond[i] + g * (velocity[i] - job->uncond[i]);
+    return TRUE;
 }
 
 static void emit_preview(Job *job, const float *tokens, const float *velocity, int step,
@@ -229,7 +253,7 @@ static gboolean sample(Job *job, float *tokens, GError **error)
         ok = forward(job, tokens, step, mode, velocity, error);
         if (ok && !all_finite(velocity, job->n_tokens_elems)) {
             g_autofree char *when = g_strdup_printf("at step %d of %d", step + 1, job->p->steps);
-            ok = not_finite(error, "transformer", flux_model_path(job->model->flux), when);
+            ok = not_finite(error, "transformer", rd_denoiser_path(job->model->denoiser), when);
         }
         if (ok && wants_preview(job, step)) {
             emit_preview(job, tokens, velocity, step, mode, FALSE);
@@ -304,9 +328,12 @@ static void resolve(Job *job)
     if (p->schedule)
         rd_schedule_resolve(p->steps, p->global_steps, p->local_steps, &job->res.global_steps,
                             &job->res.local_steps, NULL);
-    const FluxConfig *fc = flux_model_config(model->flux);
-    job->res.mu = rd_sampler_mu(p->shift_mode, p->mu, fc->has_guidance, job->grid_rows,
-                                job->grid_cols, &p->method);
+    const RdDenoiserInfo *info = rd_denoiser_info(model->denoiser);
+    if (info->shift == RD_SHIFT_FIXED && p->shift_mode != RESDIT_SHIFT_FIXED)
+        job->res.mu = info->fixed_mu; /* the model's own shift does not depend on the size */
+    else
+        job->res.mu = rd_sampler_mu(p->shift_mode, p->mu, info->shift == RD_SHIFT_RESOLUTION,
+                                    job->grid_rows, job->grid_cols, &p->method);
     rd_base_grid(job->grid_rows, job->grid_cols, &p->method, &job->res.base_rows,
                  &job->res.base_cols);
     job->res.t5_len = job->cond->txt_len;
@@ -415,15 +442,28 @@ ResditImage *rd_pipeline_run(ResditModel *model, const ResditJobParams *p,
 {
     if (!rd_job_params_check(model, p, error))
         return NULL;
-    const FluxConfig *fc = flux_model_config(model->flux);
-    if (!all_finite(cond->txt, (size_t)cond->txt_len * fc->txt_dim)) {
+    const RdDenoiserInfo *info = rd_denoiser_info(model->denoiser);
+    if (uses_cfg(model, p) && (!cond->neg_txt || !cond->neg_vec || cond->neg_txt_len < 1)) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
+                    "%s models guide with a negative prompt at a guidance scale above 1 (got "
+                    "%g): the job has no negative prompt embeddings",
+                    info->family_name, p->guidance);
+        return NULL;
+    }
+    if (!all_finite(cond->txt, (size_t)cond->txt_len * info->txt_dim)) {
         not_finite(error, "T5 text encoder", model->paths ? model->paths->t5 : NULL,
                    "for this prompt");
         return NULL;
     }
-    if (!all_finite(cond->vec, (size_t)fc->vec_dim)) {
+    if (!all_finite(cond->vec, (size_t)info->vec_dim)) {
         not_finite(error, "CLIP text encoder", model->paths ? model->paths->clip_l : NULL,
                    "for this prompt");
+        return NULL;
+    }
+    if (uses_cfg(model, p) &&
+        (!all_finite(cond->neg_txt, (size_t)cond->neg_txt_len * info->txt_dim) ||
+         !all_finite(cond->neg_vec, (size_t)info->vec_dim))) {
+        not_finite(error, "text encoders", NULL, "for the negative prompt");
         return NULL;
     }
     Job job = {model, p, cond, cb, cancellable};
@@ -438,7 +478,10 @@ ResditImage *rd_pipeline_run(ResditModel *model, const ResditJobParams *p,
     if (p->preview_every > 0 && cb && cb->preview && !rd_preview_fit_projection(model, error))
         return NULL;
     job.t = g_new(double, p->steps + 1);
-    rd_sampler_timesteps(p->steps, job.res.mu, job.t);
+    if (info->spacing == RD_SPACING_TRAIN_RANGE)
+        rd_sampler_timesteps_train_range(p->steps, job.res.mu, job.t);
+    else
+        rd_sampler_timesteps(p->steps, job.res.mu, job.t);
     if (p->init_image) {
         report(&job, 0, RESDIT_PHASE_ENCODING);
         if (!prepare_init(&job, error)) {
@@ -457,6 +500,8 @@ ResditImage *rd_pipeline_run(ResditModel *model, const ResditJobParams *p,
     image->seed = job.res.seed;
     image->seconds_encoding = cond->encode_seconds;
     float *tokens = initial_tokens(&job);
+    if (uses_cfg(model, p))
+        job.uncond = g_new(float, job.n_tokens_elems);
     gint64 t_sample = g_get_monotonic_time();
     gboolean ok = sample(&job, tokens, error);
     image->seconds_sampling = (g_get_monotonic_time() - t_sample) / 1e6;
@@ -473,6 +518,7 @@ ResditImage *rd_pipeline_run(ResditModel *model, const ResditJobParams *p,
     }
     g_free(latent);
     g_free(job.t);
+    g_free(job.uncond);
     g_free(job.init_latent);
     if (!ok) {
         g_free(job.init_sha256);

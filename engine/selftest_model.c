@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "flux_model.h"
 #include "noise.h"
 #include "resdit.h"
 
@@ -343,7 +344,7 @@ ResditModel *rd_selftest_model_new(RdBackend *be, GError **error)
         rd_backend_free(be);
         return NULL;
     }
-    ResditModel *m = rd_model_new(RD_SELFTEST_NAME, be, flux, vae, NULL, NULL);
+    ResditModel *m = rd_model_new(RD_SELFTEST_NAME, be, rd_flux_denoiser_new(flux), vae, NULL, NULL);
     m->vae_be = vae_be_extra;
     m->selftest = TRUE;
     remember_fd(m, tfd);

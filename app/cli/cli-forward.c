@@ -5,9 +5,8 @@
 
 #include "cli-options.h"
 #include "cli.h"
-#include "flux_model.h"
+#include "denoiser.h"
 #include "safetensors.h"
-#include "sd3_model.h"
 
 /* The most text tokens a FLUX job uses (T5 up to 4096, as the engine allows). */
 #define MAX_TXT_TOKENS 4096
@@ -112,9 +111,15 @@ static gboolean grid_for(const char *grid, int64_t tokens, int *rows, int *cols,
 
 /* Opens the --lora files and merges them into the transformer (their CLIP-L parts, if any, have
  * no text encoder to go to here). */
-static gboolean apply_loras(FluxModel *model, char **specs, GError **error)
+static gboolean apply_loras(RdDenoiser *model, char **specs, GError **error)
 {
     guint n = specs ? g_strv_length(specs) : 0;
+    if (n > 0 && !rd_denoiser_info(model)->loras) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
+                    "LoRAs are not supported for %s models yet",
+                    rd_denoiser_info(model)->family_name);
+        return FALSE;
+    }
     g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func((GDestroyNotify)rd_lora_close);
     g_autofree double *strengths = g_new(double, MAX(n, 1));
     for (guint i = 0; i < n; i++) {
@@ -126,8 +131,8 @@ static gboolean apply_loras(FluxModel *model, char **specs, GError **error)
             return FALSE;
         g_ptr_array_add(files, f);
     }
-    return n == 0 ||
-           flux_model_set_loras(model, (RdLoraFile *const *)files->pdata, strengths, (int)n, error);
+    return n == 0 || rd_denoiser_set_loras(model, (RdLoraFile *const *)files->pdata, strengths,
+                                           (int)n, error);
 }
 
 static gboolean write_velocity(const char *path, const float *velocity, int64_t tokens,
@@ -185,59 +190,32 @@ static gboolean read_inputs(const ForwardOptions *o, int in_channels, int txt_di
     return ok;
 }
 
-/* SD3 and SD3.5: the same inputs (no guidance), plain attention only so far. */
-static gboolean run_forward_sd3(ForwardOptions *o, const FluxAttentionPlan *plan, RdBackend *be,
-                                GError **error)
-{
-    if (plan->mode != RESDIT_MODE_DIRECT || (o->loras && o->loras[0])) {
-        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
-                    "%s is an SD3 transformer: it runs in --mode direct without --lora for now "
-                    "(ResDiT's modes and LoRAs are FLUX-only so far)",
-                    o->transformer);
-        return FALSE;
-    }
-    Sd3Model *model = sd3_model_load(o->transformer, be, error);
-    if (!model)
-        return FALSE;
-    const Sd3Config *cfg = sd3_model_config(model);
-    ForwardInputs in;
-    gboolean ok = read_inputs(o, cfg->in_channels, cfg->txt_dim, cfg->vec_dim, FALSE, &in, error);
-    if (ok) {
-        Sd3Inputs x = {in.img,       in.txt,       in.vec, (int)in.txt_len,
-                       in.grid_rows, in.grid_cols, in.timestep[0]};
-        g_autofree float *velocity = g_new(float, in.tokens * cfg->in_channels);
-        ok = sd3_model_forward(model, &x, velocity, NULL, error) &&
-             write_velocity(o->output, velocity, in.tokens, cfg->in_channels, error);
-        forward_inputs_clear(&in);
-    }
-    sd3_model_free(model);
-    return ok;
-}
-
-static gboolean run_forward(ForwardOptions *o, const FluxAttentionPlan *plan, GError **error)
+/* FLUX or SD3, by the transformer's content: the same inputs (guidance only for a model that
+ * embeds it) and every ResDiT mode. */
+static gboolean run_forward(ForwardOptions *o, const ResditAttentionPlan *plan, GError **error)
 {
     g_autoptr(RdBackend) be = cli_backend_new(o->backend, error);
     if (!be)
         return FALSE;
-    if (sd3_weights_recognise(o->transformer))
-        return run_forward_sd3(o, plan, be, error);
-    FluxModel *model = flux_model_load_with_config(o->transformer, o->config, be, error);
+    RdDenoiser *model = rd_denoiser_load(o->transformer, o->config, be, error);
     if (!model)
         return FALSE;
-    const FluxConfig *cfg = flux_model_config(model);
+    const RdDenoiserInfo *info = rd_denoiser_info(model);
+    const gboolean guidance = info->guidance == RD_GUIDANCE_EMBEDDED;
     ForwardInputs in;
     gboolean ok = apply_loras(model, o->loras, error) &&
-                  read_inputs(o, cfg->in_channels, cfg->txt_dim, cfg->vec_dim, cfg->has_guidance,
-                              &in, error);
+                  read_inputs(o, info->in_channels, info->txt_dim, info->vec_dim, guidance, &in,
+                              error);
     if (ok) {
-        FluxInputs x = {in.img,       in.txt,       in.vec,         (int)in.txt_len,
-                        in.grid_rows, in.grid_cols, in.timestep[0], in.guidance ? in.guidance[0] : 0};
-        g_autofree float *velocity = g_new(float, in.tokens * cfg->in_channels);
-        ok = flux_model_forward(model, &x, plan, velocity, NULL, error) &&
-             write_velocity(o->output, velocity, in.tokens, cfg->in_channels, error);
+        RdDenoiserInputs x = {
+            in.img,       in.txt,       in.vec,         (int)in.txt_len,
+            in.grid_rows, in.grid_cols, in.timestep[0], guidance ? in.guidance[0] : 0};
+        g_autofree float *velocity = g_new(float, in.tokens * info->in_channels);
+        ok = rd_denoiser_forward(model, &x, plan, velocity, NULL, error) &&
+             write_velocity(o->output, velocity, in.tokens, info->in_channels, error);
         forward_inputs_clear(&in);
     }
-    flux_model_free(model);
+    rd_denoiser_free(model);
     return ok;
 }
 
@@ -265,7 +243,7 @@ int cli_forward(int argc, char **argv)
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_add_group(ctx, cli_method_option_group(&o.method));
     g_autoptr(GError) error = NULL;
-    FluxAttentionPlan plan;
+    ResditAttentionPlan plan;
     int rc = 0;
     /* bad usage (exit status 2) is found before the model is loaded */
     if (!g_option_context_parse(ctx, &argc, &argv, &error))

@@ -446,7 +446,13 @@ static void groups_from_metadata(RdSafetensors *st, RdVaeConfig *config)
 
 RdVae *rd_vae_load(const char *path, RdBackend *backend, GError **error)
 {
-    RdVaeConfig config = {16, 0, 0, 32, 0.3611, 0.1159};
+    return rd_vae_load_scaled(path, 0.3611, 0.1159, backend, error);
+}
+
+RdVae *rd_vae_load_scaled(const char *path, double scaling_factor, double shift_factor,
+                          RdBackend *backend, GError **error)
+{
+    RdVaeConfig config = {16, 0, 0, 32, scaling_factor, shift_factor};
     g_autofree char *dir = NULL;
     if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
         g_autofree char *sub = g_build_filename(path, "vae", NULL);

@@ -33,6 +33,10 @@ gboolean rd_vae_backend_supported(const RdBackend *backend);
 /* path: ae.safetensors, a diffusers vae/ folder (config.json read for the scaling factors and
  * groups) or a diffusers model root holding vae/. */
 RdVae *rd_vae_load(const char *path, RdBackend *backend, GError **error);
+/* The same with the latent constants of a file that has no config.json (FLUX's are rd_vae_load's;
+ * the model interface gives each model's); a config.json's own values win. */
+RdVae *rd_vae_load_scaled(const char *path, double scaling_factor, double shift_factor,
+                          RdBackend *backend, GError **error);
 /* From an open checkpoint (the self-test model); takes ownership of st. */
 RdVae *rd_vae_load_safetensors(RdSafetensors *st, const RdVaeConfig *defaults, RdBackend *backend,
                                GError **error);

@@ -1,6 +1,7 @@
 /* The SD3 transformer on the CUDA backend against the CPU backend (itself matched against
  * diffusers by the unit suite): the three tiny structures (SD3, SD3.5's q/k norm, SD3.5 Medium's
- * MMDiT-X), in both weight layouts, on their golden inputs. */
+ * MMDiT-X), in both weight layouts, on their golden inputs; and ResDiT's global, local and fused
+ * modes (whole passes fused on the velocity) on a grid beyond the tiny position table. */
 #include <math.h>
 
 #include "gpu-util.h"
@@ -81,6 +82,46 @@ static void test_config(gconstpointer data)
     }
 }
 
+/* sd3-tiny at 30 x 36 tokens (its table has 24 x 24 rows): base grid 8 x 8, patch 8, sigma 2,
+ * cutoff 0.2; the CUDA backend's gathers, splices and spectral fusion against the CPU's. */
+static void test_resdit(void)
+{
+    g_autofree char *inputs_path = sd3_data("sd3-tiny.inputs.8x12.safetensors");
+    GError *error = NULL;
+    RdSafetensors *st = rd_safetensors_open(inputs_path, &error);
+    g_assert_no_error(error);
+    int64_t n_txt, n_vec, n_t;
+    g_autofree float *txt = tensor(st, "txt", &n_txt), *vec = tensor(st, "vec", &n_vec);
+    g_autofree float *t = tensor(st, "timestep", &n_t);
+    rd_safetensors_close(st);
+    const int rows = 30, cols = 36;
+    const size_t n = (size_t)rows * cols * 64;
+    g_autofree float *img = g_new(float, n);
+    tu_fill_uniform(img, n, -1.0f, 1.0f, 9);
+    Sd3Inputs in = {img, txt, vec, (int)(n_txt / 24), rows, cols, t[0]};
+    g_autofree char *path = sd3_data("sd3-tiny/transformer");
+    Sd3Model *cpu = sd3_model_load(path, gu_cpu(), &error);
+    g_assert_no_error(error);
+    Sd3Model *gpu = sd3_model_load(path, gu_gpu(), &error);
+    g_assert_no_error(error);
+    const ResditMode modes[] = {RESDIT_MODE_GLOBAL, RESDIT_MODE_LOCAL, RESDIT_MODE_FUSED};
+    for (gsize i = 0; i < G_N_ELEMENTS(modes); i++) {
+        ResditAttentionPlan plan = {modes[i], {0}};
+        resdit_method_params_init(&plan.method);
+        plan.method.base_area = 64;
+        plan.method.patch = 8;
+        plan.method.sigma = 2.0;
+        g_autofree float *ref = g_new(float, n), *got = g_new(float, n);
+        g_assert_true(sd3_model_forward_plan(cpu, &in, &plan, ref, NULL, &error));
+        g_assert_true(sd3_model_forward_plan(gpu, &in, &plan, got, NULL, &error));
+        g_assert_no_error(error);
+        g_autofree char *what = g_strdup_printf("sd3-tiny %s 30x36", resdit_mode_name(modes[i]));
+        compare(what, got, ref, n);
+    }
+    sd3_model_free(cpu);
+    sd3_model_free(gpu);
+}
+
 int main(int argc, char **argv)
 {
     gu_init_or_skip(&argc, &argv);
@@ -88,5 +129,6 @@ int main(int argc, char **argv)
         g_autofree char *path = g_strdup_printf("/gpu/sd3/%s", configs[i]);
         g_test_add_data_func(path, configs[i], test_config);
     }
+    g_test_add_func("/gpu/sd3/resdit", test_resdit);
     return g_test_run();
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "flux_model.h"
 #include "pipeline-private.h"
 #include "safetensors.h"
 #include "test-util.h"
@@ -596,8 +597,27 @@ static void write_sparse_inputs(const char *path, gint64 img_tokens, gint64 txt_
 /* One forward pass on the tiny-a goldens; numbers and claimed tensor sizes are checked before
  * anything is allocated: a sparse inputs file claiming 2^32 tokens (256 GiB of img) aborted on
  * the allocation, --grid 100000x100000 overflowed rows * cols. */
+/* The written velocity's relative L2 distance from the golden lies in [lo, hi]. */
+static void assert_forward_output(const char *out, const char *golden_path, double lo, double hi)
+{
+    g_autoptr(GError) error = NULL;
+    RdSafetensors *got = rd_safetensors_open(out, &error);
+    g_assert_no_error(error);
+    RdSafetensors *golden = rd_safetensors_open(golden_path, &error);
+    g_assert_no_error(error);
+    const RdTensorInfo *v = rd_safetensors_find(got, "velocity");
+    const RdTensorInfo *ref = rd_safetensors_find(golden, "velocity");
+    g_assert_cmpint(rd_tensor_info_numel(v), ==, rd_tensor_info_numel(ref));
+    double err = tu_relative_l2(v->data, ref->data, (size_t)rd_tensor_info_numel(ref));
+    g_test_message("SD3: relative L2 against the direct golden: %.3g", err);
+    g_assert_cmpfloat(err, >=, lo);
+    g_assert_cmpfloat(err, <=, hi);
+    rd_safetensors_close(got);
+    rd_safetensors_close(golden);
+}
+
 /* `resdit forward` on an SD3.5 Medium-structured transformer: the same inputs as FLUX (no
- * guidance), a grid that is not square; ResDiT's modes are refused for it, by name. */
+ * guidance), a grid that is not square, and ResDiT's modes. */
 static void test_forward_sd3(void)
 {
     g_autofree char *dir = temp_dir();
@@ -624,10 +644,29 @@ static void test_forward_sd3(void)
     g_assert_cmpfloat(err, <=, 1e-4);
     rd_safetensors_close(got);
     rd_safetensors_close(golden);
-    const char *fused[] = {"forward", "--transformer", transformer, "--inputs", inputs,
+    /* ResDiT's modes: at a grid within the base grid and one patch, global and local are the
+     * plain pass; with an 8-token base grid and patch the fused pass differs from it */
+    const char *modes[] = {"global", "local"};
+    for (gsize i = 0; i < G_N_ELEMENTS(modes); i++) {
+        const char *m[] = {"forward", "--transformer", transformer, "--inputs", inputs,
                            "--grid",  "8x12",          "--output",  out,        "--mode",
-                           "fused",   NULL};
-    expect_failure(fused, 2, "is an SD3 transformer: it runs in --mode direct");
+                           modes[i],  "--backend",     "cpu",       NULL};
+        r = run(m);
+        assert_status(r, 0);
+        result_clear(&r);
+        assert_forward_output(out, golden_path, 0.0, 1e-4);
+    }
+    const char *fused[] = {"forward",      "--transformer", transformer, "--inputs", inputs,
+                           "--grid",       "8x12",          "--output",  out,        "--mode",
+                           "fused",        "--base-area",   "36",        "--patch",  "6",
+                           "--backend",    "cpu",           NULL};
+    r = run(fused);
+    assert_status(r, 0);
+    result_clear(&r);
+    assert_forward_output(out, golden_path, 1e-3, 10.0);
+    const char *lora[] = {"forward", "--transformer", transformer, "--inputs", inputs, "--grid",
+                          "8x12",    "--output",      out,         "--lora",   inputs, NULL};
+    expect_failure(lora, 2, "LoRAs are not supported for SD3");
     /* generate names what it is instead of asking for FLUX's other parts */
     g_autofree char *single = tu_data_path("sd3/sd35-tiny.stability.safetensors");
     const char *gen[] = {"generate", "--transformer", single, "-p", "x", "-o", out, NULL};
@@ -717,7 +756,7 @@ static char *selftest_lora(const char *dir)
     g_autoptr(GError) error = NULL;
     ResditModel *m = resdit_model_open_selftest(RESDIT_BACKEND_CPU, &error);
     g_assert_no_error(error);
-    const FluxConfig *c = flux_model_config(m->flux);
+    const FluxConfig *c = flux_model_config(rd_denoiser_flux(m->denoiser));
     const int64_t r = 2, C = c->hidden;
     const struct {
         const char *name;

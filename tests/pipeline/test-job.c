@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "noise.h"
+#include "flux_model.h"
 #include "pipeline-private.h"
 #include "png_writer.h"
 #include "selftest_model.h"
@@ -381,7 +382,7 @@ static void expect_nan_failure(const char *flux_suffix, const char *vae_suffix)
     const RdVaeConfig defaults = {16, 0, 0, 8, 0.3611, 0.1159};
     RdVae *vae = rd_vae_load_safetensors(vst, &defaults, be, &error);
     g_assert_no_error(error);
-    ResditModel *m = rd_model_new("nan", be, flux, vae, NULL, NULL);
+    ResditModel *m = rd_model_new("nan", be, rd_flux_denoiser_new(flux), vae, NULL, NULL);
     m->base_area = 64;
     m->patch = 8;
     ResditJobParams p;

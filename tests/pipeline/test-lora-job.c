@@ -6,6 +6,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "flux_model.h"
 #include "pipeline-private.h"
 #include "safetensors.h"
 #include "selftest_model.h"
@@ -27,7 +28,7 @@ static void add(RdSafetensorsWriter *w, GPtrArray *keep, const char *name, int64
  * CLIP-L's first q_proj. */
 static char *write_lora(ResditModel *m, const char *file, gboolean foreign)
 {
-    const FluxConfig *c = flux_model_config(m->flux);
+    const FluxConfig *c = flux_model_config(rd_denoiser_flux(m->denoiser));
     const int r = 2, C = c->hidden;
     RdSafetensorsWriter *w = rd_safetensors_writer_new();
     GPtrArray *keep = g_ptr_array_new_with_free_func(g_free);

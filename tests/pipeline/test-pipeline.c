@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "flux_model.h"
 #include "pipeline-private.h"
 #include "png_writer.h"
 #include "safetensors.h"
@@ -59,7 +60,7 @@ static ResditModel *tiny_model(const char *dir)
     g_assert_no_error(error);
     RdVae *vae = rd_vae_load(vdir, be, &error);
     g_assert_no_error(error);
-    ResditModel *m = rd_model_new("tiny reference", be, flux, vae, NULL, NULL);
+    ResditModel *m = rd_model_new("tiny reference", be, rd_flux_denoiser_new(flux), vae, NULL, NULL);
     m->base_area = 64;
     m->patch = 8;
     m->default_width = m->default_height = 128;

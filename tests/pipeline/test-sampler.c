@@ -4,6 +4,7 @@
 #include "noise.h"
 #include "resdit.h"
 #include "safetensors.h"
+#include "flow_match.h"
 #include "schedule.h"
 #include "test-util.h"
 

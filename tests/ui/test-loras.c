@@ -28,7 +28,7 @@ static char *write_selftest_lora(const char *dir)
     g_autoptr(GError) error = NULL;
     ResditModel *m = resdit_model_open_selftest(RESDIT_BACKEND_CPU, &error);
     g_assert_no_error(error);
-    const FluxConfig *c = flux_model_config(m->flux);
+    const FluxConfig *c = flux_model_config(rd_denoiser_flux(m->denoiser));
     const int64_t r = 2, hidden = c->hidden;
     const struct {
         const char *name;

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Regenerate every file under tests/data/flux/, sd3/, sd3-text/ and pipeline-sd3/ (about half a
-# minute on one core).
+# Regenerate every file under tests/data/flux/, sd3/, sd3-text/ and sd3-pipeline/ (about half a
+# minute on one core; the SD3 pipeline golden reads the VAE of make_pipeline_goldens.py).
 # PYTHON: the reference venv's interpreter (see tools/reference/README.md).
 set -eu
 PYTHON="${PYTHON:-python3}"
@@ -9,5 +9,6 @@ here="$(dirname "$0")"
 "$PYTHON" "$here/resdit_reference.py"
 "$PYTHON" "$here/make_lora_goldens.py"
 "$PYTHON" "$here/make_sd3_goldens.py"
+"$PYTHON" "$here/make_sd3_resdit_goldens.py"
 "$PYTHON" "$here/make_sd3_pipeline_goldens.py"
 "$PYTHON" "$here/make_sd3_text_goldens.py"

@@ -73,28 +73,34 @@ static void conditioning(Forward *f, const Sd3Model *m, const Sd3Inputs *in)
     f->be->unary(f->be, RD_UNARY_SILU, &f->vec_silu); /* every modulation reads SiLU(temb) */
 }
 
-/* The centre rows x cols of the position table, as diffusers crops it, added to the image. */
-static void add_positions(Forward *f, const Sd3Model *m, int grid_rows, int grid_cols)
+/* The centre rows x cols of the position table, as diffusers crops it: [rows * cols, hidden]. */
+static float *crop_positions(const Sd3Model *m, int grid_rows, int grid_cols)
 {
-    const int64_t C = f->cfg->hidden;
+    const int64_t C = m->cfg.hidden;
     const int top = (m->cfg.pos_max - grid_rows) / 2, left = (m->cfg.pos_max - grid_cols) / 2;
     const size_t elem = rd_dtype_size(m->pos_table.dtype);
-    float *table = g_new(float, (size_t)f->img_len * C);
+    float *table = g_new(float, (size_t)grid_rows * grid_cols * C);
     for (int i = 0; i < grid_rows; i++) {
         int64_t src_row = (int64_t)(top + i) * m->cfg.pos_max + left;
         const guint8 *src = (const guint8 *)m->pos_table.host + (size_t)(src_row * C) * elem;
         rd_convert_to_f32(m->pos_table.dtype, src, table + (size_t)i * grid_cols * C,
                           (size_t)grid_cols * C);
     }
-    RdTensor pos, img = rows(&f->x, f->txt_len, f->img_len);
-    f->be->tensor_alloc(f->be, &pos, f->img_len, C);
-    f->be->upload(f->be, table, &pos);
-    f->be->gated_add(f->be, &img, NULL, &pos);
-    f->be->tensor_free(f->be, &pos);
-    g_free(table);
+    return table;
 }
 
-static void embed_tokens(Forward *f, const Sd3Model *m, const Sd3Inputs *in)
+/* positions: one embedding row per image token, added to the patch embedding. */
+static void add_positions(Forward *f, const float *positions)
+{
+    RdTensor pos, img = rows(&f->x, f->txt_len, f->img_len);
+    f->be->tensor_alloc(f->be, &pos, f->img_len, f->cfg->hidden);
+    f->be->upload(f->be, positions, &pos);
+    f->be->gated_add(f->be, &img, NULL, &pos);
+    f->be->tensor_free(f->be, &pos);
+}
+
+static void embed_tokens(Forward *f, const Sd3Model *m, const Sd3Inputs *in,
+                         const float *positions)
 {
     RdBackend *be = f->be;
     RdTensor host_img, host_txt;
@@ -107,7 +113,7 @@ static void embed_tokens(Forward *f, const Sd3Model *m, const Sd3Inputs *in)
     linear(f, &host_txt, &m->txt_in, &txt);
     be->tensor_free(be, &host_img);
     be->tensor_free(be, &host_txt);
-    add_positions(f, m, in->grid_rows, in->grid_cols);
+    add_positions(f, positions);
 }
 
 /* ---- joint blocks -------------------------------------------------------------------------- */
@@ -279,12 +285,25 @@ gboolean sd3_model_forward(Sd3Model *m, const Sd3Inputs *in, float *velocity,
                            GCancellable *cancellable, GError **error)
 {
     if (in->grid_rows < 1 || in->grid_cols < 1 || in->grid_rows > m->cfg.pos_max ||
-        in->grid_cols > m->cfg.pos_max || in->txt_len < 1) {
+        in->grid_cols > m->cfg.pos_max) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
                     "a %d x %d token grid does not fit this SD3 model's %d x %d position table "
                     "(at most %d x %d pixels); ResDiT draws larger images from the base grid",
                     in->grid_rows, in->grid_cols, m->cfg.pos_max, m->cfg.pos_max,
                     m->cfg.pos_max * 16, m->cfg.pos_max * 16);
+        return FALSE;
+    }
+    g_autofree float *positions = crop_positions(m, in->grid_rows, in->grid_cols);
+    return sd3_forward_positions(m, in, positions, velocity, cancellable, error);
+}
+
+gboolean sd3_forward_positions(Sd3Model *m, const Sd3Inputs *in, const float *positions,
+                               float *velocity, GCancellable *cancellable, GError **error)
+{
+    if (in->grid_rows < 1 || in->grid_cols < 1 || in->txt_len < 1) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_INVALID_ARGUMENT,
+                    "invalid SD3 forward inputs: grid %d x %d, %d text tokens", in->grid_rows,
+                    in->grid_cols, in->txt_len);
         return FALSE;
     }
     Forward f = {.be = m->be, .cfg = &m->cfg, .txt_len = in->txt_len, .shift_first = m->shift_first};
@@ -293,7 +312,7 @@ gboolean sd3_model_forward(Sd3Model *m, const Sd3Inputs *in, float *velocity,
     gboolean ok = forward_alloc(&f, error);
     if (ok) {
         conditioning(&f, m, in);
-        embed_tokens(&f, m, in);
+        embed_tokens(&f, m, in, positions);
         for (int i = 0; ok && i < m->cfg.layers; i++) {
             if (g_cancellable_set_error_if_cancelled(cancellable, error))
                 ok = FALSE;
@@ -374,6 +393,8 @@ Sd3Model *sd3_model_load(const char *path, RdBackend *backend, GError **error)
         sd3_model_free(m);
         return NULL;
     }
+    sd3_pos_table_open(&m->pos, m->pos_table.host, m->pos_table.dtype, m->cfg.pos_max,
+                       m->cfg.hidden);
     return m;
 }
 
@@ -391,4 +412,9 @@ void sd3_model_free(Sd3Model *m)
 const Sd3Config *sd3_model_config(const Sd3Model *m)
 {
     return &m->cfg;
+}
+
+gboolean sd3_model_pos_table_is_sincos(const Sd3Model *m)
+{
+    return m->pos.sincos;
 }

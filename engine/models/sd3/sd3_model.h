@@ -7,6 +7,7 @@
 #include <gio/gio.h>
 
 #include "backend.h"
+#include "resdit_attention.h"
 
 typedef struct {
     int in_channels;    /* 64: 16 latent channels x 2 x 2 */
@@ -40,6 +41,16 @@ typedef struct {
     int grid_rows, grid_cols; /* at most pos_max each */
     float timestep;           /* sigma in [0, 1]; the model sees 1000 * sigma */
 } Sd3Inputs;
+
+/* The forward pass in a ResDiT mode (docs/METHOD.md, "SD3"): direct is sd3_model_forward; global,
+ * local and fused run whole forward passes with PES / PIPE positions read from the table and fuse
+ * their velocities, at any grid size. */
+gboolean sd3_model_forward_plan(Sd3Model *model, const Sd3Inputs *inputs,
+                                const ResditAttentionPlan *plan, float *velocity,
+                                GCancellable *cancellable, GError **error);
+/* TRUE when the position table is diffusers' sin-cos formula (read exactly between entries);
+ * FALSE for a learned one (read bilinearly). */
+gboolean sd3_model_pos_table_is_sincos(const Sd3Model *model);
 
 /* velocity: [grid_rows * grid_cols, 64] in the same packing. FALSE with RESDIT_ERROR_CANCELLED
  * when cancelled between blocks, or with an error naming a grid the position table cannot hold. */

@@ -3,6 +3,7 @@
 
 #include "safetensors.h"
 #include "sd3_model.h"
+#include "sd3_pos_table.h"
 
 typedef struct {
     RdWeight w;
@@ -31,6 +32,7 @@ struct Sd3Model {
     RdSafetensors *st;
     Sd3Linear patch_in;   /* the 2x2 patch convolution as [hidden, 64] */
     RdWeight pos_table;   /* [pos_max * pos_max, hidden] */
+    Sd3PosTable pos;      /* the same, read at fractional positions (ResDiT) */
     Sd3Linear time_in1, time_in2, vec_in1, vec_in2, txt_in;
     Sd3Block *blocks;
     Sd3Linear final_mod;  /* [2 hidden, hidden]: scale shift (shift scale when shift_first) */
@@ -39,3 +41,8 @@ struct Sd3Model {
 };
 
 gboolean sd3_weights_load(Sd3Model *model, const char *path, GError **error);
+
+/* The forward pass with given position rows ([grid_rows * grid_cols, hidden], added after the
+ * patch embedding) instead of the table's centre crop; any grid size. */
+gboolean sd3_forward_positions(Sd3Model *model, const Sd3Inputs *inputs, const float *positions,
+                               float *velocity, GCancellable *cancellable, GError **error);
