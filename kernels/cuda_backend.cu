@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attention_cudnn.cuh"
 #include "cuda_backend.h"
 #include "for_each.cuh"
 
@@ -450,6 +451,35 @@ extern "C" char *rd_cuda_device_name(RdBackend *be)
                            prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0);
 }
 
+extern "C" char *rd_backend_cuda_attention(RdBackend *be)
+{
+    RdCudaCudnnState state;
+    return cudnn_attention_describe(cuda_backend(be), &state);
+}
+
+extern "C" RdCudaCudnnState rd_cuda_cudnn_state(RdBackend *be, char **why)
+{
+    RdCudaCudnnState state;
+    char *text = cudnn_attention_describe(cuda_backend(be), &state);
+    if (why)
+        *why = text;
+    else
+        g_free(text);
+    return state;
+}
+
+extern "C" guint64 rd_cuda_cudnn_attention_calls(RdBackend *be)
+{
+    return cudnn_attention_calls(cuda_backend(be));
+}
+
+extern "C" void rd_cuda_set_attention_path(RdBackend *be, RdCudaAttentionPath path)
+{
+    cuda_backend(be)->attention_path = path == RD_CUDA_ATTENTION_OURS    ? ATTENTION_OURS
+                                       : path == RD_CUDA_ATTENTION_CUDNN ? ATTENTION_CUDNN
+                                                                         : ATTENTION_AUTO;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Creation
 
@@ -457,6 +487,7 @@ static void cuda_destroy(RdBackend *be)
 {
     CudaBackend *cb = cuda_backend(be);
     cudaStreamSynchronize(cb->stream);
+    cudnn_attention_free(cb);
     cuda_spectral_cache_free(cb);
     cuda_linear_cache_free(cb);
     cuda_free(cb, cb->workspace);
@@ -537,6 +568,7 @@ extern "C" RdBackend *rd_backend_cuda_new(GError **error)
     }
     CudaBackend *cb = g_new0(CudaBackend, 1);
     fill_table(&cb->base);
+    cb->attention_path = attention_path_from_env();
     cudaDeviceProp prop;
     // Freed blocks stay in the pool while a job runs (activations come and go every layer);
     // rd_backend_trim gives them back after each job and under memory pressure.
