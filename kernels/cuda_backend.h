@@ -23,6 +23,12 @@ char *rd_cuda_device_name(RdBackend *be);
  * convolution runs in several bands. */
 void rd_cuda_set_im2col_bytes(RdBackend *be, size_t bytes);
 
+/* Benchmarks of models that are not on disk: makes w's device copy (bf16) with uniform random
+ * values, never reading w->host (which may be a hole of a sparse file). Matrices: U(-a, a),
+ * a = sqrt(3 / cols); vectors: U(-0.1, 0.1), plus 1 for names ending in "scale" (norm scales).
+ * Same seed and name, same values. */
+gboolean rd_cuda_weight_prepare_random(RdBackend *be, RdWeight *w, guint64 seed, GError **error);
+
 /* Plain bf16 attention with head dim 128: cuDNN's fused SDPA (when libcudnn.so.9 loads and its
  * first-use check on this device passed) or our mma.sync kernel. The environment variable
  * RESDIT_ATTENTION=auto|ours|cudnn sets the start value; cudnn means cuDNN whenever it loads,
