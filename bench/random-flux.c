@@ -22,9 +22,9 @@ static void add(Builder *b, const char *name, int64_t rows, int64_t cols, double
 {
     int64_t n = rows * (cols ? cols : 1);
     if (b->json) {
-        g_autofree char *shape = cols ? g_strdup_printf("%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT,
-                                                        rows, cols)
-                                      : g_strdup_printf("%" G_GINT64_FORMAT, rows);
+        g_autofree char *shape =
+            cols ? g_strdup_printf("%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT, rows, cols)
+                 : g_strdup_printf("%" G_GINT64_FORMAT, rows);
         g_string_append_printf(b->json,
                                ",\"%s\":{\"dtype\":\"BF16\",\"shape\":[%s],\"data_offsets\":"
                                "[%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT "]}",

@@ -147,8 +147,8 @@ const CudnnLib *library(void)
 
 char *version_text(const CudnnLib *lib)
 {
-    return g_strdup_printf("cuDNN %zu.%zu.%zu (%s)", lib->version / 10000,
-                           lib->version / 100 % 100, lib->version % 100, lib->file);
+    return g_strdup_printf("cuDNN %zu.%zu.%zu (%s)", lib->version / 10000, lib->version / 100 % 100,
+                           lib->version % 100, lib->file);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -277,8 +277,10 @@ struct Builder {
             create(CUDNN_BACKEND_OPERATION_REDUCTION_DESCRIPTOR, "reduction operation");
         set(op, CUDNN_ATTR_OPERATION_REDUCTION_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &desc,
             "red desc");
-        set(op, CUDNN_ATTR_OPERATION_REDUCTION_XDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x, "red x");
-        set(op, CUDNN_ATTR_OPERATION_REDUCTION_YDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &y, "red y");
+        set(op, CUDNN_ATTR_OPERATION_REDUCTION_XDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x,
+            "red x");
+        set(op, CUDNN_ATTR_OPERATION_REDUCTION_YDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &y,
+            "red y");
         finalize(op, "reduction operation");
         return op;
     }
@@ -292,8 +294,8 @@ struct PlanKey {
 
 struct Plan {
     PlanKey key;
-    GPtrArray *descs;               // everything the plan was built from
-    cudnnBackendDescriptor_t plan;  // NULL: cuDNN has no plan for this shape (use ours)
+    GPtrArray *descs;              // everything the plan was built from
+    cudnnBackendDescriptor_t plan; // NULL: cuDNN has no plan for this shape (use ours)
     int64_t workspace;
 };
 
@@ -390,8 +392,8 @@ void build_plan(const CudnnLib *lib, cudnnHandle_t handle, Plan *plan, char **wh
         if (lib->CreateDescriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, &p) !=
             CUDNN_STATUS_SUCCESS)
             break;
-        cudnnStatus_t s = lib->SetAttribute(p, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE,
-                                            1, &handle);
+        cudnnStatus_t s =
+            lib->SetAttribute(p, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle);
         if (s == CUDNN_STATUS_SUCCESS)
             s = lib->SetAttribute(p, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG,
                                   CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cfgs[i]);
@@ -399,8 +401,8 @@ void build_plan(const CudnnLib *lib, cudnnHandle_t handle, Plan *plan, char **wh
             s = lib->Finalize(p);
         int64_t ws = 0, n = 0;
         if (s == CUDNN_STATUS_SUCCESS)
-            s = lib->GetAttribute(p, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64,
-                                  1, &n, &ws);
+            s = lib->GetAttribute(p, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1,
+                                  &n, &ws);
         if (s == CUDNN_STATUS_SUCCESS) {
             plan->plan = p;
             plan->workspace = ws;
@@ -444,8 +446,8 @@ DeviceCheck checks[64];
 
 struct CudnnState {
     cudnnHandle_t handle;
-    GHashTable *plans; // PlanKey -> Plan
-    char *handle_note; // why no handle could be made, or NULL
+    GHashTable *plans;  // PlanKey -> Plan
+    char *handle_note;  // why no handle could be made, or NULL
     bool told_fallback; // a per-shape fallback was logged once
     guint64 calls;      // attention calls cuDNN ran
     bool check_passed;  // this device's check passed (cached: no lock per call)
@@ -598,10 +600,20 @@ bool compare_paths(CudaBackend *cb, CudnnState *st, int nq, int nk, char **note)
         g_free(host);
         return false;
     }
-    SdpaProblem p = {dev, dev + nq_el, dev + nq_el + nk_el, dev + nq_el + 2 * nk_el,
-                     width, width, width, width, nq, nk, heads, d};
-    cudaCheck(cudaMemcpyAsync(dev, host, (nq_el + 2 * nk_el) * sizeof(bf16),
-                              cudaMemcpyHostToDevice, cb->stream));
+    SdpaProblem p = {dev,
+                     dev + nq_el,
+                     dev + nq_el + nk_el,
+                     dev + nq_el + 2 * nk_el,
+                     width,
+                     width,
+                     width,
+                     width,
+                     nq,
+                     nk,
+                     heads,
+                     d};
+    cudaCheck(cudaMemcpyAsync(dev, host, (nq_el + 2 * nk_el) * sizeof(bf16), cudaMemcpyHostToDevice,
+                              cb->stream));
     attention_ours(cb, p);
     SdpaProblem pc = p;
     pc.out = p.out + nq_el;

@@ -83,8 +83,8 @@ int main(void)
             cudnnBackendDescriptor_t ops[10];
             build_ops(b, key, ops);
             printf("%-36s %6d x %6d: %u descriptors, %s%s%s\n", s.what, s.nq, s.nk, b.descs->len,
-                   b.ok() ? "all finalized" : lib->GetErrorString(b.status),
-                   b.ok() ? "" : " at ", b.ok() ? "" : b.failed_at);
+                   b.ok() ? "all finalized" : lib->GetErrorString(b.status), b.ok() ? "" : " at ",
+                   b.ok() ? "" : b.failed_at);
             failures += !b.ok();
             destroy_descs(lib, b.descs);
             continue;
@@ -94,8 +94,8 @@ int main(void)
         char *why = NULL;
         const gint64 t0 = g_get_monotonic_time();
         build_plan(lib, handle, plan, &why);
-        printf("%-36s %6d x %6d: %s, workspace %" G_GINT64_FORMAT " bytes, %.0f ms\n", s.what,
-               s.nq, s.nk, plan->plan ? "plan made" : why, plan->workspace,
+        printf("%-36s %6d x %6d: %s, workspace %" G_GINT64_FORMAT " bytes, %.0f ms\n", s.what, s.nq,
+               s.nk, plan->plan ? "plan made" : why, plan->workspace,
                (g_get_monotonic_time() - t0) / 1000.0);
         failures += plan->plan == NULL;
         g_free(why);

@@ -25,7 +25,7 @@
 typedef struct {
     const char *what;
     int nq, nk, heads;
-    float qk_range; /* q and k in [-r, r]: larger -> peakier softmax */
+    float qk_range;     /* q and k in [-r, r]: larger -> peakier softmax */
     gboolean fused_qkv; /* q, k, v as column blocks of one [tokens, 3 * width] tensor */
 } SdpaCase;
 
