@@ -145,7 +145,7 @@ static int run_dev(double budget_s)
     be->synchronize(be);
     g_unlink(path);
     g_rmdir(dir);
-    printf("fluxdev load %.0f ms, %.1f GiB on the device\n", seconds_since(t_load) * 1000.0,
+    printf("# fluxdev load %.0f ms, %.1f GiB on the device\n", seconds_since(t_load) * 1000.0,
            rd_cuda_peak_bytes(be) / 1073741824.0);
     const int side_px = 4096, side = side_px / 16;
     ResditMethodParams method;
@@ -171,7 +171,7 @@ static int run_dev(double budget_s)
     for (guint k = 0; k < G_N_ELEMENTS(modes); k++) {
         const char *name = resdit_mode_name(modes[k]);
         if (budget_s > 0 && seconds_since(start) > budget_s) {
-            printf("fluxdev %s skipped: %.0f s of the %.0f s budget gone\n", name,
+            printf("# fluxdev %s skipped: %.0f s of the %.0f s budget gone\n", name,
                    seconds_since(start), budget_s);
             complete = FALSE;
             continue;
@@ -192,7 +192,7 @@ static int run_dev(double budget_s)
     rd_backend_trim(be);
     double vae_ms = -1.0, vae_peak = 0.0;
     if (budget_s > 0 && seconds_since(start) > budget_s)
-        printf("fluxdev vae skipped: %.0f s of the %.0f s budget gone\n", seconds_since(start),
+        printf("# fluxdev vae skipped: %.0f s of the %.0f s budget gone\n", seconds_since(start),
                budget_s);
     else
         vae_ms = vae_decode_ms(be, side_px, &vae_peak);

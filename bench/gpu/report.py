@@ -16,30 +16,37 @@ def parse(path):
     except OSError:
         return device, rows
     for line in lines:
-        parts = line.split()
-        if not parts:
-            continue
-        if parts[0] == "device":
-            device = " ".join(parts[1:])
-        elif parts[0] == "fluxdev" and len(parts) >= 4 and parts[1] in ("global", "fused",
-                                                                          "local", "vae"):
-            rows[("fluxdev", parts[1])] = {"ms": float(parts[2]), "peak": float(parts[3])}
-        elif parts[0] == "fluxdev" and len(parts) >= 3 and parts[1] == "projection":
-            rows[("fluxdev", "projection")] = {"ms": float(parts[2])} if parts[2] != "-" else None
-        elif parts[0] == "fluxdev-torch" and len(parts) >= 5:
-            rows[("fluxdev-torch", parts[1], parts[2])] = {"ms": float(parts[3]),
-                                                           "peak": float(parts[4])}
-        elif parts[0] in ("attention", "attention-mma") and len(parts) >= 7:
-            rows[(parts[0], parts[1])] = {"ms": float(parts[4]), "tflops": float(parts[5]),
-                                             "peak": float(parts[6]),
-                                             "note": parts[7] if len(parts) > 7 else ""}
-        elif parts[0] == "step" and len(parts) >= 5:
-            rows[("step", parts[1], parts[2])] = {"ms": float(parts[3]), "peak": float(parts[4])}
-        elif parts[0] == "gemm" and len(parts) >= 8:
-            rows[("gemm", parts[1])] = {"shape": f"{parts[2]}x{parts[3]}x{parts[4]}",
-                                        "ms": float(parts[5]), "tflops": float(parts[6]),
-                                        "peak": float(parts[7])}
+        try:
+            parse_line(line.split(), rows)
+        except (ValueError, IndexError):
+            pass  # a comment or a line cut short by a timeout
+        if line.startswith("device "):
+            device = line[len("device "):]
     return device, rows
+
+
+def parse_line(parts, rows):
+    """One output line into rows (ValueError / IndexError on a malformed one)."""
+    if not parts or parts[0] == "device":
+        return
+    if parts[0] == "fluxdev" and len(parts) >= 4 and parts[1] in ("global", "fused", "local",
+                                                                  "vae"):
+        rows[("fluxdev", parts[1])] = {"ms": float(parts[2]), "peak": float(parts[3])}
+    elif parts[0] == "fluxdev" and len(parts) >= 3 and parts[1] == "projection":
+        rows[("fluxdev", "projection")] = {"ms": float(parts[2])} if parts[2] != "-" else None
+    elif parts[0] == "fluxdev-torch" and len(parts) >= 5:
+        rows[("fluxdev-torch", parts[1], parts[2])] = {"ms": float(parts[3]),
+                                                       "peak": float(parts[4])}
+    elif parts[0] in ("attention", "attention-mma") and len(parts) >= 7:
+        rows[(parts[0], parts[1])] = {"ms": float(parts[4]), "tflops": float(parts[5]),
+                                      "peak": float(parts[6]),
+                                      "note": parts[7] if len(parts) > 7 else ""}
+    elif parts[0] == "step" and len(parts) >= 5:
+        rows[("step", parts[1], parts[2])] = {"ms": float(parts[3]), "peak": float(parts[4])}
+    elif parts[0] == "gemm" and len(parts) >= 8:
+        rows[("gemm", parts[1])] = {"shape": f"{parts[2]}x{parts[3]}x{parts[4]}",
+                                    "ms": float(parts[5]), "tflops": float(parts[6]),
+                                    "peak": float(parts[7])}
 
 
 def cell(row, key, fmt):
@@ -85,7 +92,7 @@ def fluxdev_table(ours, ref):
           "(F.linear, SDPA with one backend forced).")
     print()
     print("| 4096^2 | ours ms | ours peak MiB | torch flash ms | torch cuDNN ms | "
-          "ours / best torch |")
+          "ours time / best torch |")
     print("|---|---:|---:|---:|---:|---:|")
     steps = {"global": 10, "fused": 10, "local": 15}
     totals = {"flash": 0.0, "cudnn": 0.0}

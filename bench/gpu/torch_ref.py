@@ -354,7 +354,7 @@ def main():
             bench_attention(tokens, quick)
     if what == "fluxdev":
         args = sys.argv[2:]
-        patches, budget = (4, 4, 64), 0.0
+        patches, budget = (5, 5, 64), 0.0  # resdit_mop_count(256, 64) = 5 per axis
         if "--patches" in args:
             i = args.index("--patches")
             patches = tuple(int(a) for a in args[i + 1:i + 4])
