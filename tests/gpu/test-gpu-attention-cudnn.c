@@ -27,6 +27,7 @@ typedef struct {
     int nq, nk, heads;
     float qk_range;     /* q and k in [-r, r]: larger -> peakier softmax */
     gboolean fused_qkv; /* q, k, v as column blocks of one [tokens, 3 * width] tensor */
+    gboolean may_fall_back; /* not a ResDiT shape: cuDNN may decline it (s_q = 1 on some GPUs) */
 } SdpaCase;
 
 #if HAVE_CUDA
@@ -62,7 +63,7 @@ static void run_case(const SdpaCase *c, guint32 seed)
     rd_cuda_set_attention_path(gu_gpu(), RD_CUDA_ATTENTION_AUTO);
     const guint64 before = rd_cuda_cudnn_attention_calls(gu_gpu());
     gu_gpu()->attention(gu_gpu(), &q.gpu, &k.gpu, &v.gpu, &cudnn.gpu, c->heads, D, NULL);
-    if (rd_cuda_cudnn_attention_calls(gu_gpu()) != before + 1) {
+    if (!c->may_fall_back && rd_cuda_cudnn_attention_calls(gu_gpu()) != before + 1) {
         printf("FAIL: %s: cuDNN did not run this call (our kernel did; see the log above)\n",
                c->what);
         g_test_fail();
@@ -93,7 +94,7 @@ static void test_shapes(void)
         /* text queries over text + every image key */
         {"text queries 77 x 2125 keys", 77, 2125, 2, 1.0f, FALSE},
         {"peaky scores 129 x 65", 129, 65, 2, 3.0f, FALSE},
-        {"1 query x 1 key", 1, 1, 1, 1.0f, FALSE},
+        {"1 query x 1 key", 1, 1, 1, 1.0f, FALSE, TRUE},
         {"64 x 64, one tile", 64, 64, 24, 1.0f, FALSE},
     };
     for (guint i = 0; i < G_N_ELEMENTS(cases); i++)
