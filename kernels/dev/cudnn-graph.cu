@@ -37,8 +37,8 @@ void attention_ours(CudaBackend *, const SdpaProblem &)
 #if RD_HAVE_CUDNN
 struct Shape {
     const char *what;
-    int nq, nk;
-    int64_t stride;
+    int nq, nk, heads;
+    int64_t stride, out_stride;
 };
 
 int main(void)
@@ -50,13 +50,14 @@ int main(void)
     }
     g_autofree char *v = version_text(lib);
     printf("%s loaded\n", v);
-    // 4096 x 4096: 256 x 256 = 65 536 image tokens + 512 text; a patch of 128 x 128 tokens
+    // 4096 x 4096: 256 x 256 = 65 536 image tokens + 512 text; a MOP patch of 64 x 64 tokens
     const int heads = 24, D = 128, width = heads * D;
     const Shape shapes[] = {
-        {"global (fused qkv rows)", 66048, 66048, 3 * width},
-        {"local patch over text + patch keys", 16384, 16896, width},
-        {"text queries over every key", 512, 66048, width},
-        {"first-use check", 300, 300, 2 * D},
+        {"global (fused qkv rows)", 66048, 66048, heads, 3 * width, width},
+        {"local patch over text + patch keys", 4096, 4608, heads, width, width},
+        {"text queries over every key", 512, 66048, heads, width, width},
+        {"first-use check, qkv views", 300, 300, 2, 3 * 2 * D, 2 * D},
+        {"first-use check, separate tensors", 77, 333, 2, 2 * D, 2 * D},
     };
     int device_count = 0;
     const bool gpu = cudaGetDeviceCount(&device_count) == cudaSuccess && device_count > 0;
@@ -71,10 +72,10 @@ int main(void)
         PlanKey key;
         memset(&key, 0, sizeof key);
         key.q_stride = key.k_stride = key.v_stride = s.stride;
-        key.out_stride = s.what[0] == 'f' ? 2 * D : width;
+        key.out_stride = s.out_stride;
         key.nq = s.nq;
         key.nk = s.nk;
-        key.heads = s.what[0] == 'f' ? 2 : heads;
+        key.heads = s.heads;
         key.head_dim = D;
         if (!handle) {
             Builder b;
