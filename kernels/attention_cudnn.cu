@@ -499,8 +499,10 @@ Plan *find_plan(CudaBackend *cb, CudnnState *st, const SdpaProblem &p)
     Plan *plan = (Plan *)g_hash_table_lookup(st->plans, &key);
     if (plan)
         return plan;
-    if (g_hash_table_size(st->plans) >= MAX_PLANS)
-        g_hash_table_remove_all(st->plans); // many patch shapes: start over
+    if (g_hash_table_size(st->plans) >= MAX_PLANS) {  // many patch shapes: start over
+        cudaCheck(cudaStreamSynchronize(cb->stream)); // no plan still in flight
+        g_hash_table_remove_all(st->plans);
+    }
     plan = g_new0(Plan, 1);
     plan->key = key;
     char *why = NULL;
