@@ -1,26 +1,14 @@
-// cuDNN's fused flash attention through the backend (graph) API of cudnn_graph.h, every entry
-// point resolved with dlsym from libcudnn.so.9 (or libcudnn.so) at run time: nothing links
-// against cuDNN. Built only when meson finds cudnn_graph.h (RD_HAVE_CUDNN); otherwise every call
-// answers "not built in" and our kernel runs.
-//
-// The graph is the one cuDNN documents for fused flash attention forward ("Scaled Dot-Product
-// Attention" in the developer guide; the cuDNN frontend's sdpa node lowers to the same):
-//   S = matmul(Q, K^T)        Q [1, H, Sq, D], K^T [1, H, D, Sk] (K with its last two strides
-//                              swapped), S [1, H, Sq, Sk] f32, virtual
-//   S = S * scale             by-value f32 scalar 1/sqrt(D)
-//   M = max over keys, E = exp(S - M), Z = sum over keys of E,
-//   stats = M + log Z         (virtual: inference)
-//   P = E / Z                 virtual, bf16 (the second matmul takes the i/o type)
-//   O = matmul(P, V)          V [1, H, Sk, D], O [1, H, Sq, D]
-// Our [tokens, heads * D] row-major tensors are the BSHD layout: head stride D, token stride the
-// row stride. Plans are cached per shape and strides; the data pointers go in a variant pack per
-// call.
+// The CUDA backend's use of cuDNN's fused attention (the graph itself: cudnn_sdpa.cu): a
+// handle and a plan cache per backend (per shape and strides), the variant pack per call, the
+// first-use check per device, the fallback to our kernel. Built only when meson finds
+// cudnn_graph.h (RD_HAVE_CUDNN); otherwise every call answers "not built in" and our kernel runs.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "attention_cudnn.cuh"
+#include "cudnn_sdpa.cuh"
 
 AttentionPath attention_path_from_env(void)
 {
@@ -61,247 +49,12 @@ void cudnn_attention_free(CudaBackend *)
 
 #else
 
-#include <cudnn_graph.h>
-#include <dlfcn.h>
-
-// ---------------------------------------------------------------------------------------------
-// The library, loaded once per process.
-
 namespace
 {
 
-struct CudnnLib {
-    void *dl;
-    size_t version;
-    char *note; // why it is not usable, or NULL
-    char *file;
-    decltype(&cudnnGetVersion) GetVersion;
-    decltype(&cudnnGetErrorString) GetErrorString;
-    decltype(&cudnnCreate) Create;
-    decltype(&cudnnDestroy) Destroy;
-    decltype(&cudnnSetStream) SetStream;
-    decltype(&cudnnBackendCreateDescriptor) CreateDescriptor;
-    decltype(&cudnnBackendDestroyDescriptor) DestroyDescriptor;
-    decltype(&cudnnBackendSetAttribute) SetAttribute;
-    decltype(&cudnnBackendGetAttribute) GetAttribute;
-    decltype(&cudnnBackendFinalize) Finalize;
-    decltype(&cudnnBackendExecute) Execute;
-};
-
-CudnnLib the_lib;
-
-template <typename F> bool resolve(CudnnLib *lib, F *fn, const char *name)
-{
-    *fn = (F)dlsym(lib->dl, name);
-    if (!*fn && !lib->note)
-        lib->note = g_strdup_printf("%s has no %s", lib->file, name);
-    return *fn != NULL;
-}
-
-gpointer load_library(gpointer)
-{
-    CudnnLib *lib = &the_lib;
-    const char *names[] = {"libcudnn.so.9", "libcudnn.so"};
-    GString *errors = g_string_new(NULL);
-    for (const char *name : names) {
-        lib->dl = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-        if (lib->dl) {
-            lib->file = g_strdup(name);
-            break;
-        }
-        const char *e = dlerror();
-        g_string_append_printf(errors, "%s%s", errors->len ? "; " : "", e ? e : name);
-    }
-    if (!lib->dl) {
-        lib->note = g_strdup_printf("not found (%s)", errors->str);
-        g_string_free(errors, TRUE);
-        return lib;
-    }
-    g_string_free(errors, TRUE);
-    bool ok = resolve(lib, &lib->GetVersion, "cudnnGetVersion") &&
-              resolve(lib, &lib->GetErrorString, "cudnnGetErrorString") &&
-              resolve(lib, &lib->Create, "cudnnCreate") &&
-              resolve(lib, &lib->Destroy, "cudnnDestroy") &&
-              resolve(lib, &lib->SetStream, "cudnnSetStream") &&
-              resolve(lib, &lib->CreateDescriptor, "cudnnBackendCreateDescriptor") &&
-              resolve(lib, &lib->DestroyDescriptor, "cudnnBackendDestroyDescriptor") &&
-              resolve(lib, &lib->SetAttribute, "cudnnBackendSetAttribute") &&
-              resolve(lib, &lib->GetAttribute, "cudnnBackendGetAttribute") &&
-              resolve(lib, &lib->Finalize, "cudnnBackendFinalize") &&
-              resolve(lib, &lib->Execute, "cudnnBackendExecute");
-    if (ok) {
-        lib->version = lib->GetVersion();
-        // flash attention with any sequence length needs the 9.x engines
-        if (lib->version < 90000)
-            lib->note = g_strdup_printf("%s is version %zu.%zu; fused attention needs 9.0 or newer",
-                                        lib->file, lib->version / 1000, lib->version / 100 % 10);
-    }
-    return lib;
-}
-
-const CudnnLib *library(void)
-{
-    static GOnce once = G_ONCE_INIT;
-    return (const CudnnLib *)g_once(&once, load_library, NULL);
-}
-
-char *version_text(const CudnnLib *lib)
-{
-    return g_strdup_printf("cuDNN %zu.%zu.%zu (%s)", lib->version / 10000, lib->version / 100 % 100,
-                           lib->version % 100, lib->file);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Graph construction. Builder keeps every descriptor it made (freed together) and the first
-// failure, so a chain of calls needs one check at the end.
-
-constexpr int64_t UID_Q = 1, UID_K = 2, UID_V = 3, UID_O = 4, UID_SCALE = 5;
-
-struct Builder {
-    const CudnnLib *lib;
-    GPtrArray *descs; // cudnnBackendDescriptor_t, destroyed with the plan
-    cudnnStatus_t status = CUDNN_STATUS_SUCCESS;
-    const char *failed_at = NULL;
-    int64_t next_uid = 100;
-
-    bool ok() const
-    {
-        return status == CUDNN_STATUS_SUCCESS;
-    }
-    void check(cudnnStatus_t s, const char *what)
-    {
-        if (ok() && s != CUDNN_STATUS_SUCCESS) {
-            status = s;
-            failed_at = what;
-        }
-    }
-    cudnnBackendDescriptor_t create(cudnnBackendDescriptorType_t type, const char *what)
-    {
-        cudnnBackendDescriptor_t d = NULL;
-        if (!ok())
-            return NULL;
-        check(lib->CreateDescriptor(type, &d), what);
-        if (d)
-            g_ptr_array_add(descs, d);
-        return d;
-    }
-    void set(cudnnBackendDescriptor_t d, cudnnBackendAttributeName_t name,
-             cudnnBackendAttributeType_t type, int64_t count, const void *value, const char *what)
-    {
-        if (ok())
-            check(lib->SetAttribute(d, name, type, count, value), what);
-    }
-    void finalize(cudnnBackendDescriptor_t d, const char *what)
-    {
-        if (ok())
-            check(lib->Finalize(d), what);
-    }
-
-    cudnnBackendDescriptor_t tensor(int64_t uid, cudnnDataType_t type, const int64_t dims[4],
-                                    const int64_t strides[4], bool is_virtual,
-                                    bool by_value = false)
-    {
-        cudnnBackendDescriptor_t t = create(CUDNN_BACKEND_TENSOR_DESCRIPTOR, "tensor");
-        const int64_t alignment = 16;
-        set(t, CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &type, "tensor type");
-        set(t, CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims, "tensor dims");
-        set(t, CUDNN_ATTR_TENSOR_STRIDES, CUDNN_TYPE_INT64, 4, strides, "tensor strides");
-        set(t, CUDNN_ATTR_TENSOR_UNIQUE_ID, CUDNN_TYPE_INT64, 1, &uid, "tensor uid");
-        set(t, CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, CUDNN_TYPE_INT64, 1, &alignment, "alignment");
-        const bool virt = is_virtual;
-        set(t, CUDNN_ATTR_TENSOR_IS_VIRTUAL, CUDNN_TYPE_BOOLEAN, 1, &virt, "tensor virtual");
-        if (by_value) {
-            const bool yes = true;
-            set(t, CUDNN_ATTR_TENSOR_IS_BY_VALUE, CUDNN_TYPE_BOOLEAN, 1, &yes, "by value");
-        }
-        finalize(t, "tensor");
-        return t;
-    }
-    // An f32 virtual tensor [1, H, Sq, n] (n = Sk: scores; n = 1: row statistics).
-    cudnnBackendDescriptor_t scores(int64_t h, int64_t sq, int64_t n,
-                                    cudnnDataType_t type = CUDNN_DATA_FLOAT)
-    {
-        const int64_t dims[4] = {1, h, sq, n};
-        const int64_t strides[4] = {h * sq * n, sq * n, n, 1};
-        return tensor(next_uid++, type, dims, strides, true);
-    }
-
-    cudnnBackendDescriptor_t matmul(cudnnBackendDescriptor_t a, cudnnBackendDescriptor_t b,
-                                    cudnnBackendDescriptor_t c)
-    {
-        cudnnBackendDescriptor_t desc = create(CUDNN_BACKEND_MATMUL_DESCRIPTOR, "matmul");
-        const cudnnDataType_t comp = CUDNN_DATA_FLOAT;
-        set(desc, CUDNN_ATTR_MATMUL_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &comp, "matmul type");
-        finalize(desc, "matmul");
-        cudnnBackendDescriptor_t op =
-            create(CUDNN_BACKEND_OPERATION_MATMUL_DESCRIPTOR, "matmul operation");
-        set(op, CUDNN_ATTR_OPERATION_MATMUL_ADESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &a, "mm A");
-        set(op, CUDNN_ATTR_OPERATION_MATMUL_BDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &b, "mm B");
-        set(op, CUDNN_ATTR_OPERATION_MATMUL_CDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &c, "mm C");
-        set(op, CUDNN_ATTR_OPERATION_MATMUL_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &desc,
-            "mm desc");
-        finalize(op, "matmul operation");
-        return op;
-    }
-    // y = x <mode> b (b NULL for unary modes).
-    cudnnBackendDescriptor_t pointwise(cudnnPointwiseMode_t mode, cudnnBackendDescriptor_t x,
-                                       cudnnBackendDescriptor_t b, cudnnBackendDescriptor_t y)
-    {
-        cudnnBackendDescriptor_t desc = create(CUDNN_BACKEND_POINTWISE_DESCRIPTOR, "pointwise");
-        const cudnnDataType_t prec = CUDNN_DATA_FLOAT;
-        set(desc, CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &mode, "pw mode");
-        set(desc, CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, 1, &prec, "pw precision");
-        finalize(desc, "pointwise");
-        cudnnBackendDescriptor_t op =
-            create(CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR, "pointwise operation");
-        set(op, CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
-            &desc, "pw desc");
-        set(op, CUDNN_ATTR_OPERATION_POINTWISE_XDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x, "pw x");
-        if (b)
-            set(op, CUDNN_ATTR_OPERATION_POINTWISE_BDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &b,
-                "pw b");
-        set(op, CUDNN_ATTR_OPERATION_POINTWISE_YDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &y, "pw y");
-        finalize(op, "pointwise operation");
-        return op;
-    }
-    cudnnBackendDescriptor_t reduction(cudnnReduceTensorOp_t mode, cudnnBackendDescriptor_t x,
-                                       cudnnBackendDescriptor_t y)
-    {
-        cudnnBackendDescriptor_t desc = create(CUDNN_BACKEND_REDUCTION_DESCRIPTOR, "reduction");
-        const cudnnDataType_t comp = CUDNN_DATA_FLOAT;
-        set(desc, CUDNN_ATTR_REDUCTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &comp, "red type");
-        set(desc, CUDNN_ATTR_REDUCTION_OPERATOR, CUDNN_TYPE_REDUCTION_OPERATOR_TYPE, 1, &mode,
-            "red operator");
-        finalize(desc, "reduction");
-        cudnnBackendDescriptor_t op =
-            create(CUDNN_BACKEND_OPERATION_REDUCTION_DESCRIPTOR, "reduction operation");
-        set(op, CUDNN_ATTR_OPERATION_REDUCTION_DESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &desc,
-            "red desc");
-        set(op, CUDNN_ATTR_OPERATION_REDUCTION_XDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x,
-            "red x");
-        set(op, CUDNN_ATTR_OPERATION_REDUCTION_YDESC, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &y,
-            "red y");
-        finalize(op, "reduction operation");
-        return op;
-    }
-};
-
-// The shape a plan is made for (pointers come per call, 16-byte aligned).
-struct PlanKey {
-    int64_t q_stride, k_stride, v_stride, out_stride;
-    int32_t nq, nk, heads, head_dim;
-};
-
-struct Plan {
-    PlanKey key;
-    GPtrArray *descs;              // everything the plan was built from
-    cudnnBackendDescriptor_t plan; // NULL: cuDNN has no plan for this shape (use ours)
-    int64_t workspace;
-};
-
 guint key_hash(gconstpointer p)
 {
-    const PlanKey *k = (const PlanKey *)p;
+    const SdpaKey *k = (const SdpaKey *)p;
     guint h = 2166136261u;
     const unsigned char *b = (const unsigned char *)k;
     for (size_t i = 0; i < sizeof *k; i++)
@@ -311,122 +64,12 @@ guint key_hash(gconstpointer p)
 
 gboolean key_equal(gconstpointer a, gconstpointer b)
 {
-    return memcmp(a, b, sizeof(PlanKey)) == 0;
-}
-
-void destroy_descs(const CudnnLib *lib, GPtrArray *descs)
-{
-    for (guint i = descs->len; i-- > 0;)
-        lib->DestroyDescriptor((cudnnBackendDescriptor_t)g_ptr_array_index(descs, i));
-    g_ptr_array_free(descs, TRUE);
-}
-
-// The ten operations of the header comment for one shape, in data-flow order.
-void build_ops(Builder &b, const PlanKey &s, cudnnBackendDescriptor_t ops[10])
-{
-    const int64_t h = s.heads, d = s.head_dim, sq = s.nq, sk = s.nk;
-    const int64_t q_dims[4] = {1, h, sq, d}, q_str[4] = {sq * s.q_stride, d, s.q_stride, 1};
-    const int64_t kt_dims[4] = {1, h, d, sk}, kt_str[4] = {sk * s.k_stride, d, 1, s.k_stride};
-    const int64_t v_dims[4] = {1, h, sk, d}, v_str[4] = {sk * s.v_stride, d, s.v_stride, 1};
-    const int64_t o_str[4] = {sq * s.out_stride, d, s.out_stride, 1};
-    const int64_t one[4] = {1, 1, 1, 1};
-    cudnnBackendDescriptor_t Q = b.tensor(UID_Q, CUDNN_DATA_BFLOAT16, q_dims, q_str, false);
-    cudnnBackendDescriptor_t KT = b.tensor(UID_K, CUDNN_DATA_BFLOAT16, kt_dims, kt_str, false);
-    cudnnBackendDescriptor_t V = b.tensor(UID_V, CUDNN_DATA_BFLOAT16, v_dims, v_str, false);
-    cudnnBackendDescriptor_t O = b.tensor(UID_O, CUDNN_DATA_BFLOAT16, q_dims, o_str, false);
-    cudnnBackendDescriptor_t scale = b.tensor(UID_SCALE, CUDNN_DATA_FLOAT, one, one, false, true);
-    cudnnBackendDescriptor_t S = b.scores(h, sq, sk), S_scaled = b.scores(h, sq, sk);
-    cudnnBackendDescriptor_t M = b.scores(h, sq, 1), S_sub = b.scores(h, sq, sk);
-    cudnnBackendDescriptor_t E = b.scores(h, sq, sk), Z = b.scores(h, sq, 1);
-    cudnnBackendDescriptor_t log_Z = b.scores(h, sq, 1), stats = b.scores(h, sq, 1);
-    cudnnBackendDescriptor_t P = b.scores(h, sq, sk, CUDNN_DATA_BFLOAT16);
-    ops[0] = b.matmul(Q, KT, S);
-    ops[1] = b.pointwise(CUDNN_POINTWISE_MUL, S, scale, S_scaled);
-    ops[2] = b.reduction(CUDNN_REDUCE_TENSOR_MAX, S_scaled, M);
-    ops[3] = b.pointwise(CUDNN_POINTWISE_SUB, S_scaled, M, S_sub);
-    ops[4] = b.pointwise(CUDNN_POINTWISE_EXP, S_sub, NULL, E);
-    ops[5] = b.reduction(CUDNN_REDUCE_TENSOR_ADD, E, Z);
-    ops[6] = b.pointwise(CUDNN_POINTWISE_LOG, Z, NULL, log_Z);
-    ops[7] = b.pointwise(CUDNN_POINTWISE_ADD, M, log_Z, stats);
-    ops[8] = b.pointwise(CUDNN_POINTWISE_DIV, E, Z, P);
-    ops[9] = b.matmul(P, V, O);
-}
-
-// Tries the engine configurations the heuristics list, best first; the first that finalizes is
-// the plan. On failure plan->plan stays NULL and *why says where it stopped.
-void build_plan(const CudnnLib *lib, cudnnHandle_t handle, Plan *plan, char **why)
-{
-    Builder b;
-    b.lib = lib;
-    b.descs = g_ptr_array_new();
-    cudnnBackendDescriptor_t ops[10];
-    build_ops(b, plan->key, ops);
-    cudnnBackendDescriptor_t graph = b.create(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, "graph");
-    b.set(graph, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle, "graph handle");
-    b.set(graph, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 10, ops,
-          "graph ops");
-    b.finalize(graph, "operation graph");
-    cudnnBackendDescriptor_t heur = b.create(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, "heuristics");
-    const cudnnBackendHeurMode_t mode = CUDNN_HEUR_MODE_A;
-    b.set(heur, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &graph,
-          "heuristics graph");
-    b.set(heur, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode, "heuristics mode");
-    b.finalize(heur, "heuristics");
-    int64_t count = 0;
-    if (b.ok())
-        b.check(lib->GetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS,
-                                  CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &count, NULL),
-                "heuristics count");
-    count = MIN(count, 16);
-    cudnnBackendDescriptor_t cfgs[16] = {};
-    for (int64_t i = 0; i < count; i++)
-        cfgs[i] = b.create(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, "engine config");
-    int64_t got = 0;
-    if (b.ok() && count > 0)
-        b.check(lib->GetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS,
-                                  CUDNN_TYPE_BACKEND_DESCRIPTOR, count, &got, cfgs),
-                "heuristics results");
-    cudnnStatus_t last = CUDNN_STATUS_NOT_SUPPORTED;
-    for (int64_t i = 0; b.ok() && i < got && !plan->plan; i++) {
-        cudnnBackendDescriptor_t p = NULL;
-        if (lib->CreateDescriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, &p) !=
-            CUDNN_STATUS_SUCCESS)
-            break;
-        cudnnStatus_t s =
-            lib->SetAttribute(p, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle);
-        if (s == CUDNN_STATUS_SUCCESS)
-            s = lib->SetAttribute(p, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG,
-                                  CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cfgs[i]);
-        if (s == CUDNN_STATUS_SUCCESS)
-            s = lib->Finalize(p);
-        int64_t ws = 0, n = 0;
-        if (s == CUDNN_STATUS_SUCCESS)
-            s = lib->GetAttribute(p, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1,
-                                  &n, &ws);
-        if (s == CUDNN_STATUS_SUCCESS) {
-            plan->plan = p;
-            plan->workspace = ws;
-        } else {
-            last = s;
-            lib->DestroyDescriptor(p);
-        }
-    }
-    if (!b.ok())
-        *why = g_strdup_printf("%s at %s", lib->GetErrorString(b.status), b.failed_at);
-    else if (!plan->plan)
-        *why = g_strdup_printf("none of %" G_GINT64_FORMAT " engine configurations finalized (%s)",
-                               got, lib->GetErrorString(last));
-    plan->descs = b.descs;
+    return memcmp(a, b, sizeof(SdpaKey)) == 0;
 }
 
 void free_plan(gpointer p)
 {
-    Plan *plan = (Plan *)p;
-    const CudnnLib *lib = library();
-    if (plan->plan)
-        lib->DestroyDescriptor(plan->plan);
-    destroy_descs(lib, plan->descs);
-    g_free(plan);
+    sdpa_plan_free((SdpaPlan *)p);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -446,7 +89,7 @@ DeviceCheck checks[64];
 
 struct CudnnState {
     cudnnHandle_t handle;
-    GHashTable *plans;  // PlanKey -> Plan
+    GHashTable *plans;  // SdpaKey -> SdpaPlan
     char *handle_note;  // why no handle could be made, or NULL
     bool told_fallback; // a per-shape fallback was logged once
     guint64 calls;      // attention calls cuDNN ran
@@ -460,7 +103,7 @@ constexpr guint MAX_PLANS = 64;
 
 CudnnState *state(CudaBackend *cb)
 {
-    const CudnnLib *lib = library();
+    const CudnnLib *lib = cudnn_library();
     if (cb->cudnn)
         return cb->cudnn;
     CudnnState *st = g_new0(CudnnState, 1);
@@ -484,9 +127,9 @@ CudnnState *state(CudaBackend *cb)
     return st;
 }
 
-Plan *find_plan(CudaBackend *cb, CudnnState *st, const SdpaProblem &p)
+SdpaPlan *find_plan(CudaBackend *cb, CudnnState *st, const SdpaProblem &p)
 {
-    PlanKey key;
+    SdpaKey key;
     memset(&key, 0, sizeof key);
     key.q_stride = p.q_stride;
     key.k_stride = p.k_stride;
@@ -496,18 +139,18 @@ Plan *find_plan(CudaBackend *cb, CudnnState *st, const SdpaProblem &p)
     key.nk = p.nk;
     key.heads = p.heads;
     key.head_dim = p.head_dim;
-    Plan *plan = (Plan *)g_hash_table_lookup(st->plans, &key);
+    SdpaPlan *plan = (SdpaPlan *)g_hash_table_lookup(st->plans, &key);
     if (plan)
         return plan;
     if (g_hash_table_size(st->plans) >= MAX_PLANS) {  // many patch shapes: start over
         cudaCheck(cudaStreamSynchronize(cb->stream)); // no plan still in flight
         g_hash_table_remove_all(st->plans);
     }
-    plan = g_new0(Plan, 1);
+    plan = g_new0(SdpaPlan, 1);
     plan->key = key;
     char *why = NULL;
     const size_t used_before = cuda_device_used();
-    build_plan(library(), st->handle, plan, &why);
+    sdpa_build_plan(cudnn_library(), st->handle, plan, &why);
     cuda_library_bytes(cb, (ptrdiff_t)cuda_device_used() - (ptrdiff_t)used_before);
     if (!plan->plan && !st->told_fallback) {
         g_message("resdit CUDA: cuDNN has no attention plan for %d heads, %d queries x %d keys "
@@ -523,8 +166,8 @@ Plan *find_plan(CudaBackend *cb, CudnnState *st, const SdpaProblem &p)
 // Runs p through cuDNN regardless of the check; false when it could not.
 bool run_cudnn(CudaBackend *cb, CudnnState *st, const SdpaProblem &p)
 {
-    const CudnnLib *lib = library();
-    Plan *plan = find_plan(cb, st, p);
+    const CudnnLib *lib = cudnn_library();
+    SdpaPlan *plan = find_plan(cb, st, p);
     if (!plan->plan)
         return false;
     void *workspace = NULL;
@@ -537,7 +180,7 @@ bool run_cudnn(CudaBackend *cb, CudnnState *st, const SdpaProblem &p)
         }
     }
     float scale = 1.0f / sqrtf((float)p.head_dim);
-    const int64_t uids[5] = {UID_Q, UID_K, UID_V, UID_O, UID_SCALE};
+    const int64_t uids[5] = {SDPA_UID_Q, SDPA_UID_K, SDPA_UID_V, SDPA_UID_O, SDPA_UID_SCALE};
     void *ptrs[5] = {(void *)p.q, (void *)p.k, (void *)p.v, (void *)p.out, &scale};
     cudnnBackendDescriptor_t pack = NULL;
     cudnnStatus_t s = lib->CreateDescriptor(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, &pack);
@@ -688,7 +331,7 @@ const DeviceCheck *device_check(CudaBackend *cb, CudnnState *st)
         g_free(a);
         g_free(b);
         if (!ok) {
-            g_autofree char *v = version_text(library());
+            g_autofree char *v = cudnn_version_text(cudnn_library());
             g_message("resdit CUDA: %s disagrees with our attention kernel on device %d (%s); "
                       "cuDNN is off for it",
                       v, cb->device, c->note);
@@ -704,7 +347,7 @@ bool cudnn_attention(CudaBackend *cb, const SdpaProblem &p)
 {
     if (cb->attention_path == ATTENTION_OURS || p.head_dim != 128 || p.nq == 0 || p.nk == 0)
         return false;
-    if (library()->note)
+    if (cudnn_library()->note)
         return false;
     CudnnState *st = state(cb);
     if (!st->handle)
@@ -725,13 +368,13 @@ guint64 cudnn_attention_calls(CudaBackend *cb)
 char *cudnn_attention_describe(CudaBackend *cb, RdCudaCudnnState *out)
 {
     *out = RD_CUDNN_UNAVAILABLE;
-    const CudnnLib *lib = library();
+    const CudnnLib *lib = cudnn_library();
     const char *ours = "our mma.sync flash kernel";
     if (lib->note && !lib->dl)
         return g_strdup_printf("%s (cuDNN %s)", ours, lib->note);
     if (lib->note)
         return g_strdup_printf("%s (cuDNN not usable: %s)", ours, lib->note);
-    g_autofree char *v = version_text(lib);
+    g_autofree char *v = cudnn_version_text(lib);
     if (cb->attention_path == ATTENTION_OURS) {
         *out = RD_CUDNN_TURNED_OFF;
         return g_strdup_printf("%s (turned off: RESDIT_ATTENTION=ours; %s found)", ours, v);
@@ -763,7 +406,7 @@ void cudnn_attention_free(CudaBackend *cb)
     cudaStreamSynchronize(cb->stream);
     g_hash_table_destroy(st->plans);
     if (st->handle)
-        library()->Destroy(st->handle);
+        cudnn_library()->Destroy(st->handle);
     g_free(st->handle_note);
     g_free(st);
     cb->cudnn = NULL;
