@@ -1,68 +1,106 @@
 #!/bin/bash
-# GPU check and benchmark for a machine with an NVIDIA GPU (written for one H100, < 8 minutes):
-#   1. builds with CUDA for this GPU only (meson option gpu_archs, default 90), or, with
-#      PACK=archive, unpacks programs built elsewhere by bench/gpu/pack.sh (for GPU machines
-#      without the project's -dev packages),
-#   2. runs the gpu test suite, then the op tests again under compute-sanitizer (memcheck) when
-#      it is installed,
-#   3. times attention (4608 / 16896 / 37376 / 66048 tokens, 24 heads x 128) and the six FLUX
-#      GEMM shapes at 4096^2 through our backend and through PyTorch (SDPA's fastest backend,
-#      F.linear), with peak memory,
-#   4. times one transformer step with FLUX.1-dev widths and random weights (reduced depth:
-#      STEP_DEPTH double + single blocks, default "1 2") at 1024^2 / 2048^2 / 4096^2 in modes
-#      direct, global, local and fused, against diffusers' FluxTransformer2DModel of the same
-#      depth when diffusers is installed, and prints the tables.
-# Results go to $OUT (when set) or BUILD/gpu-results/: logs, raw timings, gpu-bench.md.
+# GPU check and benchmark in ONE call on a machine with an NVIDIA GPU (written for the device
+# machine of the sessions: one H200, nvcc + PyTorch + CUDA libraries, no -dev packages, no
+# network, < 8 minutes, at most 8 result files). In order, each part only while the time budget
+# (BUDGET seconds, default 420) leaves it enough; a part that does not fit is skipped with a line
+# saying so, and results so far are saved after every part:
+#   1. the programs: PACK=archive (from bench/gpu/pack.sh, built on a Debian machine) is unpacked,
+#      or, without PACK, the tree is built here (needs meson, ninja, the -dev packages),
+#   2. `resdit backends` (which attention path: cuDNN or ours, and why) and dev-cudnn-graph,
+#   3. the gpu test suite (exit 77 = skip),
+#   4. FLUX.1-dev's true architecture at 4096 x 4096 with random weights made on the device:
+#      one global, fused and local step, a 4K VAE decode, the projected 35-step time
+#      (bench-gpu-step --dev),
+#   5. the same transformer in plain PyTorch, SDPA flash and cuDNN backends (torch_ref.py fluxdev),
+#   6. op benchmarks: attention (cuDNN path and our mma.sync kernel) and the FLUX GEMMs, ours and
+#      PyTorch's,
+#   7. the op tests under compute-sanitizer memcheck ("device not supported" counts as a skip).
+# Results: $OUT (the device tool's folder; default build-gpu/gpu-results): gpu-bench.md (the
+# tables), gpu-results.tar.gz (every log and raw figure), console.log. Exit 0 unless something
+# that ran failed (skips are not failures).
 #
-# Environment: BUILD (build dir, default build-gpu), GPU_ARCHS (default 90), PACK (archive from
-# bench/gpu/pack.sh), PYTHON (python3), QUICK=1 (one timed repeat per case), STEP_DEPTH ("1 2").
+# Environment: OUT, PACK, BUDGET (seconds, default 420), BUILD (build dir without PACK, default
+# build-gpu), GPU_ARCHS (default 90), PYTHON (python3), QUICK=0 (more repeats in the op benches).
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
+start=$(date +%s)
+budget=${BUDGET:-420}
 build=${BUILD:-"$top/build-gpu"}
 archs=${GPU_ARCHS:-90}
 python=${PYTHON:-python3}
 out=${OUT:-"$build/gpu-results"}
+quick="--quick"
+[ "${QUICK:-1}" = 0 ] && quick=""
 mkdir -p "$out"
-quick=""
-[ "${QUICK:-0}" = 1 ] && quick="--quick"
-step_depth=${STEP_DEPTH:-"1 2"}
+work=$(mktemp -d "${TMPDIR:-/tmp}/resdit-gpu.XXXXXX")
+logs="$work/results"
+mkdir -p "$logs"
+exec > >(tee "$out/console.log") 2>&1
 [ -d /usr/local/cuda/bin ] && PATH="/usr/local/cuda/bin:$PATH" && export PATH
-start=$(date +%s)
 status=0
 our_libs=${LD_LIBRARY_PATH:-}
+have_bin=1
+: >"$logs/ours.txt"
+: >"$logs/torch.txt"
 
+elapsed() { echo $(($(date +%s) - start)); }
+left() { echo $((budget - $(elapsed))); }
+say() { printf '\n== %s (%ds of %ds)\n' "$*" "$(elapsed)" "$budget"; }
+# part NAME SECONDS: true when at least SECONDS of the budget remain; else a skip line.
+part() {
+    if [ "$(left)" -lt "$2" ]; then
+        echo "SKIPPED $1: $(left)s of the ${budget}s budget left, it needs about $2s" |
+            tee -a "$logs/skipped.txt"
+        return 1
+    fi
+    say "$1"
+}
+# cap SECONDS: SECONDS, or less so that 20 s stay for the report.
+cap() {
+    local c=$1 l
+    l=$(($(left) - 20))
+    [ "$l" -lt "$c" ] && c=$l
+    [ "$c" -lt 5 ] && c=5
+    echo "$c"
+}
 # Runs one of our programs with its library path.
 ours() { LD_LIBRARY_PATH="$our_libs" "$@"; }
-op_tests="memory linear norms elementwise attention grid"
-
-say() { printf '\n== %s (%ds)\n' "$*" $(($(date +%s) - start)); }
+# The tables and the archive as they stand (after every part: a kill keeps what was done).
+save() {
+    {
+        echo "# GPU run, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(elapsed)s of ${budget}s"
+        echo
+        [ -f "$logs/backends.txt" ] && sed 's/^/    /' "$logs/backends.txt" && echo
+        [ -f "$logs/tests-summary.txt" ] && cat "$logs/tests-summary.txt" && echo
+        "$python" bench/gpu/report.py "$logs/ours.txt" "$logs/torch.txt" "${torch_note:-}" 2>&1
+        if [ -s "$logs/skipped.txt" ]; then
+            echo
+            sed 's/^/- /' "$logs/skipped.txt"
+        fi
+    } >"$out/gpu-bench.md"
+    tar -C "$work" -czf "$out/gpu-results.tar.gz" results 2>/dev/null
+}
 
 say "machine"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null ||
     echo "nvidia-smi not found"
 command -v nvcc >/dev/null && nvcc --version | tail -1
 have_torch=1
-have_diffusers=1
 torch_note=""
 if ! "$python" -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
     have_torch=0
     torch_note="PyTorch with CUDA not available: torch columns empty"
+    echo "note: $torch_note"
 fi
-if ! "$python" -c 'import diffusers' 2>/dev/null; then
-    have_diffusers=0
-    torch_note="${torch_note:+$torch_note; }diffusers not installed: no diffusers column in the step table"
-fi
-[ -n "$torch_note" ] && echo "note: $torch_note"
 
 # Where the programs are: $bin/<name>.
 if [ -n "${PACK:-}" ]; then
     say "unpack $PACK"
-    rm -rf "$out/gpu-pack"
-    tar -C "$out" -xzf "$PACK" || exit 1
-    bin="$out/gpu-pack/bin"
-    cat "$out/gpu-pack/INFO"
-    # The CUDA 13 libraries: the toolkit's, else the pip wheels PyTorch brought.
+    tar -C "$work" -xzf "$PACK" || { echo "cannot unpack $PACK"; exit 1; }
+    bin="$work/gpu-pack/bin"
+    cat "$work/gpu-pack/INFO"
+    # CUDA's libraries: the toolkit's, then the pip wheels PyTorch brought (cuDNN among them).
     cuda_libs=$("$python" - <<'EOF' 2>/dev/null
 import glob, os
 try:
@@ -78,16 +116,13 @@ EOF
     # For our programs only (never for python): the machine's own libraries first, the pack's
     # where the machine has none, then CUDA's.
     sys_libs=/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu
-    our_libs="$sys_libs:$out/gpu-pack/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib:$cuda_libs"
+    our_libs="$sys_libs:$work/gpu-pack/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib:$cuda_libs"
     missing=$(LD_LIBRARY_PATH="$our_libs" ldd "$bin/test-gpu-memory" | grep 'not found')
-    if [ -d "$out/gpu-pack/python" ]; then # wheels brought along (diffusers)
-        export PYTHONPATH="$out/gpu-pack/python${PYTHONPATH:+:$PYTHONPATH}"
-        cat "$out/gpu-pack/INFO.python" 2>/dev/null
-    fi
     if [ -n "$missing" ]; then
-        echo "libraries not found on this machine:"
-        echo "$missing"
-        exit 1
+        echo "libraries not found on this machine (our programs cannot run; torch parts still do):"
+        echo "$missing" | tee "$logs/missing-libraries.txt"
+        have_bin=0
+        status=1
     fi
 else
     say "build (gpu_archs=$archs)"
@@ -101,109 +136,131 @@ else
     fi
     if [ ! -f "$build/build.ninja" ]; then
         meson setup "$build" -Dcuda=enabled -Dgpu_archs="$archs" -Dgui=disabled \
-            -Dbuildtype=release >"$out/build.log" 2>&1 ||
-            { tail -30 "$out/build.log"; echo "(or build elsewhere: bench/gpu/pack.sh, PACK=)"; exit 1; }
+            -Dbuildtype=release >"$logs/build.log" 2>&1 ||
+            { tail -30 "$logs/build.log"; echo "(or build elsewhere: bench/gpu/pack.sh, PACK=)"; exit 1; }
     fi
-    ninja -C "$build" >>"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; exit 1; }
-    echo "nvcc warnings: $(grep -c 'warning' "$out/build.log")"
-    bin="$out/bin"
+    ninja -C "$build" >>"$logs/build.log" 2>&1 || { tail -40 "$logs/build.log"; exit 1; }
+    echo "nvcc warnings: $(grep -c 'warning' "$logs/build.log")"
+    bin="$work/bin"
     mkdir -p "$bin"
-    for t in $op_tests flux; do cp "$build/tests/gpu/test-gpu-$t" "$bin/"; done
-    cp "$build/bench/gpu/bench-gpu-ops" "$build/bench/gpu/bench-gpu-step" \
-        "$build/kernels/dev/dev-attention" "$bin/"
-fi
-if [ "$have_diffusers" = 0 ] && "$python" -c 'import diffusers' 2>/dev/null; then
-    have_diffusers=1
-    torch_note=${torch_note//diffusers not installed: no diffusers column in the step table/}
-    torch_note=${torch_note%; }
+    cp "$build"/tests/gpu/test-gpu-* "$build/bench/gpu/bench-gpu-ops" \
+        "$build/bench/gpu/bench-gpu-step" "$build/kernels/dev/dev-attention" \
+        "$build/kernels/dev/dev-cudnn-graph" "$build/app/cli/resdit" "$bin/"
 fi
 export G_TEST_SRCDIR="$top/tests" G_TEST_BUILDDIR="$bin" G_DEBUG=gc-friendly OMP_NUM_THREADS=8
+tests="memory linear norms elementwise attention attention-cudnn grid image-ops vae flux sd3"
+save
 
-# Runs each test program; 77 is a skip. $1: label, $2: wrapper (may be empty), $3: seconds each.
+# Runs each test program; 77 is a skip, and so are compute-sanitizer's "device not supported" and
+# a timeout under it.
+# $1: label, $2: wrapper (may be empty), $3: seconds each, $4: seconds for all.
 run_tests() {
-    local label=$1 wrapper=$2 limit=$3 rc name passed=0 failed=0 skipped=0
-    shift 3
+    local label=$1 wrapper=$2 limit=$3 total=$4 rc name passed=0 failed=0 skipped=0 t0 log
+    shift 4
+    t0=$(date +%s)
     for name in "$@"; do
+        log="$logs/$label-$name.log"
+        if [ $(($(date +%s) - t0 + 10)) -gt "$total" ] || [ "$(left)" -lt 30 ]; then
+            skipped=$((skipped + 1))
+            echo "  SKIP  gpu-$name: out of time for this part" | tee -a "$logs/skipped.txt"
+            continue
+        fi
         # shellcheck disable=SC2086 # the wrapper is a command line
-        ours timeout "$limit" $wrapper "$bin/test-gpu-$name" >"$out/$label-$name.log" 2>&1
+        ours timeout "$limit" $wrapper "$bin/test-gpu-$name" >"$log" 2>&1
         rc=$?
+        if [ "$rc" != 0 ] && grep -qi 'device not supported\|device is not supported' "$log"; then
+            rc=77
+            echo "SKIP: compute-sanitizer: device not supported" >>"$log"
+        fi
+        if [ -n "$wrapper" ] && [ "$rc" = 124 ]; then # memcheck is 10-100x slower: not a failure
+            rc=77
+            echo "SKIP: timed out (${limit}s) under $wrapper" >>"$log"
+        fi
         case $rc in
         0) passed=$((passed + 1)); echo "  ok    gpu-$name" ;;
-        77) skipped=$((skipped + 1)); echo "  SKIP  gpu-$name: $(grep -m1 SKIP "$out/$label-$name.log")" ;;
+        77) skipped=$((skipped + 1))
+            echo "  SKIP  gpu-$name: $(grep -m1 SKIP "$log")" ;;
         *) failed=$((failed + 1)); status=1
-           echo "  FAIL  gpu-$name (exit $rc), last lines of $out/$label-$name.log:"
-           tail -8 "$out/$label-$name.log" | sed 's/^/        /' ;;
+           echo "  FAIL  gpu-$name (exit $rc), last lines of $label-$name.log:"
+           tail -8 "$log" | sed 's/^/        /' ;;
         esac
     done
-    echo "  $label: $passed passed, $failed failed, $skipped skipped"
+    echo "$label: $passed passed, $failed failed, $skipped skipped" |
+        tee -a "$logs/tests-summary.txt"
 }
 
-say "gpu test suite"
-# shellcheck disable=SC2086
-run_tests test "" 240 $op_tests flux
+if [ "$have_bin" = 1 ] && part "resdit backends, cuDNN graph" 20; then
+    ours timeout 60 "$bin/resdit" backends 2>&1 | tee "$logs/backends.txt"
+    ours timeout 60 "$bin/dev-cudnn-graph" 2>&1 | tee "$logs/dev-cudnn-graph.txt"
+    save
+fi
 
-elapsed=$(($(date +%s) - start))
-if [ "$elapsed" -gt 200 ]; then
-    echo "compute-sanitizer skipped: ${elapsed}s gone, the 8-minute budget needs the rest"
-elif command -v compute-sanitizer >/dev/null 2>&1; then
-    say "op tests under compute-sanitizer (memcheck)"
-    # The whole-model test is thousands of small launches (minutes under memcheck) and runs no
-    # kernel the op tests do not.
+if [ "$have_bin" = 1 ] && part "gpu test suite" 60; then
     # shellcheck disable=SC2086
-    run_tests sanitizer "compute-sanitizer --tool memcheck --leak-check no --error-exitcode 99" \
-        60 $op_tests
-    grep -h 'ERROR SUMMARY' "$out"/sanitizer-*.log | sort | uniq -c
-else
-    echo "compute-sanitizer not found: skipped"
+    run_tests test "" 90 "$(cap 150)" $tests
+    save
 fi
 
-say "benchmark: ours"
-ours timeout 150 "$bin/bench-gpu-ops" all $quick >"$out/ours.txt" 2>"$out/ours.err" ||
-    { status=1; tail -5 "$out/ours.err"; }
-cat "$out/ours.txt"
-
-say "benchmark: torch"
-if [ "$have_torch" = 1 ]; then
-    timeout 150 "$python" bench/gpu/torch_ref.py all $quick >"$out/torch.txt" 2>"$out/torch.err" ||
-        { status=1; tail -5 "$out/torch.err"; }
-    cat "$out/torch.txt"
-else
-    : >"$out/torch.txt"
+if [ "$have_bin" = 1 ] && part "FLUX.1-dev at 4096^2, ours (bench-gpu-step --dev)" 90; then
+    limit=$(cap 170)
+    ours timeout "$limit" "$bin/bench-gpu-step" --dev --budget $((limit - 40)) \
+        >"$logs/fluxdev-ours.txt" 2>"$logs/fluxdev-ours.err"
+    rc=$?
+    [ "$rc" != 0 ] && [ "$rc" != 77 ] && { status=1; tail -5 "$logs/fluxdev-ours.err"; }
+    [ "$rc" = 77 ] && echo "skipped: $(tail -1 "$logs/fluxdev-ours.err")"
+    cat "$logs/fluxdev-ours.txt"
+    grep '^fluxdev' "$logs/fluxdev-ours.txt" >>"$logs/ours.txt"
+    save
 fi
 
-say "benchmark: transformer step, ours ($step_depth blocks)"
-# shellcheck disable=SC2086 # two numbers
-ours timeout 150 "$bin/bench-gpu-step" $step_depth $quick >"$out/ours-step.txt" \
-    2>"$out/ours-step.err" || { status=1; tail -5 "$out/ours-step.err"; }
-cat "$out/ours-step.txt"
-grep '^step' "$out/ours-step.txt" >>"$out/ours.txt"
-
-if [ "$have_torch" = 1 ] && [ "$have_diffusers" = 1 ]; then
-    say "benchmark: transformer step, diffusers"
-    # shellcheck disable=SC2086
-    timeout 150 "$python" bench/gpu/torch_ref.py step $step_depth $quick >"$out/torch-step.txt" \
-        2>"$out/torch-step.err" || { status=1; tail -5 "$out/torch-step.err"; }
-    cat "$out/torch-step.txt"
-    grep '^step' "$out/torch-step.txt" >>"$out/torch.txt"
+if [ "$have_torch" = 1 ] && part "FLUX.1-dev at 4096^2, PyTorch (flash, cuDNN)" 60; then
+    patches=$(awk '$1 == "fluxdev" && $2 == "patches" {print $3, $4, $5}' "$logs/ours.txt")
+    limit=$(cap 140)
+    # shellcheck disable=SC2086 # three numbers
+    timeout "$limit" "$python" bench/gpu/torch_ref.py fluxdev ${patches:+--patches $patches} \
+        --budget $((limit - 35)) >"$logs/fluxdev-torch.txt" 2>"$logs/fluxdev-torch.err" ||
+        { status=1; tail -5 "$logs/fluxdev-torch.err"; }
+    cat "$logs/fluxdev-torch.txt"
+    grep '^fluxdev-torch' "$logs/fluxdev-torch.txt" >>"$logs/torch.txt"
+    save
 fi
 
-elapsed=$(($(date +%s) - start))
-if [ "$elapsed" -lt 380 ]; then
-    say "attention kernel versions (kernels/dev/attention.cu): 2 = backend, 3 = ldmatrix K"
-    for version in 2 3; do
-        ours timeout 30 "$bin/dev-attention" $version 128 2>&1 | tee "$out/dev-attention-$version.txt"
-    done
-else
-    echo "attention kernel versions skipped: ${elapsed}s gone"
+if [ "$have_bin" = 1 ] && part "op benchmarks, ours (cuDNN path, then RESDIT_ATTENTION=ours)" 40; then
+    ours timeout "$(cap 60)" "$bin/bench-gpu-ops" all $quick >"$logs/ops-ours.txt" \
+        2>"$logs/ops-ours.err" || { rc=$?; [ "$rc" != 77 ] && status=1; tail -3 "$logs/ops-ours.err"; }
+    cat "$logs/ops-ours.txt"
+    grep -v '^fluxdev' "$logs/ops-ours.txt" >>"$logs/ours.txt"
+    RESDIT_ATTENTION=ours ours timeout "$(cap 40)" "$bin/bench-gpu-ops" attention $quick \
+        >"$logs/ops-ours-mma.txt" 2>"$logs/ops-ours-mma.err" || tail -3 "$logs/ops-ours-mma.err"
+    cat "$logs/ops-ours-mma.txt"
+    sed -n 's/^attention /attention-mma /p' "$logs/ops-ours-mma.txt" >>"$logs/ours.txt"
+    save
+fi
+
+if [ "$have_torch" = 1 ] && part "op benchmarks, PyTorch" 40; then
+    timeout "$(cap 60)" "$python" bench/gpu/torch_ref.py all $quick >"$logs/ops-torch.txt" \
+        2>"$logs/ops-torch.err" || { status=1; tail -5 "$logs/ops-torch.err"; }
+    cat "$logs/ops-torch.txt"
+    cat "$logs/ops-torch.txt" >>"$logs/torch.txt"
+    save
+fi
+
+if [ "$have_bin" = 1 ] && command -v compute-sanitizer >/dev/null 2>&1; then
+    if part "op tests under compute-sanitizer (memcheck)" 60; then
+        # shellcheck disable=SC2086
+        # our kernels only: cuDNN's own are not ours to check (and slow under memcheck)
+        RESDIT_ATTENTION=ours run_tests sanitizer \
+            "compute-sanitizer --tool memcheck --leak-check no --error-exitcode 99" \
+            60 "$(cap 120)" attention linear norms elementwise grid memory image-ops
+        grep -h 'ERROR SUMMARY' "$logs"/sanitizer-*.log 2>/dev/null | sort | uniq -c
+        save
+    fi
+elif [ "$have_bin" = 1 ]; then
+    echo "compute-sanitizer not found: skipped" | tee -a "$logs/skipped.txt"
 fi
 
 say "results"
-{
-    echo "# GPU benchmark, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
-    echo
-    "$python" bench/gpu/report.py "$out/ours.txt" "$out/torch.txt" "$torch_note"
-    echo
-    echo "Step table: FLUX.1-dev widths with $step_depth double + single blocks (not the full 19 + 38)."
-} | tee "$out/gpu-bench.md"
+save
+cat "$out/gpu-bench.md"
 say "done, status $status"
 exit $status

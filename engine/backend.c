@@ -62,6 +62,12 @@ gboolean rd_cuda_memory(guint64 *free_bytes, guint64 *total_bytes)
     *free_bytes = *total_bytes = 0;
     return FALSE;
 }
+
+char *rd_backend_cuda_attention(RdBackend *be)
+{
+    (void)be;
+    return g_strdup("no CUDA backend in this build");
+}
 #endif
 
 RdBackend *rd_backend_new(RdBackendChoice choice, GError **error)

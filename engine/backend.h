@@ -163,6 +163,10 @@ typedef enum {
 /* NULL with an error naming the cause when the CUDA backend is not built or no device works. */
 RdBackend *rd_backend_cuda_new(GError **error);
 gboolean rd_backend_cuda_available(char **reason);
+/* Which path a CUDA backend's plain bf16 head-dim-128 attention takes and why (cuDNN's fused
+ * SDPA with its version and first-use check, or our kernel because cuDNN is not found, failed
+ * the check, is turned off by RESDIT_ATTENTION, or is not built in); g_free. */
+char *rd_backend_cuda_attention(RdBackend *be);
 /* Free and total memory of the current CUDA device; FALSE when there is none. */
 gboolean rd_cuda_memory(guint64 *free_bytes, guint64 *total_bytes);
 RdBackend *rd_backend_new(RdBackendChoice choice, GError **error);

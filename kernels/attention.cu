@@ -1,9 +1,18 @@
 // The attention op: the tensor-core flash kernel for plain attention with head dim 64 or 128 on
 // 16-byte-aligned rows, tiles of cuBLAS products for plain attention with head dims of 256 and
-// more (the VAE), the generic kernel for everything else (causal, bias, other head dims).
+// more (the VAE), the generic kernel for everything else (causal, bias, other head dims). Plain
+// bf16 attention with head dim 128 (FLUX, SD3) goes to cuDNN's fused SDPA first when it is
+// loaded and passed its check (attention_cudnn.cu); anything cuDNN cannot take comes back here.
+#include "attention_cudnn.cuh"
 #include "attention_gemm.cuh"
 #include "attention_generic.cuh"
 #include "attention_mma.cuh"
+
+void attention_ours(CudaBackend *cb, const SdpaProblem &p)
+{
+    attention_mma::launch(p.head_dim, p.q, p.q_stride, p.k, p.k_stride, p.v, p.v_stride, p.out,
+                          p.out_stride, p.nq, p.nk, p.heads, cb->stream);
+}
 
 void cuda_attention(RdBackend *be, const RdTensor *q, const RdTensor *k, const RdTensor *v,
                     RdTensor *out, int heads, int head_dim, const RdAttentionExtras *extras)
@@ -21,9 +30,12 @@ void cuda_attention(RdBackend *be, const RdTensor *q, const RdTensor *k, const R
     if (!causal && !bias && all_bf16 &&
         attention_mma::supported(head_dim, q->data, q->stride, k->data, k->stride, v->data,
                                  v->stride, out->data, out->stride, (int)k->rows)) {
-        attention_mma::launch(head_dim, (const bf16 *)q->data, q->stride, (const bf16 *)k->data,
-                              k->stride, (const bf16 *)v->data, v->stride, (bf16 *)out->data,
-                              out->stride, (int)q->rows, (int)k->rows, heads, stream);
+        const SdpaProblem p = {(const bf16 *)q->data, (const bf16 *)k->data,
+                               (const bf16 *)v->data, (bf16 *)out->data, q->stride, k->stride,
+                               v->stride, out->stride, (int)q->rows, (int)k->rows, heads,
+                               head_dim};
+        if (!cudnn_attention(cuda_backend(be), p))
+            attention_ours(cuda_backend(be), p);
         return;
     }
     if (attention_gemm::supported(head_dim, k->rows, causal, bias != NULL, all_bf16)) {

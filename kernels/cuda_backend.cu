@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attention_cudnn.cuh"
 #include "cuda_backend.h"
 #include "for_each.cuh"
 
@@ -408,6 +409,45 @@ static gboolean cuda_weight_prepare(RdBackend *be, RdWeight *w, GError **error)
     return TRUE;
 }
 
+// Uniform values offset + U(-a, a) from a counter hash (splitmix64) of (seed, index).
+__global__ void random_bf16_kernel(bf16 *dst, size_t n, uint64_t seed, float a, float offset)
+{
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * blockDim.x) {
+        uint64_t z = seed + (i + 1) * 0x9E3779B97F4A7C15ull;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        const float u = (float)(z >> 40) * (1.0f / 16777216.0f); // [0, 1)
+        dst[i] = __float2bfloat16_rn(offset + a * (2.0f * u - 1.0f));
+    }
+}
+
+extern "C" gboolean rd_cuda_weight_prepare_random(RdBackend *be, RdWeight *w, guint64 seed,
+                                                  GError **error)
+{
+    CudaBackend *cb = cuda_backend(be);
+    if (w->device)
+        return TRUE;
+    const char *name = w->name ? w->name : "(unnamed)";
+    const size_t n = (size_t)(w->rows * w->cols);
+    g_autofree char *what = g_strdup_printf("weight %s", name);
+    bf16 *dst = (bf16 *)cuda_try_alloc(cb, MAX(n, (size_t)1) * sizeof(bf16), what, error);
+    if (!dst)
+        return FALSE;
+    const bool vector = w->cols <= 1;
+    const float a = vector ? 0.1f : sqrtf(3.0f / (float)w->cols);
+    const float offset = vector && g_str_has_suffix(name, "scale") ? 1.0f : 0.0f;
+    const guint64 name_seed = seed ^ ((guint64)g_str_hash(name) << 32);
+    const int blocks = (int)MIN((n + 255) / 256, (size_t)cb->sm_count * 8);
+    if (n > 0) {
+        random_bf16_kernel<<<MAX(blocks, 1), 256, 0, cb->stream>>>(dst, n, name_seed, a, offset);
+        launchCheck();
+    }
+    w->device = dst;
+    return TRUE;
+}
+
 static void cuda_weight_release(RdBackend *be, RdWeight *w)
 {
     cuda_free(cuda_backend(be), w->device);
@@ -450,6 +490,35 @@ extern "C" char *rd_cuda_device_name(RdBackend *be)
                            prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0);
 }
 
+extern "C" char *rd_backend_cuda_attention(RdBackend *be)
+{
+    RdCudaCudnnState state;
+    return cudnn_attention_describe(cuda_backend(be), &state);
+}
+
+extern "C" RdCudaCudnnState rd_cuda_cudnn_state(RdBackend *be, char **why)
+{
+    RdCudaCudnnState state;
+    char *text = cudnn_attention_describe(cuda_backend(be), &state);
+    if (why)
+        *why = text;
+    else
+        g_free(text);
+    return state;
+}
+
+extern "C" guint64 rd_cuda_cudnn_attention_calls(RdBackend *be)
+{
+    return cudnn_attention_calls(cuda_backend(be));
+}
+
+extern "C" void rd_cuda_set_attention_path(RdBackend *be, RdCudaAttentionPath path)
+{
+    cuda_backend(be)->attention_path = path == RD_CUDA_ATTENTION_OURS    ? ATTENTION_OURS
+                                       : path == RD_CUDA_ATTENTION_CUDNN ? ATTENTION_CUDNN
+                                                                         : ATTENTION_AUTO;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Creation
 
@@ -457,6 +526,7 @@ static void cuda_destroy(RdBackend *be)
 {
     CudaBackend *cb = cuda_backend(be);
     cudaStreamSynchronize(cb->stream);
+    cudnn_attention_free(cb);
     cuda_spectral_cache_free(cb);
     cuda_linear_cache_free(cb);
     cuda_free(cb, cb->workspace);
@@ -537,6 +607,7 @@ extern "C" RdBackend *rd_backend_cuda_new(GError **error)
     }
     CudaBackend *cb = g_new0(CudaBackend, 1);
     fill_table(&cb->base);
+    cb->attention_path = attention_path_from_env();
     cudaDeviceProp prop;
     // Freed blocks stay in the pool while a job runs (activations come and go every layer);
     // rd_backend_trim gives them back after each job and under memory pressure.

@@ -23,6 +23,36 @@ char *rd_cuda_device_name(RdBackend *be);
  * convolution runs in several bands. */
 void rd_cuda_set_im2col_bytes(RdBackend *be, size_t bytes);
 
+/* Benchmarks of models that are not on disk: makes w's device copy (bf16) with uniform random
+ * values, never reading w->host (which may be a hole of a sparse file). Matrices: U(-a, a),
+ * a = sqrt(3 / cols); vectors: U(-0.1, 0.1), plus 1 for names ending in "scale" (norm scales).
+ * Same seed and name, same values. */
+gboolean rd_cuda_weight_prepare_random(RdBackend *be, RdWeight *w, guint64 seed, GError **error);
+
+/* Plain bf16 attention with head dim 128: cuDNN's fused SDPA (when libcudnn.so.9 loads and its
+ * first-use check on this device passed) or our mma.sync kernel. The environment variable
+ * RESDIT_ATTENTION=auto|ours|cudnn sets the start value; cudnn means cuDNN whenever it loads,
+ * even after a failed check. Any call cuDNN cannot run still falls back to ours. */
+typedef enum {
+    RD_CUDA_ATTENTION_AUTO,
+    RD_CUDA_ATTENTION_OURS,
+    RD_CUDA_ATTENTION_CUDNN,
+} RdCudaAttentionPath;
+void rd_cuda_set_attention_path(RdBackend *be, RdCudaAttentionPath path);
+
+typedef enum {
+    RD_CUDNN_NOT_BUILT,    /* cudnn_graph.h was missing when the build was configured */
+    RD_CUDNN_UNAVAILABLE,  /* libcudnn.so.9 not found, too old, or no handle on this device */
+    RD_CUDNN_TURNED_OFF,   /* RESDIT_ATTENTION=ours (or rd_cuda_set_attention_path) */
+    RD_CUDNN_CHECK_FAILED, /* it disagreed with our kernel on the first-use check */
+    RD_CUDNN_ACTIVE,       /* in use (check passed, or forced with RESDIT_ATTENTION=cudnn) */
+} RdCudaCudnnState;
+/* Where cuDNN stands for this backend, running the first-use check if it has not run on this
+ * device; *why (g_free, may be NULL) is the sentence rd_backend_cuda_attention gives. */
+RdCudaCudnnState rd_cuda_cudnn_state(RdBackend *be, char **why);
+/* How many attention calls cuDNN ran on this backend (the rest ran our kernels). */
+guint64 rd_cuda_cudnn_attention_calls(RdBackend *be);
+
 #ifdef __cplusplus
 }
 #endif

@@ -71,6 +71,8 @@ typedef struct CudaBackend {
     size_t im2col_bytes;        // image_ops.cu: the convolution's band scratch
     struct GemmCache *gemms;    // linear.cu
     struct SpectralCache *ffts; // spectral.cu
+    struct CudnnState *cudnn;   // attention_cudnn.cu: handle and plans, made on first use
+    int attention_path;         // attention_cudnn.cuh AttentionPath (RESDIT_ATTENTION)
 } CudaBackend;
 
 static inline CudaBackend *cuda_backend(RdBackend *be)

@@ -1,6 +1,7 @@
 /* Times the CUDA backend's attention and FLUX-shaped linear layers, with peak device memory.
  *
- * Usage: bench-gpu-ops [attention|gemm|all] [--quick]
+ * Usage: bench-gpu-ops [attention|gemm|all] [--quick]   (RESDIT_ATTENTION=ours|cudnn chooses
+ * the attention path; the "# attention path" line says which one ran)
  * Prints one line per case (machine-readable, parsed by bench/gpu/report.py):
  *   attention TOKENS HEADS HEAD_DIM MS TFLOPS PEAK_MIB
  *   gemm NAME M N K MS TFLOPS PEAK_MIB
@@ -139,7 +140,9 @@ int main(int argc, char **argv)
         return 77;
     }
     g_autofree char *device = rd_cuda_device_name(be);
+    g_autofree char *path = rd_backend_cuda_attention(be);
     printf("device %s\n", device);
+    printf("# attention path: %s\n", path);
     if (strcmp(what, "attention") == 0 || strcmp(what, "all") == 0) {
         static const int sizes[] = {4608, 16896, 37376, 66048};
         for (guint i = 0; i < G_N_ELEMENTS(sizes); i++)

@@ -6,7 +6,10 @@
 #
 # Usage: bench/gpu/pack.sh [ARCHS]   (default 90) -> build-gpu-pack/gpu-pack.tar.gz
 # Left out on purpose, expected on the GPU machine: glibc, libstdc++, libgcc_s, the driver
-# (libcuda) and the CUDA 13 toolkit libraries (cudart, cuBLAS, cuBLASLt, cuFFT).
+# (libcuda), the CUDA 13 toolkit libraries (cudart, cuBLAS, cuBLASLt, cuFFT) and cuDNN 9
+# (dlopen'ed; PyTorch's wheels bring it).
+# The pack travels with the tree to the device machine, 64 MiB for both: the binaries are
+# stripped, and the script fails when pack + tracked tree exceed LIMIT_MIB (default 64).
 # Pure-Python wheels in build-gpu-pack/wheels/ are unpacked into the pack's python/ (for the
 # diffusers column, which the CUDA image lacks):
 #   pip download diffusers==0.42.1 --no-deps -d build-gpu-pack/wheels
@@ -19,20 +22,24 @@ build="$top/build-gpu-pack"
 if [ ! -f "$build/build.ninja" ]; then
     meson setup "$build" -Dcuda=enabled -Dgpu_archs="$archs" -Dgui=disabled -Dbuildtype=release
 fi
-ninja -C "$build" tests/gpu/test-gpu-memory tests/gpu/test-gpu-linear tests/gpu/test-gpu-norms \
-    tests/gpu/test-gpu-elementwise tests/gpu/test-gpu-attention tests/gpu/test-gpu-grid \
-    tests/gpu/test-gpu-flux bench/gpu/bench-gpu-ops bench/gpu/bench-gpu-step \
-    kernels/dev/dev-attention kernels/dev/dev-norms kernels/dev/dev-elementwise
+# the gpu suite as bench/gpu.sh runs it
+tests="memory linear norms elementwise attention attention-cudnn grid image-ops vae flux sd3"
+targets=""
+for t in $tests; do targets="$targets tests/gpu/test-gpu-$t"; done
+# shellcheck disable=SC2086 # a list of targets
+ninja -C "$build" $targets bench/gpu/bench-gpu-ops bench/gpu/bench-gpu-step \
+    kernels/dev/dev-attention kernels/dev/dev-cudnn-graph app/cli/resdit
 
 stage="$build/gpu-pack"
 rm -rf "$stage"
 mkdir -p "$stage/bin" "$stage/lib"
-for t in memory linear norms elementwise attention grid flux; do
+for t in $tests; do
     cp "$build/tests/gpu/test-gpu-$t" "$stage/bin/"
 done
 cp "$build"/bench/gpu/bench-gpu-ops "$build"/bench/gpu/bench-gpu-step "$stage/bin/"
-cp "$build"/kernels/dev/dev-attention "$build"/kernels/dev/dev-norms \
-    "$build"/kernels/dev/dev-elementwise "$stage/bin/"
+cp "$build"/kernels/dev/dev-attention "$build"/kernels/dev/dev-cudnn-graph "$stage/bin/"
+cp "$build"/app/cli/resdit "$stage/bin/"
+strip --strip-unneeded "$stage"/bin/*
 keep='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libstdc\+\+|libgcc_s|libcuda\.so|libcudart|libcublas|libcublasLt|libcufft)'
 for bin in "$stage"/bin/*; do
     ldd "$bin" | awk '$3 ~ /^\// {print $1, $3}' | while read -r name path; do
@@ -49,6 +56,16 @@ if ls "$build"/wheels/*.whl >/dev/null 2>&1; then
     done
 fi
 echo "archs $archs, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')" >"$stage/INFO"
+strip --strip-unneeded "$stage"/lib/* 2>/dev/null || true
 tar -C "$build" -czf "$build/gpu-pack.tar.gz" gpu-pack
 ls -la "$build/gpu-pack.tar.gz"
 du -sh "$stage/bin" "$stage/lib"
+pack_bytes=$(stat -c %s "$build/gpu-pack.tar.gz")
+tree_bytes=$(git ls-files -z | xargs -0 stat -c %s 2>/dev/null | awk '{s += $1} END {print s + 0}')
+limit=$((${LIMIT_MIB:-64} * 1048576))
+echo "pack $((pack_bytes / 1048576)) MiB + tracked tree $((tree_bytes / 1048576)) MiB" \
+    "= $(((pack_bytes + tree_bytes) / 1048576)) MiB of $((limit / 1048576)) MiB"
+if [ $((pack_bytes + tree_bytes)) -gt "$limit" ]; then
+    echo "too large to travel with the tree"
+    exit 1
+fi

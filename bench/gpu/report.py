@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Joins bench-gpu-ops and torch_ref.py outputs into one markdown table.
+"""Joins bench-gpu-ops / bench-gpu-step and torch_ref.py outputs into markdown tables.
 
 Usage: report.py OURS.txt TORCH.txt [TORCH_NOTE]
+OURS.txt may also hold `attention-mma ...` lines (bench-gpu-ops under RESDIT_ATTENTION=ours,
+renamed by bench/gpu.sh) and `fluxdev ...` lines (bench-gpu-step --dev); TORCH.txt
+`fluxdev-torch BACKEND MODE MS PEAK` lines (torch_ref.py fluxdev).
 """
 import sys
 
@@ -13,22 +16,37 @@ def parse(path):
     except OSError:
         return device, rows
     for line in lines:
-        parts = line.split()
-        if not parts:
-            continue
-        if parts[0] == "device":
-            device = " ".join(parts[1:])
-        elif parts[0] == "attention" and len(parts) >= 7:
-            rows[("attention", parts[1])] = {"ms": float(parts[4]), "tflops": float(parts[5]),
-                                             "peak": float(parts[6]),
-                                             "note": parts[7] if len(parts) > 7 else ""}
-        elif parts[0] == "step" and len(parts) >= 5:
-            rows[("step", parts[1], parts[2])] = {"ms": float(parts[3]), "peak": float(parts[4])}
-        elif parts[0] == "gemm" and len(parts) >= 8:
-            rows[("gemm", parts[1])] = {"shape": f"{parts[2]}x{parts[3]}x{parts[4]}",
-                                        "ms": float(parts[5]), "tflops": float(parts[6]),
-                                        "peak": float(parts[7])}
+        try:
+            parse_line(line.split(), rows)
+        except (ValueError, IndexError):
+            pass  # a comment or a line cut short by a timeout
+        if line.startswith("device "):
+            device = line[len("device "):]
     return device, rows
+
+
+def parse_line(parts, rows):
+    """One output line into rows (ValueError / IndexError on a malformed one)."""
+    if not parts or parts[0] == "device":
+        return
+    if parts[0] == "fluxdev" and len(parts) >= 4 and parts[1] in ("global", "fused", "local",
+                                                                  "vae"):
+        rows[("fluxdev", parts[1])] = {"ms": float(parts[2]), "peak": float(parts[3])}
+    elif parts[0] == "fluxdev" and len(parts) >= 3 and parts[1] == "projection":
+        rows[("fluxdev", "projection")] = {"ms": float(parts[2])} if parts[2] != "-" else None
+    elif parts[0] == "fluxdev-torch" and len(parts) >= 5:
+        rows[("fluxdev-torch", parts[1], parts[2])] = {"ms": float(parts[3]),
+                                                       "peak": float(parts[4])}
+    elif parts[0] in ("attention", "attention-mma") and len(parts) >= 7:
+        rows[(parts[0], parts[1])] = {"ms": float(parts[4]), "tflops": float(parts[5]),
+                                      "peak": float(parts[6]),
+                                      "note": parts[7] if len(parts) > 7 else ""}
+    elif parts[0] == "step" and len(parts) >= 5:
+        rows[("step", parts[1], parts[2])] = {"ms": float(parts[3]), "peak": float(parts[4])}
+    elif parts[0] == "gemm" and len(parts) >= 8:
+        rows[("gemm", parts[1])] = {"shape": f"{parts[2]}x{parts[3]}x{parts[4]}",
+                                    "ms": float(parts[5]), "tflops": float(parts[6]),
+                                    "peak": float(parts[7])}
 
 
 def cell(row, key, fmt):
@@ -64,6 +82,46 @@ def step_table(ours, ref):
               f"{ours_peak} | {diffusers_peak} |")
 
 
+def fluxdev_table(ours, ref):
+    """The true FLUX.1-dev transformer at 4096^2: steps per mode, decode, 35-step projection."""
+    if not any(k[0] in ("fluxdev", "fluxdev-torch") for k in list(ours) + list(ref)):
+        return
+    print()
+    print("FLUX.1-dev (19 double + 38 single blocks, random bf16 weights made on the device) at "
+          "4096 x 4096 (256 x 256 + 512 text tokens); torch: the same layers in plain PyTorch "
+          "(F.linear, SDPA with one backend forced).")
+    print()
+    print("| 4096^2 | ours ms | ours peak MiB | torch flash ms | torch cuDNN ms | "
+          "ours time / best torch |")
+    print("|---|---:|---:|---:|---:|---:|")
+    steps = {"global": 10, "fused": 10, "local": 15}
+    totals = {"flash": 0.0, "cudnn": 0.0}
+    complete = {"flash": True, "cudnn": True}
+    for mode in ("global", "fused", "local", "vae"):
+        o = ours.get(("fluxdev", mode))
+        t = {b: ref.get(("fluxdev-torch", b, mode)) for b in ("flash", "cudnn")}
+        for b in totals:
+            if mode in steps:
+                if t[b]:
+                    totals[b] += steps[mode] * t[b]["ms"]
+                else:
+                    complete[b] = False
+        best = min((r["ms"] for r in t.values() if r), default=None)
+        ratio = f"{o['ms'] / best:.2f}" if o and best else "-"
+        label = f"{mode} step" if mode != "vae" else "VAE decode (ours only)"
+        print(f"| {label} | {cell(o, 'ms', '{:.0f}')} | {cell(o, 'peak', '{:.0f}')} | "
+              f"{cell(t['flash'], 'ms', '{:.0f}')} | {cell(t['cudnn'], 'ms', '{:.0f}')} | "
+              f"{ratio} |")
+    proj = ours.get(("fluxdev", "projection"))
+    torch_cells = [f"{totals[b] / 1000:.1f} s (transformer only)" if complete[b] else "-"
+                   for b in ("flash", "cudnn")]
+    print(f"| 35-step image: 10 global + 10 fused + 15 local (+ decode) | "
+          f"{proj['ms'] / 1000:.1f} s |  | {torch_cells[0]} | {torch_cells[1]} | |"
+          if proj else
+          f"| 35-step image: 10 global + 10 fused + 15 local (+ decode) | - |  | "
+          f"{torch_cells[0]} | {torch_cells[1]} | |")
+
+
 def main():
     ours_dev, ours = parse(sys.argv[1])
     torch_dev, ref = parse(sys.argv[2])
@@ -76,11 +134,15 @@ def main():
     print("| case | ours ms | ours TFLOP/s | torch ms | torch TFLOP/s | ours / torch | "
           "ours peak MiB | torch peak MiB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    keys = sorted((k for k in set(ours) | set(ref) if k[0] != "step"),
+    keys = sorted((k for k in set(ours) | set(ref)
+                   if k[0] not in ("step", "fluxdev", "fluxdev-torch")),
                   key=lambda k: (k[0], int(k[1]) if k[1].isdigit() else 0))
     for key in keys:
         o, t = ours.get(key), ref.get(key)
-        if key[0] == "attention":
+        if key[0] == "attention-mma":
+            t = ref.get(("attention", key[1]))
+            name = f"attention {key[1]} tokens, our mma.sync kernel (RESDIT_ATTENTION=ours)"
+        elif key[0] == "attention":
             name = f"attention {key[1]} tokens, 24x128" + (f" (torch: {t['note']})" if t else "")
         else:
             name = f"{key[1]} {(o or t)['shape']}"
@@ -89,6 +151,7 @@ def main():
               f"{cell(t, 'ms', '{:.2f}')} | {cell(t, 'tflops', '{:.0f}')} | {ratio} | "
               f"{cell(o, 'peak', '{:.0f}')} | {cell(t, 'peak', '{:.0f}')} |")
     step_table(ours, ref)
+    fluxdev_table(ours, ref)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,12 @@
 /* Attention on the GPU: the tensor-core flash kernel (head dims 64 and 128), the tiled cuBLAS path
  * (head dims 256 and up, the VAE) and the generic kernel (other head dims, causal, bias,
- * unaligned views) against the CPU's blocked reference. */
+ * unaligned views) against the CPU's blocked reference. cuDNN's fused attention is turned off
+ * here so that these are our kernels (test-gpu-attention-cudnn.c checks cuDNN). */
+#include "config.h"
 #include "gpu-util.h"
+#if HAVE_CUDA
+#include "cuda_backend.h"
+#endif
 
 #define ATT_TOL 5e-3f
 #define ATT_EPS 0.08f
@@ -125,6 +130,9 @@ static void test_unaligned_views(void)
 int main(int argc, char **argv)
 {
     gu_init_or_skip(&argc, &argv);
+#if HAVE_CUDA
+    rd_cuda_set_attention_path(gu_gpu(), RD_CUDA_ATTENTION_OURS);
+#endif
     g_test_add_func("/gpu/attention/flash-128", test_flash_128);
     g_test_add_func("/gpu/attention/flash-64", test_flash_64);
     g_test_add_func("/gpu/attention/generic-head-dims", test_generic_head_dims);
