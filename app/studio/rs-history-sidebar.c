@@ -125,7 +125,17 @@ static void bind_row(GtkSignalListItemFactory *factory, GtkListItem *list_item, 
                             ? gen->params.prompt
                             : _("(no prompt)");
     gtk_label_set_label(GTK_LABEL(prompt), words);
-    gtk_widget_set_tooltip_text(row, words);
+    char *tooltip = g_strdup(words);
+    if (gen->params.init_image != NULL && gen->params.init_image[0] != '\0') {
+        char *source = g_path_get_basename(gen->params.init_image);
+        g_free(tooltip);
+        /* Translators: the prompt, then the source file and strength of an image-to-image job */
+        tooltip = g_strdup_printf(_("%s\nImage to image from “%s”, strength %.2f"), words, source,
+                                  gen->params.strength);
+        g_free(source);
+    }
+    gtk_widget_set_tooltip_text(row, tooltip);
+    g_free(tooltip);
     char *meta_label = meta_text(gen);
     gtk_label_set_label(GTK_LABEL(meta), meta_label);
     g_free(meta_label);
