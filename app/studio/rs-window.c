@@ -1136,11 +1136,6 @@ static void open_image_action(GtkWidget *widget, const char *action_name, GVaria
     gtk_native_dialog_show(GTK_NATIVE_DIALOG(self->open_chooser));
 }
 
-GtkFileChooser *rs_window_get_open_image_dialog(RsWindow *self)
-{
-    return self->open_chooser != NULL ? GTK_FILE_CHOOSER(self->open_chooser) : NULL;
-}
-
 static gboolean on_drop(GtkDropTarget *target, const GValue *value, double x, double y,
                         RsWindow *self)
 {

@@ -48,8 +48,6 @@ gboolean rs_window_load_parameters(RsWindow *self, const char *path);
  * it becomes the job's source ("init-image"; other formats than PNG through a PNG copy, made on
  * a worker thread) and a PNG with generation parameters brings them along. */
 void rs_window_open_image(RsWindow *self, const char *path);
-/* The Open Image dialog while it is open, else NULL. */
-GtkFileChooser *rs_window_get_open_image_dialog(RsWindow *self);
 
 /* Shows the folder that holds path in the file manager. */
 void rs_window_show_folder_of(RsWindow *self, const char *path);

@@ -191,6 +191,32 @@ static gboolean init_image_is_set(gpointer job)
     return rs_job_settings_get_init_image(job) != NULL;
 }
 
+static gboolean chooser_has_file(gpointer chooser)
+{
+    GFile *file = gtk_file_chooser_get_file(chooser);
+    gboolean has = file != NULL;
+    g_clear_object(&file);
+    return has;
+}
+
+/* File › Open Image: the file chooser (GTK's own under the test: no portal), a file chosen. */
+static void test_open_dialog(Fixture *f, gconstpointer data)
+{
+    char *source = write_gradient_png(f);
+    g_assert_true(gtk_widget_activate_action(GTK_WIDGET(f->window), "win.open-image", NULL));
+    GtkWindow *dialog = ui_test_wait_for_toplevel(GTK_TYPE_FILE_CHOOSER_DIALOG, 10000);
+    g_assert_nonnull(dialog);
+    GFile *file = g_file_new_for_path(source);
+    g_assert_true(gtk_file_chooser_set_file(GTK_FILE_CHOOSER(dialog), file, NULL));
+    g_object_unref(file);
+    /* the chooser selects the file once it has loaded the folder */
+    g_assert_true(ui_test_wait_until(chooser_has_file, dialog, 10000));
+    gtk_dialog_response(GTK_DIALOG(dialog), GTK_RESPONSE_ACCEPT);
+    g_assert_true(ui_test_wait_until(init_image_is_set, f->job, 10000));
+    g_assert_cmpstr(rs_job_settings_get_init_image(f->job), ==, source);
+    g_free(source);
+}
+
 /* Any format GDK reads: a JPEG becomes a PNG copy that the engine reads. */
 static void test_open_jpeg(Fixture *f, gconstpointer data)
 {
@@ -212,6 +238,21 @@ static void test_open_jpeg(Fixture *f, gconstpointer data)
     g_assert_cmpint(h, ==, SOURCE_SIDE / 2);
     g_free(rgb);
     g_free(jpeg);
+}
+
+/* A file that is no image: an error dialog that says why, and the job stays text to image. */
+static void test_open_not_an_image(Fixture *f, gconstpointer data)
+{
+    char *path = g_build_filename(f->history_dir, "notes.png.txt", NULL);
+    g_assert_true(g_file_set_contents(path, "not an image at all", -1, NULL));
+    rs_window_open_image(f->window, path);
+    GtkWindow *dialog = ui_test_wait_for_toplevel(ADW_TYPE_MESSAGE_DIALOG, 10000);
+    g_assert_nonnull(dialog);
+    g_assert_cmpstr(adw_message_dialog_get_heading(ADW_MESSAGE_DIALOG(dialog)), ==,
+                    "Could Not Open the Image");
+    g_assert_null(rs_job_settings_get_init_image(f->job));
+    gtk_window_destroy(dialog);
+    g_free(path);
 }
 
 static gboolean newest_row_done(gpointer model)
@@ -268,6 +309,7 @@ static void test_upscale(Fixture *f, gconstpointer data)
     g_assert_nonnull(source);
     g_assert_cmpint(gdk_texture_get_width(source), ==, 512);
     assert_split_shows(f, source);
+    ui_test_spin(100);
     g_free(ui_test_screenshot(GTK_WIDGET(f->window), "upscale-compare"));
 
     /* Upscale of history rows at the default 4K size, queued behind a long job. */
@@ -327,8 +369,12 @@ int main(int argc, char **argv)
     ui_test_init(&argc, &argv);
     g_test_add("/img2img/open-generate-compare", Fixture, NULL, fixture_set_up,
                test_open_generate_compare, fixture_tear_down);
+    g_test_add("/img2img/open-dialog", Fixture, NULL, fixture_set_up, test_open_dialog,
+               fixture_tear_down);
     g_test_add("/img2img/open-jpeg", Fixture, NULL, fixture_set_up, test_open_jpeg,
                fixture_tear_down);
+    g_test_add("/img2img/open-not-an-image", Fixture, NULL, fixture_set_up,
+               test_open_not_an_image, fixture_tear_down);
     g_test_add("/img2img/upscale", Fixture, NULL, fixture_set_up, test_upscale,
                fixture_tear_down);
     return g_test_run();
