@@ -273,8 +273,8 @@ static GtkWidget *build_action_bar(void)
                                                _("Re-run with the Same Seed")));
     gtk_box_append(GTK_BOX(bar), action_button("media-playlist-shuffle-symbolic",
                                                "history.vary-seed", _("Vary Seed")));
-    gtk_box_append(GTK_BOX(bar), action_button("zoom-in-symbolic", "history.upscale",
-                                               _("Upscale")));
+    gtk_box_append(GTK_BOX(bar),
+                   action_button("zoom-in-symbolic", "history.upscale", _("Upscale")));
     gtk_box_append(GTK_BOX(bar), action_button("folder-open-symbolic", "history.show-in-folder",
                                                _("Show in Folder")));
     GtkWidget *spacer = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 0);

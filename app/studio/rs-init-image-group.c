@@ -140,8 +140,8 @@ static void rs_init_image_group_class_init(RsInitImageGroupClass *klass)
     props[PROP_TEXTURE] = g_param_spec_object("texture", NULL, NULL, GDK_TYPE_TEXTURE,
                                               G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
     g_object_class_install_properties(object_class, N_PROPS, props);
-    gtk_widget_class_set_template_from_resource(
-        widget_class, "/io/github/resdit/Studio/rs-init-image-group.ui");
+    gtk_widget_class_set_template_from_resource(widget_class,
+                                                "/io/github/resdit/Studio/rs-init-image-group.ui");
     gtk_widget_class_bind_template_child(widget_class, RsInitImageGroup, clear_button);
     gtk_widget_class_bind_template_child(widget_class, RsInitImageGroup, picture);
     gtk_widget_class_bind_template_child(widget_class, RsInitImageGroup, file_label);

@@ -26,7 +26,7 @@ struct _RsJobSettings {
     double shift_mu;
     gboolean no_pes, no_pipe, no_psf, no_overlap, uniform_weights;
     gboolean inspect_branches;
-    GVariant *loras; /* a(sdb): path, strength, enabled */
+    GVariant *loras;  /* a(sdb): path, strength, enabled */
     char *init_image; /* image to image: the source file; "" = text to image (not persisted) */
     double strength;  /* with an init image: 0 keeps it, 1 ignores it */
 };
@@ -74,8 +74,7 @@ static const char *const persisted[] = {
     "prompt",   "aspect",      "size-preset", "custom-width",    "custom-height", "steps",
     "guidance", "random-seed", "seed",        "global-steps",    "local-steps",   "cutoff",
     "sigma",    "patch",       "base-size",   "shift-mode",      "shift-mu",      "no-pes",
-    "no-pipe",  "no-psf",      "no-overlap",  "uniform-weights", "batch-count",
-    "strength",
+    "no-pipe",  "no-psf",      "no-overlap",  "uniform-weights", "batch-count",   "strength",
 };
 
 static void update_size(RsJobSettings *self)

@@ -133,8 +133,7 @@ static void test_open_generate_compare(Fixture *f, gconstpointer data)
     g_assert_true(gtk_widget_is_visible(GTK_WIDGET(scale)));
     g_assert_true(gtk_picture_get_paintable(picture) ==
                   GDK_PAINTABLE(rs_init_image_group_get_texture(group)));
-    g_assert_cmpint(gdk_texture_get_width(rs_init_image_group_get_texture(group)), ==,
-                    SOURCE_SIDE);
+    g_assert_cmpint(gdk_texture_get_width(rs_init_image_group_get_texture(group)), ==, SOURCE_SIDE);
     /* The slider is the job's strength, which GSettings keeps. */
     gtk_range_set_value(GTK_RANGE(scale), 0.6);
     double strength = 0;
@@ -373,9 +372,8 @@ int main(int argc, char **argv)
                fixture_tear_down);
     g_test_add("/img2img/open-jpeg", Fixture, NULL, fixture_set_up, test_open_jpeg,
                fixture_tear_down);
-    g_test_add("/img2img/open-not-an-image", Fixture, NULL, fixture_set_up,
-               test_open_not_an_image, fixture_tear_down);
-    g_test_add("/img2img/upscale", Fixture, NULL, fixture_set_up, test_upscale,
+    g_test_add("/img2img/open-not-an-image", Fixture, NULL, fixture_set_up, test_open_not_an_image,
                fixture_tear_down);
+    g_test_add("/img2img/upscale", Fixture, NULL, fixture_set_up, test_upscale, fixture_tear_down);
     return g_test_run();
 }
