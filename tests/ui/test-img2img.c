@@ -279,6 +279,9 @@ static void assert_upscale_job(RsQueuedJob *job, const char *source, int width, 
 
 static void test_upscale(Fixture *f, gconstpointer data)
 {
+    /* Nothing to upscale before the first image. */
+    GtkWidget *upscale_button = ui_test_child(f->window, RS_TYPE_WINDOW, "upscale_button");
+    g_assert_false(gtk_widget_is_sensitive(upscale_button));
     /* A 3:2 image of 512 x 336 (its own ratio, 32:21, is what an upscale keeps). */
     g_object_set(f->job, "aspect", "3:2", NULL);
     run_and_wait(f, "win.generate");
@@ -289,7 +292,6 @@ static void test_upscale(Fixture *f, gconstpointer data)
      * ratio is the source's, the parameters its own (the panel's prompt changed meanwhile). */
     g_settings_set_int(f->settings, "upscale-size", 768);
     g_object_set(f->job, "prompt", "something else", "seed", 7, NULL);
-    GtkWidget *upscale_button = ui_test_child(f->window, RS_TYPE_WINDOW, "upscale_button");
     g_assert_true(gtk_widget_is_sensitive(upscale_button));
     run_and_wait(f, "win.upscale");
     char *upscaled = newest_output(f, first);
