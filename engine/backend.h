@@ -129,7 +129,7 @@ struct RdBackend {
     /* 3x3 convolution with stride 2 after padding one zero row at the bottom and one zero column
      * at the right (the VAE encoder's downsampling, diffusers Downsample2D / BFL Downsample):
      * x [height * width, Cin] with height and width even -> y [height/2 * width/2, Cout]; w and
-     * bias as in conv2d. NULL in a backend without the encoder (CUDA for now). */
+     * bias as in conv2d. NULL in a backend without the encoder. */
     void (*conv2d_down2)(RdBackend *be, const RdTensor *x, int height, int width,
                          const RdWeight *w, const RdWeight *bias, RdTensor *y);
     /* GroupNorm over all rows: channels split into `groups` groups, statistics per group over

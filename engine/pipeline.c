@@ -364,7 +364,8 @@ static float *initial_tokens(Job *job)
 }
 
 /* The VAE that encodes the init image: the model's, or a CPU copy of it when the model's
- * backend has no encoder ops (CUDA for now). *owned is set when it is a copy. */
+ * backend has no encoder ops (conv2d_down2; the CPU and CUDA backends have them). *owned is set
+ * when it is a copy. */
 static RdVae *encoder_vae(ResditModel *model, RdVae **owned, RdBackend **owned_be, GError **error)
 {
     RdVae *vae = model->vae;

@@ -573,6 +573,7 @@ static void fill_table(RdBackend *be)
     be->grid_splice = cuda_grid_splice;
     be->spectral_fuse = cuda_spectral_fuse;
     be->conv2d = cuda_conv2d;
+    be->conv2d_down2 = cuda_conv2d_down2;
     be->group_norm = cuda_group_norm;
     be->group_sums = cuda_group_sums;
     be->upsample_nearest2x = cuda_upsample_nearest2x;

@@ -173,6 +173,8 @@ void cuda_spectral_fuse(RdBackend *be, const RdTensor *global, const RdTensor *l
 void cuda_spectral_cache_free(CudaBackend *cb);
 void cuda_conv2d(RdBackend *be, const RdTensor *x, int height, int width, const RdWeight *w,
                  const RdWeight *bias, int kernel, RdTensor *y);
+void cuda_conv2d_down2(RdBackend *be, const RdTensor *x, int height, int width, const RdWeight *w,
+                       const RdWeight *bias, RdTensor *y);
 void cuda_group_norm(RdBackend *be, const RdTensor *x, int groups, const RdWeight *weight,
                      const RdWeight *bias, float eps, RdTensor *y);
 void cuda_group_sums(RdBackend *be, const RdTensor *x, int groups, double *sum, double *sumsq);

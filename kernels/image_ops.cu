@@ -4,6 +4,8 @@
 //   PyTorch's (cin, ky, kx) weight order) and multiplies through cuda_linear (cuBLASLt, bf16,
 //   f32 accumulation, bias epilogue). The band is sized so the scratch stays under
 //   CudaBackend::im2col_bytes whatever the image size.
+// - conv2d_down2: the same im2col with stride 2 and no leading padding (the encoder's
+//   downsampling; a last row/column past the input reads zeros), [h * w] -> [h/2 * w/2].
 // - group_sums / group_norm: per-group sums and sums of squares in double (the CPU's arithmetic),
 //   one partial per thread over a stride of rows, folded per block in shared memory, then one
 //   global atomic per group and block.
@@ -15,19 +17,21 @@
 // ---------------------------------------------------------------------------------------------
 // conv2d
 
+// Output pixel (py, px) of an out_w wide output reads input (py * stride + ky - pad,
+// px * stride + kx - pad), zero outside the input.
 struct Im2col {
     DevTensor x;
     bf16 *cols; // [np, kdim] contiguous
     int64_t kdim, p0;
-    int height, width, kernel;
+    int height, width, kernel, stride, pad, out_w;
     __device__ void operator()(int64_t i, int64_t j) const
     {
-        const int kk = kernel * kernel, pad = kernel / 2;
+        const int kk = kernel * kernel;
         const int64_t c = j / kk;
         const int k = (int)(j - c * kk);
         const int ky = k / kernel, kx = k - ky * kernel;
-        const int64_t p = p0 + i, py = p / width, px = p - py * width;
-        const int64_t sy = py + ky - pad, sx = px + kx - pad;
+        const int64_t p = p0 + i, py = p / out_w, px = p - py * out_w;
+        const int64_t sy = py * stride + ky - pad, sx = px * stride + kx - pad;
         float v = 0.0f;
         if (sy >= 0 && sy < height && sx >= 0 && sx < width)
             v = dev_load(x, sy * width + sx, c);
@@ -54,15 +58,20 @@ static bf16 *im2col_scratch(CudaBackend *cb, int64_t kdim, int64_t *band)
     }
 }
 
-void cuda_conv2d(RdBackend *be, const RdTensor *x, int height, int width, const RdWeight *w,
-                 const RdWeight *bias, int kernel, RdTensor *y)
+// Both convolutions: stride 1 with padding kernel / 2 (same size), or stride 2 without leading
+// padding (half size); x is [height * width, Cin], y [out pixels, Cout].
+static void conv_any(RdBackend *be, const RdTensor *x, int height, int width, const RdWeight *w,
+                     const RdWeight *bias, int kernel, int stride, RdTensor *y)
 {
     CudaBackend *cb = cuda_backend(be);
-    const int64_t pixels = (int64_t)height * width, kdim = x->cols * kernel * kernel;
+    const int out_h = stride == 1 ? height : height / 2, out_w = stride == 1 ? width : width / 2;
+    const int pad = stride == 1 ? kernel / 2 : 0;
+    const int64_t pixels = (int64_t)out_h * out_w, kdim = x->cols * kernel * kernel;
     g_assert(kernel == 1 || kernel == 3);
-    g_assert(x->rows == pixels && y->rows == pixels && w->cols == kdim && y->cols == w->rows);
+    g_assert(x->rows == (int64_t)height * width && y->rows == pixels && w->cols == kdim &&
+             y->cols == w->rows);
     g_assert(y->dtype == RD_BF16);
-    if (kernel == 1 || kdim == 0 || pixels == 0) { // 1x1 (or nothing to gather): a linear
+    if ((kernel == 1 && stride == 1) || kdim == 0 || pixels == 0) { // nothing to gather: a linear
         cuda_linear(be, x, w, bias, y);
         return;
     }
@@ -75,12 +84,26 @@ void cuda_conv2d(RdBackend *be, const RdTensor *x, int height, int width, const 
     const DevTensor xd = dev_tensor(x);
     for (int64_t p0 = 0; p0 < pixels; p0 += band) {
         const int64_t np = pixels - p0 < band ? pixels - p0 : band;
-        for_each(cb, np, kdim, Im2col{xd, cols, kdim, p0, height, width, kernel});
+        for_each(cb, np, kdim,
+                 Im2col{xd, cols, kdim, p0, height, width, kernel, stride, pad, out_w});
         RdTensor a = {cols, np, kdim, kdim, RD_BF16};
         RdTensor yv = {(bf16 *)y->data + p0 * y->stride, np, y->cols, y->stride, RD_BF16};
         cuda_linear(be, &a, w, bias, &yv);
     }
     cuda_free(cb, cols); // stream-ordered: after the last GEMM has read it
+}
+
+void cuda_conv2d(RdBackend *be, const RdTensor *x, int height, int width, const RdWeight *w,
+                 const RdWeight *bias, int kernel, RdTensor *y)
+{
+    conv_any(be, x, height, width, w, bias, kernel, 1, y);
+}
+
+void cuda_conv2d_down2(RdBackend *be, const RdTensor *x, int height, int width, const RdWeight *w,
+                       const RdWeight *bias, RdTensor *y)
+{
+    g_assert(height % 2 == 0 && width % 2 == 0);
+    conv_any(be, x, height, width, w, bias, 3, 2, y);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -82,6 +82,7 @@ static void set_accels(GtkApplication *app)
         {"win.show-help-overlay", {"<Control>question", NULL}},
         {"win.generate", {"<Control>Return", NULL}},
         {"win.save-as", {"<Control>s", NULL}},
+        {"win.open-image", {"<Control>o", NULL}},
         {"win.export", {"<Control><Shift>e", NULL}},
         {"win.fullscreen", {"F11", NULL}},
         {"win.show-history", {"F9", NULL}},

@@ -28,6 +28,9 @@ const char *rs_compare_source_label(RsCompareSource source)
         return _("Fused");
     case RS_COMPARE_FINAL:
         return _("Final");
+    case RS_COMPARE_SOURCE:
+        /* Translators: the image an image-to-image job started from */
+        return _("Source");
     default:
         return _("Without ResDiT");
     }

@@ -1,6 +1,7 @@
 /* RsCompareView: the canvas's compare mode. Two drop-downs choose what to compare among the
  * branches the engine streams (global, local, fused, final) and the same seed generated without
- * ResDiT (direct attention); an RsSplitView shows the pair with a split slider or side by side. */
+ * ResDiT (direct attention) and, for image to image, the source image; an RsSplitView shows the
+ * pair with a split slider or side by side. */
 #pragma once
 
 #include <gtk/gtk.h>
@@ -19,6 +20,7 @@ typedef enum {
     RS_COMPARE_FUSED,
     RS_COMPARE_FINAL,
     RS_COMPARE_DIRECT, /* the same seed and prompt without ResDiT */
+    RS_COMPARE_SOURCE, /* image to image: the image the job started from */
     RS_COMPARE_N_SOURCES
 } RsCompareSource;
 

@@ -65,6 +65,10 @@ void rs_engine_params_from_settings(RsJobSettings *job, const ResditModel *model
     params->shift_mode = shift_mode_of(shift);
     g_free(shift);
     loras_from_settings(job, params);
+    double strength = 1;
+    g_object_get(job, "strength", &strength, NULL);
+    const char *init_image = rs_job_settings_get_init_image(job);
+    resdit_job_params_set_init_image(params, init_image, init_image != NULL ? strength : 1.0);
     if (!selftest) {
         int side = base_size / 16;
         params->method.base_area = side * side;
@@ -155,6 +159,10 @@ gboolean rs_engine_params_apply(RsJobSettings *job, const ResditJobParams *param
     if (base_tokens * 16 >= 256)
         g_object_set(job, "base-size", base_tokens * 16, NULL);
     g_object_set(job, "loras", loras_to_variant(params), NULL);
+    /* An image-to-image job comes back with its source; a text-to-image one without any. */
+    g_object_set(job, "init-image", params->init_image != NULL ? params->init_image : "", NULL);
+    if (params->init_image != NULL)
+        g_object_set(job, "strength", CLAMP(params->strength, 0.0, 1.0), NULL);
     g_object_thaw_notify(G_OBJECT(job));
     return seed_fits;
 }

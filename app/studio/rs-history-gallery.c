@@ -24,7 +24,14 @@ struct _RsHistoryGallery {
 
 G_DEFINE_FINAL_TYPE(RsHistoryGallery, rs_history_gallery, GTK_TYPE_WIDGET)
 
-enum { SIGNAL_ACTIVATED, SIGNAL_DELETE, SIGNAL_REUSE, SIGNAL_SHOW_IN_FOLDER, N_SIGNALS };
+enum {
+    SIGNAL_ACTIVATED,
+    SIGNAL_DELETE,
+    SIGNAL_REUSE,
+    SIGNAL_SHOW_IN_FOLDER,
+    SIGNAL_UPSCALE,
+    N_SIGNALS
+};
 static guint signals[N_SIGNALS];
 
 static void on_secondary_click(GtkGestureClick *gesture, int n_press, double x, double y,
@@ -241,6 +248,7 @@ void rs_history_gallery_popup_menu(RsHistoryGallery *self, guint position, doubl
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "gallery.open", gen->image_path != NULL);
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "gallery.show-in-folder",
                                   gen->image_path != NULL);
+    gtk_widget_action_set_enabled(GTK_WIDGET(self), "gallery.upscale", gen->image_path != NULL);
     gtk_popover_set_pointing_to(GTK_POPOVER(self->menu), &(GdkRectangle){(int)x, (int)y, 1, 1});
     gtk_popover_popup(GTK_POPOVER(self->menu));
 }
@@ -262,6 +270,8 @@ static void menu_action(GtkWidget *widget, const char *action_name, GVariant *pa
         g_signal_emit(self, signals[SIGNAL_REUSE], 0, item);
     else if (g_str_equal(action_name, "gallery.show-in-folder"))
         g_signal_emit(self, signals[SIGNAL_SHOW_IN_FOLDER], 0, item);
+    else if (g_str_equal(action_name, "gallery.upscale"))
+        g_signal_emit(self, signals[SIGNAL_UPSCALE], 0, item);
     else /* delete: the selection, which holds the item */
         on_delete_clicked(self);
     g_object_unref(item);
@@ -273,6 +283,7 @@ static GtkWidget *build_menu(RsHistoryGallery *self)
     g_menu_append(menu, _("_Open"), "gallery.open");
     g_menu_append(menu, _("_Reuse Parameters"), "gallery.reuse");
     g_menu_append(menu, _("Show in _Folder"), "gallery.show-in-folder");
+    g_menu_append(menu, _("_Upscale"), "gallery.upscale");
     GMenu *danger = g_menu_new();
     g_menu_append(danger, _("_Delete"), "gallery.delete");
     g_menu_append_section(menu, NULL, G_MENU_MODEL(danger));
@@ -391,8 +402,11 @@ static void rs_history_gallery_class_init(RsHistoryGalleryClass *klass)
     signals[SIGNAL_SHOW_IN_FOLDER] =
         g_signal_new("show-in-folder", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                      NULL, G_TYPE_NONE, 1, RS_TYPE_HISTORY_ITEM);
+    signals[SIGNAL_UPSCALE] =
+        g_signal_new("upscale", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                     G_TYPE_NONE, 1, RS_TYPE_HISTORY_ITEM);
     const char *actions[] = {"gallery.open", "gallery.reuse", "gallery.show-in-folder",
-                             "gallery.delete"};
+                             "gallery.upscale", "gallery.delete"};
     for (gsize i = 0; i < G_N_ELEMENTS(actions); i++)
         gtk_widget_class_install_action(GTK_WIDGET_CLASS(klass), actions[i], NULL, menu_action);
     signals[SIGNAL_DELETE] = g_signal_new("delete", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,

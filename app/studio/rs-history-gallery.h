@@ -2,8 +2,9 @@
  * status (all, done, cancelled, failed or interrupted). Several images can be selected
  * (Ctrl/Shift+click, rubber band, Ctrl+A, Select All) and deleted at once; activating an image
  * (double click, Enter) opens it. A right click (or a long press) opens a context menu: Open,
- * Reuse Parameters, Show in Folder, Delete. The window does the work; the gallery emits
+ * Reuse Parameters, Show in Folder, Upscale, Delete. The window does the work; the gallery emits
  *   activated (RsHistoryItem)   reuse (RsHistoryItem)   show-in-folder (RsHistoryItem)
+ *   upscale (RsHistoryItem)
  *   delete (GPtrArray of RsHistoryItem: the selected rows) */
 #pragma once
 

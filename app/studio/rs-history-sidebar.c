@@ -24,6 +24,7 @@ enum {
     SIGNAL_RERUN,
     SIGNAL_VARY_SEED,
     SIGNAL_DELETE,
+    SIGNAL_UPSCALE,
     N_SIGNALS
 };
 static guint signals[N_SIGNALS];
@@ -124,7 +125,17 @@ static void bind_row(GtkSignalListItemFactory *factory, GtkListItem *list_item, 
                             ? gen->params.prompt
                             : _("(no prompt)");
     gtk_label_set_label(GTK_LABEL(prompt), words);
-    gtk_widget_set_tooltip_text(row, words);
+    char *tooltip = g_strdup(words);
+    if (gen->params.init_image != NULL && gen->params.init_image[0] != '\0') {
+        char *source = g_path_get_basename(gen->params.init_image);
+        g_free(tooltip);
+        /* Translators: the prompt, then the source file and strength of an image-to-image job */
+        tooltip = g_strdup_printf(_("%s\nImage to image from “%s”, strength %.2f"), words, source,
+                                  gen->params.strength);
+        g_free(source);
+    }
+    gtk_widget_set_tooltip_text(row, tooltip);
+    g_free(tooltip);
     char *meta_label = meta_text(gen);
     gtk_label_set_label(GTK_LABEL(meta), meta_label);
     g_free(meta_label);
@@ -168,6 +179,7 @@ static void update_actions(RsHistorySidebar *self)
     gtk_widget_action_set_enabled(widget, "history.rerun", gen != NULL);
     gtk_widget_action_set_enabled(widget, "history.vary-seed", gen != NULL);
     gtk_widget_action_set_enabled(widget, "history.show-in-folder", has_image);
+    gtk_widget_action_set_enabled(widget, "history.upscale", has_image);
     gtk_widget_action_set_enabled(widget, "history.delete", gen != NULL);
 }
 
@@ -204,7 +216,7 @@ static void row_action(GtkWidget *widget, const char *action_name, GVariant *par
     } map[] = {
         {"history.reuse", SIGNAL_REUSE},         {"history.rerun", SIGNAL_RERUN},
         {"history.vary-seed", SIGNAL_VARY_SEED}, {"history.show-in-folder", SIGNAL_SHOW_IN_FOLDER},
-        {"history.delete", SIGNAL_DELETE},
+        {"history.delete", SIGNAL_DELETE},       {"history.upscale", SIGNAL_UPSCALE},
     };
     for (gsize i = 0; i < G_N_ELEMENTS(map); i++)
         if (g_str_equal(action_name, map[i].action))
@@ -261,6 +273,8 @@ static GtkWidget *build_action_bar(void)
                                                _("Re-run with the Same Seed")));
     gtk_box_append(GTK_BOX(bar), action_button("media-playlist-shuffle-symbolic",
                                                "history.vary-seed", _("Vary Seed")));
+    gtk_box_append(GTK_BOX(bar),
+                   action_button("zoom-in-symbolic", "history.upscale", _("Upscale")));
     gtk_box_append(GTK_BOX(bar), action_button("folder-open-symbolic", "history.show-in-folder",
                                                _("Show in Folder")));
     GtkWidget *spacer = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 0);
@@ -313,13 +327,13 @@ static void rs_history_sidebar_class_init(RsHistorySidebarClass *klass)
 {
     GtkWidgetClass *widget_class = GTK_WIDGET_CLASS(klass);
     G_OBJECT_CLASS(klass)->dispose = rs_history_sidebar_dispose;
-    const char *names[N_SIGNALS] = {"selected", "show-in-folder", "reuse",
-                                    "rerun",    "vary-seed",      "delete"};
+    const char *names[N_SIGNALS] = {"selected",  "show-in-folder", "reuse",  "rerun",
+                                    "vary-seed", "delete",         "upscale"};
     for (int i = 0; i < N_SIGNALS; i++)
         signals[i] = g_signal_new(names[i], G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
                                   NULL, NULL, G_TYPE_NONE, 1, RS_TYPE_HISTORY_ITEM);
     const char *actions[] = {"history.reuse", "history.rerun", "history.vary-seed",
-                             "history.show-in-folder", "history.delete"};
+                             "history.show-in-folder", "history.delete", "history.upscale"};
     for (gsize i = 0; i < G_N_ELEMENTS(actions); i++)
         gtk_widget_class_install_action(widget_class, actions[i], NULL, row_action);
     gtk_widget_class_set_css_name(widget_class, "history-sidebar");

@@ -2,7 +2,7 @@
  * search entry, and the actions on the selected row. The window does the work: the sidebar
  * emits, with the row's RsHistoryItem,
  *   selected (item or NULL)   show-in-folder (item)   reuse (item)   rerun (item)
- *   vary-seed (item)          delete (item) */
+ *   vary-seed (item)          delete (item)           upscale (item) */
 #pragma once
 
 #include <adwaita.h>

@@ -26,7 +26,9 @@ struct _RsJobSettings {
     double shift_mu;
     gboolean no_pes, no_pipe, no_psf, no_overlap, uniform_weights;
     gboolean inspect_branches;
-    GVariant *loras; /* a(sdb): path, strength, enabled */
+    GVariant *loras;  /* a(sdb): path, strength, enabled */
+    char *init_image; /* image to image: the source file; "" = text to image (not persisted) */
+    double strength;  /* with an init image: 0 keeps it, 1 ignores it */
 };
 
 G_DEFINE_FINAL_TYPE(RsJobSettings, rs_job_settings, G_TYPE_OBJECT)
@@ -60,6 +62,8 @@ enum {
     PROP_UNIFORM_WEIGHTS,
     PROP_INSPECT_BRANCHES,
     PROP_LORAS,
+    PROP_INIT_IMAGE,
+    PROP_STRENGTH,
     N_PROPS
 };
 
@@ -70,7 +74,7 @@ static const char *const persisted[] = {
     "prompt",   "aspect",      "size-preset", "custom-width",    "custom-height", "steps",
     "guidance", "random-seed", "seed",        "global-steps",    "local-steps",   "cutoff",
     "sigma",    "patch",       "base-size",   "shift-mode",      "shift-mu",      "no-pes",
-    "no-pipe",  "no-psf",      "no-overlap",  "uniform-weights", "batch-count",
+    "no-pipe",  "no-psf",      "no-overlap",  "uniform-weights", "batch-count",   "strength",
 };
 
 static void update_size(RsJobSettings *self)
@@ -227,6 +231,14 @@ static void rs_job_settings_set_property(GObject *object, guint id, const GValue
     case PROP_LORAS:
         set_loras(self, g_value_get_variant(value));
         return;
+    case PROP_INIT_IMAGE:
+        set_string(&self->init_image, value);
+        if (self->init_image == NULL)
+            self->init_image = g_strdup("");
+        break;
+    case PROP_STRENGTH:
+        self->strength = g_value_get_double(value);
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
         return;
@@ -319,6 +331,12 @@ static void rs_job_settings_get_property(GObject *object, guint id, GValue *valu
     case PROP_LORAS:
         g_value_set_variant(value, self->loras);
         break;
+    case PROP_INIT_IMAGE:
+        g_value_set_string(value, self->init_image);
+        break;
+    case PROP_STRENGTH:
+        g_value_set_double(value, self->strength);
+        break;
     default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, id, pspec);
         break;
@@ -333,6 +351,7 @@ static void rs_job_settings_finalize(GObject *object)
     g_free(self->aspect);
     g_free(self->size_preset);
     g_free(self->shift_mode);
+    g_free(self->init_image);
     G_OBJECT_CLASS(rs_job_settings_parent_class)->finalize(object);
 }
 
@@ -392,6 +411,9 @@ static void rs_job_settings_class_init(RsJobSettingsClass *klass)
     /* The LoRA list, in the order they apply: (path, strength, enabled). */
     props[PROP_LORAS] = g_param_spec_variant("loras", NULL, NULL, G_VARIANT_TYPE("a(sdb)"), NULL,
                                             RW | G_PARAM_EXPLICIT_NOTIFY);
+    /* Image to image: the file the job starts from ("" = none) and how much of it is redrawn. */
+    props[PROP_INIT_IMAGE] = g_param_spec_string("init-image", NULL, NULL, "", RW);
+    props[PROP_STRENGTH] = double_prop("strength", 0, 1, RS_DEFAULT_STRENGTH);
     g_object_class_install_properties(object_class, N_PROPS, props);
 }
 
@@ -414,6 +436,8 @@ static void rs_job_settings_init(RsJobSettings *self)
     self->shift_mode = g_strdup("base");
     self->shift_mu = 1.15;
     self->loras = g_variant_ref_sink(g_variant_new_array(G_VARIANT_TYPE("(sdb)"), NULL, 0));
+    self->init_image = g_strdup("");
+    self->strength = RS_DEFAULT_STRENGTH;
     update_size(self);
 }
 
@@ -480,6 +504,11 @@ guint rs_job_settings_get_seed(RsJobSettings *self)
 int rs_job_settings_get_batch_count(RsJobSettings *self)
 {
     return self->batch_count;
+}
+
+const char *rs_job_settings_get_init_image(RsJobSettings *self)
+{
+    return self->init_image[0] != '\0' ? self->init_image : NULL;
 }
 
 guint rs_job_settings_roll_seed(RsJobSettings *self)

@@ -7,6 +7,7 @@
 #include "rs-engine-params.h"
 #include "rs-memory-estimate.h"
 #include "rs-params-panel.h"
+#include "rs-init-image-group.h"
 #include "rs-lora-list.h"
 #include "rs-schedule-bar.h"
 #include "rs-size.h"
@@ -18,6 +19,7 @@ struct _RsParamsPanel {
     RsModelHandle *model;
 
     RsLoraList *lora_list;
+    RsInitImageGroup *init_image_group;
     GtkTextView *prompt_view;
     GtkLabel *prompt_hint;
     GtkLabel *token_label;
@@ -414,6 +416,12 @@ void rs_params_panel_set_job(RsParamsPanel *self, RsJobSettings *job)
     bind_schedule(self, job);
     bind_advanced(self, job);
     rs_lora_list_set_job(self->lora_list, job);
+    rs_init_image_group_set_job(self->init_image_group, job);
+}
+
+RsInitImageGroup *rs_params_panel_get_init_image_group(RsParamsPanel *self)
+{
+    return self->init_image_group;
 }
 
 void rs_params_panel_discover_loras(RsParamsPanel *self, const char *const *extra_dirs)
@@ -441,9 +449,11 @@ static void rs_params_panel_class_init(RsParamsPanelClass *klass)
 
     g_type_ensure(RS_TYPE_SCHEDULE_BAR);
     g_type_ensure(RS_TYPE_LORA_LIST);
+    g_type_ensure(RS_TYPE_INIT_IMAGE_GROUP);
     gtk_widget_class_set_template_from_resource(widget_class,
                                                 "/io/github/resdit/Studio/rs-params-panel.ui");
     CHILD(lora_list);
+    CHILD(init_image_group);
     CHILD(prompt_view);
     CHILD(prompt_hint);
     CHILD(token_label);

@@ -3,6 +3,7 @@
 
 #include <adwaita.h>
 
+#include "rs-init-image-group.h"
 #include "rs-job-settings.h"
 #include "rs-model-handle.h"
 
@@ -12,6 +13,8 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(RsParamsPanel, rs_params_panel, RS, PARAMS_PANEL, AdwBin)
 
 void rs_params_panel_set_job(RsParamsPanel *self, RsJobSettings *job);
+/* The image-to-image group (its source image, loaded). */
+RsInitImageGroup *rs_params_panel_get_init_image_group(RsParamsPanel *self);
 /* The open model: the memory estimate becomes the engine's for it (NULL: FLUX.1-dev's formula). */
 void rs_params_panel_set_model(RsParamsPanel *self, RsModelHandle *model);
 

@@ -25,6 +25,8 @@ struct _RsPreferencesWindow {
     GtkButton *reset_output_button;
     GtkButton *choose_output_button;
     GtkSpinButton *preview_interval_spin;
+    GtkSpinButton *upscale_size_spin;
+    GtkScale *upscale_strength_scale;
     GtkSwitch *inspect_branches_switch;
 };
 
@@ -225,6 +227,8 @@ static void rs_preferences_window_class_init(RsPreferencesWindowClass *klass)
     CHILD(reset_output_button);
     CHILD(choose_output_button);
     CHILD(preview_interval_spin);
+    CHILD(upscale_size_spin);
+    CHILD(upscale_strength_scale);
     CHILD(inspect_branches_switch);
 }
 
@@ -242,6 +246,12 @@ static void rs_preferences_window_init(RsPreferencesWindow *self)
                     G_SETTINGS_BIND_DEFAULT);
     g_settings_bind(self->settings, "inspect-branches-default", self->inspect_branches_switch,
                     "active", G_SETTINGS_BIND_DEFAULT);
+    g_settings_bind(self->settings, "upscale-size",
+                    gtk_spin_button_get_adjustment(self->upscale_size_spin), "value",
+                    G_SETTINGS_BIND_DEFAULT);
+    g_settings_bind(self->settings, "upscale-strength",
+                    gtk_range_get_adjustment(GTK_RANGE(self->upscale_strength_scale)), "value",
+                    G_SETTINGS_BIND_DEFAULT);
     g_signal_connect_object(self->settings, "changed::model-folders", G_CALLBACK(rebuild_folders),
                             self, G_CONNECT_SWAPPED);
     g_signal_connect_object(self->settings, "changed::output-folder",

@@ -17,6 +17,7 @@
 #include "rs-history-gallery.h"
 #include "rs-history-sidebar.h"
 #include "rs-image-drag.h"
+#include "rs-img2img.h"
 #include "rs-job-queue.h"
 #include "rs-job-text.h"
 #include "rs-model-handle.h"
@@ -46,6 +47,8 @@ struct _RsWindow {
     RsBranch view;
     GtkFileChooserNative *folder_chooser;
     GtkFileChooserNative *save_chooser;
+    GtkFileChooserNative *open_chooser;
+    GCancellable *source_cancellable; /* an opened image being copied to PNG */
     guint zoom_label_idle;
 
     GPtrArray *discovered; /* ResditModelPaths; NULL until discovery has run */
@@ -361,6 +364,8 @@ static void update_actions(RsWindow *self)
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.save-as", has_file);
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.export", has_file);
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.open-folder", has_file);
+    gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.upscale",
+                                  has_file && self->model != NULL);
     gtk_widget_action_set_enabled(GTK_WIDGET(self), "win.copy-image",
                                   self->frames[RS_BRANCH_FINAL].texture != NULL);
     update_queue_button(self);
@@ -482,6 +487,24 @@ static gboolean close_when_idle(gpointer data)
 
 static void start_next(RsWindow *self);
 
+/* An image-to-image result: the source left of the divider, the result right of it. */
+static void compare_with_source(RsWindow *self, const char *source)
+{
+    RsInitImageGroup *group = rs_params_panel_get_init_image_group(self->params_panel);
+    GdkTexture *texture = NULL;
+    if (g_strcmp0(rs_job_settings_get_init_image(self->job), source) == 0 &&
+        rs_init_image_group_get_texture(group) != NULL)
+        texture = g_object_ref(rs_init_image_group_get_texture(group));
+    else
+        texture = gdk_texture_new_from_filename(source, NULL); /* NULL: gone since; no compare */
+    if (texture == NULL)
+        return;
+    rs_compare_view_set_source(self->compare_view, RS_COMPARE_SOURCE, texture);
+    rs_compare_view_set_pair(self->compare_view, RS_COMPARE_SOURCE, RS_COMPARE_FINAL);
+    set_compare(self, TRUE);
+    g_object_unref(texture);
+}
+
 static void on_job_finished(RsGeneration *generation, RsWindow *self)
 {
     stop_clock(self);
@@ -517,6 +540,8 @@ static void on_job_finished(RsGeneration *generation, RsWindow *self)
             rs_compare_view_set_pair(self->compare_view, RS_COMPARE_FINAL, RS_COMPARE_DIRECT);
             set_compare(self, TRUE);
         }
+    } else if (error == NULL && rs_generation_get_params(generation)->init_image != NULL) {
+        compare_with_source(self, rs_generation_get_params(generation)->init_image);
     }
     update_actions(self);
     g_signal_emit_by_name(self, "job-finished");
@@ -1016,19 +1041,166 @@ gboolean rs_window_load_parameters(RsWindow *self, const char *path)
     return loaded;
 }
 
+/* ---- image to image ------------------------------------------------------------------------ */
+
+/* png (the opened file, or its PNG copy) becomes the job's source; a PNG of this project (or
+ * with A1111 parameters) brings its prompt, seed and settings along. */
+static void set_source(RsWindow *self, const char *original, const char *png)
+{
+    gboolean loaded = load_engine_record(self, png) || load_a1111_record(self, png);
+    g_object_set(self->job, "init-image", png, NULL);
+    char *name = g_path_get_basename(original);
+    char *text = loaded ? g_strdup_printf(_("Image to image from “%s”, with its parameters"), name)
+                        : g_strdup_printf(_("Image to image from “%s”"), name);
+    show_toast(self, text);
+    g_free(text);
+    g_free(name);
+}
+
+static void copy_source_in_thread(GTask *task, gpointer source, gpointer data,
+                                  GCancellable *cancellable)
+{
+    GError *error = NULL;
+    char *folder = rs_img2img_sources_folder();
+    char *png = rs_img2img_source_png(data, folder, &error);
+    g_free(folder);
+    if (png != NULL)
+        g_task_return_pointer(task, png, g_free);
+    else
+        g_task_return_error(task, error);
+}
+
+static void on_source_copied(GObject *source, GAsyncResult *result, gpointer data)
+{
+    GError *error = NULL;
+    char *png = g_task_propagate_pointer(G_TASK(result), &error);
+    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        g_error_free(error);
+        return; /* another image was opened, or the window went away */
+    }
+    RsWindow *self = RS_WINDOW(data);
+    if (png == NULL) {
+        show_error(self, _("Could Not Open the Image"), error);
+        g_error_free(error);
+        return;
+    }
+    set_source(self, g_task_get_task_data(G_TASK(result)), png);
+    g_free(png);
+}
+
+void rs_window_open_image(RsWindow *self, const char *path)
+{
+    if (self->source_cancellable != NULL)
+        g_cancellable_cancel(self->source_cancellable);
+    g_clear_object(&self->source_cancellable);
+    if (rs_img2img_is_png(path)) {
+        set_source(self, path, path);
+        return;
+    }
+    /* Other formats are decoded and written as a PNG first, off the main thread. */
+    self->source_cancellable = g_cancellable_new();
+    GTask *task = g_task_new(NULL, self->source_cancellable, on_source_copied, self);
+    g_task_set_task_data(task, g_strdup(path), g_free);
+    g_task_run_in_thread(task, copy_source_in_thread);
+    g_object_unref(task);
+}
+
+static void on_open_image_response(GtkNativeDialog *dialog, int response, gpointer data)
+{
+    RsWindow *self = RS_WINDOW(data);
+    if (response == GTK_RESPONSE_ACCEPT) {
+        GFile *file = gtk_file_chooser_get_file(GTK_FILE_CHOOSER(dialog));
+        char *path = file != NULL ? g_file_get_path(file) : NULL;
+        if (path != NULL)
+            rs_window_open_image(self, path);
+        g_free(path);
+        g_clear_object(&file);
+    }
+    g_clear_object(&self->open_chooser);
+}
+
+static void open_image_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+    RsWindow *self = RS_WINDOW(widget);
+    if (self->open_chooser != NULL)
+        return;
+    self->open_chooser = gtk_file_chooser_native_new(
+        _("Open Image"), GTK_WINDOW(self), GTK_FILE_CHOOSER_ACTION_OPEN, _("_Open"), _("_Cancel"));
+    gtk_native_dialog_set_modal(GTK_NATIVE_DIALOG(self->open_chooser), TRUE);
+    GtkFileFilter *filter = gtk_file_filter_new();
+    gtk_file_filter_set_name(filter, _("Images"));
+    gtk_file_filter_add_pixbuf_formats(filter);
+    gtk_file_chooser_add_filter(GTK_FILE_CHOOSER(self->open_chooser), filter);
+    g_object_unref(filter);
+    g_signal_connect(self->open_chooser, "response", G_CALLBACK(on_open_image_response), self);
+    gtk_native_dialog_show(GTK_NATIVE_DIALOG(self->open_chooser));
+}
+
 static gboolean on_drop(GtkDropTarget *target, const GValue *value, double x, double y,
                         RsWindow *self)
 {
     GSList *files = gdk_file_list_get_files(g_value_get_boxed(value));
-    gboolean loaded = FALSE;
+    gboolean opened = FALSE;
     if (files != NULL) {
         char *path = g_file_get_path(files->data);
-        if (path != NULL)
-            loaded = rs_window_load_parameters(self, path);
+        if (path != NULL) {
+            rs_window_open_image(self, path);
+            opened = TRUE;
+        }
         g_free(path);
     }
     g_slist_free(files);
-    return loaded;
+    return opened;
+}
+
+/* Queues the upscale of source (params: its own job, made with the model named model_name or
+ * NULL when unknown) at the size and strength of the preferences; it starts at once when
+ * nothing runs. */
+static void queue_upscale(RsWindow *self, ResditJobParams *params, const char *source,
+                          const char *model_name)
+{
+    rs_img2img_upscale_params(params, source, params->width, params->height,
+                              g_settings_get_int(self->settings, "upscale-size"),
+                              g_settings_get_double(self->settings, "upscale-strength"));
+    params->preview_every = g_settings_get_int(self->settings, "preview-interval");
+    params->preview_max_side = PREVIEW_MAX_SIDE;
+    params->inspect_branches = FALSE;
+    char *folder = output_folder(self);
+    rs_job_queue_push(self->queue, params, folder);
+    g_free(folder);
+    start_next(self);
+    const char *open_model = resdit_model_name(self->model->model);
+    /* Translators: %d × %d is the new size in pixels */
+    char *text = model_name != NULL && *model_name && g_strcmp0(model_name, open_model) != 0
+                     ? g_strdup_printf(_("Upscaling to %d × %d with %s (the image was made with "
+                                         "%s)"),
+                                       params->width, params->height, open_model, model_name)
+                     : g_strdup_printf(_("Upscaling to %d × %d"), params->width, params->height);
+    show_toast(self, text);
+    g_free(text);
+}
+
+/* Upscale of the image on show: the parameters come from its PNG. */
+static void upscale_action(GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+    RsWindow *self = RS_WINDOW(widget);
+    if (self->image_path == NULL || self->model == NULL)
+        return;
+    ResditJobParams params;
+    resdit_job_params_init(&params);
+    resdit_model_job_defaults(self->model->model, &params);
+    if (rs_img2img_params_from_png(self->image_path, &params)) {
+        char *source = g_strdup(self->image_path);
+        queue_upscale(self, &params, source, NULL);
+        g_free(source);
+    } else {
+        char *name = g_path_get_basename(self->image_path);
+        char *text = g_strdup_printf(_("“%s” has no generation parameters"), name);
+        show_toast(self, text);
+        g_free(text);
+        g_free(name);
+    }
+    resdit_job_params_clear(&params);
 }
 
 /* ---- the history sidebar ------------------------------------------------------------------- */
@@ -1140,6 +1312,24 @@ static void on_history_rerun(RsHistorySidebar *sidebar, RsHistoryItem *item, RsW
 static void on_history_vary_seed(RsHistorySidebar *sidebar, RsHistoryItem *item, RsWindow *self)
 {
     run_again(self, item, TRUE);
+}
+
+/* Upscale of a history row: the parameters come from its record. */
+static void on_history_upscale(GtkWidget *sender, RsHistoryItem *item, RsWindow *self)
+{
+    const HistoryGeneration *gen = rs_history_item_get_generation(item);
+    if (gen->image_path == NULL)
+        return;
+    if (self->model == NULL) {
+        show_toast(self, _("The model is not open yet"));
+        return;
+    }
+    ResditJobParams params;
+    resdit_job_params_init(&params);
+    resdit_model_job_defaults(self->model->model, &params);
+    job_record_params_from_history(&gen->params, &params);
+    queue_upscale(self, &params, gen->image_path, gen->params.model_name);
+    resdit_job_params_clear(&params);
 }
 
 static void on_history_show_in_folder(RsHistorySidebar *sidebar, RsHistoryItem *item,
@@ -1295,6 +1485,8 @@ static void setup_history_sidebar(RsWindow *self)
     g_signal_connect(self->history_sidebar, "show-in-folder", G_CALLBACK(on_history_show_in_folder),
                      self);
     g_signal_connect(self->history_sidebar, "delete", G_CALLBACK(on_history_delete), self);
+    g_signal_connect(self->history_sidebar, "upscale", G_CALLBACK(on_history_upscale), self);
+    g_signal_connect(self->history_gallery, "upscale", G_CALLBACK(on_history_upscale), self);
     rs_history_gallery_set_store(self->history_gallery, self->history);
     g_signal_connect(self->history_gallery, "delete", G_CALLBACK(on_gallery_delete), self);
     g_signal_connect(self->history_gallery, "activated", G_CALLBACK(on_gallery_activated), self);
@@ -1696,10 +1888,13 @@ static void rs_window_dispose(GObject *object)
     if (self->save_chooser != NULL)
         gtk_native_dialog_destroy(GTK_NATIVE_DIALOG(self->save_chooser));
     g_clear_object(&self->save_chooser);
+    if (self->open_chooser != NULL)
+        gtk_native_dialog_destroy(GTK_NATIVE_DIALOG(self->open_chooser));
+    g_clear_object(&self->open_chooser);
     /* Running work stops; its callbacks see the cancellation and leave the window alone. */
     GCancellable **cancellables[] = {&self->discovery_cancellable, &self->model_cancellable,
                                      &self->generation_cancellable,
-                                     &self->history_load_cancellable};
+                                     &self->history_load_cancellable, &self->source_cancellable};
     for (gsize i = 0; i < G_N_ELEMENTS(cancellables); i++) {
         if (*cancellables[i] != NULL)
             g_cancellable_cancel(*cancellables[i]);
@@ -1874,6 +2069,7 @@ static void rs_window_class_init(RsWindowClass *klass)
     gtk_widget_class_bind_template_child_full(widget_class, "fullscreen_button", FALSE, 0);
     gtk_widget_class_bind_template_child_full(widget_class, "copy_image_button", FALSE, 0);
     gtk_widget_class_bind_template_child_full(widget_class, "open_folder_button", FALSE, 0);
+    gtk_widget_class_bind_template_child_full(widget_class, "upscale_button", FALSE, 0);
 
     gtk_widget_class_install_property_action(widget_class, "win.view", "view");
     gtk_widget_class_install_property_action(widget_class, "win.compare", "compare");
@@ -1898,6 +2094,8 @@ static void rs_window_class_init(RsWindowClass *klass)
                                     leave_fullscreen_action);
     gtk_widget_class_install_action(widget_class, "win.copy-image", NULL, copy_image_action);
     gtk_widget_class_install_action(widget_class, "win.open-folder", NULL, open_folder_action);
+    gtk_widget_class_install_action(widget_class, "win.open-image", NULL, open_image_action);
+    gtk_widget_class_install_action(widget_class, "win.upscale", NULL, upscale_action);
     gtk_widget_class_install_action(widget_class, "win.show-models", NULL, show_models_action);
     gtk_widget_class_install_action(widget_class, "win.show-models-help", NULL,
                                     show_models_action);

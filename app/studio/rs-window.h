@@ -44,6 +44,11 @@ void rs_window_clear_frames(RsWindow *self);
  * into the controls, as dropping the file on the window does. FALSE when it has none. */
 gboolean rs_window_load_parameters(RsWindow *self, const char *path);
 
+/* Image to image from any image file (what dropping it on the window and File › Open Image do):
+ * it becomes the job's source ("init-image"; other formats than PNG through a PNG copy, made on
+ * a worker thread) and a PNG with generation parameters brings them along. */
+void rs_window_open_image(RsWindow *self, const char *path);
+
 /* Shows the folder that holds path in the file manager. */
 void rs_window_show_folder_of(RsWindow *self, const char *path);
 

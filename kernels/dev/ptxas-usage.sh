@@ -20,7 +20,7 @@ cd "$top/kernels"
 for cu in *.cu; do
     # shellcheck disable=SC2086,SC2046 # $gencode and pkg-config are lists of words
     nvcc -std=c++17 --expt-relaxed-constexpr -diag-suppress=1217 -O2 $gencode \
-        $(pkg-config --cflags glib-2.0) -I"$build" -I"$top/engine" -I"$top/kernels" \
+        $(pkg-config --cflags glib-2.0) -I"$build" -I"$top/engine" -I"$top/engine/resdit" -I"$top/kernels" \
         -Xptxas -v -c "$cu" -o "$tmp/out.o" 2>&1 | sed "s|^|$cu |"
 done | c++filt | awk -v archs="$archs" '
     / Compiling entry function / {

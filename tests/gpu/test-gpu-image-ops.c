@@ -1,4 +1,5 @@
-/* The VAE's image ops on the GPU (conv2d, GroupNorm, group sums, nearest 2x) against the CPU. */
+/* The VAE's image ops on the GPU (conv2d, the encoder's stride-2 conv2d_down2, GroupNorm, group
+ * sums, nearest 2x) against the CPU. */
 #include <math.h>
 
 #include "config.h"
@@ -35,6 +36,58 @@ static void check_conv(const char *what, const GuMat *x, int height, int width, 
     gu_mat_free(&y);
     gu_weight_free(&w);
     gu_weight_free(&b);
+}
+
+/* conv2d_down2(x) on both backends: [height * width, cin] -> [height/2 * width/2, cout]. */
+static void check_conv_down2(const char *what, const GuMat *x, int height, int width, int cout,
+                             guint32 seed)
+{
+    const int64_t kdim = x->cols * 9;
+    const float bound = 1.0f / sqrtf((float)kdim);
+    GuWeight w = random_weight(cout, kdim, -bound, bound, seed, "downsample.conv.weight");
+    GuWeight b = random_weight(cout, 1, -0.5f, 0.5f, seed + 1, "downsample.conv.bias");
+    GuMat y = gu_mat_poisoned((int64_t)(height / 2) * (width / 2), cout);
+    gu_cpu()->conv2d_down2(gu_cpu(), &x->cpu, height, width, &w.cpu, &b.cpu, &y.cpu);
+    g_assert_nonnull(gu_gpu()->conv2d_down2);
+    gu_gpu()->conv2d_down2(gu_gpu(), &x->gpu, height, width, &w.gpu, &b.gpu, &y.gpu);
+    gu_mat_check(what, &y, IMG_TOL, IMG_EPS);
+    gu_mat_free(&y);
+    gu_weight_free(&w);
+    gu_weight_free(&b);
+}
+
+/* Non-square, the last output row and column read the implicit zero row and column (bottom and
+ * right) and nothing on the top and left. */
+static void test_conv_down2(void)
+{
+    GuMat x = gu_mat_random(14 * 22, 40, -1.0f, 1.0f, 240);
+    check_conv_down2("conv 3x3 stride 2, 40 -> 24 channels", &x, 14, 22, 24, 241);
+    gu_mat_free(&x);
+    /* the encoder's first downsampling shape: 128 channels kept */
+    GuMat y = gu_mat_random(8 * 6, 128, -2.0f, 2.0f, 242);
+    check_conv_down2("conv 3x3 stride 2, 128 -> 128 channels", &y, 8, 6, 128, 243);
+    gu_mat_free(&y);
+}
+
+/* Bands of a few output pixels that end mid-row, the last one short. */
+static void test_conv_down2_bands(void)
+{
+#if HAVE_CUDA
+    GuMat x = gu_mat_random(18 * 20, 32, -2.0f, 2.0f, 250);
+    rd_cuda_set_im2col_bytes(gu_gpu(), (size_t)13 * 32 * 9 * 2); /* 13 output pixels a band */
+    check_conv_down2("conv 3x3 stride 2 in bands of 13 pixels", &x, 18, 20, 48, 251);
+    rd_cuda_set_im2col_bytes(gu_gpu(), (size_t)128 << 20);
+    gu_mat_free(&x);
+#endif
+}
+
+/* An input that is a view with a row stride (a band of the encoder's down path). */
+static void test_conv_down2_view(void)
+{
+    GuMat all = gu_mat_random(10 * 12 + 7, 56, -1.0f, 1.0f, 260);
+    GuMat x = gu_mat_view(&all, 5, 10 * 12, 4, 48);
+    check_conv_down2("conv 3x3 stride 2 on a strided view", &x, 10, 12, 32, 261);
+    gu_mat_free(&all);
 }
 
 /* Odd sizes, so every border case of the zero padding shows up; one band. */
@@ -163,6 +216,9 @@ int main(int argc, char **argv)
     g_test_add_func("/gpu/image-ops/conv3x3-bands", test_conv3x3_bands);
     g_test_add_func("/gpu/image-ops/conv3x3-vae-ends", test_conv3x3_vae_ends);
     g_test_add_func("/gpu/image-ops/conv-views", test_conv_views);
+    g_test_add_func("/gpu/image-ops/conv-down2", test_conv_down2);
+    g_test_add_func("/gpu/image-ops/conv-down2-bands", test_conv_down2_bands);
+    g_test_add_func("/gpu/image-ops/conv-down2-view", test_conv_down2_view);
     g_test_add_func("/gpu/image-ops/group-norm", test_group_norm);
     g_test_add_func("/gpu/image-ops/group-norm-in-place", test_group_norm_in_place);
     g_test_add_func("/gpu/image-ops/group-sums", test_group_sums);
