@@ -4,6 +4,7 @@
 #include <glib/gi18n.h>
 
 #include "rs-init-image-group.h"
+#include "rs-texture-load.h"
 
 struct _RsInitImageGroup {
     AdwPreferencesGroup parent_instance;
@@ -30,20 +31,10 @@ static void set_texture(RsInitImageGroup *self, GdkTexture *texture)
     g_object_notify_by_pspec(G_OBJECT(self), props[PROP_TEXTURE]);
 }
 
-static void load_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
-{
-    GError *error = NULL;
-    GdkTexture *texture = gdk_texture_new_from_filename(data, &error);
-    if (texture != NULL)
-        g_task_return_pointer(task, texture, g_object_unref);
-    else
-        g_task_return_error(task, error);
-}
-
 static void on_loaded(GObject *source, GAsyncResult *result, gpointer data)
 {
     GError *error = NULL;
-    GdkTexture *texture = g_task_propagate_pointer(G_TASK(result), &error);
+    GdkTexture *texture = rs_texture_load_finish(result, &error);
     if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
         g_error_free(error);
         return; /* another source was set, or the panel went away */
@@ -58,7 +49,7 @@ static void on_loaded(GObject *source, GAsyncResult *result, gpointer data)
         return;
     }
     set_texture(self, texture);
-    char *name = g_path_get_basename(g_task_get_task_data(G_TASK(result)));
+    char *name = g_path_get_basename(rs_texture_load_path(result));
     /* Translators: file name, width and height of the image-to-image source */
     char *text = g_strdup_printf(_("%s · %d × %d"), name, gdk_texture_get_width(texture),
                                  gdk_texture_get_height(texture));
@@ -82,10 +73,7 @@ static void on_init_image_changed(RsInitImageGroup *self)
     if (path == NULL)
         return;
     self->loading = g_cancellable_new();
-    GTask *task = g_task_new(NULL, self->loading, on_loaded, self);
-    g_task_set_task_data(task, g_strdup(path), g_free);
-    g_task_run_in_thread(task, load_in_thread);
-    g_object_unref(task);
+    rs_texture_load_async(path, self->loading, on_loaded, self);
 }
 
 static void on_clear(RsInitImageGroup *self)

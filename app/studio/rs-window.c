@@ -24,6 +24,7 @@
 #include "rs-models-window.h"
 #include "rs-params-panel.h"
 #include "rs-run-guard.h"
+#include "rs-texture-load.h"
 #include "png_text.h"
 #include "rs-window.h"
 
@@ -1205,21 +1206,10 @@ static void upscale_action(GtkWidget *widget, const char *action_name, GVariant 
 
 /* ---- the history sidebar ------------------------------------------------------------------- */
 
-static void load_texture_in_thread(GTask *task, gpointer source, gpointer data,
-                                   GCancellable *cancellable)
-{
-    GError *error = NULL;
-    GdkTexture *texture = gdk_texture_new_from_filename(data, &error);
-    if (texture != NULL)
-        g_task_return_pointer(task, texture, g_object_unref);
-    else
-        g_task_return_error(task, error);
-}
-
 static void on_history_image_loaded(GObject *source, GAsyncResult *result, gpointer data)
 {
     GError *error = NULL;
-    GdkTexture *texture = g_task_propagate_pointer(G_TASK(result), &error);
+    GdkTexture *texture = rs_texture_load_finish(result, &error);
     if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
         g_error_free(error);
         return; /* another row was chosen, or the window went away */
@@ -1263,10 +1253,8 @@ static void on_history_selected(RsHistorySidebar *sidebar, RsHistoryItem *item, 
         return;
     }
     self->history_load_cancellable = g_cancellable_new();
-    GTask *task = g_task_new(NULL, self->history_load_cancellable, on_history_image_loaded, self);
-    g_task_set_task_data(task, g_strdup(gen->image_path), g_free);
-    g_task_run_in_thread(task, load_texture_in_thread);
-    g_object_unref(task);
+    rs_texture_load_async(gen->image_path, self->history_load_cancellable,
+                          on_history_image_loaded, self);
 }
 
 static void reuse_parameters(RsWindow *self, RsHistoryItem *item)
