@@ -33,6 +33,9 @@ typedef struct {
     const char *name; /* tensor name for messages (owned by the checkpoint) */
     float scale;      /* per-tensor dequantisation factor (fp8 weights requantised by a LoRA
                        * merge): the value is scale * stored; 0 means 1 */
+    gboolean device_fp8; /* `device` holds fp8 E4M3 codes (weight_prepare_fp8), the value
+                          * device_scale * code; FALSE: the backend's own copy (bf16) */
+    float device_scale;
 } RdWeight;
 
 typedef enum {
@@ -67,6 +70,11 @@ struct RdBackend {
     void (*upload)(RdBackend *be, const float *host, RdTensor *dst);   /* dst is rows x cols */
     void (*download)(RdBackend *be, const RdTensor *src, float *host); /* contiguous out */
     gboolean (*weight_prepare)(RdBackend *be, RdWeight *w, GError **error);
+    /* Optional (NULL: weights are only kept as weight_prepare keeps them). Prepares a matrix
+     * (cols > 1) as fp8 E4M3 with a per-tensor scale: the file's E4M3 codes as they are, any
+     * other dtype quantised as engine/fp8_quant.h says; linear dequantises it before use. A
+     * vector is prepared as weight_prepare does. */
+    gboolean (*weight_prepare_fp8)(RdBackend *be, RdWeight *w, GError **error);
     void (*weight_release)(RdBackend *be, RdWeight *w);
     void (*synchronize)(RdBackend *be);
     /* Optional (NULL: nothing to report or free). check: FALSE with the first run-time failure

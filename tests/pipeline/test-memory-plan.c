@@ -325,8 +325,8 @@ static void files_clear(Files *f)
     g_free(f->dir);
 }
 
-static void plan_for(const Files *f, const char *transformer, int side, guint64 card,
-                     RdMemoryPlan *plan)
+static void plan_for_paths(const Files *f, const char *transformer, int side, guint64 card,
+                           gboolean only_executable, RdMemoryPlan *plan)
 {
     ResditModelPaths paths = {.name = "FLUX.1-dev",
                               .transformer = (char *)transformer,
@@ -344,7 +344,7 @@ static void plan_for(const Files *f, const char *transformer, int side, guint64 
     rd_plan_job_from_params(&job, &p, mi.transformer.guidance ? 512 : 256);
     RdPlanTarget target;
     rd_plan_target_cuda(&target, card);
-    g_assert_true(rd_memory_plan(&mi, &job, &target, FALSE, plan, &error));
+    g_assert_true(rd_memory_plan(&mi, &job, &target, only_executable, plan, &error));
     g_assert_no_error(error);
     g_autofree char *text = rd_memory_plan_describe(plan, &target);
     g_test_message("%d px on %.0f GiB:\n%s%s%s", side, card / (double)GIB, text,
@@ -390,6 +390,43 @@ static void test_inventory(void)
     files_clear(&f);
 }
 
+static void plan_for(const Files *f, const char *transformer, int side, guint64 card,
+                     RdMemoryPlan *plan)
+{
+    plan_for_paths(f, transformer, side, card, FALSE, plan);
+}
+
+/* T5 first: on a 32 GiB card FLUX-dev's bf16 weights (23.8 GB) fit for sampling at 4K but not
+ * beside T5 (9.5 GB): the plan keeps bf16 and runs T5 before they go to the device, and its
+ * encode phase holds no transformer weight at all. Real runs (only what this build executes)
+ * never take streaming: on 16 GiB nothing they run fits. */
+static void test_t5_first(void)
+{
+    Files f;
+    files_make(&f);
+    RdMemoryPlan p, q;
+    plan_for_paths(&f, f.transformer, 4096, 32 * GIB, TRUE, &p);
+    g_assert_true(p.fits && p.executable);
+    g_assert_cmpint(p.format, ==, RD_WEIGHTS_BF16);
+    g_assert_true(p.t5_first);
+    g_assert_cmpuint(p.peak_encode, ==,
+                     p.clip_weights + p.vae_weights + p.t5_weights + p.t5_activations);
+    /* with the transformer resident while T5 runs, the encode phase would not fit */
+    g_assert_cmpuint(p.peak_encode + p.transformer_weights, >, p.usable);
+    g_assert_cmpuint(p.peak, <=, p.usable);
+
+    plan_for_paths(&f, f.transformer, 4096, 16 * GIB, TRUE, &q);
+    g_assert_false(q.fits);
+    g_assert_cmpint(q.streamed_blocks, ==, 0);
+    g_assert_true(q.executable);
+    g_assert_true(q.t5_first); /* the least demanding plan this build runs */
+    g_assert_cmpint(q.format, ==, RD_WEIGHTS_FP8_QUANTISED);
+    g_assert_nonnull(q.reason);
+    rd_memory_plan_clear(&p);
+    rd_memory_plan_clear(&q);
+    files_clear(&f);
+}
+
 /* FLUX-dev at 4096 x 4096: 24 GiB fits without streaming, with fp8 weights (bf16 weights alone
  * are 23.8 GB); 16 and 12 GiB need streaming; 6 GiB does not fit (T5 alone is 9.5 GB). */
 static void test_flux_dev_4k(void)
@@ -401,7 +438,7 @@ static void test_flux_dev_4k(void)
     g_assert_true(p24.fits);
     g_assert_cmpint(p24.format, ==, RD_WEIGHTS_FP8_QUANTISED);
     g_assert_cmpint(p24.streamed_blocks, ==, 0);
-    g_assert_true(p24.t5_first);
+    g_assert_false(p24.t5_first); /* T5 fits beside fp8 weights: they stay on the device */
     g_assert_cmpuint(p24.peak, <=, p24.usable);
     g_assert_cmpuint(p24.peak, ==, MAX(p24.peak_encode, MAX(p24.peak_sample, p24.peak_decode)));
     /* the peak is made of its terms */
@@ -410,11 +447,16 @@ static void test_flux_dev_4k(void)
                          p24.clip_weights + p24.vae_weights + p24.activations + p24.workspace);
     /* the VAE decodes in bands at 4K */
     g_assert_cmpint(p24.vae_band_rows, <, 4096 / 8);
-    g_assert_false(p24.executable); /* fp8 and T5-first are not implemented yet */
+    g_assert_true(p24.executable); /* fp8 resident runs on CUDA */
+    g_assert_null(p24.not_executable);
+    /* this build dequantises fp8 before each GEMM: one bf16 block of scratch is planned */
+    g_assert_cmpuint(p24.dequant_scratch, >, 0);
 
     plan_for(&f, f.transformer, 4096, 16 * GIB, &p16);
     g_assert_true(p16.fits);
     g_assert_cmpint(p16.streamed_blocks, >, 0);
+    g_assert_false(p16.executable); /* streaming is planned, not executed */
+    g_assert_nonnull(strstr(p16.not_executable, "block streaming"));
 
     plan_for(&f, f.transformer, 4096, 12 * GIB, &p12);
     g_assert_true(p12.fits);
@@ -425,10 +467,12 @@ static void test_flux_dev_4k(void)
     g_assert_false(p6.fits);
     g_assert_nonnull(p6.reason);
 
-    /* a large card keeps bf16 weights; the fp8 file keeps its own fp8 */
+    /* a large card keeps bf16 weights and T5 beside them; the fp8 file keeps its own fp8 */
     plan_for(&f, f.transformer, 4096, 80 * GIB, &p80);
     g_assert_true(p80.fits);
     g_assert_cmpint(p80.format, ==, RD_WEIGHTS_BF16);
+    g_assert_false(p80.t5_first);
+    g_assert_true(p80.executable);
     RdMemoryPlan q;
     plan_for(&f, f.transformer_fp8, 4096, 24 * GIB, &q);
     g_assert_true(q.fits);
@@ -639,6 +683,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/memory-plan/inventory", test_inventory);
     g_test_add_func("/memory-plan/flux-dev-4k", test_flux_dev_4k);
+    g_test_add_func("/memory-plan/t5-first", test_t5_first);
     g_test_add_func("/memory-plan/cli-dry-run", test_cli_dry_run);
     g_test_add_func("/memory-plan/counting-allocator", test_counting_allocator);
     return g_test_run();

@@ -339,6 +339,41 @@ static gboolean release_weight(RdBackend *be, RdWeight *w, GError **error)
     return TRUE;
 }
 
+/* A weight as the placement wants it; one already so is left alone (LoRA merges re-prepare
+ * theirs in bf16: they are converted here). */
+static gboolean place_bf16(RdBackend *be, RdWeight *w, GError **error)
+{
+    if (w->device && !w->device_fp8)
+        return TRUE;
+    release_weight(be, w, NULL);
+    return be->weight_prepare(be, w, error);
+}
+
+static gboolean place_fp8(RdBackend *be, RdWeight *w, GError **error)
+{
+    if (w->device && (w->device_fp8 || w->cols <= 1))
+        return TRUE;
+    release_weight(be, w, NULL);
+    return be->weight_prepare_fp8(be, w, error);
+}
+
+gboolean flux_model_place_weights(FluxModel *m, FluxWeightPlace place, GError **error)
+{
+    switch (place) {
+    case FLUX_WEIGHTS_RELEASED:
+        visit_weights(m, release_weight, NULL);
+        m->be->synchronize(m->be);
+        return TRUE;
+    case FLUX_WEIGHTS_FP8:
+        if (m->be->weight_prepare_fp8)
+            return visit_weights(m, place_fp8, error);
+        break;
+    case FLUX_WEIGHTS_BF16:
+        break;
+    }
+    return visit_weights(m, place_bf16, error);
+}
+
 FluxModel *flux_model_load_with_config(const char *path, const char *config_json,
                                        RdBackend *backend, GError **error)
 {

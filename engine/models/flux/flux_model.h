@@ -29,6 +29,17 @@ typedef struct FluxModel FluxModel;
 /* path: a BFL single file (with or without the "model.diffusion_model." prefix), a diffusers
  * transformer folder (config.json + safetensors, sharded or not) or a diffusers model root. */
 FluxModel *flux_model_load(const char *path, RdBackend *backend, GError **error);
+
+/* Where the weights' backend copies are (the memory plan's choice for a job): released (T5 runs
+ * first), the backend's own copies (bf16 on CUDA), or fp8 E4M3 matrices with per-tensor scales
+ * where the backend keeps them (weight_prepare_fp8; elsewhere as FLUX_WEIGHTS_BF16). Weights
+ * already as asked stay; loading places them as FLUX_WEIGHTS_BF16. */
+typedef enum {
+    FLUX_WEIGHTS_RELEASED,
+    FLUX_WEIGHTS_BF16,
+    FLUX_WEIGHTS_FP8,
+} FluxWeightPlace;
+gboolean flux_model_place_weights(FluxModel *model, FluxWeightPlace place, GError **error);
 void flux_model_free(FluxModel *model);
 const FluxConfig *flux_model_config(const FluxModel *model);
 /* The file (or index) the weights were read from. */
