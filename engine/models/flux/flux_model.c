@@ -253,6 +253,9 @@ gboolean flux_model_forward(FluxModel *m, const FluxInputs *in, const FluxAttent
     f.tokens = f.txt_len + f.img_len;
     RdRopeSpec rope = {{m->cfg.rope_axes[0], m->cfg.rope_axes[1], m->cfg.rope_axes[2]},
                        m->cfg.rope_theta};
+    /* weights a job released (T5 first) or that did not fit as bf16 at load */
+    if (!m->weights_placed && !flux_model_place_weights(m, FLUX_WEIGHTS_BF16, error))
+        return FALSE;
     gboolean ok = forward_alloc(&f, error);
     if (ok) {
         f.attention = resdit_attention_new(m->be, &rope, m->cfg.heads, m->cfg.head_dim,
@@ -359,19 +362,18 @@ static gboolean place_fp8(RdBackend *be, RdWeight *w, GError **error)
 
 gboolean flux_model_place_weights(FluxModel *m, FluxWeightPlace place, GError **error)
 {
-    switch (place) {
-    case FLUX_WEIGHTS_RELEASED:
+    gboolean ok = TRUE;
+    if (place == FLUX_WEIGHTS_FP8 && m->be->weight_prepare_fp8)
+        ok = visit_weights(m, place_fp8, error);
+    else if (place != FLUX_WEIGHTS_RELEASED)
+        ok = visit_weights(m, place_bf16, error);
+    if (!ok || place == FLUX_WEIGHTS_RELEASED) {
+        /* a placement that failed half way leaves nothing behind (its error says why) */
         visit_weights(m, release_weight, NULL);
         m->be->synchronize(m->be);
-        return TRUE;
-    case FLUX_WEIGHTS_FP8:
-        if (m->be->weight_prepare_fp8)
-            return visit_weights(m, place_fp8, error);
-        break;
-    case FLUX_WEIGHTS_BF16:
-        break;
     }
-    return visit_weights(m, place_bf16, error);
+    m->weights_placed = ok && place != FLUX_WEIGHTS_RELEASED;
+    return ok;
 }
 
 FluxModel *flux_model_load_with_config(const char *path, const char *config_json,
@@ -379,12 +381,24 @@ FluxModel *flux_model_load_with_config(const char *path, const char *config_json
 {
     FluxModel *m = g_new0(FluxModel, 1);
     m->be = backend;
-    if (!flux_weights_load(m, path, config_json, error) ||
-        !visit_weights(m, m->be->weight_prepare, error)) {
+    if (!flux_weights_load(m, path, config_json, error)) {
         flux_model_free(m);
         return NULL;
     }
-    return m;
+    GError *local = NULL;
+    if (flux_model_place_weights(m, FLUX_WEIGHTS_BF16, &local))
+        return m;
+    /* bf16 copies that do not fit the device are left to a job's memory plan (fp8 weights, T5
+     * first), where the backend keeps fp8 */
+    if (m->be->weight_prepare_fp8 &&
+        g_error_matches(local, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY)) {
+        g_info("%s: %s; the weights are placed when a job runs", path, local->message);
+        g_error_free(local);
+        return m;
+    }
+    g_propagate_error(error, local);
+    flux_model_free(m);
+    return NULL;
 }
 
 FluxModel *flux_model_load(const char *path, RdBackend *backend, GError **error)

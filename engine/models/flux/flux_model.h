@@ -33,7 +33,9 @@ FluxModel *flux_model_load(const char *path, RdBackend *backend, GError **error)
 /* Where the weights' backend copies are (the memory plan's choice for a job): released (T5 runs
  * first), the backend's own copies (bf16 on CUDA), or fp8 E4M3 matrices with per-tensor scales
  * where the backend keeps them (weight_prepare_fp8; elsewhere as FLUX_WEIGHTS_BF16). Weights
- * already as asked stay; loading places them as FLUX_WEIGHTS_BF16. */
+ * already as asked stay. Loading places them as FLUX_WEIGHTS_BF16 (on a backend with fp8
+ * weights, bf16 copies that do not fit are left for a job to place); a forward places released
+ * weights as FLUX_WEIGHTS_BF16 first. A failure releases every copy. */
 typedef enum {
     FLUX_WEIGHTS_RELEASED,
     FLUX_WEIGHTS_BF16,

@@ -39,6 +39,7 @@ struct FluxModel {
     FluxLinear final_shift, final_scale, final_linear;
     RdLoraTargets *lora_targets; /* built on the first LoRA */
     RdLoraState *lora_state;
+    gboolean weights_placed; /* every weight has its backend copy (flux_model_place_weights) */
 };
 
 /* Applies a diffusers config.json (attention_head_dim, axes_dims_rope) to c, checking every
