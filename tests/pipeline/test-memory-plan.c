@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "flux_model.h"
 #include "flux_private.h"
 #include "memory_plan.h"
 #include "pipeline-private.h"
@@ -678,6 +679,94 @@ static void test_counting_allocator(void)
     resdit_model_free(m);
 }
 
+/* ---- the weights' term, counted as a device backend would hold them ---------------------- */
+
+/* Weight copies counted at the sizes the CUDA backend gives them (bf16: 2 bytes an element; fp8:
+ * 1 byte a matrix element, vectors bf16). The CPU ops never read w->device: a marker will do. */
+static guint64 weight_live;
+
+static gboolean counting_weight_prepare(RdBackend *be, RdWeight *w, GError **error)
+{
+    g_assert_null(w->device);
+    w->device = (void *)w->host;
+    w->device_fp8 = FALSE;
+    weight_live += 2 * (guint64)(w->rows * w->cols);
+    return TRUE;
+}
+
+static gboolean counting_weight_prepare_fp8(RdBackend *be, RdWeight *w, GError **error)
+{
+    if (w->cols <= 1)
+        return counting_weight_prepare(be, w, error);
+    g_assert_null(w->device);
+    w->device = (void *)w->host;
+    w->device_fp8 = TRUE;
+    weight_live += (guint64)(w->rows * w->cols);
+    return TRUE;
+}
+
+static void counting_weight_release(RdBackend *be, RdWeight *w)
+{
+    const guint64 n = (guint64)(w->rows * w->cols);
+    weight_live -= w->device_fp8 ? n : 2 * n;
+    w->device = NULL;
+    w->device_fp8 = FALSE;
+}
+
+/* The transformer's weights as a job places them on a device (flux_model_place_weights): bf16,
+ * fp8 (what the plan's weight term holds, less the per-tensor scales it budgets on the device
+ * that the backend keeps in RdWeight), and released for T5 first: nothing left. */
+static void test_weight_placement(void)
+{
+    g_autoptr(GError) error = NULL;
+    ResditModel *m = resdit_model_open_selftest(RESDIT_BACKEND_CPU, &error);
+    g_assert_no_error(error);
+    FluxModel *flux = rd_denoiser_flux(m->denoiser);
+    g_assert_nonnull(flux);
+    RdModelInventory mi = {0};
+    g_assert_true(
+        rd_transformer_inventory(rd_denoiser_weights(m->denoiser), &mi.transformer, &error));
+    RdPlanJob job = {.width = 256, .height = 256, .t5_len = 16, .worst_mode = RESDIT_MODE_GLOBAL};
+    RdPlanTarget target;
+    rd_plan_target_cuda(&target, G_GUINT64_CONSTANT(1) << 40);
+    RdMemoryPlan plan;
+    /* the CPU's weights were never copied: the counting backend starts from nothing */
+    RdBackend *be = m->be;
+    const RdBackend saved = *be;
+    be->weight_prepare = counting_weight_prepare;
+    be->weight_prepare_fp8 = counting_weight_prepare_fp8;
+    be->weight_release = counting_weight_release;
+    weight_live = 0;
+
+    g_assert_true(flux_model_place_weights(flux, FLUX_WEIGHTS_BF16, &error));
+    g_assert_true(rd_memory_plan(&mi, &job, &target, TRUE, &plan, &error));
+    g_assert_cmpint(plan.format, ==, RD_WEIGHTS_BF16);
+    g_test_message("bf16: %" G_GUINT64_FORMAT " bytes placed, %" G_GUINT64_FORMAT " planned",
+                   weight_live, plan.transformer_weights);
+    g_assert_cmpuint(weight_live, ==, plan.transformer_weights);
+    const guint64 bf16_bytes = weight_live;
+    rd_memory_plan_clear(&plan);
+
+    g_assert_true(flux_model_place_weights(flux, FLUX_WEIGHTS_FP8, &error));
+    target.card_bytes = 0; /* the least demanding plan this build runs: fp8 */
+    g_assert_true(rd_memory_plan(&mi, &job, &target, TRUE, &plan, &error));
+    g_assert_cmpint(plan.format, ==, RD_WEIGHTS_FP8_QUANTISED);
+    g_assert_true(plan.t5_first);
+    g_test_message("fp8: %" G_GUINT64_FORMAT " bytes placed, %" G_GUINT64_FORMAT " planned",
+                   weight_live, plan.transformer_weights);
+    g_assert_cmpuint(weight_live + 4 * mi.transformer.all.tensors, ==, plan.transformer_weights);
+    g_assert_cmpuint(weight_live, <, bf16_bytes * 3 / 5); /* matrices in one byte */
+
+    /* T5 first: while the text encoders run, no transformer weight is on the device */
+    g_assert_true(flux_model_place_weights(flux, FLUX_WEIGHTS_RELEASED, &error));
+    g_assert_cmpuint(weight_live, ==, 0);
+    g_assert_cmpuint(plan.peak_encode, ==,
+                     plan.clip_weights + plan.vae_weights + plan.t5_weights + plan.t5_activations);
+    rd_memory_plan_clear(&plan);
+    *be = saved;
+    resdit_model_free(m);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -686,5 +775,6 @@ int main(int argc, char **argv)
     g_test_add_func("/memory-plan/t5-first", test_t5_first);
     g_test_add_func("/memory-plan/cli-dry-run", test_cli_dry_run);
     g_test_add_func("/memory-plan/counting-allocator", test_counting_allocator);
+    g_test_add_func("/memory-plan/weight-placement", test_weight_placement);
     return g_test_run();
 }
