@@ -57,6 +57,7 @@ typedef struct {
 } RdWindow;
 
 typedef struct RdBackend RdBackend;
+typedef struct RdWeightStream RdWeightStream;
 
 struct RdBackend {
     const char *name;
@@ -76,6 +77,21 @@ struct RdBackend {
      * vector is prepared as weight_prepare does. */
     gboolean (*weight_prepare_fp8)(RdBackend *be, RdWeight *w, GError **error);
     void (*weight_release)(RdBackend *be, RdWeight *w);
+    /* Optional (NULL: no streaming). Groups of weights (a transformer block each) kept in
+     * pinned host memory and copied, just before use, into one of two device slots on a second
+     * stream (double-buffered). stream_park prepares each weight (fp8 as weight_prepare_fp8,
+     * else as weight_prepare), moves its copy to the host and leaves w->device NULL; it returns
+     * the group's index, or -1 with error set. stream_use makes group g's weights usable by the
+     * ops that follow (w->device pointing into its slot) and starts copying group next into
+     * the other slot (-1: none; g -1: only that). stream_done: group g's ops are issued, its
+     * slot may be reused once they have run (w->device NULL again). stream_free drops every
+     * host copy: the grouped weights have no copy left. */
+    RdWeightStream *(*stream_new)(RdBackend *be, GError **error);
+    int (*stream_park)(RdBackend *be, RdWeightStream *s, RdWeight *const *ws, int n,
+                       gboolean fp8, GError **error);
+    void (*stream_use)(RdBackend *be, RdWeightStream *s, int g, int next);
+    void (*stream_done)(RdBackend *be, RdWeightStream *s, int g);
+    void (*stream_free)(RdBackend *be, RdWeightStream *s);
     void (*synchronize)(RdBackend *be);
     /* Optional (NULL: nothing to report or free). check: FALSE with the first run-time failure
      * an op met since the last check (out of device memory for its scratch: the op did

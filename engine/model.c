@@ -307,8 +307,12 @@ gboolean rd_model_place_weights(ResditModel *m, const ResditJobParams *p, gboole
     FluxWeightPlace place = plan.format == RD_WEIGHTS_BF16 ? FLUX_WEIGHTS_BF16 : FLUX_WEIGHTS_FP8;
     if (encoding && plan.t5_first)
         place = FLUX_WEIGHTS_RELEASED;
+    const int streamed = plan.streamed_blocks;
     rd_memory_plan_clear(&plan);
-    gboolean ok = flux_model_place_weights(flux, place, error);
+    /* already as planned (a second job of the same plan): nothing moves */
+    if (flux_model_weights_placed_as(flux, place, streamed))
+        return TRUE;
+    gboolean ok = flux_model_place_weights(flux, place, streamed, error);
     rd_backend_trim(m->be); /* what the released copies held goes back to the device */
     return ok;
 }

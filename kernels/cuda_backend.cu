@@ -563,6 +563,7 @@ static void fill_table(RdBackend *be)
     be->weight_prepare = cuda_weight_prepare;
     be->weight_prepare_fp8 = cuda_weight_prepare_fp8;
     be->weight_release = cuda_weight_release;
+    cuda_fill_stream_ops(be);
     be->synchronize = cuda_synchronize;
     be->check = cuda_check;
     be->trim = cuda_trim;

@@ -137,6 +137,8 @@ gboolean cuda_weight_prepare(RdBackend *be, RdWeight *w, GError **error);
 // memory, freed by the caller; NULL with the failure kept for rd_backend_check).
 gboolean cuda_weight_prepare_fp8(RdBackend *be, RdWeight *w, GError **error);
 const bf16 *cuda_weight_dequantise(CudaBackend *cb, const RdWeight *w);
+// weight_stream.cu: the stream_* ops of the table.
+void cuda_fill_stream_ops(RdBackend *be);
 
 static inline bool aligned16(const void *p)
 {

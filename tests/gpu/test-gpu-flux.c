@@ -202,10 +202,11 @@ static void assert_identical(const char *what, const float *got, const float *re
             g_error("%s: element %zu: %.9g, expected %.9g", what, i, got[i], ref[i]);
 }
 
-static void place(FluxModel *m, FluxWeightPlace where)
+static void place(FluxModel *m, FluxWeightPlace where, int streamed)
 {
     GError *error = NULL;
-    g_assert_true(flux_model_place_weights(m, where, &error));
+    g_assert_true(flux_model_place_weights(m, where, streamed, &error));
+    g_assert_cmpint(flux_model_streamed_blocks(m), ==, streamed);
     g_assert_no_error(error);
 }
 
@@ -224,13 +225,13 @@ static void test_placement(void)
     g_assert_no_error(error);
     size_t n;
     g_autofree float *ref = fused_velocity(m, &n);
-    place(m, FLUX_WEIGHTS_RELEASED);
+    place(m, FLUX_WEIGHTS_RELEASED, 0);
     g_autofree float *again = fused_velocity(m, &n);
     assert_identical("fp8 file, weights released then placed by the forward", again, ref, n);
-    place(m, FLUX_WEIGHTS_FP8);
+    place(m, FLUX_WEIGHTS_FP8, 0);
     g_autofree float *kept = fused_velocity(m, &n);
     assert_identical("fp8 file kept as fp8 on the device", kept, ref, n);
-    place(m, FLUX_WEIGHTS_BF16);
+    place(m, FLUX_WEIGHTS_BF16, 0);
     g_autofree float *back = fused_velocity(m, &n);
     assert_identical("fp8 file back to bf16 copies", back, ref, n);
     flux_model_free(m);
@@ -239,12 +240,47 @@ static void test_placement(void)
     m = flux_model_load_with_config(bf16, config, gu_gpu(), &error);
     g_assert_no_error(error);
     g_autofree float *wide = fused_velocity(m, &n);
-    place(m, FLUX_WEIGHTS_FP8);
+    place(m, FLUX_WEIGHTS_FP8, 0);
     g_autofree float *quantised = fused_velocity(m, &n);
     const double rel = tu_relative_l2(quantised, wide, n);
     g_test_message("bf16 weights quantised at load: relative L2 %.3g of the bf16 velocity", rel);
     g_assert_cmpfloat(rel, >, 0.0); /* the weights did change */
     g_assert_cmpfloat(rel, <, 0.15);
+    flux_model_free(m);
+}
+
+/* Blocks streamed from pinned host memory through two device slots give the resident model's
+ * velocity bit for bit: the same weights (copied, not converted), at the same alignment, so
+ * the same GEMM plans. Two forwards in a row (the slots reused across steps), bf16 and fp8,
+ * one block (resident ones after it), all but the smallest and all. */
+static void test_streaming(void)
+{
+    g_autofree char *config = flux_data("tiny-a/transformer/config.json");
+    g_autofree char *path = flux_data("tiny-a.bfl.bf16.safetensors");
+    GError *error = NULL;
+    FluxModel *m = flux_model_load_with_config(path, config, gu_gpu(), &error);
+    g_assert_no_error(error);
+    const FluxConfig *c = flux_model_config(m);
+    const int blocks = c->double_blocks + c->single_blocks;
+    g_assert_cmpint(blocks, >=, 2);
+    const FluxWeightPlace formats[] = {FLUX_WEIGHTS_BF16, FLUX_WEIGHTS_FP8};
+    for (guint f = 0; f < G_N_ELEMENTS(formats); f++) {
+        place(m, formats[f], 0);
+        size_t n;
+        g_autofree float *ref = fused_velocity(m, &n);
+        const int counts[] = {1, blocks - 1, blocks};
+        for (guint i = 0; i < G_N_ELEMENTS(counts); i++) {
+            place(m, formats[f], counts[i]);
+            for (int step = 0; step < 2; step++) {
+                g_autofree float *got = fused_velocity(m, &n);
+                g_autofree char *what =
+                    g_strdup_printf("%s, %d of %d blocks streamed, forward %d",
+                                    formats[f] == FLUX_WEIGHTS_FP8 ? "fp8" : "bf16", counts[i],
+                                    blocks, step + 1);
+                assert_identical(what, got, ref, n);
+            }
+        }
+    }
     flux_model_free(m);
 }
 
@@ -290,6 +326,7 @@ int main(int argc, char **argv)
     g_test_add_func("/gpu/flux/tiny-a-fp8", test_tiny_a_fp8);
     g_test_add_func("/gpu/flux/tiny-a-lora", test_tiny_a_lora);
     g_test_add_func("/gpu/flux/placement", test_placement);
+    g_test_add_func("/gpu/flux/streaming", test_streaming);
     g_test_add_func("/gpu/flux/head-dim-128", test_head_dim_128);
     return g_test_run();
 }

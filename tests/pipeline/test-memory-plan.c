@@ -738,7 +738,7 @@ static void test_weight_placement(void)
     be->weight_release = counting_weight_release;
     weight_live = 0;
 
-    g_assert_true(flux_model_place_weights(flux, FLUX_WEIGHTS_BF16, &error));
+    g_assert_true(flux_model_place_weights(flux, FLUX_WEIGHTS_BF16, 0, &error));
     g_assert_true(rd_memory_plan(&mi, &job, &target, TRUE, &plan, &error));
     g_assert_cmpint(plan.format, ==, RD_WEIGHTS_BF16);
     g_test_message("bf16: %" G_GUINT64_FORMAT " bytes placed, %" G_GUINT64_FORMAT " planned",
@@ -747,7 +747,7 @@ static void test_weight_placement(void)
     const guint64 bf16_bytes = weight_live;
     rd_memory_plan_clear(&plan);
 
-    g_assert_true(flux_model_place_weights(flux, FLUX_WEIGHTS_FP8, &error));
+    g_assert_true(flux_model_place_weights(flux, FLUX_WEIGHTS_FP8, 0, &error));
     target.card_bytes = 0; /* the least demanding plan this build runs: fp8 */
     g_assert_true(rd_memory_plan(&mi, &job, &target, TRUE, &plan, &error));
     g_assert_cmpint(plan.format, ==, RD_WEIGHTS_FP8_QUANTISED);
@@ -758,7 +758,7 @@ static void test_weight_placement(void)
     g_assert_cmpuint(weight_live, <, bf16_bytes * 3 / 5); /* matrices in one byte */
 
     /* T5 first: while the text encoders run, no transformer weight is on the device */
-    g_assert_true(flux_model_place_weights(flux, FLUX_WEIGHTS_RELEASED, &error));
+    g_assert_true(flux_model_place_weights(flux, FLUX_WEIGHTS_RELEASED, 0, &error));
     g_assert_cmpuint(weight_live, ==, 0);
     g_assert_cmpuint(plan.peak_encode, ==,
                      plan.clip_weights + plan.vae_weights + plan.t5_weights + plan.t5_activations);

@@ -41,7 +41,17 @@ typedef enum {
     FLUX_WEIGHTS_BF16,
     FLUX_WEIGHTS_FP8,
 } FluxWeightPlace;
-gboolean flux_model_place_weights(FluxModel *model, FluxWeightPlace place, GError **error);
+/* streamed: how many blocks (the largest first, as the memory planner orders them) stay in
+ * pinned host memory and are copied to the device just before use, on a backend with stream_*
+ * ops (elsewhere none). */
+gboolean flux_model_place_weights(FluxModel *model, FluxWeightPlace place, int streamed,
+                                  GError **error);
+/* Blocks streamed now. */
+int flux_model_streamed_blocks(const FluxModel *model);
+/* TRUE when the last placement was this one and every weight still has its copy (no LoRA merge
+ * since). */
+gboolean flux_model_weights_placed_as(const FluxModel *model, FluxWeightPlace place,
+                                      int streamed);
 void flux_model_free(FluxModel *model);
 const FluxConfig *flux_model_config(const FluxModel *model);
 /* The file (or index) the weights were read from. */
