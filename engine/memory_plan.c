@@ -48,10 +48,10 @@ void rd_plan_target_cuda(RdPlanTarget *t, guint64 card_bytes)
     t->conv_scratch = CUDA_IM2COL;
     t->fft_on_device = TRUE;
     t->decode_budget = CUDA_DECODE_BUDGET;
-    /* This build runs bf16 or fp8 E4M3 weights resident, and T5 before the transformer's
-     * weights go to the device (rd_model_place_weights); streaming is planned only. */
+    /* This build runs bf16 or fp8 E4M3 weights resident or with blocks streamed, and T5
+     * before the transformer's weights go to the device (rd_model_place_weights). */
     t->can_fp8 = TRUE;
-    t->can_stream = FALSE;
+    t->can_stream = TRUE;
     t->can_t5_first = TRUE;
 }
 
@@ -462,7 +462,8 @@ static void evaluate(const RdModelInventory *mi, const RdPlanJob *job, const RdP
                                          tf->block_tensors[b], c->format);
             if (k < c->streamed) {
                 streamed += bytes;
-                largest = MAX(largest, bytes);
+                /* a device slot puts every weight at a 256-byte offset (weight_stream.cu) */
+                largest = MAX(largest, bytes + 256 * tf->block_tensors[b]);
             }
             largest_bf16 = MAX(largest_bf16, 2 * tf->block_elements[b]);
         }

@@ -98,9 +98,9 @@ typedef struct {
 } RdPlanTarget;
 
 /* The CUDA target for a card of card_bytes and the paths this build executes: bf16 or fp8 E4M3
- * weights resident (fp8 dequantised to bf16 before each GEMM on every architecture: no fp8
- * GEMMs yet, so the dequantisation scratch is planned), and T5 run and freed before the
- * transformer's weights go to the device. Streaming blocks is planned but not executed. */
+ * weights (fp8 dequantised to bf16 before each GEMM on every architecture: no fp8 GEMMs yet, so
+ * the dequantisation scratch is planned), resident or with blocks streamed from pinned host
+ * memory, and T5 run and freed before the transformer's weights go to the device. */
 void rd_plan_target_cuda(RdPlanTarget *target, guint64 card_bytes);
 /* The CPU backend's target with host memory of available bytes. */
 void rd_plan_target_cpu(RdPlanTarget *target, guint64 available);

@@ -400,7 +400,7 @@ static void plan_for(const Files *f, const char *transformer, int side, guint64 
 /* T5 first: on a 32 GiB card FLUX-dev's bf16 weights (23.8 GB) fit for sampling at 4K but not
  * beside T5 (9.5 GB): the plan keeps bf16 and runs T5 before they go to the device, and its
  * encode phase holds no transformer weight at all. Real runs (only what this build executes)
- * never take streaming: on 16 GiB nothing they run fits. */
+ * stream blocks on 16 GiB, and never plan a path the target lacks. */
 static void test_t5_first(void)
 {
     Files f;
@@ -417,12 +417,35 @@ static void test_t5_first(void)
     g_assert_cmpuint(p.peak, <=, p.usable);
 
     plan_for_paths(&f, f.transformer, 4096, 16 * GIB, TRUE, &q);
+    g_assert_true(q.fits && q.executable);
+    g_assert_cmpint(q.streamed_blocks, >, 0);
+    g_assert_true(q.t5_first);
+    g_assert_cmpint(q.format, ==, RD_WEIGHTS_FP8_QUANTISED);
+    rd_memory_plan_clear(&q);
+    /* a target without streaming: the plan never takes it, and 16 GiB does not fit */
+    ResditModelPaths paths = {.name = "FLUX.1-dev",
+                              .transformer = f.transformer,
+                              .vae = f.vae,
+                              .clip_l = f.clip,
+                              .t5 = f.t5};
+    RdModelInventory mi;
+    g_autoptr(GError) error = NULL;
+    g_assert_true(rd_model_inventory_from_paths(&paths, &mi, &error));
+    ResditJobParams jp;
+    resdit_job_params_init(&jp);
+    jp.width = jp.height = 4096;
+    RdPlanJob job;
+    rd_plan_job_from_params(&job, &jp, 512);
+    RdPlanTarget target;
+    rd_plan_target_cuda(&target, 16 * GIB);
+    target.can_stream = FALSE;
+    g_assert_true(rd_memory_plan(&mi, &job, &target, TRUE, &q, &error));
     g_assert_false(q.fits);
     g_assert_cmpint(q.streamed_blocks, ==, 0);
     g_assert_true(q.executable);
-    g_assert_true(q.t5_first); /* the least demanding plan this build runs */
-    g_assert_cmpint(q.format, ==, RD_WEIGHTS_FP8_QUANTISED);
     g_assert_nonnull(q.reason);
+    rd_model_inventory_clear(&mi);
+    resdit_job_params_clear(&jp);
     rd_memory_plan_clear(&p);
     rd_memory_plan_clear(&q);
     files_clear(&f);
@@ -456,8 +479,9 @@ static void test_flux_dev_4k(void)
     plan_for(&f, f.transformer, 4096, 16 * GIB, &p16);
     g_assert_true(p16.fits);
     g_assert_cmpint(p16.streamed_blocks, >, 0);
-    g_assert_false(p16.executable); /* streaming is planned, not executed */
-    g_assert_nonnull(strstr(p16.not_executable, "block streaming"));
+    g_assert_true(p16.executable); /* streaming runs on CUDA */
+    g_assert_true(p16.t5_first);
+    g_assert_cmpuint(p16.stream_buffers, >, 0);
 
     plan_for(&f, f.transformer, 4096, 12 * GIB, &p12);
     g_assert_true(p12.fits);
@@ -713,6 +737,105 @@ static void counting_weight_release(RdBackend *be, RdWeight *w)
     w->device_fp8 = FALSE;
 }
 
+/* Streaming as a device backend would do it (kernels/weight_stream.cu): parked weights leave
+ * the device count for the host's; use and done are logged, and each checks that a group's
+ * weights have a copy exactly while it is in use. */
+typedef struct {
+    RdWeight **ws;
+    int n;
+} FakeGroup;
+
+static struct {
+    GPtrArray *groups;
+    guint64 host;
+    GString *log;
+} fake;
+
+static RdWeightStream *fake_stream_new(RdBackend *be, GError **error)
+{
+    fake.groups = g_ptr_array_new();
+    fake.host = 0;
+    return (RdWeightStream *)&fake;
+}
+
+static int fake_stream_park(RdBackend *be, RdWeightStream *s, RdWeight *const *ws, int n,
+                            gboolean fp8, GError **error)
+{
+    FakeGroup *g = g_new0(FakeGroup, 1);
+    g->ws = g_new(RdWeight *, n);
+    g->n = n;
+    for (int i = 0; i < n; i++) {
+        RdWeight *w = g->ws[i] = ws[i];
+        if (w->device)
+            be->weight_release(be, w);
+        const guint64 before = weight_live;
+        g_assert_true(fp8 ? be->weight_prepare_fp8(be, w, error) : be->weight_prepare(be, w, error));
+        fake.host += weight_live - before;
+        weight_live = before; /* moved to pinned host memory */
+        w->device = NULL;
+    }
+    g_ptr_array_add(fake.groups, g);
+    return (int)fake.groups->len - 1;
+}
+
+static void fake_stream_use(RdBackend *be, RdWeightStream *s, int g, int next)
+{
+    g_string_append_printf(fake.log, "u%d,%d ", g, next);
+    if (g < 0)
+        return;
+    FakeGroup *gr = g_ptr_array_index(fake.groups, g);
+    for (int i = 0; i < gr->n; i++) {
+        g_assert_null(gr->ws[i]->device);
+        gr->ws[i]->device = (void *)gr->ws[i]->host;
+    }
+}
+
+static void fake_stream_done(RdBackend *be, RdWeightStream *s, int g)
+{
+    g_string_append_printf(fake.log, "d%d ", g);
+    FakeGroup *gr = g_ptr_array_index(fake.groups, g);
+    for (int i = 0; i < gr->n; i++) {
+        g_assert_nonnull(gr->ws[i]->device);
+        gr->ws[i]->device = NULL;
+    }
+}
+
+static void fake_stream_free(RdBackend *be, RdWeightStream *s)
+{
+    for (guint i = 0; i < fake.groups->len; i++) {
+        FakeGroup *g = g_ptr_array_index(fake.groups, i);
+        for (int j = 0; j < g->n; j++) {
+            g->ws[j]->device = NULL;
+            g->ws[j]->device_fp8 = FALSE;
+        }
+        g_free(g->ws);
+        g_free(g);
+    }
+    g_ptr_array_unref(fake.groups);
+    fake.host = 0;
+}
+
+/* One fused forward of the self-test model (inputs of any value: only the weights' movements
+ * are looked at). */
+static void selftest_forward(FluxModel *flux)
+{
+    const FluxConfig *c = flux_model_config(flux);
+    const int rows = 4, cols = 4, txt_len = 3;
+    g_autofree float *img = g_new0(float, rows * cols * c->in_channels);
+    g_autofree float *txt = g_new0(float, txt_len * c->txt_dim);
+    g_autofree float *vec = g_new0(float, c->vec_dim);
+    g_autofree float *v = g_new(float, rows * cols * c->in_channels);
+    tu_fill_uniform(img, (size_t)(rows * cols * c->in_channels), -1.0f, 1.0f, 3);
+    tu_fill_uniform(txt, (size_t)(txt_len * c->txt_dim), -1.0f, 1.0f, 4);
+    tu_fill_uniform(vec, (size_t)c->vec_dim, -1.0f, 1.0f, 5);
+    FluxInputs in = {img, txt, vec, txt_len, rows, cols, 0.5f, 3.5f};
+    FluxAttentionPlan plan = {RESDIT_MODE_GLOBAL};
+    resdit_method_params_init(&plan.method);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(flux_model_forward(flux, &in, &plan, v, NULL, &error));
+    g_assert_no_error(error);
+}
+
 /* The transformer's weights as a job places them on a device (flux_model_place_weights): bf16,
  * fp8 (what the plan's weight term holds, less the per-tensor scales it budgets on the device
  * that the backend keeps in RdWeight), and released for T5 first: nothing left. */
@@ -748,7 +871,8 @@ static void test_weight_placement(void)
     rd_memory_plan_clear(&plan);
 
     g_assert_true(flux_model_place_weights(flux, FLUX_WEIGHTS_FP8, 0, &error));
-    target.card_bytes = 0; /* the least demanding plan this build runs: fp8 */
+    target.card_bytes = 0; /* the least demanding plan without streaming: fp8 resident */
+    target.can_stream = FALSE;
     g_assert_true(rd_memory_plan(&mi, &job, &target, TRUE, &plan, &error));
     g_assert_cmpint(plan.format, ==, RD_WEIGHTS_FP8_QUANTISED);
     g_assert_true(plan.t5_first);
@@ -762,6 +886,50 @@ static void test_weight_placement(void)
     g_assert_cmpuint(weight_live, ==, 0);
     g_assert_cmpuint(plan.peak_encode, ==,
                      plan.clip_weights + plan.vae_weights + plan.t5_weights + plan.t5_activations);
+    rd_memory_plan_clear(&plan);
+
+    /* streaming: on a card of nothing, the least demanding plan streams every block; the
+     * resident and streamed bytes are the plan's (less its per-tensor scales) */
+    be->stream_new = fake_stream_new;
+    be->stream_park = fake_stream_park;
+    be->stream_use = fake_stream_use;
+    be->stream_done = fake_stream_done;
+    be->stream_free = fake_stream_free;
+    fake.log = g_string_new(NULL);
+    target.can_stream = TRUE;
+    const RdTransformerInventory *tf = &mi.transformer;
+    guint64 block_tensors = 0;
+    for (int b = 0; b < tf->n_blocks; b++)
+        block_tensors += tf->block_tensors[b];
+    g_assert_true(rd_memory_plan(&mi, &job, &target, TRUE, &plan, &error));
+    g_assert_true(plan.executable);
+    g_assert_cmpint(plan.streamed_blocks, ==, tf->n_blocks);
+    g_assert_true(flux_model_place_weights(flux, FLUX_WEIGHTS_FP8, plan.streamed_blocks, &error));
+    g_assert_no_error(error);
+    g_test_message("every block streamed: %" G_GUINT64_FORMAT " bytes resident (%" G_GUINT64_FORMAT
+                   " planned), %" G_GUINT64_FORMAT " on the host (%" G_GUINT64_FORMAT " planned)",
+                   weight_live, plan.transformer_weights, fake.host, plan.streamed_bytes);
+    g_assert_cmpuint(weight_live + 4 * (tf->all.tensors - block_tensors), ==,
+                     plan.transformer_weights);
+    g_assert_cmpuint(fake.host + 4 * block_tensors, ==, plan.streamed_bytes);
+    /* a forward takes each block in before it and gives it back after, the next one's copy
+     * started while it runs */
+    selftest_forward(flux);
+    GString *want = g_string_new(NULL);
+    for (int b = 0; b < tf->n_blocks; b++)
+        g_string_append_printf(want, "u%d,%d d%d ", b, b + 1 < tf->n_blocks ? b + 1 : -1, b);
+    g_assert_cmpstr(fake.log->str, ==, want->str);
+    /* one block (the first double one, the largest): the resident ones after it copy nothing */
+    g_string_truncate(fake.log, 0);
+    g_assert_true(flux_model_place_weights(flux, FLUX_WEIGHTS_FP8, 1, &error));
+    g_assert_cmpint(flux_model_streamed_blocks(flux), ==, 1);
+    selftest_forward(flux);
+    g_assert_cmpstr(fake.log->str, ==, "u0,-1 d0 ");
+    g_assert_true(flux_model_place_weights(flux, FLUX_WEIGHTS_RELEASED, 0, &error));
+    g_assert_cmpuint(weight_live, ==, 0);
+    g_assert_cmpuint(fake.host, ==, 0);
+    g_string_free(want, TRUE);
+    g_string_free(fake.log, TRUE);
     rd_memory_plan_clear(&plan);
     *be = saved;
     resdit_model_free(m);
