@@ -80,9 +80,9 @@ gboolean cuda_weight_prepare_fp8(RdBackend *be, RdWeight *w, GError **error)
     CudaBackend *cb = cuda_backend(be);
     if (w->device)
         return TRUE;
-    if (w->cols <= 1 || (w->dtype != RD_F8_E4M3 && w->dtype != RD_BF16 && w->dtype != RD_F16 &&
-                         w->dtype != RD_F32))
-        return cuda_weight_prepare(be, w, error); // vectors (and its dtype message)
+    if (w->cols <= 1 || (w->dtype != RD_F8_E4M3 && w->dtype != RD_F8_E5M2 && w->dtype != RD_BF16 &&
+                         w->dtype != RD_F16 && w->dtype != RD_F32))
+        return cuda_weight_prepare(be, w, error); // vectors (and its message for other dtypes)
     if (!w->host) {
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL, "Weight %s has no data",
                     w->name ? w->name : "(unnamed)");

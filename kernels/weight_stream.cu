@@ -85,6 +85,15 @@ static int cuda_stream_park(RdBackend *be, RdWeightStream *s, RdWeight *const *w
         ok = fp8 ? cuda_weight_prepare_fp8(be, w, error) : cuda_weight_prepare(be, w, error);
         if (!ok)
             break;
+        const size_t room = (i + 1 < n ? g.offset[i + 1] : g.bytes) - g.offset[i];
+        if (weight_bytes(w) > room) { // a format other than the one sized for: a bug
+            g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_BACKEND,
+                        "Weight %s: its device copy (%zu bytes) does not fit its streaming slot",
+                        w->name ? w->name : "(unnamed)", weight_bytes(w));
+            be->weight_release(be, w);
+            ok = FALSE;
+            break;
+        }
         cudaCheck(cudaMemcpyAsync((char *)g.host + g.offset[i], w->device, weight_bytes(w),
                                   cudaMemcpyDeviceToHost, cb->stream));
         cudaCheck(cudaStreamSynchronize(cb->stream));
@@ -109,10 +118,12 @@ static int load(CudaBackend *cb, RdWeightStream *s, int g)
     for (int k = 0; k < 2; k++)
         if (s->slot_group[k] == g)
             return k;
-    if (!s->slot[0]) {
+    if (!s->slot[0] || !s->slot[1]) {
         for (int k = 0; k < 2; k++)
-            if (!(s->slot[k] = cuda_op_alloc(cb, s->slot_bytes, "a streamed block's slot")))
-                return -1;
+            if (!s->slot[k])
+                s->slot[k] = cuda_op_alloc(cb, s->slot_bytes, "a streamed block's slot");
+        if (!s->slot[0] || !s->slot[1])
+            return -1;
         cudaCheck(cudaStreamSynchronize(cb->stream)); // the pool's memory, ready for the copy stream
     }
     const int k = s->slot_group[0] == s->in_use && s->in_use >= 0 ? 1 : 0;
