@@ -357,6 +357,8 @@ static gboolean stream_blocks(FluxModel *m, int streamed, gboolean fp8, GError *
     for (int i = 0; i < nb; i++)
         m->stream_group[i] = -1;
     m->stream = m->be->stream_new(m->be, error);
+    if (!m->stream)
+        g_clear_pointer(&m->stream_group, g_free);
     gboolean ok = m->stream != NULL;
     for (int k = 0; k < streamed && ok; k++) {
         const int b = order[k];
