@@ -148,7 +148,7 @@ else
         "$build/kernels/dev/dev-cudnn-graph" "$build/app/cli/resdit" "$bin/"
 fi
 export G_TEST_SRCDIR="$top/tests" G_TEST_BUILDDIR="$bin" G_DEBUG=gc-friendly OMP_NUM_THREADS=8
-tests="memory linear norms elementwise attention attention-cudnn grid image-ops vae flux sd3"
+tests="memory linear fp8 norms elementwise attention attention-cudnn grid image-ops vae flux sd3"
 save
 
 # Runs each test program; 77 is a skip, and so are compute-sanitizer's "device not supported" and

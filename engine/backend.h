@@ -33,6 +33,9 @@ typedef struct {
     const char *name; /* tensor name for messages (owned by the checkpoint) */
     float scale;      /* per-tensor dequantisation factor (fp8 weights requantised by a LoRA
                        * merge): the value is scale * stored; 0 means 1 */
+    gboolean device_fp8; /* `device` holds fp8 E4M3 codes (weight_prepare_fp8), the value
+                          * device_scale * code; FALSE: the backend's own copy (bf16) */
+    float device_scale;
 } RdWeight;
 
 typedef enum {
@@ -54,6 +57,7 @@ typedef struct {
 } RdWindow;
 
 typedef struct RdBackend RdBackend;
+typedef struct RdWeightStream RdWeightStream;
 
 struct RdBackend {
     const char *name;
@@ -67,7 +71,27 @@ struct RdBackend {
     void (*upload)(RdBackend *be, const float *host, RdTensor *dst);   /* dst is rows x cols */
     void (*download)(RdBackend *be, const RdTensor *src, float *host); /* contiguous out */
     gboolean (*weight_prepare)(RdBackend *be, RdWeight *w, GError **error);
+    /* Optional (NULL: weights are only kept as weight_prepare keeps them). Prepares a matrix
+     * (cols > 1) as fp8 E4M3 with a per-tensor scale: the file's E4M3 codes as they are, any
+     * other dtype quantised as engine/fp8_quant.h says; linear dequantises it before use. A
+     * vector is prepared as weight_prepare does. */
+    gboolean (*weight_prepare_fp8)(RdBackend *be, RdWeight *w, GError **error);
     void (*weight_release)(RdBackend *be, RdWeight *w);
+    /* Optional (NULL: no streaming). Groups of weights (a transformer block each) kept in
+     * pinned host memory and copied, just before use, into one of two device slots on a second
+     * stream (double-buffered). stream_park prepares each weight (fp8 as weight_prepare_fp8,
+     * else as weight_prepare), moves its copy to the host and leaves w->device NULL; it returns
+     * the group's index, or -1 with error set. stream_use makes group g's weights usable by the
+     * ops that follow (w->device pointing into its slot) and starts copying group next into
+     * the other slot (-1: none; g -1: only that). stream_done: group g's ops are issued, its
+     * slot may be reused once they have run (w->device NULL again). stream_free drops every
+     * host copy: the grouped weights have no copy left. */
+    RdWeightStream *(*stream_new)(RdBackend *be, GError **error);
+    int (*stream_park)(RdBackend *be, RdWeightStream *s, RdWeight *const *ws, int n,
+                       gboolean fp8, GError **error);
+    void (*stream_use)(RdBackend *be, RdWeightStream *s, int g, int next);
+    void (*stream_done)(RdBackend *be, RdWeightStream *s, int g);
+    void (*stream_free)(RdBackend *be, RdWeightStream *s);
     void (*synchronize)(RdBackend *be);
     /* Optional (NULL: nothing to report or free). check: FALSE with the first run-time failure
      * an op met since the last check (out of device memory for its scratch: the op did

@@ -177,6 +177,9 @@ ResditImage *resdit_generate(ResditModel *model, const ResditJobParams *params,
         return NULL;
     reset_peak_rss();
     rd_backend_check(model->be, NULL); /* a failure left by an earlier job is not this job's */
+    /* the transformer's weights as the memory plan wants them while T5 runs */
+    if (!rd_model_place_weights(model, params, TRUE, error))
+        return NULL;
     gint64 start = g_get_monotonic_time();
     if (callbacks && callbacks->progress) {
         ResditProgress pr = {0, params->steps, RESDIT_PHASE_ENCODING, 0, -1};
@@ -194,8 +197,12 @@ ResditImage *resdit_generate(ResditModel *model, const ResditJobParams *params,
     encoded = encoded && rd_backend_check(model->be, error);
     /* the T5 weights were released: give their memory back before the transformer's work */
     rd_backend_trim(model->be);
-    if (!encoded)
+    encoded = encoded && rd_model_place_weights(model, params, FALSE, error);
+    if (!encoded) {
+        g_free(txt);
+        g_free(vec);
         return NULL;
+    }
     RdConditioning cond = {txt, vec, t5_len, NULL, (g_get_monotonic_time() - start) / 1e6};
     ResditImage *image = rd_pipeline_run(model, params, &cond, callbacks, NULL, cancellable, error);
     g_free(txt);

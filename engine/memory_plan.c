@@ -43,15 +43,16 @@ void rd_plan_target_cuda(RdPlanTarget *t, guint64 card_bytes)
     t->card_bytes = card_bytes;
     t->reserve_bytes = CUDA_RESERVE + card_bytes / CUDA_SLACK_DIVISOR;
     t->act_bytes = 2;
-    t->fp8_gemm = TRUE;
+    t->fp8_gemm = FALSE; /* kernels/linear.cu dequantises each fp8 matrix before its GEMM */
     t->gemm_workspace = CUDA_GEMM_WORKSPACE;
     t->conv_scratch = CUDA_IM2COL;
     t->fft_on_device = TRUE;
     t->decode_budget = CUDA_DECODE_BUDGET;
-    /* This build runs bf16 weights resident, T5 encoded while the transformer is resident. */
-    t->can_fp8 = FALSE;
-    t->can_stream = FALSE;
-    t->can_t5_first = FALSE;
+    /* This build runs bf16 or fp8 E4M3 weights resident or with blocks streamed, and T5
+     * before the transformer's weights go to the device (rd_model_place_weights). */
+    t->can_fp8 = TRUE;
+    t->can_stream = TRUE;
+    t->can_t5_first = TRUE;
 }
 
 void rd_plan_target_cpu(RdPlanTarget *t, guint64 available)
@@ -461,7 +462,8 @@ static void evaluate(const RdModelInventory *mi, const RdPlanJob *job, const RdP
                                          tf->block_tensors[b], c->format);
             if (k < c->streamed) {
                 streamed += bytes;
-                largest = MAX(largest, bytes);
+                /* a device slot puts every weight at a 256-byte offset (weight_stream.cu) */
+                largest = MAX(largest, bytes + 256 * tf->block_tensors[b]);
             }
             largest_bf16 = MAX(largest_bf16, 2 * tf->block_elements[b]);
         }
@@ -538,6 +540,17 @@ static const char *worst_phase(const RdMemoryPlan *p)
                                        : "VAE decoding";
 }
 
+static void add_candidate(GArray *cands, RdWeightFormat format, int streamed,
+                          gboolean t5_first_too)
+{
+    Candidate c = {format, streamed, FALSE};
+    g_array_append_val(cands, c);
+    if (t5_first_too) {
+        c.t5_first = TRUE;
+        g_array_append_val(cands, c);
+    }
+}
+
 gboolean rd_memory_plan(const RdModelInventory *mi, const RdPlanJob *job,
                         const RdPlanTarget *target, gboolean only_executable, RdMemoryPlan *plan,
                         GError **error)
@@ -558,18 +571,16 @@ gboolean rd_memory_plan(const RdModelInventory *mi, const RdPlanJob *job,
     /* mapped weights (CPU) count whole whatever the order: T5 first changes nothing there */
     const gboolean t5_first = !target->weights_mapped && (!only_executable || target->can_t5_first);
     /* Candidates from the best quality and speed to the least: bf16 resident, fp8 resident,
-     * fp8 with 1, 2, ... blocks streamed. The mapped CPU target has one. */
+     * fp8 with 1, 2, ... blocks streamed; each with T5 encoded beside the transformer, then
+     * (when that does not fit) before its weights go to the device, which uploads them again
+     * every job. The mapped CPU target has one. */
     GArray *cands = g_array_new(FALSE, FALSE, sizeof(Candidate));
-    Candidate bf16 = {RD_WEIGHTS_BF16, 0, t5_first};
-    g_array_append_val(cands, bf16);
+    add_candidate(cands, RD_WEIGHTS_BF16, 0, t5_first);
     if (!target->weights_mapped && (!only_executable || target->can_fp8)) {
-        Candidate c = {fp8, 0, t5_first};
-        g_array_append_val(cands, c);
+        add_candidate(cands, fp8, 0, t5_first);
         if (!only_executable || target->can_stream)
-            for (int k = 1; k <= tf->n_blocks; k++) {
-                Candidate s = {fp8, k, t5_first};
-                g_array_append_val(cands, s);
-            }
+            for (int k = 1; k <= tf->n_blocks; k++)
+                add_candidate(cands, fp8, k, t5_first);
     }
     gboolean found = FALSE;
     for (guint i = 0; i < cands->len && !found; i++) {

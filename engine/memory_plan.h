@@ -97,8 +97,10 @@ typedef struct {
     gboolean can_fp8, can_stream, can_t5_first;
 } RdPlanTarget;
 
-/* The CUDA target for a card of card_bytes (fp8 GEMMs assumed: an sm_89+ card) and the paths this
- * build executes (none of fp8, streaming or T5-first yet: only bf16 resident). */
+/* The CUDA target for a card of card_bytes and the paths this build executes: bf16 or fp8 E4M3
+ * weights (fp8 dequantised to bf16 before each GEMM on every architecture: no fp8 GEMMs yet, so
+ * the dequantisation scratch is planned), resident or with blocks streamed from pinned host
+ * memory, and T5 run and freed before the transformer's weights go to the device. */
 void rd_plan_target_cuda(RdPlanTarget *target, guint64 card_bytes);
 /* The CPU backend's target with host memory of available bytes. */
 void rd_plan_target_cpu(RdPlanTarget *target, guint64 available);

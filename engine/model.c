@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "flux_model.h"
 #include "memory_plan.h"
 #include "pipeline-private.h"
 #include "schedule.h"
@@ -274,12 +275,46 @@ guint64 rd_model_weight_bytes(const ResditModel *m)
     return bytes;
 }
 
+/* The memory a job on m plans with: host memory available for the CPU backend; the device's
+ * total for CUDA (the planner takes its reserve off, as a dry run with --vram does: the
+ * model's own weights are on the device already, so its free memory would count them twice);
+ * 0 when unknown. */
+static guint64 plan_memory(const ResditModel *m)
+{
+    if (strcmp(m->be->name, "cpu") == 0)
+        return rd_host_available();
+    guint64 free_bytes = 0, total = 0;
+    return rd_cuda_memory(&free_bytes, &total) ? total : 0;
+}
+
 gboolean resdit_estimate_memory(const ResditModel *m, const ResditJobParams *p,
                                 ResditMemoryEstimate *e, GError **error)
 {
-    /* The CPU backend's memory is host memory; other backends do not report theirs yet. */
-    guint64 available = strcmp(m->be->name, "cpu") == 0 ? rd_host_available() : 0;
-    return rd_estimate_memory_within(m, p, available, e, error);
+    return rd_estimate_memory_within(m, p, plan_memory(m), e, error);
+}
+
+gboolean rd_model_place_weights(ResditModel *m, const ResditJobParams *p, gboolean encoding,
+                                GError **error)
+{
+    FluxModel *flux = rd_denoiser_flux(m->denoiser);
+    const guint64 card = plan_memory(m);
+    if (strcmp(m->be->name, "cpu") == 0 || !flux || card == 0)
+        return TRUE; /* mapped weights; or a model or card the planner does not know */
+    RdPlanTarget target;
+    RdMemoryPlan plan;
+    if (!rd_model_memory_plan(m, p, card, &target, &plan, error))
+        return FALSE;
+    FluxWeightPlace place = plan.format == RD_WEIGHTS_BF16 ? FLUX_WEIGHTS_BF16 : FLUX_WEIGHTS_FP8;
+    if (encoding && plan.t5_first)
+        place = FLUX_WEIGHTS_RELEASED;
+    const int streamed = plan.streamed_blocks;
+    rd_memory_plan_clear(&plan);
+    /* already as planned (a second job of the same plan): nothing moves */
+    if (flux_model_weights_placed_as(flux, place, streamed))
+        return TRUE;
+    gboolean ok = flux_model_place_weights(flux, place, streamed, error);
+    rd_backend_trim(m->be); /* what the released copies held goes back to the device */
+    return ok;
 }
 
 /* The model's inventory for the planner: the transformer from its headers, the VAE as opened, the
@@ -304,12 +339,10 @@ gboolean rd_model_memory_plan(const ResditModel *m, const ResditJobParams *p, gu
     RdModelInventory mi;
     if (!model_inventory(m, &mi, error))
         return FALSE;
-    if (strcmp(m->be->name, "cpu") == 0) {
+    if (strcmp(m->be->name, "cpu") == 0)
         rd_plan_target_cpu(target, available);
-    } else {
-        rd_plan_target_cuda(target, available);
-        target->reserve_bytes = 0; /* available is what the device has free */
-    }
+    else
+        rd_plan_target_cuda(target, available); /* the card's total, less the reserve */
     /* the job's own decode budget, so that the bands planned are the bands decoded */
     target->decode_budget = rd_decode_budget(m);
     target->bands_from_budget = TRUE;
@@ -339,7 +372,7 @@ gboolean rd_estimate_memory_within(const ResditModel *m, const ResditJobParams *
         e->activations = MAX(e->activations, enc);
         e->total = MAX(e->total, e->weights + enc);
     }
-    e->available = available;
+    e->available = target.weights_mapped || available == 0 ? available : plan.usable;
     e->weight_format = target.weights_mapped ? "file" : rd_weight_format_name(plan.format);
     e->streamed_blocks = plan.streamed_blocks;
     rd_memory_plan_clear(&plan);

@@ -81,6 +81,12 @@ guint64 rd_decode_budget(const ResditModel *model);
 gboolean rd_model_memory_plan(const ResditModel *model, const ResditJobParams *params,
                               guint64 available, RdPlanTarget *target, RdMemoryPlan *plan,
                               GError **error);
+/* Puts the transformer's weights where the job's memory plan wants them (CUDA, FLUX): before
+ * the text encoders run (encoding TRUE: released when T5 runs first, else in the plan's format),
+ * and before sampling (the plan's format: bf16, or fp8 E4M3 with per-tensor scales). Nothing
+ * on the CPU backend, whose weights are the mapped file. */
+gboolean rd_model_place_weights(ResditModel *model, const ResditJobParams *params,
+                                gboolean encoding, GError **error);
 /* resdit_estimate_memory against a given number of available bytes (0 = unknown: no check). */
 gboolean rd_estimate_memory_within(const ResditModel *model, const ResditJobParams *params,
                                    guint64 available, ResditMemoryEstimate *estimate,

@@ -137,6 +137,11 @@ void cuda_free(CudaBackend *cb, void *ptr)
 
 const bf16 *weight_device(const RdWeight *w)
 {
+    if (w->device_fp8) {
+        fprintf(stderr, "resdit CUDA: fp8 weight %s was given to an op that takes bf16\n",
+                w->name ? w->name : "(unnamed)");
+        abort();
+    }
     if (!w->device) {
         fprintf(stderr, "resdit CUDA: weight %s was used before weight_prepare\n",
                 w->name ? w->name : "(unnamed)");
@@ -354,7 +359,7 @@ void cuda_convert_to_bf16_scaled(CudaBackend *cb, RdDType dtype, const void *src
     for_each(cb, 1, (int64_t)n, ConvertToBf16{src, dst, dtype, scale});
 }
 
-static gboolean cuda_weight_prepare(RdBackend *be, RdWeight *w, GError **error)
+gboolean cuda_weight_prepare(RdBackend *be, RdWeight *w, GError **error)
 {
     CudaBackend *cb = cuda_backend(be);
     const char *name = w->name ? w->name : "(unnamed)";
@@ -406,6 +411,7 @@ static gboolean cuda_weight_prepare(RdBackend *be, RdWeight *w, GError **error)
     // The host data may be unmapped once this returns.
     cudaCheck(cudaStreamSynchronize(cb->stream));
     w->device = dst;
+    w->device_fp8 = FALSE;
     return TRUE;
 }
 
@@ -445,6 +451,7 @@ extern "C" gboolean rd_cuda_weight_prepare_random(RdBackend *be, RdWeight *w, gu
         launchCheck();
     }
     w->device = dst;
+    w->device_fp8 = FALSE;
     return TRUE;
 }
 
@@ -452,6 +459,7 @@ static void cuda_weight_release(RdBackend *be, RdWeight *w)
 {
     cuda_free(cuda_backend(be), w->device);
     w->device = NULL;
+    w->device_fp8 = FALSE;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -553,7 +561,9 @@ static void fill_table(RdBackend *be)
     be->upload = cuda_upload;
     be->download = cuda_download;
     be->weight_prepare = cuda_weight_prepare;
+    be->weight_prepare_fp8 = cuda_weight_prepare_fp8;
     be->weight_release = cuda_weight_release;
+    cuda_fill_stream_ops(be);
     be->synchronize = cuda_synchronize;
     be->check = cuda_check;
     be->trim = cuda_trim;

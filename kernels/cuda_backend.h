@@ -29,6 +29,13 @@ void rd_cuda_set_im2col_bytes(RdBackend *be, size_t bytes);
  * Same seed and name, same values. */
 gboolean rd_cuda_weight_prepare_random(RdBackend *be, RdWeight *w, guint64 seed, GError **error);
 
+/* fp8 weights (fp8_weights.cu), for the gpu suite: the device quantiser on a contiguous bf16
+ * tensor (codes: rows * cols bytes on the host), and the codes of a weight prepared with
+ * weight_prepare_fp8 (FALSE when it holds none). */
+gboolean rd_cuda_quantise_e4m3(RdBackend *be, const RdTensor *src, uint8_t *codes, float *scale,
+                               GError **error);
+gboolean rd_cuda_weight_codes(RdBackend *be, const RdWeight *w, uint8_t *codes);
+
 /* Plain bf16 attention with head dim 128: cuDNN's fused SDPA (when libcudnn.so.9 loads and its
  * first-use check on this device passed) or our mma.sync kernel. The environment variable
  * RESDIT_ATTENTION=auto|ours|cudnn sets the start value; cudnn means cuDNN whenever it loads,

@@ -129,8 +129,16 @@ __device__ __forceinline__ void dev_store(const DevTensor &t, int64_t r, int64_t
         ((bf16 *)t.data)[i] = __float2bfloat16_rn(v);
 }
 
-// A prepared weight's device copy (always bf16), or an abort naming the weight.
+// A prepared weight's bf16 device copy, or an abort naming the weight (also for an fp8 one:
+// only linear takes those, through cuda_weight_dequantise).
 const bf16 *weight_device(const RdWeight *w);
+gboolean cuda_weight_prepare(RdBackend *be, RdWeight *w, GError **error);
+// fp8_weights.cu: the E4M3 copy with its scale; and its bf16 copy made for one GEMM (pool
+// memory, freed by the caller; NULL with the failure kept for rd_backend_check).
+gboolean cuda_weight_prepare_fp8(RdBackend *be, RdWeight *w, GError **error);
+const bf16 *cuda_weight_dequantise(CudaBackend *cb, const RdWeight *w);
+// weight_stream.cu: the stream_* ops of the table.
+void cuda_fill_stream_ops(RdBackend *be);
 
 static inline bool aligned16(const void *p)
 {

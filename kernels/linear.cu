@@ -127,6 +127,9 @@ struct AddBias {
     }
 };
 
+static void gemm(CudaBackend *cb, const RdTensor *x, const RdWeight *w, const bf16 *wd,
+                 const bf16 *bd, RdTensor *y);
+
 struct FillBias {
     DevTensor y;
     const bf16 *bias;
@@ -145,8 +148,20 @@ void cuda_linear(RdBackend *be, const RdTensor *x, const RdWeight *w, const RdWe
     g_assert(x->dtype == RD_BF16 && y->dtype == RD_BF16);
     if (y->rows == 0 || y->cols == 0)
         return;
-    const bf16 *wd = weight_device(w);
+    // an fp8 weight: its bf16 copy for this GEMM (freed stream-ordered after it)
+    const bf16 *wide = w->device_fp8 ? cuda_weight_dequantise(cb, w) : NULL;
+    if (w->device_fp8 && !wide)
+        return;
+    const bf16 *wd = wide ? wide : weight_device(w);
     const bf16 *bd = bias ? weight_device(bias) : NULL;
+    gemm(cb, x, w, wd, bd, y);
+    if (wide)
+        cuda_free(cb, (void *)wide);
+}
+
+static void gemm(CudaBackend *cb, const RdTensor *x, const RdWeight *w, const bf16 *wd,
+                 const bf16 *bd, RdTensor *y)
+{
     if (x->cols == 0) { // empty sum: y = bias or 0
         cudaCheck(cudaMemset2DAsync(y->data, (size_t)y->stride * sizeof(bf16), 0,
                                     (size_t)y->cols * sizeof(bf16), (size_t)y->rows, cb->stream));

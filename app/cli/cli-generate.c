@@ -748,8 +748,7 @@ static gboolean dry_run_target(const GenerateOptions *o, RdPlanTarget *target, c
         if (!parse_bytes(o->vram, &bytes, error))
             return FALSE;
         rd_plan_target_cuda(target, bytes);
-        *where = g_strdup_printf("a %.1f GiB card (fp8 GEMMs assumed: sm_89 or newer)",
-                                 bytes / 1073741824.0);
+        *where = g_strdup_printf("a %.1f GiB card", bytes / 1073741824.0);
         return TRUE;
     }
     const gboolean cpu = o->model.backend && strcmp(o->model.backend, "cpu") == 0;
@@ -803,9 +802,9 @@ static int dry_run(GenerateOptions *o)
             /* what the engine as built would need for the same job */
             RdMemoryPlan built = {0};
             if (!plan.executable && rd_memory_plan(&mi, &job, &target, TRUE, &built, NULL))
-                printf("as this build runs it (%s weights resident, T5 beside them): peak %.2f GB, "
-                       "%s\n",
-                       rd_weight_format_name(built.format), built.peak / 1e9,
+                printf("as this build runs it (%s weights resident, T5 %s): peak %.2f GB, %s\n",
+                       rd_weight_format_name(built.format),
+                       built.t5_first ? "first" : "beside them", built.peak / 1e9,
                        built.fits ? "fits" : "does not fit");
             rd_memory_plan_clear(&built);
         }

@@ -23,7 +23,7 @@ if [ ! -f "$build/build.ninja" ]; then
     meson setup "$build" -Dcuda=enabled -Dgpu_archs="$archs" -Dgui=disabled -Dbuildtype=release
 fi
 # the gpu suite as bench/gpu.sh runs it
-tests="memory linear norms elementwise attention attention-cudnn grid image-ops vae flux sd3"
+tests="memory linear fp8 norms elementwise attention attention-cudnn grid image-ops vae flux sd3"
 targets=""
 for t in $tests; do targets="$targets tests/gpu/test-gpu-$t"; done
 # shellcheck disable=SC2086 # a list of targets

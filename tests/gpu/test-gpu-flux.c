@@ -4,6 +4,7 @@
  * matched against the PyTorch goldens by the unit suite. */
 #include <glib/gstdio.h>
 #include <math.h>
+#include <string.h>
 
 #include "flux_model.h"
 #include "gpu-util.h"
@@ -174,6 +175,115 @@ static void test_tiny_a_lora(void)
     free_pair(&p);
 }
 
+/* The velocity of a fused step on a 16 x 16 grid from fixed random inputs. */
+static float *fused_velocity(FluxModel *m, size_t *n)
+{
+    const FluxConfig *c = flux_model_config(m);
+    const int rows = 16, cols = 16, txt_len = 7;
+    *n = (size_t)rows * cols * c->in_channels;
+    float *img = g_new(float, *n), *txt = g_new(float, (size_t)txt_len * c->txt_dim);
+    float *vec = g_new(float, c->vec_dim);
+    tu_fill_uniform(img, *n, -1.0f, 1.0f, 2000);
+    tu_fill_uniform(txt, (size_t)txt_len * c->txt_dim, -1.0f, 1.0f, 2001);
+    tu_fill_uniform(vec, (size_t)c->vec_dim, -1.0f, 1.0f, 2002);
+    FluxInputs in = {img, txt, vec, txt_len, rows, cols, 0.6f, 3.5f};
+    FluxAttentionPlan plan = {RESDIT_MODE_FUSED, tiny_method()};
+    float *v = forward(m, &in, &plan);
+    g_free(img);
+    g_free(txt);
+    g_free(vec);
+    return v;
+}
+
+static void assert_identical(const char *what, const float *got, const float *ref, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&got[i], &ref[i], sizeof(float)) != 0 || isnan(got[i]))
+            g_error("%s: element %zu: %.9g, expected %.9g", what, i, got[i], ref[i]);
+}
+
+static void place(FluxModel *m, FluxWeightPlace where, int streamed)
+{
+    GError *error = NULL;
+    g_assert_true(flux_model_place_weights(m, where, streamed, &error));
+    g_assert_cmpint(flux_model_streamed_blocks(m), ==, streamed);
+    g_assert_no_error(error);
+}
+
+/* Weights placed as a job's memory plan says (flux_model_place_weights). Released weights (T5
+ * first) come back on the next forward bit for bit. A ComfyUI fp8 file kept as fp8 on the
+ * device gives the velocity of its bf16 copies bit for bit: the same E4M3 codes and scale,
+ * dequantised to the same bf16 values before each GEMM. bf16 weights quantised at load carry
+ * E4M3's rounding (up to 2^-4 of each weight, about 2.5 % rms): the velocity moves by a few
+ * per cent, a wrong scale or code would move it by O(1). */
+static void test_placement(void)
+{
+    g_autofree char *config = flux_data("tiny-a/transformer/config.json");
+    g_autofree char *fp8 = flux_data("tiny-a.comfy.fp8.safetensors");
+    GError *error = NULL;
+    FluxModel *m = flux_model_load_with_config(fp8, config, gu_gpu(), &error);
+    g_assert_no_error(error);
+    size_t n;
+    g_autofree float *ref = fused_velocity(m, &n);
+    place(m, FLUX_WEIGHTS_RELEASED, 0);
+    g_autofree float *again = fused_velocity(m, &n);
+    assert_identical("fp8 file, weights released then placed by the forward", again, ref, n);
+    place(m, FLUX_WEIGHTS_FP8, 0);
+    g_autofree float *kept = fused_velocity(m, &n);
+    assert_identical("fp8 file kept as fp8 on the device", kept, ref, n);
+    place(m, FLUX_WEIGHTS_BF16, 0);
+    g_autofree float *back = fused_velocity(m, &n);
+    assert_identical("fp8 file back to bf16 copies", back, ref, n);
+    flux_model_free(m);
+
+    g_autofree char *bf16 = flux_data("tiny-a.bfl.bf16.safetensors");
+    m = flux_model_load_with_config(bf16, config, gu_gpu(), &error);
+    g_assert_no_error(error);
+    g_autofree float *wide = fused_velocity(m, &n);
+    place(m, FLUX_WEIGHTS_FP8, 0);
+    g_autofree float *quantised = fused_velocity(m, &n);
+    const double rel = tu_relative_l2(quantised, wide, n);
+    g_test_message("bf16 weights quantised at load: relative L2 %.3g of the bf16 velocity", rel);
+    g_assert_cmpfloat(rel, >, 0.0); /* the weights did change */
+    g_assert_cmpfloat(rel, <, 0.15);
+    flux_model_free(m);
+}
+
+/* Blocks streamed from pinned host memory through two device slots give the resident model's
+ * velocity bit for bit: the same weights (copied, not converted), at the same alignment, so
+ * the same GEMM plans. Two forwards in a row (the slots reused across steps), bf16 and fp8,
+ * one block (resident ones after it), all but the smallest and all. */
+static void test_streaming(void)
+{
+    g_autofree char *config = flux_data("tiny-a/transformer/config.json");
+    g_autofree char *path = flux_data("tiny-a.bfl.bf16.safetensors");
+    GError *error = NULL;
+    FluxModel *m = flux_model_load_with_config(path, config, gu_gpu(), &error);
+    g_assert_no_error(error);
+    const FluxConfig *c = flux_model_config(m);
+    const int blocks = c->double_blocks + c->single_blocks;
+    g_assert_cmpint(blocks, >=, 2);
+    const FluxWeightPlace formats[] = {FLUX_WEIGHTS_BF16, FLUX_WEIGHTS_FP8};
+    for (guint f = 0; f < G_N_ELEMENTS(formats); f++) {
+        place(m, formats[f], 0);
+        size_t n;
+        g_autofree float *ref = fused_velocity(m, &n);
+        const int counts[] = {1, blocks - 1, blocks};
+        for (guint i = 0; i < G_N_ELEMENTS(counts); i++) {
+            place(m, formats[f], counts[i]);
+            for (int step = 0; step < 2; step++) {
+                g_autofree float *got = fused_velocity(m, &n);
+                g_autofree char *what =
+                    g_strdup_printf("%s, %d of %d blocks streamed, forward %d",
+                                    formats[f] == FLUX_WEIGHTS_FP8 ? "fp8" : "bf16", counts[i],
+                                    blocks, step + 1);
+                assert_identical(what, got, ref, n);
+            }
+        }
+    }
+    flux_model_free(m);
+}
+
 /* Head dim 128 and FLUX's RoPE axes: the flash kernel inside the model. */
 static void test_head_dim_128(void)
 {
@@ -215,6 +325,8 @@ int main(int argc, char **argv)
     g_test_add_func("/gpu/flux/tiny-b", test_tiny_b);
     g_test_add_func("/gpu/flux/tiny-a-fp8", test_tiny_a_fp8);
     g_test_add_func("/gpu/flux/tiny-a-lora", test_tiny_a_lora);
+    g_test_add_func("/gpu/flux/placement", test_placement);
+    g_test_add_func("/gpu/flux/streaming", test_streaming);
     g_test_add_func("/gpu/flux/head-dim-128", test_head_dim_128);
     return g_test_run();
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "flux_model.h"
 #include "flux_private.h"
 #include "memory_plan.h"
 #include "pipeline-private.h"
@@ -325,8 +326,8 @@ static void files_clear(Files *f)
     g_free(f->dir);
 }
 
-static void plan_for(const Files *f, const char *transformer, int side, guint64 card,
-                     RdMemoryPlan *plan)
+static void plan_for_paths(const Files *f, const char *transformer, int side, guint64 card,
+                           gboolean only_executable, RdMemoryPlan *plan)
 {
     ResditModelPaths paths = {.name = "FLUX.1-dev",
                               .transformer = (char *)transformer,
@@ -344,7 +345,7 @@ static void plan_for(const Files *f, const char *transformer, int side, guint64 
     rd_plan_job_from_params(&job, &p, mi.transformer.guidance ? 512 : 256);
     RdPlanTarget target;
     rd_plan_target_cuda(&target, card);
-    g_assert_true(rd_memory_plan(&mi, &job, &target, FALSE, plan, &error));
+    g_assert_true(rd_memory_plan(&mi, &job, &target, only_executable, plan, &error));
     g_assert_no_error(error);
     g_autofree char *text = rd_memory_plan_describe(plan, &target);
     g_test_message("%d px on %.0f GiB:\n%s%s%s", side, card / (double)GIB, text,
@@ -390,6 +391,66 @@ static void test_inventory(void)
     files_clear(&f);
 }
 
+static void plan_for(const Files *f, const char *transformer, int side, guint64 card,
+                     RdMemoryPlan *plan)
+{
+    plan_for_paths(f, transformer, side, card, FALSE, plan);
+}
+
+/* T5 first: on a 32 GiB card FLUX-dev's bf16 weights (23.8 GB) fit for sampling at 4K but not
+ * beside T5 (9.5 GB): the plan keeps bf16 and runs T5 before they go to the device, and its
+ * encode phase holds no transformer weight at all. Real runs (only what this build executes)
+ * stream blocks on 16 GiB, and never plan a path the target lacks. */
+static void test_t5_first(void)
+{
+    Files f;
+    files_make(&f);
+    RdMemoryPlan p, q;
+    plan_for_paths(&f, f.transformer, 4096, 32 * GIB, TRUE, &p);
+    g_assert_true(p.fits && p.executable);
+    g_assert_cmpint(p.format, ==, RD_WEIGHTS_BF16);
+    g_assert_true(p.t5_first);
+    g_assert_cmpuint(p.peak_encode, ==,
+                     p.clip_weights + p.vae_weights + p.t5_weights + p.t5_activations);
+    /* with the transformer resident while T5 runs, the encode phase would not fit */
+    g_assert_cmpuint(p.peak_encode + p.transformer_weights, >, p.usable);
+    g_assert_cmpuint(p.peak, <=, p.usable);
+
+    plan_for_paths(&f, f.transformer, 4096, 16 * GIB, TRUE, &q);
+    g_assert_true(q.fits && q.executable);
+    g_assert_cmpint(q.streamed_blocks, >, 0);
+    g_assert_true(q.t5_first);
+    g_assert_cmpint(q.format, ==, RD_WEIGHTS_FP8_QUANTISED);
+    rd_memory_plan_clear(&q);
+    /* a target without streaming: the plan never takes it, and 16 GiB does not fit */
+    ResditModelPaths paths = {.name = "FLUX.1-dev",
+                              .transformer = f.transformer,
+                              .vae = f.vae,
+                              .clip_l = f.clip,
+                              .t5 = f.t5};
+    RdModelInventory mi;
+    g_autoptr(GError) error = NULL;
+    g_assert_true(rd_model_inventory_from_paths(&paths, &mi, &error));
+    ResditJobParams jp;
+    resdit_job_params_init(&jp);
+    jp.width = jp.height = 4096;
+    RdPlanJob job;
+    rd_plan_job_from_params(&job, &jp, 512);
+    RdPlanTarget target;
+    rd_plan_target_cuda(&target, 16 * GIB);
+    target.can_stream = FALSE;
+    g_assert_true(rd_memory_plan(&mi, &job, &target, TRUE, &q, &error));
+    g_assert_false(q.fits);
+    g_assert_cmpint(q.streamed_blocks, ==, 0);
+    g_assert_true(q.executable);
+    g_assert_nonnull(q.reason);
+    rd_model_inventory_clear(&mi);
+    resdit_job_params_clear(&jp);
+    rd_memory_plan_clear(&p);
+    rd_memory_plan_clear(&q);
+    files_clear(&f);
+}
+
 /* FLUX-dev at 4096 x 4096: 24 GiB fits without streaming, with fp8 weights (bf16 weights alone
  * are 23.8 GB); 16 and 12 GiB need streaming; 6 GiB does not fit (T5 alone is 9.5 GB). */
 static void test_flux_dev_4k(void)
@@ -401,7 +462,7 @@ static void test_flux_dev_4k(void)
     g_assert_true(p24.fits);
     g_assert_cmpint(p24.format, ==, RD_WEIGHTS_FP8_QUANTISED);
     g_assert_cmpint(p24.streamed_blocks, ==, 0);
-    g_assert_true(p24.t5_first);
+    g_assert_false(p24.t5_first); /* T5 fits beside fp8 weights: they stay on the device */
     g_assert_cmpuint(p24.peak, <=, p24.usable);
     g_assert_cmpuint(p24.peak, ==, MAX(p24.peak_encode, MAX(p24.peak_sample, p24.peak_decode)));
     /* the peak is made of its terms */
@@ -410,11 +471,17 @@ static void test_flux_dev_4k(void)
                          p24.clip_weights + p24.vae_weights + p24.activations + p24.workspace);
     /* the VAE decodes in bands at 4K */
     g_assert_cmpint(p24.vae_band_rows, <, 4096 / 8);
-    g_assert_false(p24.executable); /* fp8 and T5-first are not implemented yet */
+    g_assert_true(p24.executable); /* fp8 resident runs on CUDA */
+    g_assert_null(p24.not_executable);
+    /* this build dequantises fp8 before each GEMM: one bf16 block of scratch is planned */
+    g_assert_cmpuint(p24.dequant_scratch, >, 0);
 
     plan_for(&f, f.transformer, 4096, 16 * GIB, &p16);
     g_assert_true(p16.fits);
     g_assert_cmpint(p16.streamed_blocks, >, 0);
+    g_assert_true(p16.executable); /* streaming runs on CUDA */
+    g_assert_true(p16.t5_first);
+    g_assert_cmpuint(p16.stream_buffers, >, 0);
 
     plan_for(&f, f.transformer, 4096, 12 * GIB, &p12);
     g_assert_true(p12.fits);
@@ -425,10 +492,12 @@ static void test_flux_dev_4k(void)
     g_assert_false(p6.fits);
     g_assert_nonnull(p6.reason);
 
-    /* a large card keeps bf16 weights; the fp8 file keeps its own fp8 */
+    /* a large card keeps bf16 weights and T5 beside them; the fp8 file keeps its own fp8 */
     plan_for(&f, f.transformer, 4096, 80 * GIB, &p80);
     g_assert_true(p80.fits);
     g_assert_cmpint(p80.format, ==, RD_WEIGHTS_BF16);
+    g_assert_false(p80.t5_first);
+    g_assert_true(p80.executable);
     RdMemoryPlan q;
     plan_for(&f, f.transformer_fp8, 4096, 24 * GIB, &q);
     g_assert_true(q.fits);
@@ -634,12 +703,246 @@ static void test_counting_allocator(void)
     resdit_model_free(m);
 }
 
+/* ---- the weights' term, counted as a device backend would hold them ---------------------- */
+
+/* Weight copies counted at the sizes the CUDA backend gives them (bf16: 2 bytes an element; fp8:
+ * 1 byte a matrix element, vectors bf16). The CPU ops never read w->device: a marker will do. */
+static guint64 weight_live;
+
+static gboolean counting_weight_prepare(RdBackend *be, RdWeight *w, GError **error)
+{
+    g_assert_null(w->device);
+    w->device = (void *)w->host;
+    w->device_fp8 = FALSE;
+    weight_live += 2 * (guint64)(w->rows * w->cols);
+    return TRUE;
+}
+
+static gboolean counting_weight_prepare_fp8(RdBackend *be, RdWeight *w, GError **error)
+{
+    if (w->cols <= 1)
+        return counting_weight_prepare(be, w, error);
+    g_assert_null(w->device);
+    w->device = (void *)w->host;
+    w->device_fp8 = TRUE;
+    weight_live += (guint64)(w->rows * w->cols);
+    return TRUE;
+}
+
+static void counting_weight_release(RdBackend *be, RdWeight *w)
+{
+    const guint64 n = (guint64)(w->rows * w->cols);
+    weight_live -= w->device_fp8 ? n : 2 * n;
+    w->device = NULL;
+    w->device_fp8 = FALSE;
+}
+
+/* Streaming as a device backend would do it (kernels/weight_stream.cu): parked weights leave
+ * the device count for the host's; use and done are logged, and each checks that a group's
+ * weights have a copy exactly while it is in use. */
+typedef struct {
+    RdWeight **ws;
+    int n;
+} FakeGroup;
+
+static struct {
+    GPtrArray *groups;
+    guint64 host;
+    GString *log;
+} fake;
+
+static RdWeightStream *fake_stream_new(RdBackend *be, GError **error)
+{
+    fake.groups = g_ptr_array_new();
+    fake.host = 0;
+    return (RdWeightStream *)&fake;
+}
+
+static int fake_stream_park(RdBackend *be, RdWeightStream *s, RdWeight *const *ws, int n,
+                            gboolean fp8, GError **error)
+{
+    FakeGroup *g = g_new0(FakeGroup, 1);
+    g->ws = g_new(RdWeight *, n);
+    g->n = n;
+    for (int i = 0; i < n; i++) {
+        RdWeight *w = g->ws[i] = ws[i];
+        if (w->device)
+            be->weight_release(be, w);
+        const guint64 before = weight_live;
+        g_assert_true(fp8 ? be->weight_prepare_fp8(be, w, error) : be->weight_prepare(be, w, error));
+        fake.host += weight_live - before;
+        weight_live = before; /* moved to pinned host memory */
+        w->device = NULL;
+    }
+    g_ptr_array_add(fake.groups, g);
+    return (int)fake.groups->len - 1;
+}
+
+static void fake_stream_use(RdBackend *be, RdWeightStream *s, int g, int next)
+{
+    g_string_append_printf(fake.log, "u%d,%d ", g, next);
+    if (g < 0)
+        return;
+    FakeGroup *gr = g_ptr_array_index(fake.groups, g);
+    for (int i = 0; i < gr->n; i++) {
+        g_assert_null(gr->ws[i]->device);
+        gr->ws[i]->device = (void *)gr->ws[i]->host;
+    }
+}
+
+static void fake_stream_done(RdBackend *be, RdWeightStream *s, int g)
+{
+    g_string_append_printf(fake.log, "d%d ", g);
+    FakeGroup *gr = g_ptr_array_index(fake.groups, g);
+    for (int i = 0; i < gr->n; i++) {
+        g_assert_nonnull(gr->ws[i]->device);
+        gr->ws[i]->device = NULL;
+    }
+}
+
+static void fake_stream_free(RdBackend *be, RdWeightStream *s)
+{
+    for (guint i = 0; i < fake.groups->len; i++) {
+        FakeGroup *g = g_ptr_array_index(fake.groups, i);
+        for (int j = 0; j < g->n; j++) {
+            g->ws[j]->device = NULL;
+            g->ws[j]->device_fp8 = FALSE;
+        }
+        g_free(g->ws);
+        g_free(g);
+    }
+    g_ptr_array_unref(fake.groups);
+    fake.host = 0;
+}
+
+/* One fused forward of the self-test model (inputs of any value: only the weights' movements
+ * are looked at). */
+static void selftest_forward(FluxModel *flux)
+{
+    const FluxConfig *c = flux_model_config(flux);
+    const int rows = 4, cols = 4, txt_len = 3;
+    g_autofree float *img = g_new0(float, rows * cols * c->in_channels);
+    g_autofree float *txt = g_new0(float, txt_len * c->txt_dim);
+    g_autofree float *vec = g_new0(float, c->vec_dim);
+    g_autofree float *v = g_new(float, rows * cols * c->in_channels);
+    tu_fill_uniform(img, (size_t)(rows * cols * c->in_channels), -1.0f, 1.0f, 3);
+    tu_fill_uniform(txt, (size_t)(txt_len * c->txt_dim), -1.0f, 1.0f, 4);
+    tu_fill_uniform(vec, (size_t)c->vec_dim, -1.0f, 1.0f, 5);
+    FluxInputs in = {img, txt, vec, txt_len, rows, cols, 0.5f, 3.5f};
+    FluxAttentionPlan plan = {RESDIT_MODE_GLOBAL};
+    resdit_method_params_init(&plan.method);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(flux_model_forward(flux, &in, &plan, v, NULL, &error));
+    g_assert_no_error(error);
+}
+
+/* The transformer's weights as a job places them on a device (flux_model_place_weights): bf16,
+ * fp8 (what the plan's weight term holds, less the per-tensor scales it budgets on the device
+ * that the backend keeps in RdWeight), and released for T5 first: nothing left. */
+static void test_weight_placement(void)
+{
+    g_autoptr(GError) error = NULL;
+    ResditModel *m = resdit_model_open_selftest(RESDIT_BACKEND_CPU, &error);
+    g_assert_no_error(error);
+    FluxModel *flux = rd_denoiser_flux(m->denoiser);
+    g_assert_nonnull(flux);
+    RdModelInventory mi = {0};
+    g_assert_true(
+        rd_transformer_inventory(rd_denoiser_weights(m->denoiser), &mi.transformer, &error));
+    RdPlanJob job = {.width = 256, .height = 256, .t5_len = 16, .worst_mode = RESDIT_MODE_GLOBAL};
+    RdPlanTarget target;
+    rd_plan_target_cuda(&target, G_GUINT64_CONSTANT(1) << 40);
+    RdMemoryPlan plan;
+    /* the CPU's weights were never copied: the counting backend starts from nothing */
+    RdBackend *be = m->be;
+    const RdBackend saved = *be;
+    be->weight_prepare = counting_weight_prepare;
+    be->weight_prepare_fp8 = counting_weight_prepare_fp8;
+    be->weight_release = counting_weight_release;
+    weight_live = 0;
+
+    g_assert_true(flux_model_place_weights(flux, FLUX_WEIGHTS_BF16, 0, &error));
+    g_assert_true(rd_memory_plan(&mi, &job, &target, TRUE, &plan, &error));
+    g_assert_cmpint(plan.format, ==, RD_WEIGHTS_BF16);
+    g_test_message("bf16: %" G_GUINT64_FORMAT " bytes placed, %" G_GUINT64_FORMAT " planned",
+                   weight_live, plan.transformer_weights);
+    g_assert_cmpuint(weight_live, ==, plan.transformer_weights);
+    const guint64 bf16_bytes = weight_live;
+    rd_memory_plan_clear(&plan);
+
+    g_assert_true(flux_model_place_weights(flux, FLUX_WEIGHTS_FP8, 0, &error));
+    target.card_bytes = 0; /* the least demanding plan without streaming: fp8 resident */
+    target.can_stream = FALSE;
+    g_assert_true(rd_memory_plan(&mi, &job, &target, TRUE, &plan, &error));
+    g_assert_cmpint(plan.format, ==, RD_WEIGHTS_FP8_QUANTISED);
+    g_assert_true(plan.t5_first);
+    g_test_message("fp8: %" G_GUINT64_FORMAT " bytes placed, %" G_GUINT64_FORMAT " planned",
+                   weight_live, plan.transformer_weights);
+    g_assert_cmpuint(weight_live + 4 * mi.transformer.all.tensors, ==, plan.transformer_weights);
+    g_assert_cmpuint(weight_live, <, bf16_bytes * 3 / 5); /* matrices in one byte */
+
+    /* T5 first: while the text encoders run, no transformer weight is on the device */
+    g_assert_true(flux_model_place_weights(flux, FLUX_WEIGHTS_RELEASED, 0, &error));
+    g_assert_cmpuint(weight_live, ==, 0);
+    g_assert_cmpuint(plan.peak_encode, ==,
+                     plan.clip_weights + plan.vae_weights + plan.t5_weights + plan.t5_activations);
+    rd_memory_plan_clear(&plan);
+
+    /* streaming: on a card of nothing, the least demanding plan streams every block; the
+     * resident and streamed bytes are the plan's (less its per-tensor scales) */
+    be->stream_new = fake_stream_new;
+    be->stream_park = fake_stream_park;
+    be->stream_use = fake_stream_use;
+    be->stream_done = fake_stream_done;
+    be->stream_free = fake_stream_free;
+    fake.log = g_string_new(NULL);
+    target.can_stream = TRUE;
+    const RdTransformerInventory *tf = &mi.transformer;
+    guint64 block_tensors = 0;
+    for (int b = 0; b < tf->n_blocks; b++)
+        block_tensors += tf->block_tensors[b];
+    g_assert_true(rd_memory_plan(&mi, &job, &target, TRUE, &plan, &error));
+    g_assert_true(plan.executable);
+    g_assert_cmpint(plan.streamed_blocks, ==, tf->n_blocks);
+    g_assert_true(flux_model_place_weights(flux, FLUX_WEIGHTS_FP8, plan.streamed_blocks, &error));
+    g_assert_no_error(error);
+    g_test_message("every block streamed: %" G_GUINT64_FORMAT " bytes resident (%" G_GUINT64_FORMAT
+                   " planned), %" G_GUINT64_FORMAT " on the host (%" G_GUINT64_FORMAT " planned)",
+                   weight_live, plan.transformer_weights, fake.host, plan.streamed_bytes);
+    g_assert_cmpuint(weight_live + 4 * (tf->all.tensors - block_tensors), ==,
+                     plan.transformer_weights);
+    g_assert_cmpuint(fake.host + 4 * block_tensors, ==, plan.streamed_bytes);
+    /* a forward takes each block in before it and gives it back after, the next one's copy
+     * started while it runs */
+    selftest_forward(flux);
+    GString *want = g_string_new(NULL);
+    for (int b = 0; b < tf->n_blocks; b++)
+        g_string_append_printf(want, "u%d,%d d%d ", b, b + 1 < tf->n_blocks ? b + 1 : -1, b);
+    g_assert_cmpstr(fake.log->str, ==, want->str);
+    /* one block (the first double one, the largest): the resident ones after it copy nothing */
+    g_string_truncate(fake.log, 0);
+    g_assert_true(flux_model_place_weights(flux, FLUX_WEIGHTS_FP8, 1, &error));
+    g_assert_cmpint(flux_model_streamed_blocks(flux), ==, 1);
+    selftest_forward(flux);
+    g_assert_cmpstr(fake.log->str, ==, "u0,-1 d0 ");
+    g_assert_true(flux_model_place_weights(flux, FLUX_WEIGHTS_RELEASED, 0, &error));
+    g_assert_cmpuint(weight_live, ==, 0);
+    g_assert_cmpuint(fake.host, ==, 0);
+    g_string_free(want, TRUE);
+    g_string_free(fake.log, TRUE);
+    rd_memory_plan_clear(&plan);
+    *be = saved;
+    resdit_model_free(m);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/memory-plan/inventory", test_inventory);
     g_test_add_func("/memory-plan/flux-dev-4k", test_flux_dev_4k);
+    g_test_add_func("/memory-plan/t5-first", test_t5_first);
     g_test_add_func("/memory-plan/cli-dry-run", test_cli_dry_run);
     g_test_add_func("/memory-plan/counting-allocator", test_counting_allocator);
+    g_test_add_func("/memory-plan/weight-placement", test_weight_placement);
     return g_test_run();
 }

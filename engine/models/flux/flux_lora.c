@@ -116,6 +116,9 @@ gboolean flux_model_set_loras(FluxModel *m, RdLoraFile *const *files, const doub
         m->lora_targets = build_targets(m);
         m->lora_state = rd_lora_state_new(m->be);
     }
+    /* merges replace weights' copies: streamed ones are placed again by the next job or forward */
+    flux_model_unstream(m);
+    m->weights_placed = FALSE; /* merged copies are bf16 whatever the placement */
     RdLoraPlan *plan = NULL;
     if (n > 0) {
         plan = rd_lora_plan(m->lora_targets, RD_LORA_TRANSFORMER, files, strengths, n, error);

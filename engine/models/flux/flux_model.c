@@ -239,6 +239,137 @@ static gboolean cancelled(GCancellable *cancellable, GError **error)
     return TRUE;
 }
 
+/* ---- streamed blocks ---------------------------------------------------------------------- */
+
+#define BLOCK_WEIGHTS 32
+
+typedef struct {
+    RdWeight *w[BLOCK_WEIGHTS];
+    int n;
+    guint64 elements;
+} BlockWeights;
+
+static void add_weight(BlockWeights *b, RdWeight *w)
+{
+    if (!w->host) /* no bias */
+        return;
+    g_assert(b->n < BLOCK_WEIGHTS);
+    b->w[b->n++] = w;
+    b->elements += (guint64)(w->rows * w->cols);
+}
+
+static void add_linears(BlockWeights *b, FluxLinear *const *lins, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        add_weight(b, &lins[i]->w);
+        add_weight(b, &lins[i]->b);
+    }
+}
+
+static void add_stream(BlockWeights *b, FluxStream *s)
+{
+    FluxLinear *lins[] = {&s->mod, &s->q, &s->k, &s->v, &s->proj, &s->mlp_in, &s->mlp_out};
+    add_linears(b, lins, G_N_ELEMENTS(lins));
+    add_weight(b, &s->q_norm);
+    add_weight(b, &s->k_norm);
+}
+
+/* Block index b: double blocks first, then single ones. */
+static void block_weights(FluxModel *m, int b, BlockWeights *out)
+{
+    memset(out, 0, sizeof *out);
+    if (b < m->cfg.double_blocks) {
+        add_stream(out, &m->doubles[b].img);
+        add_stream(out, &m->doubles[b].txt);
+        return;
+    }
+    FluxSingleBlock *s = &m->singles[b - m->cfg.double_blocks];
+    FluxLinear *lins[] = {&s->mod, &s->q, &s->k, &s->v, &s->mlp_in, &s->out};
+    add_linears(out, lins, G_N_ELEMENTS(lins));
+    add_weight(out, &s->q_norm);
+    add_weight(out, &s->k_norm);
+}
+
+static int n_blocks(const FluxModel *m)
+{
+    return m->cfg.double_blocks + m->cfg.single_blocks;
+}
+
+/* The group of the first streamed block after b, or -1. */
+static int next_streamed(const FluxModel *m, int b)
+{
+    for (int j = b + 1; j < n_blocks(m); j++)
+        if (m->stream_group[j] >= 0)
+            return m->stream_group[j];
+    return -1;
+}
+
+/* Before block b: its weights copied in (waited for on the compute stream) and the next streamed
+ * block's copy started; before the first block, the first streamed block's copy. */
+static gboolean stream_in(FluxModel *m, int b, GError **error)
+{
+    if (!m->stream || (m->stream_group[b] < 0 && b > 0))
+        return TRUE;
+    m->be->stream_use(m->be, m->stream, m->stream_group[b], next_streamed(m, b));
+    return rd_backend_check(m->be, error); /* a slot that could not be allocated */
+}
+
+static void stream_out(FluxModel *m, int b)
+{
+    if (m->stream && m->stream_group[b] >= 0)
+        m->be->stream_done(m->be, m->stream, m->stream_group[b]);
+}
+
+void flux_model_unstream(FluxModel *m)
+{
+    if (!m->stream)
+        return;
+    m->be->stream_free(m->be, m->stream);
+    m->stream = NULL;
+    g_clear_pointer(&m->stream_group, g_free);
+    m->weights_placed = FALSE;
+}
+
+int flux_model_streamed_blocks(const FluxModel *m)
+{
+    int count = 0;
+    for (int b = 0; m->stream && b < n_blocks(m); b++)
+        count += m->stream_group[b] >= 0;
+    return count;
+}
+
+/* Parks the `streamed` largest blocks (ties in index order, as memory_plan.c orders them). */
+static gboolean stream_blocks(FluxModel *m, int streamed, gboolean fp8, GError **error)
+{
+    const int nb = n_blocks(m);
+    BlockWeights *bw = g_new(BlockWeights, (size_t)MAX(nb, 1));
+    int *order = g_new(int, (size_t)MAX(nb, 1));
+    for (int i = 0; i < nb; i++) {
+        block_weights(m, i, &bw[i]);
+        int j = i;
+        while (j > 0 && bw[order[j - 1]].elements < bw[i].elements) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
+    m->stream_group = g_new(int, (size_t)MAX(nb, 1));
+    for (int i = 0; i < nb; i++)
+        m->stream_group[i] = -1;
+    m->stream = m->be->stream_new(m->be, error);
+    if (!m->stream)
+        g_clear_pointer(&m->stream_group, g_free);
+    gboolean ok = m->stream != NULL;
+    for (int k = 0; k < streamed && ok; k++) {
+        const int b = order[k];
+        m->stream_group[b] = m->be->stream_park(m->be, m->stream, bw[b].w, bw[b].n, fp8, error);
+        ok = m->stream_group[b] >= 0;
+    }
+    g_free(bw);
+    g_free(order);
+    return ok;
+}
+
 gboolean flux_model_forward(FluxModel *m, const FluxInputs *in, const FluxAttentionPlan *plan,
                             float *velocity, GCancellable *cancellable, GError **error)
 {
@@ -253,6 +384,11 @@ gboolean flux_model_forward(FluxModel *m, const FluxInputs *in, const FluxAttent
     f.tokens = f.txt_len + f.img_len;
     RdRopeSpec rope = {{m->cfg.rope_axes[0], m->cfg.rope_axes[1], m->cfg.rope_axes[2]},
                        m->cfg.rope_theta};
+    /* weights a job released (T5 first) or that did not fit as bf16 at load */
+    if (!m->weights_placed &&
+        !flux_model_place_weights(
+            m, m->placed_as == FLUX_WEIGHTS_FP8 ? FLUX_WEIGHTS_FP8 : FLUX_WEIGHTS_BF16, 0, error))
+        return FALSE;
     gboolean ok = forward_alloc(&f, error);
     if (ok) {
         f.attention = resdit_attention_new(m->be, &rope, m->cfg.heads, m->cfg.head_dim,
@@ -270,14 +406,21 @@ gboolean flux_model_forward(FluxModel *m, const FluxInputs *in, const FluxAttent
     }
     /* an op that ran out of device memory for its scratch did nothing: stop at the next block */
     for (int i = 0; ok && i < m->cfg.double_blocks; i++) {
-        ok = !cancelled(cancellable, error) && rd_backend_check(m->be, error);
-        if (ok)
+        ok = !cancelled(cancellable, error) && rd_backend_check(m->be, error) &&
+             stream_in(m, i, error);
+        if (ok) {
             double_block(&f, &m->doubles[i]);
+            stream_out(m, i);
+        }
     }
     for (int i = 0; ok && i < m->cfg.single_blocks; i++) {
-        ok = !cancelled(cancellable, error) && rd_backend_check(m->be, error);
-        if (ok)
+        const int b = m->cfg.double_blocks + i;
+        ok = !cancelled(cancellable, error) && rd_backend_check(m->be, error) &&
+             stream_in(m, b, error);
+        if (ok) {
             single_block(&f, &m->singles[i]);
+            stream_out(m, b);
+        }
     }
     if (ok)
         final_layer(&f, m, velocity);
@@ -322,12 +465,16 @@ static gboolean visit_weights(FluxModel *m, WeightVisitor visit, GError **error)
     size_t n = G_N_ELEMENTS(lins) - (m->cfg.has_guidance ? 0 : 2);
     if (!visit_linears(be, lins, n, visit, error))
         return FALSE;
+    /* streamed blocks' weights belong to the stream (flux_model_unstream drops them) */
+    const int *streamed = m->stream ? m->stream_group : NULL;
     for (int i = 0; i < m->cfg.double_blocks; i++)
-        if (!visit_stream(be, &m->doubles[i].img, visit, error) ||
-            !visit_stream(be, &m->doubles[i].txt, visit, error))
+        if ((!streamed || streamed[i] < 0) &&
+            (!visit_stream(be, &m->doubles[i].img, visit, error) ||
+             !visit_stream(be, &m->doubles[i].txt, visit, error)))
             return FALSE;
     for (int i = 0; i < m->cfg.single_blocks; i++)
-        if (!visit_single(be, &m->singles[i], visit, error))
+        if ((!streamed || streamed[m->cfg.double_blocks + i] < 0) &&
+            !visit_single(be, &m->singles[i], visit, error))
             return FALSE;
     return TRUE;
 }
@@ -339,17 +486,89 @@ static gboolean release_weight(RdBackend *be, RdWeight *w, GError **error)
     return TRUE;
 }
 
+/* A weight as the placement wants it; one already so is left alone (LoRA merges re-prepare
+ * theirs in bf16: they are converted here). */
+static gboolean place_bf16(RdBackend *be, RdWeight *w, GError **error)
+{
+    if (w->device && !w->device_fp8)
+        return TRUE;
+    release_weight(be, w, NULL);
+    return be->weight_prepare(be, w, error);
+}
+
+static gboolean place_fp8(RdBackend *be, RdWeight *w, GError **error)
+{
+    if (w->device && (w->device_fp8 || w->cols <= 1))
+        return TRUE;
+    release_weight(be, w, NULL);
+    return be->weight_prepare_fp8(be, w, error);
+}
+
+gboolean flux_model_place_weights(FluxModel *m, FluxWeightPlace place, int streamed,
+                                  GError **error)
+{
+    flux_model_unstream(m);
+    const gboolean fp8 = place == FLUX_WEIGHTS_FP8 && m->be->weight_prepare_fp8;
+    streamed = place == FLUX_WEIGHTS_RELEASED || !m->be->stream_new ? 0
+                                                                     : CLAMP(streamed, 0, n_blocks(m));
+    gboolean ok = TRUE;
+    if (streamed > 0) {
+        /* the streamed blocks first, one weight at a time, so that the device never holds
+         * more than the plan's resident weights */
+        for (int b = 0; b < n_blocks(m); b++) {
+            BlockWeights bw;
+            block_weights(m, b, &bw);
+            for (int i = 0; i < bw.n; i++)
+                release_weight(m->be, bw.w[i], NULL);
+        }
+        ok = stream_blocks(m, streamed, fp8, error);
+    }
+    if (ok && fp8)
+        ok = visit_weights(m, place_fp8, error);
+    else if (ok && place != FLUX_WEIGHTS_RELEASED)
+        ok = visit_weights(m, place_bf16, error);
+    if (!ok || place == FLUX_WEIGHTS_RELEASED) {
+        flux_model_unstream(m);
+        /* a placement that failed half way leaves nothing behind (its error says why) */
+        visit_weights(m, release_weight, NULL);
+        m->be->synchronize(m->be);
+    }
+    m->weights_placed = ok && place != FLUX_WEIGHTS_RELEASED;
+    m->placed_as = ok ? place : FLUX_WEIGHTS_RELEASED;
+    return ok;
+}
+
+gboolean flux_model_weights_placed_as(const FluxModel *m, FluxWeightPlace place, int streamed)
+{
+    return place == FLUX_WEIGHTS_RELEASED
+               ? m->placed_as == FLUX_WEIGHTS_RELEASED && !m->weights_placed
+               : m->weights_placed && m->placed_as == place &&
+                     flux_model_streamed_blocks(m) == streamed;
+}
+
 FluxModel *flux_model_load_with_config(const char *path, const char *config_json,
                                        RdBackend *backend, GError **error)
 {
     FluxModel *m = g_new0(FluxModel, 1);
     m->be = backend;
-    if (!flux_weights_load(m, path, config_json, error) ||
-        !visit_weights(m, m->be->weight_prepare, error)) {
+    if (!flux_weights_load(m, path, config_json, error)) {
         flux_model_free(m);
         return NULL;
     }
-    return m;
+    GError *local = NULL;
+    if (flux_model_place_weights(m, FLUX_WEIGHTS_BF16, 0, &local))
+        return m;
+    /* bf16 copies that do not fit the device are left to a job's memory plan (fp8 weights, T5
+     * first), where the backend keeps fp8 */
+    if (m->be->weight_prepare_fp8 &&
+        g_error_matches(local, RESDIT_ERROR, RESDIT_ERROR_OUT_OF_MEMORY)) {
+        g_info("%s: %s; the weights are placed when a job runs", path, local->message);
+        g_error_free(local);
+        return m;
+    }
+    g_propagate_error(error, local);
+    flux_model_free(m);
+    return NULL;
 }
 
 FluxModel *flux_model_load(const char *path, RdBackend *backend, GError **error)
@@ -361,6 +580,7 @@ void flux_model_free(FluxModel *m)
 {
     if (!m)
         return;
+    flux_model_unstream(m);
     if (m->doubles && m->singles)
         visit_weights(m, release_weight, NULL);
     rd_lora_state_free(m->lora_state); /* the merged copies, after their device copies */

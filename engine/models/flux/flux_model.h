@@ -29,6 +29,29 @@ typedef struct FluxModel FluxModel;
 /* path: a BFL single file (with or without the "model.diffusion_model." prefix), a diffusers
  * transformer folder (config.json + safetensors, sharded or not) or a diffusers model root. */
 FluxModel *flux_model_load(const char *path, RdBackend *backend, GError **error);
+
+/* Where the weights' backend copies are (the memory plan's choice for a job): released (T5 runs
+ * first), the backend's own copies (bf16 on CUDA), or fp8 E4M3 matrices with per-tensor scales
+ * where the backend keeps them (weight_prepare_fp8; elsewhere as FLUX_WEIGHTS_BF16). Weights
+ * already as asked stay. Loading places them as FLUX_WEIGHTS_BF16 (on a backend with fp8
+ * weights, bf16 copies that do not fit are left for a job to place); a forward places released
+ * weights as FLUX_WEIGHTS_BF16 first. A failure releases every copy. */
+typedef enum {
+    FLUX_WEIGHTS_RELEASED,
+    FLUX_WEIGHTS_BF16,
+    FLUX_WEIGHTS_FP8,
+} FluxWeightPlace;
+/* streamed: how many blocks (the largest first, as the memory planner orders them) stay in
+ * pinned host memory and are copied to the device just before use, on a backend with stream_*
+ * ops (elsewhere none). */
+gboolean flux_model_place_weights(FluxModel *model, FluxWeightPlace place, int streamed,
+                                  GError **error);
+/* Blocks streamed now. */
+int flux_model_streamed_blocks(const FluxModel *model);
+/* TRUE when the last placement was this one and every weight still has its copy (no LoRA merge
+ * since). */
+gboolean flux_model_weights_placed_as(const FluxModel *model, FluxWeightPlace place,
+                                      int streamed);
 void flux_model_free(FluxModel *model);
 const FluxConfig *flux_model_config(const FluxModel *model);
 /* The file (or index) the weights were read from. */

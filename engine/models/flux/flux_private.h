@@ -39,7 +39,15 @@ struct FluxModel {
     FluxLinear final_shift, final_scale, final_linear;
     RdLoraTargets *lora_targets; /* built on the first LoRA */
     RdLoraState *lora_state;
+    gboolean weights_placed; /* every weight has its backend copy (flux_model_place_weights) */
+    FluxWeightPlace placed_as; /* the last placement (its format for a forward to restore) */
+    RdWeightStream *stream;  /* streamed blocks (flux_model_place_weights), or NULL */
+    int *stream_group;       /* per block, doubles then singles: its stream group, -1 resident */
 };
+
+/* Drops the streamed blocks' host copies (their weights have no copy left; weights_placed
+ * FALSE): before anything replaces a weight's copy (a LoRA merge). */
+void flux_model_unstream(FluxModel *model);
 
 /* Applies a diffusers config.json (attention_head_dim, axes_dims_rope) to c, checking every
  * value; exposed for the fuzz targets. */
