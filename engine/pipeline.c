@@ -338,6 +338,8 @@ static void resolve(Job *job)
                  &job->res.base_cols);
     job->res.t5_len = job->cond->txt_len;
     job->res.model_name = model->name;
+    job->res.family = resdit_model_family_name(resdit_model_family(model));
+    job->res.cfg = uses_cfg(model, p);
     job->res.backend_name = model->be->name;
     job->res.loras = model->loras;
 }
