@@ -340,10 +340,10 @@ gboolean resdit_estimate_memory(const ResditModel *m, const ResditJobParams *p,
  * this ignores: the second (unconditional) pass of classifier-free guidance (run after the first,
  * in the same buffers, plus its velocity), the 77 CLIP rows beside T5's in the text stream, and
  * in local steps the text stream that each patch's pass carries. */
-static void sd3_inventory(const ResditModel *m, RdTransformerInventory *inv)
+static void sd3_inventory(const RdDenoiser *d, RdTransformerInventory *inv)
 {
-    const Sd3Config *c = sd3_model_config(m->denoiser->impl);
-    const RdSafetensors *st = rd_denoiser_weights(m->denoiser);
+    const Sd3Config *c = sd3_model_config(d->impl);
+    const RdSafetensors *st = rd_denoiser_weights(d);
     static const char *const stability[] = {"model.diffusion_model.", NULL};
     static const char *const own[] = {"transformer_blocks.", "joint_blocks.", "pos_embed.",
                                       "x_embedder.", "context_embedder.", "time_text_embed.",
@@ -359,6 +359,9 @@ static void sd3_inventory(const ResditModel *m, RdTransformerInventory *inv)
     inv->vec_dim = c->vec_dim;
     inv->head_dim = c->head_dim;
     inv->heads = c->heads;
+    inv->sd3 = TRUE;
+    inv->qk_norm = c->qk_norm;
+    inv->dual_attention = sd3_has_dual(c);
     inv->n_blocks = MIN(c->layers, RD_PLAN_MAX_BLOCKS);
     for (int i = 0; i < inv->n_blocks; i++) {
         inv->block_elements[i] = inv->all.elements / (guint64)inv->n_blocks;
@@ -367,14 +370,21 @@ static void sd3_inventory(const ResditModel *m, RdTransformerInventory *inv)
     }
 }
 
+gboolean rd_denoiser_inventory(const RdDenoiser *d, RdTransformerInventory *inv, GError **error)
+{
+    if (rd_denoiser_info(d)->family == RD_DENOISER_SD3) {
+        sd3_inventory(d, inv);
+        return TRUE;
+    }
+    return rd_transformer_inventory(rd_denoiser_weights(d), inv, error);
+}
+
 /* The model's inventory for the planner: the transformer from its headers, the VAE as opened, the
  * text encoders by their bytes (as bf16-equivalent elements). */
 static gboolean model_inventory(const ResditModel *m, RdModelInventory *mi, GError **error)
 {
     memset(mi, 0, sizeof *mi);
-    if (rd_denoiser_info(m->denoiser)->family == RD_DENOISER_SD3)
-        sd3_inventory(m, &mi->transformer);
-    else if (!rd_transformer_inventory(rd_denoiser_weights(m->denoiser), &mi->transformer, error))
+    if (!rd_denoiser_inventory(m->denoiser, &mi->transformer, error))
         return FALSE;
     const guint64 vae = rd_vae_weight_bytes(m->vae);
     mi->vae = (RdPartInventory){.present = TRUE, .elements = vae / 2, .file_bytes = vae};

@@ -669,6 +669,13 @@ static int generate(GenerateOptions *o)
         resdit_model_free(run.model);
         return rc;
     }
+    const char *negative = run.params.negative_prompt;
+    if (!o->quiet && !o->json && negative && *negative &&
+        (!resdit_model_uses_cfg(run.model) || run.params.guidance <= 1.0))
+        fprintf(stderr, "resdit: note: the negative prompt is not used: %s\n",
+                resdit_model_uses_cfg(run.model)
+                    ? "a CFG scale of 1 or below (--guidance) guides without it"
+                    : "FLUX models do not take one (FLUX.1-dev's guidance is distilled)");
     if (!o->quiet && !o->json)
         fprintf(stderr, "resdit: %s on %s, %dx%d, %d steps, about %.2f GB of memory\n",
                 resdit_model_name(run.model), resdit_model_backend_name(run.model),
@@ -792,7 +799,10 @@ static int dry_run(GenerateOptions *o)
      * weights */
     ResditModel defaults = {0};
     gboolean ok = paths && rd_model_inventory_from_paths(paths, &mi, &error);
-    if (ok)
+    if (ok && mi.transformer.sd3)
+        rd_model_defaults_init_sd3(&defaults, mi.transformer.qk_norm,
+                                   mi.transformer.dual_attention);
+    else if (ok)
         rd_model_defaults_init(&defaults, mi.transformer.guidance);
     ok = ok && rd_model_read_settings(&defaults, paths->root, &error) &&
          build_params(o, &defaults, &p, &error) && dry_run_target(o, &target, &where, &error);
