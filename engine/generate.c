@@ -110,6 +110,22 @@ static RdSd3Text *sd3_text_open(const ResditModelPaths *paths, const RdDenoiserI
     return text;
 }
 
+/* The text encoders' files, each once; a checkpoint that also holds the transformer counts with
+ * the transformer. */
+static guint64 text_bytes(const ResditModelPaths *p)
+{
+    const char *parts[] = {p->clip_l, p->clip_g, p->t5};
+    guint64 total = 0;
+    for (size_t i = 0; i < G_N_ELEMENTS(parts); i++) {
+        gboolean seen = !parts[i] || g_strcmp0(parts[i], p->transformer) == 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = g_strcmp0(parts[i], parts[j]) == 0;
+        if (!seen)
+            total += file_bytes(parts[i]);
+    }
+    return total;
+}
+
 ResditModel *resdit_model_open(const ResditModelPaths *given, ResditBackendChoice backend,
                                GError **error)
 {
@@ -153,9 +169,7 @@ ResditModel *resdit_model_open(const ResditModelPaths *given, ResditBackendChoic
     m->sd3_text = sd3_text;
     m->vae_be = o.vae_be_extra;
     m->paths = paths;
-    m->text_weight_bytes = file_bytes(m->paths->clip_l) + file_bytes(m->paths->t5);
-    if (sd3_text && m->paths->clip_g && g_strcmp0(m->paths->clip_g, m->paths->clip_l) != 0)
-        m->text_weight_bytes += file_bytes(m->paths->clip_g);
+    m->text_weight_bytes = text_bytes(m->paths);
     ResditJobParams probe;
     resdit_job_params_init(&probe);
     gboolean ok = rd_model_read_settings(m, m->paths->root, error) &&

@@ -335,23 +335,17 @@ gboolean resdit_estimate_memory(const ResditModel *m, const ResditJobParams *p,
 }
 
 /* SD3 for the planner, which knows FLUX's shapes: its joint blocks as FLUX's double blocks of
- * the same width (each weighing an equal share of the transformer), the transformer's tensors
- * only (a Stability checkpoint's bundled encoders and VAE are counted as those parts). What
- * this ignores: the second (unconditional) pass of classifier-free guidance (run after the first,
- * in the same buffers, plus its velocity), the 77 CLIP rows beside T5's in the text stream, and
- * in local steps the text stream that each patch's pass carries. */
+ * the same width, each weighing an equal share of the file's tensors (a Stability checkpoint's
+ * bundled text encoders and VAE count with it: they are mapped with it). What this ignores: the
+ * second (unconditional) pass of classifier-free guidance (run after the first, in the same
+ * buffers, plus its velocity), the 77 CLIP rows beside T5's in the text stream, and in local
+ * steps the text stream that each patch's pass carries. */
 static void sd3_inventory(const RdDenoiser *d, RdTransformerInventory *inv)
 {
     const Sd3Config *c = sd3_model_config(d->impl);
     const RdSafetensors *st = rd_denoiser_weights(d);
-    static const char *const stability[] = {"model.diffusion_model.", NULL};
-    static const char *const own[] = {"transformer_blocks.", "joint_blocks.", "pos_embed.",
-                                      "x_embedder.", "context_embedder.", "time_text_embed.",
-                                      "t_embedder.", "y_embedder.", "norm_out.", "proj_out.",
-                                      "final_layer.", NULL};
-    const gboolean prefixed = rd_safetensors_find(st, "model.diffusion_model.pos_embed") != NULL;
     memset(inv, 0, sizeof *inv);
-    rd_part_inventory(st, prefixed ? stability : own, &inv->all);
+    rd_part_inventory(st, NULL, &inv->all);
     inv->hidden = c->hidden;
     inv->mlp_hidden = c->mlp_hidden;
     inv->in_channels = c->in_channels;
