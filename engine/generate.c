@@ -82,8 +82,9 @@ static gboolean open_parts(const ResditModelPaths *paths, ResditBackendChoice ba
     return FALSE;
 }
 
-/* SD3's encoders from the paths: the parts given (files, component folders or a checkpoint that
- * bundles them), else the model's root (a diffusers folder or a Stability checkpoint). */
+/* SD3's encoders from the paths discovery or the flags give (files, component folders or a
+ * checkpoint that bundles them); T5 only when named (SD3 runs without it). The root is a
+ * fallback for a caller that names neither CLIP (resdit_model_open has refused that already). */
 static RdSd3Text *sd3_text_open(const ResditModelPaths *paths, const RdDenoiserInfo *info,
                                 RdBackend *be, GError **error)
 {
