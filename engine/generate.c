@@ -73,9 +73,9 @@ static gboolean open_parts(const ResditModelPaths *paths, ResditBackendChoice ba
     RdBackend *vae_be = rd_vae_backend_for(o->be, &o->vae_be_extra);
     o->denoiser = rd_denoiser_load(paths->transformer, NULL, o->be, error);
     const RdDenoiserInfo *info = o->denoiser ? rd_denoiser_info(o->denoiser) : NULL;
-    o->vae = info ? rd_vae_load_scaled(paths->vae, info->vae_scaling, info->vae_shift, vae_be,
-                                       error)
-                  : NULL;
+    o->vae = info
+                 ? rd_vae_load_scaled(paths->vae, info->vae_scaling, info->vae_shift, vae_be, error)
+                 : NULL;
     if (o->vae)
         return TRUE;
     opened_parts_clear(o);
@@ -165,8 +165,8 @@ ResditModel *resdit_model_open(const ResditModelPaths *given, ResditBackendChoic
         resdit_model_paths_free(paths);
         return NULL;
     }
-    ResditModel *m = rd_model_new(paths->name ? paths->name : info->family_name, o.be,
-                                  o.denoiser, o.vae, text, text ? free_text : NULL);
+    ResditModel *m = rd_model_new(paths->name ? paths->name : info->family_name, o.be, o.denoiser,
+                                  o.vae, text, text ? free_text : NULL);
     m->sd3_text = sd3_text;
     m->vae_be = o.vae_be_extra;
     m->paths = paths;
@@ -211,12 +211,10 @@ gboolean resdit_model_count_tokens(ResditModel *model, const char *prompt, Resdi
                             "A job is encoding its prompt; count again later");
         return FALSE;
     }
-    gboolean ok =
-        model->sd3_text
-            ? rd_sd3_text_count_tokens(model->sd3_text, prompt ? prompt : "", &count->clip,
-                                       &count->t5, error)
-            : rd_text_encoders_count_tokens(model->text, prompt ? prompt : "", &count->clip,
-                                            &count->t5, error);
+    gboolean ok = model->sd3_text ? rd_sd3_text_count_tokens(model->sd3_text, prompt ? prompt : "",
+                                                             &count->clip, &count->t5, error)
+                                  : rd_text_encoders_count_tokens(model->text, prompt ? prompt : "",
+                                                                  &count->clip, &count->t5, error);
     g_mutex_unlock(&model->text_lock);
     count->clip_limit = model->sd3_text ? rd_sd3_text_clip_length(model->sd3_text)
                                         : rd_text_encoders_clip_length(model->text);
@@ -250,10 +248,9 @@ static gboolean encode_sd3(ResditModel *model, const ResditJobParams *params, in
     float *txt = NULL, *vec = NULL, *neg_txt = NULL, *neg_vec = NULL;
     RdSd3TextInfo info = {0};
     g_mutex_lock(&model->text_lock);
-    gboolean ok = rd_sd3_text_encode(model->sd3_text, params->prompt ? params->prompt : "",
-                                     params->negative_prompt, t5_len, &txt, &vec,
-                                     cfg ? &neg_txt : NULL, cfg ? &neg_vec : NULL, &info,
-                                     cancellable, error);
+    gboolean ok = rd_sd3_text_encode(
+        model->sd3_text, params->prompt ? params->prompt : "", params->negative_prompt, t5_len,
+        &txt, &vec, cfg ? &neg_txt : NULL, cfg ? &neg_vec : NULL, &info, cancellable, error);
     const int rows = rd_sd3_text_txt_rows(model->sd3_text, t5_len);
     g_mutex_unlock(&model->text_lock);
     *peak = info.peak_bytes;
@@ -321,9 +318,8 @@ ResditImage *resdit_generate(ResditModel *model, const ResditJobParams *params,
     RdConditioning cond = {0};
     size_t text_peak = 0;
     gboolean encoded =
-        model->sd3_text
-            ? encode_sd3(model, params, t5_len, &cond, &text_peak, cancellable, error)
-            : encode_flux(model, params, t5_len, &cond, &text_peak, cancellable, error);
+        model->sd3_text ? encode_sd3(model, params, t5_len, &cond, &text_peak, cancellable, error)
+                        : encode_flux(model, params, t5_len, &cond, &text_peak, cancellable, error);
     encoded = encoded && rd_backend_check(model->be, error);
     /* the T5 weights were released: give their memory back before the transformer's work */
     rd_backend_trim(model->be);

@@ -108,9 +108,9 @@ char *rd_job_parameters_text(const ResditJobParams *p, const RdJobResolved *r)
                            "shift %s (mu %.4g), CFG scale: %s%s%s, Seed: %" G_GUINT64_FORMAT
                            ", Size: %dx%d, Model: %s, Model family: %s",
                            p->steps, resdit_shift_mode_name(p->shift_mode), r->mu,
-                           r->cfg ? cfg : "1", r->cfg ? "" : ", Distilled CFG Scale: ",
-                           r->cfg ? "" : cfg, r->seed, p->width, p->height, r->model_name,
-                           r->family ? r->family : "FLUX");
+                           r->cfg ? cfg : "1",
+                           r->cfg ? "" : ", Distilled CFG Scale: ", r->cfg ? "" : cfg, r->seed,
+                           p->width, p->height, r->model_name, r->family ? r->family : "FLUX");
     if (p->schedule)
         g_string_append_printf(s, ", ResDiT: global %d fused %d local %d", r->global_steps,
                                p->steps - r->global_steps - r->local_steps, r->local_steps);

@@ -22,8 +22,8 @@ typedef struct {
     int base_rows, base_cols;
     int t5_len;
     const char *model_name;
-    const char *family;      /* "FLUX", "SD3" */
-    gboolean cfg;            /* classifier-free guidance ran (the negative prompt was used) */
+    const char *family; /* "FLUX", "SD3" */
+    gboolean cfg;       /* classifier-free guidance ran (the negative prompt was used) */
     const char *backend_name;
     const GPtrArray *loras; /* RdAppliedLora of the model, or NULL */
     const char *init_sha256; /* SHA-256 of the init image's file (hex), or NULL */

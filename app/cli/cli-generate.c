@@ -486,8 +486,7 @@ static GOptionContext *make_context(GenerateOptions *o)
     GOptionEntry entries[] = {
         {"prompt", 'p', 0, G_OPTION_ARG_STRING, &o->prompt, "what to draw", "TEXT"},
         {"negative-prompt", 'n', 0, G_OPTION_ARG_STRING, &o->negative_prompt,
-         "what not to draw (SD3, at a CFG scale above 1; default empty; FLUX ignores it)",
-         "TEXT"},
+         "what not to draw (SD3, at a CFG scale above 1; default empty; FLUX ignores it)", "TEXT"},
         {"output", 'o', 0, G_OPTION_ARG_FILENAME, &o->output,
          "PNG to write (default resdit-SEED.png)", "FILE"},
         {"width", 'W', 0, G_OPTION_ARG_STRING, &o->width_text,

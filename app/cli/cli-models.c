@@ -114,10 +114,11 @@ static ResditModelPaths *choose(const CliModelOptions *o, GError **error)
             return resdit_model_paths_copy(p);
     }
     if (o->model)
-        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
-                    "No FLUX or SD3 model found in %s (expected model_index.json, a Hugging Face cache "
-                    "or ComfyUI's models/ folders)",
-                    o->model);
+        g_set_error(
+            error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+            "No FLUX or SD3 model found in %s (expected model_index.json, a Hugging Face cache "
+            "or ComfyUI's models/ folders)",
+            o->model);
     return NULL;
 }
 
@@ -373,8 +374,7 @@ int cli_models(int argc, char **argv)
 
 gboolean cli_model_options_given(const CliModelOptions *o)
 {
-    return o->selftest || o->model || o->transformer || o->vae || o->clip_l || o->clip_g ||
-           o->t5;
+    return o->selftest || o->model || o->transformer || o->vae || o->clip_l || o->clip_g || o->t5;
 }
 
 ResditModel *cli_model_open_named(const CliModelOptions *o, const char *name, gboolean verbose,

@@ -48,14 +48,14 @@ void rs_engine_params_from_settings(RsJobSettings *job, const ResditModel *model
     gboolean random_seed = TRUE;
     guint seed = 0;
     g_object_get(job, "prompt", &prompt, "negative-prompt", &negative, "steps", &params->steps,
-                 "guidance", &params->guidance,
-                 "random-seed", &random_seed, "seed", &seed, "global-steps", &params->global_steps,
-                 "local-steps", &params->local_steps, "cutoff", &params->method.cutoff, "sigma",
-                 &params->method.sigma, "patch", &patch, "base-size", &base_size, "shift-mode",
-                 &shift, "shift-mu", &params->mu, "no-pes", &params->method.no_pes, "no-pipe",
-                 &params->method.no_pipe, "no-psf", &params->method.no_psf, "no-overlap",
-                 &params->method.no_overlap, "uniform-weights", &params->method.uniform_weights,
-                 "inspect-branches", &params->inspect_branches, NULL);
+                 "guidance", &params->guidance, "random-seed", &random_seed, "seed", &seed,
+                 "global-steps", &params->global_steps, "local-steps", &params->local_steps,
+                 "cutoff", &params->method.cutoff, "sigma", &params->method.sigma, "patch", &patch,
+                 "base-size", &base_size, "shift-mode", &shift, "shift-mu", &params->mu, "no-pes",
+                 &params->method.no_pes, "no-pipe", &params->method.no_pipe, "no-psf",
+                 &params->method.no_psf, "no-overlap", &params->method.no_overlap,
+                 "uniform-weights", &params->method.uniform_weights, "inspect-branches",
+                 &params->inspect_branches, NULL);
     g_free(params->prompt);
     params->prompt = prompt;
     g_free(params->negative_prompt);

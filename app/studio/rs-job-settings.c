@@ -72,8 +72,7 @@ static const char *const persisted[] = {
     "prompt",   "aspect",      "size-preset", "custom-width",    "custom-height", "steps",
     "guidance", "random-seed", "seed",        "global-steps",    "local-steps",   "cutoff",
     "sigma",    "patch",       "base-size",   "shift-mode",      "shift-mu",      "no-pes",
-    "no-pipe",  "no-psf",      "no-overlap",  "uniform-weights", "batch-count",
-    "negative-prompt",
+    "no-pipe",  "no-psf",      "no-overlap",  "uniform-weights", "batch-count",   "negative-prompt",
 };
 
 static void update_size(RsJobSettings *self)

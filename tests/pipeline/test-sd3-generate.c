@@ -123,10 +123,10 @@ static char *assemble_model(const char *top)
     g_autofree char *config_path = g_build_filename(vae_dst, "config.json", NULL);
     g_autofree char *config = NULL;
     g_assert_true(g_file_get_contents(config_path, &config, NULL, NULL));
-    g_autofree char *scaled = replace(config, "\"scaling_factor\": 0.3611",
-                                      "\"scaling_factor\": 1.5305");
-    g_autofree char *shifted = replace(scaled, "\"shift_factor\": 0.1159",
-                                       "\"shift_factor\": 0.0609");
+    g_autofree char *scaled =
+        replace(config, "\"scaling_factor\": 0.3611", "\"scaling_factor\": 1.5305");
+    g_autofree char *shifted =
+        replace(scaled, "\"shift_factor\": 0.1159", "\"shift_factor\": 0.0609");
     write_text(config_path, shifted);
     g_autofree char *index_path = g_build_filename(root, "model_index.json", NULL);
     write_text(index_path,
@@ -381,10 +381,10 @@ static void test_cli(void)
     g_autofree char *steps = g_strdup_printf("%d", g.steps);
     char guidance[G_ASCII_DTOSTR_BUF_SIZE];
     g_ascii_dtostr(guidance, sizeof guidance, g.guidance);
-    const char *args[] = {"generate", "--model", root,     "-p",      g.prompt,   "-n",
-                          g.negative, "--seed",  seed,     "-W",      w,          "-H",
-                          h,          "--steps", steps,    "--guidance", guidance, "--backend",
-                          "cpu",      "--no-history", "-q", "-o",     out,        NULL};
+    const char *args[] = {"generate", "--model",      root,  "-p",         g.prompt, "-n",
+                          g.negative, "--seed",       seed,  "-W",         w,        "-H",
+                          h,          "--steps",      steps, "--guidance", guidance, "--backend",
+                          "cpu",      "--no-history", "-q",  "-o",         out,      NULL};
     Result r = run_cli(args);
     g_assert_cmpint(r.status, ==, 0);
     result_clear(&r);
@@ -412,9 +412,22 @@ static void test_cli(void)
     g_autofree char *vae = g_build_filename(root, "vae", NULL);
     g_autofree char *clip_l = g_build_filename(root, "text_encoder", NULL);
     g_autofree char *t5 = g_build_filename(root, "text_encoder_3", NULL);
-    const char *no_g[] = {"generate", "--transformer", tf,     "--vae", vae, "--clip-l", clip_l,
-                          "--t5",     t5,              "-p",   "x",     "-o", out,       "-q",
-                          "--no-history", NULL};
+    const char *no_g[] = {"generate",
+                          "--transformer",
+                          tf,
+                          "--vae",
+                          vae,
+                          "--clip-l",
+                          clip_l,
+                          "--t5",
+                          t5,
+                          "-p",
+                          "x",
+                          "-o",
+                          out,
+                          "-q",
+                          "--no-history",
+                          NULL};
     r = run_cli(no_g);
     g_assert_cmpint(r.status, ==, 1);
     g_assert_nonnull(strstr(r.err, "clip-g missing"));

@@ -188,8 +188,8 @@ static RsModelHandle *tiny_sd3_handle(void)
 {
     g_autofree char *tdir =
         g_test_build_filename(G_TEST_DIST, "..", "data", "sd3", "sd3-tiny", "transformer", NULL);
-    g_autofree char *vfile =
-        g_test_build_filename(G_TEST_DIST, "..", "data", "pipeline", "ae-tiny.bfl.safetensors", NULL);
+    g_autofree char *vfile = g_test_build_filename(G_TEST_DIST, "..", "data", "pipeline",
+                                                   "ae-tiny.bfl.safetensors", NULL);
     RdBackend *be = rd_backend_cpu_new();
     g_autoptr(GError) error = NULL;
     Sd3Model *sd3 = sd3_model_load(tdir, be, &error);
@@ -261,8 +261,8 @@ static void test_negative_prompt(void)
     g_free(ui_test_screenshot(GTK_WIDGET(panel), "params-panel-sd3"));
 
     RsModelHandle *flux = NULL;
-    rs_model_handle_open_async(RS_MODEL_KEY_SELFTEST, NULL, RESDIT_BACKEND_CPU, NULL,
-                               open_selftest, &flux);
+    rs_model_handle_open_async(RS_MODEL_KEY_SELFTEST, NULL, RESDIT_BACKEND_CPU, NULL, open_selftest,
+                               &flux);
     g_assert_true(ui_test_wait_until(handle_ready, &flux, 30000));
     rs_params_panel_set_model(panel, flux);
     g_assert_false(gtk_widget_get_visible(group));
