@@ -297,6 +297,7 @@ static void test_api(void)
     g_assert_null(strstr(image->parameters, "Distilled CFG"));
     g_assert_nonnull(strstr(image->parameters, "Model family: SD3"));
     g_assert_nonnull(strstr(image->parameters_json, "\"family\":\"SD3\""));
+    g_assert_nonnull(strstr(image->parameters_json, "\"t5_len\":256,")); /* not the text rows */
     ResditJobParams back;
     resdit_job_params_init(&back);
     g_assert_true(resdit_job_params_from_json(&back, image->parameters_json, &error));
