@@ -1400,14 +1400,20 @@ static char *partial_model_text(const ResditModelPaths *paths, const char *missi
                    : paths->transformer != NULL ? g_path_get_dirname(paths->transformer)
                                                 : NULL;
     char *text =
-        folder != NULL
+        folder == NULL ? g_strdup_printf(_("“%s” is missing parts: %s. Choose another model."),
+                                         paths->name, missing)
+        : paths->family == RESDIT_FAMILY_SD3
+            /* Translators: a model name, the parts it lacks ("clip-g") and its folder */
+            ? g_strdup_printf(_("“%s” is missing parts: %s. Put them into “%s” (a diffusers SD3 "
+                                "folder has transformer, vae, text_encoder for CLIP-L, "
+                                "text_encoder_2 for CLIP-G and, optionally, text_encoder_3 for "
+                                "T5), or choose another model."),
+                              paths->name, missing, folder)
             /* Translators: a model name, the parts it lacks ("vae, t5") and its folder */
-            ? g_strdup_printf(_("“%s” is missing parts: %s. Put them into “%s” (a diffusers "
+            : g_strdup_printf(_("“%s” is missing parts: %s. Put them into “%s” (a diffusers "
                                 "folder has transformer, vae, text_encoder for CLIP-L and "
                                 "text_encoder_2 for T5), or choose another model."),
-                              paths->name, missing, folder)
-            : g_strdup_printf(_("“%s” is missing parts: %s. Choose another model."), paths->name,
-                              missing);
+                              paths->name, missing, folder);
     g_free(folder);
     return text;
 }
