@@ -53,6 +53,7 @@ void resdit_job_params_init(ResditJobParams *p)
 {
     memset(p, 0, sizeof *p);
     p->prompt = g_strdup("");
+    p->negative_prompt = g_strdup("");
     p->width = p->height = 1024;
     p->steps = 35;
     p->guidance = 3.5;
@@ -79,6 +80,7 @@ void resdit_job_params_set_init_image(ResditJobParams *p, const char *path, doub
 void resdit_job_params_clear(ResditJobParams *p)
 {
     g_clear_pointer(&p->prompt, g_free);
+    g_clear_pointer(&p->negative_prompt, g_free);
     g_clear_pointer(&p->init_image, g_free);
     rd_job_params_clear_loras(p);
 }
@@ -95,12 +97,20 @@ char *rd_job_parameters_text(const ResditJobParams *p, const RdJobResolved *r)
         g_string_append_printf(s, "%s<lora:%s:%s>", s->len ? " " : "", name,
                                g_ascii_formatd(num, sizeof num, "%g", a->strength));
     }
+    /* A1111 writes a non-empty negative prompt on its own line after the prompt; only models
+     * with classifier-free guidance use it */
+    if (r->cfg && p->negative_prompt && *p->negative_prompt)
+        g_string_append_printf(s, "\nNegative prompt: %s", p->negative_prompt);
+    char cfg[G_ASCII_DTOSTR_BUF_SIZE];
+    g_ascii_formatd(cfg, sizeof cfg, "%g", p->guidance);
     g_string_append_printf(s,
                            "\nSteps: %d, Sampler: Euler (flow matching), Schedule type: "
-                           "shift %s (mu %.4g), CFG scale: 1, Distilled CFG Scale: %g, "
-                           "Seed: %" G_GUINT64_FORMAT ", Size: %dx%d, Model: %s",
-                           p->steps, resdit_shift_mode_name(p->shift_mode), r->mu, p->guidance,
-                           r->seed, p->width, p->height, r->model_name);
+                           "shift %s (mu %.4g), CFG scale: %s%s%s, Seed: %" G_GUINT64_FORMAT
+                           ", Size: %dx%d, Model: %s, Model family: %s",
+                           p->steps, resdit_shift_mode_name(p->shift_mode), r->mu,
+                           r->cfg ? cfg : "1",
+                           r->cfg ? "" : ", Distilled CFG Scale: ", r->cfg ? "" : cfg, r->seed,
+                           p->width, p->height, r->model_name, r->family ? r->family : "FLUX");
     if (p->schedule)
         g_string_append_printf(s, ", ResDiT: global %d fused %d local %d", r->global_steps,
                                p->steps - r->global_steps - r->local_steps, r->local_steps);
@@ -200,7 +210,12 @@ char *rd_job_parameters_json(const ResditJobParams *p, const RdJobResolved *r)
     member_string(b, "generator", "resdit");
     member_string(b, "version", resdit_version());
     member_string(b, "model", r->model_name);
+    member_string(b, "family", r->family ? r->family : "FLUX");
     member_string(b, "prompt", p->prompt ? p->prompt : "");
+    /* what the job used: FLUX ignores the negative prompt, and so does SD3 at CFG scale <= 1 */
+    member_string(b, "negative_prompt", p->negative_prompt ? p->negative_prompt : "");
+    json_builder_set_member_name(b, "negative_prompt_used");
+    json_builder_add_boolean_value(b, r->cfg);
     member_int(b, "width", p->width);
     member_int(b, "height", p->height);
     member_int(b, "steps", p->steps);
@@ -421,6 +436,13 @@ gboolean resdit_job_params_from_json(ResditJobParams *p, const char *json, GErro
             return bad_record(error, "prompt is not a string");
         g_free(p->prompt);
         p->prompt = g_strdup(prompt);
+    }
+    if (json_object_has_member(o, "negative_prompt")) {
+        const char *negative = rd_json_get_string(o, "negative_prompt");
+        if (!negative)
+            return bad_record(error, "negative_prompt is not a string");
+        g_free(p->negative_prompt);
+        p->negative_prompt = g_strdup(negative);
     }
     if (!read_int(o, "width", &p->width, error) || !read_int(o, "height", &p->height, error) ||
         !read_int(o, "steps", &p->steps, error) || !read_double(o, "guidance", &p->guidance, error))

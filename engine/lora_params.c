@@ -74,6 +74,7 @@ void resdit_job_params_copy(ResditJobParams *dst, const ResditJobParams *src)
 {
     *dst = *src;
     dst->prompt = g_strdup(src->prompt);
+    dst->negative_prompt = g_strdup(src->negative_prompt);
     dst->init_image = g_strdup(src->init_image);
     dst->loras = NULL;
     dst->n_loras = 0;
@@ -136,10 +137,11 @@ gboolean resdit_model_set_loras(ResditModel *m, const ResditLora *loras, int n, 
     const double *sv = (const double *)(void *)strengths->data;
     int nf = (int)files->len;
     /* the text encoders' part is checked before the transformer changes */
-    if (!rd_text_encoders_check_loras(m->text, fv, nf, error) ||
+    /* (SD3 models have no FLUX text encoders: their transformer refuses LoRAs first) */
+    if ((m->text && !rd_text_encoders_check_loras(m->text, fv, nf, error)) ||
         !rd_denoiser_set_loras(m->denoiser, fv, sv, nf, error))
         return FALSE;
-    if (!rd_text_encoders_set_loras(m->text, fv, sv, nf, error)) {
+    if (m->text && !rd_text_encoders_set_loras(m->text, fv, sv, nf, error)) {
         rd_denoiser_set_loras(m->denoiser, NULL, NULL, 0, NULL);
         g_clear_pointer(&m->loras, g_ptr_array_unref);
         return FALSE;

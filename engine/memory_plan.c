@@ -4,9 +4,11 @@
 #include <string.h>
 
 #include "backend.h"
+#include "denoiser.h"
 #include "psf_mask.h"
 #include "resdit_partition.h"
 #include "safetensors.h"
+#include "sd3_model.h"
 #include "resdit/schedule.h"
 #include "vae/vae.h"
 
@@ -655,9 +657,19 @@ gboolean rd_model_inventory_from_paths(const ResditModelPaths *paths, RdModelInv
         g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL, "No transformer to plan for");
         return FALSE;
     }
-    RdSafetensors *st = rd_safetensors_open(paths->transformer, error);
-    gboolean ok = st && rd_transformer_inventory(st, &mi->transformer, error);
-    rd_safetensors_close(st);
+    RdSafetensors *st = NULL;
+    gboolean ok;
+    if (sd3_weights_recognise(paths->transformer)) { /* its architecture needs its loader */
+        RdBackend *cpu = rd_backend_cpu_new();
+        RdDenoiser *d = rd_denoiser_load(paths->transformer, NULL, cpu, error);
+        ok = d && rd_denoiser_inventory(d, &mi->transformer, error);
+        rd_denoiser_free(d);
+        rd_backend_free(cpu);
+    } else {
+        st = rd_safetensors_open(paths->transformer, error);
+        ok = st && rd_transformer_inventory(st, &mi->transformer, error);
+        rd_safetensors_close(st);
+    }
     if (ok && paths->t5) {
         st = rd_safetensors_open(paths->t5, error);
         ok = st && rd_t5_inventory(st, &mi->t5, error);

@@ -35,6 +35,8 @@ typedef struct {
     RdPartInventory all;
     int hidden, mlp_hidden, in_channels, txt_dim, vec_dim, head_dim, heads;
     gboolean guidance;
+    gboolean sd3;                     /* an SD3 MMDiT, planned as FLUX double blocks */
+    gboolean qk_norm, dual_attention; /* SD3: SD3.5's q/k norm, SD3.5 Medium's MMDiT-X */
     int n_blocks;
     guint64 block_elements[RD_PLAN_MAX_BLOCKS];
     guint64 block_matrix_elements[RD_PLAN_MAX_BLOCKS];
@@ -68,6 +70,10 @@ void rd_model_inventory_clear(RdModelInventory *mi);
  * RESDIT_ERROR_MODEL when the tensors are not a FLUX transformer. */
 gboolean rd_transformer_inventory(const RdSafetensors *st, RdTransformerInventory *inv,
                                   GError **error);
+/* The inventory of an opened transformer of either family (SD3: see model.c). */
+typedef struct RdDenoiser RdDenoiser;
+gboolean rd_denoiser_inventory(const RdDenoiser *denoiser, RdTransformerInventory *inv,
+                               GError **error);
 gboolean rd_t5_inventory(const RdSafetensors *st, RdT5Inventory *inv, GError **error);
 /* Every tensor whose name starts with one of prefixes (NULL: every tensor). */
 void rd_part_inventory(const RdSafetensors *st, const char *const *prefixes, RdPartInventory *inv);

@@ -7,6 +7,8 @@
 #include "memory_plan.h"
 #include "pipeline-private.h"
 #include "schedule.h"
+#include "sd3_model.h"
+#include "sd3_text.h"
 
 void rd_model_defaults_init(ResditModel *m, gboolean has_guidance)
 {
@@ -16,6 +18,23 @@ void rd_model_defaults_init(ResditModel *m, gboolean has_guidance)
     m->base_area = 4096;
     m->patch = 64;
     m->base_size = 1024;
+    m->default_guidance = 3.5;
+}
+
+void rd_model_defaults_init_sd3(ResditModel *m, gboolean qk_norm, gboolean dual_attention)
+{
+    rd_model_defaults_init(m, FALSE);
+    m->default_t5_len = 256; /* diffusers' max_sequence_length */
+    m->default_steps = dual_attention ? 40 : 28;
+    m->default_guidance = dual_attention ? 4.5 : qk_norm ? 3.5 : 7.0;
+}
+
+static gboolean sd3_has_dual(const Sd3Config *c)
+{
+    for (int i = 0; i < c->layers; i++)
+        if (c->dual && c->dual[i])
+            return TRUE;
+    return FALSE;
 }
 
 ResditModel *rd_model_new(const char *name, RdBackend *be, RdDenoiser *denoiser, RdVae *vae,
@@ -28,7 +47,12 @@ ResditModel *rd_model_new(const char *name, RdBackend *be, RdDenoiser *denoiser,
     m->vae = vae;
     m->text = text;
     m->text_free = text_free;
-    rd_model_defaults_init(m, rd_denoiser_info(denoiser)->guidance == RD_GUIDANCE_EMBEDDED);
+    if (rd_denoiser_info(denoiser)->family == RD_DENOISER_SD3) {
+        const Sd3Config *c = sd3_model_config(denoiser->impl);
+        rd_model_defaults_init_sd3(m, c->qk_norm, sd3_has_dual(c));
+    } else {
+        rd_model_defaults_init(m, rd_denoiser_info(denoiser)->guidance == RD_GUIDANCE_EMBEDDED);
+    }
     g_mutex_init(&m->preview_lock);
     g_mutex_init(&m->text_lock);
     return m;
@@ -40,6 +64,8 @@ void resdit_model_free(ResditModel *m)
         return;
     if (m->text && m->text_free)
         m->text_free(m->text);
+    if (m->sd3_text)
+        rd_sd3_text_free(m->sd3_text);
     rd_vae_free(m->vae);
     if (m->vae_be)
         rd_backend_free(m->vae_be);
@@ -84,6 +110,22 @@ int resdit_model_default_t5_len(const ResditModel *m)
 gboolean resdit_model_has_guidance(const ResditModel *m)
 {
     return rd_denoiser_info(m->denoiser)->guidance == RD_GUIDANCE_EMBEDDED;
+}
+
+ResditModelFamily resdit_model_family(const ResditModel *m)
+{
+    return rd_denoiser_info(m->denoiser)->family == RD_DENOISER_SD3 ? RESDIT_FAMILY_SD3
+                                                                    : RESDIT_FAMILY_FLUX;
+}
+
+gboolean resdit_model_uses_cfg(const ResditModel *m)
+{
+    return rd_denoiser_info(m->denoiser)->guidance == RD_GUIDANCE_CFG;
+}
+
+double resdit_model_default_guidance(const ResditModel *m)
+{
+    return m->default_guidance;
 }
 
 int resdit_model_base_size(const ResditModel *m)
@@ -142,6 +184,14 @@ gboolean rd_model_read_settings(ResditModel *m, const char *root, GError **error
         !settings_int(o, "default_steps", 1, 1000, &steps, path, error) ||
         !settings_int(o, "t5_length", 1, 4096, &t5, path, error))
         return FALSE;
+    double guidance = m->default_guidance;
+    JsonNode *g = json_object_get_member(o, "default_guidance");
+    if (g) {
+        GType t = JSON_NODE_HOLDS_VALUE(g) ? json_node_get_value_type(g) : G_TYPE_INVALID;
+        guidance = t == G_TYPE_INT64 || t == G_TYPE_DOUBLE ? json_node_get_double(g) : -1;
+        if (!(guidance >= 0 && guidance <= 100))
+            return bad_settings(error, path, "\"default_guidance\" must be a number from 0 to 100");
+    }
     if (base % 16)
         return bad_settings(error, path, "\"base_size\" must be a multiple of 16 pixels");
     JsonNode *prompt = json_object_get_member(o, "default_prompt");
@@ -155,6 +205,7 @@ gboolean rd_model_read_settings(ResditModel *m, const char *root, GError **error
     m->default_width = m->default_height = base;
     m->default_steps = steps;
     m->default_t5_len = t5;
+    m->default_guidance = guidance;
     g_free(m->default_prompt);
     m->default_prompt = prompt ? g_strdup(json_node_get_string(prompt)) : NULL;
     return TRUE;
@@ -163,6 +214,7 @@ gboolean rd_model_read_settings(ResditModel *m, const char *root, GError **error
 void resdit_model_job_defaults(const ResditModel *m, ResditJobParams *p)
 {
     p->steps = m->default_steps;
+    p->guidance = m->default_guidance;
     p->width = m->default_width;
     p->height = m->default_height;
     p->method.base_area = m->base_area;
@@ -317,12 +369,51 @@ gboolean rd_model_place_weights(ResditModel *m, const ResditJobParams *p, gboole
     return ok;
 }
 
+/* SD3 for the planner, which knows FLUX's shapes: its joint blocks as FLUX's double blocks of
+ * the same width, each weighing an equal share of the file's tensors (a Stability checkpoint's
+ * bundled text encoders and VAE count with it: they are mapped with it). What this ignores: the
+ * second (unconditional) pass of classifier-free guidance (run after the first, in the same
+ * buffers, plus its velocity), the 77 CLIP rows beside T5's in the text stream, and in local
+ * steps the text stream that each patch's pass carries. */
+static void sd3_inventory(const RdDenoiser *d, RdTransformerInventory *inv)
+{
+    const Sd3Config *c = sd3_model_config(d->impl);
+    const RdSafetensors *st = rd_denoiser_weights(d);
+    memset(inv, 0, sizeof *inv);
+    rd_part_inventory(st, NULL, &inv->all);
+    inv->hidden = c->hidden;
+    inv->mlp_hidden = c->mlp_hidden;
+    inv->in_channels = c->in_channels;
+    inv->txt_dim = c->txt_dim;
+    inv->vec_dim = c->vec_dim;
+    inv->head_dim = c->head_dim;
+    inv->heads = c->heads;
+    inv->sd3 = TRUE;
+    inv->qk_norm = c->qk_norm;
+    inv->dual_attention = sd3_has_dual(c);
+    inv->n_blocks = MIN(c->layers, RD_PLAN_MAX_BLOCKS);
+    for (int i = 0; i < inv->n_blocks; i++) {
+        inv->block_elements[i] = inv->all.elements / (guint64)inv->n_blocks;
+        inv->block_matrix_elements[i] = inv->all.matrix_elements / (guint64)inv->n_blocks;
+        inv->block_tensors[i] = inv->all.tensors / (guint64)inv->n_blocks;
+    }
+}
+
+gboolean rd_denoiser_inventory(const RdDenoiser *d, RdTransformerInventory *inv, GError **error)
+{
+    if (rd_denoiser_info(d)->family == RD_DENOISER_SD3) {
+        sd3_inventory(d, inv);
+        return TRUE;
+    }
+    return rd_transformer_inventory(rd_denoiser_weights(d), inv, error);
+}
+
 /* The model's inventory for the planner: the transformer from its headers, the VAE as opened, the
  * text encoders by their bytes (as bf16-equivalent elements). */
 static gboolean model_inventory(const ResditModel *m, RdModelInventory *mi, GError **error)
 {
     memset(mi, 0, sizeof *mi);
-    if (!rd_transformer_inventory(rd_denoiser_weights(m->denoiser), &mi->transformer, error))
+    if (!rd_denoiser_inventory(m->denoiser, &mi->transformer, error))
         return FALSE;
     const guint64 vae = rd_vae_weight_bytes(m->vae);
     mi->vae = (RdPartInventory){.present = TRUE, .elements = vae / 2, .file_bytes = vae};

@@ -276,7 +276,11 @@ static GPtrArray *one_place(const RdPlace *place)
 static void find_tokenizers(ResditModelPaths *p, const RdPlace *place, GPtrArray *places)
 {
     RdTextPaths tp;
-    if (p->t5 && rd_text_paths_resolve(p->t5, RD_TEXT_T5, &tp, NULL)) {
+    /* SD3's diffusers layout keeps T5 in text_encoder_3/ with tokenizer_3/ */
+    const gboolean sd3 = p->family == RESDIT_FAMILY_SD3;
+    if (p->t5 &&
+        rd_text_paths_resolve_in(p->t5, RD_TEXT_T5, sd3 ? "text_encoder_3" : "text_encoder_2",
+                                 sd3 ? "tokenizer_3" : "tokenizer_2", &tp, NULL)) {
         p->t5_tokenizer = g_steal_pointer(&tp.tokenizer);
         rd_text_paths_clear(&tp);
     }

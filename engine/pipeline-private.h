@@ -22,6 +22,8 @@ typedef struct {
     int base_rows, base_cols;
     int t5_len;
     const char *model_name;
+    const char *family; /* "FLUX", "SD3" */
+    gboolean cfg;       /* classifier-free guidance ran (the negative prompt was used) */
     const char *backend_name;
     const GPtrArray *loras; /* RdAppliedLora of the model, or NULL */
     const char *init_sha256; /* SHA-256 of the init image's file (hex), or NULL */
@@ -40,11 +42,13 @@ struct ResditModel {
     RdDenoiser *denoiser; /* the transformer, behind the model interface */
     RdVae *vae;
     RdBackend *vae_be;    /* the VAE's backend when the model's lacks the VAE ops (CPU), or NULL */
-    RdTextEncoders *text; /* NULL: the job needs embeddings given directly */
+    RdTextEncoders *text; /* FLUX's; NULL: the job needs embeddings given directly */
+    struct RdSd3Text *sd3_text; /* SD3's (CLIP-L, CLIP-G, T5), or NULL */
     GDestroyNotify text_free;
     guint64 text_weight_bytes;
     int default_t5_len;
     int default_steps, default_width, default_height;
+    double default_guidance; /* FLUX 3.5; SD3: the CFG scale of its model card */
     int base_area, patch; /* method defaults for this model's base resolution */
     int base_size;        /* pixels of the square the model was trained at (FLUX 1024) */
     char *default_prompt; /* resdit.json "default_prompt", or NULL */
@@ -100,6 +104,9 @@ gboolean rd_model_read_settings(ResditModel *model, const char *root, GError **e
 /* A model's defaults (dev with guidance: 35 steps, T5 512; schnell: 4, 256; 1024 px base),
  * before rd_model_read_settings; also for dry runs, which plan without opening the model. */
 void rd_model_defaults_init(ResditModel *model, gboolean has_guidance);
+/* SD3's (T5 256, 1024 px base): SD3 Medium (no q/k norm) 28 steps CFG 7.0, SD3.5 Large (q/k norm)
+ * 28 / 3.5, SD3.5 Medium (MMDiT-X dual attention layers) 40 / 4.5. */
+void rd_model_defaults_init_sd3(ResditModel *model, gboolean qk_norm, gboolean dual_attention);
 
 /* A model from parts already loaded (takes ownership of every part). */
 ResditModel *rd_model_new(const char *name, RdBackend *be, RdDenoiser *denoiser, RdVae *vae,

@@ -336,8 +336,14 @@ static void resolve(Job *job)
                                     job->grid_rows, job->grid_cols, &p->method);
     rd_base_grid(job->grid_rows, job->grid_cols, &p->method, &job->res.base_rows,
                  &job->res.base_cols);
-    job->res.t5_len = job->cond->txt_len;
+    /* SD3's text rows are 77 CLIP rows and the T5 length (or 77 zero rows without T5): the
+     * record keeps the T5 length, which the next job takes */
+    job->res.t5_len = info->family == RD_DENOISER_SD3
+                          ? (p->t5_len > 0 ? p->t5_len : model->default_t5_len)
+                          : job->cond->txt_len;
     job->res.model_name = model->name;
+    job->res.family = resdit_model_family_name(resdit_model_family(model));
+    job->res.cfg = uses_cfg(model, p);
     job->res.backend_name = model->be->name;
     job->res.loras = model->loras;
 }

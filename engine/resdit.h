@@ -127,9 +127,12 @@ typedef enum {
 
 typedef struct {
     char *prompt;           /* owned (g_free'd by resdit_job_params_clear) */
+    char *negative_prompt;  /* owned; NULL or "" = the empty prompt (diffusers' default). Models
+                             * with classifier-free guidance (SD3) use it; FLUX ignores it */
     int width, height;      /* pixels, multiples of 16 */
     int steps;              /* sampling steps (dev: 35 default, schnell: 4) */
-    double guidance;        /* distilled guidance (dev), ignored by schnell */
+    double guidance;        /* FLUX dev: distilled guidance, ignored by schnell; SD3: the
+                             * classifier-free guidance (CFG) scale, none at 1 or below */
     guint64 seed;           /* used when random_seed is FALSE */
     gboolean random_seed;   /* draw a seed; the image records the one used */
     int global_steps;       /* G: first steps global-only; -1 = steps * 10 / 35 rounded */
@@ -269,11 +272,19 @@ const ResditModelPaths *resdit_model_get_paths(const ResditModel *model);
 /* 512 for dev, 256 for schnell, the self-test model's own length. */
 int resdit_model_default_t5_len(const ResditModel *model);
 gboolean resdit_model_has_guidance(const ResditModel *model);
+/* FLUX or SD3. */
+ResditModelFamily resdit_model_family(const ResditModel *model);
+/* TRUE for models that guide with a negative prompt and a CFG scale (SD3). */
+gboolean resdit_model_uses_cfg(const ResditModel *model);
+/* The guidance a job starts with (resdit_model_job_defaults): FLUX 3.5; SD3 Medium 7.0, SD3.5
+ * Large 3.5, SD3.5 Medium 4.5 (the CFG scale). */
+double resdit_model_default_guidance(const ResditModel *model);
 /* The base size in pixels the model was trained at (FLUX: 1024; the demo model: 256). */
 int resdit_model_base_size(const ResditModel *model);
 /* A prompt that suits the model (resdit.json "default_prompt"), or NULL. */
 const char *resdit_model_default_prompt(const ResditModel *model);
-/* Sets the model's own defaults in params: steps (dev 35, schnell 4), size, base area and patch
+/* Sets the model's own defaults in params: steps (dev 35, schnell 4, SD3 28, SD3.5 Medium 40),
+ * guidance (resdit_model_default_guidance), size, base area and patch
  * (the self-test model works at a tiny base resolution; a model folder's resdit.json may give
  * its own base size, see docs/DEMO_MODEL.md), T5 length. */
 void resdit_model_job_defaults(const ResditModel *model, ResditJobParams *params);

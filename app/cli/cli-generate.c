@@ -30,6 +30,7 @@
 
 typedef struct {
     char *prompt, *output, *preview_dir, *aspect, *size, *shift, *seed, *params_from;
+    char *negative_prompt; /* --negative-prompt: SD3's classifier-free guidance */
     /* numbers as typed (NULL: not given); parse_numbers() checks them into the values below */
     char *width_text, *height_text, *steps_text, *guidance_text, *global_steps_text,
         *local_steps_text, *t5_len_text, *preview_every_text, *preview_size_text;
@@ -403,6 +404,10 @@ static gboolean build_params(GenerateOptions *o, ResditModel *model, ResditJobPa
         const char *suggested = resdit_model_default_prompt(model); /* the demo model's */
         p->prompt = g_strdup(o->prompt ? o->prompt : suggested ? suggested : "");
     }
+    if (o->negative_prompt) {
+        g_free(p->negative_prompt);
+        p->negative_prompt = g_strdup(o->negative_prompt);
+    }
     if (o->steps_text)
         p->steps = o->steps;
     if (o->guidance_text)
@@ -480,6 +485,8 @@ static GOptionContext *make_context(GenerateOptions *o)
 {
     GOptionEntry entries[] = {
         {"prompt", 'p', 0, G_OPTION_ARG_STRING, &o->prompt, "what to draw", "TEXT"},
+        {"negative-prompt", 'n', 0, G_OPTION_ARG_STRING, &o->negative_prompt,
+         "what not to draw (SD3, at a CFG scale above 1; default empty; FLUX ignores it)", "TEXT"},
         {"output", 'o', 0, G_OPTION_ARG_FILENAME, &o->output,
          "PNG to write (default resdit-SEED.png)", "FILE"},
         {"width", 'W', 0, G_OPTION_ARG_STRING, &o->width_text,
@@ -490,9 +497,11 @@ static GOptionContext *make_context(GenerateOptions *o)
         {"size", 0, 0, G_OPTION_ARG_STRING, &o->size, "longer side: 1k, 2k, 3k, 4k or pixels",
          "SIZE"},
         {"steps", 's', 0, G_OPTION_ARG_STRING, &o->steps_text,
-         "sampling steps, 1 to 1000 (dev 35, schnell 4)", "N"},
+         "sampling steps, 1 to 1000 (dev 35, schnell 4, SD3 28, SD3.5 Medium 40)", "N"},
         {"guidance", 'g', 0, G_OPTION_ARG_STRING, &o->guidance_text,
-         "distilled guidance, 0 to 100 (3.5)", "G"},
+         "FLUX dev: distilled guidance (3.5); SD3: the CFG scale, none at 1 or below (SD3 "
+         "Medium 7, SD3.5 Large 3.5, SD3.5 Medium 4.5); 0 to 100",
+         "G"},
         {"seed", 0, 0, G_OPTION_ARG_STRING, &o->seed,
          "seed, 0 to 9007199254740991 (2^53 - 1), or random (default; recorded)", "N"},
         {"params-from", 0, 0, G_OPTION_ARG_FILENAME, &o->params_from,
@@ -659,6 +668,13 @@ static int generate(GenerateOptions *o)
         resdit_model_free(run.model);
         return rc;
     }
+    const char *negative = run.params.negative_prompt;
+    if (!o->quiet && !o->json && negative && *negative &&
+        (!resdit_model_uses_cfg(run.model) || run.params.guidance <= 1.0))
+        fprintf(stderr, "resdit: note: the negative prompt is not used: %s\n",
+                resdit_model_uses_cfg(run.model)
+                    ? "a CFG scale of 1 or below (--guidance) guides without it"
+                    : "FLUX models do not take one (FLUX.1-dev's guidance is distilled)");
     if (!o->quiet && !o->json)
         fprintf(stderr, "resdit: %s on %s, %dx%d, %d steps, about %.2f GB of memory\n",
                 resdit_model_name(run.model), resdit_model_backend_name(run.model),
@@ -781,7 +797,10 @@ static int dry_run(GenerateOptions *o)
      * weights */
     ResditModel defaults = {0};
     gboolean ok = paths && rd_model_inventory_from_paths(paths, &mi, &error);
-    if (ok)
+    if (ok && mi.transformer.sd3)
+        rd_model_defaults_init_sd3(&defaults, mi.transformer.qk_norm,
+                                   mi.transformer.dual_attention);
+    else if (ok)
         rd_model_defaults_init(&defaults, mi.transformer.guidance);
     ok = ok && rd_model_read_settings(&defaults, paths->root, &error) &&
          build_params(o, &defaults, &p, &error) && dry_run_target(o, &target, &where, &error);
@@ -892,6 +911,7 @@ static int run_command(GenerateOptions *o, int argc, char **argv)
     cli_method_options_clear(&o->method);
     g_strfreev(o->loras);
     char **texts[] = {&o->prompt,
+                      &o->negative_prompt,
                       &o->init_image,
                       &o->strength_text,
                       &o->record_model,

@@ -5,7 +5,7 @@
 
 typedef struct {
     char *model; /* a diffusers folder, a Hugging Face cache or a ComfyUI folder */
-    char *transformer, *vae, *clip_l, *t5;
+    char *transformer, *vae, *clip_l, *clip_g, *t5; /* clip_g: SD3's */
     char **dirs;       /* more places to search (--models-dir, repeatable) */
     char *backend;     /* auto, cuda, cpu */
     gboolean selftest; /* the built-in self-test model */

@@ -18,6 +18,7 @@ void cli_model_options_clear(CliModelOptions *o)
     g_free(o->transformer);
     g_free(o->vae);
     g_free(o->clip_l);
+    g_free(o->clip_g);
     g_free(o->t5);
     g_strfreev(o->dirs);
     g_free(o->backend);
@@ -29,13 +30,19 @@ GOptionGroup *cli_model_option_group(CliModelOptions *o)
         {"model", 'm', 0, G_OPTION_ARG_FILENAME, &o->model,
          "a diffusers folder (model_index.json), a Hugging Face cache or a ComfyUI folder", "DIR"},
         {"transformer", 0, 0, G_OPTION_ARG_FILENAME, &o->transformer,
-         "FLUX transformer: flux1-dev.safetensors or a diffusers transformer/ folder", "PATH"},
+         "FLUX or SD3 transformer: flux1-dev.safetensors, sd3.5_large.safetensors or a "
+         "diffusers transformer/ folder",
+         "PATH"},
         {"vae", 0, 0, G_OPTION_ARG_FILENAME, &o->vae, "VAE: ae.safetensors or a vae/ folder",
          "PATH"},
         {"clip-l", 0, 0, G_OPTION_ARG_FILENAME, &o->clip_l,
          "CLIP-L: clip_l.safetensors or a text_encoder/ folder", "PATH"},
+        {"clip-g", 0, 0, G_OPTION_ARG_FILENAME, &o->clip_g,
+         "SD3's CLIP-G: clip_g.safetensors or a text_encoder_2/ folder", "PATH"},
         {"t5", 0, 0, G_OPTION_ARG_FILENAME, &o->t5,
-         "T5-XXL: t5xxl_fp16.safetensors or a text_encoder_2/ folder", "PATH"},
+         "T5-XXL: t5xxl_fp16.safetensors or a text_encoder_2/ folder (SD3: text_encoder_3/, "
+         "optional)",
+         "PATH"},
         {"models-dir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->dirs,
          "another folder to search for models (repeatable)", "DIR"},
         {"selftest", 0, 0, G_OPTION_ARG_NONE, &o->selftest,
@@ -100,33 +107,36 @@ static ResditModelPaths *choose(const CliModelOptions *o, GError **error)
     g_autoptr(GPtrArray) found = resdit_models_discover((const char *const *)dirs->pdata);
     for (guint i = 0; i < found->len; i++) {
         ResditModelPaths *p = g_ptr_array_index(found, i);
-        gboolean by_hand = o->transformer || o->vae || o->clip_l || o->t5;
+        gboolean by_hand = o->transformer || o->vae || o->clip_l || o->clip_g || o->t5;
         g_autofree char *missing = resdit_model_paths_missing(p);
         if (o->model ? under(p->root ? p->root : p->transformer, o->model)
                      : !missing && !(by_hand && bundled(p)))
             return resdit_model_paths_copy(p);
     }
     if (o->model)
-        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
-                    "No FLUX model found in %s (expected model_index.json, a Hugging Face cache "
-                    "or ComfyUI's models/ folders)",
-                    o->model);
+        g_set_error(
+            error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
+            "No FLUX or SD3 model found in %s (expected model_index.json, a Hugging Face cache "
+            "or ComfyUI's models/ folders)",
+            o->model);
     return NULL;
 }
 
 ResditModelPaths *cli_model_paths(const CliModelOptions *o, GError **error)
 {
-    gboolean all_files = o->transformer && o->vae && o->clip_l && o->t5;
+    /* FLUX: transformer, VAE, CLIP-L, T5; SD3: transformer, VAE, CLIP-L, CLIP-G (T5 optional) */
+    gboolean all_files = o->transformer && o->vae && o->clip_l && (o->t5 || o->clip_g);
     ResditModelPaths *paths = all_files ? g_new0(ResditModelPaths, 1) : choose(o, error);
     if (!paths && error && *error)
         return NULL;
     if (!paths) {
         paths = g_new0(ResditModelPaths, 1);
-        if (!o->transformer && !o->vae && !o->clip_l && !o->t5) {
+        if (!o->transformer && !o->vae && !o->clip_l && !o->clip_g && !o->t5) {
             resdit_model_paths_free(paths);
             g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_MODEL,
-                        "No complete FLUX model found (see `resdit models`); give --model DIR, "
-                        "or --transformer, --vae, --clip-l and --t5, or try --selftest");
+                        "No complete FLUX or SD3 model found (see `resdit models`); give --model "
+                        "DIR, or --transformer, --vae, --clip-l and --t5 (SD3: --clip-g too, T5 "
+                        "optional), or try --selftest");
             return NULL;
         }
     }
@@ -136,6 +146,7 @@ ResditModelPaths *cli_model_paths(const CliModelOptions *o, GError **error)
     } overrides[] = {{o->transformer, &paths->transformer},
                      {o->vae, &paths->vae},
                      {o->clip_l, &paths->clip_l},
+                     {o->clip_g, &paths->clip_g},
                      {o->t5, &paths->t5}};
     for (size_t i = 0; i < G_N_ELEMENTS(overrides); i++)
         if (overrides[i].flag) {
@@ -204,9 +215,6 @@ static void print_text(GPtrArray *found)
                                                        : "MISSING";
             printf("  %-14s %s\n", labels[k], values[k] ? values[k] : none);
         }
-        if (sd3)
-            printf("  note:          `resdit forward` runs SD3 transformers; generating images "
-                   "with SD3 is not supported in this version yet\n");
         if (missing) {
             printf("  missing:       %s\n", missing);
             if (p->searched)
@@ -366,7 +374,7 @@ int cli_models(int argc, char **argv)
 
 gboolean cli_model_options_given(const CliModelOptions *o)
 {
-    return o->selftest || o->model || o->transformer || o->vae || o->clip_l || o->t5;
+    return o->selftest || o->model || o->transformer || o->vae || o->clip_l || o->clip_g || o->t5;
 }
 
 ResditModel *cli_model_open_named(const CliModelOptions *o, const char *name, gboolean verbose,

@@ -43,20 +43,23 @@ void rs_engine_params_from_settings(RsJobSettings *job, const ResditModel *model
     if (model != NULL)
         resdit_model_job_defaults(model, params);
 
-    char *prompt = NULL, *shift = NULL;
+    char *prompt = NULL, *negative = NULL, *shift = NULL;
     int base_size = 1024, patch = 64;
     gboolean random_seed = TRUE;
     guint seed = 0;
-    g_object_get(job, "prompt", &prompt, "steps", &params->steps, "guidance", &params->guidance,
-                 "random-seed", &random_seed, "seed", &seed, "global-steps", &params->global_steps,
-                 "local-steps", &params->local_steps, "cutoff", &params->method.cutoff, "sigma",
-                 &params->method.sigma, "patch", &patch, "base-size", &base_size, "shift-mode",
-                 &shift, "shift-mu", &params->mu, "no-pes", &params->method.no_pes, "no-pipe",
-                 &params->method.no_pipe, "no-psf", &params->method.no_psf, "no-overlap",
-                 &params->method.no_overlap, "uniform-weights", &params->method.uniform_weights,
-                 "inspect-branches", &params->inspect_branches, NULL);
+    g_object_get(job, "prompt", &prompt, "negative-prompt", &negative, "steps", &params->steps,
+                 "guidance", &params->guidance, "random-seed", &random_seed, "seed", &seed,
+                 "global-steps", &params->global_steps, "local-steps", &params->local_steps,
+                 "cutoff", &params->method.cutoff, "sigma", &params->method.sigma, "patch", &patch,
+                 "base-size", &base_size, "shift-mode", &shift, "shift-mu", &params->mu, "no-pes",
+                 &params->method.no_pes, "no-pipe", &params->method.no_pipe, "no-psf",
+                 &params->method.no_psf, "no-overlap", &params->method.no_overlap,
+                 "uniform-weights", &params->method.uniform_weights, "inspect-branches",
+                 &params->inspect_branches, NULL);
     g_free(params->prompt);
     params->prompt = prompt;
+    g_free(params->negative_prompt);
+    params->negative_prompt = negative;
     params->width = rs_job_settings_get_width(job);
     params->height = rs_job_settings_get_height(job);
     params->seed = random_seed ? g_random_int() : seed;
@@ -134,7 +137,8 @@ gboolean rs_engine_params_apply(RsJobSettings *job, const ResditJobParams *param
     g_object_freeze_notify(G_OBJECT(job));
     set_size(job, params->width, params->height);
     /* Steps first: the schedule is checked against them. */
-    g_object_set(job, "prompt", params->prompt != NULL ? params->prompt : "", "steps",
+    g_object_set(job, "prompt", params->prompt != NULL ? params->prompt : "", "negative-prompt",
+                 params->negative_prompt != NULL ? params->negative_prompt : "", "steps",
                  params->steps, "guidance", params->guidance, NULL);
     if (params->global_steps >= 0 && params->local_steps >= 0) {
         g_object_set(job, "global-steps", 0, "local-steps", 0, NULL);
@@ -209,7 +213,8 @@ void rs_engine_params_adopt_model(RsJobSettings *job, const ResditModel *model)
 gboolean rs_engine_params_apply_a1111(RsJobSettings *job, const RsA1111Params *record)
 {
     g_object_freeze_notify(G_OBJECT(job));
-    g_object_set(job, "prompt", record->prompt, NULL);
+    g_object_set(job, "prompt", record->prompt, "negative-prompt",
+                 record->negative_prompt != NULL ? record->negative_prompt : "", NULL);
     if (record->has_size)
         set_size(job, rs_size_snap(record->width), rs_size_snap(record->height));
     if (record->has_steps)

@@ -8,6 +8,7 @@ struct _RsJobSettings {
     GObject parent_instance;
 
     char *prompt;
+    char *negative_prompt; /* models with classifier-free guidance (SD3) */
     char *aspect;
     char *size_preset;
     int custom_width, custom_height;
@@ -36,6 +37,7 @@ G_DEFINE_FINAL_TYPE(RsJobSettings, rs_job_settings, G_TYPE_OBJECT)
 enum {
     PROP_0,
     PROP_PROMPT,
+    PROP_NEGATIVE_PROMPT,
     PROP_ASPECT,
     PROP_SIZE_PRESET,
     PROP_CUSTOM_WIDTH,
@@ -75,6 +77,7 @@ static const char *const persisted[] = {
     "guidance", "random-seed", "seed",        "global-steps",    "local-steps",   "cutoff",
     "sigma",    "patch",       "base-size",   "shift-mode",      "shift-mu",      "no-pes",
     "no-pipe",  "no-psf",      "no-overlap",  "uniform-weights", "batch-count",   "strength",
+    "negative-prompt",
 };
 
 static void update_size(RsJobSettings *self)
@@ -148,6 +151,9 @@ static void rs_job_settings_set_property(GObject *object, guint id, const GValue
     switch (id) {
     case PROP_PROMPT:
         set_string(&self->prompt, value);
+        break;
+    case PROP_NEGATIVE_PROMPT:
+        set_string(&self->negative_prompt, value);
         break;
     case PROP_ASPECT:
         /* Custom starts from the size on show, not from the last custom one. */
@@ -253,6 +259,9 @@ static void rs_job_settings_get_property(GObject *object, guint id, GValue *valu
     case PROP_PROMPT:
         g_value_set_string(value, self->prompt);
         break;
+    case PROP_NEGATIVE_PROMPT:
+        g_value_set_string(value, self->negative_prompt);
+        break;
     case PROP_ASPECT:
         g_value_set_string(value, self->aspect);
         break;
@@ -348,6 +357,7 @@ static void rs_job_settings_finalize(GObject *object)
     g_clear_pointer(&RS_JOB_SETTINGS(object)->loras, g_variant_unref);
     RsJobSettings *self = RS_JOB_SETTINGS(object);
     g_free(self->prompt);
+    g_free(self->negative_prompt);
     g_free(self->aspect);
     g_free(self->size_preset);
     g_free(self->shift_mode);
@@ -380,6 +390,7 @@ static void rs_job_settings_class_init(RsJobSettingsClass *klass)
     object_class->finalize = rs_job_settings_finalize;
 
     props[PROP_PROMPT] = g_param_spec_string("prompt", NULL, NULL, "", RW);
+    props[PROP_NEGATIVE_PROMPT] = g_param_spec_string("negative-prompt", NULL, NULL, "", RW);
     props[PROP_ASPECT] = g_param_spec_string("aspect", NULL, NULL, "1:1", RW);
     props[PROP_SIZE_PRESET] = g_param_spec_string("size-preset", NULL, NULL, "4K", RW);
     props[PROP_CUSTOM_WIDTH] = int_prop("custom-width", 256, 8192, 4096);
@@ -420,6 +431,7 @@ static void rs_job_settings_class_init(RsJobSettingsClass *klass)
 static void rs_job_settings_init(RsJobSettings *self)
 {
     self->prompt = g_strdup("");
+    self->negative_prompt = g_strdup("");
     self->aspect = g_strdup("1:1");
     self->size_preset = g_strdup("4K");
     self->custom_width = self->custom_height = 4096;

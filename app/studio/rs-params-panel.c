@@ -23,6 +23,9 @@ struct _RsParamsPanel {
     GtkTextView *prompt_view;
     GtkLabel *prompt_hint;
     GtkLabel *token_label;
+    GtkWidget *negative_group; /* shown for models with classifier-free guidance */
+    GtkTextView *negative_view;
+    AdwActionRow *guidance_row;
     guint token_retry; /* a job was encoding: count again shortly */
     AdwComboRow *aspect_row;
     AdwComboRow *size_row;
@@ -246,12 +249,33 @@ static gboolean retry_token_count(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* The negative prompt and the CFG scale belong to models with classifier-free guidance (SD3);
+ * FLUX's guidance is distilled (dev) and takes no negative prompt. */
+static void update_guidance_controls(RsParamsPanel *self)
+{
+    const ResditModel *m = self->model != NULL ? self->model->model : NULL;
+    gboolean cfg = m != NULL && resdit_model_uses_cfg(m);
+    gtk_widget_set_visible(self->negative_group, cfg);
+    adw_preferences_row_set_title(ADW_PREFERENCES_ROW(self->guidance_row),
+                                  cfg ? _("CFG Scale") : _("Guidance"));
+    g_autofree char *subtitle = NULL;
+    if (cfg) {
+        char number[G_ASCII_DTOSTR_BUF_SIZE];
+        g_ascii_formatd(number, sizeof number, "%g", resdit_model_default_guidance(m));
+        /* TRANSLATORS: %s is a number such as 4.5 */
+        subtitle = g_strdup_printf(_("Classifier-free guidance; 1 turns it off (model default %s)"),
+                                   number);
+    }
+    adw_action_row_set_subtitle(self->guidance_row, subtitle != NULL ? subtitle : "");
+}
+
 void rs_params_panel_set_model(RsParamsPanel *self, RsModelHandle *model)
 {
     if (model != NULL)
         rs_model_handle_ref(model);
     g_clear_pointer(&self->model, rs_model_handle_unref);
     self->model = model;
+    update_guidance_controls(self);
     if (self->job != NULL)
         update_dimensions(self);
     update_token_count(self);
@@ -399,6 +423,7 @@ void rs_params_panel_set_job(RsParamsPanel *self, RsJobSettings *job)
     g_return_if_fail(self->job == NULL);
     self->job = g_object_ref(job);
     bind(job, "prompt", gtk_text_view_get_buffer(self->prompt_view), "text");
+    bind(job, "negative-prompt", gtk_text_view_get_buffer(self->negative_view), "text");
     g_signal_connect_object(job, "notify::prompt", G_CALLBACK(on_prompt_changed), self,
                             G_CONNECT_SWAPPED);
     bind_size(self, job);
@@ -457,6 +482,9 @@ static void rs_params_panel_class_init(RsParamsPanelClass *klass)
     CHILD(prompt_view);
     CHILD(prompt_hint);
     CHILD(token_label);
+    CHILD(negative_group);
+    CHILD(negative_view);
+    CHILD(guidance_row);
     CHILD(aspect_row);
     CHILD(size_row);
     CHILD(custom_width_row);

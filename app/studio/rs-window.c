@@ -80,6 +80,7 @@ struct _RsWindow {
      * steps-chosen): the values last applied, to tell the user's changes from ours. */
     char *auto_size_preset;
     int auto_steps, auto_global_steps, auto_local_steps;
+    double auto_guidance; /* guidance-chosen: the model's default guidance / CFG scale */
     gboolean applying_defaults;
 
     AdwWindowTitle *window_title;
@@ -1579,14 +1580,20 @@ static char *partial_model_text(const ResditModelPaths *paths, const char *missi
                    : paths->transformer != NULL ? g_path_get_dirname(paths->transformer)
                                                 : NULL;
     char *text =
-        folder != NULL
+        folder == NULL ? g_strdup_printf(_("“%s” is missing parts: %s. Choose another model."),
+                                         paths->name, missing)
+        : paths->family == RESDIT_FAMILY_SD3
+            /* Translators: a model name, the parts it lacks ("clip-g") and its folder */
+            ? g_strdup_printf(_("“%s” is missing parts: %s. Put them into “%s” (a diffusers SD3 "
+                                "folder has transformer, vae, text_encoder for CLIP-L, "
+                                "text_encoder_2 for CLIP-G and, optionally, text_encoder_3 for "
+                                "T5), or choose another model."),
+                              paths->name, missing, folder)
             /* Translators: a model name, the parts it lacks ("vae, t5") and its folder */
-            ? g_strdup_printf(_("“%s” is missing parts: %s. Put them into “%s” (a diffusers "
+            : g_strdup_printf(_("“%s” is missing parts: %s. Put them into “%s” (a diffusers "
                                 "folder has transformer, vae, text_encoder for CLIP-L and "
                                 "text_encoder_2 for T5), or choose another model."),
-                              paths->name, missing, folder)
-            : g_strdup_printf(_("“%s” is missing parts: %s. Choose another model."), paths->name,
-                              missing);
+                              paths->name, missing, folder);
     g_free(folder);
     return text;
 }
@@ -1608,6 +1615,10 @@ static void apply_model_defaults(RsWindow *self, const ResditModel *model)
         g_object_set(self->job, "steps", self->auto_steps, NULL);
         g_object_set(self->job, "global-steps", self->auto_global_steps, "local-steps",
                      self->auto_local_steps, NULL);
+    }
+    if (!g_settings_get_boolean(self->settings, "guidance-chosen")) {
+        self->auto_guidance = CLAMP(resdit_model_default_guidance(model), 0.0, 20.0);
+        g_object_set(self->job, "guidance", self->auto_guidance, NULL);
     }
     g_object_thaw_notify(G_OBJECT(self->job));
     self->applying_defaults = FALSE;
@@ -1636,12 +1647,24 @@ static void on_job_steps_changed(RsWindow *self)
         g_settings_set_boolean(self->settings, "steps-chosen", TRUE);
 }
 
+static void on_job_guidance_changed(RsWindow *self)
+{
+    if (self->applying_defaults || g_settings_get_boolean(self->settings, "guidance-chosen"))
+        return;
+    double guidance;
+    g_object_get(self->job, "guidance", &guidance, NULL);
+    if (guidance != self->auto_guidance)
+        g_settings_set_boolean(self->settings, "guidance-chosen", TRUE);
+}
+
 /* What the job has now counts as the automatic values until a model sets its own. */
 static void watch_user_choices(RsWindow *self)
 {
     g_object_get(self->job, "size-preset", &self->auto_size_preset, "steps", &self->auto_steps,
-                 "global-steps", &self->auto_global_steps, "local-steps",
-                 &self->auto_local_steps, NULL);
+                 "global-steps", &self->auto_global_steps, "local-steps", &self->auto_local_steps,
+                 "guidance", &self->auto_guidance, NULL);
+    g_signal_connect_object(self->job, "notify::guidance", G_CALLBACK(on_job_guidance_changed),
+                            self, G_CONNECT_SWAPPED);
     const char *size_props[] = {"notify::aspect", "notify::size-preset", "notify::custom-width",
                                 "notify::custom-height"};
     for (gsize i = 0; i < G_N_ELEMENTS(size_props); i++)

@@ -306,7 +306,7 @@ static void test_bad_inputs(void)
     const char *missing[] = {"generate", "--vae", vae, "--models-dir", dir, NULL};
     expect_failure(missing, 1, "transformer, clip-l, t5 missing");
     const char *nowhere[] = {"generate", "--model", dir, NULL};
-    expect_failure(nowhere, 1, "No FLUX model found in");
+    expect_failure(nowhere, 1, "No FLUX or SD3 model found in");
     const char *stray[] = {"generate", "--selftest", "a", "prompt", NULL};
     expect_failure(stray, 2, "unexpected argument 'a'");
     remove_tree(dir);
@@ -667,10 +667,12 @@ static void test_forward_sd3(void)
     const char *lora[] = {"forward", "--transformer", transformer, "--inputs", inputs, "--grid",
                           "8x12",    "--output",      out,         "--lora",   inputs, NULL};
     expect_failure(lora, 2, "LoRAs are not supported for SD3");
-    /* generate names what it is instead of asking for FLUX's other parts */
+    /* generate takes it for SD3 and names SD3's missing parts, not FLUX's */
     g_autofree char *single = tu_data_path("sd3/sd35-tiny.stability.safetensors");
     const char *gen[] = {"generate", "--transformer", single, "-p", "x", "-o", out, NULL};
-    expect_failure(gen, 1, "is an SD3 transformer: generating with SD3 is not supported yet");
+    expect_failure(gen, 1,
+                   "The SD3 model sd35-tiny.stability.safetensors is incomplete: vae, clip-l, "
+                   "clip-g missing");
     remove_tree(dir);
 }
 

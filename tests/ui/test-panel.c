@@ -1,11 +1,18 @@
 /* ui suite: the parameters panel drives the job settings; the schedule bar follows the spins. */
 #include "config.h"
 
+#include <string.h>
+
+#include "denoiser.h"
+#include "pipeline-private.h"
+#include "rs-engine-params.h"
 #include "rs-job-settings.h"
 #include "rs-params-panel.h"
 #include "rs-schedule-bar.h"
 #include "rs-window.h"
 #include "ui-test-util.h"
+#include "sd3_model.h"
+#include "vae.h"
 
 typedef struct {
     RsWindow *window;
@@ -175,6 +182,99 @@ static void test_seed_controls(Fixture *f, gconstpointer data)
     g_free(text);
 }
 
+/* tests/data's tiny SD3 transformer and VAE as an open model (no text encoders: the panel does
+ * not encode), in a handle as the window holds one. */
+static RsModelHandle *tiny_sd3_handle(void)
+{
+    g_autofree char *tdir =
+        g_test_build_filename(G_TEST_DIST, "..", "data", "sd3", "sd3-tiny", "transformer", NULL);
+    g_autofree char *vfile = g_test_build_filename(G_TEST_DIST, "..", "data", "pipeline",
+                                                   "ae-tiny.bfl.safetensors", NULL);
+    RdBackend *be = rd_backend_cpu_new();
+    g_autoptr(GError) error = NULL;
+    Sd3Model *sd3 = sd3_model_load(tdir, be, &error);
+    g_assert_no_error(error);
+    RdDenoiser *d = rd_sd3_denoiser_new(sd3);
+    const RdDenoiserInfo *info = rd_denoiser_info(d);
+    RdVae *vae = rd_vae_load_scaled(vfile, info->vae_scaling, info->vae_shift, be, &error);
+    g_assert_no_error(error);
+    RsModelHandle *handle = g_atomic_rc_box_new0(RsModelHandle);
+    handle->model = rd_model_new("sd3 tiny", be, d, vae, NULL, NULL);
+    handle->key = g_strdup("sd3-tiny");
+    handle->fingerprint = g_strdup("sd3-tiny");
+    return handle;
+}
+
+static void open_selftest(GObject *source, GAsyncResult *result, gpointer data)
+{
+    RsModelHandle **out = data;
+    *out = rs_model_handle_open_finish(result, NULL);
+}
+
+static gboolean handle_ready(gpointer data)
+{
+    return *(RsModelHandle **)data != NULL;
+}
+
+/* The negative prompt and the CFG scale show for a model with classifier-free guidance (SD3)
+ * and hide again for FLUX; the field is bound to the job's negative-prompt, which the engine
+ * parameters take. */
+static void test_negative_prompt(void)
+{
+    ui_test_application();
+    RsJobSettings *job = rs_job_settings_new();
+    RsParamsPanel *panel = g_object_new(RS_TYPE_PARAMS_PANEL, NULL);
+    GtkWindow *window = GTK_WINDOW(gtk_window_new());
+    gtk_window_set_default_size(window, 420, 720);
+    gtk_window_set_child(window, GTK_WIDGET(panel));
+    rs_params_panel_set_job(panel, job);
+    ui_test_present(window);
+    GtkWidget *group = ui_test_child(panel, RS_TYPE_PARAMS_PANEL, "negative_group");
+    GtkTextView *view = ui_test_child(panel, RS_TYPE_PARAMS_PANEL, "negative_view");
+    AdwPreferencesRow *guidance = ui_test_child(panel, RS_TYPE_PARAMS_PANEL, "guidance_row");
+    g_assert_false(gtk_widget_get_visible(group));
+    g_assert_cmpstr(adw_preferences_row_get_title(guidance), ==, "Guidance");
+
+    RsModelHandle *sd3 = tiny_sd3_handle();
+    g_assert_true(resdit_model_uses_cfg(sd3->model));
+    rs_params_panel_set_model(panel, sd3);
+    g_assert_true(gtk_widget_get_visible(group));
+    g_assert_cmpstr(adw_preferences_row_get_title(guidance), ==, "CFG Scale");
+    g_assert_nonnull(strstr(adw_action_row_get_subtitle(ADW_ACTION_ROW(guidance)), "7"));
+    gtk_text_buffer_set_text(gtk_text_view_get_buffer(view), "blurry, low quality", -1);
+    g_autofree char *negative = NULL;
+    g_object_get(job, "negative-prompt", &negative, NULL);
+    g_assert_cmpstr(negative, ==, "blurry, low quality");
+    ResditJobParams params;
+    resdit_job_params_init(&params);
+    rs_engine_params_from_settings(job, sd3->model, &params);
+    g_assert_cmpstr(params.negative_prompt, ==, "blurry, low quality");
+    /* a record sets the field back */
+    g_free(params.negative_prompt);
+    params.negative_prompt = g_strdup("cartoon");
+    rs_engine_params_apply(job, &params);
+    g_autofree char *shown = NULL;
+    GtkTextBuffer *buffer = gtk_text_view_get_buffer(view);
+    g_object_get(buffer, "text", &shown, NULL);
+    g_assert_cmpstr(shown, ==, "cartoon");
+    resdit_job_params_clear(&params);
+    g_free(ui_test_screenshot(GTK_WIDGET(panel), "params-panel-sd3"));
+
+    RsModelHandle *flux = NULL;
+    rs_model_handle_open_async(RS_MODEL_KEY_SELFTEST, NULL, RESDIT_BACKEND_CPU, NULL, open_selftest,
+                               &flux);
+    g_assert_true(ui_test_wait_until(handle_ready, &flux, 30000));
+    rs_params_panel_set_model(panel, flux);
+    g_assert_false(gtk_widget_get_visible(group));
+    g_assert_cmpstr(adw_preferences_row_get_title(guidance), ==, "Guidance");
+    rs_params_panel_set_model(panel, NULL);
+    rs_model_handle_unref(flux);
+    rs_model_handle_unref(sd3);
+    gtk_window_destroy(window);
+    g_object_unref(job);
+    ui_test_spin(20);
+}
+
 int main(int argc, char **argv)
 {
     ui_test_init(&argc, &argv);
@@ -183,5 +283,6 @@ int main(int argc, char **argv)
     g_test_add("/panel/size-presets", Fixture, NULL, fixture_set_up, test_size_presets,
                fixture_tear_down);
     g_test_add("/panel/seed", Fixture, NULL, fixture_set_up, test_seed_controls, fixture_tear_down);
+    g_test_add_func("/panel/negative-prompt", test_negative_prompt);
     return g_test_run();
 }
