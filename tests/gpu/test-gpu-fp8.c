@@ -1,12 +1,15 @@
 /* fp8 E4M3 weights on the GPU (kernels/fp8_weights.cu): the device quantiser equals the engine's
  * reference (engine/fp8_quant.h) bit for bit, a file's E4M3 codes are kept as they are, and a
  * GEMM with an fp8 weight equals the GEMM with its dequantised bf16 copy bit for bit. */
+#include "config.h"
+
 #include <math.h>
 #include <string.h>
 
+#include "gpu-util.h"
+#if HAVE_CUDA /* the whole program: it calls the CUDA backend's own functions */
 #include "cuda_backend.h"
 #include "fp8_quant.h"
-#include "gpu-util.h"
 
 /* bf16 values whose magnitudes span 2^-20 .. 2^6, both signs, so that after scaling they take
  * normal and subnormal codes and some fall below the smallest one. */
@@ -150,11 +153,15 @@ static void test_linear(void)
     run_linear(5, 33, 40, 9); /* the cuBLAS fallback shapes */
 }
 
+#endif
+
 int main(int argc, char **argv)
 {
-    gu_init_or_skip(&argc, &argv);
+    gu_init_or_skip(&argc, &argv); /* exits 77 (skip) in a build without CUDA */
+#if HAVE_CUDA
     g_test_add_func("/gpu/fp8/quantiser", test_quantiser);
     g_test_add_func("/gpu/fp8/prepare", test_prepare);
     g_test_add_func("/gpu/fp8/linear", test_linear);
+#endif
     return g_test_run();
 }
