@@ -9,11 +9,13 @@
 #include "resdit.h"
 
 static const CliCommand commands[] = {
-    {"generate", "generate an image from a prompt (FLUX.1 + ResDiT) and write a PNG", cli_generate},
-    {"upscale", "make a larger image from an image (e.g. 4k), resampled with FLUX + ResDiT",
+    {"generate", "generate an image from a prompt (FLUX.1 or SD3 + ResDiT) and write a PNG",
+     cli_generate},
+    {"upscale", "make a larger image from an image (e.g. 4k), redrawn with the model + ResDiT",
      cli_upscale},
     {"vae", "encode a PNG into a latent or decode a latent into a PNG (vae encode|decode)", cli_vae},
-    {"models", "list the FLUX models found on this machine and what each is missing", cli_models},
+    {"models", "list the FLUX and SD3 models found on this machine and what each is missing",
+     cli_models},
     {"forward", "run one transformer forward pass on saved inputs (verification)", cli_forward},
     {"backends", "list the compute backends and whether each is usable", cli_backends},
     {"encode-text", "encode a prompt with CLIP-L and T5-XXL into a safetensors file", cli_encode_text},

@@ -336,7 +336,8 @@ int cli_models(int argc, char **argv)
                               {"loras", 0, 0, G_OPTION_ARG_NONE, &loras_only,
                                "list the LoRA files only (with --json: an array of them)", NULL},
                               {NULL}};
-    GOptionContext *ctx = g_option_context_new("- list the FLUX models found on this machine");
+    GOptionContext *ctx =
+        g_option_context_new("- list the FLUX and SD3 models found on this machine");
     g_option_context_set_summary(
         ctx, "Searches ComfyUI installs (~/ComfyUI, ~/comfy/ComfyUI and the folders of their "
              "extra_model_paths.yaml), Forge and AUTOMATIC1111 installs, the Hugging Face cache "
