@@ -37,7 +37,7 @@ int cli_fail(const char *fmt, ...)
 static void print_help(FILE *out)
 {
     fprintf(out, "Usage: resdit COMMAND [OPTIONS]\n\n"
-                 "Generate 3K-4K images with FLUX.1 and ResDiT, without a window.\n\n"
+                 "Generate 3K-4K images with FLUX.1 or SD3 and ResDiT, without a window.\n\n"
                  "Commands:\n");
     for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
         fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
