@@ -14,6 +14,7 @@
 #include "sd3_model.h"
 #include "sd3_text.h"
 #include "test-util.h"
+#include "sd3-tiny-model.h"
 
 typedef struct {
     RdSafetensors *st;
@@ -63,85 +64,11 @@ static void golden_clear(Golden *g)
     g_free(g->negative);
 }
 
-static void copy_file(const char *from, const char *to)
-{
-    g_autofree char *data = NULL;
-    gsize len = 0;
-    g_autoptr(GError) error = NULL;
-    g_assert_true(g_file_get_contents(from, &data, &len, &error));
-    g_autofree char *dir = g_path_get_dirname(to);
-    g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
-    g_assert_true(g_file_set_contents(to, data, (gssize)len, &error));
-}
-
-static void copy_dir(const char *from, const char *to)
-{
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GDir) d = g_dir_open(from, 0, &error);
-    g_assert_no_error(error);
-    const char *name;
-    while ((name = g_dir_read_name(d))) {
-        g_autofree char *src = g_build_filename(from, name, NULL);
-        g_autofree char *dst = g_build_filename(to, name, NULL);
-        if (g_file_test(src, G_FILE_TEST_IS_DIR))
-            copy_dir(src, dst);
-        else
-            copy_file(src, dst);
-    }
-}
-
-static void write_text(const char *path, const char *text)
-{
-    g_autoptr(GError) error = NULL;
-    g_assert_true(g_file_set_contents(path, text, -1, &error));
-}
-
-static char *replace(const char *text, const char *old, const char *new_text)
-{
-    g_auto(GStrv) parts = g_strsplit(text, old, -1);
-    g_assert_cmpuint(g_strv_length(parts), ==, 2);
-    return g_strjoinv(new_text, parts);
-}
-
-/* The folder make_sd3_generate_goldens.py describes: a diffusers SD3 root of the tiny encoders,
- * the tiny T5 tokenizer, the tiny VAE with SD3's constants and the tiny SD3 transformer; its
- * resdit.json sets the base size to the image's 64 px. */
+/* The shared tiny SD3 folder with its base size at the image's 64 px. */
 static char *assemble_model(const char *top)
 {
-    char *root = g_build_filename(top, "sd3-tiny", NULL);
-    g_autofree char *text = tu_data_path("sd3-text/tiny");
-    copy_dir(text, root);
-    g_autofree char *t5_tok = tu_data_path("text/tiny/tokenizer_2");
-    g_autofree char *t5_dst = g_build_filename(root, "tokenizer_3", NULL);
-    copy_dir(t5_tok, t5_dst);
-    g_autofree char *tf = tu_data_path("sd3-generate/transformer");
-    g_autofree char *tf_dst = g_build_filename(root, "transformer", NULL);
-    copy_dir(tf, tf_dst);
-    g_autofree char *vae = tu_data_path("vae/diffusers");
-    g_autofree char *vae_dst = g_build_filename(root, "vae", NULL);
-    copy_dir(vae, vae_dst);
-    g_autofree char *config_path = g_build_filename(vae_dst, "config.json", NULL);
-    g_autofree char *config = NULL;
-    g_assert_true(g_file_get_contents(config_path, &config, NULL, NULL));
-    g_autofree char *scaled =
-        replace(config, "\"scaling_factor\": 0.3611", "\"scaling_factor\": 1.5305");
-    g_autofree char *shifted =
-        replace(scaled, "\"shift_factor\": 0.1159", "\"shift_factor\": 0.0609");
-    write_text(config_path, shifted);
-    g_autofree char *index_path = g_build_filename(root, "model_index.json", NULL);
-    write_text(index_path,
-               "{\"_class_name\": \"StableDiffusion3Pipeline\", \"_diffusers_version\": "
-               "\"0.32.2\", \"transformer\": [\"diffusers\", \"SD3Transformer2DModel\"], "
-               "\"vae\": [\"diffusers\", \"AutoencoderKL\"], "
-               "\"text_encoder\": [\"transformers\", \"CLIPTextModelWithProjection\"], "
-               "\"text_encoder_2\": [\"transformers\", \"CLIPTextModelWithProjection\"], "
-               "\"text_encoder_3\": [\"transformers\", \"T5EncoderModel\"], "
-               "\"tokenizer\": [\"transformers\", \"CLIPTokenizer\"], "
-               "\"tokenizer_2\": [\"transformers\", \"CLIPTokenizer\"], "
-               "\"tokenizer_3\": [\"transformers\", \"T5TokenizerFast\"]}");
-    g_autofree char *settings = g_build_filename(root, "resdit.json", NULL);
-    write_text(settings, "{\"base_size\": 64}");
-    return root;
+    g_autofree char *data = tu_data_path(".");
+    return sd3_tiny_model_assemble(data, top, 64);
 }
 
 static void remove_tree(const char *dir)

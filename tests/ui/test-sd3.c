@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "rs-params-panel.h"
+#include "../pipeline/sd3-tiny-model.h"
 #include "rs-window.h"
 #include "ui-test-util.h"
 
@@ -16,75 +17,11 @@ static char *data_path(const char *rel)
     return g_test_build_filename(G_TEST_DIST, "..", "data", rel, NULL);
 }
 
-static void copy_file(const char *from, const char *to)
-{
-    g_autofree char *data = NULL;
-    gsize len = 0;
-    g_autoptr(GError) error = NULL;
-    g_assert_true(g_file_get_contents(from, &data, &len, &error));
-    g_autofree char *dir = g_path_get_dirname(to);
-    g_assert_cmpint(g_mkdir_with_parents(dir, 0755), ==, 0);
-    g_assert_true(g_file_set_contents(to, data, (gssize)len, &error));
-}
-
-static void copy_dir(const char *from, const char *to)
-{
-    g_autoptr(GError) error = NULL;
-    g_autoptr(GDir) d = g_dir_open(from, 0, &error);
-    g_assert_no_error(error);
-    const char *name;
-    while ((name = g_dir_read_name(d))) {
-        g_autofree char *src = g_build_filename(from, name, NULL);
-        g_autofree char *dst = g_build_filename(to, name, NULL);
-        if (g_file_test(src, G_FILE_TEST_IS_DIR))
-            copy_dir(src, dst);
-        else
-            copy_file(src, dst);
-    }
-}
-
-static void write_text(const char *path, const char *text)
-{
-    g_autoptr(GError) error = NULL;
-    g_assert_true(g_file_set_contents(path, text, -1, &error));
-}
-
-static void copy_part(const char *rel, const char *root, const char *name)
-{
-    g_autofree char *from = data_path(rel);
-    g_autofree char *to = g_build_filename(root, name, NULL);
-    copy_dir(from, to);
-}
-
-/* The tiny SD3 text encoders and tokenizers, T5's tokenizer, the tiny SD3 transformer and the
- * tiny VAE with SD3's constants; base size 256 px so that the 512 px draft runs every mode. */
+/* The shared tiny SD3 folder; base size 256 px so that the 512 px draft runs every mode. */
 static char *assemble_model(const char *top)
 {
-    char *root = g_build_filename(top, "sd3-tiny", NULL);
-    copy_part("sd3-text/tiny", root, ".");
-    copy_part("text/tiny/tokenizer_2", root, "tokenizer_3");
-    copy_part("sd3-generate/transformer", root, "transformer");
-    copy_part("vae/diffusers", root, "vae");
-    g_autofree char *config_path = g_build_filename(root, "vae", "config.json", NULL);
-    g_autofree char *config = NULL;
-    g_assert_true(g_file_get_contents(config_path, &config, NULL, NULL));
-    g_auto(GStrv) a = g_strsplit(config, "\"scaling_factor\": 0.3611", -1);
-    g_assert_cmpuint(g_strv_length(a), ==, 2);
-    g_autofree char *scaled = g_strjoinv("\"scaling_factor\": 1.5305", a);
-    g_auto(GStrv) b = g_strsplit(scaled, "\"shift_factor\": 0.1159", -1);
-    g_assert_cmpuint(g_strv_length(b), ==, 2);
-    g_autofree char *shifted = g_strjoinv("\"shift_factor\": 0.0609", b);
-    write_text(config_path, shifted);
-    g_autofree char *index = g_build_filename(root, "model_index.json", NULL);
-    write_text(index, "{\"_class_name\": \"StableDiffusion3Pipeline\", "
-                      "\"transformer\": [\"diffusers\", \"SD3Transformer2DModel\"], "
-                      "\"vae\": [\"diffusers\", \"AutoencoderKL\"], "
-                      "\"text_encoder\": [\"transformers\", \"CLIPTextModelWithProjection\"], "
-                      "\"text_encoder_2\": [\"transformers\", \"CLIPTextModelWithProjection\"], "
-                      "\"text_encoder_3\": [\"transformers\", \"T5EncoderModel\"]}");
-    g_autofree char *settings = g_build_filename(root, "resdit.json", NULL);
-    write_text(settings, "{\"base_size\": 256}");
-    return root;
+    g_autofree char *data = data_path(".");
+    return sd3_tiny_model_assemble(data, top, 256);
 }
 
 static gboolean model_is_sd3(gpointer data)
