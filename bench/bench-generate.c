@@ -16,6 +16,7 @@
 #include "noise.h"
 #include "pipeline-private.h"
 #include "random-flux.h"
+#include "random-vae.h"
 #include "selftest_model.h"
 
 #define REPEATS 3
@@ -118,71 +119,6 @@ static void bench_steps(void)
 
 /* ---- VAE --------------------------------------------------------------------------------- */
 
-static void add_conv(RdMemoryCheckpoint *ck, const char *name, int64_t out, int64_t in, int k)
-{
-    g_autofree char *w = g_strconcat(name, ".weight", NULL);
-    g_autofree char *b = g_strconcat(name, ".bias", NULL);
-    rd_memory_checkpoint_add_random(ck, w, 4, (int64_t[]){out, in, k, k},
-                                    1.0f / sqrtf((float)(in * k * k)), 0);
-    rd_memory_checkpoint_add_random(ck, b, 1, (int64_t[]){out}, 0.02f, 0);
-}
-
-static void add_pair(RdMemoryCheckpoint *ck, const char *name, int64_t rows, int64_t cols,
-                     float scale, float offset)
-{
-    g_autofree char *w = g_strconcat(name, ".weight", NULL);
-    g_autofree char *b = g_strconcat(name, ".bias", NULL);
-    if (cols > 0)
-        rd_memory_checkpoint_add_random(ck, w, 2, (int64_t[]){rows, cols}, scale, offset);
-    else
-        rd_memory_checkpoint_add_random(ck, w, 1, (int64_t[]){rows}, scale, offset);
-    rd_memory_checkpoint_add_random(ck, b, 1, (int64_t[]){rows}, 0.02f, 0);
-}
-
-static void add_resnet(RdMemoryCheckpoint *ck, const char *p, int cin, int cout)
-{
-    g_autofree char *n1 = g_strconcat(p, ".norm1", NULL), *n2 = g_strconcat(p, ".norm2", NULL);
-    g_autofree char *c1 = g_strconcat(p, ".conv1", NULL), *c2 = g_strconcat(p, ".conv2", NULL);
-    g_autofree char *sc = g_strconcat(p, ".conv_shortcut", NULL);
-    add_pair(ck, n1, cin, 0, 0.1f, 1.0f);
-    add_conv(ck, c1, cout, cin, 3);
-    add_pair(ck, n2, cout, 0, 0.1f, 1.0f);
-    add_conv(ck, c2, cout, cout, 3);
-    if (cin != cout)
-        add_conv(ck, sc, cout, cin, 1);
-}
-
-/* FLUX's decoder layout (diffusers names) with random weights, in a memory file. */
-static int flux_vae_file(GError **error)
-{
-    static const int up[4] = {512, 512, 256, 128};
-    RdMemoryCheckpoint *ck = rd_memory_checkpoint_new();
-    add_conv(ck, "decoder.conv_in", 512, 16, 3);
-    add_resnet(ck, "decoder.mid_block.resnets.0", 512, 512);
-    add_pair(ck, "decoder.mid_block.attentions.0.group_norm", 512, 0, 0.1f, 1.0f);
-    const char *proj[] = {"to_q", "to_k", "to_v", "to_out.0"};
-    for (int i = 0; i < 4; i++) {
-        g_autofree char *n = g_strdup_printf("decoder.mid_block.attentions.0.%s", proj[i]);
-        add_pair(ck, n, 512, 512, 1.0f / sqrtf(512), 0);
-    }
-    add_resnet(ck, "decoder.mid_block.resnets.1", 512, 512);
-    int cin = 512;
-    for (int l = 0; l < 4; l++) {
-        for (int j = 0; j < 3; j++) {
-            g_autofree char *n = g_strdup_printf("decoder.up_blocks.%d.resnets.%d", l, j);
-            add_resnet(ck, n, j == 0 ? cin : up[l], up[l]);
-        }
-        cin = up[l];
-        if (l < 3) {
-            g_autofree char *n = g_strdup_printf("decoder.up_blocks.%d.upsamplers.0.conv", l);
-            add_conv(ck, n, cin, cin, 3);
-        }
-    }
-    add_pair(ck, "decoder.conv_norm_out", cin, 0, 0.1f, 1.0f);
-    add_conv(ck, "decoder.conv_out", 3, cin, 3);
-    return rd_memory_checkpoint_finish(ck, "resdit-bench-flux-vae", error);
-}
-
 static guint64 status_kb(const char *key)
 {
     g_autofree char *text = NULL;
@@ -197,13 +133,13 @@ static int stat_passes = RD_VAE_STAT_PASSES;
 static void bench_vae(const int *sides, int n_sides)
 {
     GError *error = NULL;
-    int fd = flux_vae_file(&error);
+    RdVaeConfig defaults;
+    int fd = random_flux_vae_fd(&defaults, &error);
     if (fd < 0)
         g_error("%s", error->message);
     g_autofree char *path = rd_memory_file_path(fd);
     RdBackend *be = rd_backend_cpu_new();
     RdSafetensors *st = rd_safetensors_open(path, &error);
-    const RdVaeConfig defaults = {16, 0, 0, 32, 0.3611, 0.1159};
     RdVae *vae = st ? rd_vae_load_safetensors(st, &defaults, be, &error) : NULL;
     if (!vae)
         g_error("%s", error->message);

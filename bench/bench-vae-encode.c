@@ -14,90 +14,42 @@
 #include "noise.h"
 #include "pipeline-private.h"
 #include "selftest_model.h"
+#include "random-vae.h"
 #include "vae-private.h"
-
-static void add_conv(RdMemoryCheckpoint *ck, const char *name, int64_t out, int64_t in, int k)
-{
-    g_autofree char *w = g_strconcat(name, ".weight", NULL);
-    g_autofree char *b = g_strconcat(name, ".bias", NULL);
-    rd_memory_checkpoint_add_random(ck, w, 4, (int64_t[]){out, in, k, k},
-                                    1.0f / sqrtf((float)(in * k * k)), 0);
-    rd_memory_checkpoint_add_random(ck, b, 1, (int64_t[]){out}, 0.02f, 0);
-}
-
-static void add_pair(RdMemoryCheckpoint *ck, const char *name, int64_t rows, int64_t cols,
-                     float scale, float offset)
-{
-    g_autofree char *w = g_strconcat(name, ".weight", NULL);
-    g_autofree char *b = g_strconcat(name, ".bias", NULL);
-    if (cols > 0)
-        rd_memory_checkpoint_add_random(ck, w, 2, (int64_t[]){rows, cols}, scale, offset);
-    else
-        rd_memory_checkpoint_add_random(ck, w, 1, (int64_t[]){rows}, scale, offset);
-    rd_memory_checkpoint_add_random(ck, b, 1, (int64_t[]){rows}, 0.02f, 0);
-}
-
-static void add_resnet(RdMemoryCheckpoint *ck, const char *p, int cin, int cout)
-{
-    g_autofree char *n1 = g_strconcat(p, ".norm1", NULL), *n2 = g_strconcat(p, ".norm2", NULL);
-    g_autofree char *c1 = g_strconcat(p, ".conv1", NULL), *c2 = g_strconcat(p, ".conv2", NULL);
-    g_autofree char *sc = g_strconcat(p, ".conv_shortcut", NULL);
-    add_pair(ck, n1, cin, 0, 0.1f, 1.0f);
-    add_conv(ck, c1, cout, cin, 3);
-    add_pair(ck, n2, cout, 0, 0.1f, 1.0f);
-    add_conv(ck, c2, cout, cout, 3);
-    if (cin != cout)
-        add_conv(ck, sc, cout, cin, 1);
-}
-
-static void add_mid(RdMemoryCheckpoint *ck, const char *part, int c)
-{
-    g_autofree char *r0 = g_strdup_printf("%s.mid_block.resnets.0", part);
-    g_autofree char *r1 = g_strdup_printf("%s.mid_block.resnets.1", part);
-    g_autofree char *gn = g_strdup_printf("%s.mid_block.attentions.0.group_norm", part);
-    add_resnet(ck, r0, c, c);
-    add_pair(ck, gn, c, 0, 0.1f, 1.0f);
-    const char *proj[] = {"to_q", "to_k", "to_v", "to_out.0"};
-    for (int i = 0; i < 4; i++) {
-        g_autofree char *n = g_strdup_printf("%s.mid_block.attentions.0.%s", part, proj[i]);
-        add_pair(ck, n, c, c, 1.0f / sqrtf((float)c), 0);
-    }
-    add_resnet(ck, r1, c, c);
-}
 
 /* The encoder in the chosen layout and a minimal decoder (the loader wants one; not run). */
 static int vae_file(const int ch[4], GError **error)
 {
     RdMemoryCheckpoint *ck = rd_memory_checkpoint_new();
-    add_conv(ck, "encoder.conv_in", ch[0], 3, 3);
+    random_vae_add_conv(ck, "encoder.conv_in", ch[0], 3, 3);
     int cin = ch[0];
     for (int l = 0; l < 4; l++) {
         for (int j = 0; j < 2; j++) {
             g_autofree char *n = g_strdup_printf("encoder.down_blocks.%d.resnets.%d", l, j);
-            add_resnet(ck, n, j == 0 ? cin : ch[l], ch[l]);
+            random_vae_add_resnet(ck, n, j == 0 ? cin : ch[l], ch[l]);
         }
         cin = ch[l];
         if (l < 3) {
             g_autofree char *n = g_strdup_printf("encoder.down_blocks.%d.downsamplers.0.conv", l);
-            add_conv(ck, n, cin, cin, 3);
+            random_vae_add_conv(ck, n, cin, cin, 3);
         }
     }
-    add_mid(ck, "encoder", cin);
-    add_pair(ck, "encoder.conv_norm_out", cin, 0, 0.1f, 1.0f);
-    add_conv(ck, "encoder.conv_out", 32, cin, 3);
+    random_vae_add_mid(ck, "encoder", cin);
+    random_vae_add_norm(ck, "encoder.conv_norm_out", cin);
+    random_vae_add_conv(ck, "encoder.conv_out", 32, cin, 3);
     const int dc = 32;
-    add_conv(ck, "decoder.conv_in", dc, 16, 3);
-    add_mid(ck, "decoder", dc);
+    random_vae_add_conv(ck, "decoder.conv_in", dc, 16, 3);
+    random_vae_add_mid(ck, "decoder", dc);
     for (int l = 0; l < 4; l++) {
         g_autofree char *n = g_strdup_printf("decoder.up_blocks.%d.resnets.0", l);
-        add_resnet(ck, n, dc, dc);
+        random_vae_add_resnet(ck, n, dc, dc);
         if (l < 3) {
             g_autofree char *u = g_strdup_printf("decoder.up_blocks.%d.upsamplers.0.conv", l);
-            add_conv(ck, u, dc, dc, 3);
+            random_vae_add_conv(ck, u, dc, dc, 3);
         }
     }
-    add_pair(ck, "decoder.conv_norm_out", dc, 0, 0.1f, 1.0f);
-    add_conv(ck, "decoder.conv_out", 3, dc, 3);
+    random_vae_add_norm(ck, "decoder.conv_norm_out", dc);
+    random_vae_add_conv(ck, "decoder.conv_out", 3, dc, 3);
     return rd_memory_checkpoint_finish(ck, "resdit-bench-vae-encoder", error);
 }
 
