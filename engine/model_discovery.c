@@ -58,26 +58,33 @@ static GPtrArray *sorted_entries(const char *dir)
 
 /* ---- diffusers folders ------------------------------------------------------------------- */
 
-static char *component(const char *root, const char *sub, RdPartKind kind)
+/* The folder root/sub when it holds kind; *info (may be NULL) gets what it is. */
+static char *component_info(const char *root, const char *sub, RdPartKind kind, RdPartInfo *info)
 {
     g_autofree char *dir = g_build_filename(root, sub, NULL);
-    RdPartInfo info;
-    return is_dir(dir) && rd_part_identify(dir, &info) && (info.parts & kind)
-               ? g_steal_pointer(&dir)
-               : NULL;
+    RdPartInfo own;
+    RdPartInfo *i = info ? info : &own;
+    return is_dir(dir) && rd_part_identify(dir, i) && (i->parts & kind) ? g_steal_pointer(&dir)
+                                                                         : NULL;
+}
+
+static char *component(const char *root, const char *sub, RdPartKind kind)
+{
+    return component_info(root, sub, kind, NULL);
 }
 
 /* A file at the root that holds kind (BFL's repositories ship flux1-dev.safetensors and
  * ae.safetensors beside the diffusers folders). */
-static char *root_file(const char *root, RdPartKind kind)
+static char *root_file(const char *root, RdPartKind kind, RdPartInfo *info)
 {
     g_autoptr(GPtrArray) names = sorted_entries(root);
+    RdPartInfo own;
+    RdPartInfo *i_info = info ? info : &own;
     for (guint i = 0; i < names->len; i++) {
         const char *name = g_ptr_array_index(names, i);
         g_autofree char *path = g_build_filename(root, name, NULL);
-        RdPartInfo info;
-        if (g_str_has_suffix(name, ".safetensors") && rd_part_identify(path, &info) &&
-            (info.parts & kind))
+        if (g_str_has_suffix(name, ".safetensors") && rd_part_identify(path, i_info) &&
+            (i_info->parts & kind))
             return g_steal_pointer(&path);
     }
     return NULL;
@@ -114,12 +121,13 @@ static ResditModelFamily family_of(RdFamily family)
  * text_encoder_2/ and text_encoder_3/. */
 static ResditModelPaths *from_diffusers_root(const char *root, const char *name)
 {
-    g_autofree char *transformer = component(root, "transformer", RD_PART_TRANSFORMER);
-    if (!transformer)
-        transformer = root_file(root, RD_PART_TRANSFORMER);
     RdPartInfo info;
+    g_autofree char *transformer =
+        component_info(root, "transformer", RD_PART_TRANSFORMER, &info);
+    if (!transformer)
+        transformer = root_file(root, RD_PART_TRANSFORMER, &info);
     RdFamily family = RD_FAMILY_FLUX;
-    if (transformer && rd_part_identify(transformer, &info))
+    if (transformer)
         family = info.family;
     else if (!index_family(root, &family))
         return NULL;
@@ -130,7 +138,7 @@ static ResditModelPaths *from_diffusers_root(const char *root, const char *name)
     p->transformer = g_steal_pointer(&transformer);
     p->vae = component(root, "vae", RD_PART_VAE);
     if (!p->vae)
-        p->vae = root_file(root, RD_PART_VAE);
+        p->vae = root_file(root, RD_PART_VAE, NULL);
     p->clip_l = component(root, "text_encoder", RD_PART_CLIP);
     if (family == RD_FAMILY_SD3) {
         p->clip_g = component(root, "text_encoder_2", RD_PART_CLIP);
