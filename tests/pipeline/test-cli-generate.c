@@ -11,11 +11,6 @@
 #include "safetensors.h"
 #include "test-util.h"
 
-typedef struct {
-    int status; /* exit status, or 128 + signal */
-    char *out, *err;
-} Result;
-
 static GPtrArray *argv_for(const char *const *args)
 {
     GPtrArray *argv = g_ptr_array_new();
@@ -26,19 +21,6 @@ static GPtrArray *argv_for(const char *const *args)
     return argv;
 }
 
-static Result run(const char *const *args)
-{
-    g_autoptr(GPtrArray) argv = argv_for(args);
-    Result r = {0};
-    int wait_status = 0;
-    g_autoptr(GError) error = NULL;
-    g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
-                               &r.out, &r.err, &wait_status, &error));
-    g_assert_no_error(error);
-    r.status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
-    return r;
-}
-
 /* On a wrong exit status the command's own words come first: they say why. */
 #define assert_status(r, expected)                                                                \
     do {                                                                                           \
@@ -47,12 +29,6 @@ static Result run(const char *const *args)
                        (r).err, (r).out);                                                          \
         g_assert_cmpint((r).status, ==, (expected));                                               \
     } while (0)
-
-static void result_clear(Result *r)
-{
-    g_free(r->out);
-    g_free(r->err);
-}
 
 static char *temp_dir(void)
 {
@@ -96,7 +72,7 @@ static void test_same_seed_same_file(void)
     const char *args_b[] = {"generate", "--selftest", "-p",       "a red fox", "--seed",  "99",
                             "--width",  "192",        "--height", "128",       "--steps", "4",
                             "-q",       "-o",         b,          NULL};
-    Result ra = run(args_a), rb = run(args_b);
+    TuRun ra = tu_run_cli(args_a), rb = tu_run_cli(args_b);
     assert_status(ra, 0);
     assert_status(rb, 0);
     gchar *da, *db;
@@ -110,8 +86,8 @@ static void test_same_seed_same_file(void)
     g_assert_nonnull(memmem(da, la, "Seed: 99", 8));
     g_free(da);
     g_free(db);
-    result_clear(&ra);
-    result_clear(&rb);
+    tu_run_clear(&ra);
+    tu_run_clear(&rb);
 
     /* A random seed, then --params-from that PNG: the same file again. */
     g_autofree char *c = g_build_filename(dir, "c.png", NULL);
@@ -120,7 +96,7 @@ static void test_same_seed_same_file(void)
                             "--height", "192",        "--steps", "3",     "--no-psf", "--shift",
                             "0.7",      "-q",         "-o",      c,       NULL};
     const char *args_d[] = {"generate", "--selftest", "--params-from", c, "-q", "-o", d, NULL};
-    Result rc = run(args_c), rd = run(args_d);
+    TuRun rc = tu_run_cli(args_c), rd = tu_run_cli(args_d);
     assert_status(rc, 0);
     assert_status(rd, 0);
     gchar *dc, *dd;
@@ -132,8 +108,8 @@ static void test_same_seed_same_file(void)
     g_assert_nonnull(memmem(dc, lc, "ResDiT ablation: no_psf", 23));
     g_free(dc);
     g_free(dd);
-    result_clear(&rc);
-    result_clear(&rd);
+    tu_run_clear(&rc);
+    tu_run_clear(&rd);
     remove_tree(dir);
 }
 
@@ -154,7 +130,7 @@ static void test_json_events_and_previews(void)
                           "32",       "--inspect-branches",
                           "-o",       out,
                           NULL};
-    Result r = run(args);
+    TuRun r = tu_run_cli(args);
     assert_status(r, 0);
     g_auto(GStrv) lines = g_strsplit(g_strchomp(r.out), "\n", -1);
     int progress = 0, previews = 0, extra = 0, done = 0;
@@ -182,7 +158,7 @@ static void test_json_events_and_previews(void)
     g_assert_cmpint(extra, ==, 4);
     g_assert_cmpint(done, ==, 1);
     g_assert_cmpint(count_entries(prev), ==, 9);
-    result_clear(&r);
+    tu_run_clear(&r);
     remove_tree(dir);
 }
 
@@ -220,11 +196,11 @@ static void test_cancel(void)
 static JsonArray *history_rows(JsonParser *parser)
 {
     const char *args[] = {"history", "list", "--json", NULL};
-    Result r = run(args);
+    TuRun r = tu_run_cli(args);
     assert_status(r, 0);
     g_autoptr(GError) error = NULL;
     g_assert_true(json_parser_load_from_data(parser, r.out, -1, &error));
-    result_clear(&r);
+    tu_run_clear(&r);
     return json_node_get_array(json_parser_get_root(parser));
 }
 
@@ -237,15 +213,15 @@ static void test_history(void)
     g_autofree char *out = g_build_filename(dir, "fox.png", NULL);
     const char *kept[] = {"generate", "--selftest", "-p", "a red fox in snow", "--width", "256",
                           "--height", "256", "--seed", "77", "-q", "-o", out, NULL};
-    Result r = run(kept);
+    TuRun r = tu_run_cli(kept);
     assert_status(r, 0);
-    result_clear(&r);
+    tu_run_clear(&r);
     g_autofree char *skipped_out = g_build_filename(dir, "skipped.png", NULL);
     const char *skipped[] = {"generate", "--selftest", "-p", "not recorded", "--width", "256",
                              "--height", "256", "-q", "--no-history", "-o", skipped_out, NULL};
-    r = run(skipped);
+    r = tu_run_cli(skipped);
     assert_status(r, 0);
-    result_clear(&r);
+    tu_run_clear(&r);
 
     g_autoptr(JsonParser) parser = json_parser_new();
     JsonArray *rows = history_rows(parser);
@@ -264,11 +240,11 @@ static void test_history(void)
 
 static void expect_failure(const char *const *args, int status, const char *needle)
 {
-    Result r = run(args);
+    TuRun r = tu_run_cli(args);
     g_test_message("%s", r.err);
     assert_status(r, status);
     g_assert_nonnull(strstr(r.err, needle));
-    result_clear(&r);
+    tu_run_clear(&r);
 }
 
 static void test_bad_inputs(void)
@@ -279,10 +255,10 @@ static void test_bad_inputs(void)
     const char *round_args[] = {"generate", "--selftest", "-p",  "x",        "--seed",
                                 "1",        "--width",    "200", "--height", "120",
                                 "--steps",  "2",          "-o",  out,        NULL};
-    Result r = run(round_args);
+    TuRun r = tu_run_cli(round_args);
     assert_status(r, 0);
     g_assert_nonnull(strstr(r.err, "200x120 is not a multiple of 16 pixels; using 208x128"));
-    result_clear(&r);
+    tu_run_clear(&r);
     g_assert_true(g_file_test(out, G_FILE_TEST_IS_REGULAR));
 
     const char *sched[] = {"generate", "--selftest",    "--steps", "8",  "--global-steps",
@@ -382,10 +358,10 @@ static void test_params_from_claimed_size(void)
                        "\"height\": 96, \"steps\": 2, \"seed\": 4242, "
                        "\"seed_string\": \"4242\"}");
     const char *args[] = {"generate", "--selftest", "--params-from", bomb, "-q", "-o", out, NULL};
-    Result r = run(args);
+    TuRun r = tu_run_cli(args);
     g_test_message("%s", r.err);
     assert_status(r, 0);
-    result_clear(&r);
+    tu_run_clear(&r);
     gchar *data;
     gsize len;
     g_assert_true(g_file_get_contents(out, &data, &len, NULL));
@@ -469,12 +445,12 @@ static void test_bad_numbers(void)
     const char *largest[] = {"generate", "--selftest", "-p", "x",   "--seed",  "9007199254740991",
                              "-W",       "16",         "-H", "128", "--steps", "1",
                              "-q",       "--json",     "-o", out,   NULL};
-    Result r = run(largest);
+    TuRun r = tu_run_cli(largest);
     g_test_message("%s", r.err);
     assert_status(r, 0);
     g_assert_nonnull(strstr(r.out, "\"seed\":\"9007199254740991\""));
     g_assert_nonnull(strstr(r.out, "\"width\":16"));
-    result_clear(&r);
+    tu_run_clear(&r);
     remove_tree(dir);
 }
 
@@ -546,20 +522,20 @@ static void test_model_flags(void)
                            "-o",
                            out,
                            NULL};
-    Result r = run(files);
+    TuRun r = tu_run_cli(files);
     g_test_message("%s", r.err);
     assert_status(r, 0);
     g_assert_true(g_file_test(out, G_FILE_TEST_IS_REGULAR));
-    result_clear(&r);
+    tu_run_clear(&r);
     const char *partial[] = {
         "generate", "--model",     text,  "--transformer", transformer, "--vae",
         vae,        "--base-area", "64",  "--patch",       "8",         "-W",
         "128",      "-H",          "128", "--steps",       "2",         "-q",
         "-o",       out,           NULL};
-    r = run(partial);
+    r = tu_run_cli(partial);
     g_test_message("%s", r.err);
     assert_status(r, 0);
-    result_clear(&r);
+    tu_run_clear(&r);
     const char *incomplete[] = {"generate", "--model", text, "-o", out, NULL};
     expect_failure(incomplete, 1, "transformer, vae missing");
     remove_tree(dir);
@@ -628,9 +604,9 @@ static void test_forward_sd3(void)
     const char *args[] = {"forward", "--transformer", transformer, "--inputs", inputs,
                           "--grid",  "8x12",          "--output",  out,        "--backend",
                           "cpu",     NULL};
-    Result r = run(args);
+    TuRun r = tu_run_cli(args);
     assert_status(r, 0);
-    result_clear(&r);
+    tu_run_clear(&r);
     g_autoptr(GError) error = NULL;
     RdSafetensors *got = rd_safetensors_open(out, &error);
     g_assert_no_error(error);
@@ -651,18 +627,18 @@ static void test_forward_sd3(void)
         const char *m[] = {"forward", "--transformer", transformer, "--inputs", inputs,
                            "--grid",  "8x12",          "--output",  out,        "--mode",
                            modes[i],  "--backend",     "cpu",       NULL};
-        r = run(m);
+        r = tu_run_cli(m);
         assert_status(r, 0);
-        result_clear(&r);
+        tu_run_clear(&r);
         assert_forward_output(out, golden_path, 0.0, 1e-4);
     }
     const char *fused[] = {"forward",      "--transformer", transformer, "--inputs", inputs,
                            "--grid",       "8x12",          "--output",  out,        "--mode",
                            "fused",        "--base-area",   "36",        "--patch",  "6",
                            "--backend",    "cpu",           NULL};
-    r = run(fused);
+    r = tu_run_cli(fused);
     assert_status(r, 0);
-    result_clear(&r);
+    tu_run_clear(&r);
     assert_forward_output(out, golden_path, 1e-3, 10.0);
     const char *lora[] = {"forward", "--transformer", transformer, "--inputs", inputs, "--grid",
                           "8x12",    "--output",      out,         "--lora",   inputs, NULL};
@@ -685,10 +661,10 @@ static void test_forward(void)
     g_autofree char *golden_path = tu_data_path("flux/tiny-a.direct.8x8.safetensors");
     const char *args[] = {"forward", "--transformer", transformer, "--inputs", inputs, "--output",
                           out,       "--backend",     "cpu",       NULL};
-    Result r = run(args);
+    TuRun r = tu_run_cli(args);
     g_test_message("%s", r.err);
     assert_status(r, 0);
-    result_clear(&r);
+    tu_run_clear(&r);
     g_autoptr(GError) error = NULL;
     RdSafetensors *got = rd_safetensors_open(out, &error);
     g_assert_no_error(error);
@@ -798,10 +774,10 @@ static void test_lora(void)
     const char *args[] = {"forward", "--transformer", transformer, "--config",  config, "--inputs",
                           inputs,    "--output",      out,         "--backend", "cpu",  "--lora",
                           kohya_s,   "--lora",        peft_s,      NULL};
-    Result r = run(args);
+    TuRun r = tu_run_cli(args);
     g_test_message("%s", r.err);
     assert_status(r, 0);
-    result_clear(&r);
+    tu_run_clear(&r);
     double err = velocity_error(out, "flux/tiny-a.lora.8x8.safetensors", "kohya+peft.f32");
     g_test_message("forward --lora x2: relative L2 against the golden %.3g", err);
     g_assert_cmpfloat(err, <=, 1e-4);
@@ -827,7 +803,7 @@ static void test_lora(void)
     g_autofree char *off = g_strconcat(lora, ":0", NULL);
     const char *gen_c[] = {"generate", "--selftest", "--params-from", a, "--lora", off, "-q", "-o",
                            c,          NULL};
-    Result ra = run(gen_a), rb = run(gen_b), rc = run(gen_c);
+    TuRun ra = tu_run_cli(gen_a), rb = tu_run_cli(gen_b), rc = tu_run_cli(gen_c);
     g_test_message("%s%s%s", ra.err, rb.err, rc.err);
     assert_status(ra, 0);
     assert_status(rb, 0);
@@ -846,9 +822,9 @@ static void test_lora(void)
     g_free(da);
     g_free(db);
     g_free(dc);
-    result_clear(&ra);
-    result_clear(&rb);
-    result_clear(&rc);
+    tu_run_clear(&ra);
+    tu_run_clear(&rb);
+    tu_run_clear(&rc);
     remove_tree(dir);
 }
 
@@ -892,7 +868,7 @@ static void test_models(void)
     g_autofree char *comfy_root = g_build_filename(dir, "ComfyUI", NULL);
     g_setenv("HF_HUB_CACHE", hub, TRUE);
     const char *args[] = {"models", "--json", "--models-dir", comfy_root, NULL};
-    Result r = run(args);
+    TuRun r = tu_run_cli(args);
     assert_status(r, 0);
     g_autoptr(JsonParser) p = json_parser_new();
     g_assert_true(json_parser_load_from_data(p, r.out, -1, NULL));
@@ -914,13 +890,13 @@ static void test_models(void)
         }
     }
     g_assert_true(saw_hf);
-    result_clear(&r);
+    tu_run_clear(&r);
     const char *text_args[] = {"models", "--models-dir", comfy_root, NULL};
-    r = run(text_args);
+    r = tu_run_cli(text_args);
     assert_status(r, 0);
     g_assert_nonnull(strstr(r.out, "missing:       t5\n"));
     g_assert_nonnull(strstr(r.out, "looked for the missing parts in:"));
-    result_clear(&r);
+    tu_run_clear(&r);
     g_unsetenv("HF_HUB_CACHE");
     remove_tree(dir);
 }

@@ -10,38 +10,15 @@
 #include "test-util.h"
 #include "vae.h"
 
-typedef struct {
-    int status;
-    char *out, *err;
-} Result;
-
-static Result run(const char *const *args)
-{
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
-    g_ptr_array_add(argv, (gpointer)g_getenv("RESDIT_CLI"));
-    for (int i = 0; args[i]; i++)
-        g_ptr_array_add(argv, (gpointer)args[i]);
-    g_ptr_array_add(argv, NULL);
-    Result r = {0};
-    int wait_status = 0;
-    g_autoptr(GError) error = NULL;
-    g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
-                               &r.out, &r.err, &wait_status, &error));
-    g_assert_no_error(error);
-    r.status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
-    return r;
-}
-
 static void expect(const char *const *args, int status, const char *needle)
 {
-    Result r = run(args);
+    TuRun r = tu_run_cli(args);
     if (r.status != status || (needle && !strstr(r.err, needle)))
         g_printerr("resdit exited with %d; its stderr:\n%s\n", r.status, r.err);
     g_assert_cmpint(r.status, ==, status);
     if (needle)
         g_assert_nonnull(strstr(r.err, needle));
-    g_free(r.out);
-    g_free(r.err);
+    tu_run_clear(&r);
 }
 
 static char *temp_dir(void)

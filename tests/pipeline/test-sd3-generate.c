@@ -267,34 +267,13 @@ static void test_api(void)
     golden_clear(&g);
 }
 
-typedef struct {
-    int status;
-    char *out, *err;
-} Result;
-
-static Result run_cli(const char *const *args)
+/* The command, with its stderr in the test's messages when it fails. */
+static TuRun run_cli(const char *const *args)
 {
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
-    g_ptr_array_add(argv, (gpointer)g_getenv("RESDIT_CLI"));
-    for (int i = 0; args[i]; i++)
-        g_ptr_array_add(argv, (gpointer)args[i]);
-    g_ptr_array_add(argv, NULL);
-    Result r = {0};
-    int wait_status = 0;
-    g_autoptr(GError) error = NULL;
-    g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
-                               &r.out, &r.err, &wait_status, &error));
-    g_assert_no_error(error);
-    r.status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
+    TuRun r = tu_run_cli(args);
     if (r.status != 0)
         g_test_message("resdit exited with %d:\n%s", r.status, r.err);
     return r;
-}
-
-static void result_clear(Result *r)
-{
-    g_free(r->out);
-    g_free(r->err);
 }
 
 /* `resdit generate --model DIR` with a negative prompt; the PNG's record; `resdit models`. */
@@ -313,9 +292,9 @@ static void test_cli(void)
                           g.negative, "--seed",       seed,  "-W",         w,        "-H",
                           h,          "--steps",      steps, "--guidance", guidance, "--backend",
                           "cpu",      "--no-history", "-q",  "-o",         out,      NULL};
-    Result r = run_cli(args);
+    TuRun r = run_cli(args);
     g_assert_cmpint(r.status, ==, 0);
-    result_clear(&r);
+    tu_run_clear(&r);
     int pw, ph;
     g_autoptr(GError) error = NULL;
     g_autofree guint8 *rgb = resdit_png_load_rgb(out, &pw, &ph, &error);
@@ -333,7 +312,7 @@ static void test_cli(void)
     g_assert_cmpint(r.status, ==, 0);
     g_assert_nonnull(strstr(r.out, "family:        SD3"));
     g_assert_null(strstr(r.out, "not supported"));
-    result_clear(&r);
+    tu_run_clear(&r);
 
     /* by hand without CLIP-G: the part is named */
     g_autofree char *tf = g_build_filename(root, "transformer", NULL);
@@ -360,7 +339,7 @@ static void test_cli(void)
     g_assert_cmpint(r.status, ==, 1);
     g_assert_nonnull(strstr(r.err, "clip-g missing"));
     g_assert_null(strstr(r.err, "not supported"));
-    result_clear(&r);
+    tu_run_clear(&r);
     remove_tree(top);
     golden_clear(&g);
 }

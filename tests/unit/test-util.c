@@ -2,6 +2,7 @@
 
 #include <json-glib/json-glib.h>
 #include <math.h>
+#include <sys/wait.h>
 
 void tu_fill_uniform(float *x, size_t n, float lo, float hi, guint32 seed)
 {
@@ -117,4 +118,27 @@ double tu_flux_config_bound(const char *config_json, int tokens, int passes, dou
     int64_t K = tu_flux_reduction(hidden, 4 * hidden, tokens, config_int(o, "joint_attention_dim"),
                                   config_int(o, "pooled_projection_dim"));
     return tu_network_bound(passes * depth, K, u);
+}
+
+TuRun tu_run_cli(const char *const *args)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_ptr_array_add(argv, (gpointer)g_getenv("RESDIT_CLI"));
+    for (int i = 0; args[i]; i++)
+        g_ptr_array_add(argv, (gpointer)args[i]);
+    g_ptr_array_add(argv, NULL);
+    TuRun r = {0};
+    int wait_status = 0;
+    g_autoptr(GError) error = NULL;
+    g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                               &r.out, &r.err, &wait_status, &error));
+    g_assert_no_error(error);
+    r.status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
+    return r;
+}
+
+void tu_run_clear(TuRun *r)
+{
+    g_clear_pointer(&r->out, g_free);
+    g_clear_pointer(&r->err, g_free);
 }

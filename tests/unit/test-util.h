@@ -61,3 +61,13 @@ double tu_assert_network_close(const char *what, const float *got, const float *
                                double bound);
 
 G_END_DECLS
+
+/* The resdit command ($RESDIT_CLI) run to its end with args (NULL-terminated) in this process's
+ * environment: its exit status (128 + signal when killed) and what it printed. */
+typedef struct {
+    int status;
+    char *out, *err;
+} TuRun;
+
+TuRun tu_run_cli(const char *const *args);
+void tu_run_clear(TuRun *r);
