@@ -249,7 +249,7 @@ if [ "$have_bin" = 1 ] && command -v compute-sanitizer >/dev/null 2>&1; then
     if part "op tests under compute-sanitizer (memcheck)" 60; then
         # shellcheck disable=SC2086
         # our kernels only: cuDNN's own are not ours to check (and slow under memcheck)
-        RESDIT_ATTENTION=ours run_tests sanitizer \
+        RESDIT_ATTENTION=ours RESDIT_UNDER_MEMCHECK=1 run_tests sanitizer \
             "compute-sanitizer --tool memcheck --leak-check no --error-exitcode 99" \
             60 "$(cap 120)" attention linear norms elementwise grid memory image-ops
         grep -h 'ERROR SUMMARY' "$logs"/sanitizer-*.log 2>/dev/null | sort | uniq -c
