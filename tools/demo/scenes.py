@@ -95,11 +95,13 @@ def fill_below(draw, heights, colour, bottom):
     draw.polygon(pts, fill=colour)
 
 
-def scene(seed, size=256):
-    """(PIL RGB image of size x size, caption, facts) for one seed."""
+def scene(seed, size=256, width=None):
+    """(PIL RGB image of width x size (width defaults to size), caption, facts) for one seed.
+    Objects scale with the square root of the area, so a square scene does not depend on width."""
     rng = np.random.default_rng(seed)
-    W = H = size
-    s = size / 256.0
+    H = size
+    W = size if width is None else width
+    s = size / 256.0 if width is None else math.sqrt(W * H) / 256.0
     img = Image.new("RGB", (W, H))
     px = np.zeros((H, W, 3), dtype=np.uint8)
 

@@ -243,6 +243,33 @@ def phase_latents(args):
         f"recon l1 {(rec - x).abs().mean().item():.4f}")
 
 
+# Other sizes (height, width in px) for multi-size training: FLUX learned many sizes and aspect
+# ratios; a model that saw one grid only breaks on any other (bench/RESULTS.md, 2026-12-04).
+SIZES = [(192, 192), (320, 320), (384, 384), (512, 512), (256, 384), (384, 256), (192, 320),
+         (320, 192)]
+
+
+def phase_sizes(args):
+    """The VAE latents of --count scenes at each of SIZES (seeds apart from the base set's)."""
+    from diffusers import AutoencoderKL
+    vae = AutoencoderKL.from_pretrained(work("vae")).eval()
+    out = {}
+    start = time.time()
+    for k, (h, w) in enumerate(SIZES):
+        lat, caps = [], []
+        first = 1000000 * (k + 1)
+        for i in range(0, args.count, 8):
+            seeds = range(first + i, first + min(args.count, i + 8))
+            imgs = [scenes.scene(s, h, w) for s in seeds]
+            x = torch.stack([to_tensor(im) for im, _, _ in imgs])
+            with torch.no_grad():
+                lat.append(vae.encode(x).latent_dist.mean.to(torch.float16))
+            caps += [c for _, c, _ in imgs]
+        out[(h, w)] = dict(latents=torch.cat(lat), captions=caps)
+        log(f"sizes {h} x {w}: {len(caps)} scenes ({time.time() - start:.0f} s)")
+    torch.save(out, work("latents-sizes.pt"))
+
+
 # ---- transformer + text encoders ----------------------------------------------------------
 
 def new_text_encoders(clip_tok, t5_tok):
@@ -282,11 +309,17 @@ def unpack(tok, h, w):
     return tok.view(b, h // 2, w // 2, 16, 2, 2).permute(0, 3, 1, 4, 2, 5).reshape(b, 16, h, w)
 
 
-def img_ids(rows, cols):
+def img_ids(rows, cols, scale=1.0):
+    """Token positions; scale < 1 spaces them as PES does (the grid mapped onto a smaller one)."""
     ids = torch.zeros(rows, cols, 3)
-    ids[..., 1] = torch.arange(rows)[:, None]
-    ids[..., 2] = torch.arange(cols)[None, :]
+    ids[..., 1] = torch.arange(rows)[:, None] * scale
+    ids[..., 2] = torch.arange(cols)[None, :] * scale
     return ids.reshape(-1, 3)
+
+
+def pes_scale(rows, cols):
+    """PES's factor for a grid: onto the base grid's area (16 x 16 tokens), never above 1."""
+    return min(1.0, math.sqrt((BASE // 16) ** 2 / (rows * cols)))
 
 
 class Demo(torch.nn.Module):
@@ -296,10 +329,10 @@ class Demo(torch.nn.Module):
         self.clip, self.t5 = new_text_encoders(clip_tok, t5_tok)
         self.flux = FluxTransformer2DModel(**FLUX_CONFIG)
 
-    def forward(self, x, t, txt, vec, rows, cols):
+    def forward(self, x, t, txt, vec, rows, cols, scale=1.0):
         return self.flux(hidden_states=x, timestep=t, encoder_hidden_states=txt,
                          pooled_projections=vec, txt_ids=torch.zeros(txt.shape[1], 3),
-                         img_ids=img_ids(rows, cols), return_dict=False)[0]
+                         img_ids=img_ids(rows, cols, scale), return_dict=False)[0]
 
 
 def phase_transformer(args):
@@ -309,6 +342,10 @@ def phase_transformer(args):
     lat = (data["latents"].float() - data["shift"]) * data["scale"]
     caps = data["captions"]
     n = lat.shape[0]
+    buckets = [(lat, caps)]
+    if args.sizes_share > 0:  # other sizes, normalised like the base set
+        for (h, w), d in torch.load(work("latents-sizes.pt")).items():
+            buckets.append(((d["latents"].float() - data["shift"]) * data["scale"], d["captions"]))
     model = Demo(clip_tok, t5_tok)
     done = 0
     if args.resume:  # continue the saved EMA weights (a fresh optimiser warms up again)
@@ -329,15 +366,23 @@ def phase_transformer(args):
         lr = args.lr * min(1.0, (step + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for pg in opt.param_groups:
             pg["lr"] = lr
-        idx = torch.randint(0, n, (args.batch,), generator=g)
-        x0 = lat[idx]
-        flip = torch.rand(args.batch, generator=g) < 0.5  # a mirrored scene fits its caption
+        b_lat, b_caps = buckets[0]
+        if len(buckets) > 1 and torch.rand(1, generator=g).item() < args.sizes_share:
+            b_lat, b_caps = buckets[1 + int(torch.randint(0, len(buckets) - 1, (1,), generator=g))]
+        rows, cols = b_lat.shape[2] // 2, b_lat.shape[3] // 2
+        batch = max(2, args.batch * 256 // (rows * cols))  # about the same tokens per step
+        idx = torch.randint(0, b_lat.shape[0], (batch,), generator=g)
+        x0 = b_lat[idx]
+        flip = torch.rand(batch, generator=g) < 0.5  # a mirrored scene fits its caption
         x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
         noise = torch.randn(x0.shape, generator=g)
-        t = torch.sigmoid(torch.randn(args.batch, generator=g))  # logit-normal, as SD3/FLUX
+        t = torch.sigmoid(torch.randn(batch, generator=g))  # logit-normal, as SD3/FLUX
         xt = (1 - t[:, None, None, None]) * x0 + t[:, None, None, None] * noise
-        txt, vec = encode_text(clip_tok, t5_tok, model.clip, model.t5, [caps[i] for i in idx])
-        v = model(pack(xt), t, txt, vec, 16, 16)
+        txt, vec = encode_text(clip_tok, t5_tok, model.clip, model.t5, [b_caps[i] for i in idx])
+        scale = 1.0
+        if rows * cols > 256 and torch.rand(1, generator=g).item() < args.pes_share:
+            scale = pes_scale(rows, cols)
+        v = model(pack(xt), t, txt, vec, rows, cols, scale)
         loss = torch.nn.functional.mse_loss(v, pack(noise - x0))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -359,7 +404,9 @@ def phase_transformer(args):
     torch.save(dict(ema=ema, step=done + step), work("transformer.pt"))
     with open(work("transformer_train.json"), "w") as f:
         json.dump(dict(steps=done + step, resumed_from=done, seconds=round(time.time() - start), batch=args.batch,
-                       lr=args.lr, final_loss=avg, history=history, latents=n), f)
+                       lr=args.lr, final_loss=avg, history=history, latents=n,
+                       sizes_share=args.sizes_share, pes_share=args.pes_share,
+                       sizes=[list(hw) for hw in SIZES] if args.sizes_share > 0 else []), f)
     log(f"transformer: {step} steps, loss {avg:.4f}")
 
 
@@ -532,13 +579,19 @@ def phase_sample(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("phase", choices=["tokenizers", "vae", "latents", "transformer", "export",
-                                      "sample", "all"])
+    ap.add_argument("phase", choices=["tokenizers", "vae", "latents", "sizes", "transformer",
+                                      "export", "sample", "all"])
     ap.add_argument("--vae-minutes", type=float, default=12)
     ap.add_argument("--resume", action="store_true", help="vae or transformer: continue the saved weights")
     ap.add_argument("--count", type=int, default=4000, help="scenes whose latents are cached")
     ap.add_argument("--minutes", type=float, default=50, help="transformer training wall time")
-    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--batch", type=int, default=32, help="scenes per step at the base size "
+                    "(other sizes: as many tokens)")
+    ap.add_argument("--sizes-share", type=float, default=0.0,
+                    help="transformer: share of steps on the other SIZES (phase sizes first)")
+    ap.add_argument("--pes-share", type=float, default=0.0,
+                    help="transformer: share of the larger-grid steps whose positions are "
+                    "spaced onto the base grid as PES spaces them")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--ema", type=float, default=0.995)
     ap.add_argument("--samples", type=int, default=8)
@@ -548,8 +601,8 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(WORK, exist_ok=True)
-    phases = (["tokenizers", "vae", "latents", "transformer", "export", "sample"]
-              if args.phase == "all" else [args.phase])
+    phases = (["tokenizers", "vae", "latents"] + (["sizes"] if args.sizes_share > 0 else [])
+              + ["transformer", "export", "sample"] if args.phase == "all" else [args.phase])
     if args.phase not in ("export", "sample"):
         with open(work("commands.txt"), "a") as f:
             f.write("nice -n 10 python tools/demo/train_demo.py " + " ".join(sys.argv[1:]) + "\n")
