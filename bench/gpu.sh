@@ -8,6 +8,7 @@
 #      or, without PACK, the tree is built here (needs meson, ninja, the -dev packages),
 #   2. `resdit backends` (which attention path: cuDNN or ours, and why) and dev-cudnn-graph,
 #   3. the gpu test suite (exit 77 = skip),
+#   3b. the demo model end to end on the CPU and on CUDA (same seed, pixel differences),
 #   4. FLUX.1-dev's true architecture at 4096 x 4096 with random weights made on the device:
 #      one global, fused and local step, a 4K VAE decode, the projected 35-step time
 #      (bench-gpu-step --dev),
@@ -20,7 +21,9 @@
 # that ran failed (skips are not failures).
 #
 # Environment: OUT, PACK, BUDGET (seconds, default 420), BUILD (build dir without PACK, default
-# build-gpu), GPU_ARCHS (default 90), PYTHON (python3), QUICK=0 (more repeats in the op benches).
+# build-gpu), GPU_ARCHS (default 90), PYTHON (python3), QUICK=0 (more repeats in the op benches),
+# SKIP_PARTS (an extended regex: parts whose heading matches are skipped, e.g. 'FLUX.1-dev' for a
+# rerun that needs no 4K steps).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
@@ -49,6 +52,10 @@ left() { echo $((budget - $(elapsed))); }
 say() { printf '\n== %s (%ds of %ds)\n' "$*" "$(elapsed)" "$budget"; }
 # part NAME SECONDS: true when at least SECONDS of the budget remain; else a skip line.
 part() {
+    if [ -n "${SKIP_PARTS:-}" ] && echo "$1" | grep -qiE "$SKIP_PARTS"; then
+        echo "SKIPPED $1: SKIP_PARTS='$SKIP_PARTS'" | tee -a "$logs/skipped.txt"
+        return 1
+    fi
     if [ "$(left)" -lt "$2" ]; then
         echo "SKIPPED $1: $(left)s of the ${budget}s budget left, it needs about $2s" |
             tee -a "$logs/skipped.txt"
@@ -73,6 +80,7 @@ save() {
         echo
         [ -f "$logs/backends.txt" ] && sed 's/^/    /' "$logs/backends.txt" && echo
         [ -f "$logs/tests-summary.txt" ] && cat "$logs/tests-summary.txt" && echo
+        [ -f "$logs/e2e.txt" ] && cat "$logs/e2e.txt" && echo
         "$python" bench/gpu/report.py "$logs/ours.txt" "$logs/torch.txt" "${torch_note:-}" 2>&1
         if [ -s "$logs/skipped.txt" ]; then
             echo
@@ -201,6 +209,35 @@ if [ "$have_bin" = 1 ] && part "gpu test suite" 60; then
     save
 fi
 
+# The same seed on both backends gives the same picture up to rounding (docs: METHOD.md, "What
+# must hold"): the demo model end to end, at its base size and at 4x with the ResDiT schedule.
+if [ "$have_bin" = 1 ] && ! grep -q '^cuda  usable' "$logs/backends.txt" 2>/dev/null; then
+    echo "end to end: skipped, no usable CUDA backend" | tee -a "$logs/skipped.txt"
+elif [ "$have_bin" = 1 ] && part "end to end: the demo model, CPU and CUDA" 45; then
+    e2e="$logs/e2e"
+    mkdir -p "$e2e"
+    for size in 256 1024; do
+        for backend in cpu cuda; do
+            RESDIT_DATA_DIR="$top/data" ours timeout "$(cap 40)" "$bin/resdit" generate \
+                --model "$top/data/models/resdit-demo" --backend "$backend" --size "$size" \
+                --seed 7 -o "$e2e/$backend-$size.png" \
+                --prompt "a yellow sun in a blue sky over green hills by a lake, two houses" \
+                >"$e2e/$backend-$size.log" 2>&1 || { status=1; tail -3 "$e2e/$backend-$size.log"; }
+            grep -h 'wrote' "$e2e/$backend-$size.log"
+        done
+        "$python" - "$e2e/cpu-$size.png" "$e2e/cuda-$size.png" <<'PY' 2>&1 | tee -a "$logs/e2e.txt"
+import sys
+import numpy as np
+from PIL import Image
+a, b = (np.asarray(Image.open(p).convert("RGB"), dtype=np.int16) for p in sys.argv[1:3])
+d = np.abs(a - b)
+print(f"e2e {a.shape[1]}x{a.shape[0]}: CPU vs CUDA, mean |diff| {d.mean():.2f} of 255, "
+      f"largest {d.max()}, pixels off by more than 16: {(d.max(axis=2) > 16).mean() * 100:.2f} %")
+PY
+    done
+    save
+fi
+
 if [ "$have_bin" = 1 ] && part "FLUX.1-dev at 4096^2, ours (bench-gpu-step --dev)" 90; then
     limit=$(cap 170)
     ours timeout "$limit" "$bin/bench-gpu-step" --dev --budget $((limit - 40)) \
@@ -251,7 +288,7 @@ if [ "$have_bin" = 1 ] && command -v compute-sanitizer >/dev/null 2>&1; then
         # our kernels only: cuDNN's own are not ours to check (and slow under memcheck)
         RESDIT_ATTENTION=ours RESDIT_UNDER_MEMCHECK=1 run_tests sanitizer \
             "compute-sanitizer --tool memcheck --leak-check no --error-exitcode 99" \
-            60 "$(cap 120)" attention linear norms elementwise grid memory image-ops
+            60 "$(cap 120)" attention linear norms elementwise grid memory image-ops fp8 vae flux sd3
         grep -h 'ERROR SUMMARY' "$logs"/sanitizer-*.log 2>/dev/null | sort | uniq -c
         save
     fi

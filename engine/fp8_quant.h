@@ -59,3 +59,11 @@ RD_FP8_FN float rd_fp8_scale_of_amax(float amax)
 float rd_fp8_amax(const float *v, size_t n);
 /* Quantises n floats into dst; returns the scale (value = scale * E4M3(dst[i])). */
 float rd_fp8_quantise(const float *v, size_t n, uint8_t *dst);
+
+/* The fp8 GEMM of the CUDA backend (kernels/linear.cu, sm_89+), in double: x [m, k] quantised per
+ * tensor like a weight, times w's codes [n, k] (scale w_scale), plus bias [n] (may be NULL):
+ * y[i, j] = s_x s_w sum_l E4M3(x codes)[i, l] E4M3(w codes)[j, l] + bias[j]. abs_sum[i, j] gets
+ * the sum of the terms' magnitudes (|bias| included), which error bounds scale with. */
+void rd_fp8_linear_reference(const float *x, int64_t m, int64_t k, const uint8_t *w_codes,
+                             float w_scale, int64_t n, const float *bias, double *y,
+                             double *abs_sum);

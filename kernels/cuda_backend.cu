@@ -538,6 +538,7 @@ static void cuda_destroy(RdBackend *be)
     cuda_spectral_cache_free(cb);
     cuda_linear_cache_free(cb);
     cuda_free(cb, cb->workspace);
+    cuda_free(cb, cb->fp8_scratch);
     cudaStreamSynchronize(cb->stream);
     if (cb->lt)
         cublasLtDestroy(cb->lt);
@@ -650,6 +651,9 @@ extern "C" RdBackend *rd_backend_cuda_new(GError **error)
         cuda_library_bytes(cb, (ptrdiff_t)cuda_device_used() - (ptrdiff_t)used_before);
     if (ok) {
         cb->sm_count = prop.multiProcessorCount;
+        cb->compute_capability = prop.major * 10 + prop.minor;
+        const char *fp8_env = g_getenv("RESDIT_FP8_GEMM");
+        cb->fp8_gemm = cb->compute_capability >= 89 && !(fp8_env && strcmp(fp8_env, "0") == 0);
         cb->smem_optin = (size_t)optin;
         cb->workspace_size = WORKSPACE_BYTES;
         cb->im2col_bytes = IM2COL_BYTES;

@@ -29,12 +29,17 @@ void rd_cuda_set_im2col_bytes(RdBackend *be, size_t bytes);
  * Same seed and name, same values. */
 gboolean rd_cuda_weight_prepare_random(RdBackend *be, RdWeight *w, guint64 seed, GError **error);
 
-/* fp8 weights (fp8_weights.cu), for the gpu suite: the device quantiser on a contiguous bf16
- * tensor (codes: rows * cols bytes on the host), and the codes of a weight prepared with
- * weight_prepare_fp8 (FALSE when it holds none). */
+/* fp8 weights (fp8_weights.cu), for the gpu suite: the device quantiser on a bf16 tensor (a
+ * strided view too; codes: rows * cols bytes on the host, dense), and the codes of a weight
+ * prepared with weight_prepare_fp8 (FALSE when it holds none). */
 gboolean rd_cuda_quantise_e4m3(RdBackend *be, const RdTensor *src, uint8_t *codes, float *scale,
                                GError **error);
 gboolean rd_cuda_weight_codes(RdBackend *be, const RdWeight *w, uint8_t *codes);
+/* GEMMs with fp8 weights multiply in fp8 (activations quantised per tensor, linear.cu) on sm_89+
+ * unless RESDIT_FP8_GEMM=0 or this turns it off; FALSE when the device has no fp8 GEMMs. */
+gboolean rd_cuda_set_fp8_gemm(RdBackend *be, gboolean on);
+/* How many GEMMs ran in fp8 on this backend (the others dequantised the weight to bf16). */
+guint64 rd_cuda_fp8_gemm_calls(RdBackend *be);
 
 /* Plain bf16 attention with head dim 128: cuDNN's fused SDPA (when libcudnn.so.9 loads and its
  * first-use check on this device passed) or our mma.sync kernel. The environment variable

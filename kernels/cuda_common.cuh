@@ -73,6 +73,10 @@ typedef struct CudaBackend {
     struct SpectralCache *ffts; // spectral.cu
     struct CudnnState *cudnn;   // attention_cudnn.cu: handle and plans, made on first use
     int attention_path;         // attention_cudnn.cuh AttentionPath (RESDIT_ATTENTION)
+    int compute_capability;     // major * 10 + minor
+    bool fp8_gemm;              // fp8 weights multiply in fp8 (sm_89+; RESDIT_FP8_GEMM=0: off)
+    float *fp8_scratch;         // fp8_weights.cu: an activation's amax bits and scale
+    guint64 fp8_gemm_calls;     // GEMMs that ran in fp8
 } CudaBackend;
 
 static inline CudaBackend *cuda_backend(RdBackend *be)
@@ -137,6 +141,10 @@ gboolean cuda_weight_prepare(RdBackend *be, RdWeight *w, GError **error);
 // memory, freed by the caller; NULL with the failure kept for rd_backend_check).
 gboolean cuda_weight_prepare_fp8(RdBackend *be, RdWeight *w, GError **error);
 const bf16 *cuda_weight_dequantise(CudaBackend *cb, const RdWeight *w);
+// x's E4M3 codes (dense [rows, cols]) with the per-tensor scale amax / 448 of fp8_quant.h,
+// stream-ordered: *scale points to the scale in device memory, valid until the next call.
+bool cuda_quantise_e4m3(CudaBackend *cb, const RdTensor *x, uint8_t *codes, const float **scale,
+                        GError **error);
 // weight_stream.cu: the stream_* ops of the table.
 void cuda_fill_stream_ops(RdBackend *be);
 

@@ -1,6 +1,7 @@
 // fp8 E4M3 weights on the device: kept as one byte per element with a per-tensor scale
 // (engine/fp8_quant.h: the file's E4M3 codes as they are, other matrices quantised at load with
-// amax / 448), dequantised to a bf16 scratch just before each GEMM (linear.cu).
+// amax / 448). linear.cu multiplies them in fp8 on sm_89+ (the activations quantised per tensor
+// by the same kernels) or dequantises them to a bf16 scratch just before each GEMM.
 #include <string.h>
 
 #include "cuda_backend.h"
@@ -16,13 +17,16 @@ static int grid_for(const CudaBackend *cb, size_t n)
     return (int)MAX(MIN(blocks, most), (size_t)1);
 }
 
-// amax of the finite |values| as f32 bits: non-negative floats order as their bits.
-__global__ void amax_kernel(const bf16 *src, size_t n, unsigned int *amax_bits)
+// amax of the finite |values| of a [rows, cols] tensor with a row stride, as f32 bits:
+// non-negative floats order as their bits.
+__global__ void amax_kernel(const bf16 *src, int64_t rows, int64_t cols, int64_t stride,
+                            unsigned int *amax_bits)
 {
+    const int64_t n = rows * cols;
     float m = 0.0f;
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x) {
-        const float a = fabsf(__bfloat162float(src[i]));
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        const float a = fabsf(__bfloat162float(src[i / cols * stride + i % cols]));
         if (isfinite(a) && a > m)
             m = a;
     }
@@ -32,11 +36,22 @@ __global__ void amax_kernel(const bf16 *src, size_t n, unsigned int *amax_bits)
         atomicMax(amax_bits, __float_as_uint(m));
 }
 
-__global__ void quantise_kernel(const bf16 *src, size_t n, float scale, uint8_t *dst)
+// The scale from the amax, on the device (no round trip to the host between the two kernels).
+__global__ void scale_kernel(const unsigned int *amax_bits, float *scale)
 {
-    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
-         i += (size_t)gridDim.x * blockDim.x)
-        dst[i] = rd_fp8_encode_e4m3(__bfloat162float(src[i]) / scale);
+    *scale = rd_fp8_scale_of_amax(__uint_as_float(*amax_bits));
+}
+
+// Codes of a strided tensor into a dense [rows, cols] array: the same f32 division and encoder
+// as the reference (fp8_quant.c).
+__global__ void quantise_kernel(const bf16 *src, int64_t rows, int64_t cols, int64_t stride,
+                                const float *scale, uint8_t *dst)
+{
+    const int64_t n = rows * cols;
+    const float s = *scale;
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
+        dst[i] = rd_fp8_encode_e4m3(__bfloat162float(src[i / cols * stride + i % cols]) / s);
 }
 
 __global__ void dequantise_kernel(const uint8_t *src, size_t n, float scale, bf16 *dst)
@@ -53,25 +68,46 @@ __global__ void dequantise_kernel(const uint8_t *src, size_t n, float scale, bf1
     }
 }
 
-// Quantises n bf16 values on the device: codes into dst, the scale returned (synchronises).
-static bool quantise(CudaBackend *cb, const bf16 *src, size_t n, uint8_t *dst, float *scale,
-                     const char *what, GError **error)
+// The backend's two scratch floats (amax bits, scale), made on first use.
+static float *fp8_scratch(CudaBackend *cb, GError **error)
 {
-    unsigned int *amax = (unsigned int *)cuda_try_alloc(cb, sizeof(unsigned int), what, error);
-    if (!amax)
+    if (!cb->fp8_scratch)
+        cb->fp8_scratch = (float *)cuda_try_alloc(cb, 2 * sizeof(float), "fp8 scale", error);
+    return cb->fp8_scratch;
+}
+
+bool cuda_quantise_e4m3(CudaBackend *cb, const RdTensor *x, uint8_t *codes, const float **scale,
+                        GError **error)
+{
+    float *scratch = fp8_scratch(cb, error);
+    if (!scratch)
         return false;
+    unsigned int *amax = (unsigned int *)scratch;
+    const size_t n = (size_t)(x->rows * x->cols);
     cudaCheck(cudaMemsetAsync(amax, 0, sizeof(unsigned int), cb->stream));
-    amax_kernel<<<grid_for(cb, n), 256, 0, cb->stream>>>(src, n, amax);
+    amax_kernel<<<grid_for(cb, n), 256, 0, cb->stream>>>((const bf16 *)x->data, x->rows, x->cols,
+                                                         x->stride, amax);
     launchCheck();
-    unsigned int bits = 0;
-    cudaCheck(cudaMemcpyAsync(&bits, amax, sizeof bits, cudaMemcpyDeviceToHost, cb->stream));
+    scale_kernel<<<1, 1, 0, cb->stream>>>(amax, scratch + 1);
+    launchCheck();
+    quantise_kernel<<<grid_for(cb, n), 256, 0, cb->stream>>>((const bf16 *)x->data, x->rows,
+                                                             x->cols, x->stride, scratch + 1, codes);
+    launchCheck();
+    *scale = scratch + 1;
+    return true;
+}
+
+// Quantises n contiguous bf16 values: codes into dst, the scale returned (synchronises).
+static bool quantise(CudaBackend *cb, const bf16 *src, size_t n, uint8_t *dst, float *scale,
+                     GError **error)
+{
+    RdTensor t = {(void *)src, 1, (int64_t)n, (int64_t)n, RD_BF16};
+    const float *device_scale = NULL;
+    if (!cuda_quantise_e4m3(cb, &t, dst, &device_scale, error))
+        return false;
+    cudaCheck(cudaMemcpyAsync(scale, device_scale, sizeof(float), cudaMemcpyDeviceToHost,
+                              cb->stream));
     cudaCheck(cudaStreamSynchronize(cb->stream));
-    cuda_free(cb, amax);
-    float amax_f;
-    memcpy(&amax_f, &bits, sizeof amax_f);
-    *scale = rd_fp8_scale_of_amax(amax_f); // the host's f32 division, as the reference's
-    quantise_kernel<<<grid_for(cb, n), 256, 0, cb->stream>>>(src, n, *scale, dst);
-    launchCheck();
     return true;
 }
 
@@ -102,7 +138,7 @@ gboolean cuda_weight_prepare_fp8(RdBackend *be, RdWeight *w, GError **error)
         RdWeight wide = *w;
         wide.device = NULL;
         bool ok = cuda_weight_prepare(be, &wide, error) &&
-                  quantise(cb, (const bf16 *)wide.device, n, codes, &scale, what, error);
+                  quantise(cb, (const bf16 *)wide.device, n, codes, &scale, error);
         if (wide.device)
             cuda_free(cb, wide.device);
         if (!ok) {
@@ -133,18 +169,33 @@ extern "C" gboolean rd_cuda_quantise_e4m3(RdBackend *be, const RdTensor *src, ui
                                           float *scale, GError **error)
 {
     CudaBackend *cb = cuda_backend(be);
-    g_assert(src->dtype == RD_BF16 && src->stride == src->cols);
+    g_assert(src->dtype == RD_BF16);
     const size_t n = (size_t)(src->rows * src->cols);
     uint8_t *dst = (uint8_t *)cuda_try_alloc(cb, MAX(n, (size_t)1), "quantised codes", error);
     if (!dst)
         return FALSE;
-    gboolean ok = quantise(cb, (const bf16 *)src->data, n, dst, scale, "quantisation", error);
+    const float *device_scale = NULL;
+    gboolean ok = cuda_quantise_e4m3(cb, src, dst, &device_scale, error);
     if (ok) {
         cudaCheck(cudaMemcpyAsync(codes, dst, n, cudaMemcpyDeviceToHost, cb->stream));
+        cudaCheck(cudaMemcpyAsync(scale, device_scale, sizeof(float), cudaMemcpyDeviceToHost,
+                                  cb->stream));
         cudaCheck(cudaStreamSynchronize(cb->stream));
     }
     cuda_free(cb, dst);
     return ok;
+}
+
+extern "C" gboolean rd_cuda_set_fp8_gemm(RdBackend *be, gboolean on)
+{
+    CudaBackend *cb = cuda_backend(be);
+    cb->fp8_gemm = on && cb->compute_capability >= 89;
+    return cb->compute_capability >= 89;
+}
+
+extern "C" guint64 rd_cuda_fp8_gemm_calls(RdBackend *be)
+{
+    return cuda_backend(be)->fp8_gemm_calls;
 }
 
 extern "C" gboolean rd_cuda_weight_codes(RdBackend *be, const RdWeight *w, uint8_t *codes)

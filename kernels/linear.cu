@@ -4,11 +4,17 @@
 // row-major weight [N, K] (K x N, transposed) and x^T the column-major view of x [M, K]. Plans
 // (descriptors + heuristic algorithm) are cached per shape, strides and pointer alignment; when
 // cuBLASLt offers no algorithm (odd strides), cublasGemmEx and a bias kernel take over.
+//
+// fp8 weights (fp8_weights.cu) on sm_89+: x is quantised to E4M3 with its own per-tensor scale
+// and both multiply in fp8 (y = s_w * s_x * codes_w codes_x^T, f32 accumulation, bf16 out). Where
+// cuBLASLt has no fp8 algorithm for a shape (K not a multiple of 16, say), or before sm_89, the
+// weight is dequantised to bf16 for that GEMM instead.
 #include "for_each.cuh"
 
 typedef struct {
     int64_t m, n, k, ldx, ldy;
     int has_bias;
+    int fp8; // A and B are E4M3 codes (B dense, ldx = k), with B's scale on the device
     uint32_t align_x, align_w, align_y, align_bias;
 } GemmKey;
 
@@ -49,10 +55,11 @@ static void plan_create(CudaBackend *cb, GemmPlan *p)
         cublasCheck(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE,
                                                    &bias_type, sizeof(bias_type)));
     }
-    cublasCheck(cublasLtMatrixLayoutCreate(&p->w_layout, CUDA_R_16BF, (uint64_t)k->k,
-                                           (uint64_t)k->n, k->k));
-    cublasCheck(cublasLtMatrixLayoutCreate(&p->x_layout, CUDA_R_16BF, (uint64_t)k->k,
-                                           (uint64_t)k->m, k->ldx));
+    const cudaDataType_t operands = k->fp8 ? CUDA_R_8F_E4M3 : CUDA_R_16BF;
+    cublasCheck(cublasLtMatrixLayoutCreate(&p->w_layout, operands, (uint64_t)k->k, (uint64_t)k->n,
+                                           k->k));
+    cublasCheck(cublasLtMatrixLayoutCreate(&p->x_layout, operands, (uint64_t)k->k, (uint64_t)k->m,
+                                           k->ldx));
     cublasCheck(cublasLtMatrixLayoutCreate(&p->y_layout, CUDA_R_16BF, (uint64_t)k->n,
                                            (uint64_t)k->m, k->ldy));
 
@@ -129,6 +136,8 @@ struct AddBias {
 
 static void gemm(CudaBackend *cb, const RdTensor *x, const RdWeight *w, const bf16 *wd,
                  const bf16 *bd, RdTensor *y);
+static bool gemm_fp8(CudaBackend *cb, const RdTensor *x, const RdWeight *w, const bf16 *bd,
+                     RdTensor *y);
 
 struct FillBias {
     DevTensor y;
@@ -148,12 +157,14 @@ void cuda_linear(RdBackend *be, const RdTensor *x, const RdWeight *w, const RdWe
     g_assert(x->dtype == RD_BF16 && y->dtype == RD_BF16);
     if (y->rows == 0 || y->cols == 0)
         return;
+    const bf16 *bd = bias ? weight_device(bias) : NULL;
+    if (w->device_fp8 && cb->fp8_gemm && x->cols > 0 && gemm_fp8(cb, x, w, bd, y))
+        return;
     // an fp8 weight: its bf16 copy for this GEMM (freed stream-ordered after it)
     const bf16 *wide = w->device_fp8 ? cuda_weight_dequantise(cb, w) : NULL;
     if (w->device_fp8 && !wide)
         return;
     const bf16 *wd = wide ? wide : weight_device(w);
-    const bf16 *bd = bias ? weight_device(bias) : NULL;
     gemm(cb, x, w, wd, bd, y);
     if (wide)
         cuda_free(cb, (void *)wide);
@@ -207,4 +218,58 @@ static void gemm(CudaBackend *cb, const RdTensor *x, const RdWeight *w, const bf
                              &alpha, wd, CUDA_R_16BF, (int)key.k, x->data, CUDA_R_16BF,
                              (int)key.ldx, bd ? &one : &beta, y->data, CUDA_R_16BF, (int)key.ldy,
                              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+// y = x w^T (+ bias) in fp8. FALSE when cuBLASLt has no fp8 algorithm for this shape (nothing
+// done: the caller takes the bf16 path); TRUE when done or when a failure was kept for
+// rd_backend_check.
+static bool gemm_fp8(CudaBackend *cb, const RdTensor *x, const RdWeight *w, const bf16 *bd,
+                     RdTensor *y)
+{
+    GemmKey key;
+    memset(&key, 0, sizeof(key));
+    key.m = x->rows;
+    key.n = w->rows;
+    key.k = w->cols;
+    key.ldx = w->cols; // the codes are dense
+    key.ldy = y->stride;
+    key.has_bias = bd != NULL;
+    key.fp8 = 1;
+    key.align_x = 256; // pool memory
+    key.align_w = alignment_of(w->device);
+    key.align_y = alignment_of(y->data);
+    key.align_bias = bd ? alignment_of(bd) : 0;
+    GemmPlan *p = plan_get(cb, &key);
+    if (!p->has_algo)
+        return false;
+    uint8_t *codes =
+        (uint8_t *)cuda_op_alloc(cb, (size_t)(x->rows * x->cols), "an activation's fp8 codes");
+    if (!codes)
+        return true;
+    const float *x_scale = NULL;
+    GError *error = NULL;
+    if (!cuda_quantise_e4m3(cb, x, codes, &x_scale, &error)) {
+        cuda_op_fail(cb, error);
+        cuda_free(cb, codes);
+        return true;
+    }
+    cublasCheck(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER,
+                                               &x_scale, sizeof(x_scale)));
+    if (bd)
+        cublasCheck(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bd,
+                                                   sizeof(bd)));
+    const float alpha = w->device_scale, beta = 0.0f; // s_w here, s_x through the B scale
+    cublasStatus_t status =
+        cublasLtMatmul(cb->lt, p->op, &alpha, w->device, p->w_layout, codes, p->x_layout, &beta,
+                       y->data, p->y_layout, y->data, p->y_layout, &p->algo, cb->workspace,
+                       cb->workspace_size, cb->stream);
+    cuda_free(cb, codes);
+    if (status == CUBLAS_STATUS_SUCCESS) {
+        cb->fp8_gemm_calls++;
+        return true;
+    }
+    if (status != CUBLAS_STATUS_NOT_SUPPORTED && status != CUBLAS_STATUS_INVALID_VALUE)
+        cuda_fatal("cublasLtMatmul (fp8)", cublasGetStatusString(status), __FILE__, __LINE__);
+    p->has_algo = false; // the bf16 path from now on for this shape
+    return false;
 }

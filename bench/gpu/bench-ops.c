@@ -4,7 +4,8 @@
  * the attention path; the "# attention path" line says which one ran)
  * Prints one line per case (machine-readable, parsed by bench/gpu/report.py):
  *   attention TOKENS HEADS HEAD_DIM MS TFLOPS PEAK_MIB
- *   gemm NAME M N K MS TFLOPS PEAK_MIB
+ *   gemm NAME M N K MS TFLOPS PEAK_MIB   (NAME.fp8: fp8 weights and activations, sm_89+;
+ *                                        NAME.fp8-dequant: fp8 weights widened to bf16 per GEMM)
  * Inputs are random bf16 values (a random block tiled over the rows, so no huge host buffers). */
 #include <glib.h>
 #include <stdio.h>
@@ -96,13 +97,52 @@ static void run_gemm(void *data)
     be->linear(be, &c->x, &c->w, &c->b, &c->y);
 }
 
-static void bench_gemm(const char *name, int64_t m, int64_t n, int64_t k, gboolean quick)
+/* weights: bf16 as the checkpoint holds them; fp8 E4M3 quantised at load, multiplied in fp8
+ * (activations quantised per tensor) or dequantised to bf16 before each GEMM */
+typedef enum { GEMM_BF16, GEMM_FP8, GEMM_FP8_DEQUANTISED } GemmWeights;
+
+static void bench_gemm_as(const char *name, int64_t m, int64_t n, int64_t k, const guint16 *w,
+                          const guint16 *b, GemmWeights kind, gboolean quick)
 {
+    if (kind == GEMM_FP8 && !rd_cuda_set_fp8_gemm(be, TRUE))
+        return; /* before sm_89 */
+    if (kind == GEMM_FP8_DEQUANTISED)
+        rd_cuda_set_fp8_gemm(be, FALSE);
     rd_cuda_reset_peak(be);
     GemmCase c;
     c.x = random_tensor(m, k, 5);
     c.y = random_tensor(m, n, 6);
-    /* bf16 weights with a bias, as the checkpoint holds them */
+    c.w = (RdWeight){RD_BF16, n, k, w, NULL, name};
+    c.b = (RdWeight){RD_BF16, n, 1, b, NULL, "bias"};
+    GError *error = NULL;
+    gboolean ok = kind == GEMM_BF16 ? be->weight_prepare(be, &c.w, &error)
+                                    : be->weight_prepare_fp8(be, &c.w, &error);
+    if (!ok || !be->weight_prepare(be, &c.b, &error))
+        g_error("%s", error->message);
+    const guint64 fp8_before = rd_cuda_fp8_gemm_calls(be);
+    double ms = time_ms(run_gemm, &c, quick ? 1 : 5);
+    double flops = 2.0 * m * n * k;
+    const char *suffix = kind == GEMM_FP8              ? ".fp8"
+                         : kind == GEMM_FP8_DEQUANTISED ? ".fp8-dequant"
+                                                        : "";
+    if (kind == GEMM_FP8 && rd_cuda_fp8_gemm_calls(be) == fp8_before)
+        suffix = ".fp8-no-algorithm"; /* cuBLASLt had none: it ran dequantised */
+    printf("gemm %s%s %" G_GINT64_FORMAT " %" G_GINT64_FORMAT " %" G_GINT64_FORMAT
+           " %.3f %.1f %.0f\n",
+           name, suffix, m, n, k, ms, flops / (ms * 1e-3) / 1e12,
+           rd_cuda_peak_bytes(be) / 1048576.0);
+    fflush(stdout);
+    rd_cuda_set_fp8_gemm(be, TRUE);
+    be->weight_release(be, &c.w);
+    be->weight_release(be, &c.b);
+    be->tensor_free(be, &c.x);
+    be->tensor_free(be, &c.y);
+}
+
+/* One FLUX linear layer with bf16 weights (and a bias), as the checkpoint holds them, then the
+ * same weights in fp8 both ways. */
+static void bench_gemm(const char *name, int64_t m, int64_t n, int64_t k, gboolean quick)
+{
     guint16 *w = g_new(guint16, n * k), *b = g_new(guint16, n);
     GRand *rng = g_rand_new_with_seed(7);
     for (int64_t i = 0; i < n * k; i++)
@@ -110,21 +150,9 @@ static void bench_gemm(const char *name, int64_t m, int64_t n, int64_t k, gboole
     for (int64_t i = 0; i < n; i++)
         b[i] = rd_f32_to_bf16((float)g_rand_double_range(rng, -0.1, 0.1));
     g_rand_free(rng);
-    c.w = (RdWeight){RD_BF16, n, k, w, NULL, name};
-    c.b = (RdWeight){RD_BF16, n, 1, b, NULL, "bias"};
-    GError *error = NULL;
-    if (!be->weight_prepare(be, &c.w, &error) || !be->weight_prepare(be, &c.b, &error))
-        g_error("%s", error->message);
-    double ms = time_ms(run_gemm, &c, quick ? 1 : 5);
-    double flops = 2.0 * m * n * k;
-    printf("gemm %s %" G_GINT64_FORMAT " %" G_GINT64_FORMAT " %" G_GINT64_FORMAT
-           " %.3f %.1f %.0f\n",
-           name, m, n, k, ms, flops / (ms * 1e-3) / 1e12, rd_cuda_peak_bytes(be) / 1048576.0);
-    fflush(stdout);
-    be->weight_release(be, &c.w);
-    be->weight_release(be, &c.b);
-    be->tensor_free(be, &c.x);
-    be->tensor_free(be, &c.y);
+    bench_gemm_as(name, m, n, k, w, b, GEMM_BF16, quick);
+    bench_gemm_as(name, m, n, k, w, b, GEMM_FP8, quick);
+    bench_gemm_as(name, m, n, k, w, b, GEMM_FP8_DEQUANTISED, quick);
     g_free(w);
     g_free(b);
 }

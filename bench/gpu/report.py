@@ -144,6 +144,12 @@ def main():
             name = f"attention {key[1]} tokens, our mma.sync kernel (RESDIT_ATTENTION=ours)"
         elif key[0] == "attention":
             name = f"attention {key[1]} tokens, 24x128" + (f" (torch: {t['note']})" if t else "")
+        elif key[0] == "gemm" and "." in key[1] and key[1].rsplit(".", 1)[1].startswith("fp8"):
+            base, kind = key[1].rsplit(".", 1)
+            t = ref.get(("gemm", base))
+            how = {"fp8": "fp8 weights and activations",
+                   "fp8-dequant": "fp8 weights widened to bf16 per GEMM"}.get(kind, kind)
+            name = f"{base} {(o or t)['shape']}, {how} (torch: bf16)"
         else:
             name = f"{key[1]} {(o or t)['shape']}"
         ratio = f"{o['tflops'] / t['tflops']:.2f}x" if o and t and t["tflops"] > 0 else "-"

@@ -6,9 +6,14 @@
 #include <math.h>
 #include <string.h>
 
+#include "config.h"
+
 #include "flux_model.h"
 #include "gpu-util.h"
 #include "random-flux.h"
+#if HAVE_CUDA
+#include "cuda_backend.h"
+#endif
 
 /* bf16 activations through every block: a few per mille of relative error is expected, errors
  * of a wrong op are O(1). */
@@ -213,13 +218,17 @@ static void place(FluxModel *m, FluxWeightPlace where, int streamed)
 /* Weights placed as a job's memory plan says (flux_model_place_weights). Released weights (T5
  * first) come back on the next forward bit for bit. A ComfyUI fp8 file kept as fp8 on the
  * device gives the velocity of its bf16 copies bit for bit: the same E4M3 codes and scale,
- * dequantised to the same bf16 values before each GEMM. bf16 weights quantised at load carry
- * E4M3's rounding (up to 2^-4 of each weight, about 2.5 % rms): the velocity moves by a few
- * per cent, a wrong scale or code would move it by O(1). */
+ * dequantised to the same bf16 values before each GEMM (fp8 GEMMs off). With fp8 GEMMs (sm_89+)
+ * the activations are quantised too, and bf16 weights quantised at load carry E4M3's rounding
+ * (up to 2^-4 of each value, about 2.5 % rms): the velocity moves by a few per cent, a wrong
+ * scale or code would move it by O(1). */
 static void test_placement(void)
 {
     g_autofree char *config = flux_data("tiny-a/transformer/config.json");
     g_autofree char *fp8 = flux_data("tiny-a.comfy.fp8.safetensors");
+#if HAVE_CUDA
+    const gboolean fp8_gemm = rd_cuda_set_fp8_gemm(gu_gpu(), FALSE);
+#endif
     GError *error = NULL;
     FluxModel *m = flux_model_load_with_config(fp8, config, gu_gpu(), &error);
     g_assert_no_error(error);
@@ -234,6 +243,19 @@ static void test_placement(void)
     place(m, FLUX_WEIGHTS_BF16, 0);
     g_autofree float *back = fused_velocity(m, &n);
     assert_identical("fp8 file back to bf16 copies", back, ref, n);
+#if HAVE_CUDA
+    rd_cuda_set_fp8_gemm(gu_gpu(), fp8_gemm);
+    if (fp8_gemm) {
+        const guint64 before = rd_cuda_fp8_gemm_calls(gu_gpu());
+        place(m, FLUX_WEIGHTS_FP8, 0);
+        g_autofree float *gemm8 = fused_velocity(m, &n);
+        g_assert_cmpuint(rd_cuda_fp8_gemm_calls(gu_gpu()), >, before);
+        const double rel8 = tu_relative_l2(gemm8, ref, n);
+        g_test_message("fp8 file with fp8 GEMMs: relative L2 %.3g of the bf16 velocity", rel8);
+        g_assert_cmpfloat(rel8, >, 0.0);
+        g_assert_cmpfloat(rel8, <, 0.15);
+    }
+#endif
     flux_model_free(m);
 
     g_autofree char *bf16 = flux_data("tiny-a.bfl.bf16.safetensors");

@@ -127,6 +127,34 @@ static void test_round_trip(void)
     g_free(q);
 }
 
+/* The fp8 GEMM reference on values E4M3 holds exactly (x / s_x and w / s_w are E4M3 numbers):
+ * it must give x w^T + b exactly, element by element, and the sum of the terms' magnitudes. */
+static void test_linear_reference(void)
+{
+    enum { M = 2, K = 4, N = 3 };
+    /* amax 3.5: s_x = 2^-7, x / s_x = 128, -256, 64, 448, ... (all E4M3) */
+    const float x[M * K] = {1.0f, -2.0f, 0.5f, 3.5f, -0.25f, 0.75f, 3.0f, -1.5f};
+    /* amax 7: s_w = 2^-6 */
+    const float w[N * K] = {0.5f, 1.0f, -7.0f, 2.0f, -1.0f, 0.25f, 4.0f, 6.0f,
+                            3.0f, -0.5f, 0.125f, -2.5f};
+    const float bias[N] = {0.5f, -1.0f, 2.0f};
+    uint8_t w_codes[N * K];
+    const float w_scale = rd_fp8_quantise(w, N * K, w_codes);
+    g_assert_cmpfloat(w_scale, ==, 0.015625f);
+    double y[M * N], mag[M * N];
+    rd_fp8_linear_reference(x, M, K, w_codes, w_scale, N, bias, y, mag);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double want = bias[j], want_mag = fabs(bias[j]);
+            for (int l = 0; l < K; l++) {
+                want += (double)x[i * K + l] * w[j * K + l];
+                want_mag += fabs((double)x[i * K + l] * w[j * K + l]);
+            }
+            g_assert_cmpfloat(y[i * N + j], ==, want);
+            g_assert_cmpfloat(mag[i * N + j], ==, want_mag);
+        }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -135,5 +163,6 @@ int main(int argc, char **argv)
     g_test_add_func("/fp8-quant/random-f32", test_random_f32);
     g_test_add_func("/fp8-quant/saturation-nan", test_saturation_and_nan);
     g_test_add_func("/fp8-quant/round-trip", test_round_trip);
+    g_test_add_func("/fp8-quant/linear-reference", test_linear_reference);
     return g_test_run();
 }
