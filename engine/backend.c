@@ -68,6 +68,12 @@ char *rd_backend_cuda_attention(RdBackend *be)
     (void)be;
     return g_strdup("no CUDA backend in this build");
 }
+
+char *rd_backend_cuda_fp8(RdBackend *be)
+{
+    (void)be;
+    return g_strdup("no CUDA backend in this build");
+}
 #endif
 
 RdBackend *rd_backend_new(RdBackendChoice choice, GError **error)

@@ -191,6 +191,8 @@ gboolean rd_backend_cuda_available(char **reason);
  * SDPA with its version and first-use check, or our kernel because cuDNN is not found, failed
  * the check, is turned off by RESDIT_ATTENTION, or is not built in); g_free. */
 char *rd_backend_cuda_attention(RdBackend *be);
+/* How a CUDA backend multiplies fp8 weights (in fp8, or widened to bf16, and why); g_free. */
+char *rd_backend_cuda_fp8(RdBackend *be);
 /* Free and total memory of the current CUDA device; FALSE when there is none. */
 gboolean rd_cuda_memory(guint64 *free_bytes, guint64 *total_bytes);
 RdBackend *rd_backend_new(RdBackendChoice choice, GError **error);

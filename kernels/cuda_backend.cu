@@ -504,6 +504,18 @@ extern "C" char *rd_backend_cuda_attention(RdBackend *be)
     return cudnn_attention_describe(cuda_backend(be), &state);
 }
 
+extern "C" char *rd_backend_cuda_fp8(RdBackend *be)
+{
+    const CudaBackend *cb = cuda_backend(be);
+    if (cb->fp8_gemm)
+        return g_strdup_printf("multiplied in fp8 (cuBLASLt, sm_%d, activations scaled per tensor)",
+                               cb->compute_capability);
+    if (cb->compute_capability >= 89)
+        return g_strdup("widened to bf16 before each GEMM (RESDIT_FP8_GEMM=0)");
+    return g_strdup_printf("widened to bf16 before each GEMM (fp8 GEMMs need sm_89; this is sm_%d)",
+                           cb->compute_capability);
+}
+
 extern "C" RdCudaCudnnState rd_cuda_cudnn_state(RdBackend *be, char **why)
 {
     RdCudaCudnnState state;

@@ -25,5 +25,7 @@ int cli_backends(int argc, char **argv)
     }
     g_autofree char *attention = rd_backend_cuda_attention(be);
     printf("      attention (bf16, head dim 128): %s\n", attention);
+    g_autofree char *fp8 = rd_backend_cuda_fp8(be);
+    printf("      fp8 weights: %s\n", fp8);
     return 0;
 }
