@@ -154,9 +154,15 @@ else
     cp "$build"/tests/gpu/test-gpu-* "$build/bench/gpu/bench-gpu-ops" \
         "$build/bench/gpu/bench-gpu-step" "$build/kernels/dev/dev-attention" \
         "$build/kernels/dev/dev-cudnn-graph" "$build/app/cli/resdit" "$bin/"
+    for t in text-encoders text-pipeline sd3-text; do
+        cp "$build/tests/text/test-$t" "$bin/test-gpu-$t"
+    done
 fi
 export G_TEST_SRCDIR="$top/tests" G_TEST_BUILDDIR="$bin" G_DEBUG=gc-friendly OMP_NUM_THREADS=8
-tests="memory linear fp8 norms elementwise attention attention-cudnn grid image-ops vae flux sd3"
+# the gpu suite, then the text encoders' own tests on the CUDA backend (packed as test-gpu-*)
+tests="memory linear fp8 norms elementwise attention attention-cudnn grid image-ops vae flux sd3
+text-encoders text-pipeline sd3-text"
+export RESDIT_TEST_BACKEND=cuda
 save
 
 # Runs each test program; 77 is a skip, and so are compute-sanitizer's "device not supported" and

@@ -27,6 +27,9 @@ tests="memory linear fp8 norms elementwise attention attention-cudnn grid image-
 targets=""
 for t in $tests; do targets="$targets tests/gpu/test-gpu-$t"; done
 # shellcheck disable=SC2086 # a list of targets
+# the text encoders' tests, run there on the CUDA backend (RESDIT_TEST_BACKEND=cuda)
+text_tests="text-encoders text-pipeline sd3-text"
+for t in $text_tests; do targets="$targets tests/text/test-$t"; done
 ninja -C "$build" $targets bench/gpu/bench-gpu-ops bench/gpu/bench-gpu-step \
     kernels/dev/dev-attention kernels/dev/dev-cudnn-graph app/cli/resdit
 
@@ -35,6 +38,9 @@ rm -rf "$stage"
 mkdir -p "$stage/bin" "$stage/lib"
 for t in $tests; do
     cp "$build/tests/gpu/test-gpu-$t" "$stage/bin/"
+done
+for t in $text_tests; do
+    cp "$build/tests/text/test-$t" "$stage/bin/test-gpu-$t"
 done
 cp "$build"/bench/gpu/bench-gpu-ops "$build"/bench/gpu/bench-gpu-step "$stage/bin/"
 cp "$build"/kernels/dev/dev-attention "$build"/kernels/dev/dev-cudnn-graph "$stage/bin/"
