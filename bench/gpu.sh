@@ -12,6 +12,7 @@
 #   4. FLUX.1-dev's true architecture at 4096 x 4096 with random weights made on the device:
 #      one global, fused and local step, a 4K VAE decode, the projected 35-step time
 #      (bench-gpu-step --dev),
+#   4b. the same with fp8 E4M3 weights (fp8 GEMMs on sm_89+; bench-gpu-step --dev --fp8),
 #   5. the same transformer in plain PyTorch, SDPA flash and cuDNN backends (torch_ref.py fluxdev),
 #   6. op benchmarks: attention (cuDNN path and our mma.sync kernel) and the FLUX GEMMs, ours and
 #      PyTorch's,
@@ -253,6 +254,17 @@ if [ "$have_bin" = 1 ] && part "FLUX.1-dev at 4096^2, ours (bench-gpu-step --dev
     [ "$rc" = 77 ] && echo "skipped: $(tail -1 "$logs/fluxdev-ours.err")"
     cat "$logs/fluxdev-ours.txt"
     grep '^fluxdev' "$logs/fluxdev-ours.txt" >>"$logs/ours.txt"
+    save
+fi
+
+if [ "$have_bin" = 1 ] && part "fp8 weights: FLUX.1-dev at 4096^2 (bench-gpu-step --dev --fp8)" 60; then
+    limit=$(cap 100)
+    ours timeout "$limit" "$bin/bench-gpu-step" --dev --fp8 --budget $((limit - 30)) \
+        >"$logs/fluxdev-fp8.txt" 2>"$logs/fluxdev-fp8.err"
+    rc=$?
+    [ "$rc" != 0 ] && [ "$rc" != 77 ] && { status=1; tail -5 "$logs/fluxdev-fp8.err"; }
+    cat "$logs/fluxdev-fp8.txt"
+    grep '^fluxdev-fp8' "$logs/fluxdev-fp8.txt" >>"$logs/ours.txt"
     save
 fi
 

@@ -28,6 +28,9 @@ void rd_cuda_set_im2col_bytes(RdBackend *be, size_t bytes);
  * a = sqrt(3 / cols); vectors: U(-0.1, 0.1), plus 1 for names ending in "scale" (norm scales).
  * Same seed and name, same values. */
 gboolean rd_cuda_weight_prepare_random(RdBackend *be, RdWeight *w, guint64 seed, GError **error);
+/* The same values quantised to fp8 E4M3 as weight_prepare_fp8 keeps them (vectors stay bf16). */
+gboolean rd_cuda_weight_prepare_random_fp8(RdBackend *be, RdWeight *w, guint64 seed,
+                                           GError **error);
 
 /* fp8 weights (fp8_weights.cu), for the gpu suite: the device quantiser on a bf16 tensor (a
  * strided view too; codes: rows * cols bytes on the host, dense), and the codes of a weight

@@ -186,6 +186,35 @@ extern "C" gboolean rd_cuda_quantise_e4m3(RdBackend *be, const RdTensor *src, ui
     return ok;
 }
 
+extern "C" gboolean rd_cuda_weight_prepare_random_fp8(RdBackend *be, RdWeight *w, guint64 seed,
+                                                      GError **error)
+{
+    CudaBackend *cb = cuda_backend(be);
+    if (w->device)
+        return TRUE;
+    RdWeight wide = *w;
+    if (!rd_cuda_weight_prepare_random(be, &wide, seed, error))
+        return FALSE;
+    if (w->cols <= 1) { // vectors stay bf16, as weight_prepare_fp8 leaves them
+        *w = wide;
+        return TRUE;
+    }
+    const size_t n = (size_t)(w->rows * w->cols);
+    g_autofree char *what = g_strdup_printf("weight %s (fp8)", w->name ? w->name : "(unnamed)");
+    uint8_t *codes = (uint8_t *)cuda_try_alloc(cb, n, what, error);
+    float scale = 1.0f;
+    const bool ok = codes && quantise(cb, (const bf16 *)wide.device, n, codes, &scale, error);
+    cuda_free(cb, wide.device);
+    if (!ok) {
+        cuda_free(cb, codes);
+        return FALSE;
+    }
+    w->device = codes;
+    w->device_fp8 = TRUE;
+    w->device_scale = scale;
+    return TRUE;
+}
+
 extern "C" gboolean rd_cuda_set_fp8_gemm(RdBackend *be, gboolean on)
 {
     CudaBackend *cb = cuda_backend(be);

@@ -20,7 +20,10 @@
  *   fluxdev patches ROWS COLS PATCH   (the local MOP patches per axis and their side in tokens)
  *   fluxdev MODE MS PEAK_MIB RUNS     (global, fused, local; best of RUNS)
  *   fluxdev vae MS PEAK_MIB
- *   fluxdev projection MS             (or fluxdev projection - with what is missing) */
+ *   fluxdev projection MS             (or fluxdev projection - with what is missing)
+ * bench-gpu-step --dev --fp8: the same transformer with its matrices quantised to fp8 E4M3 on the
+ * device (as the memory plan's fp8 format keeps them; fp8 GEMMs on sm_89+), no decode; lines
+ * begin with fluxdev-fp8 and the projection counts the transformer steps only. */
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +59,11 @@ static double step_ms(FluxModel *m, const FluxInputs *in, ResditMode mode, float
 static gboolean random_prepare(RdBackend *be, RdWeight *w, GError **error)
 {
     return rd_cuda_weight_prepare_random(be, w, 5, error);
+}
+
+static gboolean random_prepare_fp8(RdBackend *be, RdWeight *w, GError **error)
+{
+    return rd_cuda_weight_prepare_random_fp8(be, w, 5, error);
 }
 
 static double seconds_since(gint64 t0)
@@ -100,9 +108,36 @@ static double vae_decode_ms(RdBackend *be, int side_px, double *peak_mib)
     return ok ? ms : -1;
 }
 
-/* --dev: the true FLUX.1-dev transformer at 4096^2, the decode, the 35-step projection. */
-static int run_dev(double budget_s)
+static void print_projection_fp8(gboolean complete, double steps_ms)
 {
+    if (complete)
+        printf("fluxdev-fp8 projection %.0f\n", steps_ms);
+    else
+        printf("fluxdev-fp8 projection - (a step is missing)\n");
+}
+
+/* The 4K decode while the budget allows, then the 35-step projection (steps + decode). */
+static void decode_and_print_projection(RdBackend *be, int side_px, gint64 start, double budget_s,
+                                        gboolean complete, double steps_ms)
+{
+    double vae_ms = -1.0, vae_peak = 0.0;
+    if (budget_s > 0 && seconds_since(start) > budget_s)
+        printf("# fluxdev vae skipped: %.0f s of the %.0f s budget gone\n", seconds_since(start),
+               budget_s);
+    else
+        vae_ms = vae_decode_ms(be, side_px, &vae_peak);
+    if (vae_ms >= 0)
+        printf("fluxdev vae %.1f %.0f\n", vae_ms, vae_peak);
+    if (complete && vae_ms >= 0)
+        printf("fluxdev projection %.0f\n", steps_ms + vae_ms);
+    else
+        printf("fluxdev projection - (a step or the decode is missing)\n");
+}
+
+/* --dev: the true FLUX.1-dev transformer at 4096^2, the decode, the 35-step projection. */
+static int run_dev(double budget_s, gboolean fp8)
+{
+    const char *tag = fp8 ? "fluxdev-fp8" : "fluxdev";
     const gint64 start = g_get_monotonic_time();
     const FluxConfig cfg = {
         .in_channels = 64,
@@ -128,15 +163,19 @@ static int run_dev(double budget_s)
     g_autofree char *attention = rd_backend_cuda_attention(be);
     printf("device %s\n", device);
     printf("attention %s\n", attention);
-    printf("model FLUX.1-dev, 19 double + 38 single blocks, random bf16 weights made on the "
-           "device\n");
+    printf("model FLUX.1-dev, 19 double + 38 single blocks, random %s weights made on the "
+           "device\n", fp8 ? "fp8 E4M3" : "bf16");
+    if (fp8) {
+        g_autofree char *how = rd_backend_cuda_fp8(be);
+        printf("# fp8 weights: %s\n", how);
+    }
     fflush(stdout);
     g_autofree char *dir = g_dir_make_tmp("resdit-dev-XXXXXX", NULL);
     g_autofree char *path = g_build_filename(dir, "flux-dev-layout.safetensors", NULL);
     if (!random_flux_write_sparse(&cfg, path, &error))
         g_error("%s", error->message);
     gboolean (*prepare)(RdBackend *, RdWeight *, GError **) = be->weight_prepare;
-    be->weight_prepare = random_prepare;
+    be->weight_prepare = fp8 ? random_prepare_fp8 : random_prepare;
     const gint64 t_load = g_get_monotonic_time();
     FluxModel *m = flux_model_load(path, be, &error);
     be->weight_prepare = prepare;
@@ -145,13 +184,14 @@ static int run_dev(double budget_s)
     be->synchronize(be);
     g_unlink(path);
     g_rmdir(dir);
-    printf("# fluxdev load %.0f ms, %.1f GiB on the device\n", seconds_since(t_load) * 1000.0,
+    printf("# %s load %.0f ms, %.1f GiB on the device\n", tag, seconds_since(t_load) * 1000.0,
            rd_cuda_peak_bytes(be) / 1073741824.0);
     const int side_px = 4096, side = side_px / 16;
     ResditMethodParams method;
     resdit_method_params_init(&method);
     const int count = resdit_mop_count(side, method.patch);
-    printf("fluxdev patches %d %d %d\n", count, count, method.patch);
+    if (!fp8)
+        printf("fluxdev patches %d %d %d\n", count, count, method.patch);
     fflush(stdout);
 
     float *txt = g_new(float, (int64_t)TXT_LEN * cfg.txt_dim), *vec = g_new(float, cfg.vec_dim);
@@ -171,7 +211,7 @@ static int run_dev(double budget_s)
     for (guint k = 0; k < G_N_ELEMENTS(modes); k++) {
         const char *name = resdit_mode_name(modes[k]);
         if (budget_s > 0 && seconds_since(start) > budget_s) {
-            printf("# fluxdev %s skipped: %.0f s of the %.0f s budget gone\n", name,
+            printf("# %s %s skipped: %.0f s of the %.0f s budget gone\n", tag, name,
                    seconds_since(start), budget_s);
             complete = FALSE;
             continue;
@@ -184,24 +224,16 @@ static int run_dev(double budget_s)
             ms = MIN(ms, step_ms(m, &in, modes[k], velocity, 1));
             runs = 2;
         }
-        printf("fluxdev %s %.1f %.0f %d\n", name, ms, rd_cuda_peak_bytes(be) / 1048576.0, runs);
+        printf("%s %s %.1f %.0f %d\n", tag, name, ms, rd_cuda_peak_bytes(be) / 1048576.0, runs);
         fflush(stdout);
         total += steps[k] * ms;
     }
     flux_model_free(m);
     rd_backend_trim(be);
-    double vae_ms = -1.0, vae_peak = 0.0;
-    if (budget_s > 0 && seconds_since(start) > budget_s)
-        printf("# fluxdev vae skipped: %.0f s of the %.0f s budget gone\n", seconds_since(start),
-               budget_s);
+    if (fp8)
+        print_projection_fp8(complete, total);
     else
-        vae_ms = vae_decode_ms(be, side_px, &vae_peak);
-    if (vae_ms >= 0)
-        printf("fluxdev vae %.1f %.0f\n", vae_ms, vae_peak);
-    if (complete && vae_ms >= 0)
-        printf("fluxdev projection %.0f\n", total + vae_ms);
-    else
-        printf("fluxdev projection - (a step or the decode is missing)\n");
+        decode_and_print_projection(be, side_px, start, budget_s, complete, total);
     g_free(img);
     g_free(velocity);
     g_free(txt);
@@ -212,7 +244,7 @@ static int run_dev(double budget_s)
 
 int main(int argc, char **argv)
 {
-    gboolean quick = FALSE, dev = FALSE;
+    gboolean quick = FALSE, dev = FALSE, fp8 = FALSE;
     double budget_s = 0.0;
     int depth[2] = {1, 2}, n_depth = 0;
     for (int i = 1; i < argc; i++) {
@@ -220,13 +252,15 @@ int main(int argc, char **argv)
             quick = TRUE;
         else if (strcmp(argv[i], "--dev") == 0)
             dev = TRUE;
+        else if (strcmp(argv[i], "--fp8") == 0)
+            fp8 = TRUE;
         else if (strcmp(argv[i], "--budget") == 0 && i + 1 < argc)
             budget_s = atof(argv[++i]);
         else if (n_depth < 2)
             depth[n_depth++] = atoi(argv[i]);
     }
     if (dev)
-        return run_dev(budget_s);
+        return run_dev(budget_s, fp8);
     const FluxConfig cfg = {
         .in_channels = 64,
         .hidden = 3072,

@@ -32,6 +32,11 @@ def parse_line(parts, rows):
     if parts[0] == "fluxdev" and len(parts) >= 4 and parts[1] in ("global", "fused", "local",
                                                                   "vae"):
         rows[("fluxdev", parts[1])] = {"ms": float(parts[2]), "peak": float(parts[3])}
+    elif parts[0] == "fluxdev-fp8" and len(parts) >= 4 and parts[1] in ("global", "fused",
+                                                                      "local"):
+        rows[("fluxdev-fp8", parts[1])] = {"ms": float(parts[2]), "peak": float(parts[3])}
+    elif parts[0] == "fluxdev-fp8" and len(parts) >= 3 and parts[1] == "projection":
+        rows[("fluxdev-fp8", "projection")] = {"ms": float(parts[2])} if parts[2] != "-" else None
     elif parts[0] == "fluxdev" and len(parts) >= 3 and parts[1] == "projection":
         rows[("fluxdev", "projection")] = {"ms": float(parts[2])} if parts[2] != "-" else None
     elif parts[0] == "fluxdev-torch" and len(parts) >= 5:
@@ -84,7 +89,7 @@ def step_table(ours, ref):
 
 def fluxdev_table(ours, ref):
     """The true FLUX.1-dev transformer at 4096^2: steps per mode, decode, 35-step projection."""
-    if not any(k[0] in ("fluxdev", "fluxdev-torch") for k in list(ours) + list(ref)):
+    if not any(k[0] in ("fluxdev", "fluxdev-fp8", "fluxdev-torch") for k in list(ours) + list(ref)):
         return
     print()
     print("FLUX.1-dev (19 double + 38 single blocks, random bf16 weights made on the device) at "
@@ -112,6 +117,20 @@ def fluxdev_table(ours, ref):
         print(f"| {label} | {cell(o, 'ms', '{:.0f}')} | {cell(o, 'peak', '{:.0f}')} | "
               f"{cell(t['flash'], 'ms', '{:.0f}')} | {cell(t['cudnn'], 'ms', '{:.0f}')} | "
               f"{ratio} |")
+    for mode in ("global", "fused", "local"):
+        o = ours.get(("fluxdev-fp8", mode))
+        if not o:
+            continue
+        t = {b: ref.get(("fluxdev-torch", b, mode)) for b in ("flash", "cudnn")}
+        best = min((r["ms"] for r in t.values() if r), default=None)
+        ratio = f"{o['ms'] / best:.2f}" if best else "-"
+        print(f"| {mode} step, fp8 weights (torch: bf16) | {o['ms']:.0f} | {o['peak']:.0f} | "
+              f"{cell(t['flash'], 'ms', '{:.0f}')} | {cell(t['cudnn'], 'ms', '{:.0f}')} | "
+              f"{ratio} |")
+    proj8, vae = ours.get(("fluxdev-fp8", "projection")), ours.get(("fluxdev", "vae"))
+    if proj8:
+        plus = f" + {vae['ms'] / 1000:.1f} s decode" if vae else " (transformer only)"
+        print(f"| 35-step image with fp8 weights | {proj8['ms'] / 1000:.1f} s{plus} |  | | | |")
     proj = ours.get(("fluxdev", "projection"))
     torch_cells = [f"{totals[b] / 1000:.1f} s (transformer only)" if complete[b] else "-"
                    for b in ("flash", "cudnn")]
@@ -135,7 +154,7 @@ def main():
           "ours peak MiB | torch peak MiB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     keys = sorted((k for k in set(ours) | set(ref)
-                   if k[0] not in ("step", "fluxdev", "fluxdev-torch")),
+                   if k[0] not in ("step", "fluxdev", "fluxdev-fp8", "fluxdev-torch")),
                   key=lambda k: (k[0], int(k[1]) if k[1].isdigit() else 0))
     for key in keys:
         o, t = ours.get(key), ref.get(key)
