@@ -6,7 +6,7 @@
  *
  * Usage: bench-demo [--seeds N] [--size WxH] [--steps S] [--global-steps G] [--local-steps L]
  *                   [--grid FILE.png] [--grid-seeds K]
- *                   [--thumb PX] [--variants a,b,...] [--save-dir DIR]
+ *                   [--thumb PX] [--variants a,b,...] [--save-dir DIR] [--backend cpu|cuda]
  * Variants: direct, pe-interp, resdit, no-pes, no-pipe, no-psf, no-gws, no-mop (default: all
  * but no-mop). */
 #include <glib/gstdio.h>
@@ -102,7 +102,8 @@ static ResditModelPaths *find_demo(void)
 int main(int argc, char **argv)
 {
     int seeds = 32, steps = 0, grid_seeds = 4, thumb = 192, global_steps = -1, local_steps = -1;
-    char *size = NULL, *grid_path = NULL, *variant_list = NULL, *save_dir = NULL;
+    char *size = NULL, *grid_path = NULL, *variant_list = NULL, *save_dir = NULL,
+         *backend = NULL;
     GOptionEntry entries[] = {
         {"seeds", 0, 0, G_OPTION_ARG_INT, &seeds, "seeds 1..N (32)", "N"},
         {"size", 0, 0, G_OPTION_ARG_STRING, &size, "image size (1024x1024: 4x the base)", "WxH"},
@@ -114,6 +115,7 @@ int main(int argc, char **argv)
         {"thumb", 0, 0, G_OPTION_ARG_INT, &thumb, "grid tile width in pixels (192)", "PX"},
         {"variants", 0, 0, G_OPTION_ARG_STRING, &variant_list, "comma-separated variants", "LIST"},
         {"save-dir", 0, 0, G_OPTION_ARG_FILENAME, &save_dir, "save every image here", "DIR"},
+        {"backend", 0, 0, G_OPTION_ARG_STRING, &backend, "cpu (default) or cuda", "NAME"},
         {NULL}};
     GOptionContext *ctx = g_option_context_new("- ResDiT ablation on the demo model");
     g_option_context_add_main_entries(ctx, entries, NULL);
@@ -135,7 +137,11 @@ int main(int argc, char **argv)
     ResditModelPaths *paths = find_demo();
     if (!paths)
         g_error("the demo model (data/models/resdit-demo) was not found");
-    ResditModel *model = resdit_model_open(paths, RESDIT_BACKEND_CPU, &error);
+    const ResditBackendChoice choice =
+        g_strcmp0(backend, "cuda") == 0 ? RESDIT_BACKEND_CUDA : RESDIT_BACKEND_CPU;
+    if (backend && choice == RESDIT_BACKEND_CPU && strcmp(backend, "cpu") != 0)
+        g_error("--backend: expected cpu or cuda");
+    ResditModel *model = resdit_model_open(paths, choice, &error);
     resdit_model_paths_free(paths);
     if (!model)
         g_error("%s", error->message);
@@ -145,8 +151,9 @@ int main(int argc, char **argv)
     const int grid_w = grid_seeds * thumb, grid_h = n_var * th;
     guint8 *grid = grid_path ? g_new0(guint8, (size_t)grid_w * grid_h * 3) : NULL;
 
-    printf("demo model, %dx%d (base %d px), %d seeds, detector min area %d px\n", width, height,
-           resdit_model_base_size(model), seeds, SUN_MIN_AREA);
+    printf("demo model, %dx%d (base %d px), %d seeds, detector min area %d px, %s backend\n",
+           width, height, resdit_model_base_size(model), seeds, SUN_MIN_AREA,
+           choice == RESDIT_BACKEND_CUDA ? "CUDA" : "CPU");
     printf("%-50s %8s %6s %6s %6s %8s %8s\n", "variant", "one sun", "none", "two+", "mean",
            "s/image", "counts");
     for (int v = 0; v < n_var; v++) {

@@ -9,6 +9,7 @@
 #   2. `resdit backends` (which attention path: cuDNN or ours, and why) and dev-cudnn-graph,
 #   3. the gpu test suite (exit 77 = skip),
 #   3b. the demo model end to end on the CPU and on CUDA (same seed, pixel differences),
+#   3c. the demo model's ablation over 32 seeds at 4x, 8x and 1:2 (bench-demo on CUDA),
 #   4. FLUX.1-dev's true architecture at 4096 x 4096 with random weights made on the device:
 #      one global, fused and local step, a 4K VAE decode, the projected 35-step time
 #      (bench-gpu-step --dev),
@@ -82,6 +83,7 @@ save() {
         [ -f "$logs/backends.txt" ] && sed 's/^/    /' "$logs/backends.txt" && echo
         [ -f "$logs/tests-summary.txt" ] && cat "$logs/tests-summary.txt" && echo
         [ -f "$logs/e2e.txt" ] && cat "$logs/e2e.txt" && echo
+        [ -f "$logs/demo.txt" ] && sed 's/^/    /' "$logs/demo.txt" && echo
         "$python" bench/gpu/report.py "$logs/ours.txt" "$logs/torch.txt" "${torch_note:-}" 2>&1
         if [ -s "$logs/skipped.txt" ]; then
             echo
@@ -241,6 +243,27 @@ d = np.abs(a - b)
 print(f"e2e {a.shape[1]}x{a.shape[0]}: CPU vs CUDA, mean |diff| {d.mean():.2f} of 255, "
       f"largest {d.max()}, pixels off by more than 16: {(d.max(axis=2) > 16).mean() * 100:.2f} %")
 PY
+    done
+    save
+fi
+
+# The demo model's ablation (bench/bench-demo.c) over 32 seeds on CUDA: 4x, 8x and 1:2 at 4x
+# the area, each in seconds here against hours on a 2-core CPU. DEMO_DATA: a data folder whose
+# models/resdit-demo is the one to measure (default the tree's data/).
+if [ "$have_bin" = 1 ] && grep -q '^cuda  usable' "$logs/backends.txt" 2>/dev/null &&
+    part "the demo model's ablation on CUDA (bench-demo, 32 seeds)" 60; then
+    demo="$logs/demo"
+    mkdir -p "$demo"
+    for run in "1024x1024 direct,pe-interp,resdit,no-pes,no-pipe,no-psf,no-gws" \
+        "2048x2048 direct,pe-interp,resdit" "512x1024 direct,pe-interp,resdit" \
+        "1024x512 direct,pe-interp,resdit" "256x256 resdit"; do
+        set -- $run
+        [ "$(left)" -lt 40 ] && { echo "demo $1: out of time" | tee -a "$logs/skipped.txt"; continue; }
+        RESDIT_DATA_DIR="${DEMO_DATA:-$top/data}" ours timeout "$(cap 90)" "$bin/bench-demo" \
+            --backend cuda --seeds 32 --size "$1" --variants "$2" --grid "$demo/grid-$1.png" \
+            --grid-seeds 8 --thumb 128 >"$demo/demo-$1.txt" 2>&1 ||
+            { status=1; tail -3 "$demo/demo-$1.txt"; }
+        cat "$demo/demo-$1.txt" | tee -a "$logs/demo.txt"
     done
     save
 fi

@@ -30,7 +30,7 @@ for t in $tests; do targets="$targets tests/gpu/test-gpu-$t"; done
 # the text encoders' tests, run there on the CUDA backend (RESDIT_TEST_BACKEND=cuda)
 text_tests="text-encoders text-pipeline sd3-text"
 for t in $text_tests; do targets="$targets tests/text/test-$t"; done
-ninja -C "$build" $targets bench/gpu/bench-gpu-ops bench/gpu/bench-gpu-step \
+ninja -C "$build" $targets bench/gpu/bench-gpu-ops bench/gpu/bench-gpu-step bench/bench-demo \
     kernels/dev/dev-attention kernels/dev/dev-cudnn-graph app/cli/resdit
 
 stage="$build/gpu-pack"
@@ -44,7 +44,7 @@ for t in $text_tests; do
 done
 cp "$build"/bench/gpu/bench-gpu-ops "$build"/bench/gpu/bench-gpu-step "$stage/bin/"
 cp "$build"/kernels/dev/dev-attention "$build"/kernels/dev/dev-cudnn-graph "$stage/bin/"
-cp "$build"/app/cli/resdit "$stage/bin/"
+cp "$build"/app/cli/resdit "$build"/bench/bench-demo "$stage/bin/"
 strip --strip-unneeded "$stage"/bin/*
 keep='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libstdc\+\+|libgcc_s|libcuda\.so|libcudart|libcublas|libcublasLt|libcufft)'
 for bin in "$stage"/bin/*; do
