@@ -74,6 +74,17 @@ char *rd_backend_cuda_fp8(RdBackend *be)
     (void)be;
     return g_strdup("no CUDA backend in this build");
 }
+
+gboolean rd_backend_fp8_gemm(RdBackend *be)
+{
+    (void)be;
+    return FALSE;
+}
+
+gboolean rd_cuda_device_fp8_gemm(void)
+{
+    return FALSE;
+}
 #endif
 
 RdBackend *rd_backend_new(RdBackendChoice choice, GError **error)

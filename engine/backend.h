@@ -193,6 +193,11 @@ gboolean rd_backend_cuda_available(char **reason);
 char *rd_backend_cuda_attention(RdBackend *be);
 /* How a CUDA backend multiplies fp8 weights (in fp8, or widened to bf16, and why); g_free. */
 char *rd_backend_cuda_fp8(RdBackend *be);
+/* TRUE when be multiplies fp8 weights in fp8 (a CUDA backend on sm_89+ without
+ * RESDIT_FP8_GEMM=0); the CPU backend never does. */
+gboolean rd_backend_fp8_gemm(RdBackend *be);
+/* The same for a CUDA backend on the current device, without making one. */
+gboolean rd_cuda_device_fp8_gemm(void);
 /* Free and total memory of the current CUDA device; FALSE when there is none. */
 gboolean rd_cuda_memory(guint64 *free_bytes, guint64 *total_bytes);
 RdBackend *rd_backend_new(RdBackendChoice choice, GError **error);

@@ -45,7 +45,7 @@ void rd_plan_target_cuda(RdPlanTarget *t, guint64 card_bytes)
     t->card_bytes = card_bytes;
     t->reserve_bytes = CUDA_RESERVE + card_bytes / CUDA_SLACK_DIVISOR;
     t->act_bytes = 2;
-    t->fp8_gemm = FALSE; /* kernels/linear.cu dequantises each fp8 matrix before its GEMM */
+    t->fp8_gemm = FALSE; /* the caller sets it from the device (rd_backend_fp8_gemm) */
     t->gemm_workspace = CUDA_GEMM_WORKSPACE;
     t->conv_scratch = CUDA_IM2COL;
     t->fft_on_device = TRUE;
@@ -441,6 +441,15 @@ static void order_by_size(const RdTransformerInventory *tf, int *order)
     }
 }
 
+/* With fp8 GEMMs (kernels/linear.cu) each linear's input is quantised to one byte per element
+ * first: the widest is a single block's second linear, [image + text tokens, hidden + MLP]. */
+static guint64 fp8_codes_bytes(const RdTransformerInventory *tf, const RdPlanJob *job)
+{
+    const guint64 tokens = (guint64)(job->height / 16) * (guint64)(job->width / 16) +
+                           (guint64)job->t5_len;
+    return tokens * (guint64)(tf->hidden + tf->mlp_hidden);
+}
+
 static void evaluate(const RdModelInventory *mi, const RdPlanJob *job, const RdPlanTarget *target,
                      const Candidate *c, const int *order, RdMemoryPlan *p)
 {
@@ -472,7 +481,9 @@ static void evaluate(const RdModelInventory *mi, const RdPlanJob *job, const RdP
         p->transformer_weights = total - streamed;
         p->streamed_bytes = streamed;
         p->stream_buffers = 2 * largest;
-        p->dequant_scratch = c->format != RD_WEIGHTS_BF16 && !target->fp8_gemm ? largest_bf16 : 0;
+        p->fp8_scratch = c->format == RD_WEIGHTS_BF16 ? 0
+                         : target->fp8_gemm    ? fp8_codes_bytes(tf, job)
+                                               : largest_bf16;
     }
     p->t5_weights = part_bytes(&mi->t5.all, target);
     p->clip_weights = part_bytes(&mi->clip, target);
@@ -496,7 +507,7 @@ static void evaluate(const RdModelInventory *mi, const RdPlanJob *job, const RdP
         target->weights_mapped ? (guint64)16 * lh * lw * sizeof(float) * 6 + p->fwd.psf : 0;
     const guint64 host_image =
         target->weights_mapped ? (guint64)job->width * job->height * 3 * (sizeof(float) + 1) : 0;
-    const guint64 transformer = p->transformer_weights + p->stream_buffers + p->dequant_scratch;
+    const guint64 transformer = p->transformer_weights + p->stream_buffers + p->fp8_scratch;
     const guint64 always = p->clip_weights + p->vae_weights;
     p->peak_encode = always + p->t5_weights + p->t5_activations + (c->t5_first ? 0 : transformer);
     p->peak_sample = always + transformer + p->activations + p->workspace + host_latents;
@@ -612,6 +623,8 @@ char *rd_memory_plan_describe(const RdMemoryPlan *p, const RdPlanTarget *target)
                            !target->weights_mapped && p->format != RD_WEIGHTS_BF16 &&
                                    !target->fp8_gemm
                                ? ", dequantised per block"
+                           : !target->weights_mapped && p->format != RD_WEIGHTS_BF16
+                               ? ", multiplied in fp8 (activations quantised per tensor)"
                                : "");
     if (p->streamed_blocks)
         g_string_append_printf(s,

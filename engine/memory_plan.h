@@ -92,7 +92,8 @@ typedef struct {
     guint64 reserve_bytes;      /* not for the job: CUDA context and library code, pool slack */
     int act_bytes;              /* bytes per activation element: 2 (bf16 on CUDA), 4 (f32 on CPU) */
     gboolean weights_mapped;    /* CPU: weights are read from the mapped file in its dtype */
-    gboolean fp8_gemm;          /* cuBLASLt fp8 GEMMs (sm_89+); else fp8 is dequantised per block */
+    gboolean fp8_gemm;          /* cuBLASLt fp8 GEMMs (sm_89+, rd_backend_fp8_gemm); else fp8
+                                 * weights are dequantised per GEMM */
     guint64 gemm_workspace;     /* cuBLASLt workspace */
     guint64 conv_scratch;       /* the VAE convolution's im2col band */
     gboolean fft_on_device;     /* PSF buffers and cuFFT work areas count against the card */
@@ -104,9 +105,9 @@ typedef struct {
 } RdPlanTarget;
 
 /* The CUDA target for a card of card_bytes and the paths this build executes: bf16 or fp8 E4M3
- * weights (fp8 dequantised to bf16 before each GEMM on every architecture: no fp8 GEMMs yet, so
- * the dequantisation scratch is planned), resident or with blocks streamed from pinned host
- * memory, and T5 run and freed before the transformer's weights go to the device. */
+ * weights, resident or with blocks streamed from pinned host memory, and T5 run and freed before
+ * the transformer's weights go to the device. fp8_gemm starts FALSE (fp8 dequantised before each
+ * GEMM, as before sm_89); a caller with the device sets it from rd_backend_fp8_gemm. */
 void rd_plan_target_cuda(RdPlanTarget *target, guint64 card_bytes);
 /* The CPU backend's target with host memory of available bytes. */
 void rd_plan_target_cpu(RdPlanTarget *target, guint64 available);
@@ -142,7 +143,8 @@ typedef struct {
     int streamed_blocks;         /* blocks kept in pinned host memory, copied in per step */
     guint64 streamed_bytes;      /* pinned host memory they take */
     guint64 stream_buffers;      /* device slots they are copied into (two, double-buffered) */
-    guint64 dequant_scratch;     /* bf16 copy of one block for fp8 without fp8 GEMMs */
+    guint64 fp8_scratch;         /* fp8 weights: a block's bf16 copy (dequantised per GEMM), or
+                                  * with fp8 GEMMs the widest activation's E4M3 codes */
     guint64 transformer_weights; /* resident on the device */
     guint64 t5_weights, clip_weights, vae_weights;
     guint64 t5_activations;

@@ -430,10 +430,12 @@ gboolean rd_model_memory_plan(const ResditModel *m, const ResditJobParams *p, gu
     RdModelInventory mi;
     if (!model_inventory(m, &mi, error))
         return FALSE;
-    if (strcmp(m->be->name, "cpu") == 0)
+    if (strcmp(m->be->name, "cpu") == 0) {
         rd_plan_target_cpu(target, available);
-    else
+    } else {
         rd_plan_target_cuda(target, available); /* the card's total, less the reserve */
+        target->fp8_gemm = rd_backend_fp8_gemm(m->be);
+    }
     /* the job's own decode budget, so that the bands planned are the bands decoded */
     target->decode_budget = rd_decode_budget(m);
     target->bands_from_budget = TRUE;

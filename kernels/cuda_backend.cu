@@ -504,6 +504,29 @@ extern "C" char *rd_backend_cuda_attention(RdBackend *be)
     return cudnn_attention_describe(cuda_backend(be), &state);
 }
 
+static bool fp8_gemm_allowed(int compute_capability)
+{
+    const char *env = g_getenv("RESDIT_FP8_GEMM");
+    return compute_capability >= 89 && !(env && strcmp(env, "0") == 0);
+}
+
+extern "C" gboolean rd_backend_fp8_gemm(RdBackend *be)
+{
+    return strcmp(be->name, "cuda") == 0 && cuda_backend(be)->fp8_gemm;
+}
+
+extern "C" gboolean rd_cuda_device_fp8_gemm(void)
+{
+    int device = 0, major = 0, minor = 0;
+    if (!probe_device(NULL) || cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess) {
+        cudaGetLastError();
+        return FALSE;
+    }
+    return fp8_gemm_allowed(major * 10 + minor);
+}
+
 extern "C" char *rd_backend_cuda_fp8(RdBackend *be)
 {
     const CudaBackend *cb = cuda_backend(be);
@@ -664,8 +687,7 @@ extern "C" RdBackend *rd_backend_cuda_new(GError **error)
     if (ok) {
         cb->sm_count = prop.multiProcessorCount;
         cb->compute_capability = prop.major * 10 + prop.minor;
-        const char *fp8_env = g_getenv("RESDIT_FP8_GEMM");
-        cb->fp8_gemm = cb->compute_capability >= 89 && !(fp8_env && strcmp(fp8_env, "0") == 0);
+        cb->fp8_gemm = fp8_gemm_allowed(cb->compute_capability);
         cb->smem_optin = (size_t)optin;
         cb->workspace_size = WORKSPACE_BYTES;
         cb->im2col_bytes = IM2COL_BYTES;

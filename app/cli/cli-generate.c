@@ -771,6 +771,7 @@ static gboolean dry_run_target(const GenerateOptions *o, RdPlanTarget *target, c
     if (!cpu && rd_cuda_memory(&free_bytes, &total)) {
         rd_plan_target_cuda(target, free_bytes);
         target->reserve_bytes = 0; /* what is free now */
+        target->fp8_gemm = rd_cuda_device_fp8_gemm();
         *where = g_strdup_printf("this machine's device (%.1f of %.1f GiB free)",
                                  free_bytes / 1073741824.0, total / 1073741824.0);
         return TRUE;

@@ -326,6 +326,8 @@ static void files_clear(Files *f)
     g_free(f->dir);
 }
 
+static gboolean plan_fp8_gemm; /* the target multiplies fp8 weights in fp8 (sm_89+) */
+
 static void plan_for_paths(const Files *f, const char *transformer, int side, guint64 card,
                            gboolean only_executable, RdMemoryPlan *plan)
 {
@@ -345,6 +347,7 @@ static void plan_for_paths(const Files *f, const char *transformer, int side, gu
     rd_plan_job_from_params(&job, &p, mi.transformer.guidance ? 512 : 256);
     RdPlanTarget target;
     rd_plan_target_cuda(&target, card);
+    target.fp8_gemm = plan_fp8_gemm;
     g_assert_true(rd_memory_plan(&mi, &job, &target, only_executable, plan, &error));
     g_assert_no_error(error);
     g_autofree char *text = rd_memory_plan_describe(plan, &target);
@@ -467,14 +470,14 @@ static void test_flux_dev_4k(void)
     g_assert_cmpuint(p24.peak, ==, MAX(p24.peak_encode, MAX(p24.peak_sample, p24.peak_decode)));
     /* the peak is made of its terms */
     g_assert_cmpuint(p24.peak_sample, ==,
-                     p24.transformer_weights + p24.stream_buffers + p24.dequant_scratch +
+                     p24.transformer_weights + p24.stream_buffers + p24.fp8_scratch +
                          p24.clip_weights + p24.vae_weights + p24.activations + p24.workspace);
     /* the VAE decodes in bands at 4K */
     g_assert_cmpint(p24.vae_band_rows, <, 4096 / 8);
     g_assert_true(p24.executable); /* fp8 resident runs on CUDA */
     g_assert_null(p24.not_executable);
-    /* this build dequantises fp8 before each GEMM: one bf16 block of scratch is planned */
-    g_assert_cmpuint(p24.dequant_scratch, >, 0);
+    /* a card without fp8 GEMMs dequantises fp8 before each GEMM: one bf16 block of scratch */
+    g_assert_cmpuint(p24.fp8_scratch, >, 0);
 
     plan_for(&f, f.transformer, 4096, 16 * GIB, &p16);
     g_assert_true(p16.fits);
@@ -502,7 +505,17 @@ static void test_flux_dev_4k(void)
     plan_for(&f, f.transformer_fp8, 4096, 24 * GIB, &q);
     g_assert_true(q.fits);
     g_assert_cmpint(q.format, ==, RD_WEIGHTS_FP8_FILE);
-    RdMemoryPlan *all[] = {&p24, &p16, &p12, &p6, &p80, &q};
+    /* a card with fp8 GEMMs: the scratch is the widest activation's E4M3 codes, one byte each
+     * of [65536 + 512 tokens, 3072 + 12288] (a single block's second linear), not a bf16 block */
+    RdMemoryPlan g24;
+    plan_fp8_gemm = TRUE;
+    plan_for(&f, f.transformer, 4096, 24 * GIB, &g24);
+    plan_fp8_gemm = FALSE;
+    g_assert_true(g24.fits);
+    g_assert_cmpint(g24.format, ==, RD_WEIGHTS_FP8_QUANTISED);
+    g_assert_cmpuint(g24.fp8_scratch, ==, (guint64)(65536 + 512) * (3072 + 12288));
+    g_assert_cmpuint(g24.peak_sample - g24.fp8_scratch, ==, p24.peak_sample - p24.fp8_scratch);
+    RdMemoryPlan *all[] = {&p24, &p16, &p12, &p6, &p80, &q, &g24};
     for (size_t i = 0; i < G_N_ELEMENTS(all); i++)
         rd_memory_plan_clear(all[i]);
     files_clear(&f);
