@@ -248,22 +248,28 @@ PY
 fi
 
 # The demo model's ablation (bench/bench-demo.c) over 32 seeds on CUDA: 4x, 8x and 1:2 at 4x
-# the area, each in seconds here against hours on a 2-core CPU. DEMO_DATA: a data folder whose
-# models/resdit-demo is the one to measure (default the tree's data/).
+# the area, each in seconds here against hours on a 2-core CPU. DEMO_DATA: data folders (':'
+# between them) whose models/resdit-demo are the ones to measure (default the tree's data/).
 if [ "$have_bin" = 1 ] && grep -q '^cuda  usable' "$logs/backends.txt" 2>/dev/null &&
     part "the demo model's ablation on CUDA (bench-demo, 32 seeds)" 60; then
-    demo="$logs/demo"
-    mkdir -p "$demo"
-    for run in "1024x1024 direct,pe-interp,resdit,no-pes,no-pipe,no-psf,no-gws" \
-        "2048x2048 direct,pe-interp,resdit" "512x1024 direct,pe-interp,resdit" \
-        "1024x512 direct,pe-interp,resdit" "256x256 resdit"; do
-        set -- $run
-        [ "$(left)" -lt 40 ] && { echo "demo $1: out of time" | tee -a "$logs/skipped.txt"; continue; }
-        RESDIT_DATA_DIR="${DEMO_DATA:-$top/data}" ours timeout "$(cap 90)" "$bin/bench-demo" \
-            --backend cuda --seeds 32 --size "$1" --variants "$2" --grid "$demo/grid-$1.png" \
-            --grid-seeds 8 --thumb 128 >"$demo/demo-$1.txt" 2>&1 ||
-            { status=1; tail -3 "$demo/demo-$1.txt"; }
-        cat "$demo/demo-$1.txt" | tee -a "$logs/demo.txt"
+    IFS=: read -r -a demo_dirs <<<"${DEMO_DATA:-$top/data}"
+    for data in "${demo_dirs[@]}"; do
+        case $data in /*) ;; *) data="$top/$data" ;; esac
+        name=$(basename "$(dirname "$data")")-$(basename "$data")
+        demo="$logs/demo-$name"
+        mkdir -p "$demo"
+        echo "demo model of $data" | tee -a "$logs/demo.txt"
+        for run in "1024x1024 direct,pe-interp,resdit,no-pes,no-pipe,no-psf,no-gws" \
+            "2048x2048 direct,pe-interp,resdit" "512x1024 direct,pe-interp,resdit" \
+            "1024x512 direct,pe-interp,resdit" "256x256 resdit"; do
+            set -- $run
+            [ "$(left)" -lt 40 ] && { echo "demo $name $1: out of time" | tee -a "$logs/skipped.txt"; continue; }
+            RESDIT_DATA_DIR="$data" ours timeout "$(cap 90)" "$bin/bench-demo" --backend cuda \
+                --seeds 32 --size "$1" --variants "$2" --grid "$demo/grid-$1.png" \
+                --grid-seeds 8 --thumb 128 >"$demo/demo-$1.txt" 2>&1 ||
+                { status=1; tail -3 "$demo/demo-$1.txt"; }
+            tee -a "$logs/demo.txt" <"$demo/demo-$1.txt"
+        done
     done
     save
 fi
