@@ -26,8 +26,6 @@
 // The PTX helpers (cp.async, ldmatrix, mma.sync, bf16 packing). A host build of the kernel
 // (tests/kernel-emu) includes its emulation of them, which defines RD_WARP_EMULATION, first.
 #ifndef RD_WARP_EMULATION
-#include <string.h>
-
 #include <atomic>
 
 #include "attention_mma_ptx.cuh"
@@ -324,32 +322,10 @@ static inline float softmax_scale_log2(int head_dim)
 }
 
 #ifndef RD_WARP_EMULATION
-// The configuration the launcher runs, RESDIT_MMA_VARIANT=auto|16|32|16-lds32 (for benchmarks):
-// 32 query rows per warp (128 per block) where its shared memory fits the device, else 16; 16
-// with K by ldmatrix; 32; the kernel as first measured (16 rows, K by 32-bit loads).
+// The configuration the launcher runs (the backend's RdCudaMmaVariant, RESDIT_MMA_VARIANT): 32
+// query rows per warp where its shared memory fits the device, else 16; 16 with K by ldmatrix;
+// 32 (16 where it does not fit); the kernel as first measured (16 rows, K by 32-bit loads).
 enum Variant { VARIANT_AUTO, VARIANT_16, VARIANT_32, VARIANT_16_LDS32 };
-
-static inline Variant variant_from_env()
-{
-    const char *env = g_getenv("RESDIT_MMA_VARIANT");
-    if (!env || !*env || g_ascii_strcasecmp(env, "auto") == 0)
-        return VARIANT_AUTO;
-    if (strcmp(env, "16") == 0)
-        return VARIANT_16;
-    if (strcmp(env, "32") == 0)
-        return VARIANT_32;
-    if (g_ascii_strcasecmp(env, "16-lds32") == 0)
-        return VARIANT_16_LDS32;
-    g_message("resdit CUDA: RESDIT_MMA_VARIANT=%s is not one of auto, 16, 32, 16-lds32; using auto",
-              env);
-    return VARIANT_AUTO;
-}
-
-static inline Variant default_variant()
-{
-    static const Variant variant = variant_from_env();
-    return variant;
-}
 
 // Shared memory above 48 KB must be opted into once per kernel and device; false (nothing set)
 // where the device's per-block limit is below smem_bytes (32 rows with D = 128 on sm_86/89).
@@ -410,7 +386,7 @@ template <int D> static void launch_variant(Variant variant, const Args &a)
 // Launches over all heads; pointers are the first element of head 0.
 static void launch(int head_dim, const bf16 *q, int64_t q_stride, const bf16 *k, int64_t k_stride,
                    const bf16 *v, int64_t v_stride, bf16 *out, int64_t out_stride, int nq, int nk,
-                   int heads, cudaStream_t stream, Variant variant = default_variant())
+                   int heads, cudaStream_t stream, Variant variant = VARIANT_AUTO)
 {
     if (nq == 0)
         return;

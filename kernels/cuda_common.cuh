@@ -73,6 +73,7 @@ typedef struct CudaBackend {
     struct SpectralCache *ffts; // spectral.cu
     struct CudnnState *cudnn;   // attention_cudnn.cu: handle and plans, made on first use
     int attention_path;         // attention_cudnn.cuh AttentionPath (RESDIT_ATTENTION)
+    int mma_variant;            // RdCudaMmaVariant of our attention kernel (RESDIT_MMA_VARIANT)
 } CudaBackend;
 
 static inline CudaBackend *cuda_backend(RdBackend *be)
