@@ -309,7 +309,7 @@ if [ "$have_torch" = 1 ] && part "FLUX.1-dev at 4096^2, PyTorch (flash, cuDNN)" 
     save
 fi
 
-if [ "$have_bin" = 1 ] && part "op benchmarks, ours (cuDNN path, then RESDIT_ATTENTION=ours)" 40; then
+if [ "$have_bin" = 1 ] && part "op benchmarks, ours (cuDNN path, RESDIT_ATTENTION=ours, its variants 16-lds32, 16)" 40; then
     ours timeout "$(cap 60)" "$bin/bench-gpu-ops" all $quick >"$logs/ops-ours.txt" \
         2>"$logs/ops-ours.err" || { rc=$?; [ "$rc" != 77 ] && status=1; tail -3 "$logs/ops-ours.err"; }
     cat "$logs/ops-ours.txt"
@@ -318,6 +318,14 @@ if [ "$have_bin" = 1 ] && part "op benchmarks, ours (cuDNN path, then RESDIT_ATT
         >"$logs/ops-ours-mma.txt" 2>"$logs/ops-ours-mma.err" || tail -3 "$logs/ops-ours-mma.err"
     cat "$logs/ops-ours-mma.txt"
     sed -n 's/^attention /attention-mma /p' "$logs/ops-ours-mma.txt" >>"$logs/ours.txt"
+    # the kernel as first measured (16 rows per warp, K by 32-bit loads), then with K by ldmatrix
+    for variant in 16-lds32 16; do
+        log="$logs/ops-ours-mma-$variant"
+        RESDIT_ATTENTION=ours RESDIT_MMA_VARIANT=$variant ours timeout "$(cap 40)" \
+            "$bin/bench-gpu-ops" attention $quick >"$log.txt" 2>"$log.err" || tail -3 "$log.err"
+        cat "$log.txt"
+        sed -n "s/^attention /attention-mma-$variant /p" "$log.txt" >>"$logs/ours.txt"
+    done
     save
 fi
 

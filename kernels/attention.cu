@@ -3,15 +3,38 @@
 // more (the VAE), the generic kernel for everything else (causal, bias, other head dims). Plain
 // bf16 attention with head dim 128 (FLUX, SD3) goes to cuDNN's fused SDPA first when it is
 // loaded and passed its check (attention_cudnn.cu); anything cuDNN cannot take comes back here.
+#include <string.h>
+
 #include "attention_cudnn.cuh"
 #include "attention_gemm.cuh"
 #include "attention_generic.cuh"
 #include "attention_mma.cuh"
 
+RdCudaMmaVariant mma_variant_from_env(void)
+{
+    const char *env = g_getenv("RESDIT_MMA_VARIANT");
+    if (!env || !*env || g_ascii_strcasecmp(env, "auto") == 0)
+        return RD_CUDA_MMA_AUTO;
+    if (strcmp(env, "16") == 0)
+        return RD_CUDA_MMA_16;
+    if (strcmp(env, "32") == 0)
+        return RD_CUDA_MMA_32;
+    if (g_ascii_strcasecmp(env, "16-lds32") == 0)
+        return RD_CUDA_MMA_16_LDS32;
+    g_message("resdit CUDA: RESDIT_MMA_VARIANT=%s is not one of auto, 16, 32, 16-lds32; using auto",
+              env);
+    return RD_CUDA_MMA_AUTO;
+}
+
 void attention_ours(CudaBackend *cb, const SdpaProblem &p)
 {
+    const attention_mma::Variant variant =
+        cb->mma_variant == RD_CUDA_MMA_16         ? attention_mma::VARIANT_16
+        : cb->mma_variant == RD_CUDA_MMA_32       ? attention_mma::VARIANT_32
+        : cb->mma_variant == RD_CUDA_MMA_16_LDS32 ? attention_mma::VARIANT_16_LDS32
+                                                  : attention_mma::VARIANT_AUTO;
     attention_mma::launch(p.head_dim, p.q, p.q_stride, p.k, p.k_stride, p.v, p.v_stride, p.out,
-                          p.out_stride, p.nq, p.nk, p.heads, cb->stream);
+                          p.out_stride, p.nq, p.nk, p.heads, cb->stream, variant);
 }
 
 void cuda_attention(RdBackend *be, const RdTensor *q, const RdTensor *k, const RdTensor *v,

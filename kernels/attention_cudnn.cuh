@@ -29,6 +29,8 @@ AttentionPath attention_path_from_env(void);
 bool cudnn_attention(CudaBackend *cb, const SdpaProblem &p);
 // Our tensor-core kernel (attention.cu), for the first-use check.
 void attention_ours(CudaBackend *cb, const SdpaProblem &p);
+// Its configuration asked for by RESDIT_MMA_VARIANT (unset: auto; attention.cu).
+RdCudaMmaVariant mma_variant_from_env(void);
 // Loads cuDNN and runs the first-use check if not done yet; a sentence saying which path plain
 // bf16 D = 128 attention takes and why (g_free), and where cuDNN stands in *state.
 char *cudnn_attention_describe(CudaBackend *cb, RdCudaCudnnState *state);

@@ -562,6 +562,11 @@ extern "C" void rd_cuda_set_attention_path(RdBackend *be, RdCudaAttentionPath pa
                                                                          : ATTENTION_AUTO;
 }
 
+extern "C" void rd_cuda_set_mma_variant(RdBackend *be, RdCudaMmaVariant variant)
+{
+    cuda_backend(be)->mma_variant = variant;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Creation
 
@@ -655,6 +660,7 @@ extern "C" RdBackend *rd_backend_cuda_new(GError **error)
     CudaBackend *cb = g_new0(CudaBackend, 1);
     fill_table(&cb->base);
     cb->attention_path = attention_path_from_env();
+    cb->mma_variant = mma_variant_from_env();
     cudaDeviceProp prop;
     // Freed blocks stay in the pool while a job runs (activations come and go every layer);
     // rd_backend_trim gives them back after each job and under memory pressure.

@@ -55,6 +55,18 @@ typedef enum {
 } RdCudaAttentionPath;
 void rd_cuda_set_attention_path(RdBackend *be, RdCudaAttentionPath path);
 
+/* Our mma.sync attention kernel's configuration (kernels/README.md): AUTO runs 32 query rows per
+ * warp where the device gives a block its shared memory, else 16; the others are for tests and
+ * benchmarks (32 still runs 16 where it does not fit; 16_LDS32 is the kernel as first measured).
+ * RESDIT_MMA_VARIANT=auto|16|32|16-lds32 sets the start value. */
+typedef enum {
+    RD_CUDA_MMA_AUTO,
+    RD_CUDA_MMA_16,
+    RD_CUDA_MMA_32,
+    RD_CUDA_MMA_16_LDS32,
+} RdCudaMmaVariant;
+void rd_cuda_set_mma_variant(RdBackend *be, RdCudaMmaVariant variant);
+
 typedef enum {
     RD_CUDNN_NOT_BUILT,    /* cudnn_graph.h was missing when the build was configured */
     RD_CUDNN_UNAVAILABLE,  /* libcudnn.so.9 not found, too old, or no handle on this device */

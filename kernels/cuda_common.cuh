@@ -77,6 +77,7 @@ typedef struct CudaBackend {
     bool fp8_gemm;              // fp8 weights multiply in fp8 (sm_89+; RESDIT_FP8_GEMM=0: off)
     float *fp8_scratch;         // fp8_weights.cu: an activation's amax bits and scale
     guint64 fp8_gemm_calls;     // GEMMs that ran in fp8
+    int mma_variant;            // RdCudaMmaVariant of our attention kernel (RESDIT_MMA_VARIANT)
 } CudaBackend;
 
 static inline CudaBackend *cuda_backend(RdBackend *be)

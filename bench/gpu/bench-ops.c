@@ -1,7 +1,8 @@
 /* Times the CUDA backend's attention and FLUX-shaped linear layers, with peak device memory.
  *
  * Usage: bench-gpu-ops [attention|gemm|all] [--quick]   (RESDIT_ATTENTION=ours|cudnn chooses
- * the attention path; the "# attention path" line says which one ran)
+ * the attention path; the "# attention path" line says which one ran; RESDIT_MMA_VARIANT=auto|16|
+ * 32|16-lds32 the configuration of our mma.sync kernel, kernels/README.md)
  * Prints one line per case (machine-readable, parsed by bench/gpu/report.py):
  *   attention TOKENS HEADS HEAD_DIM MS TFLOPS PEAK_MIB
  *   gemm NAME M N K MS TFLOPS PEAK_MIB   (NAME.fp8: fp8 weights and activations, sm_89+;
@@ -171,6 +172,8 @@ int main(int argc, char **argv)
     g_autofree char *path = rd_backend_cuda_attention(be);
     printf("device %s\n", device);
     printf("# attention path: %s\n", path);
+    const char *variant = g_getenv("RESDIT_MMA_VARIANT");
+    printf("# RESDIT_MMA_VARIANT=%s\n", variant && *variant ? variant : "auto");
     if (strcmp(what, "attention") == 0 || strcmp(what, "all") == 0) {
         static const int sizes[] = {4608, 16896, 37376, 66048};
         for (guint i = 0; i < G_N_ELEMENTS(sizes); i++)

@@ -2,8 +2,9 @@
 """Joins bench-gpu-ops / bench-gpu-step and torch_ref.py outputs into markdown tables.
 
 Usage: report.py OURS.txt TORCH.txt [TORCH_NOTE]
-OURS.txt may also hold `attention-mma ...` lines (bench-gpu-ops under RESDIT_ATTENTION=ours,
-renamed by bench/gpu.sh) and `fluxdev ...` lines (bench-gpu-step --dev); TORCH.txt
+OURS.txt may also hold `attention-mma ...` and `attention-mma-VARIANT ...` lines (bench-gpu-ops
+under RESDIT_ATTENTION=ours, the second also under RESDIT_MMA_VARIANT=VARIANT, renamed by
+bench/gpu.sh) and `fluxdev ...` lines (bench-gpu-step --dev); TORCH.txt
 `fluxdev-torch BACKEND MODE MS PEAK` lines (torch_ref.py fluxdev).
 """
 import sys
@@ -42,7 +43,8 @@ def parse_line(parts, rows):
     elif parts[0] == "fluxdev-torch" and len(parts) >= 5:
         rows[("fluxdev-torch", parts[1], parts[2])] = {"ms": float(parts[3]),
                                                        "peak": float(parts[4])}
-    elif parts[0] in ("attention", "attention-mma") and len(parts) >= 7:
+    elif (parts[0] in ("attention", "attention-mma") or parts[0].startswith("attention-mma-")) \
+            and len(parts) >= 7:
         rows[(parts[0], parts[1])] = {"ms": float(parts[4]), "tflops": float(parts[5]),
                                       "peak": float(parts[6]),
                                       "note": parts[7] if len(parts) > 7 else ""}
@@ -161,6 +163,10 @@ def main():
         if key[0] == "attention-mma":
             t = ref.get(("attention", key[1]))
             name = f"attention {key[1]} tokens, our mma.sync kernel (RESDIT_ATTENTION=ours)"
+        elif key[0].startswith("attention-mma-"):
+            t = ref.get(("attention", key[1]))
+            name = (f"attention {key[1]} tokens, our mma.sync kernel "
+                    f"(RESDIT_MMA_VARIANT={key[0][len('attention-mma-'):]})")
         elif key[0] == "attention":
             name = f"attention {key[1]} tokens, 24x128" + (f" (torch: {t['note']})" if t else "")
         elif key[0] == "gemm" and "." in key[1] and key[1].rsplit(".", 1)[1].startswith("fp8"):

@@ -1,10 +1,13 @@
 // Attention kernel development: CPU reference, kernel versions, check and timing.
 //
 //   version 1: attention_generic (one warp per query and head, scalar f32)
-//   version 2: attention_mma (flash attention on mma.sync tensor cores, D = 64 or 128)
-//   version 3: version 2 with K fragments through ldmatrix.x4 (not used by the backend yet)
+//   version 2: attention_mma (flash attention on mma.sync tensor cores, D = 64 or 128), 16 query
+//              rows per warp, K fragments by 32-bit shared loads (the kernel as first measured)
+//   version 3: version 2 with K fragments through ldmatrix.x4
+//   version 4: version 3 with 32 query rows per warp (128 per block; the backend's default where
+//              the device has the shared memory, else it runs version 3)
 //
-// Usage: dev-attention [version] [head_dim]   (defaults: 2, 128)
+// Usage: dev-attention [version] [head_dim]   (defaults: 4, 128)
 // Checks against the CPU at 1000 queries x 1100 keys, 2 heads, then times FLUX sizes (24 heads):
 // 4608, 16896 and 37376 tokens, in TFLOP/s of 4 N^2 D H.
 #include "../attention_generic.cuh"
@@ -52,8 +55,10 @@ static void run_version(int version, const bf16 *q, const bf16 *k, const bf16 *v
 {
     const int64_t width = (int64_t)heads * D;
     if (version >= 2) {
+        const attention_mma::Variant variants[] = {
+            attention_mma::VARIANT_16_LDS32, attention_mma::VARIANT_16, attention_mma::VARIANT_32};
         attention_mma::launch(D, q, width, k, width, v, width, out, width, nq, nk, heads, 0,
-                              version == 3);
+                              variants[version - 2]);
         return;
     }
     attention_generic::Args a;
@@ -114,11 +119,11 @@ static void time_version(int version, int D, int tokens)
 
 int main(int argc, char **argv)
 {
-    const int version = argc > 1 ? atoi(argv[1]) : 2;
+    const int version = argc > 1 ? atoi(argv[1]) : 4;
     const int D = argc > 2 ? atoi(argv[2]) : 128;
-    if (version < 1 || version > 3 || (version >= 2 && D != 64 && D != 128) || D < 1 ||
+    if (version < 1 || version > 4 || (version >= 2 && D != 64 && D != 128) || D < 1 ||
         D > attention_generic::MAX_HEAD_DIM) {
-        fprintf(stderr, "usage: dev-attention [1|2|3] [head_dim: 64 or 128 for versions 2, 3]\n");
+        fprintf(stderr, "usage: dev-attention [1|2|3|4] [head_dim: 64 or 128 for versions 2-4]\n");
         return 2;
     }
     printf("attention version %d, head dim %d\n", version, D);

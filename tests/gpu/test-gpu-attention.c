@@ -127,6 +127,18 @@ static void test_unaligned_views(void)
         run_attention(&cases[i], 700 + 10 * i);
 }
 
+#if HAVE_CUDA
+/* Our mma.sync kernel's other configurations (kernels/README.md) on every flash case; the tests
+ * above run the default. */
+static void test_flash_variant(gconstpointer variant)
+{
+    rd_cuda_set_mma_variant(gu_gpu(), (RdCudaMmaVariant)GPOINTER_TO_INT(variant));
+    test_flash_128();
+    test_flash_64();
+    rd_cuda_set_mma_variant(gu_gpu(), RD_CUDA_MMA_AUTO);
+}
+#endif
+
 int main(int argc, char **argv)
 {
     gu_init_or_skip(&argc, &argv);
@@ -135,6 +147,14 @@ int main(int argc, char **argv)
 #endif
     g_test_add_func("/gpu/attention/flash-128", test_flash_128);
     g_test_add_func("/gpu/attention/flash-64", test_flash_64);
+#if HAVE_CUDA
+    g_test_add_data_func("/gpu/attention/flash/16-rows", GINT_TO_POINTER(RD_CUDA_MMA_16),
+                         test_flash_variant);
+    g_test_add_data_func("/gpu/attention/flash/32-rows", GINT_TO_POINTER(RD_CUDA_MMA_32),
+                         test_flash_variant);
+    g_test_add_data_func("/gpu/attention/flash/16-rows-lds32",
+                         GINT_TO_POINTER(RD_CUDA_MMA_16_LDS32), test_flash_variant);
+#endif
     g_test_add_func("/gpu/attention/generic-head-dims", test_generic_head_dims);
     g_test_add_func("/gpu/attention/gemm-tiles", test_gemm_tiles);
     g_test_add_func("/gpu/attention/causal-and-bias", test_causal_and_bias);

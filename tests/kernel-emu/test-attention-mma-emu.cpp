@@ -14,7 +14,7 @@
 namespace attention_mma
 {
 // The kernel's dynamic shared memory (extern __shared__ smem_raw[]): blocks run one at a time.
-alignas(16) unsigned char smem_raw[smem_bytes<128>()];
+alignas(16) unsigned char smem_raw[smem_bytes<128, 32>()];
 } // namespace attention_mma
 
 namespace
@@ -183,14 +183,14 @@ const char *schedule_name(warp_emu::Schedule schedule)
 
 // Runs the kernel on one problem under one schedule, checks every output element against its
 // bound and the gaps of the output view against the sentinel; returns the output (g_free).
-template <int D, bool K_LDMATRIX>
+template <int D, bool K_LDMATRIX, int WARP_ROWS>
 float *check(const Problem &p, guint32 seed, warp_emu::Schedule schedule = warp_emu::ROUND_ROBIN,
              warp_emu::CopyLanding landing = warp_emu::LAND_AT_WAIT)
 {
     g_assert_cmpint(p.D, ==, D);
     Buffers b = make_buffers(p, seed);
     LaunchArgs a;
-    a.kernel = attention_mma::flash_kernel<D, K_LDMATRIX>;
+    a.kernel = attention_mma::flash_kernel<D, K_LDMATRIX, WARP_ROWS>;
     a.q = b.q;
     a.k = b.kv;
     a.v = b.kv + b.v_offset;
@@ -204,10 +204,10 @@ float *check(const Problem &p, guint32 seed, warp_emu::Schedule schedule = warp_
     // The backend's gate: these views are ones it sends to this kernel.
     g_assert_true(attention_mma::supported(D, a.q, a.q_stride, a.k, a.k_stride, a.v, a.v_stride,
                                            a.out, a.out_stride, p.nk));
-    const warp_emu_dim3 grid = {(unsigned)((p.nq + attention_mma::BR - 1) / attention_mma::BR),
-                                (unsigned)p.heads, 1};
+    constexpr int BR = attention_mma::block_rows<WARP_ROWS>();
+    const warp_emu_dim3 grid = {(unsigned)((p.nq + BR - 1) / BR), (unsigned)p.heads, 1};
     warp_emu::launch(grid, attention_mma::THREADS, attention_mma::smem_raw,
-                     attention_mma::smem_bytes<D>(), run_thread, &a, schedule, landing);
+                     attention_mma::smem_bytes<D, WARP_ROWS>(), run_thread, &a, schedule, landing);
 
     const int W = p.heads * D;
     const size_t n = (size_t)p.nq * W;
@@ -220,10 +220,10 @@ float *check(const Problem &p, guint32 seed, warp_emu::Schedule schedule = warp_
             g_assert_cmphex(b.out[i * b.out_stride + col].bits, ==, SENTINEL);
     }
     reference(p, b, ref, bound);
-    char *what = g_strdup_printf("D %d%s, %d queries, %d keys, %d heads, q x%g, ramp %g, %s, "
-                                 "cp.async lands at %s",
-                                 D, K_LDMATRIX ? " (K by ldmatrix)" : "", p.nq, p.nk, p.heads,
-                                 p.q_scale, p.ramp, schedule_name(schedule),
+    char *what = g_strdup_printf("D %d (%d rows per warp, K by %s), %d queries, %d keys, "
+                                 "%d heads, q x%g, ramp %g, %s, cp.async lands at %s",
+                                 D, WARP_ROWS, K_LDMATRIX ? "ldmatrix" : "32-bit loads", p.nq, p.nk,
+                                 p.heads, p.q_scale, p.ramp, schedule_name(schedule),
                                  landing == warp_emu::LAND_AT_WAIT ? "the wait" : "issue");
     tu_assert_within(what, got, ref, bound, n);
     g_free(what);
@@ -235,33 +235,36 @@ float *check(const Problem &p, guint32 seed, warp_emu::Schedule schedule = warp_
     return got;
 }
 
-// Shapes: tails of queries (partial block, warps entirely past the end) and of keys (a partial
-// last tile, down to one key), several blocks and tiles, two heads on strided views, scores
-// peaky enough that the running maximum and the rescaling matter.
-template <int D, bool K_LDMATRIX> void test_shapes()
+// Shapes: tails of queries (partial block, warps or a warp's second row tile entirely past the
+// end) and of keys (a partial last tile, down to one key), several blocks and tiles, two heads
+// on strided views, scores peaky enough that the running maximum and the rescaling matter.
+// Warps past the end with 16 rows per warp (64 per block), then with 32 (128 per block).
+template <int D, bool K_LDMATRIX, int WARP_ROWS> void test_shapes()
 {
+    constexpr int BR = attention_mma::block_rows<WARP_ROWS>();
     const Problem problems[] = {
         {1, 1, 1, D, 3.0f, 0},        // one query, one key
-        {64, 64, 1, D, 3.0f, 0},      // exactly one block and one tile
-        {20, 65, 1, D, 3.0f, 0},      // warps 2, 3 past the last query; a 1-key tail tile
+        {BR, 64, 1, D, 3.0f, 0},      // exactly one block and one tile
+        {20, 65, 1, D, 3.0f, 0},      // warps 2, 3 past the end; 1 to 3; a 1-key tail tile
+        {48, 70, 1, D, 3.0f, 0},      // warp 3 past the end; warp 1's second row tile, 2, 3
         {70, 130, 2, D, 3.0f, 0},     // tails of both, two heads
-        {129, 191, 1, D, 8.0f, 0},    // three blocks, peaky scores
+        {129, 191, 1, D, 8.0f, 0},    // three blocks (two), peaky scores
         {33, 200, 1, D, 2.0f, 48.0f}, // the maximum moves to later tiles: rescaling
     };
     guint32 seed = 10;
     for (const Problem &p : problems)
-        g_free(check<D, K_LDMATRIX>(p, seed++));
+        g_free(check<D, K_LDMATRIX, WARP_ROWS>(p, seed++));
 }
 
 // Barriers and cp.async: one warp running ahead to the next __syncthreads, copies landing at
 // issue or at the wait. Each lane's arithmetic does not depend on the interleaving, so a
 // race-free kernel gives the same bits under every schedule (compared with memcmp); a missing
 // barrier or wait shows up as NaN from the poisoned shared memory or as another tile's data.
-template <int D, bool K_LDMATRIX> void test_schedules()
+template <int D, bool K_LDMATRIX, int WARP_ROWS> void test_schedules()
 {
     const Problem p = {70, 150, 1, D, 3.0f, 0};
     const size_t bytes = sizeof(float) * p.nq * p.heads * D;
-    float *first = check<D, K_LDMATRIX>(p, 20);
+    float *first = check<D, K_LDMATRIX, WARP_ROWS>(p, 20);
     const warp_emu::Schedule schedules[] = {warp_emu::ROUND_ROBIN, warp_emu::LOWEST_FIRST,
                                             warp_emu::HIGHEST_FIRST};
     const warp_emu::CopyLanding landings[] = {warp_emu::LAND_AT_WAIT, warp_emu::LAND_AT_ISSUE};
@@ -269,7 +272,7 @@ template <int D, bool K_LDMATRIX> void test_schedules()
         for (warp_emu::CopyLanding landing : landings) {
             if (schedule == warp_emu::ROUND_ROBIN && landing == warp_emu::LAND_AT_WAIT)
                 continue; // the first run
-            float *other = check<D, K_LDMATRIX>(p, 20, schedule, landing);
+            float *other = check<D, K_LDMATRIX, WARP_ROWS>(p, 20, schedule, landing);
             g_assert_cmpmem(other, bytes, first, bytes);
             g_free(other);
         }
@@ -281,11 +284,15 @@ template <int D, bool K_LDMATRIX> void test_schedules()
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    g_test_add_func("/attention-mma-emu/d64", test_shapes<64, false>);
-    g_test_add_func("/attention-mma-emu/d128", test_shapes<128, false>);
-    g_test_add_func("/attention-mma-emu/d64-k-ldmatrix", test_shapes<64, true>);
-    g_test_add_func("/attention-mma-emu/d128-k-ldmatrix", test_shapes<128, true>);
-    g_test_add_func("/attention-mma-emu/schedules/d64", test_schedules<64, false>);
-    g_test_add_func("/attention-mma-emu/schedules/d128-k-ldmatrix", test_schedules<128, true>);
+    g_test_add_func("/attention-mma-emu/d64", test_shapes<64, false, 16>);
+    g_test_add_func("/attention-mma-emu/d128", test_shapes<128, false, 16>);
+    g_test_add_func("/attention-mma-emu/d64-k-ldmatrix", test_shapes<64, true, 16>);
+    g_test_add_func("/attention-mma-emu/d128-k-ldmatrix", test_shapes<128, true, 16>);
+    g_test_add_func("/attention-mma-emu/d64-32-rows", test_shapes<64, true, 32>);
+    g_test_add_func("/attention-mma-emu/d128-32-rows", test_shapes<128, true, 32>);
+    g_test_add_func("/attention-mma-emu/schedules/d64", test_schedules<64, false, 16>);
+    g_test_add_func("/attention-mma-emu/schedules/d128-k-ldmatrix", test_schedules<128, true, 16>);
+    g_test_add_func("/attention-mma-emu/schedules/d64-32-rows", test_schedules<64, true, 32>);
+    g_test_add_func("/attention-mma-emu/schedules/d128-32-rows", test_schedules<128, true, 32>);
     return g_test_run();
 }
