@@ -115,21 +115,43 @@ static void test_prepare(void)
     g_free(want);
 }
 
+/* A weight matrix of wide_values, its bf16 bits and its reference E4M3 codes and scale. */
+typedef struct {
+    float *values;
+    guint16 *bf16;
+    uint8_t *codes;
+    float scale;
+} Fp8Matrix;
+
+static Fp8Matrix fp8_matrix_new(size_t n, guint32 seed)
+{
+    Fp8Matrix w;
+    w.values = wide_values(n, seed);
+    w.bf16 = to_bf16(w.values, n);
+    w.codes = g_new(uint8_t, n);
+    w.scale = rd_fp8_quantise(w.values, n, w.codes);
+    return w;
+}
+
+static void fp8_matrix_free(Fp8Matrix *w)
+{
+    g_free(w->values);
+    g_free(w->bf16);
+    g_free(w->codes);
+}
+
 /* y = x w^T + b with w in fp8 equals the same GEMM with w's dequantised values in bf16
  * (bf16(scale * E4M3), computed here): the same inputs, shapes and plan. */
 static void run_linear(int64_t m, int64_t nout, int64_t k, guint32 seed)
 {
     RdBackend *be = gu_gpu();
     const size_t n = (size_t)(nout * k);
-    float *v = wide_values(n, seed);
-    guint16 *b = to_bf16(v, n);
-    uint8_t *codes = g_new(uint8_t, n);
-    const float scale = rd_fp8_quantise(v, n, codes);
+    Fp8Matrix w = fp8_matrix_new(n, seed);
     float *deq = g_new(float, n), bias[512];
     for (size_t i = 0; i < n; i++)
-        deq[i] = gu_round_bf16(rd_e4m3_to_f32(codes[i]) * scale);
+        deq[i] = gu_round_bf16(rd_e4m3_to_f32(w.codes[i]) * w.scale);
     tu_fill_uniform(bias, (size_t)nout, -1.0f, 1.0f, seed + 1);
-    RdWeight w8 = {RD_BF16, nout, k, b, NULL, "w8"};
+    RdWeight w8 = {RD_BF16, nout, k, w.bf16, NULL, "w8"};
     GError *error = NULL;
     g_assert_true(be->weight_prepare_fp8(be, &w8, &error));
     GuWeight wd = gu_weight_from_f32(RD_BF16, deq, nout, k, "deq");
@@ -153,9 +175,7 @@ static void run_linear(int64_t m, int64_t nout, int64_t k, guint32 seed)
     gu_mat_free(&yd);
     g_free(a);
     g_free(c);
-    g_free(v);
-    g_free(b);
-    g_free(codes);
+    fp8_matrix_free(&w);
     g_free(deq);
 }
 
@@ -183,14 +203,10 @@ static double fp8_gemm_bound(int64_t k, double ref, double abs_sum)
 static void run_linear_fp8(int64_t m, int64_t nout, int64_t k, int64_t col0, guint32 seed)
 {
     RdBackend *be = gu_gpu();
-    const size_t n = (size_t)(nout * k);
-    float *v = wide_values(n, seed);
-    guint16 *b = to_bf16(v, n);
-    uint8_t *codes = g_new(uint8_t, n);
-    const float scale = rd_fp8_quantise(v, n, codes);
+    Fp8Matrix w = fp8_matrix_new((size_t)(nout * k), seed);
     float bias[512];
     tu_fill_uniform(bias, (size_t)nout, -1.0f, 1.0f, seed + 1);
-    RdWeight w8 = {RD_BF16, nout, k, b, NULL, "w8"};
+    RdWeight w8 = {RD_BF16, nout, k, w.bf16, NULL, "w8"};
     GError *error = NULL;
     g_assert_true(be->weight_prepare_fp8(be, &w8, &error));
     GuWeight bb = gu_weight_from_f32(RD_BF16, bias, nout, 1, "bias");
@@ -206,7 +222,7 @@ static void run_linear_fp8(int64_t m, int64_t nout, int64_t k, int64_t col0, gui
         for (int64_t r = 0; r < m; r++)
             memcpy(xv + r * k, wide.host + r * wide.cols + col0, (size_t)k * sizeof(float));
         double *ref = g_new(double, m * nout), *mag = g_new(double, m * nout);
-        rd_fp8_linear_reference(xv, m, k, codes, scale, nout, bias, ref, mag);
+        rd_fp8_linear_reference(xv, m, k, w.codes, w.scale, nout, bias, ref, mag);
         double worst = 0.0;
         for (size_t i = 0; i < (size_t)(m * nout); i++) {
             const double bound = fp8_gemm_bound(k, ref[i], mag[i]), err = fabs(got[i] - ref[i]);
@@ -239,9 +255,7 @@ static void run_linear_fp8(int64_t m, int64_t nout, int64_t k, int64_t col0, gui
     gu_mat_free(&wide);
     gu_mat_free(&y);
     g_free(got);
-    g_free(v);
-    g_free(b);
-    g_free(codes);
+    fp8_matrix_free(&w);
 }
 
 static void test_linear_fp8_gemm(void)
