@@ -530,9 +530,15 @@ extern "C" gboolean rd_cuda_device_fp8_gemm(void)
 extern "C" char *rd_backend_cuda_fp8(RdBackend *be)
 {
     const CudaBackend *cb = cuda_backend(be);
+    const char *note = cb->fp8_check_note ? cb->fp8_check_note : "first-use check not run yet";
+    if (cb->fp8_check == 2)
+        return g_strdup_printf("widened to bf16 before each GEMM (the fp8 GEMMs' first-use check "
+                               "failed: %s)",
+                               note);
     if (cb->fp8_gemm)
-        return g_strdup_printf("multiplied in fp8 (cuBLASLt, sm_%d, activations scaled per tensor)",
-                               cb->compute_capability);
+        return g_strdup_printf("multiplied in fp8 (cuBLASLt, sm_%d, activations scaled per "
+                               "tensor; %s)",
+                               cb->compute_capability, note);
     if (cb->compute_capability >= 89)
         return g_strdup("widened to bf16 before each GEMM (RESDIT_FP8_GEMM=0)");
     return g_strdup_printf("widened to bf16 before each GEMM (fp8 GEMMs need sm_89; this is sm_%d)",
@@ -579,6 +585,7 @@ static void cuda_destroy(RdBackend *be)
     cuda_linear_cache_free(cb);
     cuda_free(cb, cb->workspace);
     cuda_free(cb, cb->fp8_scratch);
+    g_free(cb->fp8_check_note);
     cudaStreamSynchronize(cb->stream);
     if (cb->lt)
         cublasLtDestroy(cb->lt);

@@ -77,6 +77,9 @@ typedef struct CudaBackend {
     bool fp8_gemm;              // fp8 weights multiply in fp8 (sm_89+; RESDIT_FP8_GEMM=0: off)
     float *fp8_scratch;         // fp8_weights.cu: an activation's amax bits and scale
     guint64 fp8_gemm_calls;     // GEMMs that ran in fp8
+    int fp8_check;              // linear.cu: the fp8 path's first-use check (0 not yet, 1 passed,
+                                // 2 failed or could not run: fp8 weights dequantised from then on)
+    char *fp8_check_note;       // its figures
     int mma_variant;            // RdCudaMmaVariant of our attention kernel (RESDIT_MMA_VARIANT)
 } CudaBackend;
 

@@ -138,6 +138,7 @@ static void gemm(CudaBackend *cb, const RdTensor *x, const RdWeight *w, const bf
                  const bf16 *bd, RdTensor *y);
 static bool gemm_fp8(CudaBackend *cb, const RdTensor *x, const RdWeight *w, const bf16 *bd,
                      RdTensor *y);
+static bool fp8_gemm_checked(CudaBackend *cb);
 
 struct FillBias {
     DevTensor y;
@@ -158,7 +159,8 @@ void cuda_linear(RdBackend *be, const RdTensor *x, const RdWeight *w, const RdWe
     if (y->rows == 0 || y->cols == 0)
         return;
     const bf16 *bd = bias ? weight_device(bias) : NULL;
-    if (w->device_fp8 && cb->fp8_gemm && x->cols > 0 && gemm_fp8(cb, x, w, bd, y))
+    if (w->device_fp8 && cb->fp8_gemm && x->cols > 0 && fp8_gemm_checked(cb) &&
+        gemm_fp8(cb, x, w, bd, y))
         return;
     // an fp8 weight: its bf16 copy for this GEMM (freed stream-ordered after it)
     const bf16 *wide = w->device_fp8 ? cuda_weight_dequantise(cb, w) : NULL;
@@ -272,4 +274,103 @@ static bool gemm_fp8(CudaBackend *cb, const RdTensor *x, const RdWeight *w, cons
         cuda_fatal("cublasLtMatmul (fp8)", cublasGetStatusString(status), __FILE__, __LINE__);
     p->has_algo = false; // the bf16 path from now on for this shape
     return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fp8 path's first-use check, once per backend (as cuDNN's attention has one): a product of
+// deterministic values through fp8 against the same weight dequantised to bf16 with x in bf16.
+// They differ by the activation's E4M3 rounding (up to 2^-4 of each value, a few per cent of the
+// product after its sum); a wrong scale or layout gives O(1). A failure turns fp8 GEMMs off for
+// this backend with a note (resdit backends shows it).
+
+#define FP8_CHECK_REL_L2 0.1
+
+static double relative_l2(const float *a, const float *b, size_t n)
+{
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    return den > 0.0 ? sqrt(num / den) : (num > 0.0 ? INFINITY : 0.0);
+}
+
+// Runs the check; its relative L2, or a negative value when it could not run (no memory, no fp8
+// algorithm for its shape).
+static double fp8_check_run(CudaBackend *cb)
+{
+    enum { M = 128, N = 192, K = 256 };
+    RdBackend *be = &cb->base;
+    float *xv = g_new(float, M * K), *out = g_new(float, 2 * M * N);
+    guint16 *wv = g_new(guint16, N * K);
+    guint32 state = 12345u;
+    for (int i = 0; i < M * K; i++) {
+        state = state * 1664525u + 1013904223u;
+        xv[i] = (float)(state >> 8) / 8388608.0f - 1.0f; // [-1, 1)
+    }
+    for (int i = 0; i < N * K; i++) {
+        state = state * 1664525u + 1013904223u;
+        wv[i] = rd_f32_to_bf16(((float)(state >> 8) / 8388608.0f - 1.0f) * 0.05f);
+    }
+    RdWeight w;
+    memset(&w, 0, sizeof w);
+    w.dtype = RD_BF16;
+    w.rows = N;
+    w.cols = K;
+    w.host = wv;
+    w.name = "fp8 check";
+    RdTensor x = {}, y8 = {}, yd = {};
+    GError *error = NULL, *job_error = cb->error; // a failure inside the check is not the job's
+    cb->error = NULL;
+    double rel = -1.0;
+    if (be->weight_prepare_fp8(be, &w, &error) && be->tensor_alloc(be, &x, M, K) &&
+        be->tensor_alloc(be, &y8, M, N) && be->tensor_alloc(be, &yd, M, N)) {
+        be->upload(be, xv, &x);
+        const bf16 *wide = cuda_weight_dequantise(cb, &w);
+        if (wide && gemm_fp8(cb, &x, &w, NULL, &y8)) {
+            gemm(cb, &x, &w, wide, NULL, &yd);
+            be->download(be, &y8, out);
+            be->download(be, &yd, out + M * N);
+            rel = relative_l2(out, out + M * N, (size_t)(M * N));
+        }
+        if (wide)
+            cuda_free(cb, (void *)wide);
+    }
+    g_clear_error(&error);
+    g_clear_error(&cb->error);
+    cb->error = job_error;
+    be->weight_release(be, &w);
+    be->tensor_free(be, &x);
+    be->tensor_free(be, &y8);
+    be->tensor_free(be, &yd);
+    g_free(xv);
+    g_free(wv);
+    g_free(out);
+    return rel;
+}
+
+static bool fp8_gemm_checked(CudaBackend *cb)
+{
+    if (cb->fp8_check == 0) {
+        const guint64 calls = cb->fp8_gemm_calls;
+        const double rel = fp8_check_run(cb);
+        cb->fp8_gemm_calls = calls; // the check's own product is not a job's
+        g_free(cb->fp8_check_note);
+        if (rel < 0.0) { // no memory or no fp8 algorithm: the dequantising path, as when failed
+            cb->fp8_check = 2;
+            cb->fp8_gemm = false;
+            cb->fp8_check_note = g_strdup("it could not run (no memory, or no fp8 algorithm)");
+            return false;
+        }
+        cb->fp8_check = rel <= FP8_CHECK_REL_L2 ? 1 : 2;
+        cb->fp8_check_note = g_strdup_printf(
+            "128 x 192 x 256 against the dequantised bf16 GEMM: relative L2 %.4f (allowed %.2f)",
+            rel, FP8_CHECK_REL_L2);
+        if (cb->fp8_check == 2) {
+            cb->fp8_gemm = false;
+            g_message("resdit CUDA: fp8 GEMMs turned off: their first-use check failed (%s)",
+                      cb->fp8_check_note);
+        }
+    }
+    return cb->fp8_check == 1;
 }
