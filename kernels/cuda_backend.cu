@@ -571,6 +571,7 @@ extern "C" void rd_cuda_set_attention_path(RdBackend *be, RdCudaAttentionPath pa
 extern "C" void rd_cuda_set_mma_variant(RdBackend *be, RdCudaMmaVariant variant)
 {
     cuda_backend(be)->mma_variant = variant;
+    cuda_backend(be)->mma_check = 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -586,6 +587,7 @@ static void cuda_destroy(RdBackend *be)
     cuda_free(cb, cb->workspace);
     cuda_free(cb, cb->fp8_scratch);
     g_free(cb->fp8_check_note);
+    g_free(cb->mma_check_note);
     cudaStreamSynchronize(cb->stream);
     if (cb->lt)
         cublasLtDestroy(cb->lt);

@@ -81,6 +81,9 @@ typedef struct CudaBackend {
                                 // 2 failed or could not run: fp8 weights dequantised from then on)
     char *fp8_check_note;       // its figures
     int mma_variant;            // RdCudaMmaVariant of our attention kernel (RESDIT_MMA_VARIANT)
+    int mma_check;              // attention.cu: its first-use check against the variant first
+                                // measured (0 not yet, 1 passed, 2 failed or could not run)
+    char *mma_check_note;       // its figures
 } CudaBackend;
 
 static inline CudaBackend *cuda_backend(RdBackend *be)
