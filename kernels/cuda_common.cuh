@@ -152,6 +152,8 @@ const bf16 *cuda_weight_dequantise(CudaBackend *cb, const RdWeight *w);
 // stream-ordered: *scale points to the scale in device memory, valid until the next call.
 bool cuda_quantise_e4m3(CudaBackend *cb, const RdTensor *x, uint8_t *codes, const float **scale,
                         GError **error);
+// Where cuda_quantise_e4m3 puts the scale (device memory, fixed for the backend's lifetime).
+const float *cuda_fp8_scale_slot(CudaBackend *cb, GError **error);
 // weight_stream.cu: the stream_* ops of the table.
 void cuda_fill_stream_ops(RdBackend *be);
 

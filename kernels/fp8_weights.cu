@@ -76,6 +76,12 @@ static float *fp8_scratch(CudaBackend *cb, GError **error)
     return cb->fp8_scratch;
 }
 
+const float *cuda_fp8_scale_slot(CudaBackend *cb, GError **error)
+{
+    float *scratch = fp8_scratch(cb, error);
+    return scratch ? scratch + 1 : NULL;
+}
+
 bool cuda_quantise_e4m3(CudaBackend *cb, const RdTensor *x, uint8_t *codes, const float **scale,
                         GError **error)
 {

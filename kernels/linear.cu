@@ -38,7 +38,11 @@ static uint32_t alignment_of(const void *p)
     return a;
 }
 
-static void plan_create(CudaBackend *cb, GemmPlan *p)
+// The bias and B-scale pointers are set before the heuristic query: cuBLASLt reads the bias's
+// alignment from its pointer, and may pick fp8 kernels that ignore scales it has not seen (XLA
+// hit that with cuBLASLt 12.8). Both stay valid for the plan's key (same alignment; the scale
+// slot is the backend's for its lifetime), and are set again per call.
+static void plan_create(CudaBackend *cb, GemmPlan *p, const bf16 *bias, const float *b_scale)
 {
     const GemmKey *k = &p->key;
     cublasCheck(cublasLtMatmulDescCreate(&p->op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
@@ -54,7 +58,12 @@ static void plan_create(CudaBackend *cb, GemmPlan *p)
                                                    sizeof(epilogue)));
         cublasCheck(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE,
                                                    &bias_type, sizeof(bias_type)));
+        cublasCheck(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
+                                                   sizeof(bias)));
     }
+    if (k->fp8)
+        cublasCheck(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER,
+                                                   &b_scale, sizeof(b_scale)));
     const cudaDataType_t operands = k->fp8 ? CUDA_R_8F_E4M3 : CUDA_R_16BF;
     cublasCheck(cublasLtMatrixLayoutCreate(&p->w_layout, operands, (uint64_t)k->k, (uint64_t)k->n,
                                            k->k));
@@ -82,13 +91,15 @@ static void plan_create(CudaBackend *cb, GemmPlan *p)
     cublasStatus_t status =
         cublasLtMatmulAlgoGetHeuristic(cb->lt, p->op, p->w_layout, p->x_layout, p->y_layout,
                                        p->y_layout, pref, 1, &result, &found);
-    p->has_algo = status == CUBLAS_STATUS_SUCCESS && found > 0;
+    p->has_algo = status == CUBLAS_STATUS_SUCCESS && found > 0 &&
+                  result.state == CUBLAS_STATUS_SUCCESS;
     if (p->has_algo)
         p->algo = result.algo;
     cublasCheck(cublasLtMatmulPreferenceDestroy(pref));
 }
 
-static GemmPlan *plan_get(CudaBackend *cb, const GemmKey *key)
+static GemmPlan *plan_get(CudaBackend *cb, const GemmKey *key, const bf16 *bias,
+                          const float *b_scale)
 {
     if (!cb->gemms) {
         cb->gemms = g_new0(struct GemmCache, 1);
@@ -103,7 +114,7 @@ static GemmPlan *plan_get(CudaBackend *cb, const GemmKey *key)
     GemmPlan plan;
     memset(&plan, 0, sizeof(plan));
     plan.key = *key;
-    plan_create(cb, &plan);
+    plan_create(cb, &plan, bias, b_scale);
     g_array_append_val(plans, plan);
     return &g_array_index(plans, GemmPlan, plans->len - 1);
 }
@@ -194,7 +205,7 @@ static void gemm(CudaBackend *cb, const RdTensor *x, const RdWeight *w, const bf
     key.align_w = alignment_of(wd);
     key.align_y = alignment_of(y->data);
     key.align_bias = bd ? alignment_of(bd) : 0;
-    GemmPlan *p = plan_get(cb, &key);
+    GemmPlan *p = plan_get(cb, &key, bd, NULL);
     const float alpha = 1.0f, beta = 0.0f;
     if (p->has_algo) {
         if (bd)
@@ -228,6 +239,21 @@ static void gemm(CudaBackend *cb, const RdTensor *x, const RdWeight *w, const bf
 static bool gemm_fp8(CudaBackend *cb, const RdTensor *x, const RdWeight *w, const bf16 *bd,
                      RdTensor *y)
 {
+    // cuBLASLt's fp8 rules (Ada, Hopper): "TN" only, and 16-byte alignment of every pointer and
+    // leading dimension: K % 16 (one-byte A and B), N % 8 and y's stride % 8 (bf16 D)
+    if (w->cols % 16 != 0 || w->rows % 8 != 0 || y->stride % 8 != 0 ||
+        alignment_of(w->device) < 16 || alignment_of(y->data) < 16)
+        return false;
+    GError *error = NULL;
+    const float *x_scale = cuda_fp8_scale_slot(cb, &error);
+    uint8_t *codes = x_scale ? (uint8_t *)cuda_op_alloc(cb, (size_t)(x->rows * x->cols),
+                                                        "an activation's fp8 codes")
+                             : NULL;
+    if (!codes) {
+        if (error)
+            cuda_op_fail(cb, error);
+        return true; // the failure is kept for rd_backend_check
+    }
     GemmKey key;
     memset(&key, 0, sizeof(key));
     key.m = x->rows;
@@ -237,19 +263,15 @@ static bool gemm_fp8(CudaBackend *cb, const RdTensor *x, const RdWeight *w, cons
     key.ldy = y->stride;
     key.has_bias = bd != NULL;
     key.fp8 = 1;
-    key.align_x = 256; // pool memory
+    key.align_x = alignment_of(codes);
     key.align_w = alignment_of(w->device);
     key.align_y = alignment_of(y->data);
     key.align_bias = bd ? alignment_of(bd) : 0;
-    GemmPlan *p = plan_get(cb, &key);
-    if (!p->has_algo)
+    GemmPlan *p = plan_get(cb, &key, bd, x_scale);
+    if (!p->has_algo) { // the caller takes the bf16 path
+        cuda_free(cb, codes);
         return false;
-    uint8_t *codes =
-        (uint8_t *)cuda_op_alloc(cb, (size_t)(x->rows * x->cols), "an activation's fp8 codes");
-    if (!codes)
-        return true;
-    const float *x_scale = NULL;
-    GError *error = NULL;
+    }
     if (!cuda_quantise_e4m3(cb, x, codes, &x_scale, &error)) {
         cuda_op_fail(cb, error);
         cuda_free(cb, codes);
@@ -270,7 +292,8 @@ static bool gemm_fp8(CudaBackend *cb, const RdTensor *x, const RdWeight *w, cons
         cb->fp8_gemm_calls++;
         return true;
     }
-    if (status != CUBLAS_STATUS_NOT_SUPPORTED && status != CUBLAS_STATUS_INVALID_VALUE)
+    if (status != CUBLAS_STATUS_NOT_SUPPORTED && status != CUBLAS_STATUS_INVALID_VALUE &&
+        status != CUBLAS_STATUS_ARCH_MISMATCH)
         cuda_fatal("cublasLtMatmul (fp8)", cublasGetStatusString(status), __FILE__, __LINE__);
     p->has_algo = false; // the bf16 path from now on for this shape
     return false;
@@ -278,7 +301,8 @@ static bool gemm_fp8(CudaBackend *cb, const RdTensor *x, const RdWeight *w, cons
 
 // ---------------------------------------------------------------------------------------------
 // The fp8 path's first-use check, once per backend (as cuDNN's attention has one): a product of
-// deterministic values through fp8 against the same weight dequantised to bf16 with x in bf16.
+// deterministic values with a bias through fp8 against the same weight dequantised to bf16 with
+// x in bf16.
 // They differ by the activation's E4M3 rounding (up to 2^-4 of each value, a few per cent of the
 // product after its sum); a wrong scale or layout gives O(1). A failure turns fp8 GEMMs off for
 // this backend with a note (resdit backends shows it).
@@ -302,7 +326,7 @@ static double fp8_check_run(CudaBackend *cb)
     enum { M = 128, N = 192, K = 256 };
     RdBackend *be = &cb->base;
     float *xv = g_new(float, M * K), *out = g_new(float, 2 * M * N);
-    guint16 *wv = g_new(guint16, N * K);
+    guint16 *wv = g_new(guint16, N * K), *bv = g_new(guint16, N);
     guint32 state = 12345u;
     for (int i = 0; i < M * K; i++) {
         state = state * 1664525u + 1013904223u;
@@ -312,6 +336,10 @@ static double fp8_check_run(CudaBackend *cb)
         state = state * 1664525u + 1013904223u;
         wv[i] = rd_f32_to_bf16(((float)(state >> 8) / 8388608.0f - 1.0f) * 0.05f);
     }
+    for (int i = 0; i < N; i++) { // the bias epilogue's plan is checked too
+        state = state * 1664525u + 1013904223u;
+        bv[i] = rd_f32_to_bf16(((float)(state >> 8) / 8388608.0f - 1.0f) * 0.5f);
+    }
     RdWeight w;
     memset(&w, 0, sizeof w);
     w.dtype = RD_BF16;
@@ -319,16 +347,25 @@ static double fp8_check_run(CudaBackend *cb)
     w.cols = K;
     w.host = wv;
     w.name = "fp8 check";
+    RdWeight b;
+    memset(&b, 0, sizeof b);
+    b.dtype = RD_BF16;
+    b.rows = N;
+    b.cols = 1;
+    b.host = bv;
+    b.name = "fp8 check bias";
     RdTensor x = {}, y8 = {}, yd = {};
     GError *error = NULL, *job_error = cb->error; // a failure inside the check is not the job's
     cb->error = NULL;
     double rel = -1.0;
-    if (be->weight_prepare_fp8(be, &w, &error) && be->tensor_alloc(be, &x, M, K) &&
+    if (be->weight_prepare_fp8(be, &w, &error) && be->weight_prepare(be, &b, &error) &&
+        be->tensor_alloc(be, &x, M, K) &&
         be->tensor_alloc(be, &y8, M, N) && be->tensor_alloc(be, &yd, M, N)) {
         be->upload(be, xv, &x);
         const bf16 *wide = cuda_weight_dequantise(cb, &w);
-        if (wide && gemm_fp8(cb, &x, &w, NULL, &y8)) {
-            gemm(cb, &x, &w, wide, NULL, &yd);
+        const bf16 *bias = (const bf16 *)b.device;
+        if (wide && gemm_fp8(cb, &x, &w, bias, &y8) && !cb->error) {
+            gemm(cb, &x, &w, wide, bias, &yd);
             be->download(be, &y8, out);
             be->download(be, &yd, out + M * N);
             rel = relative_l2(out, out + M * N, (size_t)(M * N));
@@ -340,11 +377,13 @@ static double fp8_check_run(CudaBackend *cb)
     g_clear_error(&cb->error);
     cb->error = job_error;
     be->weight_release(be, &w);
+    be->weight_release(be, &b);
     be->tensor_free(be, &x);
     be->tensor_free(be, &y8);
     be->tensor_free(be, &yd);
     g_free(xv);
     g_free(wv);
+    g_free(bv);
     g_free(out);
     return rel;
 }
@@ -364,7 +403,8 @@ static bool fp8_gemm_checked(CudaBackend *cb)
         }
         cb->fp8_check = rel <= FP8_CHECK_REL_L2 ? 1 : 2;
         cb->fp8_check_note = g_strdup_printf(
-            "128 x 192 x 256 against the dequantised bf16 GEMM: relative L2 %.4f (allowed %.2f)",
+            "128 x 192 x 256 with a bias against the dequantised bf16 GEMM: relative L2 %.4f "
+            "(allowed %.2f)",
             rel, FP8_CHECK_REL_L2);
         if (cb->fp8_check == 2) {
             cb->fp8_gemm = false;
