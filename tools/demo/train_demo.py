@@ -406,7 +406,8 @@ def phase_transformer(args):
         json.dump(dict(steps=done + step, resumed_from=done, seconds=round(time.time() - start), batch=args.batch,
                        lr=args.lr, final_loss=avg, history=history, latents=n,
                        sizes_share=args.sizes_share, pes_share=args.pes_share,
-                       sizes=[list(hw) for hw in SIZES] if args.sizes_share > 0 else []), f)
+                       sizes=[list(hw) for hw in SIZES] if args.sizes_share > 0 else [],
+                       sizes_count=len(buckets[1][1]) if len(buckets) > 1 else 0), f)
     log(f"transformer: {step} steps, loss {avg:.4f}")
 
 
@@ -488,6 +489,16 @@ def runs_text(tr):
             f"steps in all (the table shows the resumed run, steps counted from its start)")
 
 
+def sizes_text(tr):
+    """The multi-size part of the last run, if it had one."""
+    if not tr.get("sizes_share"):
+        return ""
+    sizes = ", ".join(f"{w} x {h}" for h, w in tr["sizes"])
+    return (f"\n  {tr['sizes_share'] * 100:.0f} % of its steps drew on latents at other sizes ({sizes} px, "
+            f"{tr.get('sizes_count', '?')} scenes each, the same tokens per step), {tr['pes_share'] * 100:.0f} % of those "
+            f"larger than the base with positions spaced onto the base grid as PES spaces them.")
+
+
 def write_readme(data):
     with open(work("vae", "train.json")) as f:
         vae = json.load(f)
@@ -523,7 +534,7 @@ bounded phases make the step counts depend on the machine. On the shared 2-core 
 - Latents: {tr['latents']} scenes (seeds 0..{tr['latents'] - 1}) encoded once (latent means).
 - Transformer with both text encoders, rectified flow (x_t = (1 - t) x0 + t noise, target
   noise - x0, logit-normal t), batch {tr['batch']}, AdamW (warm-up, cosine), EMA weights
-  exported: {runs_text(tr)}, final loss (EMA) {tr['final_loss']:.4f}.
+  exported: {runs_text(tr)}, final loss (EMA) {tr['final_loss']:.4f}.{sizes_text(tr)}
 
 | step | minutes | loss |
 |---|---|---|
