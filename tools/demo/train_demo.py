@@ -13,6 +13,10 @@ Everything is a FLUX-architecture part at toy size, trained on the CPU:
                T5EncoderModel, trained together with rectified flow (FLUX's convention:
                x_t = (1 - t) x0 + t noise, target noise - x0), at 16 x 16 tokens only
   export       f16 safetensors + configs into the model folder (EMA weights)
+  from-model   a work folder from an exported model (--from DIR, default the committed one):
+               its tokenizers, its VAE and its transformer + text encoders as transformer.pt,
+               so that latents / sizes / transformer --resume run without the earlier phases
+               (on a machine with a GPU: --device cuda)
   sample       Euler samples at 256 px from the exported weights, as a PNG grid (a check)
 
 Work files go to $RESDIT_DEMO_WORK (default ~/.cache/resdit-demo-work), never the repository.
@@ -40,6 +44,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 import scenes  # noqa: E402
 
+DEVICE = torch.device("cpu")  # --device: where the VAE encodes and the transformer trains
 WORK = os.environ.get("RESDIT_DEMO_WORK", os.path.expanduser("~/.cache/resdit-demo-work"))
 OUT = os.environ.get("RESDIT_DEMO_OUT", os.path.join(ROOT, "data", "models", "resdit-demo"))
 BUNDLED_MERGES = os.path.join(ROOT, "data", "tokenizers", "clip", "merges.txt.gz")
@@ -222,14 +227,15 @@ def phase_vae(args):
 @torch.no_grad()
 def phase_latents(args):
     from diffusers import AutoencoderKL
-    vae = AutoencoderKL.from_pretrained(work("vae")).eval()
+    vae = AutoencoderKL.from_pretrained(work("vae")).float().to(DEVICE).eval()
     lat, caps = [], []
     start = time.time()
     for i in range(0, args.count, 16):
         seeds = range(i, min(args.count, i + 16))
         imgs = [scenes.scene(s, BASE) for s in seeds]
-        x = torch.stack([to_tensor(im) for im, _, _ in imgs])
-        lat.append(vae.encode(x).latent_dist.mean.to(torch.float16))
+        x = torch.stack([to_tensor(im) for im, _, _ in imgs]).to(DEVICE)
+        with torch.no_grad():
+            lat.append(vae.encode(x).latent_dist.mean.to(torch.float16).cpu())
         caps += [c for _, c, _ in imgs]
         if (i // 16) % 25 == 0:
             log(f"latents {i + len(seeds)}/{args.count} ({time.time() - start:.0f} s)")
@@ -237,8 +243,9 @@ def phase_latents(args):
     shift = lat.float().mean().item()
     scale = 1.0 / (lat.float() - shift).std().item()
     torch.save(dict(latents=lat, captions=caps, shift=shift, scale=scale), work("latents.pt"))
-    x = torch.stack([to_tensor(scenes.scene(s, BASE)[0]) for s in range(4)])
-    rec = vae.decode(vae.encode(x).latent_dist.mean).sample
+    x = torch.stack([to_tensor(scenes.scene(s, BASE)[0]) for s in range(4)]).to(DEVICE)
+    with torch.no_grad():
+        rec = vae.decode(vae.encode(x).latent_dist.mean).sample
     log(f"latents: {len(caps)}, shift {shift:.4f}, scale {scale:.4f}, "
         f"recon l1 {(rec - x).abs().mean().item():.4f}")
 
@@ -252,7 +259,7 @@ SIZES = [(192, 192), (320, 320), (384, 384), (512, 512), (256, 384), (384, 256),
 def phase_sizes(args):
     """The VAE latents of --count scenes at each of SIZES (seeds apart from the base set's)."""
     from diffusers import AutoencoderKL
-    vae = AutoencoderKL.from_pretrained(work("vae")).eval()
+    vae = AutoencoderKL.from_pretrained(work("vae")).float().to(DEVICE).eval()
     out = {}
     start = time.time()
     for k, (h, w) in enumerate(SIZES):
@@ -261,9 +268,9 @@ def phase_sizes(args):
         for i in range(0, args.count, 8):
             seeds = range(first + i, first + min(args.count, i + 8))
             imgs = [scenes.scene(s, h, w) for s in seeds]
-            x = torch.stack([to_tensor(im) for im, _, _ in imgs])
+            x = torch.stack([to_tensor(im) for im, _, _ in imgs]).to(DEVICE)
             with torch.no_grad():
-                lat.append(vae.encode(x).latent_dist.mean.to(torch.float16))
+                lat.append(vae.encode(x).latent_dist.mean.to(torch.float16).cpu())
             caps += [c for _, c, _ in imgs]
         out[(h, w)] = dict(latents=torch.cat(lat), captions=caps)
         log(f"sizes {h} x {w}: {len(caps)} scenes ({time.time() - start:.0f} s)")
@@ -290,9 +297,9 @@ def new_text_encoders(clip_tok, t5_tok):
 
 def encode_text(clip_tok, t5_tok, clip, t5, captions):
     ci = clip_tok(captions, padding="max_length", max_length=77, truncation=True,
-                  return_tensors="pt").input_ids
+                  return_tensors="pt").input_ids.to(DEVICE)
     ti = t5_tok(captions, padding="max_length", max_length=T5_LEN, truncation=True,
-                return_tensors="pt").input_ids
+                return_tensors="pt").input_ids.to(DEVICE)
     vec = clip(ci).pooler_output
     txt = t5(ti).last_hidden_state
     return txt, vec
@@ -331,8 +338,35 @@ class Demo(torch.nn.Module):
 
     def forward(self, x, t, txt, vec, rows, cols, scale=1.0):
         return self.flux(hidden_states=x, timestep=t, encoder_hidden_states=txt,
-                         pooled_projections=vec, txt_ids=torch.zeros(txt.shape[1], 3),
-                         img_ids=img_ids(rows, cols, scale), return_dict=False)[0]
+                         pooled_projections=vec, txt_ids=torch.zeros(txt.shape[1], 3, device=x.device),
+                         img_ids=img_ids(rows, cols, scale).to(x.device), return_dict=False)[0]
+
+
+def cpu_state(state):
+    return {k: v.detach().cpu() for k, v in state.items()}
+
+
+def phase_from_model(args):
+    """A work folder from an exported model folder: its tokenizers, its VAE (with a train.json
+    naming the folder) and transformer.pt (its transformer and text encoders, counted as step
+    0), for latents / sizes / transformer --resume."""
+    from diffusers import AutoencoderKL, FluxTransformer2DModel
+    from transformers import CLIPTextModel, T5EncoderModel
+    src = args.source
+    for name in ("tokenizer", "tokenizer_2"):
+        shutil.rmtree(work(name), ignore_errors=True)
+        shutil.copytree(os.path.join(src, name), work(name))
+    vae = AutoencoderKL.from_pretrained(os.path.join(src, "vae")).float()
+    vae.save_pretrained(work("vae"))
+    with open(work("vae", "train.json"), "w") as f:
+        json.dump(dict(steps=0, seconds=0, l1=float("nan"), source=src), f)
+    clip_tok, t5_tok = load_tokenizers()
+    model = Demo(clip_tok, t5_tok)
+    model.flux = FluxTransformer2DModel.from_pretrained(os.path.join(src, "transformer")).float()
+    model.clip = CLIPTextModel.from_pretrained(os.path.join(src, "text_encoder")).float()
+    model.t5 = T5EncoderModel.from_pretrained(os.path.join(src, "text_encoder_2")).float()
+    torch.save(dict(ema=cpu_state(model.state_dict()), step=0), work("transformer.pt"))
+    log(f"work folder {WORK} made from {src}")
 
 
 def phase_transformer(args):
@@ -349,10 +383,11 @@ def phase_transformer(args):
     model = Demo(clip_tok, t5_tok)
     done = 0
     if args.resume:  # continue the saved EMA weights (a fresh optimiser warms up again)
-        saved = torch.load(work("transformer.pt"))
+        saved = torch.load(work("transformer.pt"), map_location="cpu")
         model.load_state_dict(saved["ema"])
         done = saved["step"]
         g_seed = 4 + done  # new batches, not a replay of the first run's
+    model.to(DEVICE)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"transformer + text: {n_params / 1e6:.2f} M parameters, {n} latents")
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -377,6 +412,7 @@ def phase_transformer(args):
         x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
         noise = torch.randn(x0.shape, generator=g)
         t = torch.sigmoid(torch.randn(batch, generator=g))  # logit-normal, as SD3/FLUX
+        x0, noise, t = x0.to(DEVICE), noise.to(DEVICE), t.to(DEVICE)  # batches drawn on the CPU
         xt = (1 - t[:, None, None, None]) * x0 + t[:, None, None, None] * noise
         txt, vec = encode_text(clip_tok, t5_tok, model.clip, model.t5, [b_caps[i] for i in idx])
         scale = 1.0
@@ -400,8 +436,8 @@ def phase_transformer(args):
             history.append((step, round(el), round(avg, 4)))
             log(f"step {step} loss {avg:.4f} lr {lr:.2e} ({el / step:.2f} s/step, {el / 60:.1f} min)")
         if step % 200 == 0:
-            torch.save(dict(ema=ema, step=done + step), work("transformer.pt"))
-    torch.save(dict(ema=ema, step=done + step), work("transformer.pt"))
+            torch.save(dict(ema=cpu_state(ema), step=done + step), work("transformer.pt"))
+    torch.save(dict(ema=cpu_state(ema), step=done + step), work("transformer.pt"))
     with open(work("transformer_train.json"), "w") as f:
         json.dump(dict(steps=done + step, resumed_from=done, seconds=round(time.time() - start), batch=args.batch,
                        lr=args.lr, final_loss=avg, history=history, latents=n,
@@ -418,7 +454,7 @@ def phase_export(args):
     clip_tok, t5_tok = load_tokenizers()
     data = torch.load(work("latents.pt"))
     model = Demo(clip_tok, t5_tok)
-    model.load_state_dict(torch.load(work("transformer.pt"))["ema"])
+    model.load_state_dict(torch.load(work("transformer.pt"), map_location="cpu")["ema"])
     shutil.rmtree(OUT, ignore_errors=True)
     os.makedirs(OUT)
     half = dict(safe_serialization=True)
@@ -489,6 +525,13 @@ def runs_text(tr):
             f"steps in all (the table shows the resumed run, steps counted from its start)")
 
 
+def vae_text(vae):
+    if vae.get("source"):
+        return f"- VAE: the one of {vae['source']} (from-model), not trained again."
+    return (f"- VAE: {vae['steps']} steps ({vae['seconds'] / 60:.1f} min), L1 + 1e-4 KL on scene crops "
+            f"and then\n  whole scenes; final L1 (EMA) {vae['l1']:.4f} in [-1, 1] units.")
+
+
 def sizes_text(tr):
     """The multi-size part of the last run, if it had one."""
     if not tr.get("sizes_share"):
@@ -529,8 +572,7 @@ Seeds are fixed in the script (VAE weights 1, VAE crops 2, transformer 3, batche
 bounded phases make the step counts depend on the machine. On the shared 2-core build machine
 (other jobs running), single-threaded PyTorch 2.5.1:
 
-- VAE: {vae['steps']} steps ({vae['seconds'] / 60:.1f} min), L1 + 1e-4 KL on scene crops and then
-  whole scenes; final L1 (EMA) {vae['l1']:.4f} in [-1, 1] units.
+{vae_text(vae)}
 - Latents: {tr['latents']} scenes (seeds 0..{tr['latents'] - 1}) encoded once (latent means).
 - Transformer with both text encoders, rectified flow (x_t = (1 - t) x0 + t noise, target
   noise - x0, logit-normal t), batch {tr['batch']}, AdamW (warm-up, cosine), EMA weights
@@ -591,7 +633,9 @@ def phase_sample(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("phase", choices=["tokenizers", "vae", "latents", "sizes", "transformer",
-                                      "export", "sample", "all"])
+                                      "export", "sample", "from-model", "all"])
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (latents, sizes, transformer)")
+    ap.add_argument("--source", default=OUT, help="from-model: the exported model folder")
     ap.add_argument("--vae-minutes", type=float, default=12)
     ap.add_argument("--resume", action="store_true", help="vae or transformer: continue the saved weights")
     ap.add_argument("--count", type=int, default=4000, help="scenes whose latents are cached")
@@ -610,6 +654,8 @@ def main():
     ap.add_argument("--grid", default=os.path.join(WORK, "samples.png"))
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
     torch.set_num_threads(args.threads)
     os.makedirs(WORK, exist_ok=True)
     phases = (["tokenizers", "vae", "latents"] + (["sizes"] if args.sizes_share > 0 else [])
@@ -619,7 +665,7 @@ def main():
             f.write("nice -n 10 python tools/demo/train_demo.py " + " ".join(sys.argv[1:]) + "\n")
     for p in phases:
         log(f"== {p}")
-        globals()["phase_" + p](args)
+        globals()["phase_" + p.replace("-", "_")](args)
 
 
 if __name__ == "__main__":
