@@ -342,6 +342,17 @@ class Demo(torch.nn.Module):
                          img_ids=img_ids(rows, cols, scale).to(x.device), return_dict=False)[0]
 
 
+def crop_windows(lat, g):
+    """A 32 x 32 latent window (16 x 16 tokens) of each latent, at an even offset of its own."""
+    _, _, h, w = lat.shape
+    out = []
+    for i in range(lat.shape[0]):
+        y = 2 * int(torch.randint(0, (h - 32) // 2 + 1, (1,), generator=g))
+        x = 2 * int(torch.randint(0, (w - 32) // 2 + 1, (1,), generator=g))
+        out.append(lat[i, :, y:y + 32, x:x + 32])
+    return torch.stack(out)
+
+
 def cpu_state(state):
     return {k: v.detach().cpu() for k, v in state.items()}
 
@@ -405,9 +416,16 @@ def phase_transformer(args):
         if len(buckets) > 1 and torch.rand(1, generator=g).item() < args.sizes_share:
             b_lat, b_caps = buckets[1 + int(torch.randint(0, len(buckets) - 1, (1,), generator=g))]
         rows, cols = b_lat.shape[2] // 2, b_lat.shape[3] // 2
-        batch = max(2, args.batch * 256 // (rows * cols))  # about the same tokens per step
+        # a base-size window of a larger scene with the base grid's own positions: what PIPE
+        # shows the model in ResDiT's local steps (a part of a picture, not a whole one)
+        crop = (args.crop_share > 0 and rows * cols > 256 and min(rows, cols) >= 16 and
+                torch.rand(1, generator=g).item() < args.crop_share)
+        batch = max(2, args.batch * 256 // (256 if crop else rows * cols))  # same tokens per step
         idx = torch.randint(0, b_lat.shape[0], (batch,), generator=g)
         x0 = b_lat[idx]
+        if crop:
+            x0 = crop_windows(x0, g)
+            rows = cols = 16
         flip = torch.rand(batch, generator=g) < 0.5  # a mirrored scene fits its caption
         x0 = torch.where(flip[:, None, None, None], x0.flip(-1), x0)
         noise = torch.randn(x0.shape, generator=g)
@@ -442,6 +460,7 @@ def phase_transformer(args):
         json.dump(dict(steps=done + step, resumed_from=done, seconds=round(time.time() - start), batch=args.batch,
                        lr=args.lr, final_loss=avg, history=history, latents=n,
                        sizes_share=args.sizes_share, pes_share=args.pes_share,
+                       crop_share=args.crop_share,
                        sizes=[list(hw) for hw in SIZES] if args.sizes_share > 0 else [],
                        sizes_count=len(buckets[1][1]) if len(buckets) > 1 else 0), f)
     log(f"transformer: {step} steps, loss {avg:.4f}")
@@ -537,9 +556,13 @@ def sizes_text(tr):
     if not tr.get("sizes_share"):
         return ""
     sizes = ", ".join(f"{w} x {h}" for h, w in tr["sizes"])
+    crops = (f" First, {tr['crop_share'] * 100:.0f} % of the steps on larger scenes trained on a "
+             f"base-size window of each with the base grid's positions (PIPE's view); the PES "
+             f"share is of the rest."
+             if tr.get("crop_share") else "")
     return (f"\n  {tr['sizes_share'] * 100:.0f} % of its steps drew on latents at other sizes ({sizes} px, "
             f"{tr.get('sizes_count', '?')} scenes each, the same tokens per step), {tr['pes_share'] * 100:.0f} % of those "
-            f"larger than the base with positions spaced onto the base grid as PES spaces them.")
+            f"larger than the base with positions spaced onto the base grid as PES spaces them.{crops}")
 
 
 def write_readme(data):
@@ -644,6 +667,9 @@ def main():
                     "(other sizes: as many tokens)")
     ap.add_argument("--sizes-share", type=float, default=0.0,
                     help="transformer: share of steps on the other SIZES (phase sizes first)")
+    ap.add_argument("--crop-share", type=float, default=0.0,
+                    help="transformer: share of the larger-grid steps that train on a base-size "
+                    "window of each scene with the base grid's positions (PIPE's view)")
     ap.add_argument("--pes-share", type=float, default=0.0,
                     help="transformer: share of the larger-grid steps whose positions are "
                     "spaced onto the base grid as PES spaces them")
