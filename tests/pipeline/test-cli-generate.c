@@ -38,20 +38,6 @@ static char *temp_dir(void)
     return dir;
 }
 
-static void remove_tree(const char *dir)
-{
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-    const char *name;
-    while (d && (name = g_dir_read_name(d))) {
-        g_autofree char *path = g_build_filename(dir, name, NULL);
-        if (g_file_test(path, G_FILE_TEST_IS_DIR))
-            remove_tree(path);
-        else
-            g_unlink(path);
-    }
-    g_rmdir(dir);
-}
-
 static int count_entries(const char *dir)
 {
     g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
@@ -110,7 +96,7 @@ static void test_same_seed_same_file(void)
     g_free(dd);
     tu_run_clear(&rc);
     tu_run_clear(&rd);
-    remove_tree(dir);
+    tu_remove_tree(dir);
 }
 
 /* Every stdout line is one JSON event; previews land in --preview-dir. */
@@ -159,7 +145,7 @@ static void test_json_events_and_previews(void)
     g_assert_cmpint(done, ==, 1);
     g_assert_cmpint(count_entries(prev), ==, 9);
     tu_run_clear(&r);
-    remove_tree(dir);
+    tu_remove_tree(dir);
 }
 
 /* SIGINT (Ctrl-C) mid-run: exit status 130, no image and no temporary file left. */
@@ -189,7 +175,7 @@ static void test_cancel(void)
     g_assert_cmpint(g_subprocess_get_exit_status(proc), ==, 130);
     g_assert_false(g_file_test(out, G_FILE_TEST_EXISTS));
     g_assert_cmpint(count_entries(dir), ==, 0);
-    remove_tree(dir);
+    tu_remove_tree(dir);
 }
 
 /* The rows `resdit history list --json` prints, newest first. */
@@ -235,7 +221,7 @@ static void test_history(void)
     g_assert_cmpstr(json_object_get_string_member(row, "image_path"), ==, out);
     g_assert_true(json_object_get_boolean_member(row, "has_thumbnail"));
     g_unsetenv("RESDIT_HISTORY_DB");
-    remove_tree(dir);
+    tu_remove_tree(dir);
 }
 
 static void expect_failure(const char *const *args, int status, const char *needle)
@@ -285,7 +271,7 @@ static void test_bad_inputs(void)
     expect_failure(nowhere, 1, "No FLUX or SD3 model found in");
     const char *stray[] = {"generate", "--selftest", "a", "prompt", NULL};
     expect_failure(stray, 2, "unexpected argument 'a'");
-    remove_tree(dir);
+    tu_remove_tree(dir);
 }
 
 /* ---- PNG files written by hand ---------------------------------------------------------- */
@@ -380,7 +366,7 @@ static void test_params_from_claimed_size(void)
     g_autofree char *missing = g_build_filename(dir, "missing.png", NULL);
     const char *absent[] = {"generate", "--selftest", "--params-from", missing, "-o", out, NULL};
     expect_failure(absent, 1, "missing.png: No such file");
-    remove_tree(dir);
+    tu_remove_tree(dir);
 }
 
 /* Every number option is parsed strictly: the whole text, within its range, or exit status 2
@@ -451,7 +437,7 @@ static void test_bad_numbers(void)
     g_assert_nonnull(strstr(r.out, "\"seed\":\"9007199254740991\""));
     g_assert_nonnull(strstr(r.out, "\"width\":16"));
     tu_run_clear(&r);
-    remove_tree(dir);
+    tu_remove_tree(dir);
 }
 
 /* A record's numbers are 64-bit JSON integers: one outside int is refused, never truncated (a
@@ -481,7 +467,7 @@ static void test_params_from_out_of_range(void)
         expect_failure(args, i + 1 < G_N_ELEMENTS(cases) ? 1 : 2, cases[i].needle);
     }
     g_assert_false(g_file_test(out, G_FILE_TEST_EXISTS));
-    remove_tree(dir);
+    tu_remove_tree(dir);
 }
 
 /* Parts named by flags, and --model for a folder that has only some parts (the tiny text
@@ -538,7 +524,7 @@ static void test_model_flags(void)
     tu_run_clear(&r);
     const char *incomplete[] = {"generate", "--model", text, "-o", out, NULL};
     expect_failure(incomplete, 1, "transformer, vae missing");
-    remove_tree(dir);
+    tu_remove_tree(dir);
 }
 
 /* ---- resdit forward --------------------------------------------------------------------- */
@@ -649,7 +635,7 @@ static void test_forward_sd3(void)
     expect_failure(gen, 1,
                    "The SD3 model sd35-tiny.stability.safetensors is incomplete: vae, clip-l, "
                    "clip-g missing");
-    remove_tree(dir);
+    tu_remove_tree(dir);
 }
 
 static void test_forward(void)
@@ -708,7 +694,7 @@ static void test_forward(void)
     const char *no_inputs[] = {"forward", "--transformer", transformer, "--output", out, NULL};
     expect_failure(no_inputs, 2, "forward needs --transformer, --inputs and --output");
     g_assert_false(g_file_test(out, G_FILE_TEST_EXISTS));
-    remove_tree(dir);
+    tu_remove_tree(dir);
 }
 
 static double velocity_error(const char *out, const char *golden_rel, const char *tensor)
@@ -825,7 +811,7 @@ static void test_lora(void)
     tu_run_clear(&ra);
     tu_run_clear(&rb);
     tu_run_clear(&rc);
-    remove_tree(dir);
+    tu_remove_tree(dir);
 }
 
 static void copy_into(const char *src_rel, const char *dir, const char *rel)
@@ -898,7 +884,7 @@ static void test_models(void)
     g_assert_nonnull(strstr(r.out, "looked for the missing parts in:"));
     tu_run_clear(&r);
     g_unsetenv("HF_HUB_CACHE");
-    remove_tree(dir);
+    tu_remove_tree(dir);
 }
 
 int main(int argc, char **argv)

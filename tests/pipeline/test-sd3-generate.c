@@ -71,20 +71,6 @@ static char *assemble_model(const char *top)
     return sd3_tiny_model_assemble(data, top, 64);
 }
 
-static void remove_tree(const char *dir)
-{
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-    const char *name;
-    while (d && (name = g_dir_read_name(d))) {
-        g_autofree char *path = g_build_filename(dir, name, NULL);
-        if (g_file_test(path, G_FILE_TEST_IS_DIR))
-            remove_tree(path);
-        else
-            g_unlink(path);
-    }
-    g_rmdir(dir);
-}
-
 static char *temp_dir(void)
 {
     g_autoptr(GError) error = NULL;
@@ -170,7 +156,7 @@ static void test_discovery(void)
     g_assert_true(g_str_has_suffix(p->clip_g, "text_encoder_2"));
     g_assert_true(g_str_has_suffix(p->t5, "text_encoder_3"));
     resdit_model_paths_free(p);
-    remove_tree(top);
+    tu_remove_tree(top);
 }
 
 /* resdit_model_open and resdit_generate; then the sampled latent itself, through the job with
@@ -263,7 +249,7 @@ static void test_api(void)
     g_free(neg_vec);
     resdit_job_params_clear(&p);
     resdit_model_free(m);
-    remove_tree(top);
+    tu_remove_tree(top);
     golden_clear(&g);
 }
 
@@ -340,7 +326,7 @@ static void test_cli(void)
     g_assert_nonnull(strstr(r.err, "clip-g missing"));
     g_assert_null(strstr(r.err, "not supported"));
     tu_run_clear(&r);
-    remove_tree(top);
+    tu_remove_tree(top);
     golden_clear(&g);
 }
 

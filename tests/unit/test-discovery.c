@@ -103,20 +103,6 @@ static char *write_one(const char *dir, const char *rel, const Spec *specs, size
 
 #define WRITE_ONE(dir, rel, specs) write_one(dir, rel, specs, G_N_ELEMENTS(specs))
 
-static void remove_tree(const char *dir)
-{
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-    const char *name;
-    while (d && (name = g_dir_read_name(d))) {
-        g_autofree char *path = g_build_filename(dir, name, NULL);
-        if (g_file_test(path, G_FILE_TEST_IS_DIR))
-            remove_tree(path);
-        else
-            g_unlink(path);
-    }
-    g_rmdir(dir);
-}
-
 static void test_identify(void)
 {
     g_autofree char *dir = g_dir_make_tmp("resdit-parts-XXXXXX", NULL);
@@ -149,7 +135,7 @@ static void test_identify(void)
     g_assert_cmpuint(info.parts, ==, RD_PART_CLIP);
     g_assert_cmpint(info.clip_hidden, ==, CLIP_G); /* alone it cannot say it is CLIP-G */
     g_assert_cmpint(info.clip_g_hidden, ==, 0);
-    remove_tree(dir);
+    tu_remove_tree(dir);
 }
 
 /* The model of discovery's list whose transformer (or root) is under dir. */
@@ -257,7 +243,7 @@ static void test_discover_sd3(void)
     no_t5.clip_g = NULL;
     g_autofree char *no_g = resdit_model_paths_missing(&no_t5);
     g_assert_cmpstr(no_g, ==, "clip-g");
-    remove_tree(top);
+    tu_remove_tree(top);
 }
 
 int main(int argc, char **argv)

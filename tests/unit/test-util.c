@@ -1,5 +1,6 @@
 #include "test-util.h"
 
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <sys/wait.h>
@@ -141,4 +142,18 @@ void tu_run_clear(TuRun *r)
 {
     g_clear_pointer(&r->out, g_free);
     g_clear_pointer(&r->err, g_free);
+}
+
+void tu_remove_tree(const char *dir)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *name;
+    while (d && (name = g_dir_read_name(d))) {
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+        if (g_file_test(path, G_FILE_TEST_IS_DIR))
+            tu_remove_tree(path);
+        else
+            g_unlink(path);
+    }
+    g_rmdir(dir);
 }

@@ -15,6 +15,8 @@ void tu_assert_close(const char *what, const float *got, const float *ref, size_
 double tu_relative_l2(const float *got, const float *ref, size_t n);
 /* Path of a file under tests/data in the source tree (G_TEST_SRCDIR is tests/). */
 char *tu_data_path(const char *name);
+/* Deletes a folder and everything below it (temporary folders of tests). */
+void tu_remove_tree(const char *dir);
 
 /* Numeric tolerances, from the arithmetic (HACKING.md, "Numeric tolerances"). A bound depends on
  * the unit roundoff of the narrowest type the computation passes through, on the length of each
