@@ -246,12 +246,8 @@ static bool gemm_fp8(CudaBackend *cb, const RdTensor *x, const RdWeight *w, cons
         return false;
     GError *error = NULL;
     const float *x_scale = cuda_fp8_scale_slot(cb, &error);
-    uint8_t *codes = x_scale ? (uint8_t *)cuda_op_alloc(cb, (size_t)(x->rows * x->cols),
-                                                        "an activation's fp8 codes")
-                             : NULL;
-    if (!codes) {
-        if (error)
-            cuda_op_fail(cb, error);
+    if (!x_scale) {
+        cuda_op_fail(cb, error);
         return true; // the failure is kept for rd_backend_check
     }
     GemmKey key;
@@ -259,16 +255,22 @@ static bool gemm_fp8(CudaBackend *cb, const RdTensor *x, const RdWeight *w, cons
     key.m = x->rows;
     key.n = w->rows;
     key.k = w->cols;
-    key.ldx = w->cols; // the codes are dense
+    key.ldx = w->cols;   // the codes are dense
+    key.align_x = 256;   // pool memory: checked once the codes are allocated
     key.ldy = y->stride;
     key.has_bias = bd != NULL;
     key.fp8 = 1;
-    key.align_x = alignment_of(codes);
     key.align_w = alignment_of(w->device);
     key.align_y = alignment_of(y->data);
     key.align_bias = bd ? alignment_of(bd) : 0;
     GemmPlan *p = plan_get(cb, &key, bd, x_scale);
-    if (!p->has_algo) { // the caller takes the bf16 path
+    if (!p->has_algo) // no fp8 algorithm for this shape: the caller takes the bf16 path
+        return false;
+    uint8_t *codes =
+        (uint8_t *)cuda_op_alloc(cb, (size_t)(x->rows * x->cols), "an activation's fp8 codes");
+    if (!codes)
+        return true; // the failure is kept for rd_backend_check
+    if (alignment_of(codes) < key.align_x) { // not what the plan was made for
         cuda_free(cb, codes);
         return false;
     }
