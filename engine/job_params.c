@@ -366,7 +366,7 @@ static gboolean read_loras(JsonObject *o, ResditJobParams *p, GError **error)
             return bad_record(error, "a LoRA entry is not an object");
         }
         JsonObject *l = json_node_get_object(e);
-        const char *file = json_object_get_string_member_with_default(l, "file", NULL);
+        const char *file = rd_json_get_string(l, "file");
         double strength = 1.0;
         if (!file || !read_double(l, "strength", &strength, error) || !isfinite(strength) ||
             fabs(strength) > RESDIT_LORA_STRENGTH_MAX) {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "flux_model.h"
+#include "json_load.h"
 #include "memory_plan.h"
 #include "pipeline-private.h"
 #include "schedule.h"
@@ -170,7 +171,7 @@ gboolean rd_model_read_settings(ResditModel *m, const char *root, GError **error
         return TRUE;
     g_autoptr(JsonParser) parser = json_parser_new();
     GError *local = NULL;
-    if (!json_parser_load_from_file(parser, path, &local)) {
+    if (!rd_json_load_file(parser, path, &local)) {
         g_autofree char *what = g_strdup_printf("not valid JSON: %s", local->message);
         g_error_free(local);
         return bad_settings(error, path, what);

@@ -238,7 +238,7 @@ static gboolean open_index(RdSafetensors *st, const char *index_path, GError **e
     g_autoptr(GHashTable) shards = g_hash_table_new(g_str_hash, g_str_equal);
     g_autoptr(GList) names = json_object_get_members(map);
     for (GList *n = names; n; n = n->next) {
-        const char *shard = json_object_get_string_member_with_default(map, n->data, NULL);
+        const char *shard = rd_json_get_string(map, n->data);
         if (!shard || strchr(shard, '/'))
             return fail(error, RESDIT_ERROR_FORMAT, index_path, "bad shard name for %s",
                         (const char *)n->data);

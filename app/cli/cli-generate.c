@@ -17,6 +17,7 @@
 #include "cli-options.h"
 #include "cli.h"
 #include "job-record.h"
+#include "json_load.h"
 #include "memory_plan.h"
 #include "pipeline-private.h"
 #include "png_text.h"
@@ -859,7 +860,7 @@ static int upscale(GenerateOptions *o, const char *source)
     g_autofree char *json = rd_png_read_text(source, "resdit", NULL);
     if (json) {
         g_autoptr(JsonParser) parser = json_parser_new();
-        JsonNode *root = json_parser_load_from_data(parser, json, -1, NULL)
+        JsonNode *root = rd_json_load_data(parser, json, -1, NULL)
                              ? json_parser_get_root(parser)
                              : NULL;
         JsonObject *obj = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;

@@ -8,6 +8,7 @@
 #include "cli-text-line.h"
 #include "cli.h"
 #include "history-store.h"
+#include "json_load.h"
 
 typedef struct {
     char *db;
@@ -120,6 +121,19 @@ static void add_time(JsonBuilder *b, const char *name, gint64 us)
     add_string(b, name, text);
 }
 
+/* The stored parameter blob as JSON; a blob that does not parse (a damaged database) is null. */
+static void add_params(JsonBuilder *b, const char *params_json)
+{
+    g_autoptr(JsonParser) parser = json_parser_new();
+    JsonNode *root = params_json && rd_json_load_data(parser, params_json, -1, NULL)
+                         ? json_parser_get_root(parser)
+                         : NULL;
+    if (root)
+        json_builder_add_value(b, json_node_copy(root));
+    else
+        json_builder_add_null_value(b);
+}
+
 /* with_timings: pages are read without timings, so a list leaves the key out */
 static void add_generation(JsonBuilder *b, const HistoryGeneration *gen, gboolean with_timings)
 {
@@ -131,7 +145,7 @@ static void add_generation(JsonBuilder *b, const HistoryGeneration *gen, gboolea
     add_time(b, "started_at", gen->started_at);
     add_time(b, "finished_at", gen->finished_at);
     json_builder_set_member_name(b, "params");
-    json_builder_add_value(b, json_from_string(gen->params_json, NULL));
+    add_params(b, gen->params_json);
     add_string(b, "image_path", gen->image_path);
     add_string(b, "error_message", gen->error_message);
     json_builder_set_member_name(b, "peak_host_bytes");

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "history-error.h"
+#include "json_load.h"
 
 static const char *const shift_mode_names[] = {"base", "resolution", "fixed"};
 
@@ -225,7 +226,7 @@ gboolean history_params_from_json(HistoryParams *params, const char *json, GErro
 {
     g_autoptr(JsonParser) parser = json_parser_new();
     g_autoptr(GError) parse_error = NULL;
-    if (!json_parser_load_from_data(parser, json, -1, &parse_error)) {
+    if (!rd_json_load_data(parser, json, -1, &parse_error)) {
         g_set_error(error, HISTORY_ERROR, HISTORY_ERROR_INVALID,
                     "Generation parameters are not valid JSON: %s", parse_error->message);
         return FALSE;
@@ -244,7 +245,14 @@ gboolean history_params_from_json(HistoryParams *params, const char *json, GErro
             return FALSE;
         }
     }
-    const char *shift = json_object_get_string_member_with_default(obj, "shift_mode", "base");
+    /* A shift mode that is not a string (an object, a number) is as wrong as an unknown name. */
+    JsonNode *shift_node = json_object_get_member(obj, "shift_mode");
+    const char *shift = "base";
+    if (shift_node)
+        shift = JSON_NODE_HOLDS_VALUE(shift_node) &&
+                        json_node_get_value_type(shift_node) == G_TYPE_STRING
+                    ? json_node_get_string(shift_node)
+                    : "(not a string)";
     if (!history_shift_mode_from_name(shift, &params->shift_mode)) {
         g_set_error(error, HISTORY_ERROR, HISTORY_ERROR_INVALID,
                     "Generation parameters: unknown shift mode \"%s\"", shift);

@@ -1,6 +1,7 @@
 /* Fuzz target for the JSON loaders of model files and records: the first byte picks the loader
  * (FLUX transformer config.json, VAE config.json, a text encoder's config.json, a sharded
- * checkpoint's index, a PNG parameter record), the rest is the file. Any bytes must give a model
+ * checkpoint's index, a PNG parameter record, a history row's parameter blob), the rest is the
+ * file. Any bytes must give a model
  * part or a GError, never a crash, a critical or a hang. */
 #include "fuzz-util.h"
 
@@ -8,6 +9,7 @@
 
 #include "backend.h"
 #include "flux_private.h"
+#include "history-params.h"
 #include "resdit.h"
 #include "safetensors.h"
 #include "text_config.h"
@@ -18,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_dir();
     if (size < 1)
         return 0;
-    const int which = data[0] % 5;
+    const int which = data[0] % 6;
     data++;
     size--;
     GError *error = NULL;
@@ -60,6 +62,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         RdSafetensors *st = rd_safetensors_open(path, &error);
         g_assert((st == NULL) == (error != NULL));
         rd_safetensors_close(st);
+        break;
+    }
+    case 5: {
+        g_autofree char *text = g_strndup((const char *)data, size);
+        HistoryParams p;
+        gboolean ok = history_params_from_json(&p, text, &error);
+        g_assert(ok == (error == NULL));
+        if (ok)
+            history_params_clear(&p);
         break;
     }
     default: {

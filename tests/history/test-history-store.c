@@ -50,6 +50,22 @@ static void test_params_json(void)
     HistoryParams bad;
     g_assert_false(history_params_from_json(&bad, "{\"steps\": \"ten\"}", &error));
     g_assert_error(error, HISTORY_ERROR, HISTORY_ERROR_INVALID);
+    /* a shift mode of another type: the same error, never a json-glib critical */
+    const char *shifts[] = {"{\"shift_mode\": {}}", "{\"shift_mode\": [\"base\"]}",
+                            "{\"shift_mode\": 2}", "{\"shift_mode\": \"sideways\"}"};
+    for (size_t i = 0; i < G_N_ELEMENTS(shifts); i++) {
+        g_clear_error(&error);
+        g_assert_false(history_params_from_json(&bad, shifts[i], &error));
+        g_assert_error(error, HISTORY_ERROR, HISTORY_ERROR_INVALID);
+        g_assert_nonnull(strstr(error->message, "shift mode"));
+    }
+    /* a damaged blob nested far deeper than any record: an error, not a stack overflow */
+    g_autofree char *deep = g_strnfill(200000, '[');
+    g_clear_error(&error);
+    g_assert_false(history_params_from_json(&bad, deep, &error));
+    g_assert_error(error, HISTORY_ERROR, HISTORY_ERROR_INVALID);
+    g_auto(HistoryParams) linear;
+    g_assert_true(history_params_from_json(&linear, "{\"shift_mode\": \"base\"}", NULL));
 }
 
 static void test_round_trip(Fixture *f, gconstpointer data)

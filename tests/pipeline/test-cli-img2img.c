@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pipeline-private.h"
+#include "png_writer.h"
 #include "safetensors.h"
 #include "selftest_model.h"
 #include "test-util.h"
@@ -160,6 +161,22 @@ static void test_bad_inputs(void)
     const char *up_size[] = {"upscale", plain, "--selftest", "-p", "x", "--size", "99999",
                              "-o", out, NULL};
     expect(up_size, 2, "--size");
+    g_assert_false(g_file_test(out, G_FILE_TEST_EXISTS));
+
+    /* A record nested 200 000 deep would overflow json-glib's recursive parser: upscale names
+     * the damage and exits, never crashes. */
+    g_autofree char *deep = g_build_filename(dir, "deep.png", NULL);
+    GString *nest = g_string_new(NULL);
+    for (int i = 0; i < 200000; i++)
+        g_string_append_c(nest, '[');
+    guint8 rgb[16 * 16 * 3];
+    for (size_t i = 0; i < sizeof rgb; i++)
+        rgb[i] = (guint8)(i * 7);
+    RdPngText text = {.key = "resdit", .text = nest->str, .utf8 = TRUE};
+    g_assert_true(rd_png_write_rgb8(deep, 16, 16, rgb, &text, 1, NULL));
+    g_string_free(nest, TRUE);
+    const char *up_deep[] = {"upscale", deep, "--selftest", "-o", out, NULL};
+    expect(up_deep, 1, "nest deeper than 64 levels");
     g_assert_false(g_file_test(out, G_FILE_TEST_EXISTS));
     remove_dir(dir);
 }

@@ -188,6 +188,20 @@ static void test_spec(void)
     g_assert_false(b.loras[1].enabled);
     resdit_job_params_clear(&b);
     g_assert_null(b.loras);
+    /* a record whose LoRA file is not a string (found by the fuzzer): an error, no critical */
+    const char *records[] = {"{\"generator\": \"resdit\", \"prompt\": \"x\", \"loras\": [{\"file\": [], \"strength\": 1}]}",
+                             "{\"generator\": \"resdit\", \"prompt\": \"x\", \"loras\": [{\"file\": {}, \"strength\": 1}]}",
+                             "{\"generator\": \"resdit\", \"prompt\": \"x\", \"loras\": [{\"file\": 3, \"strength\": 1}]}"};
+    for (size_t i = 0; i < G_N_ELEMENTS(records); i++) {
+        ResditJobParams r;
+        resdit_job_params_init(&r);
+        g_clear_error(&error);
+        g_assert_false(resdit_job_params_from_json(&r, records[i], &error));
+        g_assert_nonnull(error);
+        g_assert_nonnull(strstr(error->message, "LoRA entry"));
+        g_assert_cmpint(r.n_loras, ==, 0);
+        resdit_job_params_clear(&r);
+    }
 }
 
 /* ComfyUI's models/loras (and extra_model_paths.yaml "loras"), Forge's models/Lora: LoRA files

@@ -103,6 +103,14 @@ static void test_sharded(void)
                       " \"z\": \"model-00002-of-00002.safetensors\"}}";
     g_assert_true(g_file_set_contents(index, bad, -1, NULL));
     expect_error(index, RESDIT_ERROR_MODEL, "z");
+
+    /* a shard name that is not a string (found by the fuzzer): an error, not a critical */
+    const char *not_string[] = {"{\"weight_map\": {\"x\": {}}}", "{\"weight_map\": {\"x\": [1]}}",
+                                "{\"weight_map\": {\"x\": 7}}", "{\"weight_map\": {\"x\": null}}"};
+    for (size_t i = 0; i < G_N_ELEMENTS(not_string); i++) {
+        g_assert_true(g_file_set_contents(index, not_string[i], -1, NULL));
+        expect_error(index, RESDIT_ERROR_FORMAT, "bad shard name for x");
+    }
 }
 
 static void test_bad_files(void)
