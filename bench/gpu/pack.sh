@@ -10,6 +10,8 @@
 # (dlopen'ed; PyTorch's wheels bring it).
 # The pack travels with the tree to the device machine, 64 MiB for both: the binaries are
 # stripped, and the script fails when pack + tracked tree exceed LIMIT_MIB (default 64).
+# PACK_SET=demo packs only resdit and bench-demo with the wheels in WHEELS (default
+# build-gpu-pack/wheels-demo): build-gpu-pack/demo-pack.tar.gz for tools/demo/device-train.sh.
 # Pure-Python wheels in build-gpu-pack/wheels/ are unpacked into the pack's python/ (for the
 # diffusers column, which the CUDA image lacks):
 #   pip download diffusers==0.42.1 --no-deps -d build-gpu-pack/wheels
@@ -30,20 +32,26 @@ for t in $tests; do targets="$targets tests/gpu/test-gpu-$t"; done
 # the text encoders' tests, run there on the CUDA backend (RESDIT_TEST_BACKEND=cuda)
 text_tests="text-encoders text-pipeline sd3-text"
 for t in $text_tests; do targets="$targets tests/text/test-$t"; done
-ninja -C "$build" $targets bench/gpu/bench-gpu-ops bench/gpu/bench-gpu-step bench/bench-demo \
-    kernels/dev/dev-attention kernels/dev/dev-cudnn-graph app/cli/resdit
-
-stage="$build/gpu-pack"
+set_name=${PACK_SET:-gpu}
+stage="$build/$set_name-pack"
 rm -rf "$stage"
 mkdir -p "$stage/bin" "$stage/lib"
-for t in $tests; do
-    cp "$build/tests/gpu/test-gpu-$t" "$stage/bin/"
-done
-for t in $text_tests; do
-    cp "$build/tests/text/test-$t" "$stage/bin/test-gpu-$t"
-done
-cp "$build"/bench/gpu/bench-gpu-ops "$build"/bench/gpu/bench-gpu-step "$stage/bin/"
-cp "$build"/kernels/dev/dev-attention "$build"/kernels/dev/dev-cudnn-graph "$stage/bin/"
+if [ "$set_name" = demo ]; then
+    ninja -C "$build" bench/bench-demo app/cli/resdit
+    wheels=${WHEELS:-$build/wheels-demo}
+else
+    ninja -C "$build" $targets bench/gpu/bench-gpu-ops bench/gpu/bench-gpu-step bench/bench-demo \
+        kernels/dev/dev-attention kernels/dev/dev-cudnn-graph app/cli/resdit
+    wheels=${WHEELS:-$build/wheels}
+    for t in $tests; do
+        cp "$build/tests/gpu/test-gpu-$t" "$stage/bin/"
+    done
+    for t in $text_tests; do
+        cp "$build/tests/text/test-$t" "$stage/bin/test-gpu-$t"
+    done
+    cp "$build"/bench/gpu/bench-gpu-ops "$build"/bench/gpu/bench-gpu-step "$stage/bin/"
+    cp "$build"/kernels/dev/dev-attention "$build"/kernels/dev/dev-cudnn-graph "$stage/bin/"
+fi
 cp "$build"/app/cli/resdit "$build"/bench/bench-demo "$stage/bin/"
 strip --strip-unneeded "$stage"/bin/*
 keep='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libstdc\+\+|libgcc_s|libcuda\.so|libcudart|libcublas|libcublasLt|libcufft)'
@@ -54,19 +62,20 @@ for bin in "$stage"/bin/*; do
         fi
     done
 done
-if ls "$build"/wheels/*.whl >/dev/null 2>&1; then
+if ls "$wheels"/*.whl >/dev/null 2>&1; then
     mkdir -p "$stage/python"
-    for whl in "$build"/wheels/*.whl; do
+    for whl in "$wheels"/*.whl; do
         python3 -m zipfile -e "$whl" "$stage/python"
         echo "python: $(basename "$whl")" >>"$stage/INFO.python"
     done
 fi
 echo "archs $archs, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')" >"$stage/INFO"
 strip --strip-unneeded "$stage"/lib/* 2>/dev/null || true
-tar -C "$build" -czf "$build/gpu-pack.tar.gz" gpu-pack
-ls -la "$build/gpu-pack.tar.gz"
+pack="$build/$set_name-pack.tar.gz"
+tar -C "$build" -czf "$pack" "$set_name-pack"
+ls -la "$pack"
 du -sh "$stage/bin" "$stage/lib"
-pack_bytes=$(stat -c %s "$build/gpu-pack.tar.gz")
+pack_bytes=$(stat -c %s "$pack")
 tree_bytes=$(git ls-files -z | xargs -0 stat -c %s 2>/dev/null | awk '{s += $1} END {print s + 0}')
 limit=$((${LIMIT_MIB:-64} * 1048576))
 echo "pack $((pack_bytes / 1048576)) MiB + tracked tree $((tree_bytes / 1048576)) MiB" \

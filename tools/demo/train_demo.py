@@ -165,6 +165,29 @@ def new_vae():
     return AutoencoderKL(**VAE_CONFIG)
 
 
+# --vae-multiscale: every other step trains on crops of scenes drawn at these sizes, so that the
+# encoder learns flat regions wider than its receptive field (a 4x sky, the inside of a 4x sun).
+# Trained on base-size scenes alone, the VAE leaves their colour to the decoder, which guesses it
+# from the edges it sees: the committed VAE turns a 1024 px sun into a band (eval_vae.py).
+VAE_SCALES = [256, 384, 512, 768, 1024]
+VAE_SCALE_CROP, VAE_SCALE_BATCH = 128, 8
+
+
+def vae_images(rng, seed, step, args, crop, batch):
+    """(batch of images, next seed): base-size crops, or with --vae-multiscale on even steps
+    crops of one scene size from VAE_SCALES."""
+    size = BASE
+    if args.vae_multiscale and step % 2 == 0:
+        size, crop, batch = int(rng.choice(VAE_SCALES)), VAE_SCALE_CROP, VAE_SCALE_BATCH
+    xs = []
+    for _ in range(batch):
+        img = to_tensor(scenes.scene(seed, size)[0])
+        seed += 1
+        y, x = rng.integers(0, size - crop + 1, size=2)
+        xs.append(img[:, y:y + crop, x:x + crop])
+    return torch.stack(xs), seed
+
+
 def phase_vae(args):
     torch.manual_seed(1)
     vae = new_vae()
@@ -176,6 +199,7 @@ def phase_vae(args):
         with open(work("vae", "train.json")) as f:
             done = json.load(f)
         lr0 = 1e-3
+    vae = vae.to(DEVICE)
     opt = torch.optim.AdamW(vae.parameters(), lr=lr0, weight_decay=0.0)
     rng = np.random.default_rng(2)
     crop, batch = (BASE, 3) if args.resume else (96, 8)  # full scenes: GroupNorm and the
@@ -187,13 +211,8 @@ def phase_vae(args):
         frac = (time.time() - start) / limit
         for g in opt.param_groups:
             g["lr"] = lr0 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
-        xs = []
-        for _ in range(batch):
-            img = to_tensor(scenes.scene(seed, BASE)[0])
-            seed += 1
-            y, x = rng.integers(0, BASE - crop + 1, size=2)
-            xs.append(img[:, y:y + crop, x:x + crop])
-        x = torch.stack(xs)
+        x, seed = vae_images(rng, seed, step, args, crop, batch)
+        x = x.to(DEVICE)
         post = vae.encode(x).latent_dist
         z = post.sample()
         rec = vae.decode(z).sample
@@ -218,7 +237,8 @@ def phase_vae(args):
     vae.save_pretrained(work("vae"))
     with open(work("vae", "train.json"), "w") as f:
         json.dump(dict(steps=done["steps"] + step, seconds=done["seconds"] + time.time() - start,
-                       l1=ema, batch=batch, crop=crop, resumed=bool(args.resume)), f)
+                       l1=ema, batch=batch, crop=crop, resumed=bool(args.resume),
+                       multiscale=bool(args.vae_multiscale)), f)
     log(f"vae: {step} steps, l1 {ema:.4f}")
 
 
@@ -367,10 +387,11 @@ def phase_from_model(args):
     for name in ("tokenizer", "tokenizer_2"):
         shutil.rmtree(work(name), ignore_errors=True)
         shutil.copytree(os.path.join(src, name), work(name))
-    vae = AutoencoderKL.from_pretrained(os.path.join(src, "vae")).float()
+    vae_src = args.vae or os.path.join(src, "vae")  # --vae: a candidate VAE instead
+    vae = AutoencoderKL.from_pretrained(vae_src).float()
     vae.save_pretrained(work("vae"))
     with open(work("vae", "train.json"), "w") as f:
-        json.dump(dict(steps=0, seconds=0, l1=float("nan"), source=src), f)
+        json.dump(dict(steps=0, seconds=0, l1=float("nan"), source=vae_src), f)
     clip_tok, t5_tok = load_tokenizers()
     model = Demo(clip_tok, t5_tok)
     model.flux = FluxTransformer2DModel.from_pretrained(os.path.join(src, "transformer")).float()
@@ -657,9 +678,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("phase", choices=["tokenizers", "vae", "latents", "sizes", "transformer",
                                       "export", "sample", "from-model", "all"])
-    ap.add_argument("--device", default="cpu", help="cpu or cuda (latents, sizes, transformer)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (vae, latents, sizes, transformer)")
     ap.add_argument("--source", default=OUT, help="from-model: the exported model folder")
+    ap.add_argument("--vae", help="from-model: take the VAE from this folder instead")
     ap.add_argument("--vae-minutes", type=float, default=12)
+    ap.add_argument("--vae-multiscale", action="store_true",
+                    help="vae: half the steps on crops of scenes drawn at 256-1024 px")
     ap.add_argument("--resume", action="store_true", help="vae or transformer: continue the saved weights")
     ap.add_argument("--count", type=int, default=4000, help="scenes whose latents are cached")
     ap.add_argument("--minutes", type=float, default=50, help="transformer training wall time")
