@@ -158,7 +158,7 @@ static void test_base_size_one_sun(void)
         return;
     /* Fixed seeds that draw one sun. Not every seed does: the model is small and briefly
      * trained, and 6 of seeds 1-16 (38 %) give exactly one sun at 256 px (bench/RESULTS.md). */
-    static const guint64 seeds[] = {7, 8, 13, 14};
+    static const guint64 seeds[] = {1, 3, 10, 15};
     for (size_t i = 0; i < G_N_ELEMENTS(seeds); i++) {
         SunCount c = generate(m, 256, seeds[i], TRUE);
         g_assert_cmpint(c.count, ==, 1);
