@@ -36,7 +36,7 @@ train() { say "train_demo.py $*"; "$python" tools/demo/train_demo.py "$@" --thre
 
 vae_opt=()
 [ -n "${VAE_DIR:-}" ] && vae_opt=(--vae "$VAE_DIR")
-train from-model "${vae_opt[@]}" &&
+train from-model --source "$top/data/models/resdit-demo" "${vae_opt[@]}" &&
     train latents --count "$count" --device "$device" &&
     train sizes --count "$sizes_count" --device "$device" &&
     train transformer --resume --minutes "$minutes" --batch 256 --lr 1e-3 --sizes-share 0.5 \
@@ -45,7 +45,7 @@ train from-model "${vae_opt[@]}" &&
 tar -C "$data/models" -czf "$out/resdit-demo.tar.gz" resdit-demo
 cp -r "$top/data/tokenizers" "$data/"
 
-say "bench-demo on CUDA"
+say "bench-demo on $device"
 libs=/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:$work/demo-pack/lib:/usr/local/cuda/lib64
 status=0
 for run in "1024x1024 direct,pe-interp,resdit,no-pes,no-pipe,no-psf,no-gws" \
