@@ -246,16 +246,12 @@ gboolean history_params_from_json(HistoryParams *params, const char *json, GErro
         }
     }
     /* A shift mode that is not a string (an object, a number) is as wrong as an unknown name. */
-    JsonNode *shift_node = json_object_get_member(obj, "shift_mode");
-    const char *shift = "base";
-    if (shift_node)
-        shift = JSON_NODE_HOLDS_VALUE(shift_node) &&
-                        json_node_get_value_type(shift_node) == G_TYPE_STRING
-                    ? json_node_get_string(shift_node)
-                    : "(not a string)";
-    if (!history_shift_mode_from_name(shift, &params->shift_mode)) {
+    const char *shift =
+        json_object_has_member(obj, "shift_mode") ? rd_json_get_string(obj, "shift_mode") : "base";
+    if (!shift || !history_shift_mode_from_name(shift, &params->shift_mode)) {
         g_set_error(error, HISTORY_ERROR, HISTORY_ERROR_INVALID,
-                    "Generation parameters: unknown shift mode \"%s\"", shift);
+                    "Generation parameters: unknown shift mode \"%s\"",
+                    shift ? shift : "(not a string)");
         history_params_clear(params);
         return FALSE;
     }

@@ -27,9 +27,8 @@ import scenes  # noqa: E402
 
 
 def sun_mask(rgb):
-    """tests/demo/sun-detector.c's sun_pixel on an H x W x 3 uint8 array."""
-    r, g, b = (rgb[..., i].astype(np.int32) for i in range(3))
-    return ((r >= 190) & (r - b >= 70)) | ((r >= 205) & (g >= 205) & (b >= 150))
+    """The sun-coloured pixels of an H x W x 3 uint8 array."""
+    return scenes.sun_pixels(*(rgb[..., i].astype(np.int32) for i in range(3)))
 
 
 @torch.no_grad()

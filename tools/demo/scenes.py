@@ -53,6 +53,12 @@ WALLS = [(190, 180, 160), (150, 110, 80), (170, 170, 175)]
 ROOFS = {"red": (170, 40, 35), "grey": (70, 70, 80), "blue": (50, 60, 130)}
 
 
+def sun_pixels(r, g, b):
+    """tests/demo/sun-detector.c's sun_pixel on red, green and blue arrays (numpy or torch, in
+    0-255 levels): bright and warm (the suns) or bright and pale (the moon)."""
+    return ((r >= 190) & (r - b >= 70)) | ((r >= 205) & (g >= 205) & (b >= 150))
+
+
 def lerp(a, b, t):
     return tuple(int(round(a[i] + (b[i] - a[i]) * t)) for i in range(3))
 

@@ -219,8 +219,7 @@ def phase_vae(args):
         # Suns and moons are a few hundred pixels of a scene: weighted 20x (the pixels the sun
         # detector counts), or the VAE learns the background first and their colours last.
         px = (x + 1) * 127.5
-        sunny = ((px[:, 0] >= 190) & (px[:, 0] - px[:, 2] >= 70)) | (
-            (px[:, 0] >= 205) & (px[:, 1] >= 205) & (px[:, 2] >= 150))
+        sunny = scenes.sun_pixels(px[:, 0], px[:, 1], px[:, 2])
         weight = 1 + 19 * sunny.float()[:, None]
         l1 = ((rec - x).abs() * weight).mean() / weight.mean()
         kl = post.kl().mean() / z[0].numel()
