@@ -5,7 +5,7 @@
  * seeds). Prints figures only; record them in bench/RESULTS.md.
  *
  * Usage: bench-demo [--seeds N] [--size WxH] [--steps S] [--global-steps G] [--local-steps L]
- *                   [--grid FILE.png] [--grid-seeds K]
+ *                   [--cutoff C] [--guidance G] [--grid FILE.png] [--grid-seeds K]
  *                   [--thumb PX] [--variants a,b,...] [--save-dir DIR] [--backend cpu|cuda]
  * Variants: direct, pe-interp, resdit, no-pes, no-pipe, no-psf, no-gws, no-mop (default: all
  * but no-mop). */
@@ -102,6 +102,7 @@ static ResditModelPaths *find_demo(void)
 int main(int argc, char **argv)
 {
     int seeds = 32, steps = 0, grid_seeds = 4, thumb = 192, global_steps = -1, local_steps = -1;
+    double cutoff = -1, guidance = -1;
     char *size = NULL, *grid_path = NULL, *variant_list = NULL, *save_dir = NULL,
          *backend = NULL;
     GOptionEntry entries[] = {
@@ -110,6 +111,8 @@ int main(int argc, char **argv)
         {"steps", 0, 0, G_OPTION_ARG_INT, &steps, "sampling steps (the model's default)", "S"},
         {"global-steps", 0, 0, G_OPTION_ARG_INT, &global_steps, "ResDiT G (default)", "G"},
         {"local-steps", 0, 0, G_OPTION_ARG_INT, &local_steps, "ResDiT L (default)", "L"},
+        {"cutoff", 0, 0, G_OPTION_ARG_DOUBLE, &cutoff, "PSF cutoff (the model's default)", "C"},
+        {"guidance", 0, 0, G_OPTION_ARG_DOUBLE, &guidance, "CFG scale (the model's default)", "G"},
         {"grid", 0, 0, G_OPTION_ARG_FILENAME, &grid_path, "write a picture grid", "FILE"},
         {"grid-seeds", 0, 0, G_OPTION_ARG_INT, &grid_seeds, "columns of the grid (4)", "K"},
         {"thumb", 0, 0, G_OPTION_ARG_INT, &thumb, "grid tile width in pixels (192)", "PX"},
@@ -151,9 +154,19 @@ int main(int argc, char **argv)
     const int grid_w = grid_seeds * thumb, grid_h = n_var * th;
     guint8 *grid = grid_path ? g_new0(guint8, (size_t)grid_w * grid_h * 3) : NULL;
 
-    printf("demo model, %dx%d (base %d px), %d seeds, detector min area %d px, %s backend\n",
-           width, height, resdit_model_base_size(model), seeds, SUN_MIN_AREA,
+    ResditJobParams shown;
+    resdit_job_params_init(&shown);
+    resdit_model_job_defaults(model, &shown);
+    g_autofree char *guide = resdit_model_uses_cfg(model)
+                                 ? g_strdup_printf("CFG scale %g", guidance >= 0 ? guidance
+                                                                                 : shown.guidance)
+                                 : g_strdup("no guidance");
+    printf("demo model, %dx%d (base %d px), %d seeds, %d steps, %s, cutoff %g, detector min area "
+           "%d px, %s backend\n",
+           width, height, resdit_model_base_size(model), seeds, steps > 0 ? steps : shown.steps,
+           guide, cutoff >= 0 ? cutoff : shown.method.cutoff, SUN_MIN_AREA,
            choice == RESDIT_BACKEND_CUDA ? "CUDA" : "CPU");
+    resdit_job_params_clear(&shown);
     printf("%-50s %8s %6s %6s %6s %8s %8s\n", "variant", "one sun", "none", "two+", "mean",
            "s/image", "counts");
     for (int v = 0; v < n_var; v++) {
@@ -176,6 +189,10 @@ int main(int argc, char **argv)
             set_variant(&p, var->name);
             p.global_steps = global_steps;
             p.local_steps = local_steps;
+            if (cutoff >= 0)
+                p.method.cutoff = cutoff;
+            if (guidance >= 0)
+                p.guidance = guidance;
             ResditImage *img = resdit_generate(model, &p, NULL, NULL, &error);
             if (!img)
                 g_error("%s seed %d: %s", var->name, s, error->message);

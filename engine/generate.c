@@ -269,18 +269,28 @@ static gboolean encode_flux(ResditModel *model, const ResditJobParams *params, i
                             RdConditioning *cond, size_t *peak, GCancellable *cancellable,
                             GError **error)
 {
-    float *txt = NULL, *vec = NULL;
-    RdTextEncodeInfo info = {0};
+    float *txt = NULL, *vec = NULL, *neg_txt = NULL, *neg_vec = NULL;
+    RdTextEncodeInfo info = {0}, neg_info = {0};
+    /* A FLUX model trained with dropped captions guides against the negative prompt (empty by
+     * default) at a scale above 1, as SD3 does. */
+    const gboolean cfg = resdit_model_uses_cfg(model) && params->guidance > 1.0;
     /* The T5 weights are the largest after the transformer's: let them go until the next job
      * (the self-test model's live in memory files that cannot be mapped again). */
+    const gboolean release = !model->selftest;
     g_mutex_lock(&model->text_lock);
     gboolean ok = rd_text_encode(model->text, params->prompt ? params->prompt : "", t5_len,
-                                 !model->selftest, &txt, &vec, &info, cancellable, error);
+                                 release && !cfg, &txt, &vec, &info, cancellable, error);
+    if (ok && cfg)
+        ok = rd_text_encode(model->text, params->negative_prompt ? params->negative_prompt : "",
+                            t5_len, release, &neg_txt, &neg_vec, &neg_info, cancellable, error);
     g_mutex_unlock(&model->text_lock);
-    *peak = info.peak_bytes;
+    *peak = MAX(info.peak_bytes, neg_info.peak_bytes);
     cond->txt = txt;
     cond->vec = vec;
     cond->txt_len = t5_len;
+    cond->neg_txt = neg_txt;
+    cond->neg_vec = neg_vec;
+    cond->neg_txt_len = cfg ? t5_len : 0;
     return ok;
 }
 

@@ -199,6 +199,17 @@ gboolean rd_model_read_settings(ResditModel *m, const char *root, GError **error
     if (prompt && (!JSON_NODE_HOLDS_VALUE(prompt) ||
                    json_node_get_value_type(prompt) != G_TYPE_STRING))
         return bad_settings(error, path, "\"default_prompt\" must be a string");
+    JsonNode *kind = json_object_get_member(o, "guidance");
+    if (kind) {
+        const gboolean cfg = JSON_NODE_HOLDS_VALUE(kind) &&
+                             json_node_get_value_type(kind) == G_TYPE_STRING &&
+                             strcmp(json_node_get_string(kind), "cfg") == 0;
+        if (!cfg)
+            return bad_settings(error, path, "\"guidance\" must be \"cfg\" (classifier-free)");
+        g_autoptr(GError) why = NULL;
+        if (!rd_denoiser_guide_with_cfg(m->denoiser, &why))
+            return bad_settings(error, path, why->message);
+    }
     const int side = base / 16; /* tokens: 8x VAE, 2x2 patches */
     m->base_size = base;
     m->base_area = side * side;

@@ -487,7 +487,8 @@ static GOptionContext *make_context(GenerateOptions *o)
     GOptionEntry entries[] = {
         {"prompt", 'p', 0, G_OPTION_ARG_STRING, &o->prompt, "what to draw", "TEXT"},
         {"negative-prompt", 'n', 0, G_OPTION_ARG_STRING, &o->negative_prompt,
-         "what not to draw (SD3, at a CFG scale above 1; default empty; FLUX ignores it)", "TEXT"},
+         "what not to draw (models with classifier-free guidance: SD3, the demo model; at a CFG "
+         "scale above 1; default empty; FLUX.1 dev and schnell ignore it)", "TEXT"},
         {"output", 'o', 0, G_OPTION_ARG_FILENAME, &o->output,
          "PNG to write (default resdit-SEED.png)", "FILE"},
         {"width", 'W', 0, G_OPTION_ARG_STRING, &o->width_text,
@@ -500,8 +501,9 @@ static GOptionContext *make_context(GenerateOptions *o)
         {"steps", 's', 0, G_OPTION_ARG_STRING, &o->steps_text,
          "sampling steps, 1 to 1000 (dev 35, schnell 4, SD3 28, SD3.5 Medium 40)", "N"},
         {"guidance", 'g', 0, G_OPTION_ARG_STRING, &o->guidance_text,
-         "FLUX dev: distilled guidance (3.5); SD3: the CFG scale, none at 1 or below (SD3 "
-         "Medium 7, SD3.5 Large 3.5, SD3.5 Medium 4.5); 0 to 100",
+         "FLUX dev: distilled guidance (3.5); SD3 and models whose resdit.json asks for it: the "
+         "CFG scale, none at 1 or below (SD3 Medium 7, SD3.5 Large 3.5, SD3.5 Medium 4.5); 0 "
+         "to 100",
          "G"},
         {"seed", 0, 0, G_OPTION_ARG_STRING, &o->seed,
          "seed, 0 to 9007199254740991 (2^53 - 1), or random (default; recorded)", "N"},
@@ -675,7 +677,7 @@ static int generate(GenerateOptions *o)
         fprintf(stderr, "resdit: note: the negative prompt is not used: %s\n",
                 resdit_model_uses_cfg(run.model)
                     ? "a CFG scale of 1 or below (--guidance) guides without it"
-                    : "FLUX models do not take one (FLUX.1-dev's guidance is distilled)");
+                    : "this model does not take one (FLUX.1-dev's guidance is distilled)");
     if (!o->quiet && !o->json)
         fprintf(stderr, "resdit: %s on %s, %dx%d, %d steps, about %.2f GB of memory\n",
                 resdit_model_name(run.model), resdit_model_backend_name(run.model),

@@ -21,6 +21,19 @@ RdDenoiser *rd_denoiser_load(const char *path, const char *config_json, RdBacken
     return flux ? rd_flux_denoiser_new(flux) : NULL;
 }
 
+gboolean rd_denoiser_guide_with_cfg(RdDenoiser *d, GError **error)
+{
+    if (d->info.guidance == RD_GUIDANCE_EMBEDDED) {
+        g_set_error(error, RESDIT_ERROR, RESDIT_ERROR_FORMAT,
+                    "this %s transformer embeds its guidance value (as FLUX.1-dev); classifier-free "
+                    "guidance is for a model trained without a guidance embedder",
+                    d->info.family_name);
+        return FALSE;
+    }
+    d->info.guidance = RD_GUIDANCE_CFG;
+    return TRUE;
+}
+
 void rd_denoiser_free(RdDenoiser *d)
 {
     if (!d)

@@ -108,6 +108,11 @@ gboolean rd_denoiser_forward(RdDenoiser *d, const RdDenoiserInputs *in,
                              const ResditAttentionPlan *plan, float *velocity,
                              GCancellable *cancellable, GError **error);
 RdSafetensors *rd_denoiser_weights(const RdDenoiser *d);
+/* Classifier-free guidance for a FLUX model without a guidance embedder whose transformer was
+ * trained with captions dropped to the empty prompt (a model folder's resdit.json says so:
+ * docs/DEMO_MODEL.md); nothing changes for a model that guides so already (SD3). Refused, with
+ * the reason, for a model that embeds its guidance value. */
+gboolean rd_denoiser_guide_with_cfg(RdDenoiser *d, GError **error);
 /* The file (or index) the weights were read from. */
 const char *rd_denoiser_path(const RdDenoiser *d);
 /* Refuses with a message naming the model when it takes no LoRA (n = 0 always succeeds). */

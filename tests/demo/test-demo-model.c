@@ -4,8 +4,11 @@
  * BLAS kernels and thread counts. The sun detector is checked first on drawn pictures. At 4x the
  * base size these weights keep one sun in no variant (bench/RESULTS.md), so nothing is claimed
  * there. */
+#include <glib/gstdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "pipeline-private.h"
 #include "resdit.h"
 #include "demo-prompts.h"
 #include "sun-detector.h"
@@ -166,11 +169,65 @@ static void test_base_size_one_sun(void)
     resdit_model_free(m);
 }
 
+static ResditImage *generate_guided(ResditModel *m, double guidance, const char *negative)
+{
+    ResditJobParams p;
+    resdit_job_params_init(&p);
+    resdit_model_job_defaults(m, &p);
+    g_free(p.prompt);
+    p.prompt = g_strdup(demo_prompt(2));
+    p.negative_prompt = g_strdup(negative);
+    p.guidance = guidance;
+    p.random_seed = FALSE;
+    p.seed = 2;
+    g_autoptr(GError) error = NULL;
+    ResditImage *img = resdit_generate(m, &p, NULL, NULL, &error);
+    g_assert_no_error(error);
+    resdit_job_params_clear(&p);
+    return img;
+}
+
+/* Classifier-free guidance on the FLUX path ("guidance": "cfg" in resdit.json): with the prompt
+ * itself as the negative prompt, v_neg + g (v_pos - v_neg) is v_pos exactly, so the picture at
+ * g = 3 is the unguided one (g = 1) to the byte; with the empty negative prompt it is not. */
+static void test_cfg(void)
+{
+    ResditModel *m = open_demo(NULL);
+    if (!m)
+        return;
+    g_autofree char *dir = g_dir_make_tmp("rd-demo-cfg-XXXXXX", NULL);
+    g_autofree char *file = g_build_filename(dir, "resdit.json", NULL);
+    g_assert_true(g_file_set_contents(
+        file, "{\"base_size\": 256, \"default_steps\": 8, \"t5_length\": 32, \"guidance\": \"cfg\"}",
+        -1, NULL));
+    g_autoptr(GError) error = NULL;
+    g_assert_true(rd_model_read_settings(m, dir, &error));
+    g_assert_no_error(error);
+    g_assert_true(resdit_model_uses_cfg(m));
+    ResditImage *plain = generate_guided(m, 1.0, NULL);
+    ResditImage *same = generate_guided(m, 3.0, demo_prompt(2));
+    ResditImage *guided = generate_guided(m, 3.0, "");
+    const size_t n = (size_t)plain->width * plain->height * 3;
+    g_assert_cmpmem(plain->rgb, n, same->rgb, n);
+    double diff = 0;
+    for (size_t i = 0; i < n; i++)
+        diff += abs((int)plain->rgb[i] - (int)guided->rgb[i]);
+    g_test_message("mean difference guided / unguided: %.1f levels", diff / n);
+    g_assert_cmpfloat(diff / n, >, 2.0); /* measured 20-25 levels */
+    resdit_image_free(plain);
+    resdit_image_free(same);
+    resdit_image_free(guided);
+    g_unlink(file);
+    g_rmdir(dir);
+    resdit_model_free(m);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/demo/detector", test_detector);
     g_test_add_func("/demo/open", test_open);
     g_test_add_func("/demo/base-size-one-sun", test_base_size_one_sun);
+    g_test_add_func("/demo/classifier-free-guidance", test_cfg);
     return g_test_run();
 }

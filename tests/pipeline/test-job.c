@@ -531,6 +531,11 @@ static void test_model_settings(void)
                {"{\"base_size\": \"big\"}", "\"base_size\" must be an integer"},
                {"{\"default_steps\": 0}", "\"default_steps\" must be an integer from 1"},
                {"{\"default_prompt\": 3}", "\"default_prompt\" must be a string"},
+               {"{\"guidance\": \"none\"}", "\"guidance\" must be \"cfg\""},
+               {"{\"guidance\": [\"cfg\"]}", "\"guidance\" must be \"cfg\""},
+               {"{\"guidance\": 3}", "\"guidance\" must be \"cfg\""},
+               /* the self-test transformer has FLUX.1-dev's guidance embedder */
+               {"{\"guidance\": \"cfg\"}", "embeds its guidance value"},
                {"[1, 2]", "not a JSON object"},
                {"{base_size", "not valid JSON"}};
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
@@ -540,6 +545,7 @@ static void test_model_settings(void)
         g_assert_error(error, RESDIT_ERROR, RESDIT_ERROR_FORMAT);
         g_assert_nonnull(strstr(error->message, bad[i].message));
     }
+    g_assert_false(resdit_model_uses_cfg(m)); /* refused files change nothing */
     g_unlink(file);
     g_rmdir(dir);
     resdit_model_free(m);

@@ -452,7 +452,11 @@ def phase_transformer(args):
         t = torch.sigmoid(torch.randn(batch, generator=g))  # logit-normal, as SD3/FLUX
         x0, noise, t = x0.to(DEVICE), noise.to(DEVICE), t.to(DEVICE)  # batches drawn on the CPU
         xt = (1 - t[:, None, None, None]) * x0 + t[:, None, None, None] * noise
-        txt, vec = encode_text(clip_tok, t5_tok, model.clip, model.t5, [b_caps[i] for i in idx])
+        captions = [b_caps[i] for i in idx]
+        if args.caption_dropout > 0:  # the empty prompt's velocity, for classifier-free guidance
+            drop = torch.rand(batch, generator=g) < args.caption_dropout
+            captions = ["" if d else c for c, d in zip(captions, drop.tolist())]
+        txt, vec = encode_text(clip_tok, t5_tok, model.clip, model.t5, captions)
         scale = 1.0
         if rows * cols > 256 and torch.rand(1, generator=g).item() < args.pes_share:
             scale = pes_scale(rows, cols)
@@ -480,7 +484,7 @@ def phase_transformer(args):
         json.dump(dict(steps=done + step, resumed_from=done, seconds=round(time.time() - start), batch=args.batch,
                        lr=args.lr, final_loss=avg, history=history, latents=n,
                        sizes_share=args.sizes_share, pes_share=args.pes_share,
-                       crop_share=args.crop_share,
+                       crop_share=args.crop_share, caption_dropout=args.caption_dropout,
                        sizes=[list(hw) for hw in SIZES] if args.sizes_share > 0 else [],
                        sizes_count=len(buckets[1][1]) if len(buckets) > 1 else 0), f)
     log(f"transformer: {step} steps, loss {avg:.4f}")
@@ -521,6 +525,9 @@ def phase_export(args):
     resdit = {"base_size": BASE, "default_steps": STEPS, "t5_length": T5_LEN,
               "default_prompt": "a yellow sun in a blue sky over green hills by a lake, "
                                 "two houses with red roofs, three trees"}
+    with open(work("transformer_train.json")) as f:
+        if json.load(f).get("caption_dropout", 0) > 0:  # it knows the empty prompt: guide with it
+            resdit.update(guidance="cfg", default_guidance=args.cfg_scale)
     with open(os.path.join(OUT, "resdit.json"), "w") as f:
         json.dump(resdit, f, indent=2)
         f.write("\n")
@@ -585,6 +592,15 @@ def sizes_text(tr):
             f"larger than the base with positions spaced onto the base grid as PES spaces them.{crops}")
 
 
+def guidance_text(tr):
+    """Caption dropout of the last run, if it had one (resdit.json then guides with CFG)."""
+    if not tr.get("caption_dropout"):
+        return ""
+    return (f"\n  {tr['caption_dropout'] * 100:.0f} % of the captions were replaced by the empty prompt, "
+            f"so the model\n  guides itself: resdit.json sets classifier-free guidance against the "
+            f"empty prompt.")
+
+
 def write_readme(data):
     with open(work("vae", "train.json")) as f:
         vae = json.load(f)
@@ -619,7 +635,7 @@ bounded phases make the step counts depend on the machine. On the shared 2-core 
 - Latents: {tr['latents']} scenes (seeds 0..{tr['latents'] - 1}) encoded once (latent means).
 - Transformer with both text encoders, rectified flow (x_t = (1 - t) x0 + t noise, target
   noise - x0, logit-normal t), batch {tr['batch']}, AdamW (warm-up, cosine), EMA weights
-  exported: {runs_text(tr)}, final loss (EMA) {tr['final_loss']:.4f}.{sizes_text(tr)}
+  exported: {runs_text(tr)}, final loss (EMA) {tr['final_loss']:.4f}.{sizes_text(tr)}{guidance_text(tr)}
 
 | step | minutes | loss |
 |---|---|---|
@@ -651,15 +667,25 @@ def phase_sample(args):
     vae = AutoencoderKL.from_pretrained(os.path.join(OUT, "vae")).float()
     caps = [scenes.scene(s, 64)[1] for s in range(900000, 900000 + args.samples)]
     txt, vec = encode_text(clip_tok, t5_tok, clip, t5, caps)
+    with open(os.path.join(OUT, "resdit.json")) as f:
+        settings = json.load(f)
+    scale = settings.get("default_guidance", 1.0) if settings.get("guidance") == "cfg" else 1.0
+    if scale > 1:
+        neg_txt, neg_vec = encode_text(clip_tok, t5_tok, clip, t5, [""] * len(caps))
     g = torch.Generator().manual_seed(5)
     size = args.size
     h = w = size // 8
     x = pack(torch.randn(len(caps), 16, h, w, generator=g))
     ts = torch.linspace(1, 0, STEPS + 1)
     for i in range(STEPS):
-        v = flux(hidden_states=x, timestep=ts[i].expand(len(caps)), encoder_hidden_states=txt,
-                 pooled_projections=vec, txt_ids=torch.zeros(T5_LEN, 3),
-                 img_ids=img_ids(h // 2, w // 2), return_dict=False)[0]
+        def velocity(t_emb, p_emb):
+            return flux(hidden_states=x, timestep=ts[i].expand(len(caps)), encoder_hidden_states=t_emb,
+                        pooled_projections=p_emb, txt_ids=torch.zeros(T5_LEN, 3),
+                        img_ids=img_ids(h // 2, w // 2), return_dict=False)[0]
+        v = velocity(txt, vec)
+        if scale > 1:
+            uncond = velocity(neg_txt, neg_vec)
+            v = uncond + scale * (v - uncond)
         x = x + (ts[i + 1] - ts[i]) * v
     lat = unpack(x, h, w) / vae.config.scaling_factor + vae.config.shift_factor
     img = ((vae.decode(lat).sample.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1)
@@ -696,6 +722,12 @@ def main():
     ap.add_argument("--pes-share", type=float, default=0.0,
                     help="transformer: share of the larger-grid steps whose positions are "
                     "spaced onto the base grid as PES spaces them")
+    ap.add_argument("--caption-dropout", type=float, default=0.0,
+                    help="transformer: the share of captions replaced by the empty prompt, which "
+                    "lets the model guide itself (classifier-free guidance)")
+    ap.add_argument("--cfg-scale", type=float, default=3.0,
+                    help="export: resdit.json's default guidance scale when the transformer was "
+                    "trained with --caption-dropout")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--ema", type=float, default=0.995)
     ap.add_argument("--samples", type=int, default=8)
