@@ -119,7 +119,9 @@ static void test_open(void)
     g_assert_cmpint(p.method.base_area, ==, 16 * 16);
     g_assert_cmpint(p.method.patch, ==, 16);
     g_assert_cmpint(resdit_model_default_t5_len(m), ==, 32);
-    g_assert_cmpint(p.steps, ==, 8);
+    g_assert_cmpint(p.steps, ==, 16);
+    g_assert_true(resdit_model_uses_cfg(m)); /* trained with dropped captions: it guides itself */
+    g_assert_cmpfloat(p.guidance, ==, 4.0);
     resdit_job_params_clear(&p);
     resdit_model_free(m);
 }
@@ -159,9 +161,10 @@ static void test_base_size_one_sun(void)
     ResditModel *m = open_demo(NULL);
     if (!m)
         return;
-    /* Fixed seeds that draw one sun. Not every seed does: the model is small and briefly
-     * trained, and 6 of seeds 1-16 (38 %) give exactly one sun at 256 px (bench/RESULTS.md). */
-    static const guint64 seeds[] = {1, 3, 10, 15};
+    /* Fixed seeds that draw one sun (seed 4: the moon). Not every seed does: the model is small
+     * and briefly trained, and 18 of seeds 1-32 (56 %) give exactly one sun at 256 px with its
+     * defaults, 16 steps and CFG scale 4 (bench/RESULTS.md). */
+    static const guint64 seeds[] = {4, 7, 8, 15};
     for (size_t i = 0; i < G_N_ELEMENTS(seeds); i++) {
         SunCount c = generate(m, 256, seeds[i], TRUE);
         g_assert_cmpint(c.count, ==, 1);
@@ -213,7 +216,7 @@ static void test_cfg(void)
     for (size_t i = 0; i < n; i++)
         diff += abs((int)plain->rgb[i] - (int)guided->rgb[i]);
     g_test_message("mean difference guided / unguided: %.1f levels", diff / n);
-    g_assert_cmpfloat(diff / n, >, 2.0); /* measured 20-25 levels */
+    g_assert_cmpfloat(diff / n, >, 2.0); /* measured 18-33 levels */
     resdit_image_free(plain);
     resdit_image_free(same);
     resdit_image_free(guided);

@@ -355,7 +355,8 @@ static gboolean model_ready(gpointer data)
 }
 
 /* With the "model" setting at its default (automatic) and no other model on the machine, the
- * window opens the built-in demo model, and the panel takes its base size, steps and size. */
+ * window opens the built-in demo model, and the panel takes its base size, steps, size and CFG
+ * scale. */
 static void test_automatic_model(void)
 {
     GSettings *settings = g_settings_new("io.github.resdit.Studio");
@@ -370,10 +371,13 @@ static void test_automatic_model(void)
                     "resdit-demo (built in)");
     RsJobSettings *job = rs_window_get_job(window);
     int base = 0, steps = 0, patch = 0;
-    g_object_get(job, "base-size", &base, "steps", &steps, "patch", &patch, NULL);
+    double guidance = 0;
+    g_object_get(job, "base-size", &base, "steps", &steps, "patch", &patch, "guidance", &guidance,
+                 NULL);
     g_assert_cmpint(base, ==, 256);
     g_assert_cmpint(patch, ==, 16);
-    g_assert_cmpint(steps, ==, 8);
+    g_assert_cmpint(steps, ==, 16);
+    g_assert_cmpfloat(guidance, ==, 4.0); /* its CFG scale, not FLUX.1-dev's 3.5 */
     g_assert_cmpint(rs_job_settings_get_width(job), ==, 256);
     g_assert_cmpint(rs_job_settings_get_height(job), ==, 256);
     g_settings_set_string(settings, "model", "self-test");

@@ -40,8 +40,8 @@ train from-model --source "$top/data/models/resdit-demo" "${vae_opt[@]}" &&
     train latents --count "$count" --device "$device" &&
     train sizes --count "$sizes_count" --device "$device" &&
     train transformer --resume --minutes "$minutes" --batch 256 --lr 1e-3 --sizes-share 0.5 \
-        --pes-share 0.5 --crop-share 0.5 --device "$device" &&
-    train export || { tail -20 "$log"; exit 1; }
+        --pes-share 0.5 --crop-share 0.5 --caption-dropout 0.1 --device "$device" &&
+    train export --cfg-scale 4 || { tail -20 "$log"; exit 1; }
 tar -C "$data/models" -czf "$out/resdit-demo.tar.gz" resdit-demo
 cp -r "$top/data/tokenizers" "$data/"
 

@@ -51,7 +51,7 @@ BUNDLED_MERGES = os.path.join(ROOT, "data", "tokenizers", "clip", "merges.txt.gz
 
 BASE = 256            # base size in pixels: 32 x 32 latent, 16 x 16 tokens
 T5_LEN = 32           # T5 tokens per caption (the model's default length)
-STEPS = 8             # default sampling steps
+STEPS = 16            # default sampling steps
 CLIP_VOCAB = 2048     # 512 byte tokens + merges + 2 specials
 T5_PIECES = 128
 
@@ -535,7 +535,7 @@ def phase_export(args):
         for name in files:
             if name in ("generation_config.json",):
                 os.remove(os.path.join(root, name))
-    write_readme(data)
+    write_readme(data, args)
     total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(OUT) for f in fs)
     log(f"exported to {OUT}: {total / 1e6:.2f} MB")
 
@@ -601,7 +601,7 @@ def guidance_text(tr):
             f"empty prompt.")
 
 
-def write_readme(data):
+def write_readme(data, args):
     with open(work("vae", "train.json")) as f:
         vae = json.load(f)
     with open(work("transformer_train.json")) as f:
@@ -609,13 +609,15 @@ def write_readme(data):
     commands = open(work("commands.txt")).read().strip() if os.path.exists(work("commands.txt")) else ""
     hist = "\n".join(f"| {s} | {sec / 60:.1f} | {loss:.4f} |" for s, sec, loss in
                      tr["history"][:: max(1, len(tr["history"]) // 12)] + tr["history"][-1:])
+    cfg_text = (f", classifier-free guidance at scale {args.cfg_scale:g} against the empty prompt"
+                if tr.get("caption_dropout") else "")
     text = f"""# resdit-demo: a tiny FLUX-architecture model of procedural landscapes
 
 The demo model of ResDiT Studio (docs/DEMO_MODEL.md): a FLUX.1-architecture transformer, VAE and
 CLIP / T5 text encoders at toy size, trained on the CPU on the scenes of tools/demo/scenes.py
 (sky, one sun or moon, hills or mountains, water, trees, houses, and a caption that states
 them). It draws at a base size of {BASE} px ({BASE // 16} x {BASE // 16} tokens; resdit.json
-declares it) in {STEPS} steps, no guidance embedder (schnell-like: no timestep shift).
+declares it) in {STEPS} steps, no guidance embedder (schnell-like: no timestep shift){cfg_text}.
 
 | part | shape |
 |---|---|
@@ -725,7 +727,7 @@ def main():
     ap.add_argument("--caption-dropout", type=float, default=0.0,
                     help="transformer: the share of captions replaced by the empty prompt, which "
                     "lets the model guide itself (classifier-free guidance)")
-    ap.add_argument("--cfg-scale", type=float, default=3.0,
+    ap.add_argument("--cfg-scale", type=float, default=4.0,
                     help="export: resdit.json's default guidance scale when the transformer was "
                     "trained with --caption-dropout")
     ap.add_argument("--lr", type=float, default=1e-3)
