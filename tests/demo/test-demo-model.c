@@ -126,16 +126,22 @@ static void test_open(void)
     resdit_model_free(m);
 }
 
+/* The model's defaults with the test prompt and a fixed seed. */
+static void seeded_params(ResditModel *m, guint64 seed, ResditJobParams *p)
+{
+    resdit_job_params_init(p);
+    resdit_model_job_defaults(m, p);
+    g_free(p->prompt);
+    p->prompt = g_strdup(demo_prompt(seed));
+    p->random_seed = FALSE;
+    p->seed = seed;
+}
+
 static SunCount generate(ResditModel *m, int size, guint64 seed, gboolean schedule)
 {
     ResditJobParams p;
-    resdit_job_params_init(&p);
-    resdit_model_job_defaults(m, &p);
-    g_free(p.prompt);
-    p.prompt = g_strdup(demo_prompt(seed));
+    seeded_params(m, seed, &p);
     p.width = p.height = size;
-    p.random_seed = FALSE;
-    p.seed = seed;
     p.schedule = schedule;
     p.fixed_mode = RESDIT_MODE_DIRECT;
     g_autoptr(GError) error = NULL;
@@ -175,14 +181,9 @@ static void test_base_size_one_sun(void)
 static ResditImage *generate_guided(ResditModel *m, double guidance, const char *negative)
 {
     ResditJobParams p;
-    resdit_job_params_init(&p);
-    resdit_model_job_defaults(m, &p);
-    g_free(p.prompt);
-    p.prompt = g_strdup(demo_prompt(2));
+    seeded_params(m, 2, &p);
     p.negative_prompt = g_strdup(negative);
     p.guidance = guidance;
-    p.random_seed = FALSE;
-    p.seed = 2;
     g_autoptr(GError) error = NULL;
     ResditImage *img = resdit_generate(m, &p, NULL, NULL, &error);
     g_assert_no_error(error);
