@@ -207,7 +207,8 @@ gboolean rd_model_read_settings(ResditModel *m, const char *root, GError **error
         if (!cfg)
             return bad_settings(error, path, "\"guidance\" must be \"cfg\" (classifier-free)");
         g_autoptr(GError) why = NULL;
-        if (!rd_denoiser_guide_with_cfg(m->denoiser, &why))
+        /* a dry run's defaults have no transformer: the plan does not depend on it */
+        if (m->denoiser != NULL && !rd_denoiser_guide_with_cfg(m->denoiser, &why))
             return bad_settings(error, path, why->message);
     }
     const int side = base / 16; /* tokens: 8x VAE, 2x2 patches */

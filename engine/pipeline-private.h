@@ -97,8 +97,9 @@ gboolean rd_estimate_memory_within(const ResditModel *model, const ResditJobPara
                                    GError **error);
 
 /* Applies a model folder's resdit.json (docs/DEMO_MODEL.md): base size (and with it the base
- * area, patch and default size), default steps, T5 length and prompt. TRUE when the folder has
- * none; FALSE with RESDIT_ERROR_FORMAT when it is invalid. */
+ * area, patch and default size), default steps, T5 length, prompt, guidance kind and value. TRUE
+ * when the folder has none; FALSE with RESDIT_ERROR_FORMAT when it is invalid. A model without
+ * a transformer (a dry run's defaults) takes everything but the guidance kind. */
 gboolean rd_model_read_settings(ResditModel *model, const char *root, GError **error);
 
 /* A model's defaults (dev with guidance: 35 steps, T5 512; schnell: 4, 256; 1024 px base),

@@ -183,7 +183,7 @@ void rs_engine_params_adopt_model(RsJobSettings *job, const ResditModel *model)
         /* Back to a FLUX model: the panel's own defaults (4K, 35 steps, base 1024, patch 64). */
         static const char *const names[] = {"global-steps", "local-steps", "steps", "base-size",
                                             "patch", "aspect", "size-preset", "custom-width",
-                                            "custom-height", "guidance"};
+                                            "custom-height"};
         g_object_set(job, "global-steps", 0, "local-steps", 0, NULL);
         for (size_t i = 2; i < G_N_ELEMENTS(names) + 2; i++) {
             const char *name = names[i % G_N_ELEMENTS(names)]; /* G and L last */
@@ -201,8 +201,6 @@ void rs_engine_params_adopt_model(RsJobSettings *job, const ResditModel *model)
         g_object_set(job, "steps", CLAMP(p.steps, 1, 200), "base-size", base, "patch",
                      CLAMP(p.method.patch, 16, 256), NULL);
         g_object_set(job, "global-steps", g, "local-steps", l, NULL);
-        if (resdit_model_uses_cfg(model)) /* the demo model's CFG scale, not FLUX's 3.5 */
-            g_object_set(job, "guidance", CLAMP(p.guidance, 0.0, 20.0), NULL);
         resdit_job_params_clear(&p);
     }
     const char *suggested = resdit_model_default_prompt(model);

@@ -16,8 +16,9 @@ void rs_engine_params_from_settings(RsJobSettings *job, const ResditModel *model
                                     ResditJobParams *params);
 
 /* Takes over a newly opened model's own settings when its base size differs from the panel's
- * (the demo model: 256 px base, patch 16, 16 steps, 256 x 256, its CFG scale; a FLUX model after
- * it: the panel's defaults again), and its suggested prompt when the prompt is empty. The self-test
+ * (the demo model: 256 px base, patch 16, 16 steps, 256 x 256; a FLUX model after it: the
+ * panel's defaults again), and its suggested prompt when the prompt is empty (the guidance
+ * follows the model in rs-window.c, until the user chooses one). The self-test
  * model keeps the panel as it is. */
 void rs_engine_params_adopt_model(RsJobSettings *job, const ResditModel *model);
 

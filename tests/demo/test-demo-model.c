@@ -182,6 +182,7 @@ static ResditImage *generate_guided(ResditModel *m, double guidance, const char 
 {
     ResditJobParams p;
     seeded_params(m, 2, &p);
+    g_free(p.negative_prompt);
     p.negative_prompt = g_strdup(negative);
     p.guidance = guidance;
     g_autoptr(GError) error = NULL;
