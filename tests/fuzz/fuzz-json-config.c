@@ -1,7 +1,7 @@
 /* Fuzz target for the JSON loaders of model files and records: the first byte picks the loader
  * (FLUX transformer config.json, VAE config.json, a text encoder's config.json, a sharded
- * checkpoint's index, a PNG parameter record, a history row's parameter blob), the rest is the
- * file. Any bytes must give a model
+ * checkpoint's index, a PNG parameter record, a history row's parameter blob, a model folder's
+ * resdit.json), the rest is the file. Any bytes must give a model
  * part or a GError, never a crash, a critical or a hang. */
 #include "fuzz-util.h"
 
@@ -10,6 +10,7 @@
 #include "backend.h"
 #include "flux_private.h"
 #include "history-params.h"
+#include "pipeline-private.h"
 #include "resdit.h"
 #include "safetensors.h"
 #include "text_config.h"
@@ -20,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_dir();
     if (size < 1)
         return 0;
-    const int which = data[0] % 6;
+    const int which = data[0] % 7;
     data++;
     size--;
     GError *error = NULL;
@@ -71,6 +72,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         g_assert(ok == (error == NULL));
         if (ok)
             history_params_clear(&p);
+        break;
+    }
+    case 6: {
+        g_autofree char *path = fuzz_write("demo/resdit.json", data, size);
+        g_autofree char *folder = g_path_get_dirname(path);
+        ResditModel m = {0}; /* a dry run's defaults: no transformer */
+        rd_model_defaults_init(&m, FALSE);
+        gboolean ok = rd_model_read_settings(&m, folder, &error);
+        g_assert(ok == (error == NULL));
+        g_assert(m.base_size % 16 == 0 && m.patch * 16 == m.base_size);
+        g_free(m.default_prompt);
         break;
     }
     default: {
