@@ -199,12 +199,8 @@ gboolean rd_model_read_settings(ResditModel *m, const char *root, GError **error
     if (prompt && (!JSON_NODE_HOLDS_VALUE(prompt) ||
                    json_node_get_value_type(prompt) != G_TYPE_STRING))
         return bad_settings(error, path, "\"default_prompt\" must be a string");
-    JsonNode *kind = json_object_get_member(o, "guidance");
-    if (kind) {
-        const gboolean cfg = JSON_NODE_HOLDS_VALUE(kind) &&
-                             json_node_get_value_type(kind) == G_TYPE_STRING &&
-                             strcmp(json_node_get_string(kind), "cfg") == 0;
-        if (!cfg)
+    if (json_object_has_member(o, "guidance")) {
+        if (g_strcmp0(rd_json_get_string(o, "guidance"), "cfg") != 0)
             return bad_settings(error, path, "\"guidance\" must be \"cfg\" (classifier-free)");
         g_autoptr(GError) why = NULL;
         /* a dry run's defaults have no transformer: the plan does not depend on it */
