@@ -12,7 +12,6 @@ residual so that every token keeps variance 1. Writes a grid: rows k, columns se
   python tools/demo/pes_noise.py --model data/models/resdit-demo --factor 4 --k 1,2,4 --out g.png
 """
 import argparse
-import json
 import os
 import sys
 
@@ -47,41 +46,21 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    from diffusers import AutoencoderKL, FluxTransformer2DModel
     from PIL import Image
-    from transformers import CLIPTextModel, T5EncoderModel
-    m = args.model
     clip_tok, t5_tok = td.load_tokenizers()
-    flux = FluxTransformer2DModel.from_pretrained(os.path.join(m, "transformer")).float()
-    clip = CLIPTextModel.from_pretrained(os.path.join(m, "text_encoder")).float()
-    t5 = T5EncoderModel.from_pretrained(os.path.join(m, "text_encoder_2")).float()
-    vae = AutoencoderKL.from_pretrained(os.path.join(m, "vae")).float()
-    with open(os.path.join(m, "resdit.json")) as f:
-        settings = json.load(f)
-    scale = settings.get("default_guidance", 1.0) if settings.get("guidance") == "cfg" else 1.0
+    flux, clip, t5, vae, scale = td.load_exported(args.model)
     side = td.BASE // 16 * args.factor
     ids = td.img_ids(side, side, 1.0 / args.factor)  # PES: the grid spaced onto the base grid
     ks = [float(k) for k in args.k.split(",")]
     tile = 256
     grid = Image.new("RGB", (tile * len(PROMPTS), tile * len(ks)))
-    neg_txt, neg_vec = td.encode_text(clip_tok, t5_tok, clip, t5, [""])
-    ts = torch.linspace(1, 0, td.STEPS + 1)
+    uncond = td.encode_text(clip_tok, t5_tok, clip, t5, [""])
     for col, prompt in enumerate(PROMPTS):
-        txt, vec = td.encode_text(clip_tok, t5_tok, clip, t5, [prompt])
+        cond = td.encode_text(clip_tok, t5_tok, clip, t5, [prompt])
         for row, k in enumerate(ks):
-            x = initial_noise(col + 1, side, args.factor, k)
-            for i in range(td.STEPS):
-                def velocity(t_emb, p_emb):
-                    return flux(hidden_states=x, timestep=ts[i].expand(1), encoder_hidden_states=t_emb,
-                                pooled_projections=p_emb, txt_ids=torch.zeros(td.T5_LEN, 3),
-                                img_ids=ids, return_dict=False)[0]
-                v = velocity(txt, vec)
-                if scale > 1:
-                    u = velocity(neg_txt, neg_vec)
-                    v = u + scale * (v - u)
-                x = x + (ts[i + 1] - ts[i]) * v
-            lat = td.unpack(x, 2 * side, 2 * side) / vae.config.scaling_factor + vae.config.shift_factor
-            img = ((vae.decode(lat).sample.clamp(-1, 1) + 1) * 127.5).round().byte()[0].permute(1, 2, 0)
+            x = td.sample_euler(flux, initial_noise(col + 1, side, args.factor, k), ids, cond,
+                                uncond, scale)
+            img = td.decode(vae, x, 2 * side, 2 * side)[0]
             grid.paste(Image.fromarray(img.numpy()).resize((tile, tile)), (col * tile, row * tile))
             td.log(f"seed {col + 1} k {k}")
     grid.save(args.out)

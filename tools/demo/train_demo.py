@@ -526,8 +526,9 @@ def phase_export(args):
               "default_prompt": "a yellow sun in a blue sky over green hills by a lake, "
                                 "two houses with red roofs, three trees"}
     with open(work("transformer_train.json")) as f:
-        if json.load(f).get("caption_dropout", 0) > 0:  # it knows the empty prompt: guide with it
-            resdit.update(guidance="cfg", default_guidance=args.cfg_scale)
+        tr = json.load(f)
+    if tr.get("caption_dropout", 0) > 0:  # it knows the empty prompt: guide with it
+        resdit.update(guidance="cfg", default_guidance=args.cfg_scale)
     with open(os.path.join(OUT, "resdit.json"), "w") as f:
         json.dump(resdit, f, indent=2)
         f.write("\n")
@@ -535,7 +536,7 @@ def phase_export(args):
         for name in files:
             if name in ("generation_config.json",):
                 os.remove(os.path.join(root, name))
-    write_readme(data, args)
+    write_readme(data, tr, args)
     total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(OUT) for f in fs)
     log(f"exported to {OUT}: {total / 1e6:.2f} MB")
 
@@ -601,11 +602,9 @@ def guidance_text(tr):
             f"empty prompt.")
 
 
-def write_readme(data, args):
+def write_readme(data, tr, args):
     with open(work("vae", "train.json")) as f:
         vae = json.load(f)
-    with open(work("transformer_train.json")) as f:
-        tr = json.load(f)
     commands = open(work("commands.txt")).read().strip() if os.path.exists(work("commands.txt")) else ""
     hist = "\n".join(f"| {s} | {sec / 60:.1f} | {loss:.4f} |" for s, sec, loss in
                      tr["history"][:: max(1, len(tr["history"]) // 12)] + tr["history"][-1:])
@@ -658,39 +657,55 @@ Licence: CC0-1.0 (see LICENSE), apart from the CLIP BPE merges (MIT, data/tokeni
 
 
 @torch.no_grad()
-def phase_sample(args):
+def load_exported(folder):
+    """An exported model folder: (transformer, CLIP, T5, VAE, CFG scale; 1 without guidance)."""
     from diffusers import AutoencoderKL, FluxTransformer2DModel
-    from PIL import Image
     from transformers import CLIPTextModel, T5EncoderModel
-    clip_tok, t5_tok = load_tokenizers()
-    flux = FluxTransformer2DModel.from_pretrained(os.path.join(OUT, "transformer")).float()
-    clip = CLIPTextModel.from_pretrained(os.path.join(OUT, "text_encoder")).float()
-    t5 = T5EncoderModel.from_pretrained(os.path.join(OUT, "text_encoder_2")).float()
-    vae = AutoencoderKL.from_pretrained(os.path.join(OUT, "vae")).float()
-    caps = [scenes.scene(s, 64)[1] for s in range(900000, 900000 + args.samples)]
-    txt, vec = encode_text(clip_tok, t5_tok, clip, t5, caps)
-    with open(os.path.join(OUT, "resdit.json")) as f:
+    flux = FluxTransformer2DModel.from_pretrained(os.path.join(folder, "transformer")).float()
+    clip = CLIPTextModel.from_pretrained(os.path.join(folder, "text_encoder")).float()
+    t5 = T5EncoderModel.from_pretrained(os.path.join(folder, "text_encoder_2")).float()
+    vae = AutoencoderKL.from_pretrained(os.path.join(folder, "vae")).float()
+    with open(os.path.join(folder, "resdit.json")) as f:
         settings = json.load(f)
     scale = settings.get("default_guidance", 1.0) if settings.get("guidance") == "cfg" else 1.0
-    if scale > 1:
-        neg_txt, neg_vec = encode_text(clip_tok, t5_tok, clip, t5, [""] * len(caps))
+    return flux, clip, t5, vae, scale
+
+
+def sample_euler(flux, x, ids, cond, uncond=None, scale=1.0):
+    """STEPS Euler steps of the flow from packed noise x at positions ids; cond and uncond are
+    (txt, vec) pairs, the empty prompt's guiding at scale above 1 (classifier-free guidance)."""
+    ts = torch.linspace(1, 0, STEPS + 1)
+    for i in range(STEPS):
+        def velocity(txt, vec):
+            return flux(hidden_states=x, timestep=ts[i].expand(x.shape[0]), encoder_hidden_states=txt,
+                        pooled_projections=vec, txt_ids=torch.zeros(T5_LEN, 3), img_ids=ids,
+                        return_dict=False)[0]
+        v = velocity(*cond)
+        if scale > 1:
+            u = velocity(*uncond)
+            v = u + scale * (v - u)
+        x = x + (ts[i + 1] - ts[i]) * v
+    return x
+
+
+def decode(vae, x, h, w):
+    """Packed latent tokens of an h x w latent -> [B, H, W, 3] uint8 pictures."""
+    lat = unpack(x, h, w) / vae.config.scaling_factor + vae.config.shift_factor
+    return ((vae.decode(lat).sample.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1)
+
+
+def phase_sample(args):
+    from PIL import Image
+    clip_tok, t5_tok = load_tokenizers()
+    flux, clip, t5, vae, scale = load_exported(OUT)
+    caps = [scenes.scene(s, 64)[1] for s in range(900000, 900000 + args.samples)]
+    cond = encode_text(clip_tok, t5_tok, clip, t5, caps)
+    uncond = encode_text(clip_tok, t5_tok, clip, t5, [""] * len(caps)) if scale > 1 else None
     g = torch.Generator().manual_seed(5)
     size = args.size
     h = w = size // 8
     x = pack(torch.randn(len(caps), 16, h, w, generator=g))
-    ts = torch.linspace(1, 0, STEPS + 1)
-    for i in range(STEPS):
-        def velocity(t_emb, p_emb):
-            return flux(hidden_states=x, timestep=ts[i].expand(len(caps)), encoder_hidden_states=t_emb,
-                        pooled_projections=p_emb, txt_ids=torch.zeros(T5_LEN, 3),
-                        img_ids=img_ids(h // 2, w // 2), return_dict=False)[0]
-        v = velocity(txt, vec)
-        if scale > 1:
-            uncond = velocity(neg_txt, neg_vec)
-            v = uncond + scale * (v - uncond)
-        x = x + (ts[i + 1] - ts[i]) * v
-    lat = unpack(x, h, w) / vae.config.scaling_factor + vae.config.shift_factor
-    img = ((vae.decode(lat).sample.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1)
+    img = decode(vae, sample_euler(flux, x, img_ids(h // 2, w // 2), cond, uncond, scale), h, w)
     cols = 4
     rows = (len(caps) + cols - 1) // cols
     grid = Image.new("RGB", (cols * size, rows * size))
