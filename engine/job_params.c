@@ -142,6 +142,11 @@ char *rd_job_parameters_text(const ResditJobParams *p, const RdJobResolved *r)
         }
         g_string_append_c(s, '"');
     }
+    if (p->lowfreq_noise > 0) {
+        char num[G_ASCII_DTOSTR_BUF_SIZE];
+        g_string_append_printf(s, ", Low-frequency noise: %s",
+                               g_ascii_formatd(num, sizeof num, "%g", p->lowfreq_noise));
+    }
     if (p->init_image) { /* A1111's img2img key, and the source image's hash */
         char num[G_ASCII_DTOSTR_BUF_SIZE];
         g_string_append_printf(s, ", Denoising strength: %s, Init image hash: %.12s",
@@ -232,6 +237,7 @@ char *rd_job_parameters_json(const ResditJobParams *p, const RdJobResolved *r)
     member_int(b, "local_steps", r->local_steps);
     member_string(b, "shift_mode", resdit_shift_mode_name(p->shift_mode));
     member_double(b, "mu", r->mu);
+    member_double(b, "lowfreq_noise", p->lowfreq_noise);
     member_int(b, "t5_len", r->t5_len);
     add_method(b, &p->method, r);
     member_string(b, "backend", r->backend_name);
@@ -475,6 +481,7 @@ gboolean resdit_job_params_from_json(ResditJobParams *p, const char *json, GErro
     if (shift && !resdit_shift_mode_from_name(shift, &p->shift_mode))
         return bad_record(error, "unknown shift_mode");
     if ((p->shift_mode == RESDIT_SHIFT_FIXED && !read_double(o, "mu", &p->mu, error)) ||
+        !read_double(o, "lowfreq_noise", &p->lowfreq_noise, error) ||
         !read_int(o, "t5_len", &p->t5_len, error))
         return FALSE;
     if (!read_loras(o, p, error) || !read_init_image(o, p, error))

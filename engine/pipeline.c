@@ -8,6 +8,7 @@
 #include "noise.h"
 #include "pipeline-private.h"
 #include "flow_match.h"
+#include "noise_lowfreq.h"
 #include "schedule.h"
 
 #define ETA_SMOOTHING 0.3 /* weight of the newest step in the moving average of step times */
@@ -65,6 +66,9 @@ gboolean rd_job_params_check(const ResditModel *model, const ResditJobParams *p,
         return invalid(error, "Guidance must be between 0 and 100 (got %g)", p->guidance);
     if (p->shift_mode == RESDIT_SHIFT_FIXED && (!isfinite(p->mu) || fabs(p->mu) > 20))
         return invalid(error, "The fixed shift mu must be between -20 and 20 (got %g)", p->mu);
+    if (!isfinite(p->lowfreq_noise) || p->lowfreq_noise < 0 || p->lowfreq_noise > 1)
+        return invalid(error, "The low-frequency noise must be between 0 and 1 (got %g)",
+                       p->lowfreq_noise);
     const ResditMethodParams *m = &p->method;
     if (m->patch < 1 || m->base_area < 1 || !isfinite(m->cutoff) || m->cutoff < 0 ||
         !isfinite(m->sigma))
@@ -348,24 +352,27 @@ static void resolve(Job *job)
     job->res.loras = model->loras;
 }
 
-/* Makes the job's first latent: the golden noise of a test, or Philox noise for the seed;
- * with an init image (1 - S) * latent + S * noise at strength S (S = 1: the noise exactly, as
+/* Makes the job's first latent: the golden noise of a test, or Philox noise for the seed,
+ * patchified, with its low frequencies raised where asked (noise_lowfreq.h); with an init image (1 - S) * latent + S * noise at strength S (S = 1: the noise exactly, as
  * 0 * latent + 1 * noise; S = 0: the latent exactly). */
 static float *initial_tokens(Job *job)
 {
     size_t n = job->n_tokens_elems;
-    float *latent = g_new(float, n), *tokens = g_new(float, n);
+    float *noise = g_new(float, n), *tokens = g_new(float, n);
     if (job->cond->noise)
-        memcpy(latent, job->cond->noise, n * sizeof(float));
+        memcpy(noise, job->cond->noise, n * sizeof(float));
     else
-        rd_noise_normal(job->res.seed, latent, n);
-    if (job->init_latent) {
+        rd_noise_normal(job->res.seed, noise, n);
+    rd_patchify(noise, job->channels, job->lh, job->lw, tokens);
+    rd_noise_lowfreq(tokens, job->grid_rows, job->grid_cols, job->channels * 4, job->res.base_rows,
+                     job->res.base_cols, job->p->lowfreq_noise);
+    if (job->init_latent) { /* patchifying only moves elements: the same sums as on the latent */
+        rd_patchify(job->init_latent, job->channels, job->lh, job->lw, noise);
         const float s = (float)job->p->strength;
         for (size_t i = 0; i < n; i++)
-            latent[i] = (1.0f - s) * job->init_latent[i] + s * latent[i];
+            tokens[i] = (1.0f - s) * noise[i] + s * tokens[i];
     }
-    rd_patchify(latent, job->channels, job->lh, job->lw, tokens);
-    g_free(latent);
+    g_free(noise);
     return tokens;
 }
 

@@ -141,6 +141,9 @@ typedef struct {
     ResditMode fixed_mode;  /* the mode of every step when schedule is FALSE */
     ResditShiftMode shift_mode;
     double mu;              /* used by RESDIT_SHIFT_FIXED */
+    double lowfreq_noise;   /* beyond the paper (docs/METHOD.md, "Low-frequency noise"): above the
+                             * base size, the initial noise's base-grid frequencies get this share
+                             * of a base-size draw's strength, 0 to 1; 0 = plain noise (default) */
     ResditMethodParams method;
     int t5_len;             /* T5 tokens; 0 = the model's default (dev 512, schnell 256) */
     gboolean inspect_branches; /* in fused steps also preview global- and local-only predictions */

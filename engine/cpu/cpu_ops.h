@@ -28,6 +28,9 @@ void cpu_grid_gather(RdBackend *be, const RdTensor *grid, int grid_cols, RdWindo
                      RdTensor *dst);
 void cpu_grid_splice(RdBackend *be, const RdTensor *patch, const RdTensor *row_weight,
                      const RdTensor *col_weight, RdTensor *grid, int grid_cols, RdWindow win);
+/* FFTW's planner is not thread-safe: every plan made or destroyed in the engine holds this. */
+void cpu_fftw_planner_lock(void);
+void cpu_fftw_planner_unlock(void);
 void cpu_spectral_fuse(RdBackend *be, const RdTensor *global, const RdTensor *local, int h, int w,
                        double cutoff, RdTensor *out);
 void cpu_conv2d(RdBackend *be, const RdTensor *x, int height, int width, const RdWeight *w,

@@ -17,8 +17,19 @@ typedef struct {
     fftwf_complex *spectrum;
 } SpectralPlan;
 
-static GMutex plan_lock;
+static GMutex plan_lock; /* the plan cache */
+static GMutex planner_lock;
 static GPtrArray *plan_cache;
+
+void cpu_fftw_planner_lock(void)
+{
+    g_mutex_lock(&planner_lock);
+}
+
+void cpu_fftw_planner_unlock(void)
+{
+    g_mutex_unlock(&planner_lock);
+}
 
 static SpectralPlan *plan_get(int h, int w, int channels)
 {
@@ -41,10 +52,12 @@ static SpectralPlan *plan_get(int h, int w, int channels)
     p->real = fftwf_alloc_real((size_t)h * w * channels);
     p->spectrum = fftwf_alloc_complex((size_t)h * wc * channels);
     /* Token-major data: element (y, x, ch) at ((y * w + x) * channels + ch). */
+    cpu_fftw_planner_lock();
     p->forward = fftwf_plan_many_dft_r2c(2, n, channels, p->real, NULL, channels, 1, p->spectrum,
                                          NULL, channels, 1, FFTW_ESTIMATE);
     p->inverse = fftwf_plan_many_dft_c2r(2, n, channels, p->spectrum, NULL, channels, 1, p->real,
                                          NULL, channels, 1, FFTW_ESTIMATE);
+    cpu_fftw_planner_unlock();
     g_ptr_array_add(plan_cache, p);
     g_mutex_unlock(&plan_lock);
     return p;

@@ -209,7 +209,7 @@ static void test_same_seed_same_png(void)
 }
 
 /* The JSON record of an image is enough to make it again: a random seed, ablations, a fixed
- * mode and a fixed shift all come back. */
+ * mode, a fixed shift and the low-frequency noise all come back. */
 static void test_record_reproduces(void)
 {
     ResditModel *m = open_selftest();
@@ -222,6 +222,7 @@ static void test_record_reproduces(void)
     p.shift_mode = RESDIT_SHIFT_FIXED;
     p.mu = 0.8;
     p.global_steps = 2;
+    p.lowfreq_noise = 0.6;
     Embeddings e;
     RdConditioning cond = conditioning(&e);
     g_autoptr(GError) error = NULL;
@@ -242,6 +243,8 @@ static void test_record_reproduces(void)
     g_assert_cmpstr(q.prompt, ==, p.prompt);
     g_assert_true(q.method.no_psf);
     g_assert_cmpint(q.shift_mode, ==, RESDIT_SHIFT_FIXED);
+    g_assert_cmpfloat(q.lowfreq_noise, ==, 0.6);
+    g_assert_nonnull(strstr(first->parameters, "Low-frequency noise: 0.6"));
     ResditImage *again = rd_pipeline_run(m, &q, &cond, NULL, NULL, NULL, &error);
     g_assert_no_error(error);
     g_assert_true(memcmp(again->rgb, first->rgb, (size_t)first->width * first->height * 3) == 0);
@@ -258,6 +261,44 @@ static void test_record_reproduces(void)
     resdit_image_free(again);
     resdit_job_params_clear(&p);
     resdit_job_params_clear(&q);
+    resdit_model_free(m);
+}
+
+static ResditImage *run_lowfreq(ResditModel *m, int width, int height, double lowfreq)
+{
+    ResditJobParams p;
+    small_params(m, &p);
+    p.width = width;
+    p.height = height;
+    p.steps = 3;
+    p.lowfreq_noise = lowfreq;
+    Embeddings e;
+    RdConditioning cond = conditioning(&e);
+    g_autoptr(GError) error = NULL;
+    ResditImage *image = rd_pipeline_run(m, &p, &cond, NULL, NULL, NULL, &error);
+    g_assert_no_error(error);
+    resdit_job_params_clear(&p);
+    return image;
+}
+
+/* Low-frequency noise changes a picture above the base size and none at it (128 px: the
+ * self-test model's 8 x 8 base grid), where the band is every frequency. */
+static void test_lowfreq_noise(void)
+{
+    ResditModel *m = open_selftest();
+    ResditImage *plain = run_lowfreq(m, 192, 256, 0), *raised = run_lowfreq(m, 192, 256, 0.7);
+    const size_t n = (size_t)plain->width * plain->height * 3;
+    size_t differ = 0;
+    for (size_t i = 0; i < n; i++)
+        differ += plain->rgb[i] != raised->rgb[i];
+    g_assert_cmpuint(differ, >, n / 4);
+    resdit_image_free(plain);
+    resdit_image_free(raised);
+    plain = run_lowfreq(m, 128, 128, 0);
+    raised = run_lowfreq(m, 128, 128, 1.0);
+    g_assert_cmpmem(plain->rgb, (size_t)128 * 128 * 3, raised->rgb, (size_t)128 * 128 * 3);
+    resdit_image_free(plain);
+    resdit_image_free(raised);
     resdit_model_free(m);
 }
 
@@ -308,6 +349,12 @@ static void test_bad_inputs(void)
     p.method.cutoff = -1;
     expect_invalid(m, &p, "cutoff");
     p.method.cutoff = 0.2;
+    const double bad_lowfreq[] = {-0.1, 1.01, NAN, INFINITY};
+    for (size_t i = 0; i < G_N_ELEMENTS(bad_lowfreq); i++) {
+        p.lowfreq_noise = bad_lowfreq[i];
+        expect_invalid(m, &p, "low-frequency noise");
+    }
+    p.lowfreq_noise = 0;
 
     /* Too large for the memory there is: refused before starting, with the estimate. */
     ResditMemoryEstimate est;
@@ -557,6 +604,7 @@ int main(int argc, char **argv)
     g_test_add_func("/job/schedule-and-previews", test_schedule_and_previews);
     g_test_add_func("/job/same-seed-same-png", test_same_seed_same_png);
     g_test_add_func("/job/record-reproduces", test_record_reproduces);
+    g_test_add_func("/job/lowfreq-noise", test_lowfreq_noise);
     g_test_add_func("/job/cancel-mid-run", test_cancel_mid_run);
     g_test_add_func("/job/bad-inputs", test_bad_inputs);
     g_test_add_func("/job/nan-weights", test_nan_weights);

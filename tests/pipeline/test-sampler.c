@@ -1,7 +1,10 @@
 /* The sampler's parts: Philox noise, shifted timesteps (against diffusers), the ResDiT schedule. */
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "noise.h"
+#include "noise_lowfreq.h"
 #include "resdit.h"
 #include "safetensors.h"
 #include "flow_match.h"
@@ -179,6 +182,120 @@ static void test_euler(void)
     tu_assert_within("euler", x, ref, bound, 6);
 }
 
+/* Signed frequency of bin i of n, and the band of a base grid (noise_lowfreq.h), written out. */
+static int ref_frequency(int i, int n)
+{
+    return 2 * i <= n ? i : i - n;
+}
+
+/* Low-frequency noise in double by the DFT's definition, summed over the band's frequencies:
+ * out = a band + b (x - band), band = (1/N) sum_band X(k) e^{+2 pi i k.r}. */
+static void ref_lowfreq(const float *x, int rows, int cols, int C, int base_rows, int base_cols,
+                        double a, double b, float *out)
+{
+    for (int ch = 0; ch < C; ch++)
+        for (int y = 0; y < rows; y++)
+            for (int xx = 0; xx < cols; xx++) {
+                double band = 0;
+                for (int iy = 0; iy < rows; iy++)
+                    for (int ix = 0; ix < cols; ix++) {
+                        int ky = ref_frequency(iy, rows), kx = ref_frequency(ix, cols);
+                        if (2 * abs(ky) > base_rows || 2 * abs(kx) > base_cols)
+                            continue;
+                        double re = 0, im = 0;
+                        for (int sy = 0; sy < rows; sy++)
+                            for (int sx = 0; sx < cols; sx++) {
+                                double ph = -2 * M_PI * ((double)ky * sy / rows + (double)kx * sx / cols);
+                                double v = x[(sy * cols + sx) * C + ch];
+                                re += v * cos(ph);
+                                im += v * sin(ph);
+                            }
+                        double ph = 2 * M_PI * ((double)ky * y / rows + (double)kx * xx / cols);
+                        band += re * cos(ph) - im * sin(ph);
+                    }
+                band /= (double)rows * cols;
+                const size_t i = ((size_t)y * cols + xx) * C + ch;
+                out[i] = (float)(a * band + b * (x[i] - band));
+            }
+}
+
+/* The band's forward and inverse float FFTs (m = ceil log2 rows + ceil log2 cols) are within
+ * 16 m u ||x||_2 per channel (as PSF's bound in test-ops.c), scaled by |a - b| in the result,
+ * which rounds once more. */
+static void check_lowfreq(int rows, int cols, int C, int base_rows, int base_cols, double strength)
+{
+    const size_t n = (size_t)rows * cols * C;
+    g_autofree float *x = g_new(float, n), *ref = g_new(float, n);
+    g_autofree double *bound = g_new(double, n);
+    rd_noise_normal(77, x, n);
+    const double p = rd_noise_lowfreq_share(rows, cols, base_rows, base_cols);
+    const double a = strength / sqrt(p), b = sqrt((1 - strength * strength) / (1 - p));
+    ref_lowfreq(x, rows, cols, C, base_rows, base_cols, a, b, ref);
+    const int m = (int)ceil(log2(rows)) + (int)ceil(log2(cols));
+    for (int ch = 0; ch < C; ch++) {
+        double norm = 0;
+        for (int t = 0; t < rows * cols; t++)
+            norm += (double)x[t * C + ch] * x[t * C + ch];
+        for (int t = 0; t < rows * cols; t++)
+            bound[t * C + ch] = (16.0 * m + 2) * TU_U_F32 * (fabs(a - b) * sqrt(norm) + fabs(b) * fabs(x[t * C + ch])) +
+                                2 * TU_U_F32 * fabs(ref[t * C + ch]);
+    }
+    g_assert_true(rd_noise_lowfreq(x, rows, cols, C, base_rows, base_cols, strength));
+    tu_assert_within("low-frequency noise", x, ref, bound, n);
+}
+
+static void test_lowfreq_noise(void)
+{
+    /* the band's share: |k| <= base / 2 per axis, both +-base/2 for an even base */
+    g_assert_cmpfloat(rd_noise_lowfreq_share(64, 64, 16, 16), ==, 17.0 * 17 / (64 * 64));
+    g_assert_cmpfloat(rd_noise_lowfreq_share(12, 10, 5, 6), ==, 5.0 * 7 / 120);
+    g_assert_cmpfloat(rd_noise_lowfreq_share(16, 16, 16, 16), ==, 1.0);
+    g_assert_cmpfloat(rd_noise_lowfreq_share(16, 32, 16, 16), ==, 17.0 / 32);
+    check_lowfreq(12, 10, 3, 4, 6, 0.7); /* even sides and bases */
+    check_lowfreq(9, 15, 2, 5, 3, 0.9);  /* odd sides and bases */
+    check_lowfreq(16, 8, 2, 4, 8, 0.8);  /* larger on one axis only */
+    check_lowfreq(8, 8, 2, 2, 2, 1.0);   /* all of the variance in the band */
+}
+
+/* Where nothing is to do the noise is kept to the bit: at the base size, strength 0, and a band
+ * already as strong as asked. */
+static void test_lowfreq_noise_unchanged(void)
+{
+    const size_t n = 16 * 16 * 8;
+    g_autofree float *x = g_new(float, n), *y = g_new(float, n);
+    rd_noise_normal(5, x, n);
+    memcpy(y, x, n * sizeof(float));
+    g_assert_false(rd_noise_lowfreq(y, 16, 16, 8, 16, 16, 1.0));
+    g_assert_false(rd_noise_lowfreq(y, 16, 16, 8, 24, 20, 0.75));
+    g_assert_false(rd_noise_lowfreq(y, 16, 16, 8, 4, 4, 0.0));
+    /* p = 9 * 9 / 256: strength sqrt(p) = 0.5625 is what the band has */
+    g_assert_false(rd_noise_lowfreq(y, 16, 16, 8, 8, 8, 0.5625));
+    g_assert_cmpmem(x, n * sizeof(float), y, n * sizeof(float));
+}
+
+/* Every element keeps variance 1 and the band takes strength^2 of it (here at 4x, as the demo
+ * model's 1024 px: 64 x 64 tokens of 64 channels on a 16 x 16 base grid). The band has
+ * 17 * 17 * 64 independent values, so its variance is known to about sqrt(2 / 18496) = 1 %. */
+static void test_lowfreq_noise_statistics(void)
+{
+    const int rows = 64, cols = 64, C = 64;
+    const size_t n = (size_t)rows * cols * C;
+    g_autofree float *x = g_new(float, n), *band = g_new(float, n);
+    rd_noise_normal(9, x, n);
+    const double strength = 0.75, p = rd_noise_lowfreq_share(rows, cols, 16, 16);
+    g_assert_true(rd_noise_lowfreq(x, rows, cols, C, 16, 16, strength));
+    /* strength 1 keeps only the band, scaled by 1 / sqrt(p) */
+    memcpy(band, x, n * sizeof(float));
+    g_assert_true(rd_noise_lowfreq(band, rows, cols, C, 16, 16, 1.0));
+    double sq = 0, band_sq = 0;
+    for (size_t i = 0; i < n; i++) {
+        sq += (double)x[i] * x[i];
+        band_sq += (double)band[i] * band[i] * p;
+    }
+    g_assert_cmpfloat(fabs(sq / n - 1.0), <, 0.05);
+    g_assert_cmpfloat(fabs(band_sq / n - strength * strength), <, 0.05 * strength * strength);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -189,5 +306,8 @@ int main(int argc, char **argv)
     g_test_add_func("/sampler/base-grid", test_base_grid);
     g_test_add_func("/sampler/schedule", test_schedule);
     g_test_add_func("/sampler/euler", test_euler);
+    g_test_add_func("/sampler/lowfreq-noise", test_lowfreq_noise);
+    g_test_add_func("/sampler/lowfreq-noise-unchanged", test_lowfreq_noise_unchanged);
+    g_test_add_func("/sampler/lowfreq-noise-statistics", test_lowfreq_noise_statistics);
     return g_test_run();
 }
