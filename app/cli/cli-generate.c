@@ -49,6 +49,8 @@ typedef struct {
     char **loras; /* --lora FILE[:STRENGTH], repeatable; replaces a record's list */
     char *init_image, *strength_text; /* --init-image, --strength (image to image) */
     double strength;
+    char *lowfreq_text; /* --lowfreq-noise */
+    double lowfreq;
     char *record_model; /* upscale: the model named by the source's record */
     gboolean upscale;   /* resdit upscale: init_image is the source, its record the parameters */
     int source_w, source_h; /* upscale: the source image's size */
@@ -320,6 +322,8 @@ static gboolean parse_numbers(GenerateOptions *o, GError **error)
            (!o->aspect || parse_aspect(o->aspect, &o->ratio, error)) &&
            (!o->strength_text ||
             cli_number_double(o->strength_text, "--strength", 0, 1, &o->strength, error)) &&
+           (!o->lowfreq_text || cli_number_double(o->lowfreq_text, "--lowfreq-noise", 0, 1,
+                                                  &o->lowfreq, error)) &&
            (!o->shift || parse_shift(o, error)) && (!o->seed || parse_seed(o, error)) &&
            cli_method_params(&o->method, &method, error); /* checked again on the job's values */
 }
@@ -443,6 +447,8 @@ static gboolean build_params(GenerateOptions *o, ResditModel *model, ResditJobPa
                     "--mode or --no-schedule");
         return FALSE;
     }
+    if (o->lowfreq_text)
+        p->lowfreq_noise = o->lowfreq;
     if (o->shift) {
         p->shift_mode = o->shift_mode;
         if (o->shift_mode == RESDIT_SHIFT_FIXED)
@@ -525,6 +531,11 @@ static GOptionContext *make_context(GenerateOptions *o)
          "plain FLUX: every step direct (same as --mode direct)", NULL},
         {"shift", 0, 0, G_OPTION_ARG_STRING, &o->shift,
          "timestep shift: base (default), resolution, or a fixed mu from -20 to 20", "MODE"},
+        {"lowfreq-noise", 0, 0, G_OPTION_ARG_STRING, &o->lowfreq_text,
+         "experimental, beyond the paper: above the base size, give the initial noise's "
+         "base-grid frequencies this share of a base-size draw's strength, 0 to 1 (default 0: "
+         "plain noise; 0.75 helps the demo model keep one layout)",
+         "S"},
         {"t5-len", 0, 0, G_OPTION_ARG_STRING, &o->t5_len_text,
          "T5 tokens, 1 to 4096 (dev 512, schnell 256)", "N"},
         {"preview-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->preview_dir,
@@ -918,6 +929,7 @@ static int run_command(GenerateOptions *o, int argc, char **argv)
                       &o->negative_prompt,
                       &o->init_image,
                       &o->strength_text,
+                      &o->lowfreq_text,
                       &o->record_model,
                       &o->output,
                       &o->preview_dir,

@@ -80,7 +80,8 @@ static void test_same_seed_same_file(void)
     g_autofree char *d = g_build_filename(dir, "d.png", NULL);
     const char *args_c[] = {"generate", "--selftest", "-p",      "a fox", "--width",  "128",
                             "--height", "192",        "--steps", "3",     "--no-psf", "--shift",
-                            "0.7",      "-q",         "-o",      c,       NULL};
+                            "0.7",      "--lowfreq-noise", "0.5", "-q",    "-o",       c,
+                            NULL};
     const char *args_d[] = {"generate", "--selftest", "--params-from", c, "-q", "-o", d, NULL};
     TuRun rc = tu_run_cli(args_c), rd = tu_run_cli(args_d);
     assert_status(rc, 0);
@@ -92,6 +93,7 @@ static void test_same_seed_same_file(void)
     g_assert_cmpuint(lc, ==, ld);
     g_assert_true(memcmp(dc, dd, lc) == 0);
     g_assert_nonnull(memmem(dc, lc, "ResDiT ablation: no_psf", 23));
+    g_assert_nonnull(memmem(dc, lc, "Low-frequency noise: 0.5", 24));
     g_free(dc);
     g_free(dd);
     tu_run_clear(&rc);
@@ -412,6 +414,9 @@ static void test_bad_numbers(void)
         {"--aspect", "16 :9", "--aspect '16 :9': expected W:H"},
         {"--shift", "21", "--shift '21': out of range; give a number from -20 to 20"},
         {"--shift", "inf", "--shift 'inf': not a number"},
+        {"--lowfreq-noise", "1.5",
+         "--lowfreq-noise '1.5': out of range; give a number from 0 to 1"},
+        {"--lowfreq-noise", "nan", "--lowfreq-noise 'nan': not a number"},
         {"--patch", "0", "--patch '0': out of range; give a whole number from 1 to 1024"},
         {"--base-area", "4294967296", "--base-area '4294967296': out of range"},
         {"--sigma", "-1", "--sigma '-1': out of range"},
@@ -456,6 +461,7 @@ static void test_params_from_out_of_range(void)
         {"{\"generator\": \"resdit\", \"steps\": -4294967294}", invalid},
         {"{\"generator\": \"resdit\", \"method\": {\"patch\": 4294967304}}", invalid},
         {"{\"generator\": \"resdit\", \"width\": \"wide\"}", invalid},
+        {"{\"generator\": \"resdit\", \"lowfreq_noise\": \"high\"}", invalid},
         {"{\"generator\": \"resdit\", \"seed_string\": \"-1\"}", invalid},
         {"{\"generator\": \"resdit\", \"width\": 65536, \"height\": 64}",
          "The size 65536x64 is outside 16 to 16384 pixels per side"},
