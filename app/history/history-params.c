@@ -85,6 +85,7 @@ gboolean history_params_equal(const HistoryParams *a, const HistoryParams *b)
            !a->no_pipe == !b->no_pipe && !a->no_psf == !b->no_psf &&
            !a->no_overlap == !b->no_overlap && !a->uniform_weights == !b->uniform_weights &&
            a->shift_mode == b->shift_mode && a->shift_mu == b->shift_mu &&
+           a->lowfreq_noise == b->lowfreq_noise &&
            g_strcmp0(a->backend, b->backend) == 0 && g_strcmp0(a->model_name, b->model_name) == 0 &&
            g_strcmp0(a->model_fingerprint, b->model_fingerprint) == 0 &&
            g_strcmp0(a->loras ? a->loras : "", b->loras ? b->loras : "") == 0 &&
@@ -129,6 +130,7 @@ static const Field fields[] = {
     FIELD(no_overlap, FIELD_BOOL),
     FIELD(uniform_weights, FIELD_BOOL),
     FIELD(shift_mu, FIELD_DOUBLE),
+    FIELD(lowfreq_noise, FIELD_DOUBLE),
     FIELD(backend, FIELD_STRING),
     FIELD(model_name, FIELD_STRING),
     FIELD(model_fingerprint, FIELD_STRING),

@@ -34,6 +34,7 @@ typedef struct {
     gboolean no_pes, no_pipe, no_psf, no_overlap, uniform_weights;
     HistoryShiftMode shift_mode;
     double shift_mu; /* used when shift_mode is HISTORY_SHIFT_FIXED */
+    double lowfreq_noise; /* the initial noise's low frequencies (0: plain noise) */
     char *backend;   /* "cpu", "cuda" */
     char *model_name;
     char *model_fingerprint; /* cheap fingerprint of the weight files */

@@ -89,6 +89,7 @@ void job_record_params_to_history(const ResditJobParams *params, const char *mod
     out->uniform_weights = params->method.uniform_weights;
     out->shift_mode = history_shift(params->shift_mode);
     out->shift_mu = params->mu;
+    out->lowfreq_noise = params->lowfreq_noise;
     g_free(out->backend);
     out->backend = g_strdup(backend);
     g_free(out->model_name);
@@ -150,6 +151,7 @@ void job_record_params_from_history(const HistoryParams *record, ResditJobParams
                          : record->shift_mode == HISTORY_SHIFT_FIXED    ? RESDIT_SHIFT_FIXED
                                                                         : RESDIT_SHIFT_BASE;
     params->mu = record->shift_mu;
+    params->lowfreq_noise = record->lowfreq_noise;
     resdit_job_params_set_init_image(params,
                                      record->init_image && *record->init_image ? record->init_image
                                                                                : NULL,

@@ -51,7 +51,8 @@ void rs_engine_params_from_settings(RsJobSettings *job, const ResditModel *model
                  "guidance", &params->guidance, "random-seed", &random_seed, "seed", &seed,
                  "global-steps", &params->global_steps, "local-steps", &params->local_steps,
                  "cutoff", &params->method.cutoff, "sigma", &params->method.sigma, "patch", &patch,
-                 "base-size", &base_size, "shift-mode", &shift, "shift-mu", &params->mu, "no-pes",
+                 "base-size", &base_size, "shift-mode", &shift, "shift-mu", &params->mu,
+                 "lowfreq-noise", &params->lowfreq_noise, "no-pes",
                  &params->method.no_pes, "no-pipe", &params->method.no_pipe, "no-psf",
                  &params->method.no_psf, "no-overlap", &params->method.no_overlap,
                  "uniform-weights", &params->method.uniform_weights, "inspect-branches",
@@ -150,6 +151,7 @@ gboolean rs_engine_params_apply(RsJobSettings *job, const ResditJobParams *param
         g_object_set(job, "seed", (guint)params->seed, "random-seed", FALSE, NULL);
     g_object_set(job, "cutoff", params->method.cutoff, "sigma", MAX(params->method.sigma, 0.0),
                  "shift-mode", resdit_shift_mode_name(params->shift_mode), "shift-mu", params->mu,
+                 "lowfreq-noise", params->lowfreq_noise,
                  "no-pes", params->method.no_pes, "no-pipe", params->method.no_pipe, "no-psf",
                  params->method.no_psf, "no-overlap", params->method.no_overlap, "uniform-weights",
                  params->method.uniform_weights, "inspect-branches", params->inspect_branches,

@@ -25,6 +25,7 @@ struct _RsJobSettings {
     int base_size;
     char *shift_mode;
     double shift_mu;
+    double lowfreq_noise; /* experimental: the initial noise's low frequencies (0 = off) */
     gboolean no_pes, no_pipe, no_psf, no_overlap, uniform_weights;
     gboolean inspect_branches;
     GVariant *loras;  /* a(sdb): path, strength, enabled */
@@ -57,6 +58,7 @@ enum {
     PROP_BASE_SIZE,
     PROP_SHIFT_MODE,
     PROP_SHIFT_MU,
+    PROP_LOWFREQ_NOISE,
     PROP_NO_PES,
     PROP_NO_PIPE,
     PROP_NO_PSF,
@@ -77,7 +79,7 @@ static const char *const persisted[] = {
     "guidance", "random-seed", "seed",        "global-steps",    "local-steps",   "cutoff",
     "sigma",    "patch",       "base-size",   "shift-mode",      "shift-mu",      "no-pes",
     "no-pipe",  "no-psf",      "no-overlap",  "uniform-weights", "batch-count",   "strength",
-    "negative-prompt",
+    "negative-prompt", "lowfreq-noise",
 };
 
 static void update_size(RsJobSettings *self)
@@ -216,6 +218,9 @@ static void rs_job_settings_set_property(GObject *object, guint id, const GValue
     case PROP_SHIFT_MU:
         self->shift_mu = g_value_get_double(value);
         break;
+    case PROP_LOWFREQ_NOISE:
+        self->lowfreq_noise = g_value_get_double(value);
+        break;
     case PROP_NO_PES:
         self->no_pes = g_value_get_boolean(value);
         break;
@@ -319,6 +324,9 @@ static void rs_job_settings_get_property(GObject *object, guint id, GValue *valu
     case PROP_SHIFT_MU:
         g_value_set_double(value, self->shift_mu);
         break;
+    case PROP_LOWFREQ_NOISE:
+        g_value_set_double(value, self->lowfreq_noise);
+        break;
     case PROP_NO_PES:
         g_value_set_boolean(value, self->no_pes);
         break;
@@ -413,6 +421,7 @@ static void rs_job_settings_class_init(RsJobSettingsClass *klass)
     props[PROP_BASE_SIZE] = int_prop("base-size", 256, 2048, 1024);
     props[PROP_SHIFT_MODE] = g_param_spec_string("shift-mode", NULL, NULL, "base", RW);
     props[PROP_SHIFT_MU] = double_prop("shift-mu", 0, 4, 1.15);
+    props[PROP_LOWFREQ_NOISE] = double_prop("lowfreq-noise", 0, 1, 0);
     props[PROP_NO_PES] = bool_prop("no-pes", FALSE);
     props[PROP_NO_PIPE] = bool_prop("no-pipe", FALSE);
     props[PROP_NO_PSF] = bool_prop("no-psf", FALSE);

@@ -56,6 +56,7 @@ struct _RsParamsPanel {
     AdwComboRow *shift_mode_row;
     AdwActionRow *shift_mu_row;
     GtkSpinButton *shift_mu_spin;
+    GtkSpinButton *lowfreq_spin;
     GtkSwitch *no_pes_switch;
     GtkSwitch *no_pipe_switch;
     GtkSwitch *no_psf_switch;
@@ -390,6 +391,7 @@ static void bind_advanced(RsParamsPanel *self, RsJobSettings *job)
     g_object_bind_property_full(job, "shift-mode", self->shift_mu_row, "sensitive",
                                 G_BINDING_SYNC_CREATE, is_fixed, NULL, NULL, NULL);
     bind_spin(job, "shift-mu", self->shift_mu_spin);
+    bind_spin(job, "lowfreq-noise", self->lowfreq_spin);
     bind_switch(job, "no-pes", self->no_pes_switch);
     bind_switch(job, "no-pipe", self->no_pipe_switch);
     bind_switch(job, "no-psf", self->no_psf_switch);
@@ -514,6 +516,7 @@ static void rs_params_panel_class_init(RsParamsPanelClass *klass)
     CHILD(shift_mode_row);
     CHILD(shift_mu_row);
     CHILD(shift_mu_spin);
+    CHILD(lowfreq_spin);
     CHILD(no_pes_switch);
     CHILD(no_pipe_switch);
     CHILD(no_psf_switch);

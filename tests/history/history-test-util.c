@@ -84,6 +84,7 @@ void ht_params_for(HistoryParams *p, int writer, int index)
     p->uniform_weights = index % 2 == 0;
     p->shift_mode = (HistoryShiftMode)(index % 3);
     p->shift_mu = 0.75 + 0.03125 * index;
+    p->lowfreq_noise = 0.0625 * (index % 9);
     g_free(p->backend);
     p->backend = g_strdup(index % 2 ? "cuda" : "cpu");
     g_free(p->model_name);

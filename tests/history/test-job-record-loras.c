@@ -1,5 +1,6 @@
-/* A job's LoRA list through its history row: to HistoryParams, through params_json, and back
- * into job parameters ("reuse parameters"); damaged lines are skipped. */
+/* A job's LoRA list (and its low-frequency noise) through its history row: to HistoryParams,
+ * through params_json, and back into job parameters ("reuse parameters"); damaged lines are
+ * skipped. */
 #include <glib/gstdio.h>
 
 #include "history-params.h"
@@ -11,6 +12,7 @@ static void test_round_trip(void)
     resdit_job_params_init(&p);
     resdit_job_params_add_lora(&p, "/loras/style one.safetensors", 0.75, TRUE);
     resdit_job_params_add_lora(&p, "/loras/detail.safetensors", -1.25, FALSE);
+    p.lowfreq_noise = 0.75;
     HistoryParams h;
     job_record_params_to_history(&p, "FLUX.1-dev", "fp", "cpu", &h);
     g_autofree char *json = history_params_to_json(&h);
@@ -29,6 +31,7 @@ static void test_round_trip(void)
     g_assert_cmpstr(q.loras[1].path, ==, "/loras/detail.safetensors");
     g_assert_cmpfloat(q.loras[1].strength, ==, -1.25);
     g_assert_false(q.loras[1].enabled);
+    g_assert_cmpfloat(q.lowfreq_noise, ==, 0.75);
     /* another list differs; a record without LoRAs (older rows) gives none */
     HistoryParams other;
     history_params_copy(&other, &h);
@@ -44,6 +47,7 @@ static void test_round_trip(void)
     g_assert_true(history_params_from_json(&old, "{\"format\": 1, \"prompt\": \"x\"}", &error));
     job_record_params_from_history(&old, &q);
     g_assert_cmpint(q.n_loras, ==, 0);
+    g_assert_cmpfloat(q.lowfreq_noise, ==, 0);
     history_params_clear(&old);
     history_params_clear(&other);
     history_params_clear(&back);

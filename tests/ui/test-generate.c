@@ -364,18 +364,19 @@ static char *controls(RsJobSettings *job)
 {
     char *prompt, *aspect, *size, *shift;
     int steps, global, local;
-    double guidance, cutoff, sigma, mu;
+    double guidance, cutoff, sigma, mu, lowfreq;
     gboolean random_seed, no_pes, no_pipe, no_psf, no_overlap, uniform;
     guint seed;
     g_object_get(job, "prompt", &prompt, "aspect", &aspect, "size-preset", &size, "steps", &steps,
                  "global-steps", &global, "local-steps", &local, "guidance", &guidance, "cutoff",
                  &cutoff, "sigma", &sigma, "shift-mode", &shift, "shift-mu", &mu, "random-seed",
                  &random_seed, "seed", &seed, "no-pes", &no_pes, "no-pipe", &no_pipe, "no-psf",
-                 &no_psf, "no-overlap", &no_overlap, "uniform-weights", &uniform, NULL);
-    char *text =
-        g_strdup_printf("%s|%s|%s|%d|%d|%d|%g|%g|%g|%s|%g|%d|%u|%d%d%d%d%d", prompt, aspect, size,
-                        steps, global, local, guidance, cutoff, sigma, shift, mu, random_seed, seed,
-                        no_pes, no_pipe, no_psf, no_overlap, uniform);
+                 &no_psf, "no-overlap", &no_overlap, "uniform-weights", &uniform, "lowfreq-noise",
+                 &lowfreq, NULL);
+    char *text = g_strdup_printf("%s|%s|%s|%d|%d|%d|%g|%g|%g|%s|%g|%d|%u|%d%d%d%d%d|%g", prompt,
+                                 aspect, size, steps, global, local, guidance, cutoff, sigma, shift,
+                                 mu, random_seed, seed, no_pes, no_pipe, no_psf, no_overlap,
+                                 uniform, lowfreq);
     g_free(prompt);
     g_free(aspect);
     g_free(size);
@@ -389,7 +390,7 @@ static void test_history(Fixture *f, gconstpointer data)
     set_up_job(f, "history lighthouse on a cliff", 5, 1, 2);
     g_object_set(f->job, "guidance", 4.5, "random-seed", FALSE, "seed", 1234, "cutoff", 0.35,
                  "sigma", 3.0, "shift-mode", "fixed", "shift-mu", 2.0, "no-psf", TRUE,
-                 "uniform-weights", TRUE, NULL);
+                 "uniform-weights", TRUE, "lowfreq-noise", 0.5, NULL);
     char *wanted = controls(f->job);
     press_generate(f);
     g_assert_true(ui_test_wait_until(job_finished, f, 60000));
@@ -433,7 +434,7 @@ static void test_history(Fixture *f, gconstpointer data)
     g_object_set(f->job, "prompt", "other", "aspect", "3:2", "size-preset", "4K", "steps", 30,
                  "guidance", 2.0, "random-seed", TRUE, "seed", 99, "cutoff", 0.5, "sigma", 0.0,
                  "shift-mode", "base", "shift-mu", 1.15, "no-psf", FALSE, "uniform-weights", FALSE,
-                 "no-pes", TRUE, NULL);
+                 "no-pes", TRUE, "lowfreq-noise", 0.0, NULL);
     char *changed = controls(f->job);
     g_assert_cmpstr(changed, !=, wanted);
     gtk_widget_activate_action(GTK_WIDGET(sidebar), "history.reuse", NULL);

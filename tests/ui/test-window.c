@@ -246,7 +246,7 @@ static void test_persistence(void)
     gtk_window_set_default_size(GTK_WINDOW(first), 1000, 700);
     ui_test_present(GTK_WINDOW(first));
     g_object_set(rs_window_get_job(first), "prompt", "a lighthouse at dusk", "steps", 28, "aspect",
-                 "3:2", "cutoff", 0.35, "no-psf", TRUE, NULL);
+                 "3:2", "cutoff", 0.35, "no-psf", TRUE, "lowfreq-noise", 0.75, NULL);
     gtk_window_destroy(GTK_WINDOW(first));
     ui_test_spin(20);
     g_assert_finalize_object(first);
@@ -259,15 +259,16 @@ static void test_persistence(void)
     g_assert_cmpint(height, ==, 700);
     char *prompt, *aspect;
     int steps;
-    double cutoff;
+    double cutoff, lowfreq;
     gboolean no_psf;
     g_object_get(rs_window_get_job(second), "prompt", &prompt, "steps", &steps, "aspect", &aspect,
-                 "cutoff", &cutoff, "no-psf", &no_psf, NULL);
+                 "cutoff", &cutoff, "no-psf", &no_psf, "lowfreq-noise", &lowfreq, NULL);
     g_assert_cmpstr(prompt, ==, "a lighthouse at dusk");
     g_assert_cmpint(steps, ==, 28);
     g_assert_cmpstr(aspect, ==, "3:2");
     g_assert_cmpfloat(cutoff, ==, 0.35);
     g_assert_true(no_psf);
+    g_assert_cmpfloat(lowfreq, ==, 0.75);
     g_free(prompt);
     g_free(aspect);
     gtk_window_destroy(GTK_WINDOW(second));
@@ -275,8 +276,8 @@ static void test_persistence(void)
     g_assert_finalize_object(second);
 
     GSettings *settings = g_settings_new("io.github.resdit.Studio");
-    const char *keys[] = {"prompt", "steps",        "aspect",       "cutoff",
-                          "no-psf", "window-width", "window-height"};
+    const char *keys[] = {"prompt",        "steps",        "aspect",       "cutoff",
+                          "no-psf",        "window-width", "window-height", "lowfreq-noise"};
     for (gsize i = 0; i < G_N_ELEMENTS(keys); i++)
         g_settings_reset(settings, keys[i]);
     g_object_unref(settings);
