@@ -5,7 +5,8 @@
  * seeds). Prints figures only; record them in bench/RESULTS.md.
  *
  * Usage: bench-demo [--seeds N] [--size WxH] [--steps S] [--global-steps G] [--local-steps L]
- *                   [--cutoff C] [--guidance G] [--grid FILE.png] [--grid-seeds K]
+ *                   [--cutoff C] [--guidance G] [--mu MU]
+ *                   [--lowfreq-noise S] [--grid FILE.png] [--grid-seeds K]
  *                   [--thumb PX] [--variants a,b,...] [--save-dir DIR] [--backend cpu|cuda]
  * Variants: direct, pe-interp, resdit, no-pes, no-pipe, no-psf, no-gws, no-mop (default: all
  * but no-mop). */
@@ -33,6 +34,28 @@ static const Variant variants[] = {
     {"no-gws", "ResDiT without GWS (uniform weights)"},
     {"no-mop", "ResDiT without MOP overlap (tiles, no splicing)"},
 };
+
+/* One variant's sun counts over the seeds, for one smallest blob area. */
+typedef struct {
+    int one, none, more, total;
+    GString *counts; /* one digit per seed, 9 for 9 or more */
+} Tally;
+
+static void tally_add(Tally *t, int count)
+{
+    t->one += count == 1;
+    t->none += count == 0;
+    t->more += count >= 2;
+    t->total += count;
+    g_string_append_printf(t->counts, "%d", MIN(count, 9));
+}
+
+static void tally_print(const char *label, const Tally *t, int seeds, double seconds)
+{
+    printf("%-50s %7.0f%% %5.0f%% %5.0f%% %6.2f %8.1f %s\n", label, 100.0 * t->one / seeds,
+           100.0 * t->none / seeds, 100.0 * t->more / seeds, (double)t->total / seeds,
+           seconds / seeds, t->counts->str);
+}
 
 static gboolean set_variant(ResditJobParams *p, const char *name)
 {
@@ -102,7 +125,7 @@ static ResditModelPaths *find_demo(void)
 int main(int argc, char **argv)
 {
     int seeds = 32, steps = 0, grid_seeds = 4, thumb = 192, global_steps = -1, local_steps = -1;
-    double cutoff = -1, guidance = -1;
+    double cutoff = -1, guidance = -1, mu = NAN, lowfreq = 0;
     char *size = NULL, *grid_path = NULL, *variant_list = NULL, *save_dir = NULL,
          *backend = NULL;
     GOptionEntry entries[] = {
@@ -113,6 +136,9 @@ int main(int argc, char **argv)
         {"local-steps", 0, 0, G_OPTION_ARG_INT, &local_steps, "ResDiT L (default)", "L"},
         {"cutoff", 0, 0, G_OPTION_ARG_DOUBLE, &cutoff, "PSF cutoff (the model's default)", "C"},
         {"guidance", 0, 0, G_OPTION_ARG_DOUBLE, &guidance, "CFG scale (the model's default)", "G"},
+        {"mu", 0, 0, G_OPTION_ARG_DOUBLE, &mu, "a fixed timestep shift mu (the model's shift)", "MU"},
+        {"lowfreq-noise", 0, 0, G_OPTION_ARG_DOUBLE, &lowfreq,
+         "low-frequency noise, 0 to 1 (0: plain noise)", "S"},
         {"grid", 0, 0, G_OPTION_ARG_FILENAME, &grid_path, "write a picture grid", "FILE"},
         {"grid-seeds", 0, 0, G_OPTION_ARG_INT, &grid_seeds, "columns of the grid (4)", "K"},
         {"thumb", 0, 0, G_OPTION_ARG_INT, &thumb, "grid tile width in pixels (192)", "PX"},
@@ -161,19 +187,24 @@ int main(int argc, char **argv)
                                  ? g_strdup_printf("CFG scale %g", guidance >= 0 ? guidance
                                                                                  : shown.guidance)
                                  : g_strdup("no guidance");
-    printf("demo model, %dx%d (base %d px), %d seeds, %d steps, %s, cutoff %g, detector min area "
-           "%d px, %s backend\n",
-           width, height, resdit_model_base_size(model), seeds, steps > 0 ? steps : shown.steps,
-           guide, cutoff >= 0 ? cutoff : shown.method.cutoff, SUN_MIN_AREA,
+    g_autofree char *shift = isnan(mu) ? g_strdup("the model's shift") : g_strdup_printf("mu %g", mu);
+    /* The detector's smallest blob as it is (SUN_MIN_AREA pixels at any size) and scaled with
+     * the picture's area over the base size's: the blobs it would count on the picture seen at
+     * the base size (the "scaled" rows). */
+    const int base = resdit_model_base_size(model);
+    const int scaled_area = (int)lround((double)SUN_MIN_AREA * width * height / ((double)base * base));
+    printf("demo model, %dx%d (base %d px), %d seeds, %d steps, %s, cutoff %g, %s, "
+           "low-frequency noise %g, detector min area %d px (scaled: %d px), %s backend\n",
+           width, height, base, seeds, steps > 0 ? steps : shown.steps, guide,
+           cutoff >= 0 ? cutoff : shown.method.cutoff, shift, lowfreq, SUN_MIN_AREA, scaled_area,
            choice == RESDIT_BACKEND_CUDA ? "CUDA" : "CPU");
     resdit_job_params_clear(&shown);
     printf("%-50s %8s %6s %6s %6s %8s %8s\n", "variant", "one sun", "none", "two+", "mean",
            "s/image", "counts");
     for (int v = 0; v < n_var; v++) {
         const Variant *var = find_variant(names[v]);
-        int one = 0, none = 0, more = 0, total = 0;
+        Tally fixed = {.counts = g_string_new(NULL)}, scaled = {.counts = g_string_new(NULL)};
         double seconds = 0;
-        GString *counts = g_string_new(NULL);
         for (int s = 1; s <= seeds; s++) {
             ResditJobParams p;
             resdit_job_params_init(&p);
@@ -193,16 +224,17 @@ int main(int argc, char **argv)
                 p.method.cutoff = cutoff;
             if (guidance >= 0)
                 p.guidance = guidance;
+            p.lowfreq_noise = lowfreq;
+            if (!isnan(mu)) {
+                p.shift_mode = RESDIT_SHIFT_FIXED;
+                p.mu = mu;
+            }
             ResditImage *img = resdit_generate(model, &p, NULL, NULL, &error);
             if (!img)
                 g_error("%s seed %d: %s", var->name, s, error->message);
-            SunCount c = sun_count(img->rgb, img->width, img->height, SUN_MIN_AREA);
-            one += c.count == 1;
-            none += c.count == 0;
-            more += c.count >= 2;
-            total += c.count;
+            tally_add(&fixed, sun_count(img->rgb, img->width, img->height, SUN_MIN_AREA).count);
+            tally_add(&scaled, sun_count(img->rgb, img->width, img->height, scaled_area).count);
             seconds += img->seconds_total;
-            g_string_append_printf(counts, "%d", MIN(c.count, 9));
             if (grid && s <= grid_seeds)
                 paste_thumb(grid, grid_w, (s - 1) * thumb, v * th, img->rgb, img->width,
                             img->height, thumb, th);
@@ -217,11 +249,12 @@ int main(int argc, char **argv)
             resdit_image_free(img);
             resdit_job_params_clear(&p);
         }
-        printf("%-50s %7.0f%% %5.0f%% %5.0f%% %6.2f %8.1f %s\n", var->label, 100.0 * one / seeds,
-               100.0 * none / seeds, 100.0 * more / seeds, (double)total / seeds,
-               seconds / seeds, counts->str);
+        tally_print(var->label, &fixed, seeds, seconds);
+        g_autofree char *scaled_label = g_strdup_printf("  same, scaled min area");
+        tally_print(scaled_label, &scaled, seeds, seconds);
         fflush(stdout);
-        g_string_free(counts, TRUE);
+        g_string_free(fixed.counts, TRUE);
+        g_string_free(scaled.counts, TRUE);
     }
     if (grid) {
         if (!resdit_save_rgb_png(grid_path, grid_w, grid_h, grid, &error))
