@@ -202,14 +202,8 @@ static void ref_lowfreq(const float *x, int rows, int cols, int C, int base_rows
                         int ky = ref_frequency(iy, rows), kx = ref_frequency(ix, cols);
                         if (2 * abs(ky) > base_rows || 2 * abs(kx) > base_cols)
                             continue;
-                        double re = 0, im = 0;
-                        for (int sy = 0; sy < rows; sy++)
-                            for (int sx = 0; sx < cols; sx++) {
-                                double ph = -2 * M_PI * ((double)ky * sy / rows + (double)kx * sx / cols);
-                                double v = x[(sy * cols + sx) * C + ch];
-                                re += v * cos(ph);
-                                im += v * sin(ph);
-                            }
+                        double re, im;
+                        tu_dft_bin(x, rows, cols, C, ch, ky, kx, &re, &im);
                         double ph = 2 * M_PI * ((double)ky * y / rows + (double)kx * xx / cols);
                         band += re * cos(ph) - im * sin(ph);
                     }

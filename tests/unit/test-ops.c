@@ -440,14 +440,8 @@ static void ref_spectral(const float *g, const float *l, int h, int w, int C, do
                         double fy = h > 1 ? sy / (h / 2.0) : 0, fx = w > 1 ? sx / (w / 2.0) : 0;
                         const float *src = sqrt(fy * fy + fx * fx) < cutoff ? g : l;
                         /* coefficient of bin (ky, kx), then its contribution at (y, x) */
-                        double re = 0, im = 0;
-                        for (int yy = 0; yy < h; yy++)
-                            for (int xx = 0; xx < w; xx++) {
-                                double a = -2 * M_PI * ((double)ky * yy / h + (double)kx * xx / w);
-                                double v = src[(yy * w + xx) * C + ch];
-                                re += v * cos(a);
-                                im += v * sin(a);
-                            }
+                        double re, im;
+                        tu_dft_bin(src, h, w, C, ch, ky, kx, &re, &im);
                         double b = 2 * M_PI * ((double)ky * y / h + (double)kx * x / w);
                         acc += re * cos(b) - im * sin(b);
                     }

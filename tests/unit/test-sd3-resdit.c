@@ -327,16 +327,7 @@ static void test_fused_spectrum(void)
         for (int ky = 0; ky < R; ky++)
             for (int kx = 0; kx < C; kx++) {
                 const float *src = resdit_psf_low_pass(ky, kx, R, C, 0.5) ? g : l;
-                double re = 0, im = 0;
-                for (int y = 0; y < R; y++)
-                    for (int xx = 0; xx < C; xx++) {
-                        double ph = -2 * G_PI * ((double)ky * y / R + (double)kx * xx / C);
-                        double v = src[(y * C + xx) * CH + ch];
-                        re += v * cos(ph);
-                        im += v * sin(ph);
-                    }
-                spec_re[ky * C + kx] = re;
-                spec_im[ky * C + kx] = im;
+                tu_dft_bin(src, R, C, CH, ch, ky, kx, &spec_re[ky * C + kx], &spec_im[ky * C + kx]);
             }
         for (int y = 0; y < R; y++)
             for (int xx = 0; xx < C; xx++) {

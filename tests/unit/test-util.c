@@ -45,6 +45,19 @@ double tu_gamma(double n, double u)
     return n * u / (1 - n * u);
 }
 
+void tu_dft_bin(const float *x, int h, int w, int C, int ch, int ky, int kx, double *re,
+                double *im)
+{
+    *re = *im = 0;
+    for (int y = 0; y < h; y++)
+        for (int xx = 0; xx < w; xx++) {
+            double phase = -2 * M_PI * ((double)ky * y / h + (double)kx * xx / w);
+            double v = x[(y * w + xx) * C + ch];
+            *re += v * cos(phase);
+            *im += v * sin(phase);
+        }
+}
+
 double tu_dot_bound(int64_t K, double abs_sum, double u)
 {
     return tu_gamma((double)K, u) * abs_sum;

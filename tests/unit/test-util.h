@@ -30,6 +30,10 @@ void tu_remove_tree(const char *dir);
 /* gamma_n = n u / (1 - n u): the worst relative error of n roundings in a row (Higham, Accuracy and
  * Stability of Numerical Algorithms, Lemma 3.1). */
 double tu_gamma(double n, double u);
+/* The DFT coefficient of bin (ky, kx) of channel ch of x [h, w, C] (token-major: element (y, x, c)
+ * at (y * w + x) * C + c), in double by the definition: sum x e^{-2 pi i (ky y / h + kx x / w)}. */
+void tu_dft_bin(const float *x, int h, int w, int C, int ch, int ky, int kx, double *re,
+                double *im);
 /* Worst error of a sum of K products computed in any order and blocking: gamma_K * sum |x_k y_k|
  * (Higham, eq. 3.5). */
 double tu_dot_bound(int64_t K, double abs_sum, double u);
