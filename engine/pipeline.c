@@ -353,8 +353,9 @@ static void resolve(Job *job)
 }
 
 /* Makes the job's first latent: the golden noise of a test, or Philox noise for the seed,
- * patchified, with its low frequencies raised where asked (noise_lowfreq.h); with an init image (1 - S) * latent + S * noise at strength S (S = 1: the noise exactly, as
- * 0 * latent + 1 * noise; S = 0: the latent exactly). */
+ * patchified, with its low frequencies raised where asked (noise_lowfreq.h); with an init image
+ * (1 - S) * latent + S * noise at strength S (S = 1: the noise exactly, as 0 * latent + 1 * noise;
+ * S = 0: the latent exactly). */
 static float *initial_tokens(Job *job)
 {
     size_t n = job->n_tokens_elems;

@@ -28,9 +28,12 @@ void cpu_grid_gather(RdBackend *be, const RdTensor *grid, int grid_cols, RdWindo
                      RdTensor *dst);
 void cpu_grid_splice(RdBackend *be, const RdTensor *patch, const RdTensor *row_weight,
                      const RdTensor *col_weight, RdTensor *grid, int grid_cols, RdWindow win);
-/* FFTW's planner is not thread-safe: every plan made or destroyed in the engine holds this. */
-void cpu_fftw_planner_lock(void);
-void cpu_fftw_planner_unlock(void);
+/* Whether a spectral filter keeps DFT bin (ky, kx) of an h x w grid (0 <= kx <= w / 2). */
+typedef gboolean (*CpuSpectralKeep)(int ky, int kx, int h, int w, gconstpointer data);
+/* out = IDFT(M DFT(x)) per channel of x [h * w, channels] (token-major), M = 1 on the bins keep
+ * accepts; out may be x. */
+void cpu_spectral_filter(const float *x, int h, int w, int channels, CpuSpectralKeep keep,
+                         gconstpointer data, float *out);
 void cpu_spectral_fuse(RdBackend *be, const RdTensor *global, const RdTensor *local, int h, int w,
                        double cutoff, RdTensor *out);
 void cpu_conv2d(RdBackend *be, const RdTensor *x, int height, int width, const RdWeight *w,

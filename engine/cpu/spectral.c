@@ -1,8 +1,10 @@
-/* PSF on the CPU: per channel, a 2-D real FFT over the patch's h x w token grid (FFTW, float).
+/* Spectral filters on the CPU: per channel, a 2-D real FFT over an h x w token grid (FFTW, float).
+ * PSF and the low-frequency noise (engine/sampler/noise_lowfreq.c) share the plans, cached per
+ * (h, w, channels).
  *
- * By linearity, IFFT(M F(g) + (1 - M) F(l)) = l + IFFT(M F(g - l)), which needs one forward and
- * one inverse transform instead of two forward ones. An all-zero mask returns the local patch and
- * an all-one mask the global patch exactly. Plans are cached per (h, w, channels). */
+ * PSF: by linearity, IFFT(M F(g) + (1 - M) F(l)) = l + IFFT(M F(g - l)), which needs one forward
+ * and one inverse transform instead of two forward ones. An all-zero mask returns the local patch
+ * and an all-one mask the global patch exactly. */
 #include "cpu_ops.h"
 #include "psf_mask.h"
 
@@ -17,19 +19,9 @@ typedef struct {
     fftwf_complex *spectrum;
 } SpectralPlan;
 
-static GMutex plan_lock; /* the plan cache */
-static GMutex planner_lock;
+static GMutex plan_lock;
+static GMutex exec_lock; /* one plan executes at a time: the buffers belong to the plan */
 static GPtrArray *plan_cache;
-
-void cpu_fftw_planner_lock(void)
-{
-    g_mutex_lock(&planner_lock);
-}
-
-void cpu_fftw_planner_unlock(void)
-{
-    g_mutex_unlock(&planner_lock);
-}
 
 static SpectralPlan *plan_get(int h, int w, int channels)
 {
@@ -52,15 +44,48 @@ static SpectralPlan *plan_get(int h, int w, int channels)
     p->real = fftwf_alloc_real((size_t)h * w * channels);
     p->spectrum = fftwf_alloc_complex((size_t)h * wc * channels);
     /* Token-major data: element (y, x, ch) at ((y * w + x) * channels + ch). */
-    cpu_fftw_planner_lock();
     p->forward = fftwf_plan_many_dft_r2c(2, n, channels, p->real, NULL, channels, 1, p->spectrum,
                                          NULL, channels, 1, FFTW_ESTIMATE);
     p->inverse = fftwf_plan_many_dft_c2r(2, n, channels, p->spectrum, NULL, channels, 1, p->real,
                                          NULL, channels, 1, FFTW_ESTIMATE);
-    cpu_fftw_planner_unlock();
     g_ptr_array_add(plan_cache, p);
     g_mutex_unlock(&plan_lock);
     return p;
+}
+
+/* p->real = IFFT(M F(p->real)) * h * w (FFTW leaves the 1 / (h w) to the caller), M = 1 on
+ * the bins keep() accepts. Holds exec_lock. */
+static void filter_in_plan(SpectralPlan *p, CpuSpectralKeep keep, gconstpointer data)
+{
+    fftwf_execute(p->forward);
+    const int wc = p->w / 2 + 1;
+    for (int ky = 0; ky < p->h; ky++)
+        for (int kx = 0; kx < wc; kx++) {
+            if (keep(ky, kx, p->h, p->w, data))
+                continue;
+            fftwf_complex *bin = p->spectrum + ((int64_t)ky * wc + kx) * p->channels;
+            memset(bin, 0, sizeof(fftwf_complex) * (size_t)p->channels);
+        }
+    fftwf_execute(p->inverse);
+}
+
+void cpu_spectral_filter(const float *x, int h, int w, int channels, CpuSpectralKeep keep,
+                         gconstpointer data, float *out)
+{
+    SpectralPlan *p = plan_get(h, w, channels);
+    const size_t n = (size_t)h * w * channels;
+    g_mutex_lock(&exec_lock);
+    memcpy(p->real, x, n * sizeof(float));
+    filter_in_plan(p, keep, data);
+    const float norm = 1.0f / (float)(h * w);
+    for (size_t i = 0; i < n; i++)
+        out[i] = p->real[i] * norm;
+    g_mutex_unlock(&exec_lock);
+}
+
+static gboolean psf_keep(int ky, int kx, int h, int w, gconstpointer cutoff)
+{
+    return resdit_psf_low_pass(ky, kx, h, w, *(const double *)cutoff);
 }
 
 void cpu_spectral_fuse(RdBackend *be, const RdTensor *global, const RdTensor *local, int h, int w,
@@ -74,8 +99,6 @@ void cpu_spectral_fuse(RdBackend *be, const RdTensor *global, const RdTensor *lo
         cpu_copy(be, kind == RESDIT_PSF_MASK_ALL ? global : local, out);
         return;
     }
-    /* One FFTW plan executes at a time per shape: the buffers belong to the plan. */
-    static GMutex exec_lock;
     SpectralPlan *p = plan_get(h, w, channels);
     g_mutex_lock(&exec_lock);
     for (int64_t t = 0; t < global->rows; t++) {
@@ -84,16 +107,7 @@ void cpu_spectral_fuse(RdBackend *be, const RdTensor *global, const RdTensor *lo
         for (int ch = 0; ch < channels; ch++)
             dst[ch] = g[ch] - l[ch];
     }
-    fftwf_execute(p->forward);
-    const int wc = w / 2 + 1;
-    for (int ky = 0; ky < h; ky++)
-        for (int kx = 0; kx < wc; kx++) {
-            if (resdit_psf_low_pass(ky, kx, h, w, cutoff))
-                continue;
-            fftwf_complex *bin = p->spectrum + ((int64_t)ky * wc + kx) * channels;
-            memset(bin, 0, sizeof(fftwf_complex) * (size_t)channels);
-        }
-    fftwf_execute(p->inverse);
+    filter_in_plan(p, psf_keep, &cutoff);
     const float norm = 1.0f / (float)(h * w);
     for (int64_t t = 0; t < global->rows; t++) {
         const float *l = &RD_AT(local, t, 0), *d = p->real + t * channels;
