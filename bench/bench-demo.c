@@ -250,8 +250,7 @@ int main(int argc, char **argv)
             resdit_job_params_clear(&p);
         }
         tally_print(var->label, &fixed, seeds, seconds);
-        g_autofree char *scaled_label = g_strdup_printf("  same, scaled min area");
-        tally_print(scaled_label, &scaled, seeds, seconds);
+        tally_print("  same, scaled min area", &scaled, seeds, seconds);
         fflush(stdout);
         g_string_free(fixed.counts, TRUE);
         g_string_free(scaled.counts, TRUE);
